@@ -1,0 +1,271 @@
+/**
+ * CIM with a ViT backbone (the authors' `CorrelationalAutoencoderViT`, correlation loss only):
+ * exemplars → online encoder; context → target (EMA) encoder, no gradient; a cross-attention
+ * correlation decoder predicts, for every context pixel, whether the exemplar came from there.
+ * Images are NHWC here. The stages carry the paper's names.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; the union package registers them all.
+import '@tensorflow/tfjs';
+import type { CimModelConfig } from './config.ts';
+import { cimParamSpecs, fromTorch, ourShape, targetNameOf, toTorch, type ParamSpec } from './params.ts';
+import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
+import { resizePosEmbed, sincosPosEmbed2d } from './pos-embed.ts';
+import { Rng } from '../rng.ts';
+
+type Params = Map<string, tf.Variable>;
+
+export interface CimForward {
+  /** [T·B, C, C, 2] per-pixel logits, template-major */
+  logits: tf.Tensor4D;
+  /** scalar: Σ over templates of the mean per-pixel cross-entropy */
+  loss: tf.Scalar;
+}
+
+export class CimViT {
+  readonly config: CimModelConfig;
+  readonly specs: ParamSpec[];
+  readonly params: Params = new Map();
+  /** fixed sin-cos buffers: encoder pos embed for the img_size grid, decoder pos embed */
+  private posEmbed: Float32Array;
+  private decoderPosEmbed: tf.Tensor;
+  private posCache = new Map<number, tf.Tensor>();
+  private disposed = false;
+
+  constructor(config: CimModelConfig, seed = 0) {
+    this.config = config;
+    this.specs = cimParamSpecs(config);
+    const rng = new Rng(seed);
+    const values = new Map<string, Float32Array>();
+    for (const s of this.specs) {
+      if (s.role === 'target') continue;
+      const v = new Float32Array(s.torchShape.reduce((a, b) => a * b, 1));
+      s.init(rng, v);
+      values.set(s.name, v);
+    }
+    for (const s of this.specs) {
+      const online = s.role === 'target' ? values.get(onlineNameOf(s.name))! : values.get(s.name)!;
+      this.params.set(s.name, tf.variable(tf.tensor(fromTorch(s, online), ourShape(s)), s.trainable, s.name));
+    }
+    const gImg = config.imgSize / config.patchSize;
+    const gCtx = config.contextSize / config.patchSize;
+    this.posEmbed = sincosPosEmbed2d(config.embedDim, gImg);
+    this.decoderPosEmbed = tf.tensor(sincosPosEmbed2d(config.decoderEmbedDim, gCtx), [1, 1 + gCtx * gCtx, config.decoderEmbedDim]);
+  }
+
+  /** Parameters that get gradients, in a fixed order. */
+  trainableNames(): string[] {
+    return this.specs.filter((s) => s.trainable).map((s) => s.name);
+  }
+
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`no parameter ${name}`);
+    return v;
+  }
+
+  /** The encoder's position embedding resized to a g×g grid: [1, 1 + g², D]. */
+  private posFor(g: number): tf.Tensor {
+    let t = this.posCache.get(g);
+    if (!t) {
+      t = tf.keep(tf.tensor(resizePosEmbed(this.posEmbed, this.config.embedDim, g), [1, 1 + g * g, this.config.embedDim]));
+      this.posCache.set(g, t);
+    }
+    return t;
+  }
+
+  /** Frozen conv patch embedding + cls token + position embedding: [N, S, S, 3] → [N, 1 + g², D]. */
+  private embed(x: tf.Tensor4D, prefix: 'patch_embed' | 'patch_embed_c'): tf.Tensor {
+    const { patchSize: p, embedDim: D } = this.config;
+    const g = x.shape[1] / p;
+    const n = x.shape[0];
+    const patches = tf.add(tf.conv2d(x, this.p(`${prefix}.proj.weight`) as tf.Tensor4D, p, 'valid'), this.p(`${prefix}.proj.bias`));
+    const tokens = tf.reshape(patches, [n, g * g, D]);
+    const cls = tf.tile(this.p('cls_token'), [n, 1, 1]);
+    return tf.add(tf.concat([cls, tokens], 1), this.posFor(g));
+  }
+
+  private block(x: tf.Tensor, prefix: string, heads: number): tf.Tensor {
+    const P = (n: string) => this.p(`${prefix}.${n}`);
+    const D = x.shape[2]!;
+    const h = layerNorm(x, P('norm1.weight'), P('norm1.bias'));
+    const qkv = linear(h, P('attn.qkv.weight'), P('attn.qkv.bias'));
+    const [q, k, v] = tf.split(qkv, [D, D, D], 2).map((t) => splitHeads(t, heads));
+    x = tf.add(x, linear(mergeHeads(attention(q, k, v)), P('attn.proj.weight'), P('attn.proj.bias')));
+    const h2 = layerNorm(x, P('norm2.weight'), P('norm2.bias'));
+    const m = linear(gelu(linear(h2, P('mlp.fc1.weight'), P('mlp.fc1.bias'))), P('mlp.fc2.weight'), P('mlp.fc2.bias'));
+    return tf.add(x, m);
+  }
+
+  /** Online encoder on exemplars: [N, S, S, 3] → [N, 1 + gs², D]. */
+  forwardEncoder(templates: tf.Tensor4D): tf.Tensor3D {
+    let x = this.embed(templates, 'patch_embed');
+    for (let i = 0; i < this.config.depth; i++) x = this.block(x, `blocks.${i}`, this.config.numHeads);
+    return layerNorm(x, this.p('norm.weight'), this.p('norm.bias')) as tf.Tensor3D;
+  }
+
+  /** Target (momentum) encoder on the context: [B, C, C, 3] → [B, 1 + gc², D]. No gradient flows. */
+  forwardTargetEncoder(context: tf.Tensor4D): tf.Tensor3D {
+    return tf.tidy(() => {
+      let x = this.embed(context, 'patch_embed_c');
+      for (let i = 0; i < this.config.depth; i++) x = this.block(x, `blocks_c.${i}`, this.config.numHeads);
+      return layerNorm(x, this.p('norm_c.weight'), this.p('norm_c.bias')) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * Correlation decoder. ctx [B, Nx, D] (target encoder), tmpl [T·B, Nt, D] (online encoder,
+   * template-major). Every template attends against the same context queries, so the context's
+   * embedding, norm1 and q projection are computed once and shared. → logits [T·B, C, C, 2].
+   */
+  forwardCorrelationDecoder(ctx: tf.Tensor3D, tmpl: tf.Tensor3D): tf.Tensor4D {
+    const c = this.config;
+    const P = (n: string) => this.p(`decoder_corr_block.block.${n}`);
+    const H = c.decoderNumHeads;
+    const Dd = c.decoderEmbedDim;
+    const B = ctx.shape[0];
+    const T = tmpl.shape[0] / B;
+    const Nx = ctx.shape[1];
+    const g = c.contextSize / c.patchSize;
+
+    const x = tf.add(linear(ctx, this.p('decoder_embed.weight'), this.p('decoder_embed.bias')), this.decoderPosEmbed); // [B, Nx, Dd]
+    const t = linear(tmpl, this.p('decoder_embed.weight'), this.p('decoder_embed.bias')); // [TB, Nt, Dd]
+    const xn = layerNorm(x, P('norm1.weight'), P('norm1.bias'));
+    const tn = layerNorm(t, P('norm1.weight'), P('norm1.bias'));
+    const q = splitHeads(linear(xn, P('attn.q.weight'), P('attn.q.bias')), H); // [B, H, Nx, d]
+    const kv = linear(tn, P('attn.kv.weight'), P('attn.kv.bias')); // [TB, Nt, 2Dd]
+    const [k, v] = tf.split(kv, [Dd, Dd], 2).map((z) => splitHeads(z, H));
+    const qT = tileTemplates(q, T); // [TB, H, Nx, d]
+    const a = linear(mergeHeads(attention(qT, k, v)), P('attn.proj.weight'), P('attn.proj.bias')); // [TB, Nx, Dd]
+    let y = tf.add(tileTemplates(x, T), a);
+    const h2 = layerNorm(y, P('norm2.weight'), P('norm2.bias'));
+    y = tf.add(y, linear(gelu(linear(h2, P('mlp.fc1.weight'), P('mlp.fc1.bias'))), P('mlp.fc2.weight'), P('mlp.fc2.bias')));
+    y = layerNorm(y, this.p('decoder_norm.weight'), this.p('decoder_norm.bias'));
+    const patches = tf.slice(y, [0, 1, 0], [T * B, Nx - 1, Dd]); // drop cls
+    const logits = linear(patches, this.p('decoder_pred_mask.0.weight'), this.p('decoder_pred_mask.0.bias')); // 1×1 conv
+    const grid = tf.reshape(logits, [T * B, g, g, 2]) as tf.Tensor4D;
+    return tf.image.resizeBilinear(grid, [c.contextSize, c.contextSize], true);
+  }
+
+  /**
+   * Σ over templates of the mean per-pixel 2-class cross-entropy. logits [T·B, C, C, 2],
+   * masks [T·B, C, C] in {0, 1}. With d = l₁ − l₀, CE = softplus((1 − 2y)·d).
+   */
+  forwardLoss(logits: tf.Tensor4D, masks: tf.Tensor3D, batchSize: number): tf.Scalar {
+    const [l0, l1] = tf.split(logits, 2, 3);
+    const d = tf.reshape(tf.sub(l1, l0), masks.shape);
+    const sign = tf.sub(1, tf.mul(2, masks));
+    const perPixel = tf.softplus(tf.mul(sign, d));
+    const pixels = masks.shape[1] * masks.shape[2];
+    return tf.div(tf.sum(perPixel), batchSize * pixels) as tf.Scalar;
+  }
+
+  /** The full forward pass. context [B, C, C, 3], templates [T·B, S, S, 3], masks [T·B, C, C] float. */
+  forward(context: tf.Tensor4D, templates: tf.Tensor4D, masks: tf.Tensor3D): CimForward {
+    return tf.tidy(() => {
+      const ctx = this.forwardTargetEncoder(context);
+      const logits = this.forwardCorrelationDecoder(ctx, this.forwardEncoder(templates));
+      return { logits, loss: this.forwardLoss(logits, masks, context.shape[0]) };
+    });
+  }
+
+  /**
+   * Loss and gradients of every trainable parameter (our layout). The context encoder runs
+   * outside the tape: the target gets no gradient, and the shared cls token none through it.
+   */
+  lossAndGrads(context: tf.Tensor4D, templates: tf.Tensor4D, masks: tf.Tensor3D): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const ctx = this.forwardTargetEncoder(context);
+    const names = this.trainableNames();
+    const vars = names.map((n) => this.p(n));
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = this.forwardCorrelationDecoder(ctx, this.forwardEncoder(templates));
+      return this.forwardLoss(logits, masks, context.shape[0]);
+    }, vars);
+    ctx.dispose();
+    const out = new Map<string, tf.Tensor>();
+    for (const n of names) out.set(n, grads[n]);
+    return { loss: value, grads: out };
+  }
+
+  /** target ← m·target + (1 − m)·online, for the patch embedding, blocks and final norm. */
+  momentumUpdate(m: number): void {
+    tf.tidy(() => {
+      for (const s of this.specs) {
+        if (s.role !== 'target') continue;
+        const t = this.p(s.name);
+        t.assign(tf.add(tf.mul(t, m), tf.mul(this.p(onlineNameOf(s.name)), 1 - m)));
+      }
+    });
+  }
+
+  /** Read every parameter in PyTorch layout and names (a `state_dict`). */
+  async stateDict(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const s of this.specs) {
+      const data = (await this.p(s.name).data()) as Float32Array;
+      out.set(s.name, { shape: s.torchShape, data: toTorch(s, data) });
+    }
+    return out;
+  }
+
+  /**
+   * Load PyTorch-named, PyTorch-layout weights. Every parameter must be present with the right
+   * shape unless `allowMissing` lists a role to fill from the online encoder (an encoder-only
+   * checkpoint: target ← online). Buffers pos_embed / decoder_pos_embed, when present, replace
+   * ours (they are checked to be sin-cos by the parity test).
+   */
+  loadStateDict(
+    get: (name: string) => { shape: number[]; data: Float32Array } | undefined,
+    opts: { targetFromOnline?: boolean; onlyRoles?: ParamSpec['role'][] } = {},
+  ): void {
+    for (const s of this.specs) {
+      if (opts.onlyRoles && !opts.onlyRoles.includes(s.role)) continue;
+      let src = get(s.name);
+      if (!src && s.role === 'target' && opts.targetFromOnline) src = get(onlineNameOf(s.name));
+      if (!src) throw new Error(`checkpoint lacks parameter ${s.name}`);
+      const want = s.torchShape.join('×');
+      if (src.shape.join('×') !== want) throw new Error(`parameter ${s.name}: checkpoint shape ${src.shape.join('×')}, model expects ${want}`);
+      this.p(s.name).assign(tf.tensor(fromTorch(s, src.data), ourShape(s)));
+    }
+    const pe = get('pos_embed');
+    if (pe) {
+      const rows = 1 + (this.config.imgSize / this.config.patchSize) ** 2;
+      if (pe.shape.join('×') !== `1×${rows}×${this.config.embedDim}`) throw new Error(`pos_embed shape ${pe.shape.join('×')} does not fit the model`);
+      this.posEmbed = Float32Array.from(pe.data);
+      for (const t of this.posCache.values()) t.dispose();
+      this.posCache.clear();
+    }
+    const dpe = get('decoder_pos_embed');
+    if (dpe) {
+      if (dpe.data.length !== this.decoderPosEmbed.size) throw new Error(`decoder_pos_embed shape ${dpe.shape.join('×')} does not fit the model`);
+      this.decoderPosEmbed.dispose();
+      this.decoderPosEmbed = tf.tensor(dpe.data, this.decoderPosEmbed.shape);
+    }
+  }
+
+  /** Fixed buffers in PyTorch layout, for tests and export. */
+  buffers(): { posEmbed: Float32Array; decoderPosEmbed: Float32Array } {
+    return { posEmbed: this.posEmbed, decoderPosEmbed: this.decoderPosEmbed.dataSync() as Float32Array };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.params.values()) v.dispose();
+    for (const t of this.posCache.values()) t.dispose();
+    this.decoderPosEmbed.dispose();
+  }
+}
+
+/** [B, ...] → [T·B, ...]: the same tensor for each of T templates, template-major. */
+function tileTemplates(x: tf.Tensor, T: number): tf.Tensor {
+  if (T === 1) return x;
+  const reps = [T, ...x.shape.slice(1).map(() => 1)];
+  return tf.tile(x, reps);
+}
+
+export function onlineNameOf(targetName: string): string {
+  return targetName.replace(/^patch_embed_c\./, 'patch_embed.').replace(/^blocks_c\./, 'blocks.').replace(/^norm_c\./, 'norm.');
+}
+
+export { targetNameOf };
