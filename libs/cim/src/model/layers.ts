@@ -8,11 +8,17 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export const LN_EPS = 1e-6;
 
+type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+/** tf.customGrad with positional tensor arguments (tfjs types them as a union with the save function). */
+function custom<A extends tf.Tensor[]>(f: (...args: [...A, tf.GradSaveFunc]) => GradResult): (...args: A) => tf.Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
+}
+
 /**
  * y = x·W + b with x [N, in], W [in, out] (PyTorch's Linear weight transposed), b [out].
  * Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy — all untransposed products.
  */
-export const linear2d = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+export const linear2d = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, w, b, save) => {
   save([x, w]);
   const value = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b);
   return {
@@ -27,12 +33,12 @@ export const linear2d = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor,
       ];
     },
   };
-}) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+});
 
 /** Linear on any leading shape: x [..., in] → [..., out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
-  const outDim = w.shape[1];
+  const outDim = w.shape[1]!;
   const y = linear2d(tf.reshape(x, [-1, inDim]), w, b);
   return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
 }
@@ -41,7 +47,7 @@ const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** Exact GELU, x·Φ(x) with Φ via erf (PyTorch's default, not the tanh form). */
-export const gelu = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+export const gelu = custom<[tf.Tensor]>((x, save) => {
   const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
   save([x, cdf]);
   return {
@@ -52,10 +58,10 @@ export const gelu = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
       return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
     },
   };
-}) as (x: tf.Tensor) => tf.Tensor;
+});
 
 /** LayerNorm over the last axis, eps 1e-6, with a hand-written backward (one pass of reductions). */
-export const layerNorm = tf.customGrad((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+export const layerNorm = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, gamma, beta, save) => {
   const axis = x.shape.length - 1;
   const mean = tf.mean(x, axis, true);
   const xc = tf.sub(x, mean);
@@ -78,7 +84,7 @@ export const layerNorm = tf.customGrad((x: tf.Tensor, gamma: tf.Tensor, beta: tf
       return [dx, dgamma, dbeta];
     },
   };
-}) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+});
 
 /** [B, N, H·d] → [B, H, N, d] */
 export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor {

@@ -1,0 +1,200 @@
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { initBackend, modelFactories, type BackendChoice } from '@cim-forge/cim';
+import {
+  JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
+} from '@cim-forge/engine';
+import type { SourceSpec } from '@cim-forge/data';
+import { defined, num, UsageError } from '../args.ts';
+
+const help = `Usage: npm run cim -- pretrain [options]
+
+Pre-trains CIM on one machine: exemplars cut from each image (scaled, stretched, rotated,
+colour-jittered) go through the online ViT; the whole image (the context) through its momentum
+twin; a cross-attention decoder learns to predict where each exemplar came from.
+
+Data
+  --dataset D           fashion-mnist | synthetic | PATH (an ImageFolder: PATH/<class>/*.jpg|png)
+  --limit N             use only the first N images
+Config (a preset, then a JSON config file, then flags; see \`cim presets\`)
+  --preset NAME         ${Object.keys(presets).join(' | ')}
+                        (default: cpu-small, a few minutes on one CPU core)
+  --config FILE.json    any PretrainConfig fields, e.g. {"epochs": 10, "sampler": {"searchSize": 64}}
+  --model NAME          ${Object.keys(modelFactories).join(' | ')}
+  --batch-size N        images per micro-batch           --accum-iter N  micro-batches per step
+  --epochs E            (fractional ok)                   --warmup-epochs E
+  --base-lr X           lr = base-lr × effective batch / 256
+  --weight-decay X      --clip-grad NORM (off by default, as in the official runs)
+  --seed N              everything random follows from it: the same seed, the same run
+  --workers N           sampling threads (default 1; 0 = inline)
+Output
+  --out DIR             checkpoints, metrics.jsonl, config.json (default runs/pretrain-<time>)
+  --checkpoint-every N  optimizer steps between checkpoints (also one at the end and on Ctrl-C)
+  --resume              continue the run in --out from its latest complete checkpoint
+  --init-from FILE      start from PyTorch-named weights in safetensors (ours or official)
+  --max-steps N         stop after N steps in this invocation (checkpointed; --resume continues)
+  --backend B           auto | tensorflow | wasm | cpu (default auto, or CIM_BACKEND)
+
+Ctrl-C writes a checkpoint at the next step boundary and exits 0; press it twice to abort.
+Example: npm run cim -- pretrain --dataset fashion-mnist --out runs/fm && npm run cim -- visualize --checkpoint runs/fm --dataset fashion-mnist`;
+
+function datasetSpec(d: string, limit?: number): SourceSpec {
+  if (d === 'fashion-mnist') return { kind: 'fashion-mnist', split: 'train', ...(limit ? { limit } : {}) };
+  if (d === 'synthetic') return { kind: 'synthetic', size: limit ?? 2048, imageSize: 48, seed: 0 };
+  const root = resolve(d);
+  if (!existsSync(root)) throw new UsageError(`--dataset ${d}: not "fashion-mnist", "synthetic", or an existing directory`);
+  return { kind: 'image-folder', root, ...(limit ? { limit } : {}) } as SourceSpec;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      dataset: { type: 'string' }, limit: { type: 'string' }, preset: { type: 'string' }, config: { type: 'string' },
+      model: { type: 'string' }, 'batch-size': { type: 'string' }, 'accum-iter': { type: 'string' }, epochs: { type: 'string' },
+      'warmup-epochs': { type: 'string' }, 'base-lr': { type: 'string' }, 'weight-decay': { type: 'string' },
+      'clip-grad': { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' },
+      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'init-from': { type: 'string' },
+      'max-steps': { type: 'string' }, backend: { type: 'string' }, 'eval-images': { type: 'string' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  const out = resolve(values.out ?? join('runs', `pretrain-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`));
+  const savedConfig = join(out, 'config.json');
+  let config: PretrainConfig;
+  if (values.resume) {
+    if (!values.out) throw new UsageError('--resume needs --out DIR (the run to continue)');
+    if (!existsSync(savedConfig)) throw new UsageError(`--resume: ${savedConfig} not found; is ${out} a pre-training run?`);
+    config = JSON.parse(await readFile(savedConfig, 'utf8')) as PretrainConfig;
+    const changed = ['dataset', 'preset', 'config', 'model', 'batch-size', 'epochs', 'base-lr', 'seed'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
+    if (changed.length) console.error(`note: resuming with the run's saved config; ignoring --${changed.join(', --')}`);
+    if (values.workers !== undefined) config.workers = num('workers', values.workers, { int: true, min: 0 })!;
+  } else {
+    if (existsSync(join(out, 'checkpoints')) && (await new LocalCheckpointStore(join(out, 'checkpoints')).list()).length > 0) {
+      throw new UsageError(`${out} already holds checkpoints: pass --resume to continue it, or choose another --out`);
+    }
+    const limit = num('limit', values.limit, { int: true, min: 1 });
+    const preset = values.preset ?? 'cpu-small';
+    let fileCfg: Partial<PretrainConfig> = {};
+    if (values.config) {
+      try {
+        fileCfg = JSON.parse(await readFile(values.config, 'utf8'));
+      } catch (e) {
+        throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
+      }
+    }
+    const presetData = presets[preset]?.config.dataset;
+    const dataset = values.dataset ? datasetSpec(values.dataset, limit) : limit && presetData ? ({ ...presetData, limit } as SourceSpec) : undefined;
+    const flags = defined({
+      dataset,
+      model: values.model as PretrainConfig['model'] | undefined,
+      batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),
+      accumIter: num('accum-iter', values['accum-iter'], { int: true, min: 1 }),
+      epochs: num('epochs', values.epochs, { min: 0 }),
+      warmupEpochs: num('warmup-epochs', values['warmup-epochs'], { min: 0 }),
+      baseLr: num('base-lr', values['base-lr'], { min: 0 }),
+      weightDecay: num('weight-decay', values['weight-decay'], { min: 0 }),
+      clipGrad: num('clip-grad', values['clip-grad'], { min: 0 }),
+      seed: num('seed', values.seed, { int: true, min: 0 }),
+      workers: num('workers', values.workers, { int: true, min: 0 }),
+      checkpointEvery: num('checkpoint-every', values['checkpoint-every'], { int: true, min: 0 }),
+      evalImages: num('eval-images', values['eval-images'], { int: true, min: 0 }),
+      initFrom: values['init-from'] ? resolve(values['init-from']) : undefined,
+    });
+    try {
+      config = resolvePretrainConfig(preset, { ...fileCfg, ...flags });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (config.initFrom && !existsSync(config.initFrom)) throw new UsageError(`--init-from ${config.initFrom}: no such file`);
+  }
+  const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
+
+  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  await mkdir(out, { recursive: true });
+  if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+
+  let stopRequests = 0;
+  const onSigint = () => {
+    stopRequests++;
+    if (stopRequests === 1) process.stderr.write('\nCtrl-C: checkpointing at the next step boundary (again to abort)\n');
+    else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const tty = process.stderr.isTTY;
+  const bar = new SingleBar({
+    format: 'pretrain |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}',
+    stream: process.stderr,
+    hideCursor: true,
+    etaBuffer: 20,
+    noTTYOutput: false,
+  });
+  let lastLine = 0;
+  const result = await pretrain({
+    config,
+    store: new LocalCheckpointStore(join(out, 'checkpoints')),
+    metrics: new JsonlMetricsSink(join(out, 'metrics.jsonl')),
+    resume: values.resume,
+    maxSteps,
+    hooks: {
+      log: (m) => console.error(m),
+      onPlan: ({ plan, resumedFrom, startStep, params }) => {
+        const c = config;
+        console.error(
+          [
+            `backend      ${backend.name} (${backend.detail})`,
+            `model        ${c.model} ${JSON.stringify(c.modelOverrides)} — ${(params / 1e6).toFixed(2)} M trainable parameters`,
+            `data         ${JSON.stringify(c.dataset)}: ${plan.imagesPerEpoch} images/epoch`,
+            `batch        ${c.batchSize} × ${c.accumIter} accumulation × ${plan.worldSize} rank(s) = effective ${plan.effectiveBatch}`,
+            `lr           ${c.baseLr} × ${plan.effectiveBatch}/256 = ${plan.peakLr.toExponential(3)} peak; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}`,
+            `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}`,
+            `momentum     ${c.momentumBase} → ${c.momentumEnd} (cosine)   clip ${c.clipGrad ?? 'off'}   seed ${c.seed}`,
+            `out          ${out}`,
+          ].join('\n'),
+        );
+        if (tty) bar.start(plan.totalSteps, startStep, { loss: '-', ips: '-', lr: '-' });
+      },
+      onStep: (r) => {
+        const payload = { loss: r.loss.toFixed(4), ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) };
+        if (tty) bar.update(r.step, payload);
+        else if (r.step === 1 || r.step === r.totalSteps || Date.now() - lastLine > 10_000) {
+          lastLine = Date.now();
+          console.error(`step ${r.step}/${r.totalSteps} loss ${payload.loss} ${payload.ips} img/s lr ${payload.lr}`);
+        }
+      },
+      onCheckpoint: (id, step) => {
+        if (!tty) console.error(`checkpoint ${id} (step ${step})`);
+      },
+      shouldStop: () => stopRequests > 0,
+    },
+  }).finally(() => {
+    if (tty) bar.stop();
+  });
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+
+  const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '-' : x.toFixed(d));
+  const lines = [
+    '',
+    result.stopped ? `stopped after ${result.steps} steps; continue with: npm run cim -- pretrain --out ${out} --resume` : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
+    `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
+  ];
+  if (result.eval) {
+    lines.push(`held-out     IoU ${fmt(result.eval.meanIoU, 3)} of predicted vs true maps over ${result.eval.exemplars} exemplars (predicting the whole image: ${fmt(result.eval.allOnesIoU, 3)})`);
+  }
+  if (result.lastCheckpoint) lines.push(`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`);
+  lines.push(`metrics      ${join(out, 'metrics.jsonl')}`);
+  lines.push(`see it       npm run cim -- visualize --checkpoint ${out}${config.dataset.kind === 'fashion-mnist' ? ' --dataset fashion-mnist' : ' --image PATH'} --out ${join(out, 'maps.png')}`);
+  console.error(lines.join('\n'));
+  console.log(JSON.stringify({ out, ...result }));
+  return 0;
+}

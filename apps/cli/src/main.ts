@@ -1,0 +1,56 @@
+/**
+ * `cim`: CIM on one machine, no servers. Subcommands are small files in commands/.
+ */
+import { UsageError } from './args.ts';
+
+const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  pretrain: { summary: 'pre-train CIM (crop-and-correlate) on one machine', run: async (a) => (await import('./commands/pretrain.ts')).run(a) },
+  parity: { summary: "check our model against golden numbers from the authors' PyTorch code", run: async (a) => (await import('./commands/parity.ts')).run(a) },
+  visualize: { summary: 'draw an image, its exemplars, their true regions and the predicted correlation maps', run: async (a) => (await import('./commands/visualize.ts')).run(a) },
+  presets: { summary: 'list the named configs', run: async (a) => (await import('./commands/presets.ts')).run(a) },
+};
+
+export function usage(): string {
+  const w = Math.max(...Object.keys(commands).map((k) => k.length));
+  return [
+    'cim — Correlational Image Modeling (CVPR 2023) in TensorFlow.js',
+    '',
+    'Usage: npm run cim -- <command> [options]      (or: npx cim <command> …)',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([k, c]) => `  ${k.padEnd(w)}  ${c.summary}`),
+    '',
+    'Start here:  npm run cim -- pretrain --dataset fashion-mnist',
+    "Each command has --help. Backend: --backend auto|tensorflow|wasm|cpu or CIM_BACKEND (auto tries tfjs-node-gpu, tfjs-node, wasm, cpu).",
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return cmd ? 0 : 2;
+  }
+  const c = commands[cmd];
+  if (!c) {
+    console.error(`cim: unknown command "${cmd}"\n\n${usage()}`);
+    return 2;
+  }
+  return c.run(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  const err = e as Error;
+  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    console.error(`cim: ${err.message}\n(see --help)`);
+    process.exitCode = 2;
+  } else {
+    console.error(`cim: error: ${err.message}`);
+    if (process.env.CIM_DEBUG) console.error(err.stack);
+    process.exitCode = 1;
+  }
+}
+// tfjs-wasm and worker threads can keep the event loop alive; the command is done.
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,14 @@
+/** libs/cim: CIM's maths on tfjs — model, sampler, loss, optimizer, schedules. No I/O services. */
+export * from './rng.ts';
+export * from './sampler/index.ts';
+export * from './model/config.ts';
+export { CimViT, onlineNameOf, targetNameOf, type CimForward } from './model/cim-vit.ts';
+export { cimParamSpecs, fromTorch, toTorch, ourShape, type ParamSpec } from './model/params.ts';
+export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './model/pos-embed.ts';
+export { linear, gelu, layerNorm, attention } from './model/layers.ts';
+export { AdamW, defaultAdamW, type AdamWConfig, type AdamWParam } from './optim/adamw.ts';
+export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
+export { clipByGlobalNorm } from './optim/clip.ts';
+export { parseSafetensors, serializeSafetensors, type SafeFile, type SafeTensor } from './io/safetensors.ts';
+export { runParity, parityTolerances, type ParityReport } from './parity.ts';
+export { initBackend, currentBackend, type BackendName, type BackendChoice } from './backend.ts';

@@ -1,0 +1,72 @@
+/**
+ * How well predicted correlation maps match the true ones on held-out images: mean IoU of the
+ * thresholded map (p > 0.5) with the true map, per exemplar, and the same for the trivial
+ * "everything" prediction as a floor.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { CimBatch, CimViT } from '@cim-forge/cim';
+import { batchTensors, disposeBatch } from './batch-tensors.ts';
+
+export interface IoUReport {
+  meanIoU: number;
+  /** IoU of predicting the whole context (= mean true area fraction) */
+  allOnesIoU: number;
+  loss: number;
+  exemplars: number;
+}
+
+export function iou(pred: ArrayLike<number>, truth: ArrayLike<number>, offset: number, n: number, threshold = 0.5): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = offset; i < offset + n; i++) {
+    const p = pred[i] > threshold;
+    const t = truth[i] > 0.5;
+    if (p && t) inter++;
+    if (p || t) union++;
+  }
+  return union === 0 ? 1 : inter / union;
+}
+
+/** Probability maps p(exemplar here) [T·B, C, C] for a batch. */
+export function predictMaps(model: CimViT, b: CimBatch): Float32Array {
+  const bt = batchTensors(b);
+  const probs = tf.tidy(() => {
+    const { logits } = model.forward(bt.context, bt.templates, bt.masks);
+    const [l0, l1] = tf.split(logits, 2, 3);
+    return tf.sigmoid(tf.sub(l1, l0));
+  });
+  disposeBatch(bt);
+  const out = probs.dataSync() as Float32Array;
+  probs.dispose();
+  return out;
+}
+
+export function evaluateIoU(model: CimViT, batches: CimBatch[]): IoUReport {
+  let sum = 0;
+  let ones = 0;
+  let lossSum = 0;
+  let n = 0;
+  for (const b of batches) {
+    const bt = batchTensors(b);
+    const { probs, loss } = tf.tidy(() => {
+      const f = model.forward(bt.context, bt.templates, bt.masks);
+      const [l0, l1] = tf.split(f.logits, 2, 3);
+      return { probs: tf.sigmoid(tf.sub(l1, l0)), loss: f.loss };
+    });
+    disposeBatch(bt);
+    const p = probs.dataSync();
+    lossSum += loss.dataSync()[0] * b.batchSize;
+    tf.dispose([probs, loss]);
+    const px = b.contextSize * b.contextSize;
+    const maps = b.numExemplars * b.batchSize;
+    for (let k = 0; k < maps; k++) {
+      sum += iou(p, b.masks, k * px, px);
+      let area = 0;
+      for (let i = k * px; i < (k + 1) * px; i++) area += b.masks[i];
+      ones += area / px;
+      n++;
+    }
+  }
+  const images = batches.reduce((a, b) => a + b.batchSize, 0);
+  return { meanIoU: sum / n, allOnesIoU: ones / n, loss: lossSum / images, exemplars: n };
+}

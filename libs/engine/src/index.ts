@@ -1,0 +1,11 @@
+/** libs/engine: the CIM training engine — one loop for the CLI and the worker. */
+export * from './train-config.ts';
+export * from './trainer.ts';
+export * from './checkpoint.ts';
+export * from './checkpoint-store.ts';
+export * from './metrics-sink.ts';
+export * from './collective.ts';
+export * from './evaluate.ts';
+export * from './batch-tensors.ts';
+export * from './pretrain.ts';
+export { cimSample, cimSampleModule } from './cim-sample.ts';

@@ -1,0 +1,222 @@
+/**
+ * The pre-training loop, one readable function: build the model and data, resume if asked, then
+ * step until the planned number of optimizer steps, checkpointing and logging on the way. I/O
+ * arrives as interfaces (checkpoint store, metrics sink, collective) so the CLI and the worker
+ * run this same loop.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CimViT, collate, Rng, type CimBatch, type CimSample } from '@cim-forge/cim';
+import { PrefetchLoader, type PrefetchLoaderOptions, type SourceSpec } from '@cim-forge/data';
+import { readFile } from 'node:fs/promises';
+import { cimSampleModule } from './cim-sample.ts';
+import { deriveTrainPlan, modelConfigOf, samplerConfigOf, type PretrainConfig, type TrainPlan } from './train-config.ts';
+import { CimTrainer, type StepResult } from './trainer.ts';
+import { loadCheckpoint, loadModelSafetensors, saveCheckpoint, type TrainState } from './checkpoint.ts';
+import type { CheckpointStore } from './checkpoint-store.ts';
+import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
+import { soloCollective, type Collective } from './collective.ts';
+import { evaluateIoU, type IoUReport } from './evaluate.ts';
+
+export interface PretrainHooks {
+  /** printed once before the first step */
+  onPlan?(info: { config: PretrainConfig; plan: TrainPlan; resumedFrom?: string; startStep: number; params: number }): void;
+  onStep?(r: StepResult & { epoch: number; imagesPerSec: number; dataWaitSeconds: number; totalSteps: number }): void;
+  onCheckpoint?(id: string, step: number): void;
+  log?(msg: string): void;
+  /** checked at every step boundary: true = checkpoint now and return */
+  shouldStop?(): boolean;
+}
+
+export interface PretrainOptions {
+  config: PretrainConfig;
+  store?: CheckpointStore;
+  metrics?: MetricsSink;
+  collective?: Collective;
+  /** resume from the store's latest checkpoint, if any */
+  resume?: boolean;
+  hooks?: PretrainHooks;
+  /** stop after this many optimizer steps in this invocation (tests, benchmarks) */
+  maxSteps?: number;
+}
+
+export interface PretrainResult {
+  steps: number;
+  stopped: boolean;
+  firstLoss: number | null;
+  lastLoss: number | null;
+  /** mean loss of the first and last 10% of this invocation's steps */
+  earlyLoss: number | null;
+  lateLoss: number | null;
+  seconds: number;
+  imagesPerSec: number;
+  eval?: IoUReport;
+  lastCheckpoint?: string;
+}
+
+export async function evalSourceSpec(d: SourceSpec, images: number): Promise<SourceSpec> {
+  if (d.kind === 'fashion-mnist') return { kind: 'fashion-mnist', split: 'test', limit: images };
+  if (d.kind === 'synthetic') return { ...d, seed: (d.seed ?? 0) + 1_000_003, size: images };
+  return d; // an image folder: the same images under a different seed (no held-out split known)
+}
+
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  const { config } = o;
+  const hooks = o.hooks ?? {};
+  const collective = o.collective ?? soloCollective;
+  const metrics = o.metrics ?? nullMetricsSink;
+  const log = hooks.log ?? (() => {});
+  const modelCfg = modelConfigOf(config);
+  const samplerCfg = samplerConfigOf(config);
+
+  const model = new CimViT(modelCfg, config.seed);
+  if (config.initFrom) {
+    const r = loadModelSafetensors(model, new Uint8Array(await readFile(config.initFrom)), config.initFrom);
+    log(`initialised from ${config.initFrom} (${r.loaded} tensors${r.decoder ? '' : ', encoder only'})`);
+  }
+  // the data's size fixes the plan; the loader opens the source once
+  const probe = new PrefetchLoader<CimSample>({ ...loaderOptions(config, collective), workers: 0 });
+  const info = await probe.ready();
+  await probe.close();
+  const plan = deriveTrainPlan(config, info.shardSize, collective.worldSize);
+  const trainer = new CimTrainer(model, config, plan, collective);
+  const rng = new Rng(config.seed * 7919 + collective.rank);
+  let data = { epoch: 0, cursor: 0 };
+  let resumedFrom: string | undefined;
+  if (o.resume && o.store) {
+    const list = await o.store.list();
+    for (let i = list.length - 1; i >= 0 && !resumedFrom; i--) {
+      try {
+        const st: TrainState = await loadCheckpoint(o.store, list[i].id, trainer);
+        data = st.data;
+        rng.setState(st.rng);
+        resumedFrom = list[i].id;
+      } catch (e) {
+        log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
+      }
+    }
+    if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);
+  }
+
+  const loader = new PrefetchLoader<CimSample>({ ...loaderOptions(config, collective), startEpoch: data.epoch, startCursor: data.cursor });
+  const params = model.specs.filter((s) => s.trainable).reduce((a, s) => a + s.torchShape.reduce((x, y) => x * y, 1), 0);
+  hooks.onPlan?.({ config, plan, resumedFrom, startStep: trainer.step, params });
+
+  const losses: number[] = [];
+  let stopped = false;
+  let lastCheckpoint: string | undefined;
+  let epoch = data.epoch;
+  const t0 = performance.now();
+  const startStep = trainer.step;
+  const isRank0 = collective.rank === 0;
+  const checkpoint = async () => {
+    if (!o.store || !isRank0) return;
+    const m = await saveCheckpoint(o.store, trainer, {
+      data: loader.state(),
+      rng: rng.getState(),
+      config,
+      plan,
+      metrics: { loss: losses.at(-1) ?? NaN },
+      backend: tf.getBackend(),
+    });
+    lastCheckpoint = m.id;
+    hooks.onCheckpoint?.(m.id, trainer.step);
+    const all = await o.store.list();
+    for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) await o.store.remove(old.id);
+  };
+
+  try {
+    while (trainer.step < plan.totalSteps && (o.maxSteps === undefined || trainer.step - startStep < o.maxSteps)) {
+      if (hooks.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      const s0 = performance.now();
+      const micro: CimBatch[] = [];
+      let wait = 0;
+      for (let i = 0; i < config.accumIter; i++) {
+        const w0 = performance.now();
+        const b = await loader.next();
+        wait += performance.now() - w0;
+        epoch = b.epoch;
+        micro.push(collate(b.samples, samplerCfg));
+      }
+      const r = await trainer.trainStep(micro);
+      losses.push(r.loss);
+      const seconds = (performance.now() - s0) / 1000;
+      const imagesPerSec = (config.batchSize * config.accumIter * collective.worldSize) / seconds;
+      if (isRank0) {
+        await metrics.write({
+          step: r.step, epoch, loss: r.loss, lr: r.lr, momentum: r.momentum, grad_norm: r.gradNorm,
+          images_per_sec: imagesPerSec, step_seconds: seconds, data_wait_seconds: wait / 1000,
+          allreduce_seconds: r.allReduceSeconds, time: Date.now() / 1000,
+        });
+      }
+      hooks.onStep?.({ ...r, epoch, imagesPerSec, dataWaitSeconds: wait / 1000, totalSteps: plan.totalSteps });
+      if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < plan.totalSteps) await checkpoint();
+    }
+    await checkpoint();
+    const seconds = (performance.now() - t0) / 1000;
+    const steps = trainer.step - startStep;
+    const tenth = Math.max(1, Math.floor(losses.length / 10));
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+    const result: PretrainResult = {
+      steps,
+      stopped,
+      firstLoss: losses[0] ?? null,
+      lastLoss: losses.at(-1) ?? null,
+      earlyLoss: mean(losses.slice(0, tenth)),
+      lateLoss: mean(losses.slice(-tenth)),
+      seconds,
+      imagesPerSec: (steps * plan.effectiveBatch) / Math.max(seconds, 1e-9),
+      lastCheckpoint,
+    };
+    if (!stopped && isRank0 && config.evalImages > 0 && trainer.step >= plan.totalSteps) {
+      result.eval = await evaluateOn(model, config, await evalSourceSpec(config.dataset, config.evalImages));
+    }
+    return result;
+  } finally {
+    await loader.close();
+    await metrics.close();
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
+function loaderOptions(config: PretrainConfig, collective: Collective): PrefetchLoaderOptions {
+  return {
+    source: config.dataset,
+    sampleModule: cimSampleModule,
+    sampleExport: 'cimSample',
+    sampleOptions: samplerConfigOf(config),
+    batchSize: config.batchSize,
+    seed: config.seed,
+    rank: collective.rank,
+    worldSize: collective.worldSize,
+    workers: config.workers,
+    prefetch: config.prefetch,
+    dropLast: true,
+  };
+}
+
+/** IoU of the model's maps on `spec`'s images, sampled with a fixed seed. */
+export async function evaluateOn(model: CimViT, config: PretrainConfig, spec: SourceSpec, batchSize = 32): Promise<IoUReport> {
+  const samplerCfg = samplerConfigOf(config);
+  const loader = new PrefetchLoader<CimSample>({
+    source: spec,
+    sampleModule: cimSampleModule,
+    sampleExport: 'cimSample',
+    sampleOptions: samplerCfg,
+    batchSize,
+    seed: 12345,
+    workers: 0,
+    prefetch: 1,
+  });
+  try {
+    const info = await loader.ready();
+    const batches: CimBatch[] = [];
+    for (let i = 0; i < info.batchesPerEpoch; i++) batches.push(collate((await loader.next()).samples, samplerCfg));
+    return evaluateIoU(model, batches);
+  } finally {
+    await loader.close();
+  }
+}
