@@ -1,0 +1,38 @@
+// Lint: TypeScript rules plus Nx module boundaries. The maths (libs/cim) and the engine must never
+// import the service's I/O (Redis, BullMQ, Prisma, S3, Fastify); the data lib never imports tfjs.
+import nx from '@nx/eslint-plugin';
+
+const services = ['ioredis', 'redis', 'bullmq', '@prisma/*', 'prisma', '@aws-sdk/*', 'fastify', '@fastify/*', 'pg', 's3rver'];
+
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  { ignores: ['**/node_modules/**', '**/dist/**', 'scratch/**', 'runs/**', '.nx/**'] },
+  {
+    files: ['**/*.ts', '**/*.mjs'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          enforceBuildableLibDependency: false,
+          depConstraints: [
+            { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math'], bannedExternalImports: [...services] },
+            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
+            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine'], bannedExternalImports: [...services] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:service'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      // no-op defaults (a solo collective, a null sink) are deliberate
+      '@typescript-eslint/no-empty-function': 'off',
+    },
+  },
+];

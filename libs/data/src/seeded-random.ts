@@ -1,0 +1,74 @@
+/**
+ * Deterministic randomness for data order and per-sample seeds. Pure 32-bit integer arithmetic,
+ * so every process and thread computes the same numbers from the same seed.
+ */
+
+/** One round of splitmix32's output mixer (murmur3 finaliser constants): a bijection on uint32. */
+export function mixUint32(x: number): number {
+  x = (x + 0x9e3779b9) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x21f0aaad);
+  x = Math.imul(x ^ (x >>> 15), 0x735a2d97);
+  return (x ^ (x >>> 15)) >>> 0;
+}
+
+/**
+ * Hashes a list of non-negative integers (each < 2^53) into one uint32 seed. Order matters:
+ * hashSeeds(1, 2) !== hashSeeds(2, 1).
+ */
+export function hashSeeds(...parts: number[]): number {
+  let h = 0x1b873593;
+  for (const p of parts) {
+    if (!Number.isSafeInteger(p)) throw new RangeError(`hashSeeds: ${p} is not a safe integer`);
+    const lo = p >>> 0;
+    const hi = Math.floor(p / 4294967296) >>> 0;
+    h = mixUint32(h ^ lo);
+    h = mixUint32(h ^ hi ^ 0x85ebca6b);
+  }
+  return h;
+}
+
+/** The seed handed to the sample function for one sample: a function of (seed, epoch, position). */
+export function sampleSeed(seed: number, epoch: number, positionInEpoch: number): number {
+  return hashSeeds(seed >>> 0, epoch, positionInEpoch);
+}
+
+/** sfc32 ("small fast chaotic", 128-bit state) seeded from one uint32 via splitmix32. */
+export class SeededRandom {
+  private a: number;
+  private b: number;
+  private c: number;
+  private counter: number;
+
+  constructor(seed: number) {
+    this.a = mixUint32(seed);
+    this.b = mixUint32(this.a ^ 0x243f6a88);
+    this.c = mixUint32(this.b ^ 0x13198a2e);
+    this.counter = 1;
+    // discard the first outputs so nearby seeds decorrelate
+    for (let i = 0; i < 15; i++) this.nextUint32();
+  }
+
+  nextUint32(): number {
+    const t = (((this.a + this.b) | 0) + this.counter) | 0;
+    this.counter = (this.counter + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (((this.c << 21) | (this.c >>> 11)) + t) | 0;
+    return t >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 32 bits of resolution. */
+  random(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Integer uniform in [lo, hi). */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.random() * (hi - lo));
+  }
+
+  /** Uniform in [lo, hi). */
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.random();
+  }
+}
