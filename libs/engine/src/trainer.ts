@@ -49,8 +49,11 @@ export class CimTrainer {
     return targetMomentum(step, this.plan.totalSteps, this.config.momentumBase, this.config.momentumEnd);
   }
 
-  async trainStep(micro: CimBatch[]): Promise<StepResult> {
-    if (micro.length !== this.config.accumIter) throw new Error(`trainStep needs ${this.config.accumIter} micro-batches, got ${micro.length}`);
+  /**
+   * The step's gradient: the mean over micro-batches (as PyTorch's loss / accum_iter, then
+   * backward), averaged across ranks. Also returns the mean loss and where the time went.
+   */
+  async gradients(micro: CimBatch[]): Promise<{ loss: number; grads: Map<string, tf.Tensor>; computeMs: number; allReduceSeconds: number }> {
     const t0 = performance.now();
     const names = this.model.trainableNames();
     let sum: Map<string, tf.Tensor> | undefined;
@@ -61,40 +64,40 @@ export class CimTrainer {
       disposeBatch(bt);
       losses.push(loss);
       if (!sum) sum = grads;
-      else {
-        for (const n of names) {
-          const acc = tf.add(sum.get(n)!, grads.get(n)!);
-          sum.get(n)!.dispose();
-          grads.get(n)!.dispose();
-          sum.set(n, acc);
-        }
-      }
+      else for (const n of names) replace(sum, n, tf.add(sum.get(n)!, grads.get(n)!), grads.get(n)!);
     }
-    let grads = sum!;
-    if (micro.length > 1) grads = mapInPlace(grads, (g) => tf.div(g, micro.length));
+    const grads = sum!;
+    if (micro.length > 1) for (const n of names) replace(grads, n, tf.div(grads.get(n)!, micro.length));
     const lossT = tf.tidy(() => tf.div(tf.addN(losses), losses.length));
     tf.dispose(losses);
-    const loss = (await lossT.data())[0];
+    let loss = (await lossT.data())[0];
     lossT.dispose();
     if (!Number.isFinite(loss)) {
       tf.dispose([...grads.values()]);
       throw new NonFiniteLossError(this.step, loss);
     }
-    const t1 = performance.now();
-    let allReduceSeconds = 0;
-    let lossOut = loss;
-    if (this.collective.worldSize > 1) {
-      const flat = await flatten(grads, names);
-      const withLoss = new Float32Array(flat.length + 1);
-      withLoss.set(flat);
-      withLoss[flat.length] = loss;
-      const r0 = performance.now();
-      const avg = await this.collective.allReduceMean(withLoss);
-      allReduceSeconds = (performance.now() - r0) / 1000;
-      lossOut = avg[flat.length];
-      tf.dispose([...grads.values()]);
-      grads = unflatten(avg.subarray(0, flat.length), names, this.model);
+    const computeMs = performance.now() - t0;
+    if (this.collective.worldSize === 1) return { loss, grads, computeMs, allReduceSeconds: 0 };
+    // one flat buffer: every gradient, then the loss, averaged together
+    const flat = tf.tidy(() => tf.concat([...names.map((n) => tf.reshape(grads.get(n)!, [-1])), tf.tensor1d([loss])]));
+    const host = (await flat.data()) as Float32Array;
+    tf.dispose([flat, ...grads.values()]);
+    const r0 = performance.now();
+    const avg = await this.collective.allReduceMean(host);
+    const allReduceSeconds = (performance.now() - r0) / 1000;
+    loss = avg[avg.length - 1];
+    let o = 0;
+    for (const n of names) {
+      const v = this.model.p(n);
+      grads.set(n, tf.tensor(avg.subarray(o, o + v.size), v.shape));
+      o += v.size;
     }
+    return { loss, grads, computeMs, allReduceSeconds };
+  }
+
+  async trainStep(micro: CimBatch[]): Promise<StepResult> {
+    if (micro.length !== this.config.accumIter) throw new Error(`trainStep needs ${this.config.accumIter} micro-batches, got ${micro.length}`);
+    const { loss, grads, computeMs, allReduceSeconds } = await this.gradients(micro);
     const t2 = performance.now();
     const gradNorm = this.config.clipGrad !== null ? clipByGlobalNorm(grads, this.config.clipGrad) : null;
     const lr = this.lrAt(this.step);
@@ -103,8 +106,8 @@ export class CimTrainer {
     const momentum = this.momentumAt(this.step);
     this.model.momentumUpdate(momentum);
     this.step += 1;
-    const computeSeconds = (t1 - t0 + performance.now() - t2) / 1000;
-    return { step: this.step, loss: lossOut, lr, momentum, gradNorm, computeSeconds, allReduceSeconds };
+    const computeSeconds = (computeMs + performance.now() - t2) / 1000;
+    return { step: this.step, loss, lr, momentum, gradNorm, computeSeconds, allReduceSeconds };
   }
 
   dispose(): void {
@@ -122,28 +125,9 @@ export class NonFiniteLossError extends Error {
   }
 }
 
-function mapInPlace(m: Map<string, tf.Tensor>, f: (t: tf.Tensor) => tf.Tensor): Map<string, tf.Tensor> {
-  for (const [k, v] of m) {
-    m.set(k, f(v));
-    v.dispose();
-  }
-  return m;
-}
-
-async function flatten(grads: Map<string, tf.Tensor>, names: string[]): Promise<Float32Array> {
-  const flat = tf.concat(names.map((n) => tf.reshape(grads.get(n)!, [-1])));
-  const out = (await flat.data()) as Float32Array;
-  flat.dispose();
-  return out;
-}
-
-function unflatten(flat: Float32Array, names: string[], model: CimViT): Map<string, tf.Tensor> {
-  const out = new Map<string, tf.Tensor>();
-  let o = 0;
-  for (const n of names) {
-    const v = model.p(n);
-    out.set(n, tf.tensor(flat.subarray(o, o + v.size), v.shape));
-    o += v.size;
-  }
-  return out;
+/** Put `value` under `name`, disposing what was there (and `extra`). */
+function replace(m: Map<string, tf.Tensor>, name: string, value: tf.Tensor, extra?: tf.Tensor): void {
+  m.get(name)!.dispose();
+  extra?.dispose();
+  m.set(name, value);
 }

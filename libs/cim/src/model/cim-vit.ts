@@ -45,7 +45,7 @@ export class CimViT {
     }
     for (const s of this.specs) {
       const online = s.role === 'target' ? values.get(onlineNameOf(s.name))! : values.get(s.name)!;
-      this.params.set(s.name, tf.variable(tf.tensor(fromTorch(s, online), ourShape(s)), s.trainable, s.name));
+      this.params.set(s.name, tf.variable(tf.tensor(fromTorch(s, online), ourShape(s)), s.trainable));
     }
     const gImg = config.imgSize / config.patchSize;
     const gCtx = config.contextSize / config.patchSize;
@@ -183,7 +183,7 @@ export class CimViT {
     }, vars);
     ctx.dispose();
     const out = new Map<string, tf.Tensor>();
-    for (const n of names) out.set(n, grads[n]);
+    for (const n of names) out.set(n, grads[this.p(n).name]);
     return { loss: value, grads: out };
   }
 

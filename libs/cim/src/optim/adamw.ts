@@ -33,8 +33,8 @@ export class AdamW {
     this.config = { ...defaultAdamW, ...config };
     this.params = params;
     for (const p of params) {
-      this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `adam_m/${p.name}`));
-      this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `adam_v/${p.name}`));
+      this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
+      this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
     }
   }
 

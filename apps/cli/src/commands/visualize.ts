@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  CimViT, Rng, collate, denormalizeToRgb, initBackend, modelConfigFromMetadata, parseSafetensors, sampleCim, samplerConfig,
+  type BackendChoice, type SamplerConfig,
+} from '@cim-forge/cim';
+import { LocalCheckpointStore, loadModelSafetensors, predictMaps, samplerConfigOf, type TrainState } from '@cim-forge/engine';
+import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
+import { maskIoU, renderCorrelationFigure } from '@cim-forge/viz';
+import { num, UsageError } from '../args.ts';
+
+const help = `Usage: npm run cim -- visualize --checkpoint PATH (--image FILE | --dataset D --index N) [options]
+
+Draws the paper's figure for any image: each exemplar cut from it, the context with the exemplar's
+true region outlined, and the model's predicted correlation map as a heatmap over the context.
+
+  --checkpoint PATH   a pretrain --out directory (its latest checkpoint), one checkpoint
+                      directory, or a model .safetensors file
+  --image FILE        a JPEG/PNG/WebP image                  or
+  --dataset D         fashion-mnist | synthetic, with --index N (default 0; fashion-mnist uses
+                      its held-out test split)
+  --out FILE.png      where to write the figure (default maps.png)
+  --seed N            which exemplars are cut (default 0)
+  --no-augment        exemplars without colour augmentation (geometry only)
+  --scale K           pixel upscaling of the figure (default: fit contexts to ~192 px)
+  --backend B         auto | tensorflow | wasm | cpu`;
+
+async function findModelFile(p: string): Promise<{ file: string; state?: TrainState }> {
+  const path = resolve(p);
+  if (!existsSync(path)) throw new UsageError(`--checkpoint ${p}: no such file or directory`);
+  if (statSync(path).isFile()) return { file: path };
+  let dir = path;
+  if (existsSync(join(path, 'checkpoints'))) {
+    const list = await new LocalCheckpointStore(join(path, 'checkpoints')).list();
+    if (list.length === 0) throw new UsageError(`--checkpoint ${p}: the run has no complete checkpoint yet`);
+    dir = join(path, 'checkpoints', list[list.length - 1].id);
+  }
+  const file = join(dir, 'model.safetensors');
+  if (!existsSync(file)) throw new UsageError(`--checkpoint ${p}: no model.safetensors in ${dir}`);
+  const statePath = join(dir, 'state.json');
+  const state = existsSync(statePath) ? (JSON.parse(await readFile(statePath, 'utf8')) as TrainState) : undefined;
+  return { file, state };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' }, checkpoint: { type: 'string' }, image: { type: 'string' }, dataset: { type: 'string' },
+      index: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'no-augment': { type: 'boolean' },
+      scale: { type: 'string' }, backend: { type: 'string' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (!values.checkpoint) throw new UsageError('visualize needs --checkpoint PATH');
+  if (!values.image === !values.dataset) throw new UsageError('visualize needs exactly one of --image FILE or --dataset D');
+  const { file, state } = await findModelFile(values.checkpoint);
+  const bytes = new Uint8Array(await readFile(file));
+  const cfg = modelConfigFromMetadata(parseSafetensors(bytes, file).metadata);
+
+  let image: RgbImage;
+  if (values.image) {
+    try {
+      image = await decodeRgb(new Uint8Array(await readFile(values.image)));
+    } catch (e) {
+      throw new UsageError(`--image ${values.image}: ${(e as Error).message}`);
+    }
+  } else {
+    const index = num('index', values.index, { int: true, min: 0 }) ?? 0;
+    const d = values.dataset!;
+    if (d !== 'fashion-mnist' && d !== 'synthetic') throw new UsageError(`--dataset ${d}: use fashion-mnist or synthetic (or --image FILE)`);
+    const src = await openSource(d === 'fashion-mnist' ? { kind: 'fashion-mnist', split: 'test' } : { kind: 'synthetic', size: index + 1, imageSize: 48, seed: 1_000_003 });
+    if (index >= src.size) throw new UsageError(`--index ${index}: ${src.name} has ${src.size} images`);
+    image = await src.get(index);
+  }
+
+  // the run's own sampler when we know it, else the official proportions around the model's sizes
+  let sCfg: SamplerConfig = state
+    ? samplerConfigOf(state.config)
+    : samplerConfig({ searchSize: Math.round(cfg.contextSize * 1.4), contextSize: cfg.contextSize, exemplarSize: cfg.templateSize, numExemplars: cfg.numTemplates });
+  if (values['no-augment']) sCfg = { ...sCfg, augment: false };
+
+  await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const model = new CimViT(cfg, 0);
+  try {
+    loadModelSafetensors(model, bytes, file);
+    const sample = sampleCim(image, sCfg, new Rng(num('seed', values.seed, { int: true, min: 0 }) ?? 0));
+    const batch = collate([sample], sCfg);
+    const probs = predictMaps(model, batch);
+    const C = sCfg.contextSize;
+    const S = sCfg.exemplarSize;
+    const T = sCfg.numExemplars;
+    const rgb = (data: Float32Array, side: number): RgbImage => ({ width: side, height: side, data: denormalizeToRgb(data) });
+    const exemplars = Array.from({ length: T }, (_, t) => rgb(sample.exemplars.subarray(t * S * S * 3, (t + 1) * S * S * 3), S));
+    const trueMasks = Array.from({ length: T }, (_, t) => sample.masks.subarray(t * C * C, (t + 1) * C * C));
+    const predicted = Array.from({ length: T }, (_, t) => probs.subarray(t * C * C, (t + 1) * C * C));
+    const png = await renderCorrelationFigure({
+      context: rgb(sample.context, C), exemplars, trueMasks, predicted,
+      ...(values.scale ? { scale: num('scale', values.scale, { int: true, min: 1 }) } : {}),
+    });
+    const out = resolve(values.out ?? 'maps.png');
+    await writeFile(out, png);
+    const ious = predicted.map((p, t) => maskIoU(p, trueMasks[t]));
+    console.error(`wrote ${out}: ${T} exemplars, IoU ${ious.map((x) => x.toFixed(2)).join(' ')} (mean ${(ious.reduce((a, b) => a + b, 0) / T).toFixed(3)})`);
+    console.log(JSON.stringify({ out, iou: ious, checkpoint: file }));
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

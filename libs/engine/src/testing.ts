@@ -1,0 +1,28 @@
+/** Small configs and batches for the engine's tests. */
+import { Rng, collate, sampleCim, type CimBatch } from '@cim-forge/cim';
+import { syntheticSource } from '@cim-forge/data';
+import { resolvePretrainConfig, samplerConfigOf, type PretrainConfig } from './train-config.ts';
+
+/** A model small enough that a step takes tens of milliseconds on wasm. */
+export function tinyConfig(o: Partial<PretrainConfig> = {}): PretrainConfig {
+  return resolvePretrainConfig('smoke', {
+    modelOverrides: { embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 32, decoderNumHeads: 2 },
+    batchSize: 4,
+    workers: 0,
+    evalImages: 0,
+    dataset: { kind: 'synthetic', size: 64, imageSize: 48, seed: 3 },
+    ...o,
+  });
+}
+
+export function syntheticBatches(config: PretrainConfig, n: number, seed = 1): CimBatch[] {
+  const src = syntheticSource({ size: n * config.batchSize, imageSize: 48, seed });
+  const s = samplerConfigOf(config);
+  const out: CimBatch[] = [];
+  for (let b = 0; b < n; b++) {
+    const samples = [];
+    for (let i = 0; i < config.batchSize; i++) samples.push(sampleCim(src.get(b * config.batchSize + i) as never, s, new Rng(seed * 1000 + b * 100 + i)));
+    out.push(collate(samples, s));
+  }
+  return out;
+}
