@@ -15,7 +15,10 @@ function walk(dir) {
     else if (name.endsWith('.test.ts')) files.push(p);
   }
 }
-for (const r of roots.length ? roots : ['libs', 'apps']) walk(r);
+for (const r of roots.length ? roots : ['libs', 'apps']) {
+  if (statSync(r).isFile()) files.push(r);
+  else walk(r);
+}
 files.sort();
 const r = spawnSync(
   process.execPath,

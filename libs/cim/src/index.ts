@@ -12,3 +12,4 @@ export { clipByGlobalNorm } from './optim/clip.ts';
 export { parseSafetensors, serializeSafetensors, type SafeFile, type SafeTensor } from './io/safetensors.ts';
 export { runParity, parityTolerances, type ParityReport } from './parity.ts';
 export { initBackend, currentBackend, type BackendName, type BackendChoice } from './backend.ts';
+export { newVariable, assignValues } from './tensors.ts';

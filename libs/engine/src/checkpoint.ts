@@ -6,8 +6,7 @@
  *   optimizer.safetensors  AdamW's exp_avg/… and exp_avg_sq/… (PyTorch layout);
  *   state.json             step, data position, RNG state, the resolved config and plan, metrics.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { fromTorch, ourShape, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type CimViT, type RngState } from '@cim-forge/cim';
+import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type CimViT, type RngState } from '@cim-forge/cim';
 import type { CheckpointStore, CheckpointManifest } from './checkpoint-store.ts';
 import type { CimTrainer } from './trainer.ts';
 import type { PretrainConfig, TrainPlan } from './train-config.ts';
@@ -88,7 +87,7 @@ export async function loadCheckpoint(store: CheckpointStore, id: string, trainer
       const t = opt.tensors.get(`${kind}/${name}`);
       if (!t) throw new Error(`checkpoint ${id}: optimizer state lacks ${kind}/${name}`);
       const s = specs.get(name)!;
-      v.assign(tf.tensor(fromTorch(s, t.data as Float32Array), ourShape(s)));
+      assignValues(v, fromTorch(s, t.data as Float32Array));
     }
   }
   trainer.optimizer.step = Number(opt.metadata.step ?? state.step);

@@ -9,3 +9,4 @@ export * from './evaluate.ts';
 export * from './batch-tensors.ts';
 export * from './pretrain.ts';
 export { cimSample, cimSampleModule } from './cim-sample.ts';
+export { tinyConfig, syntheticBatches } from './testing.ts';

@@ -91,7 +91,10 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     const presetData = presets[preset]?.config.dataset;
-    const dataset = values.dataset ? datasetSpec(values.dataset, limit) : limit && presetData ? ({ ...presetData, limit } as SourceSpec) : undefined;
+    // --dataset of the preset's own kind keeps the preset's settings (cpu-small's 8k-image subset)
+    let dataset = values.dataset ? datasetSpec(values.dataset, limit) : undefined;
+    if (presetData && dataset?.kind === presetData.kind && limit === undefined) dataset = presetData;
+    if (presetData && !dataset && limit) dataset = (presetData.kind === 'synthetic' ? { ...presetData, size: limit } : { ...presetData, limit }) as SourceSpec;
     const flags = defined({
       dataset,
       model: values.model as PretrainConfig['model'] | undefined,

@@ -12,6 +12,7 @@ import { cimParamSpecs, fromTorch, ourShape, targetNameOf, toTorch, type ParamSp
 import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
 import { resizePosEmbed, sincosPosEmbed2d } from './pos-embed.ts';
 import { Rng } from '../rng.ts';
+import { assignValues, newVariable } from '../tensors.ts';
 
 type Params = Map<string, tf.Variable>;
 
@@ -45,7 +46,7 @@ export class CimViT {
     }
     for (const s of this.specs) {
       const online = s.role === 'target' ? values.get(onlineNameOf(s.name))! : values.get(s.name)!;
-      this.params.set(s.name, tf.variable(tf.tensor(fromTorch(s, online), ourShape(s)), s.trainable));
+      this.params.set(s.name, newVariable(tf.tensor(fromTorch(s, online), ourShape(s)), s.trainable));
     }
     const gImg = config.imgSize / config.patchSize;
     const gCtx = config.contextSize / config.patchSize;
@@ -225,7 +226,7 @@ export class CimViT {
       if (!src) throw new Error(`checkpoint lacks parameter ${s.name}`);
       const want = s.torchShape.join('×');
       if (src.shape.join('×') !== want) throw new Error(`parameter ${s.name}: checkpoint shape ${src.shape.join('×')}, model expects ${want}`);
-      this.p(s.name).assign(tf.tensor(fromTorch(s, src.data), ourShape(s)));
+      assignValues(this.p(s.name), fromTorch(s, src.data));
     }
     const pe = get('pos_embed');
     if (pe) {

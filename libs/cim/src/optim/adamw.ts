@@ -5,6 +5,7 @@
  * Parameters whose `decay` flag is false (biases, 1-d) get wd = 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { newVariable } from '../tensors.ts';
 
 export interface AdamWConfig {
   beta1: number;
@@ -33,8 +34,8 @@ export class AdamW {
     this.config = { ...defaultAdamW, ...config };
     this.params = params;
     for (const p of params) {
-      this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
-      this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
+      this.m.set(p.name, newVariable(tf.zerosLike(p.variable), false));
+      this.v.set(p.name, newVariable(tf.zerosLike(p.variable), false));
     }
   }
 
