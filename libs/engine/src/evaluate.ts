@@ -12,7 +12,27 @@ export interface IoUReport {
   /** IoU of predicting the whole context (= mean true area fraction) */
   allOnesIoU: number;
   loss: number;
+  /**
+   * the loss when every image is paired with another image's exemplars (the maps unchanged):
+   * a model that correlates does worse here; one that only learned where exemplars usually are
+   * does not. `mismatchedLoss − loss` is what the exemplars tell the model.
+   */
+  mismatchedLoss: number;
   exemplars: number;
+}
+
+/** The batch with image b's exemplars replaced by image (b + 1) mod B's; contexts and maps kept. */
+export function mismatchExemplars(b: CimBatch): CimBatch {
+  const B = b.batchSize;
+  const per = b.exemplarSize * b.exemplarSize * 3;
+  const ex = new Float32Array(b.exemplars.length);
+  for (let t = 0; t < b.numExemplars; t++) {
+    for (let i = 0; i < B; i++) {
+      const from = (t * B + ((i + 1) % B)) * per;
+      ex.set(b.exemplars.subarray(from, from + per), (t * B + i) * per);
+    }
+  }
+  return { ...b, exemplars: ex };
 }
 
 export function iou(pred: ArrayLike<number>, truth: ArrayLike<number>, offset: number, n: number, threshold = 0.5): number {
@@ -41,25 +61,27 @@ export function predictMaps(model: CimViT, b: CimBatch): Float32Array {
   return out;
 }
 
+function batchLoss(model: CimViT, b: CimBatch): number {
+  const bt = batchTensors(b);
+  const { loss, logits } = model.forward(bt.context, bt.templates, bt.masks);
+  disposeBatch(bt);
+  const v = loss.dataSync()[0];
+  tf.dispose([loss, logits]);
+  return v;
+}
+
 export function evaluateIoU(model: CimViT, batches: CimBatch[]): IoUReport {
   let sum = 0;
   let ones = 0;
   let lossSum = 0;
+  let mismatchedSum = 0;
   let n = 0;
   for (const b of batches) {
-    const bt = batchTensors(b);
-    const { probs, loss } = tf.tidy(() => {
-      const f = model.forward(bt.context, bt.templates, bt.masks);
-      const [l0, l1] = tf.split(f.logits, 2, 3);
-      return { probs: tf.sigmoid(tf.sub(l1, l0)), loss: f.loss };
-    });
-    disposeBatch(bt);
-    const p = probs.dataSync();
-    lossSum += loss.dataSync()[0] * b.batchSize;
-    tf.dispose([probs, loss]);
+    const p = predictMaps(model, b);
+    lossSum += batchLoss(model, b) * b.batchSize;
+    if (b.batchSize > 1) mismatchedSum += batchLoss(model, mismatchExemplars(b)) * b.batchSize;
     const px = b.contextSize * b.contextSize;
-    const maps = b.numExemplars * b.batchSize;
-    for (let k = 0; k < maps; k++) {
+    for (let k = 0; k < b.numExemplars * b.batchSize; k++) {
       sum += iou(p, b.masks, k * px, px);
       let area = 0;
       for (let i = k * px; i < (k + 1) * px; i++) area += b.masks[i];
@@ -68,5 +90,5 @@ export function evaluateIoU(model: CimViT, batches: CimBatch[]): IoUReport {
     }
   }
   const images = batches.reduce((a, b) => a + b.batchSize, 0);
-  return { meanIoU: sum / n, allOnesIoU: ones / n, loss: lossSum / images, exemplars: n };
+  return { meanIoU: sum / n, allOnesIoU: ones / n, loss: lossSum / images, mismatchedLoss: mismatchedSum / images, exemplars: n };
 }
