@@ -60,6 +60,30 @@ async function bench(preset: string, imageSize: number): Promise<void> {
   if (tf.memory().numTensors > 10) console.error(`warning: ${tf.memory().numTensors} tensors left`);
 }
 
+/** The kernel everything rests on: untransposed 2-D matmul, and with a transpose flag, for the ratio. */
+function benchMatmul(): void {
+  for (const [m, k, n] of [[512, 512, 512], [4848, 512, 2048]]) {
+    const a = tf.randomNormal([m, k]);
+    const b = tf.randomNormal([k, n]);
+    const bT = tf.transpose(b);
+    const time = (f: () => tf.Tensor) => {
+      f().dispose();
+      const t0 = performance.now();
+      for (let i = 0; i < 3; i++) {
+        const c = f();
+        c.dataSync();
+        c.dispose();
+      }
+      return (performance.now() - t0) / 3000;
+    };
+    const plain = time(() => tf.matMul(a, b));
+    const flagged = time(() => tf.matMul(a, bT, false, true));
+    console.log(JSON.stringify({ bench: 'matmul', shape: [m, k, n], gflops: +((2 * m * k * n) / plain / 1e9).toFixed(1), transposeFlagGflops: +((2 * m * k * n) / flagged / 1e9).toFixed(1), backend: backend.name }));
+    tf.dispose([a, b, bT]);
+  }
+}
+
+if (!values.only || values.only === 'matmul') benchMatmul();
 for (const [preset, imageSize] of [['cpu-small', 28], ['bench-vit-tiny', 375]] as const) {
   if (!values.only || values.only === preset) await bench(preset, imageSize);
 }

@@ -192,7 +192,9 @@ export async function run(argv: string[]): Promise<number> {
     `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
   ];
   if (result.eval) {
-    lines.push(`held-out     IoU ${fmt(result.eval.meanIoU, 3)} of predicted vs true maps over ${result.eval.exemplars} exemplars (predicting the whole image: ${fmt(result.eval.allOnesIoU, 3)})`);
+    const e = result.eval;
+    lines.push(`held-out     IoU ${fmt(e.meanIoU, 3)} of predicted (p > 0.5) vs true maps over ${e.exemplars} exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`);
+    lines.push(`correlation  held-out loss ${fmt(e.loss, 3)} with each image's own exemplars vs ${fmt(e.mismatchedLoss, 3)} with another image's: the gap (${fmt(e.mismatchedLoss - e.loss, 3)}) is what the exemplars tell the model`);
   }
   if (result.lastCheckpoint) lines.push(`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`);
   lines.push(`metrics      ${join(out, 'metrics.jsonl')}`);
