@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,4 +104,40 @@ test('pretrain → checkpoint, metrics, resume; visualize draws the figure', asy
   const report = JSON.parse(v.stdout.trim());
   assert.equal(report.iou.length, 6);
   for (const x of report.iou) assert.ok(x >= 0 && x <= 1);
+});
+
+test('the pure-JS cpu backend computes the same model (parity on --backend cpu)', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'parity', '--fixture', fixture, '--backend', 'cpu'], {
+    cwd: root, encoding: 'utf8', timeout: 240_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /tfjs backend: cpu/);
+  assert.equal(JSON.parse(r.stdout.trim()).ok, true);
+});
+
+test('Ctrl-C (SIGINT) checkpoints at the next step boundary and exits 0', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'cim-sigint-'));
+  const p = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--workers', '0', '--checkpoint-every', '0', '--out', out], {
+    cwd: root, env: { ...process.env, CIM_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  p.stdout.on('data', (d) => (stdout += d));
+  const metrics = join(out, 'metrics.jsonl');
+  const t0 = Date.now();
+  while (!existsSync(metrics) || (await readFile(metrics, 'utf8')).trim().split('\n').length < 2) {
+    if (Date.now() - t0 > 120_000) throw new Error(`no steps: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  p.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /Ctrl-C: checkpointing at the next step boundary/);
+  assert.match(stderr, /stopped after \d+ steps; continue with: npm run cim -- pretrain --out .* --resume/);
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+  assert.equal(result.stopped, true);
+  assert.ok(result.steps >= 2 && result.steps < 32, `stopped at ${result.steps}`);
+  const ids = readdirSync(join(out, 'checkpoints'));
+  assert.deepEqual(ids, [`step-${String(result.steps).padStart(8, '0')}`]);
 });
