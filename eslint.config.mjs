@@ -20,7 +20,9 @@ export default [
             { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math'], bannedExternalImports: [...services] },
             { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
             { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine'], bannedExternalImports: [...services] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:service'] },
+            // the collective moves bytes and never knows what a model is
+            { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'fastify', '@fastify/*'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service'] },
           ],
         },
       ],

@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { cimSampleModule } from './cim-sample.ts';
 import { deriveTrainPlan, modelConfigOf, samplerConfigOf, type PretrainConfig, type TrainPlan } from './train-config.ts';
 import { CimTrainer, type StepResult } from './trainer.ts';
-import { loadCheckpoint, loadModelSafetensors, saveCheckpoint, type TrainState } from './checkpoint.ts';
-import type { CheckpointStore } from './checkpoint-store.ts';
+import { loadCheckpoint, loadModelSafetensors, modelToSafetensors, saveCheckpoint, type TrainState } from './checkpoint.ts';
+import { sha256, type CheckpointStore } from './checkpoint-store.ts';
 import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
@@ -30,7 +30,10 @@ export interface PretrainHooks {
 export interface PretrainOptions {
   config: PretrainConfig;
   store?: CheckpointStore;
+  /** the run's authoritative metrics, written by rank 0 */
   metrics?: MetricsSink;
+  /** this rank's own step timings (every rank): step, all-reduce seconds and bytes */
+  rankMetrics?: MetricsSink;
   collective?: Collective;
   /** resume from the store's latest checkpoint, if any */
   resume?: boolean;
@@ -51,6 +54,10 @@ export interface PretrainResult {
   imagesPerSec: number;
   eval?: IoUReport;
   lastCheckpoint?: string;
+  rank: number;
+  worldSize: number;
+  /** sha256 of this rank's final weights (online, target, decoder): equal on every rank */
+  weightsDigest: string;
 }
 
 export async function evalSourceSpec(d: SourceSpec, images: number): Promise<SourceSpec> {
@@ -64,6 +71,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const hooks = o.hooks ?? {};
   const collective = o.collective ?? soloCollective;
   const metrics = o.metrics ?? nullMetricsSink;
+  const rankMetrics = o.rankMetrics ?? nullMetricsSink;
   const log = hooks.log ?? (() => {});
   const modelCfg = modelConfigOf(config);
   const samplerCfg = samplerConfigOf(config);
@@ -96,6 +104,11 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     }
     if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);
   }
+  if (collective.worldSize > 1 && !resumedFrom) {
+    // every rank starts from rank 0's weights (a resumed gang loads one checkpoint instead)
+    const bytes = await collective.broadcast(collective.rank === 0 ? await modelToSafetensors(model) : new Uint8Array(0));
+    if (collective.rank !== 0) loadModelSafetensors(model, bytes, 'rank 0 broadcast');
+  }
 
   const loader = new PrefetchLoader<CimSample>({ ...loaderOptions(config, collective), startEpoch: data.epoch, startCursor: data.cursor });
   const params = model.specs.filter((s) => s.trainable).reduce((a, s) => a + s.torchShape.reduce((x, y) => x * y, 1), 0);
@@ -126,7 +139,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
   try {
     while (trainer.step < plan.totalSteps && (o.maxSteps === undefined || trainer.step - startStep < o.maxSteps)) {
-      if (hooks.shouldStop?.()) {
+      const vote = hooks.shouldStop?.() ?? false;
+      if (vote && collective.worldSize === 1) {
         stopped = true;
         break;
       }
@@ -140,7 +154,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         epoch = b.epoch;
         micro.push(collate(b.samples, samplerCfg));
       }
-      const r = await trainer.trainStep(micro);
+      const r = await trainer.trainStep(micro, vote);
       losses.push(r.loss);
       const seconds = (performance.now() - s0) / 1000;
       const imagesPerSec = (config.batchSize * config.accumIter * collective.worldSize) / seconds;
@@ -151,7 +165,16 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
           allreduce_seconds: r.allReduceSeconds, time: Date.now() / 1000,
         });
       }
+      await rankMetrics.write({
+        step: r.step, rank: collective.rank, step_seconds: seconds, compute_seconds: r.computeSeconds,
+        allreduce_seconds: r.allReduceSeconds, allreduce_bytes: r.allReduceBytes, data_wait_seconds: wait / 1000,
+      });
       hooks.onStep?.({ ...r, epoch, imagesPerSec, dataWaitSeconds: wait / 1000, totalSteps: plan.totalSteps });
+      if (r.stop) {
+        // a rank asked to stop: every rank saw the same vote, so the gang stops at this boundary
+        stopped = true;
+        break;
+      }
       if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < plan.totalSteps) await checkpoint();
     }
     await checkpoint();
@@ -169,6 +192,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       seconds,
       imagesPerSec: (steps * plan.effectiveBatch) / Math.max(seconds, 1e-9),
       lastCheckpoint,
+      rank: collective.rank,
+      worldSize: collective.worldSize,
+      weightsDigest: sha256(await modelToSafetensors(model)),
     };
     if (!stopped && isRank0 && config.evalImages > 0 && trainer.step >= plan.totalSteps) {
       result.eval = await evaluateOn(model, config, await evalSourceSpec(config.dataset, config.evalImages));
@@ -177,6 +203,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   } finally {
     await loader.close();
     await metrics.close();
+    await rankMetrics.close();
     trainer.dispose();
     model.dispose();
   }

@@ -17,6 +17,10 @@ export interface StepResult {
   gradNorm: number | null;
   computeSeconds: number;
   allReduceSeconds: number;
+  /** bytes this rank sent into the all-reduce (0 with one rank) */
+  allReduceBytes: number;
+  /** some rank asked to stop after this step (a stop vote rides along with the gradients) */
+  stop: boolean;
 }
 
 export class CimTrainer {
@@ -53,7 +57,10 @@ export class CimTrainer {
    * The step's gradient: the mean over micro-batches (as PyTorch's loss / accum_iter, then
    * backward), averaged across ranks. Also returns the mean loss and where the time went.
    */
-  async gradients(micro: CimBatch[]): Promise<{ loss: number; grads: Map<string, tf.Tensor>; computeMs: number; allReduceSeconds: number }> {
+  async gradients(
+    micro: CimBatch[],
+    stopVote = false,
+  ): Promise<{ loss: number; grads: Map<string, tf.Tensor>; computeMs: number; allReduceSeconds: number; allReduceBytes: number; stop: boolean }> {
     const t0 = performance.now();
     const names = this.model.trainableNames();
     let sum: Map<string, tf.Tensor> | undefined;
@@ -77,27 +84,28 @@ export class CimTrainer {
       throw new NonFiniteLossError(this.step, loss);
     }
     const computeMs = performance.now() - t0;
-    if (this.collective.worldSize === 1) return { loss, grads, computeMs, allReduceSeconds: 0 };
-    // one flat buffer: every gradient, then the loss, averaged together
-    const flat = tf.tidy(() => tf.concat([...names.map((n) => tf.reshape(grads.get(n)!, [-1])), tf.tensor1d([loss])]));
+    if (this.collective.worldSize === 1) return { loss, grads, computeMs, allReduceSeconds: 0, allReduceBytes: 0, stop: stopVote };
+    // one flat buffer: every gradient, then the loss and this rank's stop vote, averaged together
+    const flat = tf.tidy(() => tf.concat([...names.map((n) => tf.reshape(grads.get(n)!, [-1])), tf.tensor1d([loss, stopVote ? 1 : 0])]));
     const host = (await flat.data()) as Float32Array;
     tf.dispose([flat, ...grads.values()]);
     const r0 = performance.now();
     const avg = await this.collective.allReduceMean(host);
     const allReduceSeconds = (performance.now() - r0) / 1000;
-    loss = avg[avg.length - 1];
+    loss = avg[avg.length - 2];
+    const stop = avg[avg.length - 1] > 0;
     let o = 0;
     for (const n of names) {
       const v = this.model.p(n);
       grads.set(n, tf.tensor(avg.subarray(o, o + v.size), v.shape));
       o += v.size;
     }
-    return { loss, grads, computeMs, allReduceSeconds };
+    return { loss, grads, computeMs, allReduceSeconds, allReduceBytes: host.byteLength, stop };
   }
 
-  async trainStep(micro: CimBatch[]): Promise<StepResult> {
+  async trainStep(micro: CimBatch[], stopVote = false): Promise<StepResult> {
     if (micro.length !== this.config.accumIter) throw new Error(`trainStep needs ${this.config.accumIter} micro-batches, got ${micro.length}`);
-    const { loss, grads, computeMs, allReduceSeconds } = await this.gradients(micro);
+    const { loss, grads, computeMs, allReduceSeconds, allReduceBytes, stop } = await this.gradients(micro, stopVote);
     const t2 = performance.now();
     const gradNorm = this.config.clipGrad !== null ? clipByGlobalNorm(grads, this.config.clipGrad) : null;
     const lr = this.lrAt(this.step);
@@ -107,7 +115,7 @@ export class CimTrainer {
     this.model.momentumUpdate(momentum);
     this.step += 1;
     const computeSeconds = (computeMs + performance.now() - t2) / 1000;
-    return { step: this.step, loss, lr, momentum, gradNorm, computeSeconds, allReduceSeconds };
+    return { step: this.step, loss, lr, momentum, gradNorm, computeSeconds, allReduceSeconds, allReduceBytes, stop };
   }
 
   dispose(): void {

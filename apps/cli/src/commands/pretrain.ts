@@ -8,7 +8,9 @@ import {
   JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
 } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
+import { RedisCollective } from '@cim-forge/collective';
 import { defined, num, UsageError } from '../args.ts';
+import { launchRanks } from './launch-ranks.ts';
 
 const help = `Usage: npm run cim -- pretrain [options]
 
@@ -37,6 +39,13 @@ Output
   --init-from FILE      start from PyTorch-named weights in safetensors (ours or official)
   --max-steps N         stop after N steps in this invocation (checkpointed; --resume continues)
   --backend B           auto | tensorflow | wasm | cpu (default auto, or CIM_BACKEND)
+Data parallel (one machine)
+  --ranks N             N rank processes (one core each) train one model together, averaging
+                        gradients over Redis Streams; each reads a disjoint shard of every epoch.
+                        N ranks × --batch-size b train exactly like 1 rank × N·b. Only rank 0 writes
+                        checkpoints and metrics.jsonl; every rank logs ranks/rank-R.jsonl
+  --redis URL           the Redis for gradients (default CIM_REDIS_URL or redis://127.0.0.1:6379)
+  --collective-timeout MS  a rank silent this long fails the gang, named (default 60000)
 
 Ctrl-C writes a checkpoint at the next step boundary and exits 0; press it twice to abort.
 Example: npm run cim -- pretrain --dataset fashion-mnist --out runs/fm && npm run cim -- visualize --checkpoint runs/fm --dataset fashion-mnist`;
@@ -60,6 +69,9 @@ export async function run(argv: string[]): Promise<number> {
       'clip-grad': { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' },
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'init-from': { type: 'string' },
       'max-steps': { type: 'string' }, backend: { type: 'string' }, 'eval-images': { type: 'string' },
+      ranks: { type: 'string' }, redis: { type: 'string' }, 'collective-timeout': { type: 'string' },
+      // set by the --ranks launcher for each rank process
+      rank: { type: 'string' }, 'world-size': { type: 'string' }, 'run-id': { type: 'string' },
     },
   });
   if (values.help) {
@@ -77,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     if (changed.length) console.error(`note: resuming with the run's saved config; ignoring --${changed.join(', --')}`);
     if (values.workers !== undefined) config.workers = num('workers', values.workers, { int: true, min: 0 })!;
   } else {
-    if (existsSync(join(out, 'checkpoints')) && (await new LocalCheckpointStore(join(out, 'checkpoints')).list()).length > 0) {
+    if (values.rank === undefined && existsSync(join(out, 'checkpoints')) && (await new LocalCheckpointStore(join(out, 'checkpoints')).list()).length > 0) {
       throw new UsageError(`${out} already holds checkpoints: pass --resume to continue it, or choose another --out`);
     }
     const limit = num('limit', values.limit, { int: true, min: 1 });
@@ -119,10 +131,36 @@ export async function run(argv: string[]): Promise<number> {
     if (config.initFrom && !existsSync(config.initFrom)) throw new UsageError(`--init-from ${config.initFrom}: no such file`);
   }
   const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
-
+  const ranks = num('ranks', values.ranks, { int: true, min: 1 }) ?? 1;
+  const rank = num('rank', values.rank, { int: true, min: 0 });
+  const worldSize = num('world-size', values['world-size'], { int: true, min: 1 }) ?? 1;
+  if (ranks > 1 && rank === undefined) {
+    await mkdir(out, { recursive: true });
+    if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+    const forwarded = argv.filter((a, i) => !(a === '--out' || argv[i - 1] === '--out' || a.startsWith('--out=')));
+    const outcomes = await launchRanks({ argv: forwarded, ranks, out, log: (m) => console.error(m) });
+    const digests = new Set(outcomes.map((r) => r.result?.weightsDigest));
+    const ok = outcomes.every((r) => r.code === 0);
+    console.log(JSON.stringify({
+      out, ranks, ok, identicalWeights: ok && digests.size === 1,
+      ...(outcomes[0].result ?? {}),
+      perRank: outcomes.map((r) => ({ rank: r.rank, code: r.code, signal: r.signal, weightsDigest: r.result?.weightsDigest, steps: r.result?.steps })),
+    }));
+    if (ok && digests.size !== 1) console.error('error: the ranks ended with different weights');
+    return ok && digests.size === 1 ? 0 : 1;
+  }
   const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
   await mkdir(out, { recursive: true });
-  if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+  if (!values.resume && rank === undefined) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+  const collective = rank === undefined
+    ? undefined
+    : await RedisCollective.join({
+        redisUrl: values.redis ?? process.env.CIM_REDIS_URL,
+        runId: values['run-id'] ?? 'cli',
+        rank,
+        worldSize,
+        timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
+      });
 
   let stopRequests = 0;
   const onSigint = () => {
@@ -146,6 +184,8 @@ export async function run(argv: string[]): Promise<number> {
     config,
     store: new LocalCheckpointStore(join(out, 'checkpoints')),
     metrics: new JsonlMetricsSink(join(out, 'metrics.jsonl')),
+    rankMetrics: collective ? new JsonlMetricsSink(join(out, 'ranks', `rank-${collective.rank}.jsonl`)) : undefined,
+    collective,
     resume: values.resume,
     maxSteps,
     hooks: {
@@ -179,8 +219,9 @@ export async function run(argv: string[]): Promise<number> {
       },
       shouldStop: () => stopRequests > 0,
     },
-  }).finally(() => {
+  }).finally(async () => {
     if (tty) bar.stop();
+    await collective?.close();
   });
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigint);

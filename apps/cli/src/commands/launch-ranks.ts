@@ -1,0 +1,70 @@
+/**
+ * `pretrain --ranks N`: start N local rank processes (one core each) that train one model together
+ * over the Redis collective, forward Ctrl-C to them, and stop the gang if one fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+export interface RankOutcome {
+  rank: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** the rank's final JSON line (its PretrainResult), when it printed one */
+  result?: Record<string, unknown>;
+  stderrTail: string;
+}
+
+export async function launchRanks(o: { argv: string[]; ranks: number; out: string; log: (m: string) => void }): Promise<RankOutcome[]> {
+  const runId = `cli-${randomUUID()}`;
+  const children: ChildProcess[] = [];
+  const outcomes: Promise<RankOutcome>[] = [];
+  let failed = false;
+  for (let rank = 0; rank < o.ranks; rank++) {
+    const args = ['--import', 'tsx', main, 'pretrain', ...o.argv, '--rank', String(rank), '--world-size', String(o.ranks), '--run-id', runId, '--out', o.out];
+    // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
+    // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    outcomes.push(
+      new Promise((resolve) => {
+        child.on('exit', (code, signal) => {
+          const last = stdout.trim().split('\n').at(-1);
+          let result: Record<string, unknown> | undefined;
+          try {
+            result = last ? JSON.parse(last) : undefined;
+          } catch {
+            result = undefined;
+          }
+          if ((code !== 0 || signal) && !failed) {
+            failed = true;
+            o.log(`rank ${rank} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : ''}`);
+            // the others are blocked in an all-reduce that can never complete
+            setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 2000).unref();
+          }
+          resolve({ rank, code, signal, result, stderrTail: stderr });
+        });
+      }),
+    );
+  }
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    // every rank votes to stop; the vote travels with the next all-reduce, so the gang stops together
+    for (const c of children) if (c.exitCode === null) c.kill(interrupts === 1 ? 'SIGINT' : 'SIGKILL');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await Promise.all(outcomes);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

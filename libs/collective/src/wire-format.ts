@@ -1,0 +1,54 @@
+/**
+ * How float32 values travel in stream entries. Payloads are little-endian (the byte order of
+ * Float32Array on every platform Node supports for training; checked at load).
+ */
+import { endianness } from 'node:os';
+import { decodeFloat16, encodeFloat16 } from './float16.ts';
+
+if (endianness() !== 'LE') throw new Error('libs/collective assumes a little-endian host');
+
+export interface WireFormat {
+  readonly name: 'float32' | 'float16';
+  /** bytes per element on the wire */
+  readonly bytesPerElement: number;
+  /** values [n] → payload; may be a view of `values`, which must then stay unchanged until sent */
+  encode(values: Float32Array): Buffer;
+  /** payload of n elements → values [n]; may be a view of `payload` */
+  decode(payload: Buffer): Float32Array;
+}
+
+export const float32Wire: WireFormat = {
+  name: 'float32',
+  bytesPerElement: 4,
+  encode: (v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+  decode: (p) => {
+    // a reply buffer may start at any byte; Float32Array views need 4-byte alignment
+    if (p.byteOffset % 4 === 0) return new Float32Array(p.buffer, p.byteOffset, p.length / 4);
+    const copy = new Float32Array(p.length / 4);
+    new Uint8Array(copy.buffer).set(p);
+    return copy;
+  },
+};
+
+export const float16Wire: WireFormat = {
+  name: 'float16',
+  bytesPerElement: 2,
+  encode: (v) => {
+    const half = encodeFloat16(v, new Uint16Array(v.length));
+    return Buffer.from(half.buffer, half.byteOffset, half.byteLength);
+  },
+  decode: (p) => {
+    const n = p.length / 2;
+    let half: Uint16Array;
+    if (p.byteOffset % 2 === 0) half = new Uint16Array(p.buffer, p.byteOffset, n);
+    else {
+      half = new Uint16Array(n);
+      new Uint8Array(half.buffer).set(p);
+    }
+    return decodeFloat16(half, new Float32Array(n));
+  },
+};
+
+export function wireFormat(name: 'float32' | 'float16'): WireFormat {
+  return name === 'float16' ? float16Wire : float32Wire;
+}
