@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,4 +102,34 @@ test('a rank killed with SIGKILL stops the gang with a message naming it, no han
   assert.equal(code, 1);
   assert.match(stderr, /rank 1 was killed \(SIGKILL\): stopping the gang/);
   assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
+});
+
+function redisInfo(): { keys: number; usedMemory: number } {
+  const mem = spawnSync('redis-cli', ['-h', '127.0.0.1', 'info', 'memory'], { encoding: 'utf8' }).stdout;
+  const keys = spawnSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', 'cim:cli-*'], { encoding: 'utf8' }).stdout.trim();
+  return { keys: keys ? keys.split('\n').length : 0, usedMemory: Number(/used_memory:(\d+)/.exec(mem)![1]) };
+}
+
+test('Redis memory after a 200-step 2-rank run is back where it started', { skip: spawnSync('redis-cli', ['--version']).status !== 0 && 'redis-cli not installed' }, async () => {
+  const before = redisInfo();
+  const out = await mkdtemp(join(tmpdir(), 'cim-200-'));
+  const tiny = join(out, 'tiny.json');
+  writeFileSync(tiny, JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }));
+  const r = cim('pretrain', '--preset', 'smoke', '--config', tiny, '--limit', '1024', '--batch-size', '2', '--ranks', '2', '--max-steps', '200',
+    '--workers', '0', '--eval-images', '0', '--checkpoint-every', '0', '--out', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)!).steps, 200);
+  const after = redisInfo();
+  assert.equal(after.keys, before.keys, `run keys left in Redis: ${after.keys - before.keys}`);
+  // used_memory is server-wide and other tests may share the server: allow 1 MiB of drift
+  assert.ok(after.usedMemory - before.usedMemory < 1 << 20, `used_memory ${before.usedMemory} → ${after.usedMemory}`);
+});
+
+test('Redis unreachable: --ranks fails fast with a message naming the URL, no hang', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'cim-noredis-'));
+  const t0 = Date.now();
+  const r = cim('pretrain', '--preset', 'smoke', '--ranks', '2', '--redis', 'redis://127.0.0.1:6390', '--max-steps', '1', '--workers', '0', '--out', out);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Redis at redis:\/\/127\.0\.0\.1:6390 is unreachable/);
+  assert.ok(Date.now() - t0 < 60_000);
 });
