@@ -47,27 +47,23 @@ export function iou(pred: ArrayLike<number>, truth: ArrayLike<number>, offset: n
   return union === 0 ? 1 : inter / union;
 }
 
-/** Probability maps p(exemplar here) [T·B, C, C] for a batch. */
-export function predictMaps(model: CimViT, b: CimBatch): Float32Array {
+/** One forward pass: probability maps p(exemplar here) [T·B, C, C] and the batch's loss. */
+function forwardMaps(model: CimViT, b: CimBatch): { probs: Float32Array; loss: number } {
   const bt = batchTensors(b);
-  const probs = tf.tidy(() => {
-    const { logits } = model.forward(bt.context, bt.templates, bt.masks);
-    const [l0, l1] = tf.split(logits, 2, 3);
-    return tf.sigmoid(tf.sub(l1, l0));
+  const [probsT, lossT] = tf.tidy(() => {
+    const f = model.forward(bt.context, bt.templates, bt.masks);
+    const [l0, l1] = tf.split(f.logits, 2, 3);
+    return [tf.sigmoid(tf.sub(l1, l0)), f.loss];
   });
   disposeBatch(bt);
-  const out = probs.dataSync() as Float32Array;
-  probs.dispose();
+  const out = { probs: probsT.dataSync() as Float32Array, loss: lossT.dataSync()[0] };
+  tf.dispose([probsT, lossT]);
   return out;
 }
 
-function batchLoss(model: CimViT, b: CimBatch): number {
-  const bt = batchTensors(b);
-  const { loss, logits } = model.forward(bt.context, bt.templates, bt.masks);
-  disposeBatch(bt);
-  const v = loss.dataSync()[0];
-  tf.dispose([loss, logits]);
-  return v;
+/** Probability maps p(exemplar here) [T·B, C, C] for a batch. */
+export function predictMaps(model: CimViT, b: CimBatch): Float32Array {
+  return forwardMaps(model, b).probs;
 }
 
 export function evaluateIoU(model: CimViT, batches: CimBatch[]): IoUReport {
@@ -77,12 +73,12 @@ export function evaluateIoU(model: CimViT, batches: CimBatch[]): IoUReport {
   let mismatchedSum = 0;
   let n = 0;
   for (const b of batches) {
-    const p = predictMaps(model, b);
-    lossSum += batchLoss(model, b) * b.batchSize;
-    if (b.batchSize > 1) mismatchedSum += batchLoss(model, mismatchExemplars(b)) * b.batchSize;
+    const { probs, loss } = forwardMaps(model, b);
+    lossSum += loss * b.batchSize;
+    if (b.batchSize > 1) mismatchedSum += forwardMaps(model, mismatchExemplars(b)).loss * b.batchSize;
     const px = b.contextSize * b.contextSize;
     for (let k = 0; k < b.numExemplars * b.batchSize; k++) {
-      sum += iou(p, b.masks, k * px, px);
+      sum += iou(probs, b.masks, k * px, px);
       let area = 0;
       for (let i = k * px; i < (k + 1) * px; i++) area += b.masks[i];
       ones += area / px;

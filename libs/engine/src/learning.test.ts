@@ -22,7 +22,7 @@ test('CIM learns: loss falls, maps beat the untrained model, and depend on the e
     workers: 1,
     seed: 0,
   });
-  const heldOut = await evalSourceSpec(config.dataset, config.evalImages);
+  const heldOut = evalSourceSpec(config.dataset, config.evalImages);
   const untrained = new CimViT(modelConfigOf(config), config.seed);
   const before = await evaluateOn(untrained, config, heldOut);
   untrained.dispose();

@@ -60,7 +60,7 @@ export interface PretrainResult {
   weightsDigest: string;
 }
 
-export async function evalSourceSpec(d: SourceSpec, images: number): Promise<SourceSpec> {
+export function evalSourceSpec(d: SourceSpec, images: number): SourceSpec {
   if (d.kind === 'fashion-mnist') return { kind: 'fashion-mnist', split: 'test', limit: images };
   if (d.kind === 'synthetic') return { ...d, seed: (d.seed ?? 0) + 1_000_003, size: images };
   return d; // an image folder: the same images under a different seed (no held-out split known)
@@ -197,7 +197,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       weightsDigest: sha256(await modelToSafetensors(model)),
     };
     if (!stopped && isRank0 && config.evalImages > 0 && trainer.step >= plan.totalSteps) {
-      result.eval = await evaluateOn(model, config, await evalSourceSpec(config.dataset, config.evalImages));
+      result.eval = await evaluateOn(model, config, evalSourceSpec(config.dataset, config.evalImages));
     }
     return result;
   } finally {
