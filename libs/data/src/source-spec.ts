@@ -9,7 +9,7 @@ import { syntheticSource } from './synthetic.ts';
  */
 export type SourceSpec =
   | { kind: 'fashion-mnist'; split: FashionMnistSplit; limit?: number; cacheDir?: string }
-  | { kind: 'image-folder'; root: string; maxSide?: number }
+  | { kind: 'image-folder'; root: string; maxSide?: number; limit?: number }
   | { kind: 'synthetic'; size: number; imageSize: number; seed: number };
 
 export async function openSource(spec: SourceSpec): Promise<ImageSource> {
@@ -17,10 +17,17 @@ export async function openSource(spec: SourceSpec): Promise<ImageSource> {
     case 'fashion-mnist':
       return fashionMnistSource({ split: spec.split, limit: spec.limit, cacheDir: spec.cacheDir });
     case 'image-folder':
-      return imageFolderSource(spec.root, { maxSide: spec.maxSide });
+      return firstN(await imageFolderSource(spec.root, { maxSide: spec.maxSide }), spec.limit);
     case 'synthetic':
       return syntheticSource({ size: spec.size, imageSize: spec.imageSize, seed: spec.seed });
     default:
       throw new Error(`openSource: unknown source kind ${JSON.stringify((spec as { kind?: unknown }).kind)}`);
   }
+}
+
+/** The first `limit` images of a source (all when limit is undefined). */
+function firstN(source: ImageSource, limit: number | undefined): ImageSource {
+  if (limit === undefined || limit >= source.size) return source;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  return { ...source, name: `${source.name}[:${limit}]`, size: limit };
 }

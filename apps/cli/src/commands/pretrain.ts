@@ -55,7 +55,7 @@ function datasetSpec(d: string, limit?: number): SourceSpec {
   if (d === 'synthetic') return { kind: 'synthetic', size: limit ?? 2048, imageSize: 48, seed: 0 };
   const root = resolve(d);
   if (!existsSync(root)) throw new UsageError(`--dataset ${d}: not "fashion-mnist", "synthetic", or an existing directory`);
-  return { kind: 'image-folder', root, ...(limit ? { limit } : {}) } as SourceSpec;
+  return { kind: 'image-folder', root, ...(limit ? { limit } : {}) };
 }
 
 export async function run(argv: string[]): Promise<number> {
