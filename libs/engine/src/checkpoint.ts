@@ -5,8 +5,10 @@
  *                          — so the same file is what `--init-from` and fine-tuning import;
  *   optimizer.safetensors  AdamW's exp_avg/… and exp_avg_sq/… (PyTorch layout);
  *   state.json             step, data position, RNG state, the resolved config and plan, metrics.
+ * It is written through a CheckpointStore: files, then a manifest of their sha256, so a reader
+ * never trusts a half-written checkpoint.
  */
-import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type CimViT, type RngState } from '@cim-forge/cim';
+import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type CimViT } from '@cim-forge/cim';
 import type { CheckpointStore, CheckpointManifest } from './checkpoint-store.ts';
 import type { CimTrainer } from './trainer.ts';
 import type { PretrainConfig, TrainPlan } from './train-config.ts';
@@ -18,7 +20,12 @@ export interface TrainState {
   step: number;
   /** where the data loader resumes */
   data: { epoch: number; cursor: number };
-  rng: RngState;
+  /**
+   * The RNG state. Every random draw of a run (model init, the epoch shuffles, each sample's crops
+   * and augmentations) comes from generators seeded by hash(seed, epoch, position), so the seed
+   * plus `data` above is the whole state: resuming redraws exactly what would have come next.
+   */
+  rng: { seed: number; scheme: string };
   config: PretrainConfig;
   plan: TrainPlan;
   metrics: Record<string, number>;

@@ -5,7 +5,7 @@
  * run this same loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT, collate, Rng, type CimBatch, type CimSample } from '@cim-forge/cim';
+import { CimViT, collate, type CimBatch, type CimSample } from '@cim-forge/cim';
 import { PrefetchLoader, type PrefetchLoaderOptions, type SourceSpec } from '@cim-forge/data';
 import { readFile } from 'node:fs/promises';
 import { cimSampleModule } from './cim-sample.ts';
@@ -81,13 +81,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     const r = loadModelSafetensors(model, new Uint8Array(await readFile(config.initFrom)), config.initFrom);
     log(`initialised from ${config.initFrom} (${r.loaded} tensors${r.decoder ? '' : ', encoder only'})`);
   }
-  // the data's size fixes the plan; the loader opens the source once
+  // the data's size fixes the plan (a probe loader reads it; the real one starts where a resume says)
   const probe = new PrefetchLoader<CimSample>({ ...loaderOptions(config, collective), workers: 0 });
   const info = await probe.ready();
   await probe.close();
   const plan = deriveTrainPlan(config, info.shardSize, collective.worldSize);
   const trainer = new CimTrainer(model, config, plan, collective);
-  const rng = new Rng(config.seed * 7919 + collective.rank);
   let data = { epoch: 0, cursor: 0 };
   let resumedFrom: string | undefined;
   if (o.resume && o.store) {
@@ -96,7 +95,6 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       try {
         const st: TrainState = await loadCheckpoint(o.store, list[i].id, trainer);
         data = st.data;
-        rng.setState(st.rng);
         resumedFrom = list[i].id;
       } catch (e) {
         log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
@@ -125,7 +123,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     if (!o.store || !isRank0) return;
     const m = await saveCheckpoint(o.store, trainer, {
       data: loader.state(),
-      rng: rng.getState(),
+      rng: { seed: config.seed, scheme: 'sample seed = hash(seed, epoch, position in the epoch permutation)' },
       config,
       plan,
       metrics: { loss: losses.at(-1) ?? NaN },
