@@ -17,12 +17,13 @@ export default [
           allow: [],
           enforceBuildableLibDependency: false,
           depConstraints: [
-            { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math'], bannedExternalImports: [...services] },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
-            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine'], bannedExternalImports: [...services] },
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
+            { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math', 'type:util'], bannedExternalImports: [...services] },
+            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:util'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
+            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:util'], bannedExternalImports: [...services] },
             // the collective moves bytes and never knows what a model is
             { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'fastify', '@fastify/*'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:util'] },
           ],
         },
       ],
