@@ -23,6 +23,8 @@ export default [
             { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:util'], bannedExternalImports: [...services] },
             // the collective moves bytes and never knows what a model is
             { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'fastify', '@fastify/*'] },
+            // storage, db, queue: I/O services; they may use @aws-sdk/*, Prisma, Redis, never tfjs or the maths
+            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:util'] },
           ],
         },

@@ -7,6 +7,8 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
   pretrain: { summary: 'pre-train CIM (crop-and-correlate) on one machine', run: async (a) => (await import('./commands/pretrain.ts')).run(a) },
   parity: { summary: "check our model against golden numbers from the authors' PyTorch code", run: async (a) => (await import('./commands/parity.ts')).run(a) },
   visualize: { summary: 'draw an image, its exemplars, their true regions and the predicted correlation maps', run: async (a) => (await import('./commands/visualize.ts')).run(a) },
+  finetune: { summary: 'fine-tune a classifier from a CIM encoder (or from scratch); top-1 every epoch', run: async (a) => (await import('./commands/finetune.ts')).run(a) },
+  probe: { summary: 'linear probe: a linear classifier on frozen encoder features, top-1', run: async (a) => (await import('./commands/probe.ts')).run(a) },
   presets: { summary: 'list the named configs', run: async (a) => (await import('./commands/presets.ts')).run(a) },
 };
 

@@ -13,3 +13,4 @@ export { parseSafetensors, serializeSafetensors, type SafeFile, type SafeTensor 
 export { runParity, parityTolerances, type ParityReport } from './parity.ts';
 export { initBackend, currentBackend, type BackendName, type BackendChoice } from './backend.ts';
 export { newVariable, assignValues } from './tensors.ts';
+export * from './classifier/index.ts';

@@ -10,3 +10,4 @@ export * from './batch-tensors.ts';
 export * from './pretrain.ts';
 export { cimSample, cimSampleModule } from './cim-sample.ts';
 export { tinyConfig, syntheticBatches } from './testing.ts';
+export * from './finetune/index.ts';

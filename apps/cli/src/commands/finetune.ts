@@ -1,0 +1,227 @@
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { initBackend, modelFactories, type BackendChoice, type ModelName } from '@cim-forge/cim';
+import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
+import type { SourceSpec } from '@cim-forge/data';
+import { defined, num, UsageError } from '../args.ts';
+
+const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
+
+Fine-tunes a ViT classifier: the CIM encoder (its online half, or --encoder target), the mean of
+its patch tokens, a LayerNorm and a linear head, trained on labelled images with the recipe's
+layer-wise lr decay, warmup then cosine, drop path, RandAugment-style augmentation, random
+erasing, mixup / cutmix and label smoothing. Top-1 on the held-out split after every epoch.
+
+Start
+  --from X              RUN_DIR (a pretrain --out: its latest checkpoint), a checkpoint directory,
+                        a model.safetensors (ours or an official one converted), or "scratch"
+  --encoder E           online | target (the momentum encoder) (default online)
+  --model NAME          the encoder's shape for --from scratch: ${Object.keys(modelFactories).join(' | ')}
+                        (default cimVitMicroPatch4; a checkpoint's own shape wins otherwise)
+  --img-size N          fine-tuning resolution (default the encoder's; position embedding resized)
+Data
+  --dataset D           fashion-mnist (train split to learn, test split held out)
+  --limit N             first N training images (class-balanced)   --eval-images N  held-out images scored
+  --labels-fraction F   fine-tune on a stratified fraction F of the training labels (e.g. 0.1)
+Recipe (defaults: the paper's, see shared/docs/cim-recipe.md)
+  --epochs E  --warmup-epochs E  --batch-size N
+  --base-lr X           lr = base-lr × batch / 256 (default 1.2e-3)    --min-lr X (1e-6)
+  --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8)
+  --weight-decay X (0.05)   --drop-path X (0.1)   --smoothing X (0.1)
+  --mixup A (0.8)  --cutmix A (1.0)  --reprob P (0.25)  --rand-augment N,M | off (2,9)
+  --no-aug              all of drop path, mixup, cutmix, erasing and RandAugment off
+  --config FILE.json    any FinetuneConfig fields; flags win
+  --seed N              the same seed, the same run
+Output
+  --out DIR             checkpoints/, metrics.jsonl, config.json (default runs/finetune-<time>)
+  --checkpoint-every N  steps between checkpoints (also one at the end and on Ctrl-C)
+  --resume              continue the run in --out from its latest checkpoint
+  --max-steps N         stop after N steps in this invocation (checkpointed; --resume continues)
+  --backend B           auto | tensorflow | wasm | cpu (default auto, or CIM_BACKEND)
+
+Example: npm run cim -- finetune --from runs/fm --dataset fashion-mnist --labels-fraction 0.1 --epochs 20 --out runs/fm-ft10`;
+
+/** --from: "scratch" → null; a file; a checkpoint dir with model.safetensors; or a run dir's latest checkpoint. */
+export async function resolveFrom(from: string): Promise<string | null> {
+  if (from === 'scratch') return null;
+  const p = resolve(from);
+  if (!existsSync(p)) throw new UsageError(`--from ${from}: no such file or directory (or say "scratch")`);
+  if (statSync(p).isFile()) return p;
+  if (existsSync(join(p, 'model.safetensors'))) return join(p, 'model.safetensors');
+  const store = new LocalCheckpointStore(join(p, 'checkpoints'));
+  const last = (await store.list()).at(-1);
+  if (!last) throw new UsageError(`--from ${from}: neither a model.safetensors nor a run directory with checkpoints/`);
+  return join(p, 'checkpoints', last.id, 'model.safetensors');
+}
+
+export function labelledDataset(d: string | undefined, limit?: number, evalImages?: number): { dataset: SourceSpec; evalDataset: SourceSpec } | undefined {
+  if (d === undefined) return undefined;
+  if (d !== 'fashion-mnist') throw new UsageError(`--dataset ${d}: only fashion-mnist has the labelled train/test splits fine-tuning needs so far`);
+  return {
+    dataset: { kind: 'fashion-mnist', split: 'train', ...(limit ? { limit } : {}) },
+    evalDataset: { kind: 'fashion-mnist', split: 'test', ...(evalImages ? { limit: evalImages } : {}) },
+  };
+}
+
+function randAugmentFlag(v: string | undefined): FinetuneConfig['randAugment'] | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'off') return null;
+  const m = /^(\d+),(\d+(?:\.\d+)?)$/.exec(v);
+  if (!m) throw new UsageError(`--rand-augment must be N,M (e.g. 2,9) or off, got "${v}"`);
+  return { n: Number(m[1]), m: Number(m[2]), mstd: 0.5 };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
+      dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
+      epochs: { type: 'string' }, 'warmup-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, 'base-lr': { type: 'string' },
+      'min-lr': { type: 'string' }, 'layer-decay': { type: 'string' }, 'weight-decay': { type: 'string' }, 'drop-path': { type: 'string' },
+      smoothing: { type: 'string' }, mixup: { type: 'string' }, cutmix: { type: 'string' }, reprob: { type: 'string' },
+      'rand-augment': { type: 'string' }, 'no-aug': { type: 'boolean' }, config: { type: 'string' }, seed: { type: 'string' },
+      out: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'max-steps': { type: 'string' },
+      backend: { type: 'string' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  const out = resolve(values.out ?? join('runs', `finetune-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`));
+  const savedConfig = join(out, 'config.json');
+  let config: FinetuneConfig;
+  if (values.resume) {
+    if (!values.out) throw new UsageError('--resume needs --out DIR (the run to continue)');
+    if (!existsSync(savedConfig)) throw new UsageError(`--resume: ${savedConfig} not found; is ${out} a fine-tuning run?`);
+    config = JSON.parse(await readFile(savedConfig, 'utf8')) as FinetuneConfig;
+  } else {
+    if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
+    if (existsSync(join(out, 'checkpoints')) && (await new LocalCheckpointStore(join(out, 'checkpoints')).list()).length > 0) {
+      throw new UsageError(`${out} already holds checkpoints: pass --resume to continue it, or choose another --out`);
+    }
+    if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
+    if (values.model !== undefined && !(values.model in modelFactories)) throw new UsageError(`--model ${values.model}: choose one of ${Object.keys(modelFactories).join(', ')}`);
+    let fileCfg: Partial<FinetuneConfig> = {};
+    if (values.config) {
+      try {
+        fileCfg = JSON.parse(await readFile(values.config, 'utf8'));
+      } catch (e) {
+        throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
+      }
+    }
+    const noAug = values['no-aug'] ? { dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null } : {};
+    const flags = defined({
+      initFrom: await resolveFrom(values.from),
+      encoder: values.encoder as FinetuneConfig['encoder'] | undefined,
+      model: values.model as ModelName | undefined,
+      imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
+      ...labelledDataset(values.dataset, num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 })),
+      labelsFraction: num('labels-fraction', values['labels-fraction'], { min: 0 }),
+      epochs: num('epochs', values.epochs, { min: 0 }),
+      warmupEpochs: num('warmup-epochs', values['warmup-epochs'], { min: 0 }),
+      batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),
+      baseLr: num('base-lr', values['base-lr'], { min: 0 }),
+      minLr: num('min-lr', values['min-lr'], { min: 0 }),
+      layerDecay: num('layer-decay', values['layer-decay'], { min: 0 }),
+      weightDecay: num('weight-decay', values['weight-decay'], { min: 0 }),
+      dropPath: num('drop-path', values['drop-path'], { min: 0 }),
+      labelSmoothing: num('smoothing', values.smoothing, { min: 0 }),
+      mixup: num('mixup', values.mixup, { min: 0 }),
+      cutmix: num('cutmix', values.cutmix, { min: 0 }),
+      reprob: num('reprob', values.reprob, { min: 0 }),
+      randAugment: randAugmentFlag(values['rand-augment']),
+      seed: num('seed', values.seed, { int: true, min: 0 }),
+      checkpointEvery: num('checkpoint-every', values['checkpoint-every'], { int: true, min: 0 }),
+    });
+    try {
+      config = resolveFinetuneConfig({ ...fileCfg, ...noAug, ...flags });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
+  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  await mkdir(out, { recursive: true });
+  if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+
+  let stopRequests = 0;
+  const onSigint = () => {
+    stopRequests++;
+    if (stopRequests === 1) process.stderr.write('\nCtrl-C: checkpointing at the next step boundary (again to abort)\n');
+    else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const tty = process.stderr.isTTY;
+  const bar = new SingleBar({
+    format: 'finetune |{bar}| {value}/{total} steps | loss {loss} | top-1 {top1} | {ips} img/s | lr {lr} | ETA {eta_formatted}',
+    stream: process.stderr, hideCursor: true, etaBuffer: 20, noTTYOutput: false,
+  });
+  let lastLine = 0;
+  let top1 = '-';
+  let numClasses = 0;
+  const result = await finetune({
+    config,
+    store: new LocalCheckpointStore(join(out, 'checkpoints')),
+    metrics: new JsonlMetricsSink(join(out, 'metrics.jsonl')),
+    resume: values.resume,
+    maxSteps,
+    hooks: {
+      log: (m) => console.error(m),
+      onPlan: ({ plan, encoder, resumedFrom, startStep, params, trainImages, evalImages }) => {
+        const c = config;
+        numClasses = plan.numClasses;
+        console.error([
+          `backend      ${backend.name} (${backend.detail})`,
+          `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ${encoder.embedDim}-d, depth ${encoder.depth}, patch ${encoder.patchSize}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
+          `data         ${trainImages} training images${c.labelsFraction < 1 ? ` (${c.labelsFraction} of the labels, stratified)` : ''}, ${evalImages} held out, ${plan.numClasses} classes`,
+          `lr           ${c.baseLr} × ${c.batchSize}/256 = ${plan.peakLr.toExponential(3)} peak; layer decay ${c.layerDecay}; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}; wd ${c.weightDecay}`,
+          `augment      drop path ${c.dropPath}, RandAugment ${c.randAugment ? `n${c.randAugment.n} m${c.randAugment.m}` : 'off'}, erasing ${c.reprob}, mixup ${c.mixup}, cutmix ${c.cutmix}, smoothing ${c.labelSmoothing}`,
+          `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}   seed ${c.seed}`,
+          `out          ${out}`,
+        ].join('\n'));
+        if (tty) bar.start(plan.totalSteps, startStep, { loss: '-', top1, ips: '-', lr: '-' });
+      },
+      onStep: (r) => {
+        const payload = { loss: r.loss.toFixed(4), top1, ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) };
+        if (tty) bar.update(r.step, payload);
+        else if (r.step === 1 || r.step === r.totalSteps || Date.now() - lastLine > 10_000) {
+          lastLine = Date.now();
+          console.error(`step ${r.step}/${r.totalSteps} loss ${payload.loss} ${payload.ips} img/s lr ${payload.lr}`);
+        }
+      },
+      onEval: (e) => {
+        top1 = `${(100 * e.top1).toFixed(1)}%`;
+        if (!tty) console.error(`epoch ${e.epoch.toFixed(2)}: held-out top-1 ${top1} (loss ${e.loss.toFixed(3)})`);
+      },
+      onCheckpoint: (id, step) => {
+        if (!tty) console.error(`checkpoint ${id} (step ${step})`);
+      },
+      shouldStop: () => stopRequests > 0,
+    },
+  }).finally(() => {
+    if (tty) bar.stop();
+  });
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+
+  const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '-' : x.toFixed(d));
+  const unfinished = result.finalStep < result.totalSteps;
+  console.error([
+    '',
+    unfinished ? `stopped after ${result.steps} steps; continue with: npm run cim -- finetune --out ${out} --resume` : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
+    `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
+    `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} held-out images (chance ${(100 / numClasses).toFixed(0)}%)`,
+    ...(result.lastCheckpoint ? [`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`] : []),
+    `metrics      ${join(out, 'metrics.jsonl')}`,
+  ].join('\n'));
+  console.log(JSON.stringify({ out, ...result }));
+  return 0;
+}

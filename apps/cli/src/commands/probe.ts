@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { initBackend, modelFactories, type BackendChoice, type ModelName } from '@cim-forge/cim';
+import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
+import { defined, num, UsageError } from '../args.ts';
+import { labelledDataset, resolveFrom } from './finetune.ts';
+
+const help = `Usage: npm run cim -- probe --from RUN_DIR|FILE.safetensors|scratch --dataset fashion-mnist [options]
+
+Linear probe: the encoder frozen, one linear layer trained on its features, top-1 on the held-out
+split — the quick test of what pre-training learned. Features: the mean of the encoder's patch
+tokens (after its final norm), standardized per dimension with the training set's statistics
+(MAE's BatchNorm without affine, statistics fixed); computed once, then the linear layer trains
+with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to beat.
+
+  --from X              RUN_DIR (latest checkpoint), a checkpoint directory, a model.safetensors, or scratch
+  --encoder E           online | target (default online)
+  --model NAME          encoder shape for scratch: ${Object.keys(modelFactories).join(' | ')}
+  --img-size N          resolution (default the encoder's)
+  --dataset D           fashion-mnist
+  --limit N             first N training images     --eval-images N   held-out images scored
+  --labels-fraction F   probe with a stratified fraction of the labels
+  --epochs E (30)  --batch-size N (256)  --lr X (1e-2)  --weight-decay X (0)  --seed N
+  --backend B           auto | tensorflow | wasm | cpu
+
+Example: npm run cim -- probe --from runs/fm --dataset fashion-mnist --limit 10000`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
+      dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
+      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' },
+      seed: { type: 'string' }, backend: { type: 'string' },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
+  if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
+  if (values.model !== undefined && !(values.model in modelFactories)) throw new UsageError(`--model ${values.model}: choose one of ${Object.keys(modelFactories).join(', ')}`);
+  const fraction = num('labels-fraction', values['labels-fraction'], { min: 0 });
+  if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
+  const config: ProbeConfig = {
+    ...defaultProbeConfig,
+    ...defined({
+      initFrom: await resolveFrom(values.from),
+      encoder: values.encoder as ProbeConfig['encoder'] | undefined,
+      model: values.model as ModelName | undefined,
+      imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
+      ...labelledDataset(values.dataset ?? 'fashion-mnist', num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 })),
+      labelsFraction: fraction,
+      epochs: num('epochs', values.epochs, { int: true, min: 1 }),
+      batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),
+      lr: num('lr', values.lr, { min: 0 }),
+      weightDecay: num('weight-decay', values['weight-decay'], { min: 0 }),
+      seed: num('seed', values.seed, { int: true, min: 0 }),
+    }),
+  };
+  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  console.error(`backend      ${backend.name} (${backend.detail})`);
+  console.error(`encoder      ${config.initFrom ? `${config.encoder} encoder of ${resolve(config.initFrom)}` : `${config.model}, random init (baseline)`}`);
+  const result = await linearProbe({
+    config,
+    log: (m) => console.error(m),
+    onEpoch: (e) => {
+      if (e.epoch === 1 || e.epoch === config.epochs || e.epoch % 10 === 0) console.error(`epoch ${e.epoch}/${config.epochs} loss ${e.loss.toFixed(4)}`);
+    },
+  });
+  console.error([
+    '',
+    `features     ${result.featureDim}-d for ${result.trainImages} + ${result.evalImages} images in ${result.featureSeconds.toFixed(1)} s`,
+    `top-1        ${(100 * result.top1).toFixed(2)}% held out (train ${(100 * result.trainTop1).toFixed(2)}%)`,
+  ].join('\n'));
+  console.log(JSON.stringify({ from: config.initFrom ?? 'scratch', encoder: config.encoder, ...result }));
+  return 0;
+}

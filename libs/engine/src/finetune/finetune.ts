@@ -1,0 +1,273 @@
+/**
+ * The fine-tuning loop, one readable function (the shape of pretrain.ts): build the classifier from
+ * a CIM checkpoint or from scratch, load the labelled data, resume if asked, then step with AdamW
+ * (layer-wise lr decay, warmup then cosine) on augmented, mixed batches, scoring top-1 on the
+ * held-out split after every epoch, checkpointing and logging on the way.
+ *
+ * Every random choice of step k (batch order, augmentation, mixing, drop path) comes from seeds
+ * derived from (seed, k), so a resumed run repeats exactly what a straight run would have done.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  classifierConfigOf, deriveSeed, layerLrScale, learningRate, modelConfigFromMetadata, modelFactories, normalizeRgb,
+  parseSafetensors, Rng, VitClassifier, type CimModelConfig, type StateGetter,
+} from '@cim-forge/cim';
+import { readFile } from 'node:fs/promises';
+import { sha256, type CheckpointStore } from '../checkpoint-store.ts';
+import { nullMetricsSink, type MetricsSink } from '../metrics-sink.ts';
+import { NonFiniteLossError } from '../trainer.ts';
+import { mixupCutmix, randAugmentLite, randomErase, softTargets } from './augment.ts';
+import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from './finetune-config.ts';
+import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
+import { LayerwiseAdamW } from './layerwise-adamw.ts';
+import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
+
+export interface FinetuneHooks {
+  onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: CimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
+  onStep?(r: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; imagesPerSec: number }): void;
+  onEval?(r: { epoch: number; step: number; top1: number; loss: number }): void;
+  onCheckpoint?(id: string, step: number): void;
+  log?(msg: string): void;
+  shouldStop?(): boolean;
+}
+
+export interface FinetuneOptions {
+  config: FinetuneConfig;
+  store?: CheckpointStore;
+  metrics?: MetricsSink;
+  resume?: boolean;
+  hooks?: FinetuneHooks;
+  /** stop after this many optimizer steps in this invocation */
+  maxSteps?: number;
+  /** already-loaded data (tests; the CLI loads from config.dataset) */
+  data?: { train: LabelledImages; eval: LabelledImages };
+}
+
+export interface FinetuneResult {
+  /** steps taken in this invocation */
+  steps: number;
+  /** the run's step count at the end (= totalSteps when it finished) */
+  finalStep: number;
+  totalSteps: number;
+  stopped: boolean;
+  firstLoss: number | null;
+  lastLoss: number | null;
+  earlyLoss: number | null;
+  lateLoss: number | null;
+  seconds: number;
+  imagesPerSec: number;
+  /** held-out top-1 after each epoch finished in this invocation */
+  evals: Array<{ epoch: number; step: number; top1: number; loss: number }>;
+  /** held-out top-1 of the final weights */
+  top1: number;
+  trainImages: number;
+  evalImages: number;
+  lastCheckpoint?: string;
+  weightsDigest: string;
+}
+
+/** PyTorch-named tensors of a safetensors file, and the encoder config its metadata describes. */
+export async function readEncoderFile(path: string): Promise<{ get: StateGetter; encoder: CimModelConfig | undefined }> {
+  const file = parseSafetensors(new Uint8Array(await readFile(path)), path);
+  const get: StateGetter = (name) => {
+    const t = file.tensors.get(name) ?? file.tensors.get(`model.${name}`);
+    return t ? { shape: t.shape, data: t.data as Float32Array } : undefined;
+  };
+  let encoder: CimModelConfig | undefined;
+  try {
+    encoder = modelConfigFromMetadata(file.metadata);
+  } catch {
+    encoder = undefined;
+  }
+  return { get, encoder };
+}
+
+export function encoderConfigOf(c: FinetuneConfig, fromFile?: CimModelConfig): CimModelConfig {
+  return fromFile ?? modelFactories[c.model](c.modelOverrides);
+}
+
+/** Soft-target cross-entropy: mean over the batch of −Σ t · log softmax(z). */
+export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+}
+
+/** Top-1 and mean cross-entropy on `data` (no augmentation, drop path off). */
+export async function evaluateTop1(model: VitClassifier, data: LabelledImages, limit = 0, batchSize = 128): Promise<{ top1: number; loss: number }> {
+  const n = limit > 0 ? Math.min(limit, data.size) : data.size;
+  const s = data.side;
+  let correct = 0;
+  let lossSum = 0;
+  for (let i = 0; i < n; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => i + k);
+    const [pred, loss] = tf.tidy(() => {
+      const x = tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3]);
+      const z = model.forward(x);
+      const y = tf.oneHot(tf.tensor1d(idx.map((k) => data.labels[k]), 'int32'), z.shape[1]);
+      return [tf.argMax(z, 1), tf.sum(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(z)), 1)))];
+    });
+    const p = await pred.data();
+    lossSum += (await loss.data())[0];
+    tf.dispose([pred, loss]);
+    for (let k = 0; k < idx.length; k++) if (p[k] === data.labels[idx[k]]) correct++;
+  }
+  return { top1: correct / n, loss: lossSum / n };
+}
+
+/** Step k's training batch: images [B, s, s, 3] (augmented, normalized, mixed) and targets [B, K]. */
+export function trainBatch(
+  c: FinetuneConfig, data: LabelledImages, subset: number[], plan: FinetunePlan, step: number, perm: Int32Array,
+): { x: Float32Array; targets: Float32Array; lam: number } {
+  const B = c.batchSize;
+  const s = data.side;
+  const per = s * s * 3;
+  const j = step % plan.stepsPerEpoch;
+  const rng = new Rng(deriveSeed(c.seed, step, 0xa06));
+  const x = new Float32Array(B * per);
+  const labels = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const index = subset[perm[j * B + b]];
+    labels[b] = data.labels[index];
+    const img = imageAsUnit(data, index);
+    if (c.randAugment) randAugmentLite(img, s, c.randAugment, rng);
+    const out = x.subarray(b * per, (b + 1) * per);
+    normalizeRgb(img, out, 1);
+    randomErase(out, s, c.reprob, rng);
+  }
+  const mix = mixupCutmix(x, B, s, { mixup: c.mixup, cutmix: c.cutmix, prob: c.mixupProb, switchProb: c.mixupSwitchProb }, rng);
+  return { x, targets: softTargets(labels, plan.numClasses, c.labelSmoothing, mix.lam), lam: mix.lam };
+}
+
+export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
+  const { config } = o;
+  const hooks = o.hooks ?? {};
+  const metrics = o.metrics ?? nullMetricsSink;
+  const log = hooks.log ?? (() => {});
+
+  const init = config.initFrom ? await readEncoderFile(config.initFrom) : undefined;
+  const encoder = encoderConfigOf(config, init?.encoder);
+  const imgSize = config.imgSize ?? encoder.imgSize;
+  const data = o.data ?? { train: await loadLabelledImages(config.dataset, imgSize), eval: await loadLabelledImages(config.evalDataset, imgSize) };
+  if (data.train.side !== imgSize || data.eval.side !== imgSize) throw new Error(`data is ${data.train.side} px, the model ${imgSize} px`);
+  const subset = stratifiedSubset(data.train.labels, config.labelsFraction, config.seed);
+  const plan = deriveFinetunePlan(config, subset.length, imgSize, data.train.numClasses);
+
+  const model = new VitClassifier(classifierConfigOf(encoder, { imgSize, numClasses: plan.numClasses, dropPath: config.dropPath }), config.seed);
+  if (init) {
+    const r = model.loadEncoder(init.get, config.encoder);
+    log(`encoder: ${r.loaded} tensors (${config.encoder}) from ${config.initFrom}`);
+  }
+  const names = model.trainableNames();
+  const specs = new Map(model.specs.map((s) => [s.name, s]));
+  const optimizer = new LayerwiseAdamW(
+    names.map((n) => ({ name: n, variable: model.p(n), decay: specs.get(n)!.decay, lrScale: layerLrScale(n, encoder.depth, config.layerDecay) })),
+    { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
+  );
+  let step = 0;
+  let resumedFrom: string | undefined;
+  if (o.resume && o.store) {
+    const list = await o.store.list();
+    for (let i = list.length - 1; i >= 0 && !resumedFrom; i--) {
+      try {
+        step = (await loadFinetuneCheckpoint(o.store, list[i].id, model, optimizer)).step;
+        resumedFrom = list[i].id;
+      } catch (e) {
+        log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
+      }
+    }
+    if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);
+  }
+  const params = names.reduce((a, n) => a + model.p(n).size, 0);
+  const evalImages = config.evalImages > 0 ? Math.min(config.evalImages, data.eval.size) : data.eval.size;
+  hooks.onPlan?.({ config, plan, encoder, resumedFrom, startStep: step, params, trainImages: subset.length, evalImages });
+
+  const lrAt = (k: number) =>
+    learningRate(k / plan.stepsPerEpoch, { peakLr: plan.peakLr, minLr: config.minLr, warmupEpochs: config.warmupEpochs, epochs: config.epochs });
+  const vars = names.map((n) => model.p(n));
+  const losses: number[] = [];
+  const evals: FinetuneResult['evals'] = [];
+  const startStep = step;
+  let stopped = false;
+  let lastCheckpoint: string | undefined;
+  let perm: { epoch: number; p: Int32Array } | undefined;
+  const s = imgSize;
+  const t0 = performance.now();
+  const checkpoint = async () => {
+    if (!o.store) return;
+    const m = await saveFinetuneCheckpoint(o.store, model, optimizer, {
+      step, config, plan, encoder, metrics: { loss: losses.at(-1) ?? NaN, top1: evals.at(-1)?.top1 ?? NaN }, backend: tf.getBackend(),
+    });
+    lastCheckpoint = m.id;
+    hooks.onCheckpoint?.(m.id, step);
+    const all = await o.store.list();
+    for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) await o.store.remove(old.id);
+  };
+
+  try {
+    while (step < plan.totalSteps && (o.maxSteps === undefined || step - startStep < o.maxSteps)) {
+      if (hooks.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      const s0 = performance.now();
+      const epoch = Math.floor(step / plan.stepsPerEpoch);
+      if (perm?.epoch !== epoch) perm = { epoch, p: epochPermutationOf(subset.length, config.seed, epoch) };
+      const b = trainBatch(config, data.train, subset, plan, step, perm.p);
+      const dropRng = new Rng(deriveSeed(config.seed, step, 0xd9));
+      const { value, grads } = tf.variableGrads(() => {
+        const x = tf.tensor4d(b.x, [config.batchSize, s, s, 3]);
+        const t = tf.tensor2d(b.targets, [config.batchSize, plan.numClasses]);
+        return softCrossEntropy(model.forward(x, dropRng), t);
+      }, vars);
+      const loss = (await value.data())[0];
+      value.dispose();
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(grads));
+        throw new NonFiniteLossError(step, loss);
+      }
+      const lr = lrAt(step);
+      optimizer.apply(new Map(names.map((n) => [n, grads[model.p(n).name]] as [string, tf.Tensor])), lr);
+      tf.dispose(Object.values(grads));
+      step += 1;
+      losses.push(loss);
+      const imagesPerSec = config.batchSize / ((performance.now() - s0) / 1000);
+      await metrics.write({ step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 });
+      hooks.onStep?.({ step, totalSteps: plan.totalSteps, epoch: step / plan.stepsPerEpoch, loss, lr, imagesPerSec });
+      if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps) {
+        const e = await evaluateTop1(model, data.eval, evalImages);
+        const row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
+        evals.push(row);
+        await metrics.write({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, time: Date.now() / 1000 });
+        hooks.onEval?.(row);
+      }
+      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < plan.totalSteps) await checkpoint();
+    }
+    await checkpoint();
+    const seconds = (performance.now() - t0) / 1000;
+    const steps = step - startStep;
+    const tenth = Math.max(1, Math.floor(losses.length / 10));
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, v) => a + v, 0) / xs.length : null);
+    const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
+    return {
+      steps,
+      finalStep: step,
+      totalSteps: plan.totalSteps,
+      stopped,
+      firstLoss: losses[0] ?? null,
+      lastLoss: losses.at(-1) ?? null,
+      earlyLoss: mean(losses.slice(0, tenth)),
+      lateLoss: mean(losses.slice(-tenth)),
+      seconds,
+      imagesPerSec: (steps * config.batchSize) / Math.max(seconds, 1e-9),
+      evals,
+      top1: last.top1,
+      trainImages: subset.length,
+      evalImages,
+      lastCheckpoint,
+      weightsDigest: sha256(await classifierToSafetensors(model, encoder)),
+    };
+  } finally {
+    await metrics.close();
+    optimizer.dispose();
+    model.dispose();
+  }
+}

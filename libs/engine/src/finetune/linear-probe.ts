@@ -1,0 +1,174 @@
+/**
+ * Linear probe: the encoder frozen, a linear classifier on its features, top-1 on the held-out split.
+ *
+ * Features (our choice, documented): the mean of the patch tokens of the encoder's output as CIM
+ * pre-trains it (blocks then `norm`), standardized per dimension with the training set's mean and
+ * variance. That is MAE's linear-probe head `BatchNorm1d(affine=False)` with its statistics fixed
+ * at the population's (the features never change, so the batch statistics would only add noise),
+ * followed by a `Linear`; mean-pooling follows the fine-tuning head instead of MAE's cls token.
+ * Features are computed once; the classifier then trains in milliseconds per epoch with AdamW
+ * (no weight decay by default, as MAE's LARS probe has none), lr warmup-free cosine to 0.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AdamW, classifierConfigOf, deriveSeed, learningRate, linear, newVariable, Rng, VitClassifier, type CimModelConfig } from '@cim-forge/cim';
+import type { SourceSpec } from '@cim-forge/data';
+import { encoderConfigOf, readEncoderFile } from './finetune.ts';
+import { defaultFinetuneConfig } from './finetune-config.ts';
+import { loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
+import type { ModelName } from '@cim-forge/cim';
+
+export interface ProbeConfig {
+  /** safetensors with PyTorch names; null = a randomly initialised encoder (the baseline) */
+  initFrom: string | null;
+  encoder: 'online' | 'target';
+  model: ModelName;
+  modelOverrides: Partial<CimModelConfig>;
+  imgSize: number | null;
+  dataset: SourceSpec;
+  evalDataset: SourceSpec;
+  labelsFraction: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  seed: number;
+}
+
+export const defaultProbeConfig: ProbeConfig = {
+  initFrom: null,
+  encoder: 'online',
+  model: defaultFinetuneConfig.model,
+  modelOverrides: {},
+  imgSize: null,
+  dataset: defaultFinetuneConfig.dataset,
+  evalDataset: defaultFinetuneConfig.evalDataset,
+  labelsFraction: 1,
+  epochs: 30,
+  batchSize: 256,
+  lr: 1e-2,
+  weightDecay: 0,
+  seed: 0,
+};
+
+export interface ProbeResult {
+  trainTop1: number;
+  top1: number;
+  trainImages: number;
+  evalImages: number;
+  featureDim: number;
+  featureSeconds: number;
+  seconds: number;
+}
+
+export interface ProbeOptions {
+  config: ProbeConfig;
+  data?: { train: LabelledImages; eval: LabelledImages };
+  log?(msg: string): void;
+  onEpoch?(r: { epoch: number; loss: number }): void;
+}
+
+/** Mean-pooled patch tokens of the encoder output, [n, D], for `indices` of `data`. */
+export async function encoderFeatures(model: VitClassifier, data: LabelledImages, indices: number[], batchSize = 128): Promise<Float32Array> {
+  const D = model.config.embedDim;
+  const s = data.side;
+  const out = new Float32Array(indices.length * D);
+  for (let i = 0; i < indices.length; i += batchSize) {
+    const idx = indices.slice(i, i + batchSize);
+    const f = tf.tidy(() => VitClassifier.meanPatchTokens(model.forwardEncoder(tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3]))));
+    out.set((await f.data()) as Float32Array, i * D);
+    f.dispose();
+  }
+  return out;
+}
+
+/** Standardize columns of [n, D] in place with (mean, var) of `ref` (default: itself). */
+export function standardize(x: Float32Array, D: number, stats?: { mean: Float64Array; std: Float64Array }): { mean: Float64Array; std: Float64Array } {
+  const n = x.length / D;
+  let st = stats;
+  if (!st) {
+    const mean = new Float64Array(D);
+    const sq = new Float64Array(D);
+    for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) mean[d] += x[i * D + d] / n;
+    for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) sq[d] += (x[i * D + d] - mean[d]) ** 2 / n;
+    st = { mean, std: sq.map((v) => Math.sqrt(v + 1e-6)) };
+  }
+  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) x[i * D + d] = (x[i * D + d] - st.mean[d]) / st.std[d];
+  return st;
+}
+
+export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
+  const c = o.config;
+  const log = o.log ?? (() => {});
+  const init = c.initFrom ? await readEncoderFile(c.initFrom) : undefined;
+  const enc = encoderConfigOf({ ...defaultFinetuneConfig, model: c.model, modelOverrides: c.modelOverrides }, init?.encoder);
+  const imgSize = c.imgSize ?? enc.imgSize;
+  const data = o.data ?? { train: await loadLabelledImages(c.dataset, imgSize), eval: await loadLabelledImages(c.evalDataset, imgSize) };
+  const K = data.train.numClasses;
+  const model = new VitClassifier(classifierConfigOf(enc, { imgSize, numClasses: K }), c.seed);
+  const t0 = performance.now();
+  let trainX: Float32Array;
+  let evalX: Float32Array;
+  const subset = stratifiedSubset(data.train.labels, c.labelsFraction, c.seed);
+  const evalIdx = Array.from({ length: data.eval.size }, (_, i) => i);
+  try {
+    if (init) log(`encoder: ${model.loadEncoder(init.get, c.encoder).loaded} tensors (${c.encoder}) from ${c.initFrom}`);
+    trainX = await encoderFeatures(model, data.train, subset);
+    evalX = await encoderFeatures(model, data.eval, evalIdx);
+  } finally {
+    model.dispose();
+  }
+  const featureSeconds = (performance.now() - t0) / 1000;
+  const D = enc.embedDim;
+  const stats = standardize(trainX, D);
+  standardize(evalX, D, stats);
+  const trainY = Int32Array.from(subset, (i) => data.train.labels[i]);
+  const evalY = data.eval.labels;
+
+  const w = newVariable(tf.zeros([D, K]), true);
+  const b = newVariable(tf.zeros([K]), true);
+  const opt = new AdamW([{ name: 'weight', variable: w, decay: true }, { name: 'bias', variable: b, decay: false }], { beta1: 0.9, beta2: 0.999, weightDecay: c.weightDecay });
+  const n = subset.length;
+  const B = Math.min(c.batchSize, n);
+  const stepsPerEpoch = Math.ceil(n / B);
+  const xAll = tf.tensor2d(trainX, [n, D]);
+  const yAll = tf.tensor1d(trainY, 'int32');
+  try {
+    for (let epoch = 0; epoch < c.epochs; epoch++) {
+      const perm = new Rng(deriveSeed(c.seed, epoch, 0x9b0)).shuffle(Array.from({ length: n }, (_, i) => i)) as number[];
+      let lossSum = 0;
+      for (let j = 0; j < stepsPerEpoch; j++) {
+        const idx = perm.slice(j * B, (j + 1) * B);
+        const lr = learningRate(epoch + j / stepsPerEpoch, { peakLr: c.lr, minLr: 0, warmupEpochs: 0, epochs: c.epochs });
+        const { value, grads } = tf.variableGrads(() => {
+          const ii = tf.tensor1d(idx, 'int32');
+          const z = linear(tf.gather(xAll, ii), w, b);
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.gather(yAll, ii), K), z) as tf.Scalar;
+        }, [w, b]);
+        lossSum += (await value.data())[0] * idx.length;
+        opt.apply(new Map([['weight', grads[w.name]], ['bias', grads[b.name]]]), lr);
+        tf.dispose([value, ...Object.values(grads)]);
+      }
+      o.onEpoch?.({ epoch: epoch + 1, loss: lossSum / n });
+    }
+    const top1Of = async (x: Float32Array, y: ArrayLike<number>) => {
+      const p = tf.tidy(() => tf.argMax(linear(tf.tensor2d(x, [y.length, D]), w, b), 1));
+      const pd = await p.data();
+      p.dispose();
+      let ok = 0;
+      for (let i = 0; i < y.length; i++) if (pd[i] === y[i]) ok++;
+      return ok / y.length;
+    };
+    return {
+      trainTop1: await top1Of(trainX, trainY),
+      top1: await top1Of(evalX, evalY),
+      trainImages: n,
+      evalImages: evalY.length,
+      featureDim: D,
+      featureSeconds,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    tf.dispose([xAll, yAll, w, b]);
+    opt.dispose();
+  }
+}
