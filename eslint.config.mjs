@@ -22,7 +22,7 @@ export default [
             { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:util'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
             { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:util'], bannedExternalImports: [...services] },
             // the collective moves bytes and never knows what a model is
-            { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'fastify', '@fastify/*'] },
+            { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'prisma', 'pg', 'fastify', '@fastify/*'] },
             // storage, db, queue: I/O services; they may use @aws-sdk/*, Prisma, Redis, never tfjs or the maths
             { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:util'] },
