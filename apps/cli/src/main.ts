@@ -9,6 +9,7 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
   visualize: { summary: 'draw an image, its exemplars, their true regions and the predicted correlation maps', run: async (a) => (await import('./commands/visualize.ts')).run(a) },
   finetune: { summary: 'fine-tune a classifier from a CIM encoder (or from scratch); top-1 every epoch', run: async (a) => (await import('./commands/finetune.ts')).run(a) },
   probe: { summary: 'linear probe: a linear classifier on frozen encoder features, top-1', run: async (a) => (await import('./commands/probe.ts')).run(a) },
+  eval: { summary: 'robustness: clean, FGSM and PGD top-1, common corruptions (mCE); one JSON report', run: async (a) => (await import('./commands/eval.ts')).run(a) },
   presets: { summary: 'list the named configs', run: async (a) => (await import('./commands/presets.ts')).run(a) },
 };
 

@@ -11,3 +11,4 @@ export * from './pretrain.ts';
 export { cimSample, cimSampleModule } from './cim-sample.ts';
 export { tinyConfig, syntheticBatches } from './testing.ts';
 export * from './finetune/index.ts';
+export * from './robustness/index.ts';
