@@ -14,3 +14,4 @@ export { runParity, parityTolerances, type ParityReport } from './parity.ts';
 export { initBackend, currentBackend, type BackendName, type BackendChoice } from './backend.ts';
 export { newVariable, assignValues } from './tensors.ts';
 export * from './classifier/index.ts';
+export * from './resnet/index.ts';
