@@ -10,6 +10,7 @@ import '@tensorflow/tfjs';
 import type { CimModelConfig } from './config.ts';
 import { cimParamSpecs, fromTorch, ourShape, targetNameOf, toTorch, type ParamSpec } from './params.ts';
 import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
+import { correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
 import { resizePosEmbed, sincosPosEmbed2d } from './pos-embed.ts';
 import { Rng } from '../rng.ts';
 import { assignValues, newVariable } from '../tensors.ts';
@@ -51,7 +52,7 @@ export class CimViT {
     const gImg = config.imgSize / config.patchSize;
     const gCtx = config.contextSize / config.patchSize;
     this.posEmbed = sincosPosEmbed2d(config.embedDim, gImg);
-    this.decoderPosEmbed = tf.tensor(sincosPosEmbed2d(config.decoderEmbedDim, gCtx), [1, 1 + gCtx * gCtx, config.decoderEmbedDim]);
+    this.decoderPosEmbed = decoderPosEmbed(config.decoderEmbedDim, gCtx);
   }
 
   /** Parameters that get gradients, in a fixed order. */
@@ -115,50 +116,19 @@ export class CimViT {
   }
 
   /**
-   * Correlation decoder. ctx [B, Nx, D] (target encoder), tmpl [T·B, Nt, D] (online encoder,
-   * template-major). Every template attends against the same context queries, so the context's
-   * embedding, norm1 and q projection are computed once and shared. → logits [T·B, C, C, 2].
+   * Correlation decoder. ctx [B, 1 + gc², D] (target encoder), tmpl [T·B, 1 + gs², D] (online
+   * encoder, template-major) → logits [T·B, C, C, 2]. Every template attends against the same
+   * context queries, so the context's embedding, norm1 and q projection run once, shared.
    */
   forwardCorrelationDecoder(ctx: tf.Tensor3D, tmpl: tf.Tensor3D): tf.Tensor4D {
     const c = this.config;
-    const P = (n: string) => this.p(`decoder_corr_block.block.${n}`);
-    const H = c.decoderNumHeads;
-    const Dd = c.decoderEmbedDim;
-    const B = ctx.shape[0];
-    const T = tmpl.shape[0] / B;
-    const Nx = ctx.shape[1];
-    const g = c.contextSize / c.patchSize;
-
-    const x = tf.add(linear(ctx, this.p('decoder_embed.weight'), this.p('decoder_embed.bias')), this.decoderPosEmbed); // [B, Nx, Dd]
-    const t = linear(tmpl, this.p('decoder_embed.weight'), this.p('decoder_embed.bias')); // [TB, Nt, Dd]
-    const xn = layerNorm(x, P('norm1.weight'), P('norm1.bias'));
-    const tn = layerNorm(t, P('norm1.weight'), P('norm1.bias'));
-    const q = splitHeads(linear(xn, P('attn.q.weight'), P('attn.q.bias')), H); // [B, H, Nx, d]
-    const kv = linear(tn, P('attn.kv.weight'), P('attn.kv.bias')); // [TB, Nt, 2Dd]
-    const [k, v] = tf.split(kv, [Dd, Dd], 2).map((z) => splitHeads(z, H));
-    const qT = tileTemplates(q, T); // [TB, H, Nx, d]
-    const a = linear(mergeHeads(attention(qT, k, v)), P('attn.proj.weight'), P('attn.proj.bias')); // [TB, Nx, Dd]
-    let y = tf.add(tileTemplates(x, T), a);
-    const h2 = layerNorm(y, P('norm2.weight'), P('norm2.bias'));
-    y = tf.add(y, linear(gelu(linear(h2, P('mlp.fc1.weight'), P('mlp.fc1.bias'))), P('mlp.fc2.weight'), P('mlp.fc2.bias')));
-    y = layerNorm(y, this.p('decoder_norm.weight'), this.p('decoder_norm.bias'));
-    const patches = tf.slice(y, [0, 1, 0], [T * B, Nx - 1, Dd]); // drop cls
-    const logits = linear(patches, this.p('decoder_pred_mask.0.weight'), this.p('decoder_pred_mask.0.bias')); // 1×1 conv
-    const grid = tf.reshape(logits, [T * B, g, g, 2]) as tf.Tensor4D;
-    return tf.image.resizeBilinear(grid, [c.contextSize, c.contextSize], true);
+    const shape = { decoderEmbedDim: c.decoderEmbedDim, decoderNumHeads: c.decoderNumHeads, grid: c.contextSize / c.patchSize, contextSize: c.contextSize };
+    return forwardCorrelationDecoder((n) => this.p(n), this.decoderPosEmbed, shape, ctx, tmpl);
   }
 
-  /**
-   * Σ over templates of the mean per-pixel 2-class cross-entropy. logits [T·B, C, C, 2],
-   * masks [T·B, C, C] in {0, 1}. With d = l₁ − l₀, CE = softplus((1 − 2y)·d).
-   */
+  /** Σ over templates of the mean per-pixel 2-class cross-entropy; masks [T·B, C, C] in {0, 1}. */
   forwardLoss(logits: tf.Tensor4D, masks: tf.Tensor3D, batchSize: number): tf.Scalar {
-    const [l0, l1] = tf.split(logits, 2, 3);
-    const d = tf.reshape(tf.sub(l1, l0), masks.shape);
-    const sign = tf.sub(1, tf.mul(2, masks));
-    const perPixel = tf.softplus(tf.mul(sign, d));
-    const pixels = masks.shape[1] * masks.shape[2];
-    return tf.div(tf.sum(perPixel), batchSize * pixels) as tf.Scalar;
+    return correlationLoss(logits, masks, batchSize);
   }
 
   /** The full forward pass. context [B, C, C, 3], templates [T·B, S, S, 3], masks [T·B, C, C] float. */
@@ -256,13 +226,6 @@ export class CimViT {
     for (const t of this.posCache.values()) t.dispose();
     this.decoderPosEmbed.dispose();
   }
-}
-
-/** [B, ...] → [T·B, ...]: the same tensor for each of T templates, template-major. */
-function tileTemplates(x: tf.Tensor, T: number): tf.Tensor {
-  if (T === 1) return x;
-  const reps = [T, ...x.shape.slice(1).map(() => 1)];
-  return tf.tile(x, reps);
 }
 
 export function onlineNameOf(targetName: string): string {

@@ -14,7 +14,7 @@ import { fromTorch, ourShape, toTorch } from '../model/params.ts';
 import { Rng } from '../rng.ts';
 import { assignValues, newVariable } from '../tensors.ts';
 import { resnetGrid, resnetOutDim, type CimResNetConfig } from './config.ts';
-import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
+import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from '../model/correlation-decoder.ts';
 import { resnetParamSpecs, type ResNetParamSpec } from './params.ts';
 import { featuresToTokens, forwardResNet } from './resnet.ts';
 

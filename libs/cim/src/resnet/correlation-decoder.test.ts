@@ -5,7 +5,7 @@ import { initBackend } from '../backend.ts';
 import { CimViT } from '../model/cim-vit.ts';
 import { cimVitMicroPatch4 } from '../model/config.ts';
 import { Rng } from '../rng.ts';
-import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
+import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from '../model/correlation-decoder.ts';
 
 await initBackend('wasm');
 

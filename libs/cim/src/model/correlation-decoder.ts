@@ -1,14 +1,15 @@
 /**
- * The CIM correlation decoder and loss, for any backbone that yields tokens [B, 1 + g², D]. The
- * maths and parameter names are CimViT's (`forwardCorrelationDecoder`, `forwardLoss` in
- * model/cim-vit.ts), written out again here over a parameter getter because those are methods
- * of CimViT, tied to its ViT-sized grid (contextSize / patchSize); the specs come from
- * `cimParamSpecs` itself. correlation-decoder.test.ts checks this copy against CimViT to 1e-5.
+ * The CIM correlation decoder and loss, for any backbone that yields tokens [B, 1 + g², D]:
+ * CimViT and CimResNet both call these over a parameter getter (PyTorch names from
+ * `cimParamSpecs`). The official decoder: `decoder_embed` on both token sets, the sin-cos
+ * `decoder_pos_embed` on the context, one pre-norm cross-attention block (queries from the
+ * context, keys/values from the exemplar), `decoder_norm`, drop cls, 1×1 conv to 2 classes,
+ * bilinear upsampling with aligned corners.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cimParamSpecs, type ParamSpec } from '../model/params.ts';
-import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../model/layers.ts';
-import { sincosPosEmbed2d } from '../model/pos-embed.ts';
+import { cimParamSpecs, type ParamSpec } from './params.ts';
+import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
+import { sincosPosEmbed2d } from './pos-embed.ts';
 
 export interface CorrelationDecoderShape {
   decoderEmbedDim: number;
