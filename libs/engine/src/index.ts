@@ -12,3 +12,4 @@ export { cimSample, cimSampleModule } from './cim-sample.ts';
 export { tinyConfig, syntheticBatches } from './testing.ts';
 export * from './finetune/index.ts';
 export * from './robustness/index.ts';
+export * from './loss-summary.ts';

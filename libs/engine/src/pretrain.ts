@@ -16,6 +16,7 @@ import { sha256, type CheckpointStore } from './checkpoint-store.ts';
 import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
+import { lossSummary } from './loss-summary.ts';
 
 export interface PretrainHooks {
   /** printed once before the first step */
@@ -178,15 +179,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     await checkpoint();
     const seconds = (performance.now() - t0) / 1000;
     const steps = trainer.step - startStep;
-    const tenth = Math.max(1, Math.floor(losses.length / 10));
-    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
     const result: PretrainResult = {
       steps,
       stopped,
-      firstLoss: losses[0] ?? null,
-      lastLoss: losses.at(-1) ?? null,
-      earlyLoss: mean(losses.slice(0, tenth)),
-      lateLoss: mean(losses.slice(-tenth)),
+      ...lossSummary(losses),
       seconds,
       imagesPerSec: (steps * plan.effectiveBatch) / Math.max(seconds, 1e-9),
       lastCheckpoint,

@@ -7,6 +7,7 @@ import { initBackend, modelFactories, type BackendChoice, type ModelName } from 
 import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { defined, num, UsageError } from '../args.ts';
+import { stopOnSignals } from '../signals.ts';
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
 
@@ -150,14 +151,7 @@ export async function run(argv: string[]): Promise<number> {
   await mkdir(out, { recursive: true });
   if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
 
-  let stopRequests = 0;
-  const onSigint = () => {
-    stopRequests++;
-    if (stopRequests === 1) process.stderr.write('\nCtrl-C: checkpointing at the next step boundary (again to abort)\n');
-    else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = stopOnSignals();
 
   const tty = process.stderr.isTTY;
   const bar = new SingleBar({
@@ -204,13 +198,12 @@ export async function run(argv: string[]): Promise<number> {
       onCheckpoint: (id, step) => {
         if (!tty) console.error(`checkpoint ${id} (step ${step})`);
       },
-      shouldStop: () => stopRequests > 0,
+      shouldStop: stop.requested,
     },
   }).finally(() => {
     if (tty) bar.stop();
   });
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
+  stop.dispose();
 
   const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '-' : x.toFixed(d));
   const unfinished = result.finalStep < result.totalSteps;

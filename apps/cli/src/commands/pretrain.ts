@@ -11,6 +11,7 @@ import type { SourceSpec } from '@cim-forge/data';
 import { RedisCollective } from '@cim-forge/collective';
 import { defined, num, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
+import { stopOnSignals } from '../signals.ts';
 
 const help = `Usage: npm run cim -- pretrain [options]
 
@@ -162,14 +163,7 @@ export async function run(argv: string[]): Promise<number> {
         timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
       });
 
-  let stopRequests = 0;
-  const onSigint = () => {
-    stopRequests++;
-    if (stopRequests === 1) process.stderr.write('\nCtrl-C: checkpointing at the next step boundary (again to abort)\n');
-    else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = stopOnSignals();
 
   const tty = process.stderr.isTTY;
   const bar = new SingleBar({
@@ -217,14 +211,13 @@ export async function run(argv: string[]): Promise<number> {
       onCheckpoint: (id, step) => {
         if (!tty) console.error(`checkpoint ${id} (step ${step})`);
       },
-      shouldStop: () => stopRequests > 0,
+      shouldStop: stop.requested,
     },
   }).finally(async () => {
     if (tty) bar.stop();
     await collective?.close();
   });
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
+  stop.dispose();
 
   const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '-' : x.toFixed(d));
   const lines = [

@@ -21,6 +21,7 @@ import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from './fi
 import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
+import { lossSummary } from '../loss-summary.ts';
 
 export interface FinetuneHooks {
   onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: CimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
@@ -244,18 +245,13 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     await checkpoint();
     const seconds = (performance.now() - t0) / 1000;
     const steps = step - startStep;
-    const tenth = Math.max(1, Math.floor(losses.length / 10));
-    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, v) => a + v, 0) / xs.length : null);
     const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
     return {
       steps,
       finalStep: step,
       totalSteps: plan.totalSteps,
       stopped,
-      firstLoss: losses[0] ?? null,
-      lastLoss: losses.at(-1) ?? null,
-      earlyLoss: mean(losses.slice(0, tenth)),
-      lateLoss: mean(losses.slice(-tenth)),
+      ...lossSummary(losses),
       seconds,
       imagesPerSec: (steps * config.batchSize) / Math.max(seconds, 1e-9),
       evals,
