@@ -8,12 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; the union package registers them all.
 import '@tensorflow/tfjs';
 import type { CimModelConfig } from './config.ts';
-import { cimParamSpecs, fromTorch, ourShape, targetNameOf, toTorch, type ParamSpec } from './params.ts';
+import { cimParamSpecs, fromTorch, targetNameOf, toTorch, type ParamSpec } from './params.ts';
 import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
 import { correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
 import { resizePosEmbed, sincosPosEmbed2d } from './pos-embed.ts';
-import { Rng } from '../rng.ts';
-import { assignValues, newVariable } from '../tensors.ts';
+import { assignValues } from '../tensors.ts';
+import { initParams } from './init-params.ts';
 
 type Params = Map<string, tf.Variable>;
 
@@ -27,7 +27,7 @@ export interface CimForward {
 export class CimViT {
   readonly config: CimModelConfig;
   readonly specs: ParamSpec[];
-  readonly params: Params = new Map();
+  readonly params: Params;
   /** fixed sin-cos buffers: encoder pos embed for the img_size grid, decoder pos embed */
   private posEmbed: Float32Array;
   private decoderPosEmbed: tf.Tensor;
@@ -37,18 +37,7 @@ export class CimViT {
   constructor(config: CimModelConfig, seed = 0) {
     this.config = config;
     this.specs = cimParamSpecs(config);
-    const rng = new Rng(seed);
-    const values = new Map<string, Float32Array>();
-    for (const s of this.specs) {
-      if (s.role === 'target') continue;
-      const v = new Float32Array(s.torchShape.reduce((a, b) => a * b, 1));
-      s.init(rng, v);
-      values.set(s.name, v);
-    }
-    for (const s of this.specs) {
-      const online = s.role === 'target' ? values.get(onlineNameOf(s.name))! : values.get(s.name)!;
-      this.params.set(s.name, newVariable(tf.tensor(fromTorch(s, online), ourShape(s)), s.trainable));
-    }
+    this.params = initParams(this.specs, seed, onlineNameOf);
     const gImg = config.imgSize / config.patchSize;
     const gCtx = config.contextSize / config.patchSize;
     this.posEmbed = sincosPosEmbed2d(config.embedDim, gImg);

@@ -10,13 +10,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import { fromTorch, ourShape, toTorch } from '../model/params.ts';
-import { Rng } from '../rng.ts';
-import { assignValues, newVariable } from '../tensors.ts';
+import { fromTorch, toTorch } from '../model/params.ts';
+import { assignValues } from '../tensors.ts';
 import { resnetGrid, resnetOutDim, type CimResNetConfig } from './config.ts';
 import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from '../model/correlation-decoder.ts';
 import { resnetParamSpecs, type ResNetParamSpec } from './params.ts';
 import { featuresToTokens, forwardResNet } from './resnet.ts';
+import { initParams } from '../model/init-params.ts';
 
 export const ONLINE_PREFIX = 'encoder.';
 export const TARGET_PREFIX = 'encoder_c.';
@@ -31,7 +31,7 @@ export function resnetOnlineNameOf(targetName: string): string {
 export class CimResNet {
   readonly config: CimResNetConfig;
   readonly specs: ResNetParamSpec[];
-  readonly params = new Map<string, tf.Variable>();
+  readonly params: Map<string, tf.Variable>;
   /** context and exemplar token grids (sides) */
   readonly contextGrid: number;
   readonly templateGrid: number;
@@ -47,18 +47,7 @@ export class CimResNet {
     const target = resnetParamSpecs(bb, TARGET_PREFIX, 'target', false);
     const decoder = correlationDecoderSpecs(resnetOutDim(bb), config.decoderEmbedDim, config.decoderNumHeads, config.mlpRatio).map((s) => ({ ...s, buffer: false }));
     this.specs = [...online, ...decoder, ...target];
-    const rng = new Rng(seed);
-    const values = new Map<string, Float32Array>();
-    for (const s of this.specs) {
-      if (s.role === 'target') continue;
-      const v = new Float32Array(s.torchShape.reduce((a, b) => a * b, 1));
-      s.init(rng, v);
-      values.set(s.name, v);
-    }
-    for (const s of this.specs) {
-      const v = s.role === 'target' ? values.get(resnetOnlineNameOf(s.name))! : values.get(s.name)!;
-      this.params.set(s.name, newVariable(tf.tensor(fromTorch(s, v), ourShape(s)), s.trainable));
-    }
+    this.params = initParams(this.specs, seed, resnetOnlineNameOf);
     this.contextGrid = resnetGrid(bb, config.contextSize);
     this.templateGrid = resnetGrid(bb, config.templateSize);
     this.decoderPos = decoderPosEmbed(config.decoderEmbedDim, this.contextGrid);
