@@ -182,6 +182,13 @@ function drawExemplar(fig: Raster, img: RgbImage, x0: number, y0: number, pw: nu
   }
 }
 
+/** Whether pixel (x, y) of the mask upscaled s× (a w×h mask, nearest neighbour) is inside it. */
+function insideUpscaled(mask: Uint8Array, w: number, h: number, s: number): (x: number, y: number) => boolean {
+  const W = w * s;
+  const H = h * s;
+  return (x, y) => x >= 0 && y >= 0 && x < W && y < H && mask[Math.floor(y / s) * w + Math.floor(x / s)] !== 0;
+}
+
 /**
  * Visits the pixels of the mask upscaled by `s` that lie inside it and within `thickness` px
  * (along a row or column) of its boundary, the image border counting as outside.
@@ -196,8 +203,7 @@ export function forEachOutlinePixel(
 ): void {
   const W = w * s;
   const H = h * s;
-  const inside = (x: number, y: number) =>
-    x >= 0 && y >= 0 && x < W && y < H && mask[Math.floor(y / s) * w + Math.floor(x / s)] !== 0;
+  const inside = insideUpscaled(mask, w, h, s);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       if (!inside(x, y)) continue;
@@ -221,8 +227,7 @@ export function forEachHaloPixel(
 ): void {
   const W = w * s;
   const H = h * s;
-  const inside = (x: number, y: number) =>
-    x >= 0 && y >= 0 && x < W && y < H && mask[Math.floor(y / s) * w + Math.floor(x / s)] !== 0;
+  const inside = insideUpscaled(mask, w, h, s);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       if (inside(x, y)) continue;
