@@ -20,12 +20,16 @@ export default [
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
             { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math', 'type:util'], bannedExternalImports: [...services] },
             { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:util'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
-            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:util'], bannedExternalImports: [...services] },
+            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:config', 'type:util'], bannedExternalImports: [...services] },
             // the collective moves bytes and never knows what a model is
             { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'prisma', 'pg', 'fastify', '@fastify/*'] },
             // storage, db, queue: I/O services; they may use @aws-sdk/*, Prisma, Redis, never tfjs or the maths
             { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:util'] },
+            // configs are validated by the API, which never loads tfjs
+            { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:config', 'type:math', 'type:data', 'type:util'], bannedExternalImports: [...services, '@tensorflow/*'] },
+            // the API process: REST, auth, queue and database; no tfjs, no engine
+            { sourceTag: 'type:api', onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:config', 'type:util'] },
           ],
         },
       ],

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, type ModelName } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
 import {
-  finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, defaultProbeConfig, resolveFinetuneConfig, resolvePretrainConfig,
+  finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, pretrain, defaultProbeConfig, resolveFinetuneConfig, resolvePretrainConfig,
   type FinetuneConfig, type PretrainConfig, type ProbeConfig,
 } from '@cim-forge/engine';
 import { UsageError } from '../args.ts';
@@ -180,7 +180,6 @@ export async function runJob(job: Job, log: (m: string) => void): Promise<JobRes
   const startedAt = Date.now();
   let r: Omit<JobResult, 'startedAt' | 'finishedAt' | 'id' | 'kind' | 'init' | 'seed'>;
   if (job.kind === 'pretrain') {
-    const { pretrain } = await import('@cim-forge/engine');
     const config = pretrainConfig(b);
     await writeJson(join(dir, 'config.json'), config);
     let last = 0;

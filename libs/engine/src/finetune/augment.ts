@@ -10,14 +10,8 @@
  */
 import type { Rng } from '@cim-forge/cim';
 
-export interface RandAugmentConfig {
-  /** ops per image */
-  n: number;
-  /** magnitude 0..10 */
-  m: number;
-  /** std of the per-op magnitude noise (timm mstd) */
-  mstd: number;
-}
+import type { RandAugmentConfig } from '@cim-forge/config';
+export type { RandAugmentConfig } from '@cim-forge/config';
 
 type Op = (img: Float32Array, s: number, mag: number, rng: Rng) => void;
 

@@ -1,0 +1,188 @@
+/**
+ * One validated pre-training config: defaults and presets here, derived values computed once
+ * (`deriveTrainPlan`) and printed at start, the resolved config saved with every checkpoint.
+ */
+import { modelFactories, type CimModelConfig, type ModelName, samplerConfig, type SamplerConfig } from '@cim-forge/cim/config';
+import type { SourceSpec } from '@cim-forge/data';
+
+export interface PretrainConfig {
+  /** a named factory (`cimVitTinyPatch16`, …) */
+  model: ModelName;
+  /** overrides of the factory's fields */
+  modelOverrides: Partial<CimModelConfig>;
+  sampler: Partial<SamplerConfig>;
+  dataset: SourceSpec;
+  /** images per rank per micro-batch */
+  batchSize: number;
+  /** micro-batches per optimizer step (gradient accumulation) */
+  accumIter: number;
+  epochs: number;
+  warmupEpochs: number;
+  /** lr = baseLr × effective batch / 256 */
+  baseLr: number;
+  minLr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** clip gradients to this global norm; null = off (the official runs are effectively unclipped) */
+  clipGrad: number | null;
+  momentumBase: number;
+  momentumEnd: number;
+  seed: number;
+  /** optimizer steps between checkpoints (0 = only at the end) */
+  checkpointEvery: number;
+  /** checkpoints kept in --out (the newest K) */
+  keepCheckpoints: number;
+  /** sampling threads (0 = inline) and batches prefetched */
+  workers: number;
+  prefetch: number;
+  /** held-out images for the IoU evaluation at the end (0 = skip) */
+  evalImages: number;
+  /** a safetensors file of PyTorch-named weights to start from */
+  initFrom: string | null;
+}
+
+export const defaultPretrainConfig: PretrainConfig = {
+  model: 'cimVitTinyPatch16',
+  modelOverrides: {},
+  sampler: {},
+  dataset: { kind: 'fashion-mnist', split: 'train' },
+  batchSize: 64,
+  accumIter: 1,
+  epochs: 300,
+  warmupEpochs: 40,
+  baseLr: 1.5e-4,
+  minLr: 0,
+  weightDecay: 0.05,
+  beta1: 0.9,
+  beta2: 0.95,
+  clipGrad: null,
+  momentumBase: 0.99,
+  momentumEnd: 1.0,
+  seed: 0,
+  checkpointEvery: 0,
+  keepCheckpoints: 3,
+  workers: 1,
+  prefetch: 2,
+  evalImages: 256,
+  initFrom: null,
+};
+
+const smallSampler: Partial<SamplerConfig> = { searchSize: 48, contextSize: 32, exemplarSize: 16 };
+
+/** Named configs. `cpu-small` is what `--dataset fashion-mnist` alone runs. */
+export const presets: Record<string, { description: string; config: Partial<PretrainConfig> }> = {
+  'cpu-small': {
+    description: 'Micro ViT/4 on 32-px contexts, 6k Fashion-MNIST images, 1 epoch (192 steps): about 5 minutes on one CPU core',
+    config: {
+      model: 'cimVitMicroPatch4',
+      sampler: smallSampler,
+      dataset: { kind: 'fashion-mnist', split: 'train', limit: 6144 },
+      batchSize: 32,
+      epochs: 1,
+      warmupEpochs: 0.1,
+      baseLr: 0.02,
+      checkpointEvery: 50,
+      evalImages: 256,
+    },
+  },
+  smoke: {
+    description: 'about a minute on CPU: micro model, 1024 synthetic images, 1 epoch',
+    config: {
+      model: 'cimVitMicroPatch4',
+      sampler: smallSampler,
+      dataset: { kind: 'synthetic', size: 1024, imageSize: 48, seed: 0 },
+      batchSize: 32,
+      epochs: 1,
+      warmupEpochs: 0.2,
+      baseLr: 1.5e-3,
+      checkpointEvery: 16,
+      evalImages: 64,
+    },
+  },
+  'bench-vit-tiny': {
+    description: 'ViT-Tiny/16, search 224, context 160, exemplar 64, 6 exemplars, batch 8 (the benchmark shape)',
+    config: { model: 'cimVitTinyPatch16', batchSize: 8, sampler: {} },
+  },
+  'official-vit-base': {
+    description: 'the paper: ViT-B/16, 300 epochs, effective batch 4096 (256 × 2 accumulation × 8 GPUs)',
+    config: { model: 'cimVitBasePatch16', batchSize: 256, accumIter: 2, epochs: 300, warmupEpochs: 40, dataset: { kind: 'image-folder', root: 'imagenet/train' } },
+  },
+};
+
+export function resolvePretrainConfig(preset: string | undefined, overrides: Partial<PretrainConfig> = {}): PretrainConfig {
+  let base = { ...defaultPretrainConfig };
+  if (preset) {
+    const p = presets[preset];
+    if (!p) throw new Error(`unknown preset "${preset}"; choose one of: ${Object.keys(presets).join(', ')}`);
+    base = { ...base, ...p.config };
+  }
+  const cfg: PretrainConfig = { ...base, ...overrides };
+  validatePretrainConfig(cfg);
+  return cfg;
+}
+
+export function validatePretrainConfig(c: PretrainConfig): void {
+  const bad = (msg: string) => {
+    throw new Error(`config: ${msg}`);
+  };
+  if (!(c.model in modelFactories)) bad(`model "${c.model}" is not one of ${Object.keys(modelFactories).join(', ')}`);
+  for (const k of ['batchSize', 'accumIter', 'keepCheckpoints'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
+  }
+  for (const k of ['checkpointEvery', 'workers', 'evalImages', 'seed'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
+  }
+  if (!Number.isInteger(c.prefetch) || c.prefetch < 1) bad(`prefetch must be a positive integer, got ${c.prefetch}`);
+  if (!(c.epochs > 0)) bad(`epochs must be positive, got ${c.epochs}`);
+  if (!(c.warmupEpochs >= 0 && c.warmupEpochs <= c.epochs)) bad(`warmupEpochs must be in [0, epochs], got ${c.warmupEpochs}`);
+  for (const k of ['baseLr', 'minLr', 'weightDecay'] as const) if (!(c[k] >= 0)) bad(`${k} must be >= 0, got ${c[k]}`);
+  for (const k of ['beta1', 'beta2'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1), got ${c[k]}`);
+  if (!(c.momentumBase >= 0 && c.momentumBase <= c.momentumEnd && c.momentumEnd <= 1)) bad('momentum must satisfy 0 <= momentumBase <= momentumEnd <= 1');
+  if (c.clipGrad !== null && !(c.clipGrad > 0)) bad(`clipGrad must be positive or null, got ${c.clipGrad}`);
+  const m = modelConfigOf(c);
+  const s = samplerConfigOf(c);
+  if (s.contextSize !== m.contextSize) bad(`sampler contextSize ${s.contextSize} differs from the model's ${m.contextSize}`);
+  if (s.exemplarSize !== m.templateSize) bad(`sampler exemplarSize ${s.exemplarSize} differs from the model's templateSize ${m.templateSize}`);
+  if (s.numExemplars !== m.numTemplates) bad(`sampler numExemplars ${s.numExemplars} differs from the model's numTemplates ${m.numTemplates}`);
+}
+
+export function modelConfigOf(c: PretrainConfig): CimModelConfig {
+  return modelFactories[c.model](c.modelOverrides);
+}
+
+/** The sampler config follows the model's sizes unless the config overrides them. */
+export function samplerConfigOf(c: PretrainConfig): SamplerConfig {
+  const m = modelFactories[c.model](c.modelOverrides);
+  return samplerConfig({ contextSize: m.contextSize, exemplarSize: m.templateSize, numExemplars: m.numTemplates, ...c.sampler });
+}
+
+/** Values derived once from the config and the data, printed at start. */
+export interface TrainPlan {
+  worldSize: number;
+  effectiveBatch: number;
+  peakLr: number;
+  /** micro-batches per epoch per rank */
+  batchesPerEpoch: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  imagesPerEpoch: number;
+}
+
+export function deriveTrainPlan(c: PretrainConfig, shardSizePerRank: number, worldSize = 1): TrainPlan {
+  const batchesPerEpoch = Math.floor(shardSizePerRank / c.batchSize);
+  if (batchesPerEpoch < c.accumIter) {
+    throw new Error(`dataset too small: ${shardSizePerRank} images per rank give ${batchesPerEpoch} batches of ${c.batchSize}, fewer than accumIter ${c.accumIter}`);
+  }
+  const stepsPerEpoch = Math.floor(batchesPerEpoch / c.accumIter);
+  const effectiveBatch = c.batchSize * c.accumIter * worldSize;
+  return {
+    worldSize,
+    effectiveBatch,
+    peakLr: (c.baseLr * effectiveBatch) / 256,
+    batchesPerEpoch,
+    stepsPerEpoch,
+    totalSteps: Math.max(1, Math.round(stepsPerEpoch * c.epochs)),
+    imagesPerEpoch: stepsPerEpoch * effectiveBatch,
+  };
+}
