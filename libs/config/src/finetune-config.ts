@@ -110,6 +110,22 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
   return c;
 }
 
+/** Named fine-tuning configs (applied over the defaults); `smoke` takes well under a minute on CPU. */
+export const finetunePresets: Record<string, { description: string; config: Partial<FinetuneConfig> }> = {
+  smoke: {
+    description: 'micro ViT/4 at 32 px, 512 Fashion-MNIST training images, 1 epoch, top-1 on 256 test images',
+    config: {
+      model: 'cimVitMicroPatch4',
+      dataset: { kind: 'fashion-mnist', split: 'train', limit: 512 },
+      evalDataset: { kind: 'fashion-mnist', split: 'test', limit: 256 },
+      epochs: 1,
+      warmupEpochs: 0.2,
+      batchSize: 32,
+      checkpointEvery: 8,
+    },
+  },
+};
+
 export interface FinetunePlan {
   trainImages: number;
   stepsPerEpoch: number;

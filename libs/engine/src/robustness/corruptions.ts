@@ -10,9 +10,11 @@
  * DCT-II, quantization by the IJG tables scaled for the quality, inverse, 8-bit rounding; no
  * chroma subsampling and no entropy coding (lossless, so irrelevant to the pixels).
  */
+import { CORRUPTION_NAMES } from '@cim-forge/config';
 import { deriveSeed, Rng } from '@cim-forge/cim';
 
-export const CORRUPTIONS = ['gaussian_noise', 'shot_noise', 'gaussian_blur', 'contrast', 'brightness', 'jpeg', 'pixelate'] as const;
+/** the list lives in libs/config so the API validates eval runs without tfjs */
+export const CORRUPTIONS = CORRUPTION_NAMES;
 export type CorruptionName = (typeof CORRUPTIONS)[number];
 
 /** Per corruption, its parameter at severities 1..5 (CIFAR-10-C, make_cifar_c.py). */

@@ -1,0 +1,55 @@
+/**
+ * An `eval` run's config: robustness of a fine-tuned classifier (clean, FGSM, PGD, corruptions),
+ * the service's equivalent of `cim eval`. The corruption names mirror libs/engine's list.
+ */
+import type { SourceSpec } from '@cim-forge/data';
+
+export const CORRUPTION_NAMES = ['gaussian_noise', 'shot_noise', 'gaussian_blur', 'contrast', 'brightness', 'jpeg', 'pixelate'] as const;
+
+export interface EvalConfig {
+  /** labelled held-out images (Fashion-MNIST test by default) */
+  dataset: SourceSpec;
+  /** first N images (0 = all) */
+  images: number;
+  /** L∞ attack radius in [0, 1] pixel units (0 = no attacks) */
+  eps: number;
+  /** PGD steps (0 = no PGD) */
+  pgdSteps: number;
+  corruptions: string[];
+  severities: number[];
+  batchSize: number;
+  seed: number;
+}
+
+export const defaultEvalConfig: EvalConfig = {
+  dataset: { kind: 'fashion-mnist', split: 'test' },
+  images: 1000,
+  eps: 1 / 255,
+  pgdSteps: 10,
+  corruptions: [...CORRUPTION_NAMES],
+  severities: [1, 2, 3, 4, 5],
+  batchSize: 128,
+  seed: 0,
+};
+
+export function resolveEvalConfig(o: Partial<EvalConfig> = {}): EvalConfig {
+  const c = { ...defaultEvalConfig, ...o };
+  const bad = (m: string) => {
+    throw new Error(`eval config: ${m}`);
+  };
+  if (!Number.isInteger(c.images) || c.images < 0) bad(`images must be a non-negative integer, got ${c.images}`);
+  if (!(c.eps >= 0 && c.eps <= 1)) bad(`eps must be in [0, 1], got ${c.eps}`);
+  if (!Number.isInteger(c.pgdSteps) || c.pgdSteps < 0 || c.pgdSteps > 1000) bad(`pgdSteps must be an integer in [0, 1000], got ${c.pgdSteps}`);
+  if (!Number.isInteger(c.batchSize) || c.batchSize < 1) bad(`batchSize must be a positive integer, got ${c.batchSize}`);
+  for (const n of c.corruptions) if (!(CORRUPTION_NAMES as readonly string[]).includes(n)) bad(`unknown corruption "${n}"; choose from ${CORRUPTION_NAMES.join(', ')}`);
+  if (c.severities.some((s) => !Number.isInteger(s) || s < 1 || s > 5)) bad(`severities must be integers 1..5, got ${JSON.stringify(c.severities)}`);
+  return c;
+}
+
+/** Named eval configs; `smoke` takes seconds on CPU. */
+export const evalPresets: Record<string, { description: string; config: Partial<EvalConfig> }> = {
+  smoke: {
+    description: '128 Fashion-MNIST test images, FGSM and 3-step PGD at 2/255, two corruptions at severity 3',
+    config: { images: 128, eps: 2 / 255, pgdSteps: 3, corruptions: ['gaussian_noise', 'contrast'], severities: [3] },
+  },
+};
