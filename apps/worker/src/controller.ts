@@ -1,0 +1,217 @@
+/**
+ * The controller: takes each run job from BullMQ and supervises the run until it ends. A run of
+ * world size N becomes N rank jobs per attempt (a gang); the controller watches the attempt's
+ * rows in Postgres (status and heartbeats) and decides:
+ *
+ *   all ranks SUCCEEDED     → run SUCCEEDED
+ *   run CANCELLED (API)     → stop the ranks, drop their queued jobs
+ *   a rank failed …
+ *     user (config, NaN)    → run FAILED at once with the rank's reason
+ *     rendezvous timeout    → release every rank, requeue the gang after a jittered backoff
+ *                             (no budget: the cluster was busy; two half-started runs can never
+ *                             hold each other's workers forever)
+ *     stopped (SIGTERM)     → requeue at once, no budget (an eviction, a spot notice)
+ *     infra (lost peer, …)  → infraRestarts + 1; FAILED once it exceeds maxRestarts, else requeue
+ *
+ * Supervising awaits Postgres and timers, never the CPU, so the run job's lock stays renewed;
+ * if a controller dies, BullMQ hands the stalled run job to another one, which picks the
+ * supervision up from the rows (an attempt in flight is watched, not relaunched).
+ */
+import { Worker, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db, RankAttempt, Run } from '@cim-forge/db';
+import { bullPriority, cancelChannel, rankJobId, RUNS_QUEUE, redisConnection, type RankJobData, type RunJobData } from '@cim-forge/queue';
+import type { ServiceEnv } from './service-env.ts';
+import { ACTIVE_STATUSES, isTerminal, transition } from './run-status.ts';
+import { recordEvent } from './run-events.ts';
+import { stopMessage } from './stop-message.ts';
+
+export interface ControllerOptions {
+  env: ServiceEnv;
+  db: Db;
+  /** publishes gang stops */
+  redis: Redis;
+  ranksQueue: Queue<RankJobData>;
+  /** ms between looks at a running attempt */
+  pollMs?: number;
+  /** rendezvous backoff: base·2^k ms, capped, ±50% jitter */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** runs supervised at once by this controller */
+  concurrency?: number;
+  lockDuration?: number;
+  stalledInterval?: number;
+  log?(msg: string, fields?: Record<string, unknown>): void;
+  onRunFinished?(run: Run): void;
+  onRestart?(run: Run, cause: 'infra' | 'user'): void;
+}
+
+type Outcome =
+  | { kind: 'succeeded' }
+  | { kind: 'cancelled' }
+  | { kind: 'gone' }
+  | { kind: 'failed'; category: 'user' | 'rendezvous' | 'infra' | 'stopped'; rank: number; reason: string };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Controller {
+  private worker: Worker<RunJobData> | undefined;
+  private closed = false;
+
+  constructor(private readonly o: ControllerOptions) {}
+
+  async start(): Promise<void> {
+    const { env } = this.o;
+    this.worker = new Worker<RunJobData>(RUNS_QUEUE, (job) => this.supervise(job.data.runId), {
+      connection: redisConnection(env.redisUrl),
+      prefix: env.queuePrefix,
+      concurrency: this.o.concurrency ?? 100,
+      lockDuration: this.o.lockDuration ?? 30_000,
+      stalledInterval: this.o.stalledInterval ?? 30_000,
+    });
+    this.worker.on('error', (e) => this.log(`controller error: ${e.message}`));
+    await this.worker.waitUntilReady();
+  }
+
+  private log(msg: string, fields?: Record<string, unknown>): void {
+    this.o.log?.(msg, fields);
+  }
+
+  /** Supervises one run to its end; safe to call again for a run already in flight. */
+  async supervise(runId: string): Promise<void> {
+    const { db } = this.o;
+    let rendezvousFailures = 0;
+    while (!this.closed) {
+      const run = await db.run.findUnique({ where: { id: runId } });
+      if (!run || isTerminal(run.status)) return;
+      const attempt = await this.currentOrNewAttempt(run);
+      const outcome = await this.watch(run, attempt);
+      if (outcome.kind === 'gone') return;
+      if (outcome.kind === 'succeeded') {
+        if (await transition(db, runId, ACTIVE_STATUSES, 'SUCCEEDED', { finishedAt: new Date(), error: null })) {
+          await recordEvent(db, runId, 'run.succeeded', `all ${run.worldSize} rank(s) finished (attempt ${attempt})`, { attempt });
+          this.o.onRunFinished?.({ ...run, status: 'SUCCEEDED' });
+        }
+        return;
+      }
+      await this.stopAttempt(run, attempt);
+      if (outcome.kind === 'cancelled') {
+        this.o.onRunFinished?.({ ...run, status: 'CANCELLED' });
+        return;
+      }
+      const { category, rank, reason } = outcome;
+      await recordEvent(db, runId, 'rank.failed', `rank ${rank} failed (${category}): ${reason}`, { attempt, rank, category });
+      if (category === 'user') {
+        if (await transition(db, runId, ACTIVE_STATUSES, 'FAILED', { finishedAt: new Date(), error: `rank ${rank}: ${reason}` })) {
+          await recordEvent(db, runId, 'run.failed', `failed: ${reason} (an error in the run itself is not retried)`, { attempt, rank });
+          this.o.onRunFinished?.({ ...run, status: 'FAILED' });
+        }
+        return;
+      }
+      if (category === 'infra') {
+        const updated = await db.run.update({ where: { id: runId }, data: { infraRestarts: { increment: 1 } } });
+        this.o.onRestart?.(updated, 'infra');
+        if (updated.infraRestarts > updated.maxRestarts) {
+          if (await transition(db, runId, ACTIVE_STATUSES, 'FAILED', { finishedAt: new Date(), error: `gave up after ${updated.maxRestarts} restart(s); last: rank ${rank}: ${reason}` })) {
+            await recordEvent(db, runId, 'run.failed', `restart budget (${updated.maxRestarts}) spent; last failure: rank ${rank}: ${reason}`, { attempt });
+            this.o.onRunFinished?.({ ...updated, status: 'FAILED' });
+          }
+          return;
+        }
+      }
+      if (!(await transition(db, runId, ['QUEUED', 'STARTING', 'RUNNING'], 'RESTARTING'))) {
+        const now = await db.run.findUnique({ where: { id: runId }, select: { status: true } });
+        if (!now || isTerminal(now.status)) return;
+      }
+      let waitMs = 0;
+      if (category === 'rendezvous') {
+        const base = Math.min(this.o.backoffMaxMs ?? 60_000, (this.o.backoffBaseMs ?? 2000) * 2 ** rendezvousFailures++);
+        waitMs = Math.round(base * (0.5 + Math.random()));
+      } else if (category === 'infra') {
+        waitMs = this.o.backoffBaseMs ?? 2000;
+      }
+      await recordEvent(db, runId, 'run.restart', `${category === 'rendezvous' ? 'the gang did not assemble in time' : category === 'stopped' ? 'stopped for an eviction' : 'restarting after an infrastructure failure'}; requeueing all ${run.worldSize} rank(s)${waitMs ? ` in ${(waitMs / 1000).toFixed(1)} s` : ''} (attempt ${attempt + 1})`, { attempt: attempt + 1, cause: category, waitMs });
+      await sleep(waitMs);
+    }
+  }
+
+  /** The attempt in flight, or a new one with its rank rows and jobs. */
+  private async currentOrNewAttempt(run: Run): Promise<number> {
+    const { db } = this.o;
+    const last = await db.rankAttempt.findFirst({ where: { runId: run.id }, orderBy: { attempt: 'desc' } });
+    if (last) {
+      const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt: last.attempt } });
+      if (rows.some((r) => ['PENDING', 'RENDEZVOUS', 'RUNNING'].includes(r.status))) {
+        await this.enqueueRanks(run, last.attempt, rows.filter((r) => r.status === 'PENDING').map((r) => r.rank));
+        return last.attempt;
+      }
+    }
+    const attempt = last ? last.attempt + 1 : 0;
+    const ranks = Array.from({ length: run.worldSize }, (_, rank) => rank);
+    await db.rankAttempt.createMany({ data: ranks.map((rank) => ({ runId: run.id, attempt, rank })), skipDuplicates: true });
+    await this.enqueueRanks(run, attempt, ranks);
+    await recordEvent(db, run.id, 'run.attempt', `attempt ${attempt}: ${run.worldSize} rank job(s) queued`, { attempt });
+    this.log(`run ${run.id}: attempt ${attempt}, ${run.worldSize} rank job(s) queued`, { run_id: run.id });
+    return attempt;
+  }
+
+  /** idempotent: job ids are (run, attempt, rank) */
+  private async enqueueRanks(run: Run, attempt: number, ranks: number[]): Promise<void> {
+    await this.o.ranksQueue.addBulk(ranks.map((rank) => {
+      const data: RankJobData = { runId: run.id, attempt, rank, worldSize: run.worldSize };
+      return { name: 'rank', data, opts: { jobId: rankJobId(data), priority: bullPriority(run.priority), attempts: 1, removeOnComplete: true, removeOnFail: 1000 } };
+    }));
+  }
+
+  private async watch(run: Run, attempt: number): Promise<Outcome> {
+    const { db, env } = this.o;
+    while (!this.closed) {
+      const now = await db.run.findUnique({ where: { id: run.id }, select: { status: true } });
+      if (!now) return { kind: 'gone' };
+      if (now.status === 'CANCELLED') return { kind: 'cancelled' };
+      if (isTerminal(now.status)) return { kind: 'gone' };
+      const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt }, orderBy: { rank: 'asc' } });
+      const failed = rows.find((r) => r.status === 'FAILED');
+      if (failed) return { kind: 'failed', ...failureOf(failed) };
+      const cutoff = Date.now() - env.heartbeatTimeoutMs;
+      const silent = rows.find((r) => (r.status === 'RUNNING' || r.status === 'RENDEZVOUS') && r.heartbeatAt && r.heartbeatAt.getTime() < cutoff);
+      if (silent) {
+        const reason = `infra: heartbeat lost (worker ${silent.workerId} silent for more than ${env.heartbeatTimeoutMs / 1000} s)`;
+        await db.rankAttempt.updateMany({ where: { id: silent.id, status: { in: ['RUNNING', 'RENDEZVOUS'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: reason } });
+        return { kind: 'failed', category: 'infra', rank: silent.rank, reason: reason.slice('infra: '.length) };
+      }
+      if (rows.length === run.worldSize && rows.every((r) => r.status === 'SUCCEEDED')) return { kind: 'succeeded' };
+      await sleep(this.o.pollMs ?? 500);
+    }
+    return { kind: 'gone' };
+  }
+
+  /** Kill the attempt's live ranks, drop its queued rank jobs, and wait (bounded) for the rows to settle. */
+  private async stopAttempt(run: Run, attempt: number): Promise<void> {
+    const { db, env, redis, ranksQueue } = this.o;
+    await redis.publish(cancelChannel(env.queuePrefix), stopMessage(run.id, attempt));
+    for (let rank = 0; rank < run.worldSize; rank++) {
+      await ranksQueue.remove(rankJobId({ runId: run.id, attempt, rank })).catch(() => 0);
+    }
+    await db.rankAttempt.updateMany({ where: { runId: run.id, attempt, status: 'PENDING' }, data: { status: 'CANCELLED', endedAt: new Date(), exitReason: 'cancelled: never started' } });
+    const deadline = Date.now() + Math.max(10_000, env.heartbeatTimeoutMs);
+    while (Date.now() < deadline) {
+      const live = await db.rankAttempt.count({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } } });
+      if (live === 0) return;
+      await sleep(this.o.pollMs ?? 500);
+    }
+    await db.rankAttempt.updateMany({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: 'infra: did not stop when its gang was stopped' } });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker?.close();
+  }
+}
+
+function failureOf(r: RankAttempt): { category: 'user' | 'rendezvous' | 'infra' | 'stopped'; rank: number; reason: string } {
+  const m = /^(\w+): ([\s\S]*)$/.exec(r.exitReason ?? '');
+  const cat = m?.[1];
+  const category = cat === 'user' || cat === 'rendezvous' || cat === 'stopped' ? cat : 'infra';
+  return { category, rank: r.rank, reason: m?.[2] ?? r.exitReason ?? 'unknown' };
+}

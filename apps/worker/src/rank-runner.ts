@@ -1,0 +1,184 @@
+/**
+ * One rank of one run, in its own process (spawned by the worker, so a CPU-bound step never
+ * blocks the worker's BullMQ lock renewal and heartbeats, and a cancel is a kill). The story:
+ * read the run → join the gang → train (pretrain) / fine-tune / evaluate with the same engine as
+ * the CLI, checkpoints to S3 tracked in Postgres, metrics to Postgres → exit with a code that
+ * says how it ended (rank-protocol.ts).
+ *
+ *   node --import tsx apps/worker/src/rank-runner.ts '<RankRunnerArgs JSON>'
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { initBackend, type BackendChoice } from '@cim-forge/cim';
+import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
+import type { EvalConfig, FinetuneConfig, PretrainConfig } from '@cim-forge/config';
+import { createDb, type Db } from '@cim-forge/db';
+import {
+  evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
+} from '@cim-forge/engine';
+import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
+import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
+import { readServiceEnv, runCheckpointPrefix, type ServiceEnv } from './service-env.ts';
+import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
+import { storeIdOf, TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
+import { recordEvent } from './run-events.ts';
+
+/** an error that is the run's own fault (config, data, non-finite loss): never worth a restart */
+class RunError extends Error {}
+
+const send = (m: RankMessage) => process.send?.(m);
+
+async function main(): Promise<number> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as RankRunnerArgs;
+  const env = readServiceEnv(process.env, 'worker');
+  const db = createDb(env.databaseUrl, { maxConnections: 3 });
+  const s3 = createS3Client(env.s3);
+  let stopRequested = false;
+  process.on('SIGTERM', () => (stopRequested = true));
+  process.on('SIGINT', () => (stopRequested = true));
+  let collective: Collective | undefined;
+  let started = false;
+  try {
+    const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: true } });
+    if (!run) throw new RunError(`run ${args.runId} does not exist`);
+    await initBackend(env.backend as BackendChoice);
+    collective = args.worldSize > 1
+      ? await RedisCollective.join({
+          redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
+          rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
+        })
+      : undefined;
+    send({ type: 'joined' });
+    const store = new TrackedCheckpointStore({
+      db, runId: run.id,
+      s3: new S3CheckpointStore({ client: s3, bucket: env.s3Bucket, prefix: runCheckpointPrefix(run.id) }),
+      onComplete: async (c) => {
+        send({ type: 'checkpoint', id: c.id, step: c.step, bytes: c.bytes, seconds: c.seconds });
+        await recordEvent(db, run.id, 'checkpoint.complete', `checkpoint ${c.id} at step ${c.step} is COMPLETE (${c.bytes} bytes in ${c.seconds.toFixed(2)} s)`, { checkpointId: c.rowId, step: c.step });
+      },
+    });
+    const isRank0 = args.rank === 0;
+    const runMetrics = isRank0 ? new PostgresMetricsSink({ db, runId: run.id, rank: null }) : undefined;
+    const shouldStop = () => stopRequested;
+
+    if (run.kind === 'pretrain') {
+      const config = run.config as unknown as PretrainConfig;
+      const r = await pretrain({
+        config, store, collective, resume: true, metrics: runMetrics,
+        rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId: run.id, rank: args.rank }) : undefined,
+        hooks: {
+          shouldStop,
+          onPlan: ({ plan, startStep, resumedFrom }) => {
+            send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
+            if (isRank0 && resumedFrom) void recordEvent(db, run.id, 'run.resumed', `attempt ${args.attempt} resumed from checkpoint ${resumedFrom} at step ${startStep}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
+          },
+          onStep: (s) => {
+            started = true;
+            send({
+              type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, momentum: s.momentum, imagesPerSec: s.imagesPerSec,
+              stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds, dataWaitSeconds: s.dataWaitSeconds,
+              allReduceSeconds: s.allReduceSeconds, allReduceBytes: s.allReduceBytes,
+            });
+          },
+        },
+      });
+      if (r.stopped) return EXIT.stopped;
+      if (isRank0 && r.eval) {
+        await new PostgresMetricsSink({ db, runId: run.id, rank: null }).write({ step: r.steps, 'eval/iou': r.eval.meanIoU, 'eval/loss': r.eval.loss, 'eval/mismatched_loss': r.eval.mismatchedLoss }).then(() => {});
+        await recordEvent(db, run.id, 'run.eval', `held-out IoU ${r.eval.meanIoU.toFixed(3)}, loss ${r.eval.loss.toFixed(3)} vs ${r.eval.mismatchedLoss.toFixed(3)} with mismatched exemplars`, { ...r.eval });
+      }
+      return EXIT.ok;
+    }
+
+    // fine-tune and eval: one rank, weights from the pinned source checkpoint
+    if (!run.sourceCheckpoint) throw new RunError(`${run.kind} run ${run.id} has no source checkpoint`);
+    const dir = await mkdtemp(join(tmpdir(), 'cim-source-'));
+    try {
+      const weights = join(dir, 'model.safetensors');
+      await writeFile(weights, await readSourceWeights(env, s3, run.sourceCheckpoint.uri, run.sourceCheckpoint.runId !== null));
+      if (run.kind === 'finetune') {
+        const config: FinetuneConfig = { ...(run.config as unknown as FinetuneConfig), initFrom: weights };
+        const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
+        const r = await finetune({
+          config, store, metrics: sink, resume: true,
+          hooks: {
+            shouldStop,
+            onPlan: ({ plan, startStep, resumedFrom }) => send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom }),
+            onStep: (s) => {
+              started = true;
+              send({ type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, imagesPerSec: s.imagesPerSec, stepSeconds: 0, dataWaitSeconds: 0, allReduceSeconds: 0, allReduceBytes: 0 });
+            },
+            onEval: (e) => void recordEvent(db, run.id, 'run.eval', `epoch ${e.epoch}: held-out top-1 ${(100 * e.top1).toFixed(2)}%`, { ...e }),
+          },
+        });
+        return r.stopped ? EXIT.stopped : EXIT.ok;
+      }
+      const cfg = run.config as unknown as EvalConfig;
+      const model = await loadClassifierFile(weights);
+      try {
+        const side = model.config.imgSize;
+        const data = await loadLabelledImages(cfg.images > 0 && cfg.dataset.kind === 'fashion-mnist' ? { ...cfg.dataset, limit: cfg.images } : cfg.dataset, side);
+        const report = await evaluateRobustness({
+          forward: (x) => model.forward(x as Parameters<typeof model.forward>[0]), images: data.pixels, labels: data.labels, side,
+          eps: cfg.eps, pgdSteps: cfg.pgdSteps, corruptions: cfg.corruptions as CorruptionName[], severities: cfg.severities, batchSize: cfg.batchSize, seed: cfg.seed,
+        });
+        const flat: Record<string, number> = { step: 0, clean_top1: report.clean.top1 };
+        if (report.fgsm) flat.fgsm_top1 = report.fgsm.top1;
+        if (report.pgd) flat.pgd_top1 = report.pgd.top1;
+        if (report.mCE !== null) flat.mce = report.mCE;
+        const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
+        await sink.write(flat);
+        await sink.close();
+        await recordEvent(db, run.id, 'run.eval', `clean top-1 ${(100 * report.clean.top1).toFixed(2)}%`, JSON.parse(JSON.stringify(report)));
+        return EXIT.ok;
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } catch (e) {
+    const err = e as Error;
+    const category = categorize(err, started);
+    send({ type: 'failed', category, message: err.message });
+    console.error(err.stack ?? err.message);
+    return EXIT[category];
+  } finally {
+    await collective?.close().catch(() => {});
+    s3.destroy();
+    await db.$disconnect().catch(() => {});
+  }
+}
+
+function categorize(e: Error, started: boolean): ExitCategory {
+  if (e instanceof CollectiveTimeoutError) return e.operation.startsWith('rendezvous') ? 'rendezvous' : 'infra';
+  if (e instanceof RedisUnreachableError) return 'infra';
+  if (e instanceof RunError || e instanceof NonFiniteLossError) return 'user';
+  // before the first step nothing but the run's own config and data can be at fault, unless it
+  // is a network error talking to our services
+  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket|Connection terminated/i.test(`${e.message} ${(e as { code?: string }).code ?? ''}`);
+  return !started && !network ? 'user' : 'infra';
+}
+
+/** A CIM checkpoint's model.safetensors (checked against its manifest), or an imported file. */
+async function readSourceWeights(env: ServiceEnv, client: ReturnType<typeof createS3Client>, uri: string, isRunCheckpoint: boolean): Promise<Uint8Array> {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!m) throw new RunError(`source checkpoint uri ${uri} is not s3://bucket/key`);
+  const [, bucket, key] = m;
+  if (isRunCheckpoint) {
+    const prefix = key.replace(/\/+$/, '').split('/').slice(0, -1).join('/');
+    return new S3CheckpointStore({ client, bucket, prefix }).read(storeIdOf(uri), 'model.safetensors');
+  }
+  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return res.Body!.transformToByteArray();
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(EXIT.infra);
+  },
+);

@@ -1,0 +1,169 @@
+/**
+ * The worker: one per GPU. Takes rank jobs from BullMQ (concurrency 1), runs each rank in a child
+ * process (rank-runner.ts) and looks after it: heartbeats its rank attempt in Postgres, kills it
+ * when its run is cancelled or its gang is stopped, and records how it ended. Training never runs
+ * on this process's event loop, so BullMQ's lock renewal and the heartbeats keep their schedule
+ * however long a step takes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Db } from '@cim-forge/db';
+import { cancelChannel, RANKS_QUEUE, redisConnection, type RankJobData } from '@cim-forge/queue';
+import { categoryOfExit, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
+import { toProcessEnv, type ServiceEnv } from './service-env.ts';
+import { isTerminal, markRunning, transition } from './run-status.ts';
+import { recordEvent } from './run-events.ts';
+import { parseStopMessage } from './stop-message.ts';
+
+export interface RankWorkerOptions {
+  env: ServiceEnv;
+  db: Db;
+  /** the process that runs one rank (tests swap in a stand-in) */
+  runnerPath?: string;
+  /** BullMQ lock, ms: renewed every lockDuration/2 while the rank runs */
+  lockDuration?: number;
+  stalledInterval?: number;
+  /** extra env for rank processes */
+  childEnv?: Record<string, string>;
+  log?(msg: string, fields?: Record<string, unknown>): void;
+  /** every IPC message of the running rank (metrics) */
+  onRankMessage?(job: RankJobData, m: RankMessage): void;
+  onRankExit?(job: RankJobData, category: ExitCategory | 'cancelled', reason: string): void;
+}
+
+export interface RankJobResult {
+  outcome: ExitCategory | 'cancelled' | 'skipped';
+  reason: string;
+}
+
+const defaultRunner = fileURLToPath(new URL('./rank-runner.ts', import.meta.url));
+
+export class RankWorker {
+  private worker: Worker<RankJobData, RankJobResult> | undefined;
+  private sub: Redis | undefined;
+  private readonly running = new Map<string, { data: RankJobData; child: ChildProcess; stop: (why: string) => void }>();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly o: RankWorkerOptions) {}
+
+  async start(): Promise<void> {
+    const { env } = this.o;
+    this.sub = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+    await this.sub.subscribe(cancelChannel(env.queuePrefix));
+    this.sub.on('message', (_ch, msg: string) => this.onStopMessage(msg));
+    this.worker = new Worker<RankJobData, RankJobResult>(RANKS_QUEUE, (job) => this.process(job), {
+      connection: redisConnection(env.redisUrl),
+      prefix: env.queuePrefix,
+      concurrency: 1,
+      lockDuration: this.o.lockDuration ?? 30_000,
+      stalledInterval: this.o.stalledInterval ?? 30_000,
+    });
+    this.worker.on('error', (e) => this.log(`worker error: ${e.message}`));
+    await this.worker.waitUntilReady();
+  }
+
+  /** Number of ranks running now (0 or 1). */
+  get busy(): number {
+    return this.running.size;
+  }
+
+  private log(msg: string, fields?: Record<string, unknown>): void {
+    this.o.log?.(msg, fields);
+  }
+
+  private onStopMessage(msg: string): void {
+    const stop = parseStopMessage(msg);
+    for (const r of this.running.values()) {
+      if (r.data.runId !== stop.runId) continue;
+      if (stop.attempt !== undefined && r.data.attempt > stop.attempt) continue;
+      r.stop(stop.attempt === undefined ? 'cancelled' : `gang stopped (attempt ${stop.attempt})`);
+    }
+  }
+
+  private async process(job: Job<RankJobData, RankJobResult>): Promise<RankJobResult> {
+    const d = job.data;
+    const { db, env } = this.o;
+    const key = { runId_attempt_rank: { runId: d.runId, attempt: d.attempt, rank: d.rank } };
+    const run = await db.run.findUnique({ where: { id: d.runId }, select: { status: true, teamId: true } });
+    // a stale job: the run ended, or the controller moved on to a later attempt
+    if (!run || isTerminal(run.status)) return { outcome: 'skipped', reason: `run ${run ? run.status : 'gone'}` };
+    const taken = await db.rankAttempt.updateMany({
+      where: { runId: d.runId, attempt: d.attempt, rank: d.rank, status: 'PENDING' },
+      data: { status: 'RENDEZVOUS', workerId: env.workerId, startedAt: new Date(), heartbeatAt: new Date() },
+    });
+    if (taken.count !== 1) return { outcome: 'skipped', reason: 'rank attempt no longer pending' };
+    await transition(db, d.runId, ['QUEUED', 'RESTARTING'], 'STARTING');
+    this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt}) starting`, { run_id: d.runId, rank: d.rank });
+
+    const args: RankRunnerArgs = { ...d, workerId: env.workerId };
+    const child = spawn(process.execPath, ['--import', 'tsx', this.o.runnerPath ?? defaultRunner, JSON.stringify(args)], {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      env: { ...process.env, ...toProcessEnv(env), ...this.o.childEnv },
+    });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-8000);
+      process.stderr.write(b);
+    });
+    let failure: { category: ExitCategory; message: string } | undefined;
+    let stoppedBy: string | undefined;
+    child.on('message', (m: RankMessage) => {
+      if (m.type === 'joined') {
+        void db.rankAttempt.update({ where: key, data: { status: 'RUNNING' } }).then(async () => {
+          if (d.rank === 0 && (await markRunning(db, d.runId))) await recordEvent(db, d.runId, 'run.running', `all ${d.worldSize} rank(s) joined (attempt ${d.attempt})`, { attempt: d.attempt });
+        }).catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));
+      } else if (m.type === 'failed') {
+        failure = { category: m.category, message: m.message };
+      }
+      this.o.onRankMessage?.(d, m);
+    });
+    const heartbeat = setInterval(() => {
+      void db.rankAttempt.updateMany({ where: { ...key.runId_attempt_rank, status: { in: ['RENDEZVOUS', 'RUNNING'] } }, data: { heartbeatAt: new Date() } })
+        .catch((e) => this.log(`heartbeat failed: ${(e as Error).message}`));
+    }, env.heartbeatMs);
+    const entry = {
+      data: d,
+      child,
+      stop: (why: string) => {
+        stoppedBy ??= why;
+        child.kill('SIGKILL');
+      },
+    };
+    this.running.set(job.id!, entry);
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    clearInterval(heartbeat);
+    this.running.delete(job.id!);
+
+    const category = categoryOfExit(exit.code, exit.signal);
+    const outcome: RankJobResult['outcome'] = stoppedBy ? 'cancelled' : category;
+    const reason = stoppedBy
+      ?? (outcome === 'ok' ? 'exit 0'
+        : failure?.message ?? (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+    await db.rankAttempt.update({
+      where: key,
+      data: {
+        status: outcome === 'ok' ? 'SUCCEEDED' : outcome === 'cancelled' ? 'CANCELLED' : 'FAILED',
+        endedAt: new Date(),
+        exitReason: `${outcome}: ${reason}`.slice(0, 2000),
+      },
+    });
+    this.log(`rank ${d.rank} of run ${d.runId} ended: ${outcome} (${reason})`, { run_id: d.runId, rank: d.rank });
+    this.o.onRankExit?.(d, outcome === 'ok' ? 'ok' : outcome, reason);
+    return { outcome, reason };
+  }
+
+  /** SIGTERM: ranks checkpoint at their next step boundary and exit (the run is requeued). */
+  async close(gracefulMs = 600_000): Promise<void> {
+    this.closing ??= (async () => {
+      for (const r of this.running.values()) r.child.kill('SIGTERM');
+      const deadline = Date.now() + gracefulMs;
+      while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      for (const r of this.running.values()) r.child.kill('SIGKILL');
+      await this.worker?.close();
+      this.sub?.disconnect();
+    })();
+    return this.closing;
+  }
+}

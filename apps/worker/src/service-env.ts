@@ -1,0 +1,91 @@
+/**
+ * The worker's and the controller's settings, read from process.env in this one place.
+ *
+ * | variable | default | meaning |
+ * | DATABASE_URL | (required) | PostgreSQL |
+ * | REDIS_URL | redis://127.0.0.1:6379 | BullMQ queues and the collective |
+ * | CIM_QUEUE_PREFIX | bull | BullMQ key prefix (and the cancel channel's) |
+ * | S3_BUCKET | (required for workers) | checkpoints go to s3://$S3_BUCKET/runs/<run>/checkpoints/ |
+ * | S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE | | see libs/storage |
+ * | WORKER_ID | hostname-pid | names this worker in rank attempts |
+ * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
+ * | CIM_BACKEND | auto | tfjs backend for rank processes |
+ * | CIM_RENDEZVOUS_TIMEOUT_MS | 120000 | all ranks of a gang must join within this |
+ * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
+ * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
+ * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
+ */
+import { hostname } from 'node:os';
+import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+
+export interface ServiceEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  s3: S3ConnectionOptions;
+  s3Bucket: string;
+  workerId: string;
+  metricsPort: number;
+  backend: string;
+  rendezvousTimeoutMs: number;
+  collectiveTimeoutMs: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
+  const int = (name: string, dflt: number, min = 1) => {
+    const v = env[name];
+    if (v === undefined || v === '') return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${v}"`);
+    return n;
+  };
+  const databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('DATABASE_URL is required (e.g. postgresql://user@host:5432/cim)');
+  const s3Bucket = env.S3_BUCKET ?? '';
+  if (role === 'worker' && !s3Bucket) throw new Error('S3_BUCKET is required: checkpoints are written to S3');
+  return {
+    databaseUrl,
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    queuePrefix: env.CIM_QUEUE_PREFIX || 'bull',
+    s3: s3OptionsFromEnv(env),
+    s3Bucket,
+    workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
+    metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
+    backend: env.CIM_BACKEND || 'auto',
+    rendezvousTimeoutMs: int('CIM_RENDEZVOUS_TIMEOUT_MS', 120_000),
+    collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
+    heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
+    heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
+  };
+}
+
+/** where a run's checkpoints live */
+export function runCheckpointPrefix(runId: string): string {
+  return `runs/${runId}/checkpoints`;
+}
+
+/** The variables that make `readServiceEnv` return `env` again (for the rank processes a worker spawns). */
+export function toProcessEnv(env: ServiceEnv): Record<string, string> {
+  const out: Record<string, string> = {
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: env.redisUrl,
+    CIM_QUEUE_PREFIX: env.queuePrefix,
+    S3_BUCKET: env.s3Bucket,
+    S3_REGION: env.s3.region,
+    S3_FORCE_PATH_STYLE: String(env.s3.forcePathStyle ?? false),
+    WORKER_ID: env.workerId,
+    CIM_BACKEND: env.backend,
+    CIM_RENDEZVOUS_TIMEOUT_MS: String(env.rendezvousTimeoutMs),
+    CIM_COLLECTIVE_TIMEOUT_MS: String(env.collectiveTimeoutMs),
+    CIM_HEARTBEAT_MS: String(env.heartbeatMs),
+    CIM_HEARTBEAT_TIMEOUT_MS: String(env.heartbeatTimeoutMs),
+  };
+  if (env.s3.endpoint) out.S3_ENDPOINT = env.s3.endpoint;
+  if (env.s3.accessKeyId) out.S3_ACCESS_KEY_ID = env.s3.accessKeyId;
+  if (env.s3.secretAccessKey) out.S3_SECRET_ACCESS_KEY = env.s3.secretAccessKey;
+  if (env.s3.sessionToken) out.S3_SESSION_TOKEN = env.s3.sessionToken;
+  if (env.s3.checksums) out.S3_CHECKSUMS = env.s3.checksums;
+  return out;
+}
