@@ -14,7 +14,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
 import type { EvalConfig, FinetuneConfig, PretrainConfig } from '@cim-forge/config';
-import { createDb, type Db } from '@cim-forge/db';
+import { createDb } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
 } from '@cim-forge/engine';

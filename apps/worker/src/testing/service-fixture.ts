@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { createDb, migrate, type Db, type Run } from '@cim-forge/db';
 import { ranksQueue, runsQueue, enqueueRun, type RankJobData, type RunJobData } from '@cim-forge/queue';
 import type { Queue } from 'bullmq';
-import { createTempDatabase, type TempDatabase } from '../../../../libs/db/src/testing/temp-database.ts';
+import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
 import { readServiceEnv, type ServiceEnv } from '../service-env.ts';
 
 export interface ServiceFixture {
