@@ -1,0 +1,64 @@
+/**
+ * One error format for every failure: `{ statusCode, error, message }`. Validation messages name
+ * the field ("body/worldSize must be <= 64"); unknown routes are a JSON 404; a 5xx never leaks
+ * internals (it is logged with the request id instead).
+ */
+import { STATUS_CODES } from 'node:http';
+import fp from 'fastify-plugin';
+import type { FastifyError, FastifySchemaValidationError } from 'fastify';
+import { HttpError } from '../http-error.ts';
+
+/** the body limit, bytes (Fastify's bodyLimit) */
+export const BODY_LIMIT = 1024 * 1024;
+
+/** keywords that only say "some branch failed"; the branch's own error is more useful */
+const VAGUE = new Set(['anyOf', 'oneOf', 'boolean', 'if', 'not']);
+
+/**
+ * TypeBox reports every failing keyword; the client gets the one that says most: an unknown
+ * property first (named), else the first specific error, with allowed values spelled out.
+ */
+export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const extra = errors.find((e) => e.keyword === 'additionalProperties');
+  let message: string;
+  if (extra) {
+    const names = (extra.params as { additionalProperties?: string[]; additionalProperty?: string }).additionalProperties ?? [
+      (extra.params as { additionalProperty?: string }).additionalProperty,
+    ];
+    message = `${dataVar}${extra.instancePath}/${names[0]} is not allowed (unknown field)`;
+  } else {
+    const e = errors.find((x) => !VAGUE.has(x.keyword)) ?? errors[0];
+    message = `${dataVar}${e.instancePath} ${e.message}`;
+    const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
+    if (e.keyword === 'enum' && allowed) message += `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return Object.assign(new Error(message), { validation: errors, validationContext: dataVar, statusCode: 400 });
+}
+
+function body(statusCode: number, message: string) {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+export default fp(
+  async (app) => {
+    app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+      if (err instanceof HttpError) return reply.status(err.statusCode).send(err.toBody());
+      const status = err.statusCode ?? 500;
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reply.status(413).send(body(413, `request body is larger than the ${BODY_LIMIT}-byte limit`));
+      }
+      if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+        return reply.status(400).send(body(400, `body is not valid JSON: ${err.message}`));
+      }
+      if (status >= 400 && status < 500) return reply.status(status).send(body(status, err.message));
+      request.log.error({ err }, 'request failed');
+      const code = status >= 500 && status < 600 ? status : 500;
+      return reply.status(code).send(body(code, `internal error (request ${request.id})`));
+    });
+
+    app.setNotFoundHandler((request, reply) => {
+      reply.status(404).send(body(404, `no route ${request.method} ${request.url.split('?')[0]}`));
+    });
+  },
+  { name: 'error-handler', fastify: '5.x' },
+);

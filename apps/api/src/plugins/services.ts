@@ -1,0 +1,36 @@
+/** The shared services as one named plugin: every route reads them from the instance. */
+import fp from 'fastify-plugin';
+import type { ApiDeps } from '../api-deps.ts';
+
+export interface Services {
+  db: ApiDeps['db'];
+  redis: ApiDeps['redis'];
+  runsQueue: ApiDeps['runsQueue'];
+  queuePrefix: string;
+  s3: ApiDeps['s3'];
+  /** presigned URL lifetime, s */
+  presignSeconds: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+/** presigned download URL lifetime when none is given, s */
+const DEFAULT_PRESIGN_SECONDS = 900;
+
+export default fp<ApiDeps>(
+  async (app, deps) => {
+    app.decorate('services', {
+      db: deps.db,
+      redis: deps.redis,
+      runsQueue: deps.runsQueue,
+      queuePrefix: deps.queuePrefix ?? 'bull',
+      s3: deps.s3,
+      presignSeconds: deps.presignSeconds ?? DEFAULT_PRESIGN_SECONDS,
+    });
+  },
+  { name: 'services', fastify: '5.x' },
+);

@@ -1,0 +1,85 @@
+/** GET /v1/runs/:id/metrics: one series (downsampled), or the list of series without ?name. */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { readMetricSeries } from '@cim-forge/db';
+import { IsoTime, Nullable, RunIdParams, Uuid, bearer, errors } from '../schemas/common.ts';
+import { assertVisibleRun } from '../runs/visible-run.ts';
+
+/** points returned when the client gives no `every` */
+export const DEFAULT_MAX_POINTS = 5000;
+/** points returned whatever `every` asks for */
+export const MAX_POINTS = 100_000;
+
+const Series = Type.Object({
+  runId: Uuid,
+  name: Type.String(),
+  rank: Nullable(Type.Integer()),
+  every: Type.Integer({ description: 'the stride used: every k-th point of the range, the first included' }),
+  total: Type.Integer({ description: 'points in the range before downsampling' }),
+  points: Type.Array(Type.Object({ step: Type.Integer(), value: Type.Number(), at: IsoTime })),
+});
+
+const SeriesList = Type.Object({
+  series: Type.Array(
+    Type.Object({ name: Type.String(), rank: Nullable(Type.Integer()), points: Type.Integer(), firstStep: Type.Integer(), lastStep: Type.Integer() }),
+  ),
+});
+
+/** the stride that keeps a series of `total` points within the caps */
+export function chooseEvery(total: number, every: number | undefined): number {
+  if (every === undefined) return total > DEFAULT_MAX_POINTS ? Math.ceil(total / DEFAULT_MAX_POINTS) : 1;
+  return Math.ceil(total / every) > MAX_POINTS ? Math.ceil(total / MAX_POINTS) : every;
+}
+
+const metricRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/runs/:id/metrics',
+    {
+      schema: {
+        summary: "A run's metric series",
+        description:
+          `With name: the series (rank absent = the run-level one) over the inclusive step range [from, to], every k-th point. ` +
+          `Without every, k is chosen so at most ${DEFAULT_MAX_POINTS} points come back; never more than ${MAX_POINTS}. ` +
+          'Without name: the available series with their sizes.',
+        tags: ['artifacts'],
+        security: bearer,
+        params: RunIdParams,
+        querystring: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+            rank: Type.Optional(Type.Integer({ minimum: 0, maximum: 4095 })),
+            from: Type.Optional(Type.Integer()),
+            to: Type.Optional(Type.Integer()),
+            every: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Union([Series, SeriesList]), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { db } = app.services;
+      const runId = request.params.id;
+      await assertVisibleRun(db, request.principal!, runId);
+      const { name, rank, from, to } = request.query;
+      if (name === undefined) {
+        const rows = await db.$queryRaw<{ name: string; rank: number | null; points: number; firstStep: number; lastStep: number }[]>`
+          SELECT name, rank, count(*)::int AS points, min(step) AS "firstStep", max(step) AS "lastStep"
+          FROM metrics WHERE run_id = ${runId}::uuid GROUP BY name, rank ORDER BY name, rank NULLS FIRST`;
+        return { series: rows };
+      }
+      const total = await db.metric.count({ where: { runId, name, rank: rank ?? null, step: { gte: from, lte: to } } });
+      const every = chooseEvery(total, request.query.every);
+      const points = await readMetricSeries(db, { runId, name, rank: rank ?? null, from, to, every });
+      return {
+        runId,
+        name,
+        rank: rank ?? null,
+        every,
+        total,
+        points: points.map((p) => ({ step: p.step, value: p.value, at: p.at.toISOString() })),
+      };
+    },
+  );
+};
+
+export default metricRoutes;

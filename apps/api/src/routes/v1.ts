@@ -1,0 +1,22 @@
+/** Every /v1 route, behind the bearer-token hook (encapsulated: /healthz and /metrics stay open). */
+import type { FastifyInstance } from 'fastify';
+import checkpointRoutes from './run-checkpoints.ts';
+import eventRoutes from './run-events.ts';
+import metricRoutes from './run-metrics.ts';
+import presetRoutes from './presets.ts';
+import queueRoutes from './queue.ts';
+import runRoutes from './runs.ts';
+import teamRoutes from './teams.ts';
+import tokenRoutes from './tokens.ts';
+
+export default async function v1Routes(app: FastifyInstance) {
+  app.addHook('onRequest', app.authenticate);
+  await app.register(teamRoutes);
+  await app.register(tokenRoutes);
+  await app.register(runRoutes);
+  await app.register(metricRoutes);
+  await app.register(eventRoutes);
+  await app.register(checkpointRoutes);
+  await app.register(queueRoutes);
+  await app.register(presetRoutes);
+}

@@ -1,0 +1,93 @@
+/** The run resource and the POST /v1/runs body. */
+import { Type, type Static } from 'typebox';
+import { PRIORITY_MAX, PRIORITY_MIN } from '@cim-forge/queue';
+import { IsoTime, JsonObject, Nullable, StringEnum, Uuid } from './common.ts';
+
+export const RUN_KINDS = ['pretrain', 'finetune', 'eval'] as const;
+export const RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export const ACTIVE_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const;
+export const MAX_WORLD_SIZE = 64;
+
+export const RunSource = Type.Object(
+  {
+    checkpointId: Uuid,
+    runId: Nullable(Uuid),
+    step: Type.Integer(),
+    uri: Type.String(),
+  },
+  { description: 'the pinned source checkpoint (runId null for an imported weights file)' },
+);
+
+export const Run = Type.Object({
+  id: Uuid,
+  teamId: Uuid,
+  kind: StringEnum(RUN_KINDS),
+  status: StringEnum(RUN_STATUSES),
+  name: Nullable(Type.String()),
+  preset: Nullable(Type.String()),
+  config: JsonObject,
+  worldSize: Type.Integer(),
+  priority: Type.Integer(),
+  maxRestarts: Type.Integer(),
+  infraRestarts: Type.Integer(),
+  userRestarts: Type.Integer(),
+  error: Nullable(Type.String()),
+  source: Nullable(RunSource),
+  createdAt: IsoTime,
+  queuedAt: Nullable(IsoTime),
+  startedAt: Nullable(IsoTime),
+  finishedAt: Nullable(IsoTime),
+  updatedAt: IsoTime,
+});
+export type Run = Static<typeof Run>;
+
+export const SubmitRunBody = Type.Object(
+  {
+    kind: StringEnum(RUN_KINDS),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    preset: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'see GET /v1/presets' })),
+    config: Type.Optional(
+      Type.Unsafe<Record<string, unknown>>({
+        type: 'object',
+        additionalProperties: true,
+        description: 'fields of the kind\'s config applied over the preset (unknown fields are refused; initFrom is not accepted)',
+      }),
+    ),
+    worldSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WORLD_SIZE, description: 'ranks (GPUs); finetune and eval take 1. Default 1' })),
+    priority: Type.Optional(Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX, description: 'higher runs first. Default 0' })),
+    maxRestarts: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'user-caused restarts allowed. Default 3' })),
+    source: Type.Optional(
+      Type.Object(
+        {
+          runId: Type.Optional(Uuid),
+          checkpoint: Type.Optional(Type.String({ description: '"latest", "best" or a checkpoint id', maxLength: 64 })),
+          uri: Type.Optional(Type.String({ pattern: '^s3://', maxLength: 1024, description: 's3://<bucket>/<key>.safetensors' })),
+        },
+        {
+          additionalProperties: false,
+          description: 'required for finetune and eval, refused for pretrain: {runId, checkpoint} or {uri}',
+        },
+      ),
+    ),
+    encoder: Type.Optional(StringEnum(['online', 'target'] as const, { description: 'finetune only' })),
+    validateOnly: Type.Optional(Type.Boolean({ description: 'check and resolve, write nothing' })),
+  },
+  { additionalProperties: false },
+);
+export type SubmitRunBody = Static<typeof SubmitRunBody>;
+
+export const ValidatedRun = Type.Object({
+  valid: Type.Literal(true),
+  kind: StringEnum(RUN_KINDS),
+  worldSize: Type.Integer(),
+  config: JsonObject,
+  source: Type.Optional(
+    Type.Object({
+      checkpointId: Nullable(Uuid),
+      runId: Nullable(Uuid),
+      step: Type.Integer(),
+      uri: Type.String(),
+      encoder: Type.Optional(StringEnum(['online', 'target'] as const)),
+    }),
+  ),
+});
