@@ -10,6 +10,12 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixture = fileURLToPath(new URL('../../../../shared/fixtures/cim-parity-small.safetensors', import.meta.url));
 
+/** The JSON metadata of a safetensors file (its `__metadata__`). */
+function parseSafetensorsHeader(bytes: Buffer): Record<string, string> {
+  const n = Number(bytes.readBigUInt64LE(0));
+  return JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')).__metadata__;
+}
+
 function cim(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
     cwd: root,
@@ -61,6 +67,7 @@ test('bad input: clear messages and exit code 2', () => {
     [['pretrain', '--dataset', '/no/such/dir'], /not "fashion-mnist", "synthetic", or an existing directory/],
     [['pretrain', '--preset', 'huge'], /unknown preset "huge"/],
     [['pretrain', '--model', 'vitGiant'], /model "vitGiant" is not one of/],
+    [['pretrain', '--model', 'resnet9000'], /model "resnet9000" is not one of cimVitTinyPatch16, .*cimResnet50, cimResnetMicro/],
     [['pretrain', '--resume'], /--resume needs --out/],
     [['frobnicate'], /unknown command/],
   ];
@@ -104,6 +111,31 @@ test('pretrain → checkpoint, metrics, resume; visualize draws the figure', asy
   const report = JSON.parse(v.stdout.trim());
   assert.equal(report.iou.length, 6);
   for (const x of report.iou) assert.ok(x >= 0 && x <= 1);
+});
+
+test('pretrain --model cimResnetMicro: trains, evaluates held-out IoU, checkpoints a self-describing ResNet; resume and visualize read it', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'cim-cli-resnet-'));
+  const flags = ['--dataset', 'synthetic', '--limit', '32', '--batch-size', '8', '--epochs', '1', '--workers', '0', '--eval-images', '16', '--checkpoint-every', '2'];
+  const a = cim('pretrain', '--preset', 'smoke', '--model', 'cimResnetMicro', ...flags, '--max-steps', '3', '--out', out);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stderr, /model {8}cimResnetMicro \{\} — 0\.\d\d M trainable parameters/);
+  assert.match(a.stderr, /steps {8}4\/epoch × 1 epochs = 4/);
+  assert.match(a.stderr, /stopped after 3 steps|done: 3 steps/);
+  const meta = parseSafetensorsHeader(await readFile(join(out, 'checkpoints', 'step-00000003', 'model.safetensors')));
+  assert.equal(meta.architecture, 'cim-resnet');
+  assert.equal(meta.layers, '1,1,1,1');
+  const b = cim('pretrain', '--out', out, '--resume', '--workers', '0');
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /resuming at 3 from step-00000003/);
+  assert.match(b.stderr, /held-out {5}IoU 0\.\d{3} of predicted \(p > 0\.5\) vs true maps over 96 exemplars/);
+  const result = JSON.parse(b.stdout.trim().split('\n').at(-1)!);
+  assert.equal(result.steps, 1);
+  assert.ok(result.eval.meanIoU >= 0 && result.eval.meanIoU <= 1 && Number.isFinite(result.eval.loss));
+  const png = join(out, 'maps.png');
+  const v = cim('visualize', '--checkpoint', out, '--dataset', 'synthetic', '--out', png);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal((await readFile(png)).subarray(1, 4).toString(), 'PNG');
+  assert.equal(JSON.parse(v.stdout.trim()).iou.length, 6);
 });
 
 test('the pure-JS cpu backend computes the same model (parity on --backend cpu)', () => {

@@ -2,7 +2,10 @@
 export * from './rng.ts';
 export * from './sampler/index.ts';
 export * from './model/config.ts';
-export { CimViT, onlineNameOf, targetNameOf, type CimForward } from './model/cim-vit.ts';
+export { CimViT, onlineNameOf, targetNameOf } from './model/cim-vit.ts';
+export * from './cim-model-config.ts';
+export type { CimModel, CimForward, HostTensor } from './model/cim-model.ts';
+export { createCimModel, cimModelFromConfig } from './create-cim-model.ts';
 export { cimParamSpecs, fromTorch, toTorch, ourShape, type ParamSpec } from './model/params.ts';
 export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './model/pos-embed.ts';
 export { linear, gelu, layerNorm, attention } from './model/layers.ts';

@@ -2,14 +2,17 @@
  * One validated pre-training config: defaults and presets here, derived values computed once
  * (`deriveTrainPlan`) and printed at start, the resolved config saved with every checkpoint.
  */
-import { modelFactories, type CimModelConfig, type ModelName, samplerConfig, type SamplerConfig } from '@cim-forge/cim/config';
+import {
+  cimModelConfig, cimModelNames, isCimModelName, samplerConfig,
+  type AnyCimModelConfig, type CimModelName, type CimModelOverrides, type SamplerConfig,
+} from '@cim-forge/cim/config';
 import type { SourceSpec } from '@cim-forge/data';
 
 export interface PretrainConfig {
-  /** a named factory (`cimVitTinyPatch16`, …) */
-  model: ModelName;
-  /** overrides of the factory's fields */
-  modelOverrides: Partial<CimModelConfig>;
+  /** a named factory: a ViT (`cimVitTinyPatch16`, …) or a ResNet (`cimResnetMicro`, `cimResnet50`) */
+  model: CimModelName;
+  /** overrides of the factory's fields (a ResNet's `backbone` fields merge into its backbone) */
+  modelOverrides: CimModelOverrides;
   sampler: Partial<SamplerConfig>;
   dataset: SourceSpec;
   /** images per rank per micro-batch */
@@ -100,6 +103,20 @@ export const presets: Record<string, { description: string; config: Partial<Pret
       evalImages: 64,
     },
   },
+  'cpu-resnet': {
+    description: 'Micro ResNet (basic blocks [1,1,1,1], 16..128 wide, stride 8) on 32-px contexts, 2k Fashion-MNIST images, 1 epoch (64 steps): about 4 minutes on one CPU core',
+    config: {
+      model: 'cimResnetMicro',
+      sampler: smallSampler,
+      dataset: { kind: 'fashion-mnist', split: 'train', limit: 2048 },
+      batchSize: 32,
+      epochs: 1,
+      warmupEpochs: 0.1,
+      baseLr: 0.02,
+      checkpointEvery: 20,
+      evalImages: 256,
+    },
+  },
   'bench-vit-tiny': {
     description: 'ViT-Tiny/16, search 224, context 160, exemplar 64, 6 exemplars, batch 8 (the benchmark shape)',
     config: { model: 'cimVitTinyPatch16', batchSize: 8, sampler: {} },
@@ -126,7 +143,7 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   const bad = (msg: string) => {
     throw new Error(`config: ${msg}`);
   };
-  if (!(c.model in modelFactories)) bad(`model "${c.model}" is not one of ${Object.keys(modelFactories).join(', ')}`);
+  if (!isCimModelName(c.model)) bad(`model "${c.model}" is not one of ${cimModelNames.join(', ')}`);
   for (const k of ['batchSize', 'accumIter', 'keepCheckpoints'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
   }
@@ -140,20 +157,26 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   for (const k of ['beta1', 'beta2'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1), got ${c[k]}`);
   if (!(c.momentumBase >= 0 && c.momentumBase <= c.momentumEnd && c.momentumEnd <= 1)) bad('momentum must satisfy 0 <= momentumBase <= momentumEnd <= 1');
   if (c.clipGrad !== null && !(c.clipGrad > 0)) bad(`clipGrad must be positive or null, got ${c.clipGrad}`);
-  const m = modelConfigOf(c);
+  let m: AnyCimModelConfig;
+  try {
+    m = modelConfigOf(c);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
   const s = samplerConfigOf(c);
   if (s.contextSize !== m.contextSize) bad(`sampler contextSize ${s.contextSize} differs from the model's ${m.contextSize}`);
   if (s.exemplarSize !== m.templateSize) bad(`sampler exemplarSize ${s.exemplarSize} differs from the model's templateSize ${m.templateSize}`);
   if (s.numExemplars !== m.numTemplates) bad(`sampler numExemplars ${s.numExemplars} differs from the model's numTemplates ${m.numTemplates}`);
 }
 
-export function modelConfigOf(c: PretrainConfig): CimModelConfig {
-  return modelFactories[c.model](c.modelOverrides);
+/** The model's resolved config: a ViT's or a ResNet's (`architectureOf` tells which). */
+export function modelConfigOf(c: PretrainConfig): AnyCimModelConfig {
+  return cimModelConfig(c.model, c.modelOverrides);
 }
 
 /** The sampler config follows the model's sizes unless the config overrides them. */
 export function samplerConfigOf(c: PretrainConfig): SamplerConfig {
-  const m = modelFactories[c.model](c.modelOverrides);
+  const m = modelConfigOf(c);
   return samplerConfig({ contextSize: m.contextSize, exemplarSize: m.templateSize, numExemplars: m.numTemplates, ...c.sampler });
 }
 

@@ -1,14 +1,16 @@
 /**
  * What a pre-training checkpoint holds, and how it is turned into files and back:
- *   model.safetensors      every parameter (online, target, decoder) and the fixed buffers, PyTorch
- *                          names and layout, the model config in the metadata (the fixture's keys)
- *                          — so the same file is what `--init-from` and fine-tuning import;
+ *   model.safetensors      every parameter (online, target, decoder), BatchNorm running statistics
+ *                          and fixed buffers, PyTorch names and layout; the metadata says which
+ *                          model it is (`architecture` cim-vit or cim-resnet, and its config: the
+ *                          fixture's keys for a ViT) — so the same file is what `--init-from`,
+ *                          `visualize`, `--resume` and fine-tuning (ViT only) read;
  *   optimizer.safetensors  AdamW's exp_avg/… and exp_avg_sq/… (PyTorch layout);
  *   state.json             step, data position, RNG state, the resolved config and plan, metrics.
  * It is written through a CheckpointStore: files, then a manifest of their sha256, so a reader
  * never trusts a half-written checkpoint.
  */
-import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type CimViT } from '@cim-forge/cim';
+import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModel } from '@cim-forge/cim';
 import type { CheckpointStore, CheckpointManifest } from './checkpoint-store.ts';
 import type { CimTrainer } from './trainer.ts';
 import type { PretrainConfig, TrainPlan } from './train-config.ts';
@@ -33,31 +35,10 @@ export interface TrainState {
   savedAt: string;
 }
 
-export function modelMetadata(c: CimModelConfig): Record<string, string> {
-  return {
-    img_size: String(c.imgSize),
-    patch_size: String(c.patchSize),
-    embed_dim: String(c.embedDim),
-    depth: String(c.depth),
-    num_heads: String(c.numHeads),
-    mlp_ratio: String(c.mlpRatio),
-    decoder_embed_dim: String(c.decoderEmbedDim),
-    decoder_num_heads: String(c.decoderNumHeads),
-    context_size: String(c.contextSize),
-    template_size: String(c.templateSize),
-    templates: String(c.numTemplates),
-  };
-}
-
-export async function modelToSafetensors(model: CimViT): Promise<Uint8Array> {
+export async function modelToSafetensors(model: CimModel): Promise<Uint8Array> {
   const sd = await model.stateDict();
-  const { posEmbed, decoderPosEmbed } = model.buffers();
-  const c = model.config;
-  const g = c.imgSize / c.patchSize;
-  const gc = c.contextSize / c.patchSize;
-  sd.set('pos_embed', { shape: [1, 1 + g * g, c.embedDim], data: posEmbed });
-  sd.set('decoder_pos_embed', { shape: [1, 1 + gc * gc, c.decoderEmbedDim], data: decoderPosEmbed });
-  return serializeSafetensors(sd, { format: 'pt', ...modelMetadata(c) });
+  for (const [name, t] of model.fixedBuffers()) sd.set(name, t);
+  return serializeSafetensors(sd, { format: 'pt', ...model.metadata() });
 }
 
 export async function saveCheckpoint(
@@ -107,8 +88,11 @@ export async function loadCheckpoint(store: CheckpointStore, id: string, trainer
  * without target-encoder weights initialises the target from the online encoder; a file without
  * decoder weights (an encoder-only checkpoint) leaves the decoder as initialised.
  */
-export function loadModelSafetensors(model: CimViT, bytes: Uint8Array, source: string): { loaded: number; decoder: boolean } {
+export function loadModelSafetensors(model: CimModel, bytes: Uint8Array, source: string): { loaded: number; decoder: boolean } {
   const file = parseSafetensors(bytes, source);
+  // a file without `architecture` is a ViT (the authors' fixture, official checkpoints)
+  const arch = file.metadata.architecture ?? 'cim-vit';
+  if (arch !== model.architecture) throw new Error(`${source} holds a ${arch} model; this run's model is a ${model.architecture}`);
   const get = (name: string) => {
     const t = file.tensors.get(name) ?? file.tensors.get(`model.${name}`) ?? file.tensors.get(`weights/${name}`);
     return t ? { shape: t.shape, data: t.data as Float32Array } : undefined;

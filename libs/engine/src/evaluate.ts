@@ -1,10 +1,11 @@
 /**
  * How well predicted correlation maps match the true ones on held-out images: mean IoU of the
  * thresholded map (p > 0.5) with the true map, per exemplar, and the same for the trivial
- * "everything" prediction as a floor.
+ * "everything" prediction as a floor. The model runs in inference mode (a ResNet's BatchNorm on its
+ * running statistics, which stay untouched).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CimBatch, CimViT } from '@cim-forge/cim';
+import type { CimBatch, CimModel } from '@cim-forge/cim';
 import { batchTensors, disposeBatch } from './batch-tensors.ts';
 
 export interface IoUReport {
@@ -48,25 +49,33 @@ export function iou(pred: ArrayLike<number>, truth: ArrayLike<number>, offset: n
 }
 
 /** One forward pass: probability maps p(exemplar here) [T·B, C, C] and the batch's loss. */
-function forwardMaps(model: CimViT, b: CimBatch): { probs: Float32Array; loss: number } {
+function forwardMaps(model: CimModel, b: CimBatch): { probs: Float32Array; loss: number } {
   const bt = batchTensors(b);
-  const [probsT, lossT] = tf.tidy(() => {
-    const f = model.forward(bt.context, bt.templates, bt.masks);
-    const [l0, l1] = tf.split(f.logits, 2, 3);
-    return [tf.sigmoid(tf.sub(l1, l0)), f.loss];
-  });
-  disposeBatch(bt);
+  const wasTraining = model.training;
+  model.training = false;
+  let probsT: tf.Tensor;
+  let lossT: tf.Tensor;
+  try {
+    [probsT, lossT] = tf.tidy(() => {
+      const f = model.forward(bt.context, bt.templates, bt.masks);
+      const [l0, l1] = tf.split(f.logits, 2, 3);
+      return [tf.sigmoid(tf.sub(l1, l0)), f.loss];
+    });
+  } finally {
+    model.training = wasTraining;
+    disposeBatch(bt);
+  }
   const out = { probs: probsT.dataSync() as Float32Array, loss: lossT.dataSync()[0] };
   tf.dispose([probsT, lossT]);
   return out;
 }
 
 /** Probability maps p(exemplar here) [T·B, C, C] for a batch. */
-export function predictMaps(model: CimViT, b: CimBatch): Float32Array {
+export function predictMaps(model: CimModel, b: CimBatch): Float32Array {
   return forwardMaps(model, b).probs;
 }
 
-export function evaluateIoU(model: CimViT, batches: CimBatch[]): IoUReport {
+export function evaluateIoU(model: CimModel, batches: CimBatch[]): IoUReport {
   let sum = 0;
   let ones = 0;
   let lossSum = 0;

@@ -9,7 +9,7 @@ export * from './evaluate.ts';
 export * from './batch-tensors.ts';
 export * from './pretrain.ts';
 export { cimSample, cimSampleModule } from './cim-sample.ts';
-export { tinyConfig, syntheticBatches } from './testing.ts';
+export { tinyConfig, tinyResNetConfig, syntheticBatches } from './testing.ts';
 export * from './finetune/index.ts';
 export * from './robustness/index.ts';
 export * from './loss-summary.ts';

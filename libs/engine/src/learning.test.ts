@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CimViT, initBackend } from '@cim-forge/cim';
+import { cimModelFromConfig, initBackend } from '@cim-forge/cim';
 import { pretrain, evalSourceSpec, evaluateOn } from './pretrain.ts';
 import { modelConfigOf } from './train-config.ts';
 import { tinyConfig } from './testing.ts';
@@ -23,7 +23,7 @@ test('CIM learns: loss falls, maps beat the untrained model, and depend on the e
     seed: 0,
   });
   const heldOut = evalSourceSpec(config.dataset, config.evalImages);
-  const untrained = new CimViT(modelConfigOf(config), config.seed);
+  const untrained = cimModelFromConfig(modelConfigOf(config), config.seed);
   const before = await evaluateOn(untrained, config, heldOut);
   untrained.dispose();
 

@@ -5,11 +5,11 @@
  * run this same loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT, collate, type CimBatch, type CimSample } from '@cim-forge/cim';
+import { collate, createCimModel, type CimBatch, type CimModel, type CimSample } from '@cim-forge/cim';
 import { PrefetchLoader, type PrefetchLoaderOptions, type SourceSpec } from '@cim-forge/data';
 import { readFile } from 'node:fs/promises';
 import { cimSampleModule } from './cim-sample.ts';
-import { deriveTrainPlan, modelConfigOf, samplerConfigOf, type PretrainConfig, type TrainPlan } from './train-config.ts';
+import { deriveTrainPlan, samplerConfigOf, type PretrainConfig, type TrainPlan } from './train-config.ts';
 import { CimTrainer, type StepResult } from './trainer.ts';
 import { loadCheckpoint, loadModelSafetensors, modelToSafetensors, saveCheckpoint, type TrainState } from './checkpoint.ts';
 import { sha256, type CheckpointStore } from './checkpoint-store.ts';
@@ -74,10 +74,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const metrics = o.metrics ?? nullMetricsSink;
   const rankMetrics = o.rankMetrics ?? nullMetricsSink;
   const log = hooks.log ?? (() => {});
-  const modelCfg = modelConfigOf(config);
   const samplerCfg = samplerConfigOf(config);
 
-  const model = new CimViT(modelCfg, config.seed);
+  const model = createCimModel(config.model, config.modelOverrides, config.seed);
   if (config.initFrom) {
     const r = loadModelSafetensors(model, new Uint8Array(await readFile(config.initFrom)), config.initFrom);
     log(`initialised from ${config.initFrom} (${r.loaded} tensors${r.decoder ? '' : ', encoder only'})`);
@@ -220,7 +219,7 @@ function loaderOptions(config: PretrainConfig, collective: Collective): Prefetch
 }
 
 /** IoU of the model's maps on `spec`'s images, sampled with a fixed seed. */
-export async function evaluateOn(model: CimViT, config: PretrainConfig, spec: SourceSpec, batchSize = 32): Promise<IoUReport> {
+export async function evaluateOn(model: CimModel, config: PretrainConfig, spec: SourceSpec, batchSize = 32): Promise<IoUReport> {
   const samplerCfg = samplerConfigOf(config);
   const loader = new PrefetchLoader<CimSample>({
     source: spec,

@@ -15,6 +15,15 @@ export function tinyConfig(o: Partial<PretrainConfig> = {}): PretrainConfig {
   });
 }
 
+/** A micro ResNet cut down further (widths 8..32, 32-d decoder): tens of milliseconds a step on wasm. */
+export function tinyResNetConfig(o: Partial<PretrainConfig> = {}): PretrainConfig {
+  return tinyConfig({
+    model: 'cimResnetMicro',
+    modelOverrides: { backbone: { widths: [8, 16, 16, 32], stemWidth: 8 }, decoderEmbedDim: 32, decoderNumHeads: 2 },
+    ...o,
+  });
+}
+
 export function syntheticBatches(config: PretrainConfig, n: number, seed = 1): CimBatch[] {
   const src = syntheticSource({ size: n * config.batchSize, imageSize: 48, seed });
   const s = samplerConfigOf(config);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT, initBackend, type CimBatch } from '@cim-forge/cim';
+import { cimModelFromConfig, initBackend, type CimBatch } from '@cim-forge/cim';
 import { CimTrainer, NonFiniteLossError } from './trainer.ts';
 import { deriveTrainPlan, modelConfigOf } from './train-config.ts';
 import { syntheticBatches, tinyConfig } from './testing.ts';
@@ -9,7 +9,7 @@ import { syntheticBatches, tinyConfig } from './testing.ts';
 await initBackend('wasm');
 
 function trainerFor(config = tinyConfig(), seed = 0) {
-  const model = new CimViT(modelConfigOf(config), seed);
+  const model = cimModelFromConfig(modelConfigOf(config), seed);
   const plan = deriveTrainPlan(config, 64);
   return new CimTrainer(model, config, plan);
 }

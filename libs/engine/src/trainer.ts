@@ -1,10 +1,10 @@
 /**
  * One optimizer step of CIM pre-training: forward/backward over `accumIter` micro-batches
  * (gradients averaged), all-reduce across ranks, optional clipping, AdamW at the scheduled lr,
- * then the target encoder's momentum update.
+ * then the target encoder's momentum update. Any backbone (`CimModel`): ViT or ResNet.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, clipByGlobalNorm, learningRate, targetMomentum, type CimBatch, type CimViT } from '@cim-forge/cim';
+import { AdamW, assignValues, clipByGlobalNorm, learningRate, targetMomentum, type CimBatch, type CimModel } from '@cim-forge/cim';
 import type { PretrainConfig, TrainPlan } from './train-config.ts';
 import { batchTensors, disposeBatch } from './batch-tensors.ts';
 import { soloCollective, type Collective } from './collective.ts';
@@ -29,7 +29,7 @@ export class CimTrainer {
   step = 0;
 
   constructor(
-    readonly model: CimViT,
+    readonly model: CimModel,
     readonly config: PretrainConfig,
     readonly plan: TrainPlan,
     readonly collective: Collective = soloCollective,
@@ -56,6 +56,8 @@ export class CimTrainer {
   /**
    * The step's gradient: the mean over micro-batches (as PyTorch's loss / accum_iter, then
    * backward), averaged across ranks. Also returns the mean loss and where the time went.
+   * BatchNorm running statistics (each rank's forward updated its own) ride along and are
+   * replaced by their mean across ranks, so every rank keeps identical weights and buffers.
    */
   async gradients(
     micro: CimBatch[],
@@ -85,8 +87,15 @@ export class CimTrainer {
     }
     const computeMs = performance.now() - t0;
     if (this.collective.worldSize === 1) return { loss, grads, computeMs, allReduceSeconds: 0, allReduceBytes: 0, stop: stopVote };
-    // one flat buffer: every gradient, then the loss and this rank's stop vote, averaged together
-    const flat = tf.tidy(() => tf.concat([...names.map((n) => tf.reshape(grads.get(n)!, [-1])), tf.tensor1d([loss, stopVote ? 1 : 0])]));
+    // one flat buffer: every gradient, the running statistics, then the loss and this rank's stop vote, averaged together
+    const buffers = this.model.bufferNames();
+    const flat = tf.tidy(() =>
+      tf.concat([
+        ...names.map((n) => tf.reshape(grads.get(n)!, [-1])),
+        ...buffers.map((n) => tf.reshape(this.model.p(n), [-1])),
+        tf.tensor1d([loss, stopVote ? 1 : 0]),
+      ]),
+    );
     const host = (await flat.data()) as Float32Array;
     tf.dispose([flat, ...grads.values()]);
     const r0 = performance.now();
@@ -98,6 +107,11 @@ export class CimTrainer {
     for (const n of names) {
       const v = this.model.p(n);
       grads.set(n, tf.tensor(avg.subarray(o, o + v.size), v.shape));
+      o += v.size;
+    }
+    for (const n of buffers) {
+      const v = this.model.p(n);
+      assignValues(v, avg.subarray(o, o + v.size));
       o += v.size;
     }
     return { loss, grads, computeMs, allReduceSeconds, allReduceBytes: host.byteLength, stop };

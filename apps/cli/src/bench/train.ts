@@ -1,5 +1,5 @@
 /**
- * Training-step throughput: `npm run bench:train [-- --steps N --only bench-vit-tiny|cpu-small]`.
+ * Training-step throughput: `npm run bench:train [-- --steps N --only bench-vit-tiny|cpu-small|cpu-resnet]`.
  * One JSON line per (preset, mode):
  *   mode "step"          a full training step (forward, backward, AdamW, EMA) on pre-sampled batches
  *   mode "with-sampler"  the same, fed by the prefetching loader (1 sampling thread) from images
@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT, collate, initBackend, type CimBatch, type CimSample } from '@cim-forge/cim';
+import { cimModelFromConfig, collate, initBackend, type CimBatch, type CimSample } from '@cim-forge/cim';
 import { CimTrainer, cimSampleModule, deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, syntheticBatches, type PretrainConfig } from '@cim-forge/engine';
 import { PrefetchLoader } from '@cim-forge/data';
 
@@ -21,7 +21,7 @@ const backend = await initBackend('auto');
 
 async function bench(preset: string, imageSize: number): Promise<void> {
   const config: PretrainConfig = resolvePretrainConfig(preset, { dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0 });
-  const model = new CimViT(modelConfigOf(config), 0);
+  const model = cimModelFromConfig(modelConfigOf(config), 0);
   const trainer = new CimTrainer(model, config, deriveTrainPlan(config, 4096));
   const B = config.batchSize;
   // 1. the step alone, on batches sampled beforehand
@@ -84,7 +84,7 @@ function benchMatmul(): void {
 }
 
 if (!values.only || values.only === 'matmul') benchMatmul();
-for (const [preset, imageSize] of [['cpu-small', 28], ['bench-vit-tiny', 375]] as const) {
+for (const [preset, imageSize] of [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375]] as const) {
   if (!values.only || values.only === preset) await bench(preset, imageSize);
 }
 process.exit(0);

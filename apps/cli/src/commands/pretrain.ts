@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { initBackend, modelFactories, type BackendChoice } from '@cim-forge/cim';
+import { cimModelNames, initBackend, type BackendChoice } from '@cim-forge/cim';
 import {
   JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
 } from '@cim-forge/engine';
@@ -16,8 +16,8 @@ import { stopOnSignals } from '../signals.ts';
 const help = `Usage: npm run cim -- pretrain [options]
 
 Pre-trains CIM on one machine: exemplars cut from each image (scaled, stretched, rotated,
-colour-jittered) go through the online ViT; the whole image (the context) through its momentum
-twin; a cross-attention decoder learns to predict where each exemplar came from.
+colour-jittered) go through the online encoder (a ViT or a ResNet); the whole image (the context)
+through its momentum twin; a cross-attention decoder learns to predict where each exemplar came from.
 
 Data
   --dataset D           fashion-mnist | synthetic | PATH (an ImageFolder: PATH/<class>/*.jpg|png)
@@ -26,7 +26,8 @@ Config (a preset, then a JSON config file, then flags; see \`cim presets\`)
   --preset NAME         ${Object.keys(presets).join(' | ')}
                         (default: cpu-small, a few minutes on one CPU core)
   --config FILE.json    any PretrainConfig fields, e.g. {"epochs": 10, "sampler": {"searchSize": 64}}
-  --model NAME          ${Object.keys(modelFactories).join(' | ')}
+  --model NAME          ${cimModelNames.join(' | ')}
+                        (the sampler's context, exemplar size and count follow the model)
   --batch-size N        images per micro-batch           --accum-iter N  micro-batches per step
   --epochs E            (fractional ok)                   --warmup-epochs E
   --base-lr X           lr = base-lr × effective batch / 256

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  CimViT, Rng, collate, denormalizeToRgb, initBackend, modelConfigFromMetadata, parseSafetensors, sampleCim, samplerConfig,
+  Rng, cimModelConfigFromMetadata, cimModelFromConfig, collate, denormalizeToRgb, initBackend, parseSafetensors, sampleCim, samplerConfig,
   type BackendChoice, type SamplerConfig,
 } from '@cim-forge/cim';
 import { LocalCheckpointStore, loadModelSafetensors, predictMaps, samplerConfigOf, type TrainState } from '@cim-forge/engine';
@@ -61,7 +61,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.image === !values.dataset) throw new UsageError('visualize needs exactly one of --image FILE or --dataset D');
   const { file, state } = await findModelFile(values.checkpoint);
   const bytes = new Uint8Array(await readFile(file));
-  const cfg = modelConfigFromMetadata(parseSafetensors(bytes, file).metadata);
+  // the metadata says which model the file holds (a ViT or a ResNet) and its shape
+  const cfg = cimModelConfigFromMetadata(parseSafetensors(bytes, file).metadata);
 
   let image: RgbImage;
   if (values.image) {
@@ -86,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values['no-augment']) sCfg = { ...sCfg, augment: false };
 
   await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
-  const model = new CimViT(cfg, 0);
+  const model = cimModelFromConfig(cfg, 0);
   try {
     loadModelSafetensors(model, bytes, file);
     const sample = sampleCim(image, sCfg, new Rng(num('seed', values.seed, { int: true, min: 0 }) ?? 0));

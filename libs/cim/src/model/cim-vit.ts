@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; the union package registers them all.
 import '@tensorflow/tfjs';
-import type { CimModelConfig } from './config.ts';
+import { modelMetadata, type CimModelConfig } from './config.ts';
+import type { CimForward, CimModel, HostTensor } from './cim-model.ts';
 import { cimParamSpecs, fromTorch, targetNameOf, toTorch, type ParamSpec } from './params.ts';
 import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
 import { correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
@@ -17,17 +18,15 @@ import { initParams } from './init-params.ts';
 
 type Params = Map<string, tf.Variable>;
 
-export interface CimForward {
-  /** [T·B, C, C, 2] per-pixel logits, template-major */
-  logits: tf.Tensor4D;
-  /** scalar: Σ over templates of the mean per-pixel cross-entropy */
-  loss: tf.Scalar;
-}
+export type { CimForward };
 
-export class CimViT {
+export class CimViT implements CimModel {
+  readonly architecture = 'cim-vit' as const;
   readonly config: CimModelConfig;
   readonly specs: ParamSpec[];
   readonly params: Params;
+  /** no train/eval difference: LayerNorm only, no dropout in pre-training */
+  training = true;
   /** fixed sin-cos buffers: encoder pos embed for the img_size grid, decoder pos embed */
   private posEmbed: Float32Array;
   private decoderPosEmbed: tf.Tensor;
@@ -47,6 +46,11 @@ export class CimViT {
   /** Parameters that get gradients, in a fixed order. */
   trainableNames(): string[] {
     return this.specs.filter((s) => s.trainable).map((s) => s.name);
+  }
+
+  /** No running statistics in a ViT. */
+  bufferNames(): string[] {
+    return [];
   }
 
   p(name: string): tf.Variable {
@@ -201,6 +205,23 @@ export class CimViT {
       this.decoderPosEmbed.dispose();
       this.decoderPosEmbed = tf.tensor(dpe.data, this.decoderPosEmbed.shape);
     }
+  }
+
+  /** pos_embed [1, 1 + g², D] for the imgSize grid and decoder_pos_embed [1, 1 + gc², Dd], PyTorch layout. */
+  fixedBuffers(): Map<string, HostTensor> {
+    const c = this.config;
+    const g = c.imgSize / c.patchSize;
+    const gc = c.contextSize / c.patchSize;
+    const { posEmbed, decoderPosEmbed } = this.buffers();
+    return new Map([
+      ['pos_embed', { shape: [1, 1 + g * g, c.embedDim], data: posEmbed }],
+      ['decoder_pos_embed', { shape: [1, 1 + gc * gc, c.decoderEmbedDim], data: decoderPosEmbed }],
+    ]);
+  }
+
+  /** The fixture's keys plus `architecture: cim-vit`. */
+  metadata(): Record<string, string> {
+    return { architecture: this.architecture, ...modelMetadata(this.config) };
   }
 
   /** Fixed buffers in PyTorch layout, for tests and export. */

@@ -75,8 +75,31 @@ export function checkModelConfig(c: CimModelConfig): CimModelConfig {
   return c;
 }
 
-/** A model config from a safetensors fixture's or checkpoint's metadata (all values strings). */
+/** The safetensors metadata of a ViT checkpoint: the keys of the authors' fixture (all values strings). */
+export function modelMetadata(c: CimModelConfig): Record<string, string> {
+  return {
+    img_size: String(c.imgSize),
+    patch_size: String(c.patchSize),
+    embed_dim: String(c.embedDim),
+    depth: String(c.depth),
+    num_heads: String(c.numHeads),
+    mlp_ratio: String(c.mlpRatio),
+    decoder_embed_dim: String(c.decoderEmbedDim),
+    decoder_num_heads: String(c.decoderNumHeads),
+    context_size: String(c.contextSize),
+    template_size: String(c.templateSize),
+    templates: String(c.numTemplates),
+  };
+}
+
+/**
+ * A ViT config from a safetensors fixture's or checkpoint's metadata (all values strings). A file
+ * whose `architecture` names another backbone (a CIM ResNet) is refused by name.
+ */
 export function modelConfigFromMetadata(m: Record<string, string>): CimModelConfig {
+  if (m.architecture !== undefined && m.architecture !== 'cim-vit') {
+    throw new Error(`the weights hold a ${m.architecture} model, not a ViT (only CIM ViT checkpoints can be used here)`);
+  }
   const num = (k: string, fallback?: number): number => {
     if (m[k] === undefined) {
       if (fallback !== undefined) return fallback;

@@ -12,7 +12,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { fromTorch, toTorch } from '../model/params.ts';
 import { assignValues } from '../tensors.ts';
-import { resnetGrid, resnetOutDim, type CimResNetConfig } from './config.ts';
+import { cimResNetMetadata, resnetGrid, resnetOutDim, type CimResNetConfig } from './config.ts';
+import type { CimModel, HostTensor } from '../model/cim-model.ts';
+import type { ParamSpec } from '../model/params.ts';
 import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from '../model/correlation-decoder.ts';
 import { resnetParamSpecs, type ResNetParamSpec } from './params.ts';
 import { featuresToTokens, forwardResNet } from './resnet.ts';
@@ -28,7 +30,8 @@ export function resnetOnlineNameOf(targetName: string): string {
   return targetName.startsWith(TARGET_PREFIX) ? ONLINE_PREFIX + targetName.slice(TARGET_PREFIX.length) : targetName;
 }
 
-export class CimResNet {
+export class CimResNet implements CimModel {
+  readonly architecture = 'cim-resnet' as const;
   readonly config: CimResNetConfig;
   readonly specs: ResNetParamSpec[];
   readonly params: Map<string, tf.Variable>;
@@ -55,6 +58,11 @@ export class CimResNet {
 
   trainableNames(): string[] {
     return this.specs.filter((s) => s.trainable).map((s) => s.name);
+  }
+
+  /** BatchNorm running statistics of both encoders, updated by the forward in training mode. */
+  bufferNames(): string[] {
+    return this.specs.filter((s) => s.buffer).map((s) => s.name);
   }
 
   readonly p = (name: string): tf.Variable => {
@@ -124,9 +132,23 @@ export class CimResNet {
     return out;
   }
 
-  /** Load PyTorch-named, PyTorch-layout weights; `targetFromOnline` fills encoder_c.* from encoder.*. */
-  loadStateDict(get: (name: string) => { shape: number[]; data: Float32Array } | undefined, opts: { targetFromOnline?: boolean } = {}): void {
+  /** None: the decoder's sin-cos position embedding follows from the config. */
+  fixedBuffers(): Map<string, HostTensor> {
+    return new Map();
+  }
+
+  /** `architecture: cim-resnet` and the backbone and decoder shape (`cimResNetMetadata`). */
+  metadata(): Record<string, string> {
+    return cimResNetMetadata(this.config);
+  }
+
+  /**
+   * Load PyTorch-named, PyTorch-layout weights (running statistics included); `targetFromOnline`
+   * fills encoder_c.* from encoder.*, `onlyRoles` skips the other roles.
+   */
+  loadStateDict(get: (name: string) => HostTensor | undefined, opts: { targetFromOnline?: boolean; onlyRoles?: ParamSpec['role'][] } = {}): void {
     for (const s of this.specs) {
+      if (opts.onlyRoles && !opts.onlyRoles.includes(s.role)) continue;
       let src = get(s.name);
       if (!src && s.role === 'target' && opts.targetFromOnline) src = get(resnetOnlineNameOf(s.name));
       if (!src) throw new Error(`checkpoint lacks parameter ${s.name}`);

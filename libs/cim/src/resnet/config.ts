@@ -115,3 +115,58 @@ export function checkCimResNetConfig(c: CimResNetConfig): CimResNetConfig {
   if (gc < 2 || gt < 2) throw new Error(`cim resnet config: grids must be ≥ 2, got context ${gc}×${gc}, exemplar ${gt}×${gt} (stride ${resnetStride(c.backbone)})`);
   return c;
 }
+
+/** Overrides of a CIM ResNet factory; `backbone` fields merge into the factory's backbone. */
+export type CimResNetOverrides = Partial<Omit<CimResNetConfig, 'backbone'>> & { backbone?: Partial<ResNetConfig> };
+
+/** The safetensors metadata of a CIM ResNet checkpoint (all values strings; lists comma-separated). */
+export function cimResNetMetadata(c: CimResNetConfig): Record<string, string> {
+  const b = c.backbone;
+  return {
+    architecture: 'cim-resnet',
+    block: b.block,
+    layers: b.layers.join(','),
+    widths: b.widths.join(','),
+    strides: b.strides.join(','),
+    stem: b.stem,
+    stem_width: String(b.stemWidth),
+    bn_eps: String(b.bnEps),
+    bn_momentum: String(b.bnMomentum),
+    decoder_embed_dim: String(c.decoderEmbedDim),
+    decoder_num_heads: String(c.decoderNumHeads),
+    mlp_ratio: String(c.mlpRatio),
+    context_size: String(c.contextSize),
+    template_size: String(c.templateSize),
+    templates: String(c.numTemplates),
+  };
+}
+
+/** The inverse of `cimResNetMetadata`. */
+export function cimResNetConfigFromMetadata(m: Record<string, string>): CimResNetConfig {
+  const str = (k: string): string => {
+    if (m[k] === undefined) throw new Error(`metadata lacks "${k}"`);
+    return m[k];
+  };
+  const num = (k: string): number => {
+    const v = Number(str(k));
+    if (!Number.isFinite(v)) throw new Error(`metadata "${k}" is not a number: ${m[k]}`);
+    return v;
+  };
+  const list = (k: string): number[] => str(k).split(',').map(Number);
+  const block = str('block');
+  const stem = str('stem');
+  if (block !== 'basic' && block !== 'bottleneck') throw new Error(`metadata "block" must be basic or bottleneck, got ${block}`);
+  if (stem !== 'imagenet' && stem !== 'cifar') throw new Error(`metadata "stem" must be imagenet or cifar, got ${stem}`);
+  return checkCimResNetConfig({
+    backbone: checkResNetConfig({
+      block, layers: list('layers'), widths: list('widths'), strides: list('strides'), stem,
+      stemWidth: num('stem_width'), bnEps: num('bn_eps'), bnMomentum: num('bn_momentum'),
+    }),
+    decoderEmbedDim: num('decoder_embed_dim'),
+    decoderNumHeads: num('decoder_num_heads'),
+    mlpRatio: num('mlp_ratio'),
+    contextSize: num('context_size'),
+    templateSize: num('template_size'),
+    numTemplates: num('templates'),
+  });
+}

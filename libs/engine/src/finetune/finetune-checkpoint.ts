@@ -7,9 +7,8 @@
  *   state.json             step, resolved config and plan, metrics.
  * The data position is not stored: it is a function of the step (see finetune.ts).
  */
-import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type VitClassifier } from '@cim-forge/cim';
+import { assignValues, fromTorch, modelMetadata, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type VitClassifier } from '@cim-forge/cim';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint-store.ts';
-import { modelMetadata } from '../checkpoint.ts';
 import type { FinetuneConfig, FinetunePlan } from './finetune-config.ts';
 import type { LayerwiseAdamW } from './layerwise-adamw.ts';
 

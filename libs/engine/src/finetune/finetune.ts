@@ -70,6 +70,8 @@ export interface FinetuneResult {
 /** PyTorch-named tensors of a safetensors file, and the encoder config its metadata describes. */
 export async function readEncoderFile(path: string): Promise<{ get: StateGetter; encoder: CimModelConfig | undefined }> {
   const file = parseSafetensors(new Uint8Array(await readFile(path)), path);
+  const arch = file.metadata.architecture;
+  if (arch !== undefined && arch !== 'cim-vit') throw new Error(`${path} holds a ${arch} model; fine-tuning and probing take a CIM ViT encoder`);
   const get: StateGetter = (name) => {
     const t = file.tensors.get(name) ?? file.tensors.get(`model.${name}`);
     return t ? { shape: t.shape, data: t.data as Float32Array } : undefined;

@@ -1,0 +1,56 @@
+/**
+ * What the training engine, the checkpoints and the evaluation need of a CIM model, whatever its
+ * backbone: CimViT and CimResNet implement it. Parameters are named and laid out as PyTorch's
+ * `state_dict`; `specs` lists them in a fixed order (online, decoder, target).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AnyCimModelConfig, CimArchitecture } from '../cim-model-config.ts';
+import type { ParamSpec } from './params.ts';
+
+/** A tensor on the host in PyTorch layout. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface CimForward {
+  /** [T·B, C, C, 2] per-pixel logits, template-major */
+  logits: tf.Tensor4D;
+  /** scalar: Σ over templates of the mean per-pixel cross-entropy */
+  loss: tf.Scalar;
+}
+
+export interface CimModel {
+  readonly architecture: CimArchitecture;
+  readonly config: AnyCimModelConfig;
+  readonly specs: readonly ParamSpec[];
+  /**
+   * Pre-training mode (true) or inference (false). Only BatchNorm cares: batch statistics and
+   * running-statistic updates vs the running statistics. The ViT has no such layer.
+   */
+  training: boolean;
+  p(name: string): tf.Variable;
+  /** parameters that get gradients, in spec order */
+  trainableNames(): string[];
+  /** state the forward pass updates without gradients (BatchNorm running statistics), in spec order */
+  bufferNames(): string[];
+  /** context [B, C, C, 3], templates [T·B, S, S, 3], masks [T·B, C, C] float */
+  forward(context: tf.Tensor4D, templates: tf.Tensor4D, masks: tf.Tensor3D): CimForward;
+  /** loss and a gradient (our layout) for every trainable parameter; the target runs off the tape */
+  lossAndGrads(context: tf.Tensor4D, templates: tf.Tensor4D, masks: tf.Tensor3D): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  /** target ← m·target + (1 − m)·online */
+  momentumUpdate(m: number): void;
+  /** every parameter and buffer in `specs`, PyTorch names and layout */
+  stateDict(): Promise<Map<string, HostTensor>>;
+  /** fixed tensors saved beside the state dict (the ViT's sin-cos position embeddings) */
+  fixedBuffers(): Map<string, HostTensor>;
+  /** the safetensors header that makes a checkpoint self-describing (`cimModelMetadata`) */
+  metadata(): Record<string, string>;
+  /**
+   * Load PyTorch-named weights; `targetFromOnline` fills a missing target parameter from its online
+   * twin, `onlyRoles` loads only those roles (an encoder-only file keeps the decoder as it is).
+   */
+  loadStateDict(get: (name: string) => HostTensor | undefined, opts?: { targetFromOnline?: boolean; onlyRoles?: ParamSpec['role'][] }): void;
+  /** safe to call twice */
+  dispose(): void;
+}
