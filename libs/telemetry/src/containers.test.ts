@@ -1,0 +1,174 @@
+// docker/: the images and the laptop compose file. Docker cannot build here, so these are static
+// checks: stages, users, health checks, bases, commands, env names, ports.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import YAML from 'yaml';
+import { DEFAULT_PORTS } from './index.ts';
+import { repoPath } from './testing/tools.ts';
+
+interface Stage { from: string; name?: string; lines: string[] }
+
+/** Dockerfile → stages (continuation lines joined, comments dropped), ARG defaults substituted in FROM */
+function stages(file: string): Stage[] {
+  const text = readFileSync(repoPath('docker', file), 'utf8').replace(/\\\n/g, ' ');
+  const args = new Map<string, string>();
+  const out: Stage[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const arg = /^ARG (\w+)=(\S+)$/.exec(line);
+    if (arg && out.length === 0) args.set(arg[1], arg[2]);
+    const from = /^FROM (\S+)(?: AS (\S+))?$/i.exec(line);
+    if (from) {
+      out.push({ from: from[1].replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? `?${n}`), name: from[2], lines: [] });
+      continue;
+    }
+    assert.ok(out.length > 0 || /^ARG /.test(line), `${file}: instruction before FROM: ${line}`);
+    out.at(-1)?.lines.push(line);
+  }
+  return out;
+}
+const instr = (s: Stage, k: string) => s.lines.filter((l) => l.startsWith(`${k} `));
+
+function checkRuntimeStage(file: string, s: Stage, port: number, entry: string): void {
+  const user = instr(s, 'USER');
+  assert.equal(user.length, 1, `${file}/${s.name}: one USER`);
+  assert.match(user[0], /^USER [1-9]\d*(:[1-9]\d*)?$/, `${file}/${s.name}: numeric non-root USER`);
+  const hc = instr(s, 'HEALTHCHECK');
+  assert.equal(hc.length, 1, `${file}/${s.name}: HEALTHCHECK`);
+  assert.match(hc[0], /\/healthz/);
+  assert.match(hc[0], new RegExp(`\\|\\| ${port}\\)`), `${file}/${s.name}: health check on ${port}`);
+  assert.deepEqual(instr(s, 'EXPOSE'), [`EXPOSE ${port}`]);
+  assert.deepEqual(instr(s, 'CMD'), [`CMD ["node", "--import", "tsx", "${entry}"]`]);
+  assert.ok(s.lines.some((l) => l.startsWith('COPY --from=') && l.includes('--chown=1000:1000')), `${file}/${s.name}: app copied owned by the runtime user`);
+}
+
+describe('docker/api.Dockerfile', () => {
+  const st = stages('api.Dockerfile');
+  it('is multi-stage; the runtime stage is non-root with a health check on the API port', () => {
+    assert.ok(st.length >= 2);
+    const runtime = st.at(-1)!;
+    assert.equal(runtime.name, 'runtime');
+    assert.match(runtime.from, /^node:20-/);
+    checkRuntimeStage('api.Dockerfile', runtime, DEFAULT_PORTS.api, 'apps/api/src/main.ts');
+  });
+
+  it('never installs tfjs and deletes the copy npm ci brought', () => {
+    const text = readFileSync(repoPath('docker/api.Dockerfile'), 'utf8');
+    assert.doesNotMatch(text, /tfjs-node/);
+    assert.ok(st[0].lines.includes('RUN rm -rf node_modules/@tensorflow'));
+    const ci = st[0].lines.findIndex((l) => l.startsWith('RUN npm ci'));
+    assert.ok(ci >= 0 && ci < st[0].lines.indexOf('RUN rm -rf node_modules/@tensorflow'));
+  });
+});
+
+describe('docker/worker.Dockerfile', () => {
+  const st = stages('worker.Dockerfile');
+  it('the default (last) stage is a non-root CUDA 11 + cuDNN 8 runtime with a health check', () => {
+    const gpu = st.at(-1)!;
+    assert.equal(gpu.name, 'gpu');
+    assert.match(gpu.from, /^nvidia\/cuda:11\.\d+\.\d+-cudnn8-runtime-ubuntu22\.04$/);
+    checkRuntimeStage('worker.Dockerfile', gpu, DEFAULT_PORTS.workerMetrics, 'apps/worker/src/worker-main.ts');
+    assert.ok(gpu.lines.some((l) => /CIM_BACKEND=tensorflow/.test(l)));
+  });
+
+  it('installs @tensorflow/tfjs-node-gpu with its install script on the CUDA base', () => {
+    const build = st.find((s) => s.name === 'gpu-build')!;
+    assert.match(build.from, /^nvidia\/cuda:/);
+    const install = build.lines.find((l) => l.includes('@tensorflow/tfjs-node-gpu@'));
+    assert.ok(install, 'tfjs-node-gpu install');
+    assert.match(install, /npm install .*--foreground-scripts/);
+    assert.doesNotMatch(install, /--ignore-scripts/);
+    assert.ok(st.at(-1)!.lines.some((l) => l.startsWith('COPY --from=gpu-build')));
+  });
+
+  it('has a cpu target for laptops on the wasm backend', () => {
+    const cpu = st.find((s) => s.name === 'cpu')!;
+    assert.match(cpu.from, /^node:20-/);
+    checkRuntimeStage('worker.Dockerfile', cpu, DEFAULT_PORTS.workerMetrics, 'apps/worker/src/worker-main.ts');
+    assert.ok(cpu.lines.some((l) => /CIM_BACKEND=wasm/.test(l)));
+    assert.doesNotMatch(cpu.lines.join('\n'), /tfjs-node/);
+  });
+
+  it('both images keep node_modules and git history out of the build context', () => {
+    for (const f of ['api', 'worker']) {
+      const ignore = readFileSync(repoPath('docker', `${f}.Dockerfile.dockerignore`), 'utf8').split('\n');
+      for (const p of ['**/node_modules', '.git', 'libs/db/src/generated']) assert.ok(ignore.includes(p), `${f}: ${p}`);
+    }
+  });
+});
+
+describe('docker/compose.yaml', () => {
+  const compose = YAML.parse(readFileSync(repoPath('docker/compose.yaml'), 'utf8'), { merge: true }) as {
+    services: Record<string, {
+      image?: string; build?: { context: string; dockerfile: string; target?: string }; command?: string[];
+      environment?: Record<string, string>; ports?: string[]; expose?: string[]; volumes?: string[];
+      healthcheck?: { test?: string[]; disable?: boolean }; depends_on?: Record<string, { condition: string }>;
+    }>;
+  };
+  const s = compose.services;
+  const APP_ENV = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID',
+    'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'LOG_LEVEL'];
+
+  it('has every service of the laptop stack', () => {
+    assert.deepEqual(Object.keys(s).sort(), ['api', 'controller', 'grafana', 'migrate', 'minio', 'minio-init', 'postgres', 'prometheus', 'redis', 'worker']);
+  });
+
+  it('long-running services have health checks; one-shots do not', () => {
+    for (const [name, svc] of Object.entries(s)) {
+      if (name === 'minio-init' || name === 'migrate') continue;
+      assert.ok(svc.healthcheck?.test?.length, `${name} healthcheck`);
+    }
+    for (const [name, port] of [['api', DEFAULT_PORTS.api], ['controller', DEFAULT_PORTS.controllerMetrics], ['worker', DEFAULT_PORTS.workerMetrics]] as const) {
+      assert.match(s[name].healthcheck!.test!.join(' '), new RegExp(`127\\.0\\.0\\.1:${port}/healthz`), name);
+    }
+  });
+
+  it('the apps run their entrypoints with the env they read, on the default ports', () => {
+    const entry = { api: 'apps/api/src/main.ts', controller: 'apps/worker/src/controller-main.ts', worker: 'apps/worker/src/worker-main.ts', migrate: 'libs/db/src/migrate.ts' };
+    for (const [name, file] of Object.entries(entry)) assert.deepEqual(s[name].command, ['node', '--import', 'tsx', file], name);
+    for (const name of ['api', 'controller', 'worker']) for (const k of APP_ENV) assert.ok(s[name].environment?.[k], `${name}: ${k}`);
+    assert.equal(s.api.environment?.PORT, String(DEFAULT_PORTS.api));
+    assert.deepEqual(s.api.ports, [`${DEFAULT_PORTS.api}:${DEFAULT_PORTS.api}`]);
+    assert.equal(s.controller.environment?.METRICS_PORT, String(DEFAULT_PORTS.controllerMetrics));
+    assert.equal(s.worker.environment?.METRICS_PORT, String(DEFAULT_PORTS.workerMetrics));
+    assert.equal(s.worker.environment?.CIM_BACKEND, 'wasm');
+    assert.equal(s.migrate.environment?.DATABASE_URL, s.api.environment?.DATABASE_URL);
+    assert.equal(s.api.environment?.S3_BUCKET, 'cim-forge');
+    assert.match(s['minio-init'].command!.join(' '), /mc mb --ignore-existing local\/cim-forge/);
+  });
+
+  it('images: api, controller and migrate share the API image; the worker builds the cpu target', () => {
+    for (const name of ['api', 'controller', 'migrate']) {
+      assert.equal(s[name].image, 'cim-forge/api:local');
+      assert.deepEqual(s[name].build, { context: '..', dockerfile: 'docker/api.Dockerfile' });
+    }
+    assert.deepEqual(s.worker.build, { context: '..', dockerfile: 'docker/worker.Dockerfile', target: 'cpu' });
+    for (const svc of Object.values(s)) if (svc.build) assert.ok(existsSync(repoPath('docker', svc.build.context, svc.build.dockerfile)));
+  });
+
+  it('start order: migrations and the bucket before the apps', () => {
+    assert.equal(s.api.depends_on?.migrate.condition, 'service_completed_successfully');
+    assert.equal(s.api.depends_on?.['minio-init'].condition, 'service_completed_successfully');
+    assert.equal(s.worker.depends_on?.migrate.condition, 'service_completed_successfully');
+    assert.equal(s.migrate.depends_on?.postgres.condition, 'service_healthy');
+  });
+
+  it('Prometheus and Grafana mount the deploy/ files that exist', () => {
+    for (const name of ['prometheus', 'grafana']) {
+      for (const v of s[name].volumes ?? []) {
+        const host = v.split(':')[0];
+        if (host.startsWith('../')) assert.ok(existsSync(repoPath('docker', host)), `${name}: ${host}`);
+      }
+    }
+    const prom = YAML.parse(readFileSync(repoPath('deploy/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+    };
+    const targets = Object.fromEntries(prom.scrape_configs.map((c) => [c.job_name, c.static_configs?.[0].targets[0] ?? `${c.dns_sd_configs?.[0].names[0]}:${c.dns_sd_configs?.[0].port}`]));
+    assert.deepEqual(targets, { 'cim-api': `api:${DEFAULT_PORTS.api}`, 'cim-controller': `controller:${DEFAULT_PORTS.controllerMetrics}`, 'cim-worker': `worker:${DEFAULT_PORTS.workerMetrics}` });
+    assert.ok(s.grafana.volumes?.includes('../deploy/grafana/dashboards:/var/lib/grafana/dashboards/cim-forge:ro'));
+    const prov = YAML.parse(readFileSync(repoPath('deploy/grafana/provisioning/dashboards/cim-forge.yaml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    assert.equal(prov.providers[0].options.path, '/var/lib/grafana/dashboards/cim-forge');
+  });
+});

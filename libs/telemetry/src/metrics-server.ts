@@ -1,0 +1,83 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface MetricsServerOptions {
+  registry: Registry;
+  /** 0 picks a free port; `port` on the result says which */
+  port: number;
+  /** default 0.0.0.0: Prometheus scrapes the pod IP */
+  host?: string;
+  /** /readyz answers 200 when this resolves true, else 503 (a throw counts as not ready) */
+  ready?: () => Promise<boolean>;
+}
+
+export interface MetricsServer {
+  /** the bound port */
+  readonly port: number;
+  /** stops listening and ends idle keep-alive sockets; safe to call twice */
+  close(): Promise<void>;
+}
+
+/**
+ * A bare node:http server for the worker and the controller: GET /metrics (text exposition),
+ * /healthz (the process answers), /readyz (the caller's `ready()`). Nothing else: the worker
+ * serves no other HTTP.
+ */
+export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+  const { registry, ready } = opts;
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `${String(err)}\n`);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    switch (path) {
+      case '/metrics':
+        return send(res, 200, registry.contentType, await registry.metrics());
+      case '/healthz':
+        return send(res, 200, 'application/json', '{"status":"ok"}\n');
+      case '/readyz': {
+        let ok = true;
+        if (ready) ok = await ready().then((r) => r === true, () => false);
+        return send(res, ok ? 200 : 503, 'application/json', ok ? '{"status":"ready"}\n' : '{"status":"not ready"}\n');
+      }
+      default:
+        return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', contentType);
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
