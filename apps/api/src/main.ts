@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
 import { runsQueue } from '@cim-forge/queue';
 import { createS3Client } from '@cim-forge/storage';
+import { createRegistry } from '@cim-forge/telemetry';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     queuePrefix: config.queuePrefix,
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
+    registry: createRegistry({ service: 'api' }),
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });
   if (config.adminToken === undefined) app.log.warn('CIM_ADMIN_TOKEN is not set: only admin tokens stored in the database can create teams and tokens');

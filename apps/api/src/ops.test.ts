@@ -62,7 +62,8 @@ test('a fresh registry per app carries the default process metrics', async () =>
   const app = await buildApp({ db: env.db, redis: env.redis, runsQueue: env.queue, s3: { client: env.s3.client, bucket: env.s3.bucket } });
   try {
     const m = await app.inject({ method: 'GET', url: '/metrics' });
-    assert.match(m.body, /^process_cpu_user_seconds_total \d/m);
+    // createRegistry labels every series with the component (libs/telemetry)
+    assert.match(m.body, /^process_cpu_user_seconds_total\{component="api"\} \d/m);
   } finally {
     await app.close();
   }

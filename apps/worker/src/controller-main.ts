@@ -1,30 +1,53 @@
 /**
  * The controller process: `node --import tsx apps/worker/src/controller-main.ts`. Run one or
- * more (they share the run queue; a dead one's runs are picked up by another).
+ * more (they share the run queue; a dead one's runs are picked up by another). /metrics on
+ * METRICS_PORT: runs by status and team, queue depth, queue wait, restarts, finished runs.
  */
 import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
-import { ranksQueue } from '@cim-forge/queue';
+import { ranksQueue, runsQueue } from '@cim-forge/queue';
+import { controllerMetrics, createLogger, createRegistry, startMetricsServer } from '@cim-forge/telemetry';
 import { Controller } from './controller.ts';
 import { readServiceEnv } from './service-env.ts';
 
 const env = readServiceEnv(process.env, 'controller');
+const logger = createLogger({ service: 'controller', level: process.env.LOG_LEVEL });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
 const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
-const queue = ranksQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix });
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', time: Date.now(), service: 'controller', msg, ...fields }));
-const controller = new Controller({ env, db, redis, ranksQueue: queue, log });
+const ranks = ranksQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix });
+const runs = runsQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix });
+const registry = createRegistry({ service: 'controller' });
+const metrics = controllerMetrics(registry, {
+  collectRuns: async () => (await db.run.groupBy({ by: ['status', 'teamId'], _count: { _all: true } }))
+    .map((g) => ({ status: g.status, team: g.teamId, count: g._count._all })),
+  collectQueues: async () => {
+    const out: { queue: string; state: string; count: number }[] = [];
+    for (const q of [runs, ranks]) {
+      const counts = await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+      for (const [state, count] of Object.entries(counts)) out.push({ queue: q.name, state, count });
+    }
+    return out;
+  },
+});
+const controller = new Controller({
+  env, db, redis, ranksQueue: ranks,
+  log: (msg, fields) => logger.info(fields ?? {}, msg),
+  onStarted: (run, seconds) => metrics.queueWait.observe({ kind: run.kind }, seconds),
+  onRestart: (run, cause) => metrics.restart({ run_id: run.id, team: run.teamId, cause }),
+  onRunFinished: (run) => metrics.finished({ run_id: run.id, team: run.teamId, kind: run.kind, status: run.status }),
+});
 await controller.start();
-log(`controller supervising runs (queue prefix ${env.queuePrefix})`);
+const server = await startMetricsServer({ registry, port: env.metricsPort, ready: async () => (await redis.ping()) === 'PONG' });
+logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, 'controller supervising runs');
 
 let stopping = false;
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
-  log(`${signal}: closing`);
+  logger.info(`${signal}: closing`);
   await controller.close();
-  await queue.close();
+  await server.close();
+  await Promise.all([ranks.close(), runs.close()]);
   redis.disconnect();
   await db.$disconnect();
   process.exit(0);

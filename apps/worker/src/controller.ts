@@ -44,6 +44,8 @@ export interface ControllerOptions {
   log?(msg: string, fields?: Record<string, unknown>): void;
   onRunFinished?(run: Run): void;
   onRestart?(run: Run, cause: 'infra' | 'user'): void;
+  /** the run's first rank process started training: seconds since it was queued */
+  onStarted?(run: Run, queueWaitSeconds: number): void;
 }
 
 type Outcome =
@@ -165,9 +167,14 @@ export class Controller {
 
   private async watch(run: Run, attempt: number): Promise<Outcome> {
     const { db, env } = this.o;
+    let reportedStart = attempt > 0 || run.startedAt !== null;
     while (!this.closed) {
-      const now = await db.run.findUnique({ where: { id: run.id }, select: { status: true } });
+      const now = await db.run.findUnique({ where: { id: run.id }, select: { status: true, startedAt: true, queuedAt: true } });
       if (!now) return { kind: 'gone' };
+      if (!reportedStart && now.startedAt) {
+        reportedStart = true;
+        this.o.onStarted?.(run, Math.max(0, (now.startedAt.getTime() - (now.queuedAt ?? run.createdAt).getTime()) / 1000));
+      }
       if (now.status === 'CANCELLED') return { kind: 'cancelled' };
       if (isTerminal(now.status)) return { kind: 'gone' };
       const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt }, orderBy: { rank: 'asc' } });

@@ -46,7 +46,9 @@ export class PostgresMetricsSink {
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.buffer;
+    // one row per (name, step) in a statement: Postgres refuses an upsert that hits a row twice
+    // (a fine-tune logs `epoch` with the step's loss and again with its eval); the last value wins
+    const batch = [...new Map(this.buffer.map((p) => [`${p.name}\u0000${p.step}`, p])).values()];
     this.buffer = [];
     // one write at a time, in order
     this.writing = this.writing.then(async () => {

@@ -65,12 +65,14 @@ async function main(): Promise<number> {
 
     if (run.kind === 'pretrain') {
       const config = run.config as unknown as PretrainConfig;
+      let finalStep = 0;
       const r = await pretrain({
         config, store, collective, resume: true, metrics: runMetrics,
         rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId: run.id, rank: args.rank }) : undefined,
         hooks: {
           shouldStop,
           onPlan: ({ plan, startStep, resumedFrom }) => {
+            finalStep = plan.totalSteps;
             send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
             if (isRank0 && resumedFrom) void recordEvent(db, run.id, 'run.resumed', `attempt ${args.attempt} resumed from checkpoint ${resumedFrom} at step ${startStep}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
           },
@@ -86,7 +88,9 @@ async function main(): Promise<number> {
       });
       if (r.stopped) return EXIT.stopped;
       if (isRank0 && r.eval) {
-        await new PostgresMetricsSink({ db, runId: run.id, rank: null }).write({ step: r.steps, 'eval/iou': r.eval.meanIoU, 'eval/loss': r.eval.loss, 'eval/mismatched_loss': r.eval.mismatchedLoss }).then(() => {});
+        const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
+        await sink.write({ step: finalStep, 'eval/iou': r.eval.meanIoU, 'eval/loss': r.eval.loss, 'eval/mismatched_loss': r.eval.mismatchedLoss });
+        await sink.close();
         await recordEvent(db, run.id, 'run.eval', `held-out IoU ${r.eval.meanIoU.toFixed(3)}, loss ${r.eval.loss.toFixed(3)} vs ${r.eval.mismatchedLoss.toFixed(3)} with mismatched exemplars`, { ...r.eval });
       }
       return EXIT.ok;

@@ -16,6 +16,7 @@ import { toProcessEnv, type ServiceEnv } from './service-env.ts';
 import { isTerminal, markRunning, transition } from './run-status.ts';
 import { recordEvent } from './run-events.ts';
 import { parseStopMessage } from './stop-message.ts';
+import type { Logger, RankFailureReason, WorkerMetrics } from '@cim-forge/telemetry';
 
 export interface RankWorkerOptions {
   env: ServiceEnv;
@@ -28,6 +29,10 @@ export interface RankWorkerOptions {
   /** extra env for rank processes */
   childEnv?: Record<string, string>;
   log?(msg: string, fields?: Record<string, unknown>): void;
+  /** Prometheus metrics of this worker (libs/telemetry) */
+  metrics?: WorkerMetrics;
+  /** the rank process's output, one JSON line per line it prints, with run_id and rank */
+  logger?: Logger;
   /** every IPC message of the running rank (metrics) */
   onRankMessage?(job: RankJobData, m: RankMessage): void;
   onRankExit?(job: RankJobData, category: ExitCategory | 'cancelled', reason: string): void;
@@ -45,6 +50,8 @@ export class RankWorker {
   private sub: Redis | undefined;
   private readonly running = new Map<string, { data: RankJobData; child: ChildProcess; stop: (why: string) => void }>();
   private closing: Promise<void> | undefined;
+  /** the last run this worker trained: its series stay until the next one starts (bounded cardinality) */
+  private lastRunId: string | undefined;
 
   constructor(private readonly o: RankWorkerOptions) {}
 
@@ -97,16 +104,32 @@ export class RankWorker {
     await transition(db, d.runId, ['QUEUED', 'RESTARTING'], 'STARTING');
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt}) starting`, { run_id: d.runId, rank: d.rank });
 
+    if (this.lastRunId && this.lastRunId !== d.runId) this.o.metrics?.forgetRun(this.lastRunId);
+    this.lastRunId = d.runId;
+    const rm = this.o.metrics?.rank({ run_id: d.runId, rank: d.rank, team: run.teamId });
+    this.o.metrics?.setBusy(true);
+    rm?.heartbeat();
+    const runLog = this.o.logger?.child({ run_id: d.runId, rank: d.rank, attempt: d.attempt });
+
     const args: RankRunnerArgs = { ...d, workerId: env.workerId };
     const child = spawn(process.execPath, ['--import', 'tsx', this.o.runnerPath ?? defaultRunner, JSON.stringify(args)], {
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...toProcessEnv(env), ...this.o.childEnv },
     });
     let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => {
-      stderr = (stderr + b.toString()).slice(-8000);
-      process.stderr.write(b);
-    });
+    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
+    for (const [stream, level] of [[child.stdout!, 'info'], [child.stderr!, 'warn']] as const) {
+      let rest = '';
+      stream.on('data', (b: Buffer) => {
+        const lines = (rest + b.toString()).split('\n');
+        rest = lines.pop()!;
+        for (const line of lines) {
+          if (!line) continue;
+          if (runLog) runLog[level]({ stream: level === 'info' ? 'stdout' : 'stderr' }, line);
+          else (level === 'info' ? process.stdout : process.stderr).write(`${line}\n`);
+        }
+      });
+    }
     let failure: { category: ExitCategory; message: string } | undefined;
     let stoppedBy: string | undefined;
     child.on('message', (m: RankMessage) => {
@@ -116,10 +139,17 @@ export class RankWorker {
         }).catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));
       } else if (m.type === 'failed') {
         failure = { category: m.category, message: m.message };
+      } else if (m.type === 'step' && rm) {
+        rm.step({ seconds: m.stepSeconds, images: (m.imagesPerSec * m.stepSeconds) / d.worldSize, loss: m.loss, lr: m.lr, targetMomentum: m.momentum ?? 0 });
+        rm.allreduce(m.allReduceSeconds, m.allReduceBytes);
+        rm.dataWait(m.dataWaitSeconds);
+      } else if (m.type === 'checkpoint' && rm) {
+        rm.checkpoint(m.seconds, m.bytes);
       }
       this.o.onRankMessage?.(d, m);
     });
     const heartbeat = setInterval(() => {
+      rm?.heartbeat();
       void db.rankAttempt.updateMany({ where: { ...key.runId_attempt_rank, status: { in: ['RENDEZVOUS', 'RUNNING'] } }, data: { heartbeatAt: new Date() } })
         .catch((e) => this.log(`heartbeat failed: ${(e as Error).message}`));
     }, env.heartbeatMs);
@@ -150,6 +180,8 @@ export class RankWorker {
       },
     });
     this.log(`rank ${d.rank} of run ${d.runId} ended: ${outcome} (${reason})`, { run_id: d.runId, rank: d.rank });
+    this.o.metrics?.setBusy(false);
+    if (outcome !== 'ok') rm?.failure(failureReason(outcome, exit.signal, reason));
     this.o.onRankExit?.(d, outcome === 'ok' ? 'ok' : outcome, reason);
     return { outcome, reason };
   }
@@ -166,4 +198,11 @@ export class RankWorker {
     })();
     return this.closing;
   }
+}
+
+function failureReason(outcome: RankJobResult['outcome'], signal: NodeJS.Signals | null, reason: string): RankFailureReason {
+  if (outcome === 'cancelled') return 'cancelled';
+  if (outcome === 'rendezvous') return 'rendezvous';
+  if (/heartbeat/.test(reason)) return 'heartbeat';
+  return signal ? 'signal' : 'exit';
 }

@@ -1,26 +1,34 @@
 /**
  * A worker process (one per GPU): `node --import tsx apps/worker/src/worker-main.ts`.
- * Settings from the environment (service-env.ts). SIGTERM: the running rank checkpoints at its
- * next step boundary, then the process exits 0 (the controller requeues the run).
+ * Settings from the environment (service-env.ts); /metrics, /healthz and /readyz on
+ * METRICS_PORT; JSON logs on stdout, every line of a rank's output tagged with run_id and rank.
+ * SIGTERM: the running rank checkpoints at its next step boundary, then the process exits 0 (the
+ * controller requeues the run without spending its restart budget).
  */
 import { createDb } from '@cim-forge/db';
+import { createLogger, createRegistry, startMetricsServer, workerMetrics } from '@cim-forge/telemetry';
 import { RankWorker } from './rank-worker.ts';
 import { readServiceEnv } from './service-env.ts';
 
 const env = readServiceEnv(process.env, 'worker');
+const logger = createLogger({ service: 'worker', level: process.env.LOG_LEVEL, bindings: { worker: env.workerId } });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', time: Date.now(), service: 'worker', worker: env.workerId, msg, ...fields }));
-const worker = new RankWorker({ env, db, log });
+const registry = createRegistry({ service: 'worker', backend: env.backend });
+const metrics = workerMetrics(registry, { worker: env.workerId, backend: env.backend });
+const worker = new RankWorker({ env, db, metrics, logger, log: (msg, fields) => logger.info(fields ?? {}, msg) });
 await worker.start();
-log(`worker ${env.workerId} taking rank jobs (queue prefix ${env.queuePrefix})`);
+let ready = true;
+const server = await startMetricsServer({ registry, port: env.metricsPort, ready: async () => ready });
+logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, `worker ${env.workerId} taking rank jobs`);
 
 let stopping = false;
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
-  log(`${signal}: letting the running rank checkpoint, then exiting`);
+  ready = false;
+  logger.info(`${signal}: letting the running rank checkpoint, then exiting`);
   await worker.close();
+  await server.close();
   await db.$disconnect();
   process.exit(0);
 };

@@ -5,34 +5,28 @@
  */
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { apiMetrics, catalogue, createRegistry, type ApiMetrics } from '@cim-forge/telemetry';
 
 export interface HttpMetricsOptions {
   registry?: Registry;
 }
 
-export const HTTP_DURATION_METRIC = 'cim_http_request_duration_seconds';
-/** upper bounds, s: a metadata call takes ms, a presign or a large metrics read up to seconds */
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const HTTP_DURATION_METRIC = catalogue.httpRequestDuration.name;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    apiMetrics: ApiMetrics;
+  }
+}
 
 export default fp<HttpMetricsOptions>(
   async (app, opts) => {
-    let registry = opts.registry;
-    if (!registry) {
-      registry = new Registry();
-      collectDefaultMetrics({ register: registry });
-    }
-    const reg = registry;
-    // a registry shared by several apps (tests) already holds it
-    const histogram =
-      (reg.getSingleMetric(HTTP_DURATION_METRIC) as Histogram<'method' | 'route' | 'status_code'> | undefined) ??
-      new Histogram({
-        name: HTTP_DURATION_METRIC,
-        help: 'HTTP request duration by method, route pattern and status code, seconds',
-        labelNames: ['method', 'route', 'status_code'],
-        buckets: BUCKETS,
-        registers: [reg],
-      });
+    const reg = opts.registry ?? createRegistry({ service: 'api' });
+    // the catalogue's metrics (libs/telemetry); a registry shared by several apps (tests) already holds them
+    const metrics = apiMetrics(reg);
+    app.decorate('apiMetrics', metrics);
+    const histogram = metrics.httpDuration;
 
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';

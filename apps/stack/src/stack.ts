@@ -1,0 +1,145 @@
+/**
+ * The whole service on one machine: an S3-compatible server (s3rver, in this process), our
+ * migrations on PostgreSQL, then the API, the controller and N workers as child processes — the
+ * same entry points the images run — against Redis and PostgreSQL on localhost. `npm run dev`
+ * and the end-to-end test both start it here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import S3rver from 's3rver';
+import { migrate } from '@cim-forge/db';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const entry = {
+  api: 'apps/api/src/main.ts',
+  controller: 'apps/worker/src/controller-main.ts',
+  worker: 'apps/worker/src/worker-main.ts',
+};
+
+export interface StackOptions {
+  databaseUrl: string;
+  /** CREATE DATABASE when it does not exist (dev) */
+  createDatabase?: boolean;
+  redisUrl?: string;
+  queuePrefix?: string;
+  apiPort: number;
+  /** 0 = any free port */
+  s3Port?: number;
+  s3Directory: string;
+  bucket?: string;
+  workers?: number;
+  adminToken: string;
+  backend?: string;
+  /** first metrics port; worker i gets base + 1 + i, the controller base */
+  metricsPortBase?: number;
+  /** extra env for every service */
+  env?: Record<string, string>;
+  /** a service's output line */
+  onLine?(service: string, line: string): void;
+}
+
+export interface Stack {
+  apiUrl: string;
+  s3Endpoint: string;
+  bucket: string;
+  env: Record<string, string>;
+  processes: Map<string, ChildProcess>;
+  close(): Promise<void>;
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  if (o.createDatabase) await ensureDatabase(o.databaseUrl);
+  await migrate(o.databaseUrl);
+  await mkdir(o.s3Directory, { recursive: true });
+  const bucket = o.bucket ?? 'cim-dev';
+  const s3 = new S3rver({ address: '127.0.0.1', port: o.s3Port ?? 0, silent: true, directory: o.s3Directory, configureBuckets: [{ name: bucket }] });
+  const s3Address = (await s3.run()) as AddressInfo;
+  const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
+  const metricsBase = o.metricsPortBase ?? 9465;
+  const env: Record<string, string> = {
+    DATABASE_URL: o.databaseUrl,
+    REDIS_URL: o.redisUrl ?? 'redis://127.0.0.1:6379',
+    CIM_QUEUE_PREFIX: o.queuePrefix ?? 'bull',
+    S3_ENDPOINT: s3Endpoint,
+    S3_BUCKET: bucket,
+    S3_REGION: 'us-east-1',
+    // s3rver's fixed credentials
+    S3_ACCESS_KEY_ID: 'S3RVER',
+    S3_SECRET_ACCESS_KEY: 'S3RVER',
+    S3_FORCE_PATH_STYLE: 'true',
+    CIM_ADMIN_TOKEN: o.adminToken,
+    CIM_BACKEND: o.backend ?? 'wasm',
+    ...o.env,
+  };
+  const processes = new Map<string, ChildProcess>();
+  const start = (name: string, file: string, extra: Record<string, string>) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let rest = '';
+      stream.on('data', (b: Buffer) => {
+        const lines = (rest + b.toString()).split('\n');
+        rest = lines.pop()!;
+        for (const l of lines) o.onLine?.(name, l);
+      });
+    }
+    processes.set(name, child);
+  };
+  start('api', entry.api, { PORT: String(o.apiPort), HOST: '127.0.0.1' });
+  start('controller', entry.controller, { METRICS_PORT: String(metricsBase) });
+  for (let i = 0; i < (o.workers ?? 1); i++) start(`worker-${i}`, entry.worker, { WORKER_ID: `worker-${i}`, METRICS_PORT: String(metricsBase + 1 + i) });
+  const apiUrl = `http://127.0.0.1:${o.apiPort}`;
+  let closing: Promise<void> | undefined;
+  const stack: Stack = {
+    apiUrl, s3Endpoint, bucket, env, processes,
+    close() {
+      closing ??= (async () => {
+        const exits = [...processes.values()].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r)));
+        for (const c of processes.values()) c.kill('SIGTERM');
+        const timer = setTimeout(() => processes.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 15_000);
+        await Promise.all(exits);
+        clearTimeout(timer);
+        await s3.close();
+      })();
+      return closing;
+    },
+  };
+  try {
+    await waitForReady(`${apiUrl}/readyz`, 60_000, processes.get('api')!);
+  } catch (e) {
+    await stack.close();
+    throw e;
+  }
+  return stack;
+}
+
+async function waitForReady(url: string, timeoutMs: number, api: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (api.exitCode !== null) throw new Error(`the API exited (code ${api.exitCode}) before it was ready`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+async function ensureDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.slice(1));
+  if (!/^[\w-]+$/.test(name)) throw new Error(`database name "${name}" must be letters, digits, _ or -`);
+  u.pathname = '/postgres';
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  try {
+    const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (r.rowCount === 0) await c.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await c.end();
+  }
+}
