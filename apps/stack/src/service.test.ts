@@ -5,7 +5,7 @@
 // checks what it left behind and runs a robustness eval of the fine-tuned classifier.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -16,8 +16,21 @@ import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
 import { startStack, type Stack } from './stack.ts';
 
+/** Prometheus text → the sum of every sample of `name` whose labels include `match` */
+export function sumSamples(text: string, name: string, match: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) total += Number(m[3]);
+  }
+  return total;
+}
+
 const readme = fileURLToPath(new URL('../../../README.md', import.meta.url));
 let db: TempDatabase;
+let metricsBase: number;
 let dir: string;
 let stack: Stack;
 const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
@@ -36,7 +49,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cim-stack-'));
   stack = await startStack({
     databaseUrl: db.url, queuePrefix: `cimtest-stack-${randomBytes(4).toString('hex')}`, apiPort: await freePort(),
-    s3Directory: join(dir, 's3'), workers: 2, adminToken, metricsPortBase: await freePort(),
+    s3Directory: join(dir, 's3'), workers: 2, adminToken, metricsPortBase: (metricsBase = await freePort()),
     onLine: (service, line) => log.push(`${service}: ${line}`),
   });
 });
@@ -46,6 +59,21 @@ after(async () => {
   await db?.drop();
   await rm(dir, { recursive: true, force: true });
 });
+
+function runBash(script: string, o: { cwd: string; timeoutMs: number; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: o.cwd, env: o.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b));
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
 
 async function api<T = Record<string, unknown>>(path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(`${stack.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json', ...init.headers } });
@@ -64,18 +92,56 @@ async function waitFor(runId: string, timeoutMs: number): Promise<{ status: stri
   }
 }
 
+const scrape = async (port: number) => {
+  const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(r.status, 200);
+  return r.text();
+};
+const scrapeAll = async () => ({
+  api: await (await fetch(`${stack.apiUrl}/metrics`)).text(),
+  controller: await scrape(metricsBase),
+  workers: [await scrape(metricsBase + 1), await scrape(metricsBase + 2)],
+});
+
 test('the README walk-through works as written, and leaves verified checkpoints, metrics and a fine-tune', { timeout: 900_000 }, async () => {
+  const before = await scrapeAll();
+  assert.equal(before.workers.reduce((a, t) => a + sumSamples(t, 'cim_rank_steps_total'), 0), 0);
+  assert.equal(sumSamples(before.api, 'cim_runs_submitted_total'), 0);
   const text = await readFile(readme, 'utf8');
   const block = /<!-- walkthrough:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(text);
   assert.ok(block, 'README.md has the walk-through between its markers');
-  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', block[1]], {
-    cwd: dir, encoding: 'utf8', timeout: 800_000,
-    env: { ...process.env, API: stack.apiUrl, CIM_ADMIN_TOKEN: adminToken },
-  });
+  // asynchronously: s3rver serves from this process, so a blocking spawn would starve it
+  const r = await runBash(block[1], { cwd: dir, timeoutMs: 800_000, env: { ...process.env, API: stack.apiUrl, CIM_ADMIN_TOKEN: adminToken } });
   assert.equal(r.status, 0, `walk-through exited ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- services (last 40 lines)\n${log.slice(-40).join('\n')}`);
   assert.match(r.stdout, /^model\.safetensors: OK$/m);
   const runId = /^pretrain run ([0-9a-f-]{36})$/m.exec(r.stdout)![1];
   const ftId = /^finetune run ([0-9a-f-]{36})$/m.exec(r.stdout)![1];
+
+  // the run dashboard's metrics moved: both workers trained 16 steps of the pre-training
+  const afterRun = await scrapeAll();
+  const pretrainSteps = afterRun.workers.map((w) => sumSamples(w, 'cim_rank_steps_total', { run_id: runId }));
+  // a worker forgets a run's series when its next run starts: the one that trained the fine-tune holds only that
+  const ftSteps = afterRun.workers.map((w) => sumSamples(w, 'cim_rank_steps_total', { run_id: ftId }));
+  const stepLines = afterRun.workers.map((w) => w.split('\n').filter((l) => l.startsWith('cim_rank_steps_total')).join('; '));
+  assert.ok(pretrainSteps.every((n, i) => n + ftSteps[i] > 0), `every worker trained: ${JSON.stringify(stepLines)}`);
+  assert.equal(ftSteps.reduce((a, b) => a + b, 0), 16, `fine-tune steps per worker ${ftSteps}`);
+  assert.ok(pretrainSteps.includes(16), `pre-training steps per worker ${pretrainSteps}`);
+  const allreduceBytes = afterRun.workers.map((w) => sumSamples(w, 'cim_rank_allreduce_bytes_total', { run_id: runId }));
+  assert.ok(allreduceBytes.some((b) => b > 0), `all-reduce bytes per worker ${allreduceBytes}`);
+  // rank 0 writes checkpoints; its worker may since have moved on to the fine-tune, which writes its own
+  const checkpointBytes = afterRun.workers.map((w) => sumSamples(w, 'cim_checkpoint_bytes_total', { run_id: runId }) + sumSamples(w, 'cim_checkpoint_bytes_total', { run_id: ftId }));
+  assert.ok(checkpointBytes.some((b) => b > 0), `checkpoint bytes per worker ${checkpointBytes}`);
+  assert.equal(sumSamples(afterRun.api, 'cim_runs_submitted_total'), 2);
+  assert.equal(sumSamples(afterRun.controller, 'cim_runs', { status: 'SUCCEEDED' }), 2);
+  assert.equal(sumSamples(afterRun.controller, 'cim_runs_finished_total', { status: 'SUCCEEDED' }), 2);
+  assert.equal(sumSamples(afterRun.controller, 'cim_queue_wait_seconds_count'), 2);
+  const promtool = spawnSync('promtool', ['--version']);
+  if (promtool.status === 0) {
+    for (const text of [afterRun.api, afterRun.controller, ...afterRun.workers]) {
+      const c = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      assert.equal(c.status, 0, `promtool: ${c.stdout}${c.stderr}`);
+    }
+  }
 
   // the pre-training: SUCCEEDED on 2 ranks, 16 steps of loss, checkpoints whose every file verifies
   const run = await api<{ status: string; worldSize: number }>(`/v1/runs/${runId}`);

@@ -47,6 +47,12 @@ export interface Stack {
   bucket: string;
   env: Record<string, string>;
   processes: Map<string, ChildProcess>;
+  /** Sends `signal` to a service ('api', 'controller', 'worker-0', …) and waits until it has exited. */
+  stop(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped service again, as it was started first (the API: and waits until it is ready). */
+  start(name: string): Promise<void>;
+  /** stop, then start: a redeploy (SIGTERM) or a crash and a restart (SIGKILL) */
+  restart(name: string, signal?: NodeJS.Signals): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -86,14 +92,40 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
     }
     processes.set(name, child);
+    specs.set(name, { file, extra });
   };
+  const specs = new Map<string, { file: string; extra: Record<string, string> }>();
   start('api', entry.api, { PORT: String(o.apiPort), HOST: '127.0.0.1' });
   start('controller', entry.controller, { METRICS_PORT: String(metricsBase) });
   for (let i = 0; i < (o.workers ?? 1); i++) start(`worker-${i}`, entry.worker, { WORKER_ID: `worker-${i}`, METRICS_PORT: String(metricsBase + 1 + i) });
   const apiUrl = `http://127.0.0.1:${o.apiPort}`;
+  const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
+  const known = (name: string) => {
+    const c = processes.get(name);
+    if (!c) throw new Error(`no service ${name}; the stack runs ${[...processes.keys()].join(', ')}`);
+    return c;
+  };
   let closing: Promise<void> | undefined;
   const stack: Stack = {
     apiUrl, s3Endpoint, bucket, env, processes,
+    async stop(name, signal = 'SIGTERM') {
+      const c = known(name);
+      if (exited(c)) return;
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill(signal);
+      await gone;
+    },
+    async start(name) {
+      if (!exited(known(name))) throw new Error(`${name} is running`);
+      if (closing) throw new Error('the stack is closing');
+      const spec = specs.get(name)!;
+      start(name, spec.file, spec.extra);
+      if (name === 'api') await waitForReady(`${apiUrl}/readyz`, 60_000, processes.get('api')!);
+    },
+    async restart(name, signal = 'SIGTERM') {
+      await stack.stop(name, signal);
+      await stack.start(name);
+    },
     close() {
       closing ??= (async () => {
         const exits = [...processes.values()].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r)));
