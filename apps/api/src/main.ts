@@ -25,7 +25,14 @@ async function main(): Promise<void> {
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
     registry: createRegistry({ service: 'api' }),
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    // the same line shape as the worker's and the controller's (libs/telemetry createLogger)
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      base: { service: 'api' },
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      formatters: { level: (label: string) => ({ level: label }) },
+    },
   });
   if (config.adminToken === undefined) app.log.warn('CIM_ADMIN_TOKEN is not set: only admin tokens stored in the database can create teams and tokens');
 
