@@ -467,6 +467,9 @@ export function markdown(rep: Report, results: Map<string, JobResult>, commands:
     '',
     whatThisShows(t, Math.round((b.ptImages * b.ptEpochs) / 32)),
     '',
+    // written by hand, kept across reruns: what we learned chasing the gap
+    'Diagnostics of the gap (one factor at a time): [diagnostics-paper-mini.md](diagnostics-paper-mini.md).',
+    '',
     '## Setup',
     '',
     `- Date: ${rep.date}`,
