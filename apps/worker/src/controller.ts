@@ -15,9 +15,12 @@
  *
  * Supervising awaits Postgres and timers, never the CPU, so the run job's lock stays renewed;
  * if a controller dies, BullMQ hands the stalled run job to another one, which picks the
- * supervision up from the rows (an attempt in flight is watched, not relaunched).
+ * supervision up from the rows (an attempt in flight, or one that ended while nobody watched, is
+ * judged from its rows, never relaunched). A controller that is closed (SIGTERM) hands its runs
+ * back to the queue at once. Postgres errors while supervising (an outage) are retried: the run
+ * job stays with this controller until the database answers again.
  */
-import { Worker, type Queue } from 'bullmq';
+import { Worker, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db, RankAttempt, Run } from '@cim-forge/db';
 import { bullPriority, cancelChannel, rankJobId, RUNS_QUEUE, redisConnection, type RankJobData, type RunJobData } from '@cim-forge/queue';
@@ -48,6 +51,12 @@ export interface ControllerOptions {
   onStarted?(run: Run, queueWaitSeconds: number): void;
 }
 
+interface WatchState {
+  reportedStart: boolean;
+  /** since when this controller has read Postgres without an error (ms epoch) */
+  dbOkSince: number;
+}
+
 type Outcome =
   | { kind: 'succeeded' }
   | { kind: 'cancelled' }
@@ -64,12 +73,14 @@ export class Controller {
 
   async start(): Promise<void> {
     const { env } = this.o;
-    this.worker = new Worker<RunJobData>(RUNS_QUEUE, (job) => this.supervise(job.data.runId), {
+    this.worker = new Worker<RunJobData>(RUNS_QUEUE, (job, token) => this.superviseJob(job, token), {
       connection: redisConnection(env.redisUrl),
       prefix: env.queuePrefix,
       concurrency: this.o.concurrency ?? 100,
-      lockDuration: this.o.lockDuration ?? 30_000,
-      stalledInterval: this.o.stalledInterval ?? 30_000,
+      lockDuration: this.o.lockDuration ?? env.controllerLockMs,
+      stalledInterval: this.o.stalledInterval ?? env.controllerLockMs,
+      // a run job outlives any number of controllers: a stalled one always goes back to wait
+      maxStalledCount: 1_000_000,
     });
     this.worker.on('error', (e) => this.log(`controller error: ${e.message}`));
     await this.worker.waitUntilReady();
@@ -79,10 +90,34 @@ export class Controller {
     this.o.log?.(msg, fields);
   }
 
-  /** Supervises one run to its end; safe to call again for a run already in flight. */
+  /** The run job: supervise; when this controller is closing, hand the job back to the queue. */
+  private async superviseJob(job: Job<RunJobData>, token: string | undefined): Promise<void> {
+    await this.supervise(job.data.runId);
+    if (!this.closed) return;
+    const run = await this.o.db.run.findUnique({ where: { id: job.data.runId }, select: { status: true } }).catch(() => undefined);
+    if (run === null || (run && isTerminal(run.status))) return;
+    await job.moveToWait(token);
+    this.log(`run ${job.data.runId}: handed back to the queue (controller closing)`, { run_id: job.data.runId });
+    throw new WaitingError();
+  }
+
+  /** Supervises one run to its end; safe to call again for a run already in flight. Retries Postgres errors. */
   async supervise(runId: string): Promise<void> {
+    const rendezvousFailures = { n: 0 };
+    while (!this.closed) {
+      try {
+        await this.superviseOnce(runId, rendezvousFailures);
+        return;
+      } catch (e) {
+        // picked up again from the rows: an attempt in flight is watched, not relaunched
+        this.log(`run ${runId}: supervision error, retrying in 2 s: ${(e as Error).message.trim().split('\n').at(-1)}`, { run_id: runId });
+        await sleep(2000);
+      }
+    }
+  }
+
+  private async superviseOnce(runId: string, rendezvousFailures: { n: number }): Promise<void> {
     const { db } = this.o;
-    let rendezvousFailures = 0;
     while (!this.closed) {
       const run = await db.run.findUnique({ where: { id: runId } });
       if (!run || isTerminal(run.status)) return;
@@ -127,7 +162,7 @@ export class Controller {
       }
       let waitMs = 0;
       if (category === 'rendezvous') {
-        const base = Math.min(this.o.backoffMaxMs ?? 60_000, (this.o.backoffBaseMs ?? 2000) * 2 ** rendezvousFailures++);
+        const base = Math.min(this.o.backoffMaxMs ?? 60_000, (this.o.backoffBaseMs ?? 2000) * 2 ** rendezvousFailures.n++);
         waitMs = Math.round(base * (0.5 + Math.random()));
       } else if (category === 'infra') {
         waitMs = this.o.backoffBaseMs ?? 2000;
@@ -147,6 +182,9 @@ export class Controller {
         await this.enqueueRanks(run, last.attempt, rows.filter((r) => r.status === 'PENDING').map((r) => r.rank));
         return last.attempt;
       }
+      // it ended while no controller watched (this one took the run over): judge it from its rows.
+      // Only a run the controller moved to RESTARTING (its failure already handled) gets a new attempt.
+      if (run.status !== 'RESTARTING') return last.attempt;
     }
     const attempt = last ? last.attempt + 1 : 0;
     const ranks = Array.from({ length: run.worldSize }, (_, rank) => rank);
@@ -166,31 +204,59 @@ export class Controller {
   }
 
   private async watch(run: Run, attempt: number): Promise<Outcome> {
-    const { db, env } = this.o;
-    let reportedStart = attempt > 0 || run.startedAt !== null;
+    const w: WatchState = { reportedStart: attempt > 0 || run.startedAt !== null, dbOkSince: Date.now() };
+    let dbDown = false;
     while (!this.closed) {
-      const now = await db.run.findUnique({ where: { id: run.id }, select: { status: true, startedAt: true, queuedAt: true } });
-      if (!now) return { kind: 'gone' };
-      if (!reportedStart && now.startedAt) {
-        reportedStart = true;
-        this.o.onStarted?.(run, Math.max(0, (now.startedAt.getTime() - (now.queuedAt ?? run.createdAt).getTime()) / 1000));
+      let outcome: Outcome | undefined;
+      try {
+        outcome = await this.look(run, attempt, w);
+        if (dbDown) {
+          dbDown = false;
+          w.dbOkSince = Date.now();
+          this.log(`run ${run.id}: its state is readable again`, { run_id: run.id });
+        }
+      } catch (e) {
+        // Postgres away (an outage, a restart): keep watching; the ranks heartbeat again when it is back
+        if (!dbDown) this.log(`run ${run.id}: cannot read its state (${(e as Error).message.trim().split('\n').at(-1)}); retrying`, { run_id: run.id });
+        dbDown = true;
       }
-      if (now.status === 'CANCELLED') return { kind: 'cancelled' };
-      if (isTerminal(now.status)) return { kind: 'gone' };
-      const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt }, orderBy: { rank: 'asc' } });
-      const failed = rows.find((r) => r.status === 'FAILED');
-      if (failed) return { kind: 'failed', ...failureOf(failed) };
-      const cutoff = Date.now() - env.heartbeatTimeoutMs;
-      const silent = rows.find((r) => (r.status === 'RUNNING' || r.status === 'RENDEZVOUS') && r.heartbeatAt && r.heartbeatAt.getTime() < cutoff);
-      if (silent) {
-        const reason = `infra: heartbeat lost (worker ${silent.workerId} silent for more than ${env.heartbeatTimeoutMs / 1000} s)`;
-        await db.rankAttempt.updateMany({ where: { id: silent.id, status: { in: ['RUNNING', 'RENDEZVOUS'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: reason } });
-        return { kind: 'failed', category: 'infra', rank: silent.rank, reason: reason.slice('infra: '.length) };
-      }
-      if (rows.length === run.worldSize && rows.every((r) => r.status === 'SUCCEEDED')) return { kind: 'succeeded' };
+      if (outcome) return outcome;
       await sleep(this.o.pollMs ?? 500);
     }
     return { kind: 'gone' };
+  }
+
+  /** One look at a running attempt: its outcome, or undefined while it runs. */
+  private async look(run: Run, attempt: number, w: WatchState): Promise<Outcome | undefined> {
+    const { db, env } = this.o;
+    const now = await db.run.findUnique({ where: { id: run.id }, select: { status: true, startedAt: true, queuedAt: true } });
+    if (!now) return { kind: 'gone' };
+    if (!w.reportedStart && now.startedAt) {
+      w.reportedStart = true;
+      this.o.onStarted?.(run, Math.max(0, (now.startedAt.getTime() - (now.queuedAt ?? run.createdAt).getTime()) / 1000));
+    }
+    if (now.status === 'CANCELLED') return { kind: 'cancelled' };
+    if (isTerminal(now.status)) return { kind: 'gone' };
+    const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt }, orderBy: { rank: 'asc' } });
+    const failed = rows.find((r) => r.status === 'FAILED');
+    if (failed) return { kind: 'failed', ...failureOf(failed) };
+    const cutoff = Date.now() - env.heartbeatTimeoutMs;
+    // heartbeats could not be written while Postgres was away: silence counts from its return
+    const silent = w.dbOkSince > cutoff ? undefined : rows.find((r) => (r.status === 'RUNNING' || r.status === 'RENDEZVOUS') && r.heartbeatAt && r.heartbeatAt.getTime() < cutoff);
+    if (silent) {
+      const reason = `infra: heartbeat lost (worker ${silent.workerId} silent for more than ${env.heartbeatTimeoutMs / 1000} s)`;
+      const marked = await db.rankAttempt.updateMany({ where: { id: silent.id, status: { in: ['RUNNING', 'RENDEZVOUS'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: reason } });
+      // its worker wrote how it ended meanwhile: the next look reads that
+      if (marked.count === 0) return undefined;
+      await recordEvent(db, run.id, 'rank.lost', `rank ${silent.rank} lost: worker ${silent.workerId} sent no heartbeat for more than ${env.heartbeatTimeoutMs / 1000} s (attempt ${attempt})`, { attempt, rank: silent.rank, workerId: silent.workerId });
+      return { kind: 'failed', category: 'infra', rank: silent.rank, reason: reason.slice('infra: '.length) };
+    }
+    if (rows.length === run.worldSize && rows.every((r) => r.status === 'SUCCEEDED')) return { kind: 'succeeded' };
+    if (rows.length === run.worldSize && rows.every((r) => ['SUCCEEDED', 'CANCELLED'].includes(r.status))) {
+      const r = rows.find((x) => x.status === 'CANCELLED')!;
+      return { kind: 'failed', category: 'infra', rank: r.rank, reason: `attempt ${attempt} ended unfinished (${r.exitReason ?? 'cancelled'})` };
+    }
+    return undefined;
   }
 
   /** Kill the attempt's live ranks, drop its queued rank jobs, and wait (bounded) for the rows to settle. */

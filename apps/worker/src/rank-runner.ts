@@ -38,6 +38,15 @@ async function main(): Promise<number> {
   let stopRequested = false;
   process.on('SIGTERM', () => (stopRequested = true));
   process.on('SIGINT', () => (stopRequested = true));
+  // the worker that spawned this rank is gone (kill -9, OOM): a rank nobody heartbeats must not
+  // train on, or it would hold its gang's collective and write checkpoints for a stopped attempt
+  process.on('disconnect', () => {
+    console.error('the worker process is gone: exiting');
+    process.exit(EXIT.infra);
+  });
+  // an event that cannot be recorded (Postgres away) must not take the rank down
+  const event = (type: string, message: string, data?: Record<string, unknown>) =>
+    recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
   let collective: Collective | undefined;
   let started = false;
   try {
@@ -74,7 +83,13 @@ async function main(): Promise<number> {
           onPlan: ({ plan, startStep, resumedFrom }) => {
             finalStep = plan.totalSteps;
             send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
-            if (isRank0 && resumedFrom) void recordEvent(db, run.id, 'run.resumed', `attempt ${args.attempt} resumed from checkpoint ${resumedFrom} at step ${startStep}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
+            if (isRank0 && resumedFrom) void event('run.resumed', `attempt ${args.attempt} restarted from checkpoint ${resumedFrom} at step ${startStep} of ${plan.totalSteps}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
+          },
+          // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
+          log: (msg) => {
+            console.error(msg);
+            const skipped = /^checkpoint (\S+) unusable \(([\s\S]*)\); trying an older one$/.exec(msg);
+            if (isRank0 && skipped) void event('checkpoint.skipped', `attempt ${args.attempt} did not resume from checkpoint ${skipped[1]}: ${skipped[2]}`, { checkpoint: skipped[1], attempt: args.attempt });
           },
           onStep: (s) => {
             started = true;
@@ -146,6 +161,10 @@ async function main(): Promise<number> {
   } catch (e) {
     const err = e as Error;
     const category = categorize(err, started);
+    if (err instanceof CollectiveTimeoutError && !err.operation.startsWith('rendezvous') && err.missingRanks.length > 0) {
+      // a peer stopped contributing (dead, SIGSTOPped, cut off): name it in the run's log
+      await event('rank.lost', `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank });
+    }
     send({ type: 'failed', category, message: err.message });
     console.error(err.stack ?? err.message);
     return EXIT[category];
@@ -162,7 +181,8 @@ function categorize(e: Error, started: boolean): ExitCategory {
   if (e instanceof RunError || e instanceof NonFiniteLossError) return 'user';
   // before the first step nothing but the run's own config and data can be at fault, unless it
   // is a network error talking to our services
-  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket|Connection terminated/i.test(`${e.message} ${(e as { code?: string }).code ?? ''}`);
+  // (Prisma P1001/P1002/P1008/P1017: the database server cannot be reached, timed out or closed the connection)
+  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket|Connection terminated|Can't reach database|P100[128]|P1017/i.test(`${e.message} ${(e as { code?: string }).code ?? ''}`);
   return !started && !network ? 'user' : 'infra';
 }
 

@@ -93,15 +93,17 @@ export class RankWorker {
     const d = job.data;
     const { db, env } = this.o;
     const key = { runId_attempt_rank: { runId: d.runId, attempt: d.attempt, rank: d.rank } };
-    const run = await db.run.findUnique({ where: { id: d.runId }, select: { status: true, teamId: true } });
+    // Postgres errors here (an outage) are waited out: failing the job would lose the rank
+    const run = await this.retrying('read the run', () => db.run.findUnique({ where: { id: d.runId }, select: { status: true, teamId: true } }));
     // a stale job: the run ended, or the controller moved on to a later attempt
     if (!run || isTerminal(run.status)) return { outcome: 'skipped', reason: `run ${run ? run.status : 'gone'}` };
-    const taken = await db.rankAttempt.updateMany({
+    // the conditional update takes the rank once: a redelivered (stalled) job finds it taken and skips
+    const taken = await this.retrying('take the rank attempt', () => db.rankAttempt.updateMany({
       where: { runId: d.runId, attempt: d.attempt, rank: d.rank, status: 'PENDING' },
       data: { status: 'RENDEZVOUS', workerId: env.workerId, startedAt: new Date(), heartbeatAt: new Date() },
-    });
+    }));
     if (taken.count !== 1) return { outcome: 'skipped', reason: 'rank attempt no longer pending' };
-    await transition(db, d.runId, ['QUEUED', 'RESTARTING'], 'STARTING');
+    await this.retrying('mark the run starting', () => transition(db, d.runId, ['QUEUED', 'RESTARTING'], 'STARTING'));
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt}) starting`, { run_id: d.runId, rank: d.rank });
 
     if (this.lastRunId && this.lastRunId !== d.runId) this.o.metrics?.forgetRun(this.lastRunId);
@@ -134,7 +136,7 @@ export class RankWorker {
     let stoppedBy: string | undefined;
     child.on('message', (m: RankMessage) => {
       if (m.type === 'joined') {
-        void db.rankAttempt.update({ where: key, data: { status: 'RUNNING' } }).then(async () => {
+        void db.rankAttempt.updateMany({ where: { ...key.runId_attempt_rank, status: 'RENDEZVOUS' }, data: { status: 'RUNNING' } }).then(async () => {
           if (d.rank === 0 && (await markRunning(db, d.runId))) await recordEvent(db, d.runId, 'run.running', `all ${d.worldSize} rank(s) joined (attempt ${d.attempt})`, { attempt: d.attempt });
         }).catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));
       } else if (m.type === 'failed') {
@@ -171,19 +173,34 @@ export class RankWorker {
     const reason = stoppedBy
       ?? (outcome === 'ok' ? 'exit 0'
         : failure?.message ?? (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-    await db.rankAttempt.update({
-      where: key,
+    // only a live row is ended here: the controller may have declared it lost meanwhile
+    await this.retrying('record how the rank ended', () => db.rankAttempt.updateMany({
+      where: { ...key.runId_attempt_rank, status: { in: ['RENDEZVOUS', 'RUNNING'] } },
       data: {
         status: outcome === 'ok' ? 'SUCCEEDED' : outcome === 'cancelled' ? 'CANCELLED' : 'FAILED',
         endedAt: new Date(),
         exitReason: `${outcome}: ${reason}`.slice(0, 2000),
       },
-    });
+    }));
     this.log(`rank ${d.rank} of run ${d.runId} ended: ${outcome} (${reason})`, { run_id: d.runId, rank: d.rank });
     this.o.metrics?.setBusy(false);
     if (outcome !== 'ok') rm?.failure(failureReason(outcome, exit.signal, reason));
     this.o.onRankExit?.(d, outcome === 'ok' ? 'ok' : outcome, reason);
     return { outcome, reason };
+  }
+
+  /** `fn`, retried every second while it throws (Postgres away), for up to `retryMs`. */
+  private async retrying<T>(what: string, fn: () => Promise<T>, retryMs = 300_000): Promise<T> {
+    const deadline = Date.now() + retryMs;
+    for (let tries = 0; ; tries++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        if (tries === 0) this.log(`could not ${what}, retrying: ${(e as Error).message.trim().split('\n').at(-1)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   /** SIGTERM: ranks checkpoint at their next step boundary and exit (the run is requeued). */

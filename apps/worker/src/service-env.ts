@@ -14,6 +14,7 @@
  * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
  * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
+ * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
  */
 import { hostname } from 'node:os';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
@@ -31,6 +32,7 @@ export interface ServiceEnv {
   collectiveTimeoutMs: number;
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
+  controllerLockMs: number;
 }
 
 export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
@@ -58,6 +60,7 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
     heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
+    controllerLockMs: int('CIM_CONTROLLER_LOCK_MS', 30_000, 1000),
   };
 }
 

@@ -36,6 +36,8 @@ export interface PretrainConfig {
   checkpointEvery: number;
   /** checkpoints kept in --out (the newest K) */
   keepCheckpoints: number;
+  /** and, besides those, the best M by their step's loss (0 = only the newest K) */
+  keepBest: number;
   /** sampling threads (0 = inline) and batches prefetched */
   workers: number;
   prefetch: number;
@@ -65,6 +67,7 @@ export const defaultPretrainConfig: PretrainConfig = {
   seed: 0,
   checkpointEvery: 0,
   keepCheckpoints: 3,
+  keepBest: 1,
   workers: 1,
   prefetch: 2,
   evalImages: 256,
@@ -150,6 +153,8 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   for (const k of ['checkpointEvery', 'workers', 'evalImages', 'seed'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
   }
+  // configs saved before keepBest existed lack it (the engine then keeps 1)
+  if (c.keepBest !== undefined && !(Number.isInteger(c.keepBest) && c.keepBest >= 0)) bad(`keepBest must be a non-negative integer, got ${c.keepBest}`);
   if (!Number.isInteger(c.prefetch) || c.prefetch < 1) bad(`prefetch must be a positive integer, got ${c.prefetch}`);
   if (!(c.epochs > 0)) bad(`epochs must be positive, got ${c.epochs}`);
   if (!(c.warmupEpochs >= 0 && c.warmupEpochs <= c.epochs)) bad(`warmupEpochs must be in [0, epochs], got ${c.warmupEpochs}`);

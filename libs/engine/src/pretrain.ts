@@ -17,6 +17,7 @@ import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
 import { lossSummary } from './loss-summary.ts';
+import { applyRetention } from './retention.ts';
 
 export interface PretrainHooks {
   /** printed once before the first step */
@@ -119,6 +120,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const t0 = performance.now();
   const startStep = trainer.step;
   const isRank0 = collective.rank === 0;
+  const checkpointLosses = new Map<string, number>();
   const checkpoint = async () => {
     if (!o.store || !isRank0) return;
     const m = await saveCheckpoint(o.store, trainer, {
@@ -131,8 +133,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     });
     lastCheckpoint = m.id;
     hooks.onCheckpoint?.(m.id, trainer.step);
-    const all = await o.store.list();
-    for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) await o.store.remove(old.id);
+    // the newest K and the best M (lowest loss at their step); a pinned one the store keeps
+    await applyRetention(o.store, { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' }, checkpointLosses);
   };
 
   try {
@@ -176,6 +178,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < plan.totalSteps) await checkpoint();
     }
     await checkpoint();
+    // a stopped gang leaves together, after rank 0's checkpoint is COMPLETE: a rank that left
+    // first would end its attempt and could get rank 0 killed mid-write
+    if (stopped && collective.worldSize > 1) await collective.barrier();
     const seconds = (performance.now() - t0) / 1000;
     const steps = trainer.step - startStep;
     const result: PretrainResult = {

@@ -55,7 +55,7 @@ export const SubmitRunBody = Type.Object(
     ),
     worldSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WORLD_SIZE, description: 'ranks (GPUs); finetune and eval take 1. Default 1' })),
     priority: Type.Optional(Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX, description: 'higher runs first. Default 0' })),
-    maxRestarts: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'user-caused restarts allowed. Default 3' })),
+    maxRestarts: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'gang restarts after infrastructure failures (lost worker or rank, Redis/S3/network errors) before the run FAILS; errors in the run itself fail it at once, and preemptions (SIGTERM) and rendezvous timeouts spend nothing. Default 3' })),
     source: Type.Optional(
       Type.Object(
         {

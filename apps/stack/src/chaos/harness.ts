@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseSafetensors } from '@cim-forge/cim';
 import { createDb, type Db, type Run } from '@cim-forge/db';
+import { createTempDatabase } from '@cim-forge/db/testing';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { startStack, type Stack } from '../stack.ts';
 import { freePort } from './private-services.ts';
@@ -92,7 +93,6 @@ export class Harness {
     let dropDb = async () => {};
     let databaseUrl = o.databaseUrl;
     if (!databaseUrl) {
-      const { createTempDatabase } = await import('@cim-forge/db/testing');
       const tmp = await createTempDatabase();
       databaseUrl = tmp.url;
       dropDb = () => tmp.drop();

@@ -12,8 +12,9 @@ export const killRank: Scenario = {
     const { pid } = await h.rankPidOf(id, 1);
     process.kill(pid, 'SIGKILL');
     const t0 = Date.now();
-    const restart = await h.until('the restart', 60_000, async () => (await h.events(id)).find((e) => e.type === 'run.restart'));
-    c.that(true, `restart decided ${((Date.now() - t0) / 1000).toFixed(1)} s after the kill`);
+    const restart = await h.until('the restart', 60_000, async () => (await h.events(id)).find((e) => e.type === 'run.restart')).catch(() => undefined);
+    const seconds = (Date.now() - t0) / 1000;
+    c.that(!!restart && seconds < 10, `restart decided ${seconds.toFixed(1)} s after the kill`);
     await finishedLikeReference(h, id, c);
     const run = await h.run(id);
     c.that(run.infraRestarts === 1, `infraRestarts ${run.infraRestarts}`);
@@ -23,7 +24,6 @@ export const killRank: Scenario = {
     const resumed = ev.find((e) => e.type === 'run.resumed');
     c.that(!!resumed, `event: ${resumed?.message ?? 'no run.resumed'}`);
     await oneRowPerRank(h, id, c);
-    void restart;
     return c.result();
   },
 };

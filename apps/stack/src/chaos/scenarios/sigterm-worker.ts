@@ -24,10 +24,12 @@ export const sigtermWorker: Scenario = {
     const ev = await h.events(id);
     const restart = ev.find((e) => e.type === 'run.restart');
     c.that(restart?.data?.cause === 'stopped', `restart cause ${String(restart?.data?.cause)}`);
+    // the checkpoint the stopped gang wrote (the last one before the restart) is the one resumed
+    const restartAt = ev.findIndex((e) => e.type === 'run.restart');
+    const stopCkpt = ev.slice(0, restartAt).filter((e) => e.type === 'checkpoint.complete').at(-1);
     const resumed = ev.find((e) => e.type === 'run.resumed');
-    const stopCkpt = (ev.filter((e) => e.type === 'checkpoint.complete').at(-1));
-    c.that(!!resumed && Number(resumed.data?.step) >= 5, `event: ${resumed?.message ?? 'no run.resumed'}`);
-    void stopCkpt;
+    c.that(!!resumed && !!stopCkpt && resumed.data?.step === stopCkpt.data?.step && Number(resumed.data?.step) >= 5,
+      `event: ${resumed?.message ?? 'no run.resumed'} (the stop checkpoint: step ${String(stopCkpt?.data?.step)})`);
     return c.result();
   },
 };
