@@ -1,0 +1,132 @@
+/**
+ * A finetune's or eval's source, resolved to one COMPLETE checkpoint at submission (the run pins
+ * it through runs.source_checkpoint_id):
+ *   {runId, checkpoint: 'latest'}  the highest-step COMPLETE checkpoint of that run
+ *   {runId, checkpoint: 'best'}    lowest metrics.loss (pretrain source) or highest metrics.top1
+ *                                  (finetune/eval source); the latest when none has the metric
+ *   {runId, checkpoint: <uuid>}    that checkpoint, if it is a COMPLETE one of that run
+ *   {uri: 's3://<bucket>/…/x.safetensors'}  an imported weights file: it must exist; a
+ *                                  checkpoint row {runId: null, step: 0, COMPLETE} is made or reused
+ * The source run must belong to the caller's team; otherwise it "does not exist" (no leak).
+ */
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CheckpointStatus, type Db } from '@cim-forge/db';
+import { HttpError, badRequest } from '../http-error.ts';
+import { isUniqueViolation } from '../prisma-errors.ts';
+import { parseS3Uri } from '../s3-uri.ts';
+
+export type SourceRequest = { runId?: string; checkpoint?: string; uri?: string };
+
+export interface ResolvedSource {
+  /** null only when validating an import whose row does not exist yet */
+  checkpointId: string | null;
+  /** the run that wrote the checkpoint; null for an imported file */
+  runId: string | null;
+  step: number;
+  uri: string;
+}
+
+export interface SourceContext {
+  db: Db;
+  s3: { client: S3Client; bucket: string };
+  teamId: string;
+  /** false: resolve without writing (validateOnly) */
+  write: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface CandidateCheckpoint {
+  id: string;
+  step: number;
+  uri: string;
+  metrics: unknown;
+}
+
+function metric(c: CandidateCheckpoint, ...names: string[]): number | undefined {
+  const m = c.metrics as Record<string, unknown> | null;
+  for (const n of names) {
+    const v = m?.[n];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+  }
+  return undefined;
+}
+
+/** the best of a run's COMPLETE checkpoints (sorted by step, newest first) */
+export function pickBest(sourceKind: string, complete: CandidateCheckpoint[]): CandidateCheckpoint {
+  const pretrain = sourceKind === 'pretrain';
+  let best: CandidateCheckpoint | undefined;
+  let bestValue = 0;
+  for (const c of complete) {
+    const v = pretrain ? metric(c, 'loss') : metric(c, 'top1', 'val/top1');
+    if (v === undefined) continue;
+    if (best === undefined || (pretrain ? v < bestValue : v > bestValue)) {
+      best = c;
+      bestValue = v;
+    }
+  }
+  return best ?? complete[0];
+}
+
+async function fromRun(ctx: SourceContext, runId: string, which: string): Promise<ResolvedSource> {
+  if (!UUID.test(runId)) throw badRequest(`body/source/runId must be a uuid, got "${runId}"`);
+  if (which !== 'latest' && which !== 'best' && !UUID.test(which)) {
+    throw badRequest(`body/source/checkpoint must be "latest", "best" or a checkpoint id, got "${which}"`);
+  }
+  const run = await ctx.db.run.findFirst({ where: { id: runId, teamId: ctx.teamId }, select: { id: true, kind: true } });
+  if (!run) throw badRequest(`source run ${runId} not found`);
+  const complete = await ctx.db.checkpoint.findMany({
+    where: { runId, status: CheckpointStatus.COMPLETE },
+    orderBy: [{ step: 'desc' }, { completedAt: 'desc' }],
+    select: { id: true, step: true, uri: true, metrics: true },
+  });
+  if (complete.length === 0) throw badRequest(`source run ${runId} has no COMPLETE checkpoint`);
+  let chosen: CandidateCheckpoint | undefined;
+  if (which === 'latest') chosen = complete[0];
+  else if (which === 'best') chosen = pickBest(run.kind, complete);
+  else {
+    chosen = complete.find((c) => c.id === which.toLowerCase());
+    if (!chosen) throw badRequest(`checkpoint ${which} is not a COMPLETE checkpoint of run ${runId}`);
+  }
+  return { checkpointId: chosen.id, runId, step: chosen.step, uri: chosen.uri };
+}
+
+async function fromUri(ctx: SourceContext, uri: string): Promise<ResolvedSource> {
+  const loc = parseS3Uri(uri);
+  if (!loc || loc.bucket !== ctx.s3.bucket) throw badRequest(`body/source/uri must be s3://${ctx.s3.bucket}/<key>, got "${uri}"`);
+  if (!loc.key.endsWith('.safetensors')) throw badRequest(`body/source/uri must name a .safetensors file, got "${uri}"`);
+  try {
+    await ctx.s3.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) {
+      throw badRequest(`source uri ${uri} does not exist`);
+    }
+    throw new HttpError(503, `could not check source uri ${uri}: ${(err as Error).message}`);
+  }
+  const select = { id: true, runId: true, step: true, uri: true, status: true } as const;
+  let row = await ctx.db.checkpoint.findUnique({ where: { uri }, select });
+  if (!row && ctx.write) {
+    try {
+      row = await ctx.db.checkpoint.create({
+        data: { runId: null, uri, step: 0, status: CheckpointStatus.COMPLETE, completedAt: new Date() },
+        select,
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      row = await ctx.db.checkpoint.findUnique({ where: { uri }, select });
+    }
+  }
+  if (row && row.status !== CheckpointStatus.COMPLETE) throw badRequest(`source uri ${uri} is a checkpoint that is not COMPLETE`);
+  return row ? { checkpointId: row.id, runId: row.runId, step: row.step, uri } : { checkpointId: null, runId: null, step: 0, uri };
+}
+
+export async function resolveSource(ctx: SourceContext, source: SourceRequest): Promise<ResolvedSource> {
+  const byRun = source.runId !== undefined || source.checkpoint !== undefined;
+  if (byRun && source.uri !== undefined) throw badRequest('body/source takes either {runId, checkpoint} or {uri}, not both');
+  if (source.uri !== undefined) return fromUri(ctx, source.uri);
+  if (source.runId === undefined || source.checkpoint === undefined) {
+    throw badRequest('body/source needs both runId and checkpoint (or a uri)');
+  }
+  return fromRun(ctx, source.runId, source.checkpoint);
+}

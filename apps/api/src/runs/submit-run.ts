@@ -1,0 +1,113 @@
+/**
+ * POST /v1/runs: check, resolve, then (one transaction) the QUEUED row and its "run.queued" event,
+ * then the BullMQ job. An Idempotency-Key returns the run it first made (the unique
+ * (team_id, idempotency_key) index settles a race between two identical requests).
+ */
+import { Prisma, RunStatus } from '@cim-forge/db';
+import { enqueueRun } from '@cim-forge/queue';
+import type { Services } from '../plugins/services.ts';
+import type { Principal } from '../principal.ts';
+import { HttpError, badRequest, forbidden } from '../http-error.ts';
+import { isUniqueViolation } from '../prisma-errors.ts';
+import type { Run, SubmitRunBody } from '../schemas/run.ts';
+import { resolveRunConfig } from './run-config.ts';
+import { runInclude, toRunResource } from './run-resource.ts';
+import { resolveSource, type ResolvedSource } from './run-source.ts';
+
+/** how long a BullMQ add may take before the run is failed with 503, ms */
+const ENQUEUE_TIMEOUT_MS = 5000;
+
+export type SubmitOutcome =
+  | { statusCode: 201 | 200; run: Run }
+  | {
+      statusCode: 200;
+      validated: { valid: true; kind: SubmitRunBody['kind']; worldSize: number; config: Record<string, unknown>; source?: ResolvedSource & { encoder?: 'online' | 'target' } };
+    };
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function submitRun(svc: Services, principal: Principal, body: SubmitRunBody, idempotencyKey: string | undefined): Promise<SubmitOutcome> {
+  const { db } = svc;
+  const teamId = principal.teamId;
+  if (teamId === null) throw forbidden('runs belong to a team: submit with a team token (this admin token has no team)');
+
+  if (idempotencyKey !== undefined && !body.validateOnly) {
+    const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
+    if (existing) return { statusCode: 200, run: toRunResource(existing) };
+  }
+
+  const worldSize = body.worldSize ?? 1;
+  if (body.kind !== 'pretrain' && worldSize !== 1) throw badRequest(`body/worldSize must be 1 for ${body.kind} runs, got ${worldSize}`);
+  if (body.kind === 'pretrain' && body.source !== undefined) throw badRequest('body/source is not accepted for pretrain runs');
+  if (body.kind !== 'pretrain' && body.source === undefined) throw badRequest(`body/source is required for ${body.kind} runs`);
+
+  const config = resolveRunConfig({ kind: body.kind, preset: body.preset, config: body.config, encoder: body.encoder });
+  const source = body.source ? await resolveSource({ db, s3: svc.s3, teamId, write: !body.validateOnly }, body.source) : undefined;
+
+  if (body.validateOnly) {
+    const encoder = body.kind === 'finetune' ? { encoder: (config as { encoder: 'online' | 'target' }).encoder } : {};
+    return {
+      statusCode: 200,
+      validated: { valid: true, kind: body.kind, worldSize, config: config as unknown as Record<string, unknown>, ...(source ? { source: { ...source, ...encoder } } : {}) },
+    };
+  }
+
+  const priority = body.priority ?? 0;
+  let runId: string;
+  try {
+    runId = await db.$transaction(async (tx) => {
+      const run = await tx.run.create({
+        data: {
+          teamId,
+          kind: body.kind,
+          status: RunStatus.QUEUED,
+          name: body.name ?? null,
+          preset: body.preset ?? null,
+          config: config as unknown as Prisma.InputJsonValue,
+          worldSize,
+          priority,
+          maxRestarts: body.maxRestarts ?? 3,
+          sourceCheckpointId: source?.checkpointId ?? null,
+          idempotencyKey: idempotencyKey ?? null,
+          queuedAt: new Date(),
+        },
+        select: { id: true },
+      });
+      await tx.runEvent.create({
+        data: {
+          runId: run.id,
+          type: 'run.queued',
+          message: `queued by ${principal.tokenPrefix}: ${body.kind}${body.preset ? ` (${body.preset})` : ''}, ${worldSize} rank(s), priority ${priority}`,
+          data: { kind: body.kind, preset: body.preset ?? null, worldSize, priority, sourceCheckpointId: source?.checkpointId ?? null },
+        },
+      });
+      return run.id;
+    });
+  } catch (err) {
+    if (idempotencyKey !== undefined && isUniqueViolation(err)) {
+      const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
+      if (existing) return { statusCode: 200, run: toRunResource(existing) };
+    }
+    throw err;
+  }
+
+  try {
+    await withTimeout(enqueueRun(svc.runsQueue, runId, priority), ENQUEUE_TIMEOUT_MS, 'enqueue');
+  } catch (err) {
+    const reason = `could not enqueue: ${(err as Error).message}`;
+    await db.$transaction([
+      db.run.updateMany({ where: { id: runId, status: RunStatus.QUEUED }, data: { status: RunStatus.FAILED, error: reason, finishedAt: new Date() } }),
+      db.runEvent.create({ data: { runId, type: 'run.failed', message: reason } }),
+    ]);
+    throw new HttpError(503, `run ${runId} ${reason}`);
+  }
+
+  const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: runInclude });
+  return { statusCode: 201, run: toRunResource(run) };
+}
