@@ -52,14 +52,14 @@ async function main(): Promise<number> {
   try {
     const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: true } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
-    await initBackend(env.backend as BackendChoice);
+    const backend = await initBackend(env.backend as BackendChoice);
     collective = args.worldSize > 1
       ? await RedisCollective.join({
           redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
           rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
         })
       : undefined;
-    send({ type: 'joined' });
+    send({ type: 'joined', backend: backend.name });
     const store = new TrackedCheckpointStore({
       db, runId: run.id,
       s3: new S3CheckpointStore({ client: s3, bucket: env.s3Bucket, prefix: runCheckpointPrefix(run.id) }),

@@ -29,6 +29,8 @@ export interface RankWorkerOptions {
   /** extra env for rank processes */
   childEnv?: Record<string, string>;
   log?(msg: string, fields?: Record<string, unknown>): void;
+  /** the backend label this worker's metrics carry; a rank that got another one is logged */
+  backend?: string;
   /** Prometheus metrics of this worker (libs/telemetry) */
   metrics?: WorkerMetrics;
   /** the rank process's output, one JSON line per line it prints, with run_id and rank */
@@ -136,6 +138,7 @@ export class RankWorker {
     let stoppedBy: string | undefined;
     child.on('message', (m: RankMessage) => {
       if (m.type === 'joined') {
+        if (this.o.backend && m.backend && m.backend !== this.o.backend) this.log(`rank ${d.rank} of run ${d.runId} runs on tfjs backend ${m.backend}, not ${this.o.backend} as this worker's metrics say`, { run_id: d.runId, rank: d.rank });
         void db.rankAttempt.updateMany({ where: { ...key.runId_attempt_rank, status: 'RENDEZVOUS' }, data: { status: 'RUNNING' } }).then(async () => {
           if (d.rank === 0 && (await markRunning(db, d.runId))) await recordEvent(db, d.runId, 'run.running', `all ${d.worldSize} rank(s) joined (attempt ${d.attempt})`, { attempt: d.attempt });
         }).catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));

@@ -8,14 +8,16 @@
 import { createDb } from '@cim-forge/db';
 import { createLogger, createRegistry, startMetricsServer, workerMetrics } from '@cim-forge/telemetry';
 import { RankWorker } from './rank-worker.ts';
+import { backendLabel } from './backend-label.ts';
 import { readServiceEnv } from './service-env.ts';
 
 const env = readServiceEnv(process.env, 'worker');
 const logger = createLogger({ service: 'worker', level: process.env.LOG_LEVEL, bindings: { worker: env.workerId } });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
-const registry = createRegistry({ service: 'worker', backend: env.backend });
-const metrics = workerMetrics(registry, { worker: env.workerId, backend: env.backend });
-const worker = new RankWorker({ env, db, metrics, logger, log: (msg, fields) => logger.info(fields ?? {}, msg) });
+const backend = backendLabel(env.backend);
+const registry = createRegistry({ service: 'worker', backend });
+const metrics = workerMetrics(registry, { worker: env.workerId, backend });
+const worker = new RankWorker({ env, db, metrics, logger, backend, log: (msg, fields) => logger.info(fields ?? {}, msg) });
 await worker.start();
 let ready = true;
 const server = await startMetricsServer({ registry, port: env.metricsPort, ready: async () => ready });
