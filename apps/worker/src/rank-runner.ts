@@ -18,11 +18,11 @@ import { createDb } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
 } from '@cim-forge/engine';
-import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
+import { createS3Client, parseCheckpointUri, parseS3Uri, S3CheckpointStore } from '@cim-forge/storage';
 import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
-import { readServiceEnv, runCheckpointPrefix, type ServiceEnv } from './service-env.ts';
+import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
-import { storeIdOf, TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
+import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { recordEvent } from './run-events.ts';
 
 /** an error that is the run's own fault (config, data, non-finite loss): never worth a restart */
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
     const dir = await mkdtemp(join(tmpdir(), 'cim-source-'));
     try {
       const weights = join(dir, 'model.safetensors');
-      await writeFile(weights, await readSourceWeights(env, s3, run.sourceCheckpoint.uri, run.sourceCheckpoint.runId !== null));
+      await writeFile(weights, await readSourceWeights(s3, run.sourceCheckpoint.uri, run.sourceCheckpoint.runId !== null));
       if (run.kind === 'finetune') {
         const config: FinetuneConfig = { ...(run.config as unknown as FinetuneConfig), initFrom: weights };
         const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
@@ -187,15 +187,15 @@ function categorize(e: Error, started: boolean): ExitCategory {
 }
 
 /** A CIM checkpoint's model.safetensors (checked against its manifest), or an imported file. */
-async function readSourceWeights(env: ServiceEnv, client: ReturnType<typeof createS3Client>, uri: string, isRunCheckpoint: boolean): Promise<Uint8Array> {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!m) throw new RunError(`source checkpoint uri ${uri} is not s3://bucket/key`);
-  const [, bucket, key] = m;
+async function readSourceWeights(client: ReturnType<typeof createS3Client>, uri: string, isRunCheckpoint: boolean): Promise<Uint8Array> {
   if (isRunCheckpoint) {
-    const prefix = key.replace(/\/+$/, '').split('/').slice(0, -1).join('/');
-    return new S3CheckpointStore({ client, bucket, prefix }).read(storeIdOf(uri), 'model.safetensors');
+    const c = parseCheckpointUri(uri);
+    if (!c) throw new RunError(`source checkpoint uri ${uri} is not s3://bucket/<prefix>/<id>`);
+    return new S3CheckpointStore({ client, bucket: c.bucket, prefix: c.prefix }).read(c.id, 'model.safetensors');
   }
-  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const loc = parseS3Uri(uri);
+  if (!loc) throw new RunError(`source uri ${uri} is not s3://bucket/key`);
+  const res = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
   return res.Body!.transformToByteArray();
 }
 

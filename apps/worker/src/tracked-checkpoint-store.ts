@@ -4,9 +4,8 @@
  * returns only COMPLETE rows (a reader never sees a checkpoint still being written, or one whose
  * row never completed), and remove() never deletes a checkpoint a fine-tune has pinned.
  */
-import { createHash } from 'node:crypto';
 import type { Db } from '@cim-forge/db';
-import type { CheckpointManifest, S3CheckpointStore } from '@cim-forge/storage';
+import { parseCheckpointUri, serializeManifest, sha256Hex, type CheckpointManifest, type S3CheckpointStore } from '@cim-forge/storage';
 
 export interface TrackedCheckpointStoreOptions {
   db: Db;
@@ -36,8 +35,7 @@ export class TrackedCheckpointStore {
       update: { uri, epoch, status: 'PENDING', manifestDigest: null, completedAt: null, metrics },
     });
     const manifest = await this.o.s3.write(id, step, files);
-    // the S3 store serialises its manifest exactly like this (JSON, 2-space indent)
-    const digest = createHash('sha256').update(JSON.stringify(manifest, null, 2)).digest('hex');
+    const digest = sha256Hex(new TextEncoder().encode(serializeManifest(manifest)));
     await this.o.db.checkpoint.update({ where: { id: row.id }, data: { status: 'COMPLETE', manifestDigest: digest, completedAt: new Date() } });
     const bytes = Object.values(manifest.files).reduce((a, f) => a + f.bytes, 0);
     await this.o.onComplete?.({ id, rowId: row.id, step, bytes, seconds: (performance.now() - t0) / 1000 });
@@ -71,7 +69,9 @@ export class TrackedCheckpointStore {
 
 /** "s3://bucket/runs/<run>/checkpoints/<id>" → "<id>" */
 export function storeIdOf(uri: string): string {
-  return uri.replace(/\/+$/, '').split('/').at(-1)!;
+  const c = parseCheckpointUri(uri);
+  if (!c) throw new Error(`checkpoint uri ${uri} is not s3://bucket/<prefix>/<id>`);
+  return c.id;
 }
 
 function parseState(bytes: Uint8Array | undefined): { epoch?: number; metrics?: Record<string, number> } {

@@ -14,6 +14,11 @@ export interface CheckpointManifest {
 
 export const MANIFEST_FILE = 'manifest.json';
 
+/** The manifest's bytes as stored; its sha256 is the checkpoint row's manifest digest. */
+export function serializeManifest(m: CheckpointManifest): string {
+  return JSON.stringify(m, null, 2);
+}
+
 export function sha256Hex(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }

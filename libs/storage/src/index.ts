@@ -2,4 +2,5 @@ export { createS3Client, s3OptionsFromEnv, type S3ConnectionOptions } from './s3
 export { S3CheckpointStore, type S3CheckpointStoreOptions } from './s3-checkpoint-store.ts';
 export { S3ImageStore, type S3ImageStoreOptions } from './s3-image-store.ts';
 export { CheckpointCorruptError } from './checkpoint-corrupt-error.ts';
-export { type CheckpointManifest, MANIFEST_FILE, sha256Hex } from './checkpoint-manifest.ts';
+export { type CheckpointManifest, MANIFEST_FILE, serializeManifest, sha256Hex } from './checkpoint-manifest.ts';
+export { parseS3Uri, parseCheckpointUri, type S3Location } from './s3-uri.ts';

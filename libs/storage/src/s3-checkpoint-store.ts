@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CheckpointCorruptError } from './checkpoint-corrupt-error.ts';
-import { type CheckpointManifest, MANIFEST_FILE, parseManifest, sha256Hex } from './checkpoint-manifest.ts';
+import { type CheckpointManifest, MANIFEST_FILE, parseManifest, serializeManifest, sha256Hex } from './checkpoint-manifest.ts';
 import { isNotFound, joinKey, normalizePrefix, s3Uri } from './s3-location.ts';
 import { multipartUpload } from './multipart-upload.ts';
 
@@ -75,7 +75,7 @@ export class S3CheckpointStore {
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: this.key(id, MANIFEST_FILE),
-        Body: JSON.stringify(manifest, null, 2),
+        Body: serializeManifest(manifest),
         ContentType: 'application/json',
       }),
     );

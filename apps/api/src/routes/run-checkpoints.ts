@@ -7,7 +7,7 @@ import { S3CheckpointStore } from '@cim-forge/storage';
 import { HttpError, conflict, notFound } from '../http-error.ts';
 import { IsoTime, JsonObject, Nullable, StringEnum, Uuid, bearer, errors } from '../schemas/common.ts';
 import { assertVisibleRun } from '../runs/visible-run.ts';
-import { parseCheckpointUri, parseS3Uri } from '../s3-uri.ts';
+import { parseCheckpointUri, parseS3Uri } from '@cim-forge/storage';
 
 const Checkpoint = Type.Object({
   id: Uuid,

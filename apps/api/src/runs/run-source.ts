@@ -13,7 +13,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CheckpointStatus, type Db } from '@cim-forge/db';
 import { HttpError, badRequest } from '../http-error.ts';
 import { isUniqueViolation } from '../prisma-errors.ts';
-import { parseS3Uri } from '../s3-uri.ts';
+import { parseS3Uri } from '@cim-forge/storage';
 
 export type SourceRequest = { runId?: string; checkpoint?: string; uri?: string };
 

@@ -12,7 +12,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseSafetensors } from '@cim-forge/cim';
 import { createDb, type Db, type Run } from '@cim-forge/db';
 import { createTempDatabase } from '@cim-forge/db/testing';
-import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
+import { createS3Client, parseCheckpointUri, S3CheckpointStore } from '@cim-forge/storage';
 import { startStack, type Stack } from '../stack.ts';
 import { freePort } from './private-services.ts';
 
@@ -233,7 +233,7 @@ export class Harness {
   /** COMPLETE checkpoints of a run, oldest first: [store id, step] */
   async checkpoints(id: string): Promise<{ storeId: string; step: number }[]> {
     const rows = await this.db.checkpoint.findMany({ where: { runId: id, status: 'COMPLETE' }, orderBy: { step: 'asc' } });
-    return rows.map((r) => ({ storeId: r.uri.split('/').at(-1)!, step: r.step }));
+    return rows.map((r) => ({ storeId: parseCheckpointUri(r.uri)!.id, step: r.step }));
   }
 
   /** every tensor of a checkpoint's model.safetensors (online and target encoders, decoder), verified against its manifest */
