@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@cim-forge/cim';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const env = { ...process.env, CIM_BACKEND: 'wasm' };
+const env = { ...process.env, CIM_BACKEND: testBackendChoice() };
 
 function cim(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: root, encoding: 'utf8', env, timeout: 300_000 });

@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   try {
     const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: true } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
-    const backend = await initBackend(env.backend as BackendChoice);
+    const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
     collective = args.worldSize > 1
       ? await RedisCollective.join({
           redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,

@@ -10,6 +10,7 @@
  * | WORKER_ID | hostname-pid | names this worker in rank attempts |
  * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
  * | CIM_BACKEND | auto | tfjs backend for rank processes |
+ * | CIM_THREADS | all cores | native backend's intra-op threads per rank process (set it when several workers share a host's CPUs) |
  * | CIM_RENDEZVOUS_TIMEOUT_MS | 120000 | all ranks of a gang must join within this |
  * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
@@ -28,6 +29,8 @@ export interface ServiceEnv {
   workerId: string;
   metricsPort: number;
   backend: string;
+  /** native intra-op threads of a rank process; undefined = libtensorflow's default (all cores) */
+  threads?: number;
   rendezvousTimeoutMs: number;
   collectiveTimeoutMs: number;
   heartbeatMs: number;
@@ -56,6 +59,7 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
     metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
     backend: env.CIM_BACKEND || 'auto',
+    threads: env.CIM_THREADS ? int('CIM_THREADS', 1) : undefined,
     rendezvousTimeoutMs: int('CIM_RENDEZVOUS_TIMEOUT_MS', 120_000),
     collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
@@ -85,6 +89,7 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     CIM_HEARTBEAT_MS: String(env.heartbeatMs),
     CIM_HEARTBEAT_TIMEOUT_MS: String(env.heartbeatTimeoutMs),
   };
+  if (env.threads !== undefined) out.CIM_THREADS = String(env.threads);
   if (env.s3.endpoint) out.S3_ENDPOINT = env.s3.endpoint;
   if (env.s3.accessKeyId) out.S3_ACCESS_KEY_ID = env.s3.accessKeyId;
   if (env.s3.secretAccessKey) out.S3_SECRET_ACCESS_KEY = env.s3.secretAccessKey;

@@ -14,7 +14,7 @@ export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
 export { clipByGlobalNorm } from './optim/clip.ts';
 export { parseSafetensors, serializeSafetensors, type SafeFile, type SafeTensor } from './io/safetensors.ts';
 export { runParity, parityTolerances, type ParityReport } from './parity.ts';
-export { initBackend, currentBackend, type BackendName, type BackendChoice } from './backend.ts';
+export { initBackend, currentBackend, BACKEND_CHOICES, type BackendName, type BackendChoice, type BackendOptions } from './backend.ts';
 export { newVariable, assignValues } from './tensors.ts';
 export * from './classifier/index.ts';
 export * from './resnet/index.ts';

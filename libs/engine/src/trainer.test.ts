@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { cimModelFromConfig, initBackend, type CimBatch } from '@cim-forge/cim';
+import { cimModelFromConfig, type CimBatch } from '@cim-forge/cim';
 import { CimTrainer, NonFiniteLossError } from './trainer.ts';
 import { deriveTrainPlan, modelConfigOf } from './train-config.ts';
 import { syntheticBatches, tinyConfig } from './testing.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 function trainerFor(config = tinyConfig(), seed = 0) {
   const model = cimModelFromConfig(modelConfigOf(config), seed);

@@ -2,12 +2,11 @@ import { parseArgs } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import {
   CORRUPTIONS, evaluateRobustness, formatRobustnessTable, isCorruption, loadClassifierFile, loadLabelledImages,
   type CorruptionErrors, type CorruptionName, type RobustnessReport,
 } from '@cim-forge/engine';
-import { num, UsageError } from '../args.ts';
+import { initCliBackend, num, UsageError } from '../args.ts';
 import { resolveFrom } from './finetune.ts';
 
 const help = `Usage: npm run cim -- eval --from RUN_DIR|FILE.safetensors --dataset fashion-mnist [options]
@@ -109,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const from = await resolveFrom(values.from);
   if (from === null) throw new UsageError('--from scratch: eval needs a fine-tuned classifier (run `cim finetune` first)');
 
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   const model = await loadClassifierFile(from);
   try {
     const side = model.config.imgSize;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { UsageError } from '../args.ts';
 import { labelledDataset, resolveFrom, run } from './finetune.ts';
 import { run as runProbe } from './probe.ts';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 test('--from: scratch, a file, a checkpoint dir, a run dir (latest checkpoint); a bad path is a usage error', async () => {
   assert.equal(await resolveFrom('scratch'), null);
@@ -56,7 +57,7 @@ test('a fine-tune run writes config.json, and --resume without --out is refused'
   try {
     const code = await run([
       '--from', 'scratch', '--dataset', 'fashion-mnist', '--limit', '64', '--eval-images', '32', '--batch-size', '16',
-      '--epochs', '1', '--no-aug', '--out', out, '--backend', 'wasm', '--max-steps', '2',
+      '--epochs', '1', '--no-aug', '--out', out, '--backend', testBackendChoice(), '--max-steps', '2',
     ]);
     assert.equal(code, 0);
   } finally {

@@ -3,10 +3,10 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { initBackend, modelFactories, type BackendChoice, type ModelName } from '@cim-forge/cim';
+import { modelFactories, type ModelName } from '@cim-forge/cim';
 import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
-import { defined, num, UsageError } from '../args.ts';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { stopOnSignals } from '../signals.ts';
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
@@ -147,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
   if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
 

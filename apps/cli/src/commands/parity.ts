@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { initBackend, parityTolerances, runParity, type BackendChoice } from '@cim-forge/cim';
-import { UsageError } from '../args.ts';
+import { parityTolerances, runParity } from '@cim-forge/cim';
+import { initCliBackend, UsageError } from '../args.ts';
 
 const help = `Usage: npm run cim -- parity --fixture FILE.safetensors [--backend auto|wasm|cpu|tensorflow]
 
@@ -27,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`cannot read fixture ${values.fixture}: ${(e as Error).message}`);
   }
-  await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice, (m) => console.error(m));
+  await initCliBackend(values.backend, (m) => console.error(m));
   const report = runParity(bytes, values.fixture);
   console.log(JSON.stringify(report));
   return report.ok ? 0 : 1;

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { initBackend, modelFactories, type BackendChoice, type ModelName } from '@cim-forge/cim';
+import { modelFactories, type ModelName } from '@cim-forge/cim';
 import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
-import { defined, num, UsageError } from '../args.ts';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { labelledDataset, resolveFrom } from './finetune.ts';
 
 const help = `Usage: npm run cim -- probe --from RUN_DIR|FILE.safetensors|scratch --dataset fashion-mnist [options]
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: num('seed', values.seed, { int: true, min: 0 }),
     }),
   };
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   console.error(`backend      ${backend.name} (${backend.detail})`);
   console.error(`encoder      ${config.initFrom ? `${config.encoder} encoder of ${resolve(config.initFrom)}` : `${config.model}, random init (baseline)`}`);
   const result = await linearProbe({

@@ -3,13 +3,13 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  Rng, cimModelConfigFromMetadata, cimModelFromConfig, collate, denormalizeToRgb, initBackend, parseSafetensors, sampleCim, samplerConfig,
-  type BackendChoice, type SamplerConfig,
+  Rng, cimModelConfigFromMetadata, cimModelFromConfig, collate, denormalizeToRgb, parseSafetensors, sampleCim, samplerConfig,
+  type SamplerConfig,
 } from '@cim-forge/cim';
 import { LocalCheckpointStore, loadModelSafetensors, predictMaps, samplerConfigOf, type TrainState } from '@cim-forge/engine';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
 import { maskIoU, renderCorrelationFigure } from '@cim-forge/viz';
-import { num, UsageError } from '../args.ts';
+import { initCliBackend, num, UsageError } from '../args.ts';
 
 const help = `Usage: npm run cim -- visualize --checkpoint PATH (--image FILE | --dataset D --index N) [options]
 
@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     : samplerConfig({ searchSize: Math.round(cfg.contextSize * 1.4), contextSize: cfg.contextSize, exemplarSize: cfg.templateSize, numExemplars: cfg.numTemplates });
   if (values['no-augment']) sCfg = { ...sCfg, augment: false };
 
-  await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  await initCliBackend(values.backend);
   const model = cimModelFromConfig(cfg, 0);
   try {
     loadModelSafetensors(model, bytes, file);

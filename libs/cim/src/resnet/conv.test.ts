@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import { initBackend } from '../backend.ts';
 import { Rng } from '../rng.ts';
 import { conv2dIm2col, convOutSide, im2col, maxPoolAfterRelu } from './conv.ts';
+import { initTestBackend } from '../testing/index.ts';
 
-await initBackend('wasm');
+await initTestBackend();
 
 function randn(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);
