@@ -8,7 +8,7 @@ export type { CimModel, CimForward, HostTensor } from './model/cim-model.ts';
 export { createCimModel, cimModelFromConfig } from './create-cim-model.ts';
 export { cimParamSpecs, fromTorch, toTorch, ourShape, type ParamSpec } from './model/params.ts';
 export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './model/pos-embed.ts';
-export { linear, gelu, layerNorm, attention } from './model/layers.ts';
+export { linear, gelu, layerNorm, attention, setDenseGradMode, type DenseGradMode } from './model/layers.ts';
 export { AdamW, defaultAdamW, type AdamWConfig, type AdamWParam } from './optim/adamw.ts';
 export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
 export { clipByGlobalNorm } from './optim/clip.ts';

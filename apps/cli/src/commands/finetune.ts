@@ -27,7 +27,7 @@ Data
   --dataset D           fashion-mnist (train split to learn, test split held out)
   --limit N             first N training images (class-balanced)   --eval-images N  held-out images scored
   --labels-fraction F   fine-tune on a stratified fraction F of the training labels (e.g. 0.1)
-Recipe (defaults: the paper's, see shared/docs/cim-recipe.md)
+Recipe (defaults: the paper's, see docs/cim-recipe.md)
   --epochs E  --warmup-epochs E  --batch-size N
   --base-lr X           lr = base-lr × batch / 256 (default 1.2e-3)    --min-lr X (1e-6)
   --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8)

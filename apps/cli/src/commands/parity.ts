@@ -12,7 +12,8 @@ line with the largest error of each group:
   logits, loss      absolute error            (tolerance ${parityTolerances.logits})
   grads, after_step error / tensor's max |x|  (tolerance ${parityTolerances.grads})
 and "ok". Exit code 0 exactly when every group is within tolerance, 1 otherwise.
-Fixture layout: shared/fixtures/README.md.`;
+The authors' fixture ships in the repository: --fixture fixtures/cim-parity-small.safetensors
+(its layout: fixtures/README.md).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { fixture: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });

@@ -1,8 +1,12 @@
 /**
- * The layers of a ViT and of the CIM correlation decoder, written for tfjs-wasm's fast path: every
- * dense product runs as an untransposed 2-D matMul, forward and backward (the gradients below
- * materialize the transposes, O(n²), instead of using matMul's transpose flags, which wasm runs
- * ~15× slower; see shared/docs/perf-notes.md).
+ * The layers of a ViT and of the CIM correlation decoder. Dense gradients come in two forms:
+ * - `materialize` (wasm): every product runs as an untransposed 2-D matMul, forward and backward;
+ *   the gradients materialize the transposes, O(n²), because matMul's transpose flags run ~15×
+ *   slower on wasm (docs/perf-notes.md);
+ * - `flags` (tensorflow, cpu): the transposes ride on matMul's flags, which libtensorflow's
+ *   kernels take at full speed, saving the copies (`npm run bench:train -- --dense-grad …`
+ *   measures both; docs/benchmarks.md).
+ * `auto` picks by the active backend at each call.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -14,9 +18,21 @@ function custom<A extends tf.Tensor[]>(f: (...args: [...A, tf.GradSaveFunc]) => 
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
 }
 
+export type DenseGradMode = 'auto' | 'materialize' | 'flags';
+let denseGradMode: DenseGradMode = 'auto';
+
+/** How dense layers compute their gradients' transposed products (for benchmarks and tests). */
+export function setDenseGradMode(mode: DenseGradMode): void {
+  denseGradMode = mode;
+}
+
+function transposeWithFlags(): boolean {
+  return denseGradMode === 'flags' || (denseGradMode === 'auto' && tf.getBackend() !== 'wasm');
+}
+
 /**
  * y = x·W + b with x [N, in], W [in, out] (PyTorch's Linear weight transposed), b [out].
- * Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy — all untransposed products.
+ * Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy.
  */
 export const linear2d = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, w, b, save) => {
   save([x, w]);
@@ -26,6 +42,7 @@ export const linear2d = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, w, b, save
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const dy2 = dy as tf.Tensor2D;
+      if (transposeWithFlags()) return [tf.matMul(dy2, ws, false, true), tf.matMul(xs, dy2, true, false), tf.sum(dy2, 0)];
       return [
         tf.matMul(dy2, tf.transpose(ws)),
         tf.matMul(tf.transpose(xs), dy2),

@@ -1,7 +1,7 @@
 /**
  * Convolution as im2col + one untransposed 2-D matMul, with a hand-written gradient. The wasm
  * backend has Conv2D and Conv2DBackpropInput but no Conv2DBackpropFilter, so tf.conv2d cannot be
- * trained there; and matMul's transpose flags run ~15× slower (shared/docs/perf-notes.md), so the
+ * trained there; and matMul's transpose flags run ~15× slower (docs/perf-notes.md), so the
  * product's backward materializes its transposes, as `linear` in model/layers.ts does.
  */
 import * as tf from '@tensorflow/tfjs-core';
