@@ -2,13 +2,14 @@
  * Training-step throughput, one JSON line per (backend, preset, mode):
  *
  *   npm run bench:train [-- --backends tensorflow,wasm --only bench-vit-tiny --steps 7 --warmup 2
- *                          --dense-grad auto|materialize|flags|compare --threads T]
+ *                          --kernels auto|untransposed|native|compare --threads T]
  *
  *   mode "step"          a full training step (forward, backward, AdamW, EMA) on pre-sampled batches
  *   mode "with-sampler"  the same, fed by the prefetching loader (1 sampling thread) from images
  *
- * `--dense-grad compare` alternates the two forms of the dense layers' gradients (libs/cim
- * layers.ts) step by step in one process and prints a `step` line for each.
+ * `--kernels compare` alternates the two kernel styles (libs/cim model/kernel-style.ts: the
+ * dense gradients' transposes, im2col vs native convolutions) step by step in one process and
+ * prints a `step` line for each.
  * Every figure is the median of per-step times (`secondsPerStep`; min and max beside it): the
  * authors' PyTorch code has steps 10× slower than its median, so means mislead. Each backend runs
  * in its own process (tfjs holds one backend per process here). The reference: the authors' PyTorch
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_CHOICES, cimModelFromConfig, collate, initBackend, setDenseGradMode, type BackendChoice, type CimBatch, type CimSample, type DenseGradMode } from '@cim-forge/cim';
+import { BACKEND_CHOICES, cimModelFromConfig, collate, initBackend, setKernelStyle, type BackendChoice, type CimBatch, type CimSample, type KernelStyle } from '@cim-forge/cim';
 import { CimTrainer, cimSampleModule, deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, syntheticBatches, type PretrainConfig } from '@cim-forge/engine';
 import { PrefetchLoader } from '@cim-forge/data';
 
@@ -29,7 +30,7 @@ const PRESETS = [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375]]
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, only: { type: 'string' }, warmup: { type: 'string' }, backend: { type: 'string' },
-    backends: { type: 'string' }, 'dense-grad': { type: 'string' }, threads: { type: 'string' },
+    backends: { type: 'string' }, kernels: { type: 'string' }, threads: { type: 'string' },
   },
 });
 
@@ -59,10 +60,10 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const steps = Number(values.steps ?? 7);
   const warmup = Number(values.warmup ?? 2);
   const threads = values.threads ? Number(values.threads) : undefined;
-  const denseGrad = (values['dense-grad'] ?? 'auto') as DenseGradMode | 'compare';
-  setDenseGradMode(denseGrad === 'compare' ? 'auto' : denseGrad);
+  const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
+  setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
   const backend = await initBackend(choice, undefined, { threads });
-  const common = { backend: backend.name, denseGrad, threads: process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : undefined };
+  const common = { backend: backend.name, kernels, threads: process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : undefined };
 
   async function bench(preset: string, imageSize: number): Promise<void> {
     const config: PretrainConfig = resolvePretrainConfig(preset, { dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0 });
@@ -80,21 +81,21 @@ async function benchChild(choice: BackendChoice): Promise<void> {
         rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20), numTensors: tf.memory().numTensors,
       }));
     };
-    // 1. the step alone, on batches sampled beforehand; `--dense-grad compare` alternates the two
-    //    gradient forms step by step, so a loaded machine slows both alike
+    // 1. the step alone, on batches sampled beforehand; `--kernels compare` alternates the two
+    //    kernel styles step by step, so a loaded machine slows both alike
     const batches: CimBatch[] = syntheticBatches(config, 2, 5);
     for (let i = 0; i < warmup; i++) await trainer.trainStep([batches[i % 2]]);
-    const forms: DenseGradMode[] = denseGrad === 'compare' ? ['materialize', 'flags'] : [denseGrad];
-    const perStep = new Map<DenseGradMode, number[]>(forms.map((f) => [f, []]));
+    const forms: KernelStyle[] = kernels === 'compare' ? ['untransposed', 'native'] : [kernels];
+    const perStep = new Map<KernelStyle, number[]>(forms.map((f) => [f, []]));
     for (let i = 0; i < steps * forms.length; i++) {
       const form = forms[i % forms.length];
-      setDenseGradMode(form);
+      setKernelStyle(form);
       const t0 = performance.now();
       await trainer.trainStep([batches[i % 2]]);
       perStep.get(form)!.push((performance.now() - t0) / 1000);
     }
-    for (const [form, times] of perStep) line('step', times, forms.length > 1 ? { denseGrad: form } : {});
-    setDenseGradMode(denseGrad === 'compare' ? 'auto' : denseGrad);
+    for (const [form, times] of perStep) line('step', times, forms.length > 1 ? { kernels: form } : {});
+    setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
     // 2. fed by the loader: sampling on a worker thread, overlapped with the step
     const s = samplerConfigOf(config);
     const loader = new PrefetchLoader<CimSample>({

@@ -1,34 +1,12 @@
 /**
- * The layers of a ViT and of the CIM correlation decoder. Dense gradients come in two forms:
- * - `materialize` (wasm): every product runs as an untransposed 2-D matMul, forward and backward;
- *   the gradients materialize the transposes, O(n²), because matMul's transpose flags run ~15×
- *   slower on wasm (docs/perf-notes.md);
- * - `flags` (tensorflow, cpu): the transposes ride on matMul's flags, which libtensorflow's
- *   kernels take at full speed, saving the copies (`npm run bench:train -- --dense-grad …`
- *   measures both; docs/benchmarks.md).
- * `auto` picks by the active backend at each call.
+ * The layers of a ViT and of the CIM correlation decoder, with hand-written gradients for the dense
+ * layers, GELU and LayerNorm (one pass of reductions; the dense products in the style of
+ * kernel-style.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { customGradient as custom, matMulGrads } from './kernel-style.ts';
 
 export const LN_EPS = 1e-6;
-
-type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
-/** tf.customGrad with positional tensor arguments (tfjs types them as a union with the save function). */
-function custom<A extends tf.Tensor[]>(f: (...args: [...A, tf.GradSaveFunc]) => GradResult): (...args: A) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
-}
-
-export type DenseGradMode = 'auto' | 'materialize' | 'flags';
-let denseGradMode: DenseGradMode = 'auto';
-
-/** How dense layers compute their gradients' transposed products (for benchmarks and tests). */
-export function setDenseGradMode(mode: DenseGradMode): void {
-  denseGradMode = mode;
-}
-
-function transposeWithFlags(): boolean {
-  return denseGradMode === 'flags' || (denseGradMode === 'auto' && tf.getBackend() !== 'wasm');
-}
 
 /**
  * y = x·W + b with x [N, in], W [in, out] (PyTorch's Linear weight transposed), b [out].
@@ -42,12 +20,7 @@ export const linear2d = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, w, b, save
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const dy2 = dy as tf.Tensor2D;
-      if (transposeWithFlags()) return [tf.matMul(dy2, ws, false, true), tf.matMul(xs, dy2, true, false), tf.sum(dy2, 0)];
-      return [
-        tf.matMul(dy2, tf.transpose(ws)),
-        tf.matMul(tf.transpose(xs), dy2),
-        tf.sum(dy2, 0),
-      ];
+      return [...matMulGrads(dy2, xs, ws), tf.sum(dy2, 0)];
     },
   };
 });
