@@ -25,6 +25,7 @@ import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { recordEvent } from './run-events.ts';
 import { RunError } from './run-error.ts';
 import { readSourceWeights } from './source-weights.ts';
+import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 
 
 const send = (m: RankMessage) => process.send?.(m);
@@ -47,10 +48,16 @@ async function main(): Promise<number> {
   const event = (type: string, message: string, data?: Record<string, unknown>) =>
     recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
   let collective: Collective | undefined;
+  let data: LocalizedConfig<object> | undefined;
   let started = false;
   try {
     const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: { include: { run: { select: { teamId: true } } } } } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
+    // image folders: only from the team's own data area (disk or S3), checked again here
+    data = await localizeDatasets(run.config as object, {
+      teamId: run.teamId, dataRoot: env.dataRoot, dataCache: env.dataCache, dataMaxBytes: env.dataMaxBytes, s3: { client: s3, bucket: env.s3Bucket },
+    });
+    const runConfig = data.config;
     const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
     collective = args.worldSize > 1
       ? await RedisCollective.join({
@@ -72,7 +79,7 @@ async function main(): Promise<number> {
     const shouldStop = () => stopRequested;
 
     if (run.kind === 'pretrain') {
-      const config = run.config as unknown as PretrainConfig;
+      const config = runConfig as unknown as PretrainConfig;
       let finalStep = 0;
       const r = await pretrain({
         config, store, collective, resume: true, metrics: runMetrics,
@@ -118,7 +125,7 @@ async function main(): Promise<number> {
       const source = { uri: run.sourceCheckpoint.uri, runId: run.sourceCheckpoint.runId, runTeamId: run.sourceCheckpoint.run?.teamId ?? null };
       await writeFile(weights, await readSourceWeights({ client: s3, bucket: env.s3Bucket, teamId: run.teamId }, source));
       if (run.kind === 'finetune') {
-        const config: FinetuneConfig = { ...(run.config as unknown as FinetuneConfig), initFrom: weights };
+        const config: FinetuneConfig = { ...(runConfig as unknown as FinetuneConfig), initFrom: weights };
         const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
         const r = await finetune({
           config, store, metrics: sink, resume: true,
@@ -134,7 +141,7 @@ async function main(): Promise<number> {
         });
         return r.stopped ? EXIT.stopped : EXIT.ok;
       }
-      const cfg = run.config as unknown as EvalConfig;
+      const cfg = runConfig as unknown as EvalConfig;
       const model = await loadClassifierFile(weights);
       try {
         const side = model.config.imgSize;
@@ -170,6 +177,7 @@ async function main(): Promise<number> {
     return EXIT[category];
   } finally {
     await collective?.close().catch(() => {});
+    await data?.cleanup().catch(() => {});
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }
