@@ -12,7 +12,7 @@ import { resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/config';
 import { finetune } from '@cim-forge/engine';
 import { startS3TestServer, type S3TestServer } from '@cim-forge/storage/testing';
 import { localizeDatasets, s3DataPrefix, type TeamDataContext } from './team-datasets.ts';
-import { imageFolderFiles, writeImageFolder } from './testing/image-folder-fixture.ts';
+import { imageFolderFiles, writeImageFolder } from '@cim-forge/data/testing';
 
 const TEAM = '11111111-1111-4111-8111-111111111111';
 let dir: string;

@@ -11,7 +11,7 @@ import { notInAreaMessage, openSource, type SourceSpec } from '@cim-forge/data';
 import { startS3TestServer, type S3TestServer } from '@cim-forge/storage/testing';
 import { RunError } from './run-error.ts';
 import { localizeDatasets, s3DataPrefix, type TeamDataContext } from './team-datasets.ts';
-import { imageFolderFiles, writeImageFolder } from './testing/image-folder-fixture.ts';
+import { imageFolderFiles, writeImageFolder } from '@cim-forge/data/testing';
 
 const TEAM_A = '11111111-1111-4111-8111-111111111111';
 const TEAM_B = '22222222-2222-4222-8222-222222222222';

@@ -8,12 +8,12 @@
  *               of CIM_DATA_CACHE (bounded by CIM_DATA_MAX_BYTES), which becomes root and area
  * Fashion-MNIST and synthetic specs pass through. Every refusal is a RunError (the run's fault).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { datasetRootProblem, normalizeDatasetRoot } from '@cim-forge/config';
 import { IMAGE_FOLDER_EXTENSIONS, type ImageFolderSpec, type SourceSpec } from '@cim-forge/data';
-import { S3ImageStore } from '@cim-forge/storage';
+import { FetchLimitError, fetchImageFolder, S3ImageStore } from '@cim-forge/storage';
 import { RunError } from './run-error.ts';
 
 export interface TeamDataContext {
@@ -48,7 +48,7 @@ export async function localizeDatasets<T extends object>(config: T, ctx: TeamDat
     for (const dir of fetched.splice(0)) await rm(dir, { recursive: true, force: true });
   };
   const budget = { bytes: ctx.dataMaxBytes };
-  const out: Record<string, unknown> = { ...config };
+  const out = { ...config } as Record<string, unknown>;
   /** the same S3 folder named twice (a finetune's train and val parts) is fetched once */
   const byPrefix = new Map<string, string>();
   try {
@@ -90,37 +90,15 @@ async function localizeFolder(
   return { ...rest, root: join(area, ...root.split('/')), area };
 }
 
-/** Copies the images under the store into dir (keys checked again), at most budget.bytes in all. */
+/** Copies the images under the store into dir, at most budget.bytes in all; refusals are the run's errors. */
 async function fetchFolder(store: S3ImageStore, dir: string, root: string, budget: { bytes: number }): Promise<void> {
-  let keys: string[];
   try {
-    keys = await store.list();
+    await fetchImageFolder(store, dir, { extensions: IMAGE_FOLDER_EXTENSIONS, budget, concurrency: FETCH_CONCURRENCY });
   } catch (err) {
-    if (/does not exist/.test((err as Error).message)) throw new RunError(`image folder s3:${root} has no objects in your data area`);
+    const message = (err as Error).message;
+    if (/does not exist/.test(message)) throw new RunError(`image folder s3:${root} has no objects in your data area`);
+    if (err instanceof FetchLimitError) throw new RunError(`image folder s3:${root} is larger than this worker fetches for one run (CIM_DATA_MAX_BYTES)`);
+    if (/unusable name/.test(message)) throw new RunError(message.replace(store.location, `s3:${root}`));
     throw err;
   }
-  const images = keys.filter((k) => IMAGE_FOLDER_EXTENSIONS.some((e) => k.toLowerCase().endsWith(e)));
-  for (const k of images) {
-    if (k.split('/').some((p) => p === '' || p === '.' || p === '..' || p.startsWith('.'))) throw new RunError(`image folder s3:${root} has an object with an unusable name: ${k}`);
-  }
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < images.length && !failed) {
-      const key = images[next++];
-      const bytes = await store.read(key);
-      budget.bytes -= bytes.length;
-      if (budget.bytes < 0) throw new RunError(`image folder s3:${root} is larger than this worker fetches for one run (CIM_DATA_MAX_BYTES)`);
-      const path = join(dir, ...key.split('/'));
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, bytes, { flag: 'wx' });
-    }
-  };
-  // every GET settles before the caller may remove dir, so nothing is written after a failure
-  const results = await Promise.allSettled(Array.from({ length: Math.min(FETCH_CONCURRENCY, images.length) }, () => worker().catch((e: unknown) => {
-    failed = true;
-    throw e;
-  })));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
 }
