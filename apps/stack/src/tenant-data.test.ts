@@ -49,13 +49,28 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function call(token: string, path: string, body?: object): Promise<{ status: number; json: Record<string, any> }> {
+/** the fields of the API's answers this test reads */
+interface Body {
+  id: string;
+  token: string;
+  uri: string;
+  uploadUrl: string;
+  headers: Record<string, string>;
+  status: string;
+  error: string;
+  config: Record<string, unknown>;
+  points: { value: number }[];
+  infraRestarts: number;
+  userRestarts: number;
+}
+
+async function call(token: string, path: string, body?: object): Promise<{ status: number; json: Body }> {
   const res = await fetch(`${stack.apiUrl}${path}`, {
     method: body ? 'POST' : 'GET',
     headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Body };
 }
 
 async function team(name: string): Promise<{ id: string; token: string }> {
@@ -64,7 +79,7 @@ async function team(name: string): Promise<{ id: string; token: string }> {
   return { id: t.json.id, token: k.json.token };
 }
 
-async function waitFor(token: string, runId: string, timeoutMs: number): Promise<Record<string, any>> {
+async function waitFor(token: string, runId: string, timeoutMs: number): Promise<Body> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = (await call(token, `/v1/runs/${runId}`)).json;
@@ -119,7 +134,7 @@ test("team A fine-tunes its imported weights on its own S3 images; team B can re
   const doneA = await waitFor(a.token, ftA.json.id, 300_000);
   assert.equal(doneA.status, 'SUCCEEDED', `${doneA.error}\n${log.slice(-40).join('\n')}`);
   const top1 = (await call(a.token, `/v1/runs/${ftA.json.id}/metrics?name=eval_top1`)).json;
-  const last = top1.points.at(-1).value as number;
+  const last = top1.points.at(-1)!.value;
   assert.ok(last >= 0.75, `held-out top-1 ${last} (chance 0.33)`);
 
   const failedS3 = await waitFor(b.token, s3B.json.id, 120_000);
