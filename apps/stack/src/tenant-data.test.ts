@@ -1,6 +1,7 @@
 // Two teams on the whole service (API, controller and a worker as processes; PostgreSQL, Redis,
 // s3rver): team A uploads weights to its import area, keeps labelled images in its S3 data area
-// and fine-tunes on them to a held-out top-1 far above chance; team B, on the same stack, can
+// and fine-tunes on them to a held-out top-1 far above chance, then evaluates the result on the
+// same images in its disk area; team B, on the same stack, can
 // neither import A's weights nor read A's images, on disk or in S3, and its failed runs say
 // nothing about A's.
 import { test, before, after } from 'node:test';
@@ -104,7 +105,7 @@ async function importWeights(token: string): Promise<string> {
 
 const recipe = { epochs: 3, warmupEpochs: 0.5, batchSize: 16, baseLr: 0.16, layerDecay: 1, dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0 };
 
-test("team A fine-tunes its imported weights on its own S3 images; team B can reach neither", { timeout: 600_000 }, async () => {
+test("team A fine-tunes its imported weights on its own S3 images and evaluates on its disk area; team B can reach neither", { timeout: 600_000 }, async () => {
   const a = await team('alpha');
   const b = await team('beta');
   const files = await imageFolderFiles(40);
@@ -136,6 +137,21 @@ test("team A fine-tunes its imported weights on its own S3 images; team B can re
   const top1 = (await call(a.token, `/v1/runs/${ftA.json.id}/metrics?name=eval_top1`)).json;
   const last = top1.points.at(-1)!.value;
   assert.ok(last >= 0.75, `held-out top-1 ${last} (chance 0.33)`);
+
+  // an eval of A's fine-tuned classifier on the held-out part of the same images, from A's disk area
+  const evA = await call(a.token, '/v1/runs', {
+    kind: 'eval', preset: 'smoke', source: { runId: ftA.json.id, checkpoint: 'latest' },
+    config: { dataset: { kind: 'image-folder', root: 'colours' }, eps: 0, pgdSteps: 0, corruptions: [] },
+  });
+  assert.equal(evA.status, 201, JSON.stringify(evA.json));
+  const doneEv = await waitFor(a.token, evA.json.id, 300_000);
+  assert.equal(doneEv.status, 'SUCCEEDED', `${doneEv.error}\n${log.slice(-40).join('\n')}`);
+  const clean = (await call(a.token, `/v1/runs/${evA.json.id}/metrics?name=clean_top1`)).json.points.at(-1)!.value;
+  assert.equal(clean, last, 'the eval scores the same held-out images the fine-tune did');
+  // and B can't evaluate A's fine-tune, by id or by address
+  const evB = await call(b.token, '/v1/runs', { kind: 'eval', preset: 'smoke', source: { runId: ftA.json.id, checkpoint: 'latest' } });
+  assert.equal(evB.status, 400);
+  assert.equal(evB.json.error, 'Bad Request');
 
   const failedS3 = await waitFor(b.token, s3B.json.id, 120_000);
   assert.equal(failedS3.status, 'FAILED');
