@@ -96,3 +96,12 @@ test('the walk is bounded in entries and depth, with a message and no hang', asy
   const deep = localImageStore(join(area, 'loops'), { area, maxDepth: 4 });
   await assert.rejects(deep.list(), { message: 'image folder data:loops: directories nested deeper than 4 levels' });
 });
+
+test("in an area, a read that fails is reported without the worker's own path", async () => {
+  const store = localImageStore(join(area, 'flowers'), { area });
+  // a key that names a directory: readFile fails (EISDIR) with a message naming the absolute path
+  const err = await store.read('rose').then(() => undefined, (e: Error) => e);
+  assert.equal(err?.message, 'image data:flowers/rose cannot be read (EISDIR)');
+  // outside an area (the CLI on your own machine) the system's message stays as it is
+  await assert.rejects(localImageStore(join(area, 'flowers')).read('rose'), { code: 'EISDIR' });
+});

@@ -66,7 +66,8 @@ export function localImageStore(root: string, opts: LocalImageStoreOptions = {})
       if (!st.isDirectory()) throw new Error(`image folder ${location} is not a directory`);
       const keys: string[] = [];
       const budget = { entries: maxEntries };
-      await walk(real!, '', keys, { visited: new Set([real!]), depth: 0, maxDepth, budget, resolveInside, location });
+      const state = { visited: new Set([real!]), depth: 0, maxDepth, budget, resolveInside, location, confined: area !== undefined };
+      await walk(real!, '', keys, state);
       return keys;
     },
     async read(key: string): Promise<Uint8Array> {
@@ -77,7 +78,10 @@ export function localImageStore(root: string, opts: LocalImageStoreOptions = {})
       // resolved again at read time: a file swapped for a symlink after the walk is still refused
       const real = await resolveInside(path);
       if (real === undefined) throw new Error(`image ${location}/${key} is not a file in the data area`);
-      return readFile(real);
+      // the system's message would name the worker's own path
+      return readFile(real).catch((e: NodeJS.ErrnoException) => {
+        throw new Error(`image ${location}/${key} cannot be read (${e.code ?? 'error'})`);
+      });
     },
   };
 }
@@ -90,6 +94,8 @@ interface WalkState {
   budget: { entries: number };
   resolveInside: (p: string) => Promise<string | undefined>;
   location: string;
+  /** in an area, system errors (which name absolute paths) become messages that name none */
+  confined: boolean;
 }
 
 /**
@@ -99,7 +105,11 @@ interface WalkState {
  */
 async function walk(dir: string, prefix: string, out: string[], s: WalkState): Promise<void> {
   if (s.depth > s.maxDepth) throw new Error(`image folder ${s.location}: directories nested deeper than ${s.maxDepth} levels`);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+    if (!s.confined) throw e;
+    throw new Error(`image folder ${s.location}: a folder in it cannot be listed (${e.code ?? 'error'})`);
+  });
+  for (const entry of entries) {
     if (--s.budget.entries < 0) throw new Error(`image folder ${s.location}: more than the limit of directory entries; split the data set`);
     if (entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
