@@ -12,7 +12,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { CimViT, cimVitMicroPatch4, initBackend } from '@cim-forge/cim';
+import { CimViT, cimVitMicroPatch4 } from '@cim-forge/cim';
+import { initTestBackend } from '@cim-forge/cim/testing';
 import { imageFolderFiles, writeImageFolder } from '@cim-forge/data/testing';
 import { modelToSafetensors } from '@cim-forge/engine';
 import { createS3Client } from '@cim-forge/storage';
@@ -92,7 +93,7 @@ async function waitFor(token: string, runId: string, timeoutMs: number): Promise
 
 /** a small CIM checkpoint, as a team would bring it: uploaded through POST /v1/imports */
 async function importWeights(token: string): Promise<string> {
-  await initBackend('wasm');
+  await initTestBackend();
   const cim = new CimViT(cimVitMicroPatch4({ embedDim: 32, depth: 1, numHeads: 2, decoderEmbedDim: 32, decoderNumHeads: 2 }), 5);
   const bytes = await modelToSafetensors(cim);
   cim.dispose();

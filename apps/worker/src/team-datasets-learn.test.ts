@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { initBackend } from '@cim-forge/cim';
+import { initTestBackend } from '@cim-forge/cim/testing';
 import { resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/config';
 import { finetune } from '@cim-forge/engine';
 import { startS3TestServer, type S3TestServer } from '@cim-forge/storage/testing';
@@ -20,7 +20,7 @@ let s3: S3TestServer;
 let ctx: TeamDataContext;
 
 before(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'cim-team-learn-'));
   s3 = await startS3TestServer();
   const files = await imageFolderFiles(40);

@@ -8,7 +8,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { CimViT, cimVitMicroPatch4, initBackend } from '@cim-forge/cim';
+import { CimViT, cimVitMicroPatch4 } from '@cim-forge/cim';
+import { initTestBackend, testBackendChoice } from '@cim-forge/cim/testing';
 import { imageFolderFiles, writeImageFolder } from '@cim-forge/data/testing';
 import { modelToSafetensors } from '@cim-forge/engine';
 import { startS3TestServer, type S3TestServer } from '@cim-forge/storage/testing';
@@ -24,7 +25,7 @@ let s3: S3TestServer;
 const saved = { ...process.env };
 
 before(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'cli-folder-'));
   folder = join(dir, 'colours');
   const files = await imageFolderFiles(30);
@@ -54,7 +55,7 @@ async function cli(fn: (argv: string[]) => Promise<number>, argv: string[]): Pro
   }
 }
 
-const small = ['--model', 'cimVitMicroPatch4', '--backend', 'wasm'];
+const small = ['--model', 'cimVitMicroPatch4', '--backend', testBackendChoice()];
 
 test('probe --dataset DIR and --dataset s3://…: held-out top-1 far above chance on the same split', async () => {
   const disk = await cli(runProbe, ['--from', 'scratch', ...small, '--dataset', folder, '--epochs', '30', '--batch-size', '32']);
@@ -80,7 +81,7 @@ test('finetune --dataset DIR learns the classes; eval --dataset DIR scores the h
   assert.equal(ft.code, 0);
   assert.deepEqual([ft.json.trainImages, ft.json.evalImages], [72, 18]);
   assert.ok((ft.json.top1 as number) >= 0.8, `fine-tune top-1 ${ft.json.top1}`);
-  const ev = await cli(runEval, ['--from', out, '--dataset', folder, '--eps', '0', '--corruptions', 'none', '--backend', 'wasm']);
+  const ev = await cli(runEval, ['--from', out, '--dataset', folder, '--eps', '0', '--corruptions', 'none', '--backend', testBackendChoice()]);
   assert.equal(ev.code, 0);
   const clean = ev.json.clean as { top1: number; images?: number };
   assert.equal(clean.top1, ft.json.top1, 'eval scores the same held-out images the fine-tune did');
@@ -90,7 +91,7 @@ test('finetune --dataset DIR learns the classes; eval --dataset DIR scores the h
   const ckpt = join(dir, 'cim.safetensors');
   await writeFile(ckpt, await modelToSafetensors(cim));
   cim.dispose();
-  const viz = await cli(runVisualize, ['--checkpoint', ckpt, '--dataset', folder, '--index', '45', '--out', join(dir, 'maps.png'), '--backend', 'wasm']);
+  const viz = await cli(runVisualize, ['--checkpoint', ckpt, '--dataset', folder, '--index', '45', '--out', join(dir, 'maps.png'), '--backend', testBackendChoice()]);
   assert.equal(viz.code, 0);
   assert.ok(existsSync(join(dir, 'maps.png')));
   await assert.rejects(runVisualize(['--checkpoint', ckpt, '--dataset', folder, '--index', '90']), /--index 90: image-folder:.* has 90 images/);
