@@ -16,8 +16,12 @@
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
  * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
  * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
+ * | CIM_DATA_ROOT | (none) | teams' data areas on disk: a run's image folder `root` is read from $CIM_DATA_ROOT/<team id>/<root> |
+ * | CIM_DATA_CACHE | <tmpdir>/cim-data | where image folders in S3 (s3://$S3_BUCKET/data/<team id>/<root>) are fetched for a rank |
+ * | CIM_DATA_MAX_BYTES | 21474836480 | most bytes one rank fetches from S3 for its data sets (20 GiB) |
  */
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
 
 export interface ServiceEnv {
@@ -36,6 +40,10 @@ export interface ServiceEnv {
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   controllerLockMs: number;
+  /** absolute; teams' areas are <dataRoot>/<team id>; undefined: no image folders on disk */
+  dataRoot: string | undefined;
+  dataCache: string;
+  dataMaxBytes: number;
 }
 
 export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
@@ -65,7 +73,17 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
     heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
     controllerLockMs: int('CIM_CONTROLLER_LOCK_MS', 30_000, 1000),
+    dataRoot: absoluteDir(env, 'CIM_DATA_ROOT'),
+    dataCache: absoluteDir(env, 'CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
+    dataMaxBytes: int('CIM_DATA_MAX_BYTES', 20 * 1024 ** 3),
   };
+}
+
+function absoluteDir(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!isAbsolute(v)) throw new Error(`${name} must be an absolute path, got "${v}"`);
+  return v;
 }
 
 /** where a run's checkpoints live */
@@ -90,6 +108,9 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     CIM_HEARTBEAT_TIMEOUT_MS: String(env.heartbeatTimeoutMs),
   };
   if (env.threads !== undefined) out.CIM_THREADS = String(env.threads);
+  out.CIM_DATA_CACHE = env.dataCache;
+  out.CIM_DATA_MAX_BYTES = String(env.dataMaxBytes);
+  if (env.dataRoot) out.CIM_DATA_ROOT = env.dataRoot;
   if (env.s3.endpoint) out.S3_ENDPOINT = env.s3.endpoint;
   if (env.s3.accessKeyId) out.S3_ACCESS_KEY_ID = env.s3.accessKeyId;
   if (env.s3.secretAccessKey) out.S3_SECRET_ACCESS_KEY = env.s3.secretAccessKey;

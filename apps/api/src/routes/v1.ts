@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import checkpointRoutes from './run-checkpoints.ts';
 import eventRoutes from './run-events.ts';
+import importRoutes from './imports.ts';
 import metricRoutes from './run-metrics.ts';
 import presetRoutes from './presets.ts';
 import queueRoutes from './queue.ts';
@@ -17,6 +18,7 @@ export default async function v1Routes(app: FastifyInstance) {
   await app.register(metricRoutes);
   await app.register(eventRoutes);
   await app.register(checkpointRoutes);
+  await app.register(importRoutes);
   await app.register(queueRoutes);
   await app.register(presetRoutes);
 }
