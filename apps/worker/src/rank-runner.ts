@@ -24,6 +24,7 @@ import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
 import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { recordEvent } from './run-events.ts';
+import { HeldoutFigures } from './figures/heldout-figures.ts';
 
 /** an error that is the run's own fault (config, data, non-finite loss): never worth a restart */
 class RunError extends Error {}
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
     recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
   let collective: Collective | undefined;
   let started = false;
+  const figures = new HeldoutFigures({ db, redisUrl: env.redisUrl, prefix: env.queuePrefix, log: (m) => console.error(m) });
   try {
     const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: true } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
@@ -66,6 +68,8 @@ async function main(): Promise<number> {
       onComplete: async (c) => {
         send({ type: 'checkpoint', id: c.id, step: c.step, bytes: c.bytes, seconds: c.seconds });
         await recordEvent(db, run.id, 'checkpoint.complete', `checkpoint ${c.id} at step ${c.step} is COMPLETE (${c.bytes} bytes in ${c.seconds.toFixed(2)} s)`, { checkpointId: c.rowId, step: c.step });
+        // a pre-training's correlation maps on a held-out image, drawn by a worker (never fails the rank)
+        if (run.kind === 'pretrain') await figures.request(run.id, c.rowId, c.step);
       },
     });
     const isRank0 = args.rank === 0;
@@ -170,6 +174,7 @@ async function main(): Promise<number> {
     return EXIT[category];
   } finally {
     await collective?.close().catch(() => {});
+    await figures.close();
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }

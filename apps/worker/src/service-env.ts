@@ -15,9 +15,14 @@
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
  * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
  * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
+ * | CIM_WEBHOOK_ALLOWED_NETWORKS | (none) | controller: CIDRs webhooks may reach although private/loopback (an admin's allowance) |
+ * | CIM_WEBHOOK_ATTEMPTS | 10 | controller: attempts per webhook delivery, the first included |
+ * | CIM_WEBHOOK_BACKOFF_MS | 5000 | controller: first retry delay, doubling each retry |
+ * | CIM_WEBHOOK_TIMEOUT_MS | 10000 | controller: one delivery attempt |
  */
 import { hostname } from 'node:os';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+import { parseAllowedNetworks } from '@cim-forge/webhooks';
 
 export interface ServiceEnv {
   databaseUrl: string;
@@ -33,6 +38,7 @@ export interface ServiceEnv {
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   controllerLockMs: number;
+  webhooks: { allowedNetworks: string[]; attempts: number; backoffMs: number; timeoutMs: number };
 }
 
 export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
@@ -61,6 +67,18 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
     heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
     controllerLockMs: int('CIM_CONTROLLER_LOCK_MS', 30_000, 1000),
+    webhooks: {
+      allowedNetworks: (() => {
+        try {
+          return parseAllowedNetworks(env.CIM_WEBHOOK_ALLOWED_NETWORKS);
+        } catch (e) {
+          throw new Error(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
+        }
+      })(),
+      attempts: int('CIM_WEBHOOK_ATTEMPTS', 10),
+      backoffMs: int('CIM_WEBHOOK_BACKOFF_MS', 5000),
+      timeoutMs: int('CIM_WEBHOOK_TIMEOUT_MS', 10_000),
+    },
   };
 }
 
