@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { newWebhookSecret, signatureHeader, signatureProblem, verifyWebhookSignature } from './signature.ts';
 
 // golden value from openssl: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
@@ -30,4 +31,22 @@ test('secrets: whsec_ + 43 base64url chars (32 bytes), never repeated', () => {
   const a = newWebhookSecret();
   assert.match(a, /^whsec_[A-Za-z0-9_-]{43}$/);
   assert.notEqual(a, newWebhookSecret());
+});
+
+test('the Node verification recipe in docs/webhooks.md accepts our signatures and refuses stale, tampered or foreign ones', async () => {
+  const md = readFileSync(new URL('../../../docs/webhooks.md', import.meta.url), 'utf8');
+  const code = /```js\n([\s\S]*?)```/.exec(md)![1] + '\nexport { verify };\n';
+  const { verify } = (await import(`data:text/javascript,${encodeURIComponent(code)}`)) as { verify(s: string, b: string, h: string): boolean };
+  const now = Math.floor(Date.now() / 1000);
+  const body = '{"type":"run.failed"}';
+  assert.deepEqual(
+    [
+      verify('whsec_a', body, signatureHeader('whsec_a', now, body)),
+      verify('whsec_b', body, signatureHeader('whsec_a', now, body)),
+      verify('whsec_a', `${body} `, signatureHeader('whsec_a', now, body)),
+      verify('whsec_a', body, signatureHeader('whsec_a', now - 400, body)),
+      verify('whsec_a', body, `${signatureHeader('whsec_a', now, body)},v1=${'0'.repeat(64)}`),
+    ],
+    [true, false, false, false, true],
+  );
 });
