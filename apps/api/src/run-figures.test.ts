@@ -107,3 +107,14 @@ test("another team's run is 404 for listing and uploading", async () => {
   assert.equal((await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/figures`, headers: other.auth })).statusCode, 404);
   assert.equal((await post(runId, { checkpoint: 'latest', image: png.toString('base64') }, other.auth)).statusCode, 404);
 });
+
+test("a figure outlives its checkpoint's retention: still listed, still downloadable", async () => {
+  const cp = await env.db.checkpoint.create({ data: { runId, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000024`, step: 24, status: 'COMPLETE', completedAt: new Date() } });
+  const row = await env.db.figure.create({ data: { runId, checkpointId: cp.id, step: 24, source: 'heldout', status: 'ready', width: 40, height: 30, key: figurePngKey(runId, 'y') } });
+  await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: row.key!, Body: png, ContentType: 'image/png' }));
+  await env.db.checkpoint.delete({ where: { id: cp.id } });
+  const list = (await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/figures`, headers: auth })).json().items;
+  const f = list.find((x: { id: string }) => x.id === row.id);
+  assert.deepEqual([f.checkpointId, f.step, f.status], [cp.id, 24, 'ready']);
+  assert.ok(Buffer.from(await (await fetch(f.url)).arrayBuffer()).equals(png));
+});

@@ -7,7 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AddressPolicy, signatureProblem, WebhookDispatcher } from '@cim-forge/webhooks';
+import { Queue } from 'bullmq';
+import { redisConnection } from '@cim-forge/queue';
+import { AddressPolicy, signatureProblem, WEBHOOKS_QUEUE, WebhookDispatcher } from '@cim-forge/webhooks';
 import { redisUrl, startApiTestEnv, type ApiTestEnv } from './testing/api-test-env.ts';
 
 interface Received {
@@ -57,6 +59,12 @@ before(async () => {
 
 after(async () => {
   await dispatcher?.close();
+  for (const e of [env, strictEnv]) {
+    if (!e) continue;
+    const q = new Queue(WEBHOOKS_QUEUE, { connection: redisConnection(redisUrl), prefix: e.prefix });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
   await env?.close();
   await strictEnv?.close();
   await new Promise((r) => server?.close(r));
@@ -228,4 +236,22 @@ test("team scoping: another team's webhook is 404 for listing deliveries and del
   assert.equal((await env.app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}/deliveries`, headers: a.auth })).statusCode, 404);
   const bad = await env.app.inject({ method: 'POST', url: '/v1/webhooks', headers: a.auth, payload: { url: `${base}/x`, events: ['run.exploded'] } });
   assert.equal(bad.statusCode, 400);
+});
+
+test('finished deliveries older than the retention are pruned; pending and recent ones stay', async () => {
+  const { teamId } = await env.team();
+  const hook = await env.db.webhook.create({ data: { teamId, url: `${base}/old`, secret: 'whsec_x', events: ['run.queued'] } });
+  const day = 86_400_000;
+  const mk = (status: string, finishedDaysAgo: number | null) => env.db.webhookDelivery.create({
+    data: { webhookId: hook.id, event: 'run.queued', payload: '{}', status, enqueuedAt: new Date(), finishedAt: finishedDaysAgo === null ? null : new Date(Date.now() - finishedDaysAgo * day) },
+  });
+  const old = await mk('succeeded', 31);
+  const oldFailed = await mk('failed', 45);
+  const recent = await mk('succeeded', 29);
+  const pendingOne = await mk('pending', null);
+  const removed = await dispatcher.prune();
+  assert.ok(removed >= 2);
+  const left = (await env.db.webhookDelivery.findMany({ where: { webhookId: hook.id } })).map((d) => d.id).sort();
+  assert.deepEqual(left, [recent.id, pendingOne.id].sort());
+  assert.equal(await env.db.webhookDelivery.count({ where: { id: { in: [old.id, oldFailed.id] } } }), 0);
 });

@@ -38,6 +38,8 @@ export interface WebhookDispatcherOptions {
   timeoutMs?: number;
   /** deliveries in flight at once (default 8) */
   concurrency?: number;
+  /** finished deliveries are deleted after this many days (default 30) */
+  retentionDays?: number;
   log?(msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -51,6 +53,8 @@ export interface AttemptLogEntry {
 const USER_AGENT = 'cim-forge-webhooks/0.1';
 /** deliveries moved to BullMQ per scan */
 const SCAN_BATCH = 500;
+/** how often old deliveries are pruned, ms */
+const PRUNE_EVERY_MS = 3_600_000;
 
 export class WebhookDispatcher {
   private queue: Queue<WebhookJobData> | undefined;
@@ -58,6 +62,7 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
+  private lastPrune = 0;
   private readonly attempts: number;
   private readonly backoffMs: number;
 
@@ -87,9 +92,17 @@ export class WebhookDispatcher {
     }, ms);
   }
 
+  /** Deletes finished deliveries older than the retention; the number deleted. */
+  async prune(): Promise<number> {
+    const days = this.o.retentionDays ?? 30;
+    this.lastPrune = Date.now();
+    return this.o.db.$executeRaw`DELETE FROM webhook_deliveries WHERE finished_at < now() - make_interval(days => ${days}::int)`;
+  }
+
   /** Moves deliveries not yet enqueued to BullMQ; the number moved. */
   async pump(): Promise<number> {
     const { db } = this.o;
+    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
     const rows = await db.$queryRaw<{ id: string }[]>`
       SELECT id::text FROM webhook_deliveries WHERE enqueued_at IS NULL ORDER BY created_at LIMIT ${SCAN_BATCH}`;
     if (rows.length === 0) return 0;

@@ -103,4 +103,4 @@ CREATE INDEX "figures_run_id_created_at_idx" ON "figures"("run_id", "created_at"
 -- one held-out figure per checkpoint (a restarted gang that completes the same checkpoint again makes none)
 CREATE UNIQUE INDEX "figures_heldout_checkpoint_key" ON "figures"("checkpoint_id") WHERE "source" = 'heldout';
 ALTER TABLE "figures" ADD CONSTRAINT "figures_run_id_fkey" FOREIGN KEY ("run_id") REFERENCES "runs"("id") ON DELETE CASCADE ON UPDATE CASCADE;
-ALTER TABLE "figures" ADD CONSTRAINT "figures_checkpoint_id_fkey" FOREIGN KEY ("checkpoint_id") REFERENCES "checkpoints"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+-- checkpoint_id has no foreign key: a figure outlives its checkpoint's retention (the maps of every step stay)

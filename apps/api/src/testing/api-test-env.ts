@@ -68,6 +68,7 @@ export async function startApiTestEnv(extra: Partial<ApiDeps> = {}): Promise<Api
     async close() {
       if (closed) return;
       closed = true;
+      await app.services.figuresQueue.obliterate({ force: true }).catch(() => {});
       await app.close();
       await queue.obliterate({ force: true });
       await queue.close();

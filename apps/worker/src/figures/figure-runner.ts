@@ -27,12 +27,14 @@ async function main(): Promise<number> {
   const db = createDb(env.databaseUrl, { maxConnections: 2 });
   const s3 = createS3Client(env.s3);
   try {
-    const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { checkpoint: true, run: { select: { config: true } } } });
+    const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { run: { select: { config: true } } } });
     if (!fig || fig.status !== 'pending') return 0;
     try {
       const config = fig.run.config as unknown as PretrainConfig;
-      const where = parseCheckpointUri(fig.checkpoint.uri);
-      if (!where) throw new Error(`checkpoint ${fig.checkpointId} has an unparsable uri ${fig.checkpoint.uri}`);
+      const checkpoint = await db.checkpoint.findUnique({ where: { id: fig.checkpointId } });
+      if (!checkpoint) throw new Error(`checkpoint ${fig.checkpointId} (step ${fig.step}) was removed by retention before its figure was drawn`);
+      const where = parseCheckpointUri(checkpoint.uri);
+      if (!where) throw new Error(`checkpoint ${fig.checkpointId} has an unparsable uri ${checkpoint.uri}`);
       const modelBytes = await new S3CheckpointStore({ client: s3, bucket: where.bucket, prefix: where.prefix }).read(where.id, 'model.safetensors');
       let image: RgbImage;
       if (fig.source === 'upload') {
@@ -44,7 +46,7 @@ async function main(): Promise<number> {
         image = await source.get(0);
       }
       await initBackend(env.backend as BackendChoice);
-      const { png, iou } = await renderFigure({ modelBytes, config, image, source: fig.checkpoint.uri });
+      const { png, iou } = await renderFigure({ modelBytes, config, image, source: checkpoint.uri });
       const meta = await sharp(png).metadata();
       const key = figurePngKey(fig.runId, fig.id);
       await s3.send(new PutObjectCommand({ Bucket: env.s3Bucket, Key: key, Body: png, ContentType: 'image/png' }));

@@ -50,6 +50,10 @@ export class FigureWorker {
     const timeoutMs = this.o.timeoutMs ?? 600_000;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     return new Promise((resolve, reject) => {
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new Error(`figure runner did not start: ${e.message}`));
+      });
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
         const last = out.trim().split('\n').at(-1) ?? '';
