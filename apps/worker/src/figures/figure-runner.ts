@@ -22,6 +22,8 @@ import { renderFigure } from './render-figure.ts';
 const UPLOAD_MAX_SIDE = 1024;
 
 async function main(): Promise<number> {
+  // the worker that spawned this runner is gone (kill -9): no one waits for the figure
+  process.on('disconnect', () => process.exit(1));
   const args = JSON.parse(process.argv[2] ?? '{}') as { figureId: string; final: boolean };
   const env = readServiceEnv(process.env, 'worker');
   const db = createDb(env.databaseUrl, { maxConnections: 2 });

@@ -40,13 +40,14 @@ export class FigureWorker {
   private draw(job: Job<FigureJobData>): Promise<void> {
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const child = spawn(process.execPath, ['--import', 'tsx', runner, JSON.stringify({ figureId: job.data.figureId, final })], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // the IPC channel only tells the runner when this process is gone (it exits then)
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...toProcessEnv(this.o.env), ...this.o.childEnv },
     });
     let out = '';
     const keep = (b: Buffer) => (out = (out + b.toString()).slice(-4000));
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
     const timeoutMs = this.o.timeoutMs ?? 600_000;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     return new Promise((resolve, reject) => {
