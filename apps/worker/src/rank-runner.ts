@@ -26,6 +26,7 @@ import { recordEvent } from './run-events.ts';
 import { RunError } from './run-error.ts';
 import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
+import { HeldoutFigures } from './figures/heldout-figures.ts';
 
 
 const send = (m: RankMessage) => process.send?.(m);
@@ -50,6 +51,7 @@ async function main(): Promise<number> {
   let collective: Collective | undefined;
   let data: LocalizedConfig<object> | undefined;
   let started = false;
+  const figures = new HeldoutFigures({ db, redisUrl: env.redisUrl, prefix: env.queuePrefix, log: (m) => console.error(m) });
   try {
     const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: { include: { run: { select: { teamId: true } } } } } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
@@ -72,6 +74,8 @@ async function main(): Promise<number> {
       onComplete: async (c) => {
         send({ type: 'checkpoint', id: c.id, step: c.step, bytes: c.bytes, seconds: c.seconds });
         await recordEvent(db, run.id, 'checkpoint.complete', `checkpoint ${c.id} at step ${c.step} is COMPLETE (${c.bytes} bytes in ${c.seconds.toFixed(2)} s)`, { checkpointId: c.rowId, step: c.step });
+        // a pre-training's correlation maps on a held-out image, drawn by a worker (never fails the rank)
+        if (run.kind === 'pretrain') await figures.request(run.id, c.rowId, c.step);
       },
     });
     const isRank0 = args.rank === 0;
@@ -178,6 +182,7 @@ async function main(): Promise<number> {
   } finally {
     await collective?.close().catch(() => {});
     await data?.cleanup().catch(() => {});
+    await figures.close();
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }

@@ -19,10 +19,15 @@
  * | CIM_DATA_ROOT | (none) | teams' data areas on disk: a run's image folder `root` is read from $CIM_DATA_ROOT/<team id>/<root> |
  * | CIM_DATA_CACHE | <tmpdir>/cim-data | where image folders in S3 (s3://$S3_BUCKET/data/<team id>/<root>) are fetched for a rank |
  * | CIM_DATA_MAX_BYTES | 21474836480 | most bytes one rank fetches from S3 for its data sets (20 GiB) |
+ * | CIM_WEBHOOK_ALLOWED_NETWORKS | (none) | controller: CIDRs webhooks may reach although private/loopback (an admin's allowance) |
+ * | CIM_WEBHOOK_ATTEMPTS | 10 | controller: attempts per webhook delivery, the first included |
+ * | CIM_WEBHOOK_BACKOFF_MS | 5000 | controller: first retry delay, doubling each retry |
+ * | CIM_WEBHOOK_TIMEOUT_MS | 10000 | controller: one delivery attempt |
  */
 import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+import { parseAllowedNetworks } from '@cim-forge/webhooks';
 
 export interface ServiceEnv {
   databaseUrl: string;
@@ -44,6 +49,7 @@ export interface ServiceEnv {
   dataRoot: string | undefined;
   dataCache: string;
   dataMaxBytes: number;
+  webhooks: { allowedNetworks: string[]; attempts: number; backoffMs: number; timeoutMs: number };
 }
 
 export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
@@ -76,6 +82,18 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     dataRoot: absoluteDir(env, 'CIM_DATA_ROOT'),
     dataCache: absoluteDir(env, 'CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
     dataMaxBytes: int('CIM_DATA_MAX_BYTES', 20 * 1024 ** 3),
+    webhooks: {
+      allowedNetworks: (() => {
+        try {
+          return parseAllowedNetworks(env.CIM_WEBHOOK_ALLOWED_NETWORKS);
+        } catch (e) {
+          throw new Error(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
+        }
+      })(),
+      attempts: int('CIM_WEBHOOK_ATTEMPTS', 10),
+      backoffMs: int('CIM_WEBHOOK_BACKOFF_MS', 5000),
+      timeoutMs: int('CIM_WEBHOOK_TIMEOUT_MS', 10_000),
+    },
   };
 }
 

@@ -6,3 +6,4 @@ export { type CheckpointManifest, MANIFEST_FILE, serializeManifest, sha256Hex } 
 export { parseS3Uri, parseCheckpointUri, type S3Location } from './s3-uri.ts';
 export { importKey, importPrefix, isInImportArea } from './import-area.ts';
 export { FetchLimitError, fetchImageFolder, type FetchImageFolderOptions } from './fetch-image-folder.ts';
+export { figureInputKey, figurePngKey } from './figure-keys.ts';

@@ -9,6 +9,8 @@ import queueRoutes from './queue.ts';
 import runRoutes from './runs.ts';
 import teamRoutes from './teams.ts';
 import tokenRoutes from './tokens.ts';
+import webhookRoutes from './webhooks.ts';
+import figureRoutes from './run-figures.ts';
 
 export default async function v1Routes(app: FastifyInstance) {
   app.addHook('onRequest', app.authenticate);
@@ -21,4 +23,6 @@ export default async function v1Routes(app: FastifyInstance) {
   await app.register(importRoutes);
   await app.register(queueRoutes);
   await app.register(presetRoutes);
+  await app.register(webhookRoutes);
+  await app.register(figureRoutes);
 }
