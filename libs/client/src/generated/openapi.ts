@@ -137,6 +137,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An upload URL into the team's import area
+         * @description Weights a team brings (e.g. a PyTorch state_dict converted with safetensors.torch.save_file) are uploaded with a presigned PUT to s3://<bucket>/imports/<team>/<upload id>/<name>; finetune and eval runs take them as source.uri. A source uri outside the team's own import area (or its own runs' checkpoints) is refused.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the file size; the PUT must carry exactly this many bytes */
+                        bytes: number;
+                        /** @description the file name, e.g. vit-b16.safetensors */
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            bytes: number;
+                            /** Format: date-time */
+                            expiresAt: string;
+                            /** @description headers the PUT must carry */
+                            headers: {
+                                "content-length": string;
+                            };
+                            /** @enum {string} */
+                            method: "PUT";
+                            /** @description a presigned URL: PUT the file there with exactly `bytes` bytes */
+                            uploadUrl: string;
+                            /** @description pass it as source.uri of a finetune or eval run once the upload is done */
+                            uri: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/presets": {
         parameters: {
             query?: never;
