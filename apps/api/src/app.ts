@@ -10,6 +10,7 @@ import type { ApiDeps } from './api-deps.ts';
 import authPlugin from './plugins/auth.ts';
 import errorHandler, { BODY_LIMIT, formatSchemaErrors } from './plugins/error-handler.ts';
 import httpMetrics from './plugins/http-metrics.ts';
+import jsonBody from './plugins/json-body.ts';
 import openapi from './plugins/openapi.ts';
 import services from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
@@ -30,6 +31,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openapi);
 
   await app.register(errorHandler);
+  await app.register(jsonBody);
   await app.register(services, deps);
   await app.register(httpMetrics, { registry: deps.registry });
   await app.register(authPlugin, { adminToken: deps.adminToken });

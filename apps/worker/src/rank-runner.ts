@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
-import type { EvalConfig, FinetuneConfig, PretrainConfig } from '@cim-forge/config';
+import { parseRunConfig, type FinetuneConfig } from '@cim-forge/config';
 import { createDb } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
@@ -24,9 +24,19 @@ import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
 import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { recordEvent } from './run-events.ts';
+import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
 
 /** an error that is the run's own fault (config, data, non-finite loss): never worth a restart */
 class RunError extends Error {}
+
+/** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
+function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
+  try {
+    return parseRunConfig(kind, stored);
+  } catch (e) {
+    throw new RunError((e as Error).message);
+  }
+}
 
 const send = (m: RankMessage) => process.send?.(m);
 
@@ -73,7 +83,7 @@ async function main(): Promise<number> {
     const shouldStop = () => stopRequested;
 
     if (run.kind === 'pretrain') {
-      const config = run.config as unknown as PretrainConfig;
+      const config = runConfig('pretrain', run.config);
       let finalStep = 0;
       const r = await pretrain({
         config, store, collective, resume: true, metrics: runMetrics,
@@ -118,7 +128,7 @@ async function main(): Promise<number> {
       const weights = join(dir, 'model.safetensors');
       await writeFile(weights, await readSourceWeights(s3, run.sourceCheckpoint.uri, run.sourceCheckpoint.runId !== null));
       if (run.kind === 'finetune') {
-        const config: FinetuneConfig = { ...(run.config as unknown as FinetuneConfig), initFrom: weights };
+        const config: FinetuneConfig = { ...runConfig('finetune', run.config), initFrom: weights };
         const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
         const r = await finetune({
           config, store, metrics: sink, resume: true,
@@ -134,7 +144,7 @@ async function main(): Promise<number> {
         });
         return r.stopped ? EXIT.stopped : EXIT.ok;
       }
-      const cfg = run.config as unknown as EvalConfig;
+      const cfg = runConfig('eval', run.config);
       const model = await loadClassifierFile(weights);
       try {
         const side = model.config.imgSize;
@@ -165,7 +175,7 @@ async function main(): Promise<number> {
       // a peer stopped contributing (dead, SIGSTOPped, cut off): name it in the run's log
       await event('rank.lost', `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank });
     }
-    send({ type: 'failed', category, message: err.message });
+    send({ type: 'failed', category, message: isOutOfMemory(err) ? outOfMemoryMessage(err.message) : err.message });
     console.error(err.stack ?? err.message);
     return EXIT[category];
   } finally {
@@ -179,6 +189,8 @@ function categorize(e: Error, started: boolean): ExitCategory {
   if (e instanceof CollectiveTimeoutError) return e.operation.startsWith('rendezvous') ? 'rendezvous' : 'infra';
   if (e instanceof RedisUnreachableError) return 'infra';
   if (e instanceof RunError || e instanceof NonFiniteLossError) return 'user';
+  // the config asks for more memory than the worker has: retrying on another worker won't help
+  if (isOutOfMemory(e)) return 'user';
   // before the first step nothing but the run's own config and data can be at fault, unless it
   // is a network error talking to our services
   // (Prisma P1001/P1002/P1008/P1017: the database server cannot be reached, timed out or closed the connection)

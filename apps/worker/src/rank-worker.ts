@@ -12,7 +12,9 @@ import { Redis } from 'ioredis';
 import type { Db } from '@cim-forge/db';
 import { cancelChannel, RANKS_QUEUE, redisConnection, type RankJobData } from '@cim-forge/queue';
 import { categoryOfExit, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
-import { toProcessEnv, type ServiceEnv } from './service-env.ts';
+import type { ServiceEnv } from './service-env.ts';
+import { rankProcessEnv } from './rank-process-env.ts';
+import { classifyRankExit } from './out-of-memory.ts';
 import { isTerminal, markRunning, transition } from './run-status.ts';
 import { recordEvent } from './run-events.ts';
 import { parseStopMessage } from './stop-message.ts';
@@ -118,7 +120,7 @@ export class RankWorker {
     const args: RankRunnerArgs = { ...d, workerId: env.workerId };
     const child = spawn(process.execPath, ['--import', 'tsx', this.o.runnerPath ?? defaultRunner, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...toProcessEnv(env), ...this.o.childEnv },
+      env: rankProcessEnv(process.env, env, this.o.childEnv),
     });
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
@@ -171,9 +173,12 @@ export class RankWorker {
     clearInterval(heartbeat);
     this.running.delete(job.id!);
 
-    const category = categoryOfExit(exit.code, exit.signal);
+    // a V8 heap abort (out of memory) is the run's own error, whatever the signal
+    const exitCategory = classifyRankExit(categoryOfExit(exit.code, exit.signal), stderr);
+    const category = exitCategory.category;
     const outcome: RankJobResult['outcome'] = stoppedBy ? 'cancelled' : category;
     const reason = stoppedBy
+      ?? exitCategory.oomReason
       ?? (outcome === 'ok' ? 'exit 0'
         : failure?.message ?? (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     // only a live row is ended here: the controller may have declared it lost meanwhile

@@ -133,7 +133,7 @@ export const presets: Record<string, { description: string; config: Partial<Pret
 export function resolvePretrainConfig(preset: string | undefined, overrides: Partial<PretrainConfig> = {}): PretrainConfig {
   let base = { ...defaultPretrainConfig };
   if (preset) {
-    const p = presets[preset];
+    const p = Object.hasOwn(presets, preset) ? presets[preset] : undefined;
     if (!p) throw new Error(`unknown preset "${preset}"; choose one of: ${Object.keys(presets).join(', ')}`);
     base = { ...base, ...p.config };
   }

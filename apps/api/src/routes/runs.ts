@@ -1,5 +1,5 @@
 /** Submit, list, read and cancel runs. */
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Prisma } from '@cim-forge/db';
 import { Nullable, RunIdParams, StringEnum, bearer, errors } from '../schemas/common.ts';
 import { RUN_KINDS, RUN_STATUSES, Run, SubmitRunBody, ValidatedRun } from '../schemas/run.ts';
@@ -7,12 +7,14 @@ import { cancelRun } from '../runs/cancel-run.ts';
 import { decodeRunCursor, encodeRunCursor } from '../runs/run-cursor.ts';
 import { runInclude, toRunResource } from '../runs/run-resource.ts';
 import { submitRun } from '../runs/submit-run.ts';
+import { submitRunValidatorCompiler } from '../runs/submit-body-validator.ts';
 import { findVisibleRun, visibleRunsWhere } from '../runs/visible-run.ts';
 
 const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/runs',
     {
+      validatorCompiler: submitRunValidatorCompiler(TypeBoxValidatorCompiler),
       schema: {
         summary: 'Submit a run (or validate one with validateOnly)',
         description:

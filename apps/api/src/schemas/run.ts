@@ -1,12 +1,15 @@
 /** The run resource and the POST /v1/runs body. */
 import { Type, type Static } from 'typebox';
 import { PRIORITY_MAX, PRIORITY_MIN } from '@cim-forge/queue';
+import { runConfigInputSchemas } from '@cim-forge/config';
 import { IsoTime, JsonObject, Nullable, StringEnum, Uuid } from './common.ts';
 
 export const RUN_KINDS = ['pretrain', 'finetune', 'eval'] as const;
 export const RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export const ACTIVE_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const;
 export const MAX_WORLD_SIZE = 64;
+/** no control characters (NUL and friends), which Postgres text and logs cannot hold */
+export const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';
 
 export const RunSource = Type.Object(
   {
@@ -44,13 +47,11 @@ export type Run = Static<typeof Run>;
 export const SubmitRunBody = Type.Object(
   {
     kind: StringEnum(RUN_KINDS),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL })),
     preset: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'see GET /v1/presets' })),
     config: Type.Optional(
-      Type.Unsafe<Record<string, unknown>>({
-        type: 'object',
-        additionalProperties: true,
-        description: 'fields of the kind\'s config applied over the preset (unknown fields are refused; initFrom is not accepted)',
+      Type.Union([runConfigInputSchemas.pretrain, runConfigInputSchemas.finetune, runConfigInputSchemas.eval], {
+        description: "fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded",
       }),
     ),
     worldSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WORLD_SIZE, description: 'ranks (GPUs); finetune and eval take 1. Default 1' })),
