@@ -22,4 +22,6 @@ export interface ApiDeps {
   logger?: boolean | LoggerOptions;
   /** lifetime of presigned download URLs, s (default 900) */
   presignSeconds?: number;
+  /** what one worker (one rank) can hold, bytes: runs estimated above it are refused (default 80 GiB) */
+  workerMemoryBytes?: number;
 }

@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from './api-deps.ts';
+import { requestId } from './request-id.ts';
 import authPlugin from './plugins/auth.ts';
 import errorHandler, { BODY_LIMIT, formatSchemaErrors } from './plugins/error-handler.ts';
 import httpMetrics from './plugins/http-metrics.ts';
@@ -23,8 +24,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
     schemaErrorFormatter: formatSchemaErrors,
-    // request ids in logs and 5xx messages; a proxy's x-request-id is kept
-    requestIdHeader: 'x-request-id',
+    // request ids in logs, 5xx messages and the x-request-id response header: a client's or
+    // proxy's x-request-id is kept only when it is a plain token, else replaced by a fresh uuid
+    requestIdHeader: false,
+    genReqId: requestId,
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
@@ -36,6 +39,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(httpMetrics, { registry: deps.registry });
   await app.register(authPlugin, { adminToken: deps.adminToken });
 
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   await app.register(healthRoutes);
   await app.register(v1Routes, { prefix: '/v1' });
   await app.ready();

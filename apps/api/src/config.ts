@@ -16,6 +16,8 @@ export interface ApiConfig {
   /** BullMQ key prefix shared with the controller and workers */
   queuePrefix: string;
   logLevel: string;
+  /** CIM_WORKER_MEMORY_MB in bytes: what one worker (rank) holds; bigger runs are refused */
+  workerMemoryBytes: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -80,6 +82,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const logLevel = get('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
 
+  const memText = get('CIM_WORKER_MEMORY_MB') ?? '81920';
+  if (!/^\d+$/.test(memText) || Number(memText) < 256 || Number(memText) > 16 * 1024 * 1024) problems.push(`CIM_WORKER_MEMORY_MB must be an integer in [256, 16777216] (MiB), got "${memText}"`);
+  const workerMemoryBytes = Number(memText) * 2 ** 20;
+
   if (problems.length) throw new Error(`invalid API configuration:\n  - ${problems.join('\n  - ')}`);
-  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel };
+  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, workerMemoryBytes };
 }

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     queuePrefix: config.queuePrefix,
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
+    workerMemoryBytes: config.workerMemoryBytes,
     registry: createRegistry({ service: 'api' }),
     // the same line shape as the worker's and the controller's (libs/telemetry createLogger)
     logger: {

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
-import { parseRunConfig, type FinetuneConfig } from '@cim-forge/config';
-import { createDb } from '@cim-forge/db';
+import { parseRunConfig, type FinetuneConfig, type RunPlan } from '@cim-forge/config';
+import { createDb, type Prisma } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
 } from '@cim-forge/engine';
@@ -28,6 +28,11 @@ import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
 
 /** an error that is the run's own fault (config, data, non-finite loss): never worth a restart */
 class RunError extends Error {}
+
+/** the plan the worker derived from the data replaces the API's (best effort: the run goes on without it) */
+async function recordPlan(db: ReturnType<typeof createDb>, runId: string, plan: RunPlan): Promise<void> {
+  await db.run.update({ where: { id: runId }, data: { plan: plan as unknown as Prisma.InputJsonValue } }).catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
+}
 
 /** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
 function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
@@ -93,6 +98,13 @@ async function main(): Promise<number> {
           onPlan: ({ plan, startStep, resumedFrom }) => {
             finalStep = plan.totalSteps;
             send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
+            if (isRank0 && startStep === 0) {
+              void recordPlan(db, run.id, {
+                effectiveBatch: plan.effectiveBatch, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs,
+                trainImages: plan.stepsPerEpoch * plan.effectiveBatch, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps,
+                warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+              });
+            }
             if (isRank0 && resumedFrom) void event('run.resumed', `attempt ${args.attempt} restarted from checkpoint ${resumedFrom} at step ${startStep} of ${plan.totalSteps}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
           },
           // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
@@ -134,7 +146,15 @@ async function main(): Promise<number> {
           config, store, metrics: sink, resume: true,
           hooks: {
             shouldStop,
-            onPlan: ({ plan, startStep, resumedFrom }) => send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom }),
+            onPlan: ({ plan, startStep, resumedFrom }) => {
+              send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
+              if (startStep === 0) {
+                void recordPlan(db, run.id, {
+                  effectiveBatch: config.batchSize, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs, trainImages: plan.trainImages,
+                  stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps, warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+                });
+              }
+            },
             onStep: (s) => {
               started = true;
               send({ type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, imagesPerSec: s.imagesPerSec, stepSeconds: 0, dataWaitSeconds: 0, allReduceSeconds: 0, allReduceBytes: 0 });

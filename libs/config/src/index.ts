@@ -3,6 +3,8 @@ export * from './pretrain-config.ts';
 export * from './finetune-config.ts';
 export * from './eval-config.ts';
 export * from './schema/run-config-schema.ts';
+export * from './resource-estimate.ts';
+export * from './run-plan.ts';
 export { DatasetSpec, datasetImages, MAX_DATASET_IMAGES } from './schema/dataset-schema.ts';
 export { PretrainConfigSchema, MAX_BATCH, MAX_EPOCHS } from './schema/pretrain-schema.ts';
 export { FinetuneConfigSchema } from './schema/finetune-schema.ts';

@@ -10,6 +10,8 @@ export interface Services {
   s3: ApiDeps['s3'];
   /** presigned URL lifetime, s */
   presignSeconds: number;
+  /** what one worker can hold, bytes */
+  workerMemoryBytes: number;
 }
 
 declare module 'fastify' {
@@ -17,6 +19,9 @@ declare module 'fastify' {
     services: Services;
   }
 }
+
+/** a worker's memory when none is given: one 80 GiB accelerator */
+export const DEFAULT_WORKER_MEMORY_BYTES = 80 * 2 ** 30;
 
 /** presigned download URL lifetime when none is given, s */
 const DEFAULT_PRESIGN_SECONDS = 900;
@@ -30,6 +35,7 @@ export default fp<ApiDeps>(
       queuePrefix: deps.queuePrefix ?? 'bull',
       s3: deps.s3,
       presignSeconds: deps.presignSeconds ?? DEFAULT_PRESIGN_SECONDS,
+      workerMemoryBytes: deps.workerMemoryBytes ?? DEFAULT_WORKER_MEMORY_BYTES,
     });
   },
   { name: 'services', fastify: '5.x' },

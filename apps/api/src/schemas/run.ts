@@ -21,6 +21,33 @@ export const RunSource = Type.Object(
   { description: 'the pinned source checkpoint (runId null for an imported weights file)' },
 );
 
+export const RunPlan = Type.Object(
+  {
+    effectiveBatch: Type.Integer({ description: 'images per optimizer step, all ranks together' }),
+    peakLr: Type.Number(),
+    epochs: Type.Number(),
+    warmupEpochs: Type.Number(),
+    trainImages: Nullable(Type.Integer()),
+    stepsPerEpoch: Nullable(Type.Integer()),
+    totalSteps: Nullable(Type.Integer()),
+    warmupSteps: Nullable(Type.Integer()),
+    derivedBy: StringEnum(['api', 'worker'] as const, { description: 'api: from the config at submission (steps null when the data size is unknown); worker: from the data' }),
+  },
+  { description: 'derived once from the resolved config' },
+);
+
+export const ResourceEstimate = Type.Object(
+  {
+    parameters: Type.Integer({ description: 'learnable parameters' }),
+    stateBytes: Type.Number({ description: 'weights, gradients and optimizer moments' }),
+    activationBytes: Type.Number({ description: 'activations of one micro-batch at the peak' }),
+    peakTensorBytes: Type.Number(),
+    peakBytesPerRank: Type.Number({ description: 'what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB' }),
+    flopsPerStep: Type.Number({ description: 'floating-point operations of one optimizer step on one rank' }),
+  },
+  { description: 'the API\'s estimate for the resolved config (docs/security.md, "Resource limits")' },
+);
+
 export const Run = Type.Object({
   id: Uuid,
   teamId: Uuid,
@@ -36,6 +63,8 @@ export const Run = Type.Object({
   userRestarts: Type.Integer(),
   error: Nullable(Type.String()),
   source: Nullable(RunSource),
+  plan: Nullable(RunPlan),
+  resources: Nullable(ResourceEstimate),
   createdAt: IsoTime,
   queuedAt: Nullable(IsoTime),
   startedAt: Nullable(IsoTime),
@@ -82,6 +111,8 @@ export const ValidatedRun = Type.Object({
   kind: StringEnum(RUN_KINDS),
   worldSize: Type.Integer(),
   config: JsonObject,
+  plan: RunPlan,
+  resources: ResourceEstimate,
   source: Type.Optional(
     Type.Object({
       checkpointId: Nullable(Uuid),
