@@ -24,4 +24,6 @@ export interface ApiDeps {
   presignSeconds?: number;
   /** what one worker (one rank) can hold, bytes: runs estimated above it are refused (default 80 GiB) */
   workerMemoryBytes?: number;
+  /** per-token request limit on /v1 (default 600 a minute) */
+  rateLimit?: { max: number; windowMs: number };
 }

@@ -16,6 +16,7 @@ import openapi from './plugins/openapi.ts';
 import services from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1.ts';
+import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.ts';
 
 export type { ApiDeps } from './api-deps.ts';
 
@@ -43,7 +44,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   await app.register(healthRoutes);
-  await app.register(v1Routes, { prefix: '/v1' });
+  await app.register(v1Routes, { prefix: '/v1', rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT });
   await app.ready();
   return app;
 }

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
     workerMemoryBytes: config.workerMemoryBytes,
+    rateLimit: { max: config.rateLimitPerMinute, windowMs: 60_000 },
     registry: createRegistry({ service: 'api' }),
     // the same line shape as the worker's and the controller's (libs/telemetry createLogger)
     logger: {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Db } from '@cim-forge/db';
-import { cancelChannel, RANKS_QUEUE, redisConnection, type RankJobData } from '@cim-forge/queue';
+import { cancelChannel, RANKS_QUEUE, redisConnection, registerWorker, unregisterWorker, WORKER_ENTRY_TTL_MS, type RankJobData } from '@cim-forge/queue';
 import { categoryOfExit, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
 import type { ServiceEnv } from './service-env.ts';
 import { rankProcessEnv } from './rank-process-env.ts';
@@ -73,7 +73,15 @@ export class RankWorker {
     });
     this.worker.on('error', (e) => this.log(`worker error: ${e.message}`));
     await this.worker.waitUntilReady();
+    // capacity the API can see: one rank per worker, refreshed while this worker lives
+    this.registry = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
+    const refresh = () => registerWorker(this.registry!, env.queuePrefix, env.workerId).catch((e: Error) => this.log(`could not register the worker: ${e.message}`));
+    await refresh();
+    this.registryTimer = setInterval(refresh, Math.min(10_000, WORKER_ENTRY_TTL_MS / 3));
   }
+
+  private registry: Redis | undefined;
+  private registryTimer: NodeJS.Timeout | undefined;
 
   /** Number of ranks running now (0 or 1). */
   get busy(): number {
@@ -218,6 +226,11 @@ export class RankWorker {
       const deadline = Date.now() + gracefulMs;
       while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       for (const r of this.running.values()) r.child.kill('SIGKILL');
+      clearInterval(this.registryTimer);
+      if (this.registry) {
+        await unregisterWorker(this.registry, this.o.env.queuePrefix, this.o.env.workerId).catch(() => {});
+        this.registry.disconnect();
+      }
       await this.worker?.close();
       this.sub?.disconnect();
     })();

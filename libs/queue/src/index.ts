@@ -96,3 +96,4 @@ export async function publishCancel(redis: Redis, runId: string, prefix = 'bull'
 export function cancelChannel(prefix = 'bull'): string {
   return `${prefix}:${CANCEL_CHANNEL}`;
 }
+export { WORKER_ENTRY_TTL_MS, liveWorkerCount, registerWorker, unregisterWorker, workerRegistryKey } from './worker-registry.ts';

@@ -7,7 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifySchemaValidationError } from 'fastify';
 import { schemaErrorMessage, type SchemaError } from '@cim-forge/config';
-import { HttpError } from '../http-error.ts';
+import { HttpError, TooManyRequests } from '../http-error.ts';
 
 /** the body limit, bytes (Fastify's bodyLimit) */
 export const BODY_LIMIT = 1024 * 1024;
@@ -28,6 +28,7 @@ function body(statusCode: number, message: string) {
 export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+      if (err instanceof TooManyRequests) reply.header('retry-after', String(err.retryAfterSeconds));
       if (err instanceof HttpError) return reply.status(err.statusCode).send(err.toBody());
       const status = err.statusCode ?? 500;
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

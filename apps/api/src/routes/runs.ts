@@ -28,7 +28,7 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           201: Run,
           200: Type.Union([Run, ValidatedRun], { description: 'the run an Idempotency-Key already made, or a validateOnly result' }),
-          ...errors(400, 401, 403, 413, 503),
+          ...errors(400, 401, 403, 413, 422, 429, 503),
         },
       },
     },

@@ -1,5 +1,6 @@
 /** Every /v1 route, behind the bearer-token hook (encapsulated: /healthz and /metrics stay open). */
 import type { FastifyInstance } from 'fastify';
+import { registerRateLimit, type RateLimitOptions } from '../plugins/rate-limit.ts';
 import checkpointRoutes from './run-checkpoints.ts';
 import eventRoutes from './run-events.ts';
 import metricRoutes from './run-metrics.ts';
@@ -9,7 +10,8 @@ import runRoutes from './runs.ts';
 import teamRoutes from './teams.ts';
 import tokenRoutes from './tokens.ts';
 
-export default async function v1Routes(app: FastifyInstance) {
+export default async function v1Routes(app: FastifyInstance, opts: { rateLimit: RateLimitOptions }) {
+  await registerRateLimit(app, opts.rateLimit, app.services.queuePrefix);
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
   await app.register(tokenRoutes);

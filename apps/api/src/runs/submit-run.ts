@@ -4,7 +4,7 @@
  * (team_id, idempotency_key) index settles a race between two identical requests).
  */
 import { Prisma, RunStatus } from '@cim-forge/db';
-import { enqueueRun } from '@cim-forge/queue';
+import { enqueueRun, liveWorkerCount } from '@cim-forge/queue';
 import type { Services } from '../plugins/services.ts';
 import type { Principal } from '../principal.ts';
 import { HttpError, badRequest, forbidden, unprocessable } from '../http-error.ts';
@@ -15,6 +15,7 @@ import { resolveRunConfig } from './run-config.ts';
 import { runInclude, toRunResource, type RunRow } from './run-resource.ts';
 import { resolveSource, type ResolvedSource } from './run-source.ts';
 import { planAndEstimate } from './run-resources.ts';
+import { checkTeamQuota } from './team-quota.ts';
 import { requestFingerprint } from './request-fingerprint.ts';
 
 /** how long a BullMQ add may take before the run is failed with 503, ms */
@@ -62,6 +63,12 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   if (body.kind === 'pretrain' && body.source !== undefined) throw badRequest('body/source is not accepted for pretrain runs');
   if (body.kind !== 'pretrain' && body.source === undefined) throw badRequest(`body/source is required for ${body.kind} runs`);
 
+  // a gang larger than every worker up now would never assemble (and hold workers each time it tried)
+  const capacity = await liveWorkerCount(svc.redis, svc.queuePrefix);
+  if (capacity > 0 && worldSize > capacity) {
+    throw badRequest(`body/worldSize ${worldSize} is more than the ${capacity} workers registered now: a gang of ${worldSize} ranks could never assemble`);
+  }
+
   const config = resolveRunConfig({ kind: body.kind, preset: body.preset, config: body.config, encoder: body.encoder });
   const source = body.source ? await resolveSource({ db, s3: svc.s3, teamId, write: !body.validateOnly }, body.source) : undefined;
   const { plan, resources } = await planAndEstimate(db, body.kind, config, worldSize, source?.runId ?? null, svc.workerMemoryBytes);
@@ -75,6 +82,7 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   }
 
   const priority = body.priority ?? 0;
+  await checkTeamQuota(db, teamId, worldSize, priority);
   let runId: string;
   try {
     runId = await db.$transaction(async (tx) => {
