@@ -199,7 +199,7 @@ export class Controller {
   /** idempotent: job ids are (run, attempt, rank) */
   private async enqueueRanks(run: Run, attempt: number, ranks: number[]): Promise<void> {
     // every rank of the gang at one priority: the run's, then its team's fair share
-    const priority = await fairRankPriority(this.o.db, run);
+    const priority = await fairRankPriority(this.o.db, run, attempt);
     await this.o.ranksQueue.addBulk(ranks.map((rank) => {
       const data: RankJobData = { runId: run.id, attempt, rank, worldSize: run.worldSize };
       return { name: 'rank', data, opts: { jobId: rankJobId(data), priority, attempts: 1, removeOnComplete: true, removeOnFail: 1000 } };

@@ -7,7 +7,7 @@
  * table alone, so the result does not depend on which controller, or in which order, took the runs.
  */
 import type { Db, Run } from '@cim-forge/db';
-import { rankJobPriority } from '@cim-forge/queue';
+import { FAIR_SHARE_STEPS, rankJobPriority } from '@cim-forge/queue';
 
 /** how far back finished runs count as usage, ms */
 export const FAIR_SHARE_WINDOW_MS = 60 * 60 * 1000;
@@ -27,6 +27,12 @@ export async function teamUsageAhead(db: Db, run: Pick<Run, 'id' | 'teamId' | 'q
   return r._sum.worldSize ?? 0;
 }
 
-export async function fairRankPriority(db: Db, run: Run): Promise<number> {
+/**
+ * A first attempt is placed by its team's usage; a restarted gang (attempt > 0: a released
+ * rendezvous, an infrastructure restart) goes to the back of its priority, as a requeue always
+ * did, so a gang that cannot assemble never stands before the runs queued behind it.
+ */
+export async function fairRankPriority(db: Db, run: Run, attempt: number): Promise<number> {
+  if (attempt > 0) return rankJobPriority(run.priority, FAIR_SHARE_STEPS - 1);
   return rankJobPriority(run.priority, await teamUsageAhead(db, run));
 }
