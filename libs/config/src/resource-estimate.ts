@@ -16,7 +16,8 @@ import {
   type CimModelConfig, type CimResNetConfig, type ResNetConfig,
 } from '@cim-forge/cim/config';
 import type { EvalConfig } from './eval-config.ts';
-import type { FinetuneConfig } from './finetune-config.ts';
+import { defaultFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
+import { parseRunConfig } from './schema/run-config-schema.ts';
 import type { PretrainConfig } from './pretrain-config.ts';
 import { samplerConfigOf } from './pretrain-config.ts';
 
@@ -176,4 +177,43 @@ export function estimateEval(c: EvalConfig, model: CimModelConfig, side: number,
   const p = vitClassifier(model, side, classes);
   const attackSteps = c.eps > 0 ? 1 + c.pgdSteps : 0;
   return finish(p.params, f32 * p.params, c.batchSize * p.units * VIT_FLOATS_PER_UNIT, 2 * c.batchSize * p.macs * (1 + 3 * attackSteps));
+}
+
+/** the ViT (and input side) a fine-tune or eval loads from its source run's stored config, when known */
+function sourceModelOf(source: { kind: string; config: unknown } | null): { model: CimModelConfig; side: number } | null {
+  if (!source) return null;
+  try {
+    if (source.kind === 'pretrain') {
+      const c = parseRunConfig('pretrain', source.config);
+      const m = cimModelConfig(c.model, c.modelOverrides);
+      return 'backbone' in m ? null : { model: m, side: m.imgSize };
+    }
+    if (source.kind === 'finetune') {
+      const c = parseRunConfig('finetune', source.config);
+      const m = cimModelConfig(c.model, c.modelOverrides) as CimModelConfig;
+      return { model: m, side: c.imgSize ?? m.imgSize };
+    }
+  } catch {
+    // a source stored by an older version that no longer parses: estimate from the config alone
+  }
+  return null;
+}
+
+/**
+ * The estimate of a resolved run config of any kind, and the batch it is for. A fine-tune or eval
+ * runs the model its source run trained (pass that run's kind and stored config); an imported file
+ * is estimated with the config's own model (eval: the default fine-tuning model).
+ */
+export function estimateRunResources(
+  kind: 'pretrain' | 'finetune' | 'eval', config: PretrainConfig | FinetuneConfig | EvalConfig, source: { kind: string; config: unknown } | null = null,
+): { resources: ResourceEstimate; batch: number } {
+  if (kind === 'pretrain') return { resources: estimatePretrain(config as PretrainConfig), batch: (config as PretrainConfig).batchSize };
+  const src = sourceModelOf(source);
+  if (kind === 'finetune') {
+    const c = config as FinetuneConfig;
+    return { resources: src ? estimateFinetune({ ...c, imgSize: c.imgSize ?? src.side }, 10, src.model) : estimateFinetune(c), batch: c.batchSize };
+  }
+  const c = config as EvalConfig;
+  const model = src?.model ?? (cimModelConfig(defaultFinetuneConfig.model) as CimModelConfig);
+  return { resources: estimateEval(c, model, src?.side ?? model.imgSize), batch: c.batchSize };
 }
