@@ -9,9 +9,10 @@ import { startApiTestEnv, type ApiTestEnv } from './testing/api-test-env.ts';
 
 let env: ApiTestEnv;
 let auth: { authorization: string };
+let teamId: string;
 before(async () => {
   env = await startApiTestEnv();
-  auth = (await env.team()).auth;
+  ({ auth, teamId } = await env.team());
 });
 after(async () => {
   await env?.close();
@@ -32,6 +33,11 @@ test('the plan (effective batch, peak lr, steps, warm-up) is stored on the run a
   assert.ok(res.flopsPerStep > 1e9);
   const row = await env.db.run.findUniqueOrThrow({ where: { id: r.json().id } });
   assert.deepEqual(row.plan, got.json().plan);
+  // the API's /metrics is on its public port: the submission is counted by kind, with no team or run id
+  const metrics = (await env.app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.match(metrics, /^cim_runs_submitted_total\{kind="pretrain"[^}]*\} 1$/m);
+  assert.equal(metrics.includes(teamId), false);
+  assert.equal(metrics.includes(r.json().id), false);
 });
 
 test('a dataset smaller than one step is refused at submission, naming the sizes', async () => {
