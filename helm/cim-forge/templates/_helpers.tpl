@@ -61,6 +61,10 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: S3_ACCESS_KEY_ID } }
 - name: S3_SECRET_ACCESS_KEY
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: S3_SECRET_ACCESS_KEY } }
+{{- end -}}
+
+{{/* the bootstrap admin secret: the API only (workers, controller and rank processes never get it) */}}
+{{- define "cim-forge.adminTokenEnv" -}}
 - name: CIM_ADMIN_TOKEN
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: CIM_ADMIN_TOKEN } }
 {{- end -}}
