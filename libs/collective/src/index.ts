@@ -12,3 +12,4 @@ export { sumInRankOrder } from './sum-in-rank-order.ts';
 export { WIRE_NAMES, type WireName } from './wire-format.ts';
 export { decodeBfloat16, encodeBfloat16 } from './bfloat16.ts';
 export { startLocalRedisServers, type LocalRedisServers } from './local-redis-servers.ts';
+export { NodeLocalError } from './node-local-error.ts';

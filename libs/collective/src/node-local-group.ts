@@ -14,6 +14,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { readFrames, writeFrame, type Frame } from './frame-socket.ts';
 import { CollectiveTimeoutError } from './collective-timeout-error.ts';
+import { NodeLocalError } from './node-local-error.ts';
 
 /** frame kinds: follower → leader */
 const HELLO = 100;
@@ -64,7 +65,10 @@ export class NodeLocalGroup {
     const expected = new Set(o.members.slice(1));
     rmSync(o.socketPath, { force: true }); // a dead gang's socket file
     await new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => {
+        const missing = [...expected].filter((r) => !g.peers.has(r));
+        done(new CollectiveTimeoutError(`node-local group on ${g.where} timed out after ${o.timeoutMs} ms: rank(s) ${missing.join(', ')} never connected to the node leader (rank ${o.rank})`, 'node-local rendezvous', o.timeoutMs, missing));
+      }, o.timeoutMs);
       const done = (e?: Error) => {
         clearTimeout(timer);
         if (e) {
@@ -90,17 +94,13 @@ export class NodeLocalGroup {
         socket.on('error', () => {});
         socket.on('close', () => {
           if (rank === undefined || g.closing) return;
-          g.fail(new Error(`rank ${rank} left the node-local group on ${g.where}: its connection to the node leader (rank ${g.leader}) closed (the process died?)`));
+          g.fail(new NodeLocalError(`rank ${rank} left the node-local group on ${g.where}: its connection to the node leader (rank ${g.leader}) closed (the process died?)`, [rank]));
         });
       });
       g.server.on('error', (e) => done(new Error(`node leader rank ${o.rank} cannot listen on ${o.socketPath}: ${e.message}`)));
       g.server.listen(o.socketPath, () => {
         if (!expected.size) done();
       });
-      timer = setTimeout(() => {
-        const missing = [...expected].filter((r) => !g.peers.has(r));
-        done(new CollectiveTimeoutError(`node-local group on ${g.where} timed out after ${o.timeoutMs} ms: rank(s) ${missing.join(', ')} never connected to the node leader (rank ${o.rank})`, 'node-local rendezvous', o.timeoutMs, missing));
-      }, o.timeoutMs);
     });
     return g;
   }
@@ -129,7 +129,7 @@ export class NodeLocalGroup {
     readFrames(socket, (f) => g.deliver(g.leader, f));
     socket.on('error', () => {});
     socket.on('close', () => {
-      if (!g.closing) g.fail(new Error(`the node leader (rank ${g.leader}) on ${g.where} is gone: its connection closed (the process died?)`));
+      if (!g.closing) g.fail(new NodeLocalError(`the node leader (rank ${g.leader}) on ${g.where} is gone: its connection closed (the process died?)`, [g.leader]));
     });
     writeFrame(socket, { seq: 0, kind: HELLO, from: o.rank });
     return g;
@@ -140,7 +140,7 @@ export class NodeLocalGroup {
     this.throwIfLost();
     writeFrame(this.peers.get(this.leader)!, { seq, kind: LOCAL_OP[op], from: this.o.rank, payload });
     const [reply] = await this.await(seq, [this.leader], timeoutMs, `${op} ${seq}`);
-    if (reply.kind === FAIL) throw new Error(`the node leader (rank ${this.leader}) on ${this.where} failed ${op} ${seq}: ${reply.payload.toString('utf8')}`);
+    if (reply.kind === FAIL) throw new NodeLocalError(`the node leader (rank ${this.leader}) on ${this.where} failed ${op} ${seq}: ${reply.payload.toString('utf8')}`, []);
     if (reply.kind !== REPLY) throw new Error(`${op} ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
     return reply.payload;
   }
