@@ -6,6 +6,7 @@ import { RedisCollective } from './redis-collective.ts';
 import { ShardedCollective } from './sharded-collective.ts';
 import { sumInRankOrder } from './sum-in-rank-order.ts';
 import { CollectiveTimeoutError } from './collective-timeout-error.ts';
+import { NodeLocalError } from './node-local-error.ts';
 import { bitsOf, randomGradients } from './test-support.ts';
 
 // two private redis-servers (the shards), started here and killed at the end
@@ -100,4 +101,17 @@ test('a follower that never comes to an all-reduce: its leader fails naming it, 
   assert.match(e0.message, /^all-reduce 1 timed out after 1500 ms waiting for node 1 "n1" \(leader rank 2\)/);
   assert.match(String(e1), /the node leader \(rank 0\) on node "n0" failed all-reduce 1: all-reduce 1 timed out .* node 1 "n1" \(leader rank 2\)/);
   await Promise.all(gang.map((c) => c.close()));
+});
+
+test('a socket directory the leader cannot use: join fails with a NodeLocalError naming the path', async () => {
+  const runId = `nl-${process.pid}-${++run}`;
+  const joins = ['n0', 'n0'].map((nodeName, rank) => NodeLocalCollective.join({
+    redisUrls: servers.urls, runId, rank, worldSize: 2, nodeName, socketDir: '/nonexistent/cim-sockets', timeoutMs: 1500,
+  }));
+  const [leader, follower] = await Promise.allSettled(joins);
+  assert.equal(leader.status, 'rejected');
+  const e = (leader as PromiseRejectedResult).reason as Error;
+  assert.ok(e instanceof NodeLocalError, String(e));
+  assert.match(e.message, /^node leader rank 0 cannot listen on \/nonexistent\/cim-sockets\/cim-[0-9a-f]{20}\.sock: listen (ENOENT|EACCES)/);
+  assert.match(String((follower as PromiseRejectedResult).reason), /rank 1 could not reach the node leader \(rank 0\) at \/nonexistent\/cim-sockets\/.* within 1500 ms/);
 });

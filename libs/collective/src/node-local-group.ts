@@ -97,7 +97,8 @@ export class NodeLocalGroup {
           g.fail(new NodeLocalError(`rank ${rank} left the node-local group on ${g.where}: its connection to the node leader (rank ${g.leader}) closed (the process died?)`, [rank]));
         });
       });
-      g.server.on('error', (e) => done(new Error(`node leader rank ${o.rank} cannot listen on ${o.socketPath}: ${e.message}`)));
+      // a deployment fault (the socket directory missing or not writable), not the run's
+      g.server.on('error', (e) => done(new NodeLocalError(`node leader rank ${o.rank} cannot listen on ${o.socketPath}: ${e.message}`, [])));
       g.server.listen(o.socketPath, () => {
         if (!expected.size) done();
       });
