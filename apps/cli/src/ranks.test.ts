@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +144,8 @@ test('2 nodes × 2 ranks over 2 Redis shards (node-local sums, leaders only on R
 test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops the gang at once, named', async () => {
   const servers = await startLocalRedisServers(2);
   const out = await mkdtemp(join(tmpdir(), 'cim-2x2-kill-'));
+  const socketDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('cim-nodes-')).sort();
+  const dirsBefore = socketDirs();
   try {
     const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
     writeFileSync(tiny, JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }));
@@ -153,6 +155,10 @@ test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops t
     p.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
     const rankLog = join(out, 'ranks', 'rank-2.jsonl');
+    while (socketDirs().length === dirsBefore.length) {
+      if (p.exitCode !== null) throw new Error(`the gang ended early: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const t0 = Date.now();
     while (!existsSync(rankLog) || readFileSync(rankLog, 'utf8').length === 0) {
       if (Date.now() - t0 > 240_000) throw new Error(`rank 2 never stepped: ${stderr.slice(-2000)}`);
@@ -168,6 +174,8 @@ test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops t
     // the launcher hears of rank 2 first, or of rank 3, which lost its leader
     assert.match(stderr, /rank 2 \(node-1, node leader\) was killed \(SIGKILL\): stopping the gang|the node leader \(rank 2\) on node "node-1" is gone/);
     assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
+    // the killed leader's socket file went with the gang's socket directory
+    assert.deepEqual(socketDirs(), dirsBefore);
   } finally {
     await servers.stop();
   }

@@ -4,6 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -24,12 +27,15 @@ export function simulatedNode(rank: number, ranks: number, nodes: number): strin
 
 export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: number; out: string; log: (m: string) => void }): Promise<RankOutcome[]> {
   const runId = `cli-${randomUUID()}`;
+  // the simulated nodes' Unix sockets: one directory for this gang, removed when it ends (a killed
+  // leader cannot remove its own socket file)
+  const socketDir = o.nodes ? mkdtempSync(join(tmpdir(), 'cim-nodes-')) : undefined;
   const children: ChildProcess[] = [];
   const outcomes: Promise<RankOutcome>[] = [];
   let failed = false;
   for (let rank = 0; rank < o.ranks; rank++) {
     const args = ['--import', 'tsx', main, 'pretrain', ...o.argv, '--rank', String(rank), '--world-size', String(o.ranks), '--run-id', runId, '--out', o.out];
-    if (o.nodes) args.push('--node', simulatedNode(rank, o.ranks, o.nodes));
+    if (socketDir) args.push('--node', simulatedNode(rank, o.ranks, o.nodes!), '--socket-dir', socketDir);
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true });
@@ -73,5 +79,6 @@ export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: nu
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
   }
 }

@@ -77,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'init-from': { type: 'string' },
       'max-steps': { type: 'string' }, backend: { type: 'string' }, 'eval-images': { type: 'string' },
       ranks: { type: 'string' }, redis: { type: 'string' }, 'collective-timeout': { type: 'string' },
-      nodes: { type: 'string' }, wire: { type: 'string' }, node: { type: 'string' },
+      nodes: { type: 'string' }, wire: { type: 'string' }, node: { type: 'string' }, 'socket-dir': { type: 'string' },
       // set by the --ranks launcher for each rank process
       rank: { type: 'string' }, 'world-size': { type: 'string' }, 'run-id': { type: 'string' },
     },
@@ -172,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
     : await joinCollective({
         redisUrls,
         nodeName: values.node,
+        socketDir: values['socket-dir'],
         wire,
         runId: values['run-id'] ?? 'cli',
         rank,
