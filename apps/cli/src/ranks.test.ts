@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { parseSafetensors } from '@cim-forge/cim';
 import { startLocalRedisServers } from '@cim-forge/collective';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const env = { ...process.env, CIM_BACKEND: 'wasm' };
+const env = { ...process.env, CIM_BACKEND: testBackendChoice() };
 
 function cim(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: root, encoding: 'utf8', env, timeout: 300_000 });
@@ -35,7 +36,7 @@ function readdirLatest(dir: string): string {
  * ‖Δw‖/‖w‖ over all weights.
  * The key part of every attention bias has an exactly-zero gradient (adding a constant to all of
  * a row's logits changes nothing), so its computed gradient is float noise whose sign depends on
- * summation order, and Adam turns noise into full ±lr steps (shared/fixtures/README.md). Those
+ * summation order, and Adam turns noise into full ±lr steps (fixtures/README.md). Those
  * slices are excluded from the per-tensor figure.
  */
 function weightsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { worst: number; worstName: string; relative: number } {

@@ -1,5 +1,5 @@
 /**
- * `pretrain --ranks N`: start N local rank processes (one core each) that train one model together
+ * `pretrain --ranks N`: start N local rank processes (the cores split between them) that train one model together
  * over the Redis collective, forward Ctrl-C to them, and stop the gang if one fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadsPerRank } from '../args.ts';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -38,7 +39,9 @@ export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: nu
     if (socketDir) args.push('--node', simulatedNode(rank, o.ranks, o.nodes!), '--socket-dir', socketDir);
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true });
+    // the native backend's threads: this machine's cores split between the ranks (CIM_THREADS wins)
+    const env = { ...process.env, CIM_THREADS: process.env.CIM_THREADS ?? String(threadsPerRank(o.ranks)) };
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true, env });
     children.push(child);
     let stdout = '';
     let stderr = '';
