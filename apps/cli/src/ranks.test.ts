@@ -128,7 +128,7 @@ test('2 nodes × 2 ranks over 2 Redis shards (node-local sums, leaders only on R
     const d = weightsDiff(lastModel(oneRank()), lastModel(f32));
     assert.ok(d.worst <= 1e-5, `2×2 float32 vs 1 rank: ${d.worstName} differs by ${d.worst} of its largest value`);
     assert.ok(d.relative <= 1e-5, `2×2 float32 vs 1 rank: ‖Δw‖/‖w‖ = ${d.relative}`);
-    // the default wire across nodes is bfloat16: measured 2026-12-01, worst tensor 5.9e-3 of its
+    // the default wire across nodes is bfloat16: measured 2026-12-01 (wasm), worst tensor 5.9e-3 of its
     // largest value (a LayerNorm bias), ‖Δw‖/‖w‖ 5.0e-7 after 3 steps (docs/scaling.md)
     const bf = await mkdtemp(join(tmpdir(), 'cim-2x2-bf16-'));
     const b = cim(...common, '--ranks', '4', '--nodes', '2', '--redis', redis, '--batch-size', '2', '--out', bf);

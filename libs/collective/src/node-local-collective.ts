@@ -117,7 +117,7 @@ export class NodeLocalCollective implements GangCollective {
         : Promise.resolve(undefined),
     ]);
     if (local.status === 'rejected' || cross.status === 'rejected') {
-      if (local.status === 'fulfilled') local.value?.close();
+      if (local.status === 'fulfilled') await local.value?.close();
       if (cross.status === 'fulfilled') await cross.value?.close();
       throw local.status === 'rejected' ? local.reason : (cross as PromiseRejectedResult).reason;
     }
@@ -169,8 +169,7 @@ export class NodeLocalCollective implements GangCollective {
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       await this.tail;
-      this.local?.close();
-      await this.cross?.close();
+      await Promise.all([this.local?.close(), this.cross?.close()]);
     })());
   }
 

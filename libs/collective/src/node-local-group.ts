@@ -49,6 +49,7 @@ export class NodeLocalGroup {
   private wake: (() => void) | undefined;
   private server: Server | undefined;
   private closing = false;
+  private closed: Promise<void> | undefined;
 
   private constructor(private readonly o: NodeLocalGroupOptions) {
     this.leader = o.members[0];
@@ -72,7 +73,7 @@ export class NodeLocalGroup {
       const done = (e?: Error) => {
         clearTimeout(timer);
         if (e) {
-          g.close();
+          void g.close();
           reject(e);
         } else resolve();
       };
@@ -167,16 +168,33 @@ export class NodeLocalGroup {
     for (const s of this.peers.values()) if (!s.destroyed) writeFrame(s, { seq, kind: FAIL, from: this.o.rank, payload: Buffer.from(message, 'utf8') });
   }
 
-  /** Closes the sockets (and the leader's socket file). Idempotent. */
-  close(): void {
-    if (this.closing) return;
-    this.closing = true;
-    for (const s of this.peers.values()) s.end();
-    if (this.server) {
-      this.server.close();
-      rmSync(this.o.socketPath, { force: true });
-    }
-    this.fail(new Error(`the node-local group on ${this.where} is closed`));
+  /**
+   * Closes the sockets (and the leader's socket file) once what was written to them is flushed:
+   * a leader's last reply must reach its followers even if its process exits right after (at
+   * most `timeoutMs`, then the sockets are destroyed). Idempotent.
+   */
+  close(): Promise<void> {
+    return (this.closed ??= (async () => {
+      this.closing = true;
+      this.fail(new Error(`the node-local group on ${this.where} is closed`));
+      if (this.server) {
+        this.server.close();
+        rmSync(this.o.socketPath, { force: true });
+      }
+      const sockets = [...this.peers.values()];
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(sockets.map((s) => (s.destroyed ? undefined : new Promise<void>((resolve) => {
+          s.once('close', () => resolve());
+          s.end();
+        })))),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.o.timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const s of sockets) s.destroy();
+    })());
   }
 
   private deliver(from: number, f: Frame): void {
