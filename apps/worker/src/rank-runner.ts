@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
-import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
+import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
 import { parseRunConfig, type FinetuneConfig, type RunPlan } from '@cim-forge/config';
 import { createDb, type Prisma } from '@cim-forge/db';
 import {
@@ -85,8 +85,8 @@ async function main(): Promise<number> {
     const evalConfig = run.kind === 'eval' ? await localize(runConfig('eval', run.config)) : undefined;
     const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
     collective = args.worldSize > 1
-      ? await RedisCollective.join({
-          redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
+      ? await joinCollective({
+          redisUrls: env.collectiveRedisUrls, nodeName: env.nodeName, socketDir: env.collectiveSocketDir, wire: env.collectiveWire, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
           rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
         })
       : undefined;
@@ -213,6 +213,9 @@ async function main(): Promise<number> {
     if (err instanceof CollectiveTimeoutError && !err.operation.startsWith('rendezvous') && err.missingRanks.length > 0) {
       // a peer stopped contributing (dead, SIGSTOPped, cut off): name it in the run's log
       await event('rank.lost', `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank });
+    } else if (err instanceof NodeLocalError && err.lostRanks.length > 0) {
+      // a rank on this node (or its leader) died: its socket closed at once
+      await event('rank.lost', `rank ${err.lostRanks.join(', ')} lost: ${err.message} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.lostRanks], operation: 'node-local', reporter: args.rank });
     }
     send({ type: 'failed', category, message: isOutOfMemory(err) ? outOfMemoryMessage(err.message) : err.message });
     console.error(err.stack ?? err.message);
@@ -228,7 +231,7 @@ async function main(): Promise<number> {
 
 function categorize(e: Error, started: boolean): ExitCategory {
   if (e instanceof CollectiveTimeoutError) return e.operation.startsWith('rendezvous') ? 'rendezvous' : 'infra';
-  if (e instanceof RedisUnreachableError) return 'infra';
+  if (e instanceof RedisUnreachableError || e instanceof NodeLocalError) return 'infra';
   if (e instanceof RunError || e instanceof NonFiniteLossError) return 'user';
   // the config asks for more memory than the worker has: retrying on another worker won't help
   if (isOutOfMemory(e)) return 'user';

@@ -74,3 +74,17 @@ app.kubernetes.io/component: {{ .component }}
 - name: tmp
   emptyDir: {}
 {{- end -}}
+
+{{/* The collective's Redis URLs, comma-separated: collective.redis.urls, else the chart's K shards, else empty (the workers use REDIS_URL) */}}
+{{- define "cim-forge.collectiveRedisUrls" -}}
+{{- if .Values.collective.redis.urls -}}
+{{- join "," .Values.collective.redis.urls -}}
+{{- else if gt (int .Values.collective.redis.shards) 0 -}}
+{{- $name := printf "%s-collective-redis" (include "cim-forge.fullname" .) -}}
+{{- $urls := list -}}
+{{- range $k := until (int .Values.collective.redis.shards) -}}
+{{- $urls = append $urls (printf "redis://%s-%d.%s.%s.svc:6379" $name $k $name $.Release.Namespace) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+{{- end -}}
