@@ -17,7 +17,8 @@ export const FashionMnistDataset = Type.Object(
 export const ImageFolderDataset = Type.Object(
   {
     kind: Type.Literal('image-folder'),
-    root: Type.String({ minLength: 1, maxLength: 1024, description: "the folder of class folders, relative to the team's data area (no absolute path, no '..')" }),
+    // its rules (relative, no '..', length ≤ 1024, …) are datasetRootProblem's, checked after the schema
+    root: Type.String({ description: "the folder of class folders, relative to the team's data area (no absolute path, no '..')" }),
     maxSide: Type.Optional(Int(8, 4096, { description: 'decoded images are shrunk to at most this side, px' })),
     limit,
     split: Type.Optional(StringEnum(['all', 'train', 'val'] as const, { description: 'all images, or the train / held-out part (val/ folders, else a seeded stratified split)' })),
