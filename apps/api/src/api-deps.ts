@@ -22,4 +22,10 @@ export interface ApiDeps {
   logger?: boolean | LoggerOptions;
   /** lifetime of presigned download URLs, s (default 900) */
   presignSeconds?: number;
+  /** how often live streams read PostgreSQL, ms (default 1000) */
+  streamPollMs?: number;
+  /** SSE keepalive comment interval, ms (default 15000) */
+  streamHeartbeatMs?: number;
+  /** the built portal (apps/portal/dist) served at /; absent or missing = a page saying how to build it */
+  portalDir?: string;
 }

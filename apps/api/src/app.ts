@@ -14,6 +14,7 @@ import openapi from './plugins/openapi.ts';
 import services from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1.ts';
+import portalRoutes from './routes/portal.ts';
 
 export type { ApiDeps } from './api-deps.ts';
 
@@ -35,7 +36,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(authPlugin, { adminToken: deps.adminToken });
 
   await app.register(healthRoutes);
-  await app.register(v1Routes, { prefix: '/v1' });
+  await app.register(v1Routes, { prefix: '/v1', streams: { pollMs: deps.streamPollMs ?? 1000, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 } });
+  await app.register(portalRoutes, { dir: deps.portalDir });
   await app.ready();
   return app;
 }

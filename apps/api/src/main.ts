@@ -3,6 +3,7 @@
  * shutdown on SIGTERM/SIGINT (stop accepting, finish in-flight requests, then close the queue,
  * Redis and Postgres, in that order). Logs are JSON lines (pino).
  */
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
 import { runsQueue } from '@cim-forge/queue';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
     registry: createRegistry({ service: 'api' }),
+    portalDir: fileURLToPath(new URL('../../portal/dist', import.meta.url)),
     // the same line shape as the worker's and the controller's (libs/telemetry createLogger)
     logger: {
       level: config.logLevel,

@@ -6,10 +6,11 @@ import metricRoutes from './run-metrics.ts';
 import presetRoutes from './presets.ts';
 import queueRoutes from './queue.ts';
 import runRoutes from './runs.ts';
+import streamRoutes, { type StreamOptions } from './streams.ts';
 import teamRoutes from './teams.ts';
 import tokenRoutes from './tokens.ts';
 
-export default async function v1Routes(app: FastifyInstance) {
+export default async function v1Routes(app: FastifyInstance, opts: { streams: StreamOptions }) {
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
   await app.register(tokenRoutes);
@@ -19,4 +20,5 @@ export default async function v1Routes(app: FastifyInstance) {
   await app.register(checkpointRoutes);
   await app.register(queueRoutes);
   await app.register(presetRoutes);
+  await app.register(streamRoutes, opts.streams);
 }
