@@ -1,4 +1,5 @@
 /** Best (lowest) and last loss of runs, from one 1-bucket min/max read each (4 points at most). */
+import { useMemo } from 'react';
 import { useQueries } from '@tanstack/react-query';
 import type { Api } from './api/client.ts';
 import type { Series } from './api/types.ts';
@@ -21,5 +22,8 @@ export function useLossSummaries(api: Api, runIds: string[]): Map<string, LossSu
       staleTime: 15_000,
     })),
   });
-  return new Map(runIds.map((id, i) => [id, summarize(results[i]?.data)]));
+  const summaries = runIds.map((_, i) => summarize(results[i]?.data));
+  // a stable Map while nothing changed: the runs table re-sorts (and re-renders) on a new one
+  const key = JSON.stringify([runIds, summaries]);
+  return useMemo(() => new Map(runIds.map((id, i) => [id, summaries[i]])), [key]);
 }

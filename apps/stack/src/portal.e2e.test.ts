@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // The portal in a real browser (Debian's chromium through puppeteer-core) against the real stack
 // (API serving the built portal, controller, two workers, PostgreSQL, Redis, s3rver): sign in with
 // a team token, submit the smoke pre-training from the form, watch it run and finish live (the
@@ -49,6 +50,16 @@ async function shot(name: string) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
 
+/** replaces a field's text as a user does: select all, then type */
+async function replaceText(selector: string, text: string) {
+  await page.focus(selector);
+  await page.keyboard.down('Control');
+  await page.keyboard.press('KeyA');
+  await page.keyboard.up('Control');
+  await page.keyboard.press('Backspace');
+  await page.type(selector, text);
+}
+
 /** the run id in the page's URL (/runs/<id>) */
 function runIdOf(url: string): string {
   const m = /\/runs\/([0-9a-f-]{36})/.exec(url);
@@ -93,8 +104,7 @@ test('sign in, submit the smoke preset, watch it finish live, compare two runs, 
   await page.click('button[type=submit]');
   await page.waitForSelector('[role=alert]');
   assert.match(await page.$eval('[role=alert]', (e) => e.textContent ?? ''), /not accepted/);
-  await page.$eval('#token', (e) => ((e as HTMLInputElement).value = ''));
-  await page.type('#token', token);
+  await replaceText('#token', token);
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=runs-table]');
   // the token is in session storage, never in the URL
@@ -110,14 +120,12 @@ test('sign in, submit the smoke preset, watch it finish live, compare two runs, 
   const derived = await page.$eval('[data-testid=derived]', (e) => e.textContent ?? '');
   assert.match(derived, /global batch32 \(32 × 1\)/);
   // a bad override is refused by the API with its reason, and the submit button stays off
-  await page.$eval('textarea[name=config]', (e) => ((e as HTMLTextAreaElement).value = ''));
-  await page.type('textarea[name=config]', '{"batchSize": -1}');
+  await replaceText('textarea[name=config]', '{"batchSize": -1}');
   await page.waitForFunction(() => /batchSize/.test(document.querySelector('[data-testid=validation-error]')?.textContent ?? ''));
   assert.match(await page.$eval('[data-testid=validation-error]', (e) => e.textContent ?? ''), /^config: batchSize must be a positive integer, got -1$/);
   assert.equal(await page.$eval('button[type=submit].primary', (e) => (e as HTMLButtonElement).disabled), true);
-  await page.$eval('textarea[name=config]', (e) => ((e as HTMLTextAreaElement).value = ''));
   // a smaller data set than the preset's keeps this test within minutes on 2 cores (6 steps)
-  await page.type('textarea[name=config]', '{"dataset": {"kind": "synthetic", "size": 192, "imageSize": 48, "seed": 0}}');
+  await replaceText('textarea[name=config]', '{"dataset": {"kind": "synthetic", "size": 192, "imageSize": 48, "seed": 0}}');
   await page.waitForFunction(() => /dataset\.size1024 → 192/.test(document.querySelector('[data-testid=validation]')?.textContent ?? ''));
   await shot('submit');
   await page.waitForFunction(() => !(document.querySelector('button[type=submit].primary') as HTMLButtonElement).disabled);
@@ -189,8 +197,10 @@ test('sign in, submit the smoke preset, watch it finish live, compare two runs, 
   await page.waitForSelector('[data-testid=compare-chart][data-points]');
   const params = await page.evaluate(() => new URLSearchParams(location.search).getAll('run'));
   assert.deepEqual(params.sort(), [runA, runB].sort());
-  const diff = await page.$eval('[data-testid=config-diff]', (e) => e.textContent ?? '');
-  assert.match(diff, /baseLr0\.00150\.003/);
+  await page.waitForFunction(() => /baseLr/.test(document.querySelector('[data-testid=config-diff]')?.textContent ?? ''));
+  const diff = await page.$eval('[data-testid=config-diff] tbody', (e) => e.textContent ?? '');
+  // only the field that differs
+  assert.equal(diff, 'baseLr0.00150.003');
   await shot('compare');
 
   // 5. correlation maps: rendered against the figures contract, or a plain notice without it
@@ -201,7 +211,8 @@ test('sign in, submit the smoke preset, watch it finish live, compare two runs, 
   // 6. fine-tune from A in two clicks, with the controller stopped so it stays queued; cancel it from the queue
   await stack.stop('controller');
   await page.goto(`${stack.apiUrl}/runs/${runA}`);
-  await page.waitForSelector('button::-p-text(Fine-tune from this run)');
+  // enabled once its checkpoints have loaded
+  await page.waitForFunction(() => [...document.querySelectorAll('button')].some((b) => b.textContent === 'Fine-tune from this run' && !b.disabled));
   await page.click('button::-p-text(Fine-tune from this run)');
   await page.waitForFunction(() => {
     const b = document.querySelector('button[type=submit].primary') as HTMLButtonElement | null;

@@ -16,6 +16,9 @@ export interface ChartSeries {
   faint?: boolean;
 }
 
+/** x ticks on whole steps */
+const STEP_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6];
+
 export const PALETTE = ['#2f6fdd', '#e4572e', '#17a673', '#a05ad8', '#f0a202', '#1fa2b8', '#d6336c', '#6c757d'];
 
 function cssVar(name: string, fallback: string): string {
@@ -58,7 +61,7 @@ export function LineChart({ title, series, logY = false, height = 240, xLabel = 
       title,
       scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
       axes: [
-        { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, label: xLabel, values: ticks },
+        { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, label: xLabel, values: ticks, incrs: STEP_INCRS },
         { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, size: 64, values: ticks },
       ],
       legend: { live: true },
@@ -72,7 +75,16 @@ export function LineChart({ title, series, logY = false, height = 240, xLabel = 
       ],
     };
     plot.current = new uPlot(opts, dataRef.current, host);
-    const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, host.clientWidth), height })) : null;
+    // only a real width change resizes (a scrollbar flickering in and out must not loop)
+    let lastWidth = host.clientWidth;
+    const ro =
+      typeof ResizeObserver === 'function'
+        ? new ResizeObserver(() => {
+            if (Math.abs(host.clientWidth - lastWidth) < 2) return;
+            lastWidth = host.clientWidth;
+            plot.current?.setSize({ width: Math.max(200, lastWidth), height });
+          })
+        : null;
     ro?.observe(host);
     return () => {
       ro?.disconnect();

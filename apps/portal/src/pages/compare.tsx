@@ -57,7 +57,9 @@ export function ComparePage() {
           </select>
         </label>
         <label>
-          Smoothing <output>{weight.toFixed(2)}</output>
+          <span>
+                Smoothing <output>{weight.toFixed(2)}</output>
+              </span>
           <input type="range" min={0} max={0.99} step={0.01} value={weight} onChange={(e) => set({ smooth: e.target.value })} />
         </label>
         <label>

@@ -180,7 +180,9 @@ export function RunPage({ id }: { id: string }) {
           <h2 id="curves-h">Curves</h2>
           <div className="chart-controls">
             <label>
-              Smoothing <output>{weight.toFixed(2)}</output>
+              <span>
+                Smoothing <output>{weight.toFixed(2)}</output>
+              </span>
               <input type="range" min={0} max={0.99} step={0.01} value={weight} onChange={(e) => set({ smooth: e.target.value })} aria-label="Smoothing weight" />
             </label>
             <label>

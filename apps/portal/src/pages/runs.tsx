@@ -96,6 +96,8 @@ export function RunsPage() {
     },
     getCoreRowModel: getCoreRowModel(),
     getSortedRowModel: getSortedRowModel(),
+    // paging is the API's (cursors): the table never resets a page index of its own
+    autoResetPageIndex: false,
   });
 
   return (
