@@ -29,6 +29,8 @@ export default [
             { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:config', 'type:math', 'type:data', 'type:util'], bannedExternalImports: [...services, '@tensorflow/*'] },
             // the API process: REST, auth, queue and database; no tfjs, no engine
             { sourceTag: 'type:api', onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
+            // the portal runs in a browser: no server or tfjs packages in it (its tests use the db/storage test helpers)
+            { sourceTag: 'type:portal', onlyDependOnLibsWithTags: ['type:service'], bannedExternalImports: [...services.filter((s) => s !== 'ioredis'), '@tensorflow/*'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:config', 'type:util'] },
           ],
         },
@@ -36,7 +38,7 @@ export default [
     },
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',

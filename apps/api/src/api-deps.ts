@@ -35,4 +35,10 @@ export interface ApiDeps {
   workerMemoryBytes?: number;
   /** per-token request limit on /v1 (default 600 a minute) */
   rateLimit?: { max: number; windowMs: number };
+  /** how often live streams read PostgreSQL, ms (default 1000) */
+  streamPollMs?: number;
+  /** SSE keepalive comment interval, ms (default 15000) */
+  streamHeartbeatMs?: number;
+  /** the built portal (apps/portal/dist) served at /; absent or missing = a page saying how to build it */
+  portalDir?: string;
 }

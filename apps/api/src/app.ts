@@ -18,6 +18,7 @@ import services from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1.ts';
 import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.ts';
+import portalRoutes from './routes/portal.ts';
 
 export type { ApiDeps } from './api-deps.ts';
 
@@ -46,7 +47,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   await app.register(healthRoutes);
-  await app.register(v1Routes, { prefix: '/v1', rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT });
+  await app.register(v1Routes, { prefix: '/v1', rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT, streams: { pollMs: deps.streamPollMs ?? 1000, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 } });
+  await app.register(portalRoutes, { dir: deps.portalDir });
   await app.ready();
   return app;
 }

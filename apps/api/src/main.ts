@@ -3,6 +3,7 @@
  * shutdown on SIGTERM/SIGINT (stop accepting, finish in-flight requests, then close the queue,
  * Redis and Postgres, in that order). Logs are JSON lines (pino).
  */
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
 import { runsQueue } from '@cim-forge/queue';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     registry: createRegistry({ service: 'api' }),
     corsOrigins: config.corsOrigins,
     webhookPolicy: new AddressPolicy(config.webhookAllowedNetworks),
+    portalDir: fileURLToPath(new URL('../../portal/dist', import.meta.url)),
     // the same line shape as the worker's and the controller's (libs/telemetry createLogger)
     logger: {
       level: config.logLevel,

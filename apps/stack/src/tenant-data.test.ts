@@ -99,7 +99,7 @@ async function importWeights(token: string): Promise<string> {
   cim.dispose();
   const up = await call(token, '/v1/imports', { name: 'cim-micro.safetensors', bytes: bytes.length });
   assert.equal(up.status, 201, JSON.stringify(up.json));
-  const put = await fetch(up.json.uploadUrl, { method: 'PUT', body: bytes, headers: up.json.headers });
+  const put = await fetch(up.json.uploadUrl, { method: 'PUT', body: Buffer.from(bytes) as unknown as BodyInit, headers: up.json.headers });
   assert.equal(put.status, 200);
   return up.json.uri;
 }

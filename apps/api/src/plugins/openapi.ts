@@ -25,6 +25,7 @@ export default fp(
           { name: 'figures', description: "correlation-map figures of a pre-training's checkpoints" },
           { name: 'admin', description: 'teams and tokens (admin tokens only)' },
           { name: 'catalog', description: 'presets and the queue' },
+          { name: 'streams', description: 'live feeds (Server-Sent Events): a run, and every run of a team' },
           { name: 'ops', description: 'health, readiness and Prometheus metrics (no auth)' },
         ],
       },

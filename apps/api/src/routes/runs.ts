@@ -54,6 +54,8 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
             kind: Type.Optional(StringEnum(RUN_KINDS)),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
             cursor: Type.Optional(Type.String({ maxLength: 200 })),
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs whose name contains this, ignoring case' })),
+            sourceRunId: Type.Optional(Type.String({ format: 'uuid', description: "runs whose pinned source checkpoint is this run's (its fine-tunes or evaluations)" })),
           },
           { additionalProperties: false },
         ),
@@ -61,9 +63,15 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { status, kind, cursor } = request.query;
+      const { status, kind, cursor, name, sourceRunId } = request.query;
       const limit = request.query.limit ?? 50;
-      const where: Prisma.RunWhereInput = { ...visibleRunsWhere(request.principal!), ...(status ? { status } : {}), ...(kind ? { kind } : {}) };
+      const where: Prisma.RunWhereInput = {
+        ...visibleRunsWhere(request.principal!),
+        ...(status ? { status } : {}),
+        ...(kind ? { kind } : {}),
+        ...(name ? { name: { contains: name, mode: 'insensitive' as const } } : {}),
+        ...(sourceRunId ? { sourceCheckpoint: { runId: sourceRunId } } : {}),
+      };
       if (cursor !== undefined) {
         const c = decodeRunCursor(cursor);
         where.OR = [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }];

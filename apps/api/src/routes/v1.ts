@@ -8,12 +8,13 @@ import metricRoutes from './run-metrics.ts';
 import presetRoutes from './presets.ts';
 import queueRoutes from './queue.ts';
 import runRoutes from './runs.ts';
+import streamRoutes, { type StreamOptions } from './streams.ts';
 import teamRoutes from './teams.ts';
 import tokenRoutes from './tokens.ts';
 import webhookRoutes from './webhooks.ts';
 import figureRoutes from './run-figures.ts';
 
-export default async function v1Routes(app: FastifyInstance, opts: { rateLimit: RateLimitOptions }) {
+export default async function v1Routes(app: FastifyInstance, opts: { rateLimit: RateLimitOptions; streams: StreamOptions }) {
   await registerRateLimit(app, opts.rateLimit, app.services.queuePrefix);
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
@@ -27,4 +28,5 @@ export default async function v1Routes(app: FastifyInstance, opts: { rateLimit: 
   await app.register(presetRoutes);
   await app.register(webhookRoutes);
   await app.register(figureRoutes);
+  await app.register(streamRoutes, opts.streams);
 }

@@ -33,7 +33,7 @@ export interface ApiTestEnv {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-/** @param extra deps to add or override (CORS origins, the webhook address policy, …) */
+/** @param extra deps to add or override (CORS origins, the webhook address policy, stream poll interval, portal directory, …) */
 export async function startApiTestEnv(extra: Partial<ApiDeps> = {}): Promise<ApiTestEnv> {
   const tempDb: TempDatabase = await createTempDatabase();
   await migrate(tempDb.url);

@@ -405,6 +405,10 @@ export interface paths {
                     cursor?: string;
                     kind?: "pretrain" | "finetune" | "eval";
                     limit?: number;
+                    /** @description runs whose name contains this, ignoring case */
+                    name?: string;
+                    /** @description runs whose pinned source checkpoint is this run's (its fine-tunes or evaluations) */
+                    sourceRunId?: string;
                     status?: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
                 };
                 header?: never;
@@ -2163,15 +2167,18 @@ export interface paths {
         };
         /**
          * A run's metric series
-         * @description With name: the series (rank absent = the run-level one) over the inclusive step range [from, to], every k-th point. Without every, k is chosen so at most 5000 points come back; never more than 100000. Without name: the available series with their sizes.
+         * @description With name: the series (rank absent = the run-level one) over the inclusive step range [from, to], every k-th point. Without every, k is chosen so at most 5000 points come back; never more than 100000. With buckets=N (reduce=minmax, the default and only reduction): the range is cut into N equal-width step buckets and each keeps its first, last, lowest and highest point (≤ 4N real points), so spikes survive; N ≤ 25000. Without name: the available series with their sizes.
          */
         get: {
             parameters: {
                 query?: {
+                    buckets?: number;
                     every?: number;
                     from?: number;
                     name?: string;
                     rank?: number;
+                    /** @description how buckets are reduced (needs buckets) */
+                    reduce?: "minmax";
                     to?: number;
                 };
                 header?: never;
@@ -2189,7 +2196,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description the stride used: every k-th point of the range, the first included */
+                            /** @description with reduce=minmax: the number of equal-width step buckets */
+                            buckets?: number;
+                            /** @description the stride used: every k-th point of the range, the first included (1 with buckets) */
                             every: number;
                             name: string;
                             points: {
@@ -2199,6 +2208,8 @@ export interface paths {
                                 value: number;
                             }[];
                             rank: number | null;
+                            /** @enum {string} */
+                            reduce?: "minmax";
                             /** Format: uuid */
                             runId: string;
                             /** @description points in the range before downsampling */
@@ -2242,6 +2253,155 @@ export interface paths {
                 };
                 /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A run's live feed (Server-Sent Events)
+         * @description text/event-stream of `status` (the run row changed), `run-event` (an event row) and `metric` ({points}) messages. Every message has `id: <status ms>.<event id>.<metric id>`; reconnect with it as Last-Event-ID to resume. Without Last-Event-ID: the current status, then only what is written from now on. Ends after the run finishes. Delivery is at least once after a resume: dedupe events by id and points by name/rank/step.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "last-event-id"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status changes of every run the caller sees (Server-Sent Events)
+         * @description text/event-stream of `status` messages {id, kind, name, status, error, updatedAt, startedAt, finishedAt}, one per change of a run row of the caller's team (every team's for an admin). `id:` is the change's time in ms; reconnect with it as Last-Event-ID.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };

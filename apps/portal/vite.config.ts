@@ -1,0 +1,27 @@
+// The portal's build: `npm run portal:build` (scripts/portal-build.mjs) → apps/portal/dist, which
+// the API serves at /. esbuild compiles the TSX (no Babel plugin needed for a production build).
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: '/',
+  esbuild: { jsx: 'automatic' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      // TanStack's "use client" (a React Server Components hint) means nothing in a plain SPA
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE' || warning.code === 'SOURCEMAP_ERROR') return;
+        warn(warning);
+      },
+    },
+  },
+  server: {
+    // `npx vite apps/portal` while `npm run dev` runs: the API answers /v1
+    proxy: { '/v1': 'http://127.0.0.1:8080' },
+  },
+});
