@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { initBackend, type BackendChoice } from '@cim-forge/cim';
+import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
 import type { EvalConfig, FinetuneConfig, PretrainConfig } from '@cim-forge/config';
 import { createDb } from '@cim-forge/db';
@@ -59,7 +59,8 @@ async function main(): Promise<number> {
           rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
         })
       : undefined;
-    send({ type: 'joined', backend: backend.name });
+    const adapter = backend.name === 'webgpu' ? currentWebGpuAdapter() : undefined;
+    send({ type: 'joined', backend: adapter ? webGpuLabel(adapter) : backend.name });
     const store = new TrackedCheckpointStore({
       db, runId: run.id,
       s3: new S3CheckpointStore({ client: s3, bucket: env.s3Bucket, prefix: runCheckpointPrefix(run.id) }),

@@ -9,7 +9,8 @@
  * | S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE | | see libs/storage |
  * | WORKER_ID | hostname-pid | names this worker in rank attempts |
  * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
- * | CIM_BACKEND | auto | tfjs backend for rank processes |
+ * | CIM_BACKEND | auto | tfjs backend for rank processes (auto, tensorflow, wasm, cpu, webgpu) |
+ * | CIM_WEBGPU_ADAPTER | gpu | with CIM_BACKEND=webgpu: gpu (Vulkan) or software (Mesa llvmpipe, CI only) |
  * | CIM_RENDEZVOUS_TIMEOUT_MS | 120000 | all ranks of a gang must join within this |
  * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
@@ -17,6 +18,7 @@
  * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
  */
 import { hostname } from 'node:os';
+import { webGpuAdapterKind, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
 
 export interface ServiceEnv {
@@ -28,6 +30,7 @@ export interface ServiceEnv {
   workerId: string;
   metricsPort: number;
   backend: string;
+  webgpuAdapter: WebGpuAdapterKind;
   rendezvousTimeoutMs: number;
   collectiveTimeoutMs: number;
   heartbeatMs: number;
@@ -56,6 +59,7 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
     metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
     backend: env.CIM_BACKEND || 'auto',
+    webgpuAdapter: webGpuAdapterKind(env.CIM_WEBGPU_ADAPTER),
     rendezvousTimeoutMs: int('CIM_RENDEZVOUS_TIMEOUT_MS', 120_000),
     collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
@@ -80,6 +84,7 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     S3_FORCE_PATH_STYLE: String(env.s3.forcePathStyle ?? false),
     WORKER_ID: env.workerId,
     CIM_BACKEND: env.backend,
+    CIM_WEBGPU_ADAPTER: env.webgpuAdapter,
     CIM_RENDEZVOUS_TIMEOUT_MS: String(env.rendezvousTimeoutMs),
     CIM_COLLECTIVE_TIMEOUT_MS: String(env.collectiveTimeoutMs),
     CIM_HEARTBEAT_MS: String(env.heartbeatMs),

@@ -4,8 +4,10 @@
  * installed everywhere (their install step downloads libtensorflow).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { webGpuLabel } from './webgpu-adapter.ts';
+import { initWebGpuBackend } from './webgpu-backend.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
 export type BackendChoice = BackendName | 'auto';
 
 let chosen: { name: BackendName; detail: string } | undefined;
@@ -47,6 +49,8 @@ export async function initBackend(choice: BackendChoice = 'auto', log: (msg: str
   if (chosen) return chosen;
   let name: BackendName | undefined;
   let detail = '';
+  // WebGPU only when asked (webgpu-backend.ts: adapter from CIM_WEBGPU_ADAPTER, errors that name what is missing)
+  if (choice === 'webgpu') [name, detail] = ['webgpu', `@tensorflow/tfjs-backend-webgpu on ${webGpuLabel(await initWebGpuBackend(undefined, log))}`];
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await tryNative();
     if (pkg) [name, detail] = ['tensorflow', pkg];
