@@ -1,12 +1,14 @@
 /**
  * The tfjs webgpu backend on Dawn's software adapter (Mesa llvmpipe), in a child process
  * (testing/webgpu-probe.ts): every op our models use agrees with the cpu backend to float32
- * rounding; the differences webgpu has are shown here with numbers; tensors stay flat across steps.
+ * rounding; the differences webgpu has are shown here with numbers (NaN, no synchronous reads, the
+ * package's run-to-run varying split-K matMul); tensors stay flat across steps.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 
 const probe = fileURLToPath(new URL('./testing/webgpu-probe.ts', import.meta.url));
 const r = spawnSync(process.execPath, ['--import', 'tsx', probe], {
@@ -42,6 +44,17 @@ test('webgpu differs on NaN: relu(NaN) is 0 (cpu: NaN) and argMax skips NaN (cpu
   for (const op of ['max', 'sum', 'maximum(x, 0)', 'logSoftmax', 'erf']) assert.deepEqual(s[op].webgpu, s[op].cpu, op);
   assert.deepEqual(s.max.webgpu, ['NaN']);
   assert.deepEqual(s.sum.webgpu, ['NaN']);
+});
+
+test('matMul is deterministic on webgpu with our setting; the package default (split-K, atomic adds) is not', () => {
+  const m = report.matMul as { programType: number; oursDiffering: number; defaultDiffering: number; defaultVsOurs: number; elements: number };
+  assert.equal(m.programType, 3, 'MatMulPackedProgram');
+  assert.equal(m.elements, 32 * 48);
+  assert.equal(m.oursDiffering, 0, '8 runs of the same product are bit-identical');
+  // split-K sums K in chunks and adds them atomically: other bits than the tiled program's, and
+  // (with several GPU threads, as llvmpipe has on a multi-core machine) other bits on every run
+  assert.ok(m.defaultVsOurs > 0, JSON.stringify(m));
+  if (availableParallelism() > 1) assert.ok(m.defaultDiffering > 0, JSON.stringify(m));
 });
 
 test('no synchronous reads of GPU tensors in Node: dataSync() says so; await data() works', () => {

@@ -8,6 +8,11 @@
  * - no synchronous reads in Node: the package's readSync draws through an OffscreenCanvas, which
  *   Node lacks; `dataSync()`/`arraySync()` throw a clear error, so our code reads with `await data()`.
  * - float32 sums run in another order (tiled shaders), so results differ from wasm/cpu by rounding.
+ * - the package's split-K matMul (chosen for small outputs with K >= 2000, e.g. weight gradients of
+ *   small layers) adds partial sums with atomics, in whatever order the GPU runs them: the same
+ *   product differs run to run. We pin the tiled program (MATMUL_PACKED) so a seed makes one run and
+ *   a resumed run ends bit-identical to a straight one; large products used it anyway.
+ * - relu(NaN) is 0 (cpu: NaN) and argMax skips NaN; max, sum and the loss still propagate NaN.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { requestWebGpuAdapter, webGpuAdapterKind, WebGpuUnavailableError, type WebGpuAdapterInfo, type WebGpuAdapterKind } from './webgpu-adapter.ts';
@@ -21,6 +26,9 @@ export function currentWebGpuAdapter(): WebGpuAdapterInfo | undefined {
 
 export const NO_READ_SYNC =
   'dataSync()/arraySync() are not available on the webgpu backend in Node (its synchronous read needs an OffscreenCanvas): read with `await tensor.data()`';
+
+/** tfjs-backend-webgpu's MatMulProgramType.MatMulPackedProgram: tiled, one thread per output tile, no atomics */
+export const MATMUL_PACKED = 3;
 
 /** Limits tfjs needs raised above WebGPU's defaults (tfjs-backend-webgpu's base.ts, plus storage buffers per stage for concat/addN). */
 const RAISED_LIMITS = [
@@ -58,6 +66,7 @@ export async function initWebGpuBackend(kind: WebGpuAdapterKind = webGpuAdapterK
     if (!d || d.values != null || d.dtype === 'string') return readSync(dataId);
     throw new Error(NO_READ_SYNC);
   };
+  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', MATMUL_PACKED);
   if (!tf.registerBackend('webgpu', () => backend, 3)) throw new WebGpuUnavailableError('a tfjs backend named webgpu is already registered');
   if (!(await tf.setBackend('webgpu'))) throw new WebGpuUnavailableError(`tfjs could not start the webgpu backend on ${info.name}`);
   adapterInfo = info;

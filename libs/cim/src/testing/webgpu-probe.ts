@@ -138,6 +138,36 @@ for (const [name] of ops) {
 const spell = (v: number[]) => v.map((x) => (Number.isFinite(x) ? x : String(x)));
 const specialReport = Object.fromEntries(specialOps.map(([n]) => [n, { cpu: spell(cpu.special[n]), webgpu: spell(gpu.special[n]) }]));
 
+/** the same split-K-shaped product (a weight gradient: [4096, 32]ᵀ × [4096, 48]) `runs` times: elements that ever differ from run 1 */
+async function matMulRepeats(programType: number, runs: number): Promise<{ differing: number; first: number[] }> {
+  const saved = tf.env().get('WEBGPU_MATMUL_PROGRAM_TYPE');
+  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', programType);
+  const r = new Rng(5);
+  const a = tf.tensor2d(uniform([4096, 32], 1, r).data, [4096, 32]);
+  const b = tf.tensor2d(uniform([4096, 48], 1, r).data, [4096, 48]);
+  const outs: Float32Array[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c = tf.matMul(a, b, true, false);
+    outs.push((await c.data()) as Float32Array);
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', saved);
+  const seen = new Set<number>();
+  for (const o of outs) o.forEach((v, i) => v !== outs[0][i] && seen.add(i));
+  return { differing: seen.size, first: Array.from(outs[0]) };
+}
+const ours = await matMulRepeats(tf.env().getNumber('WEBGPU_MATMUL_PROGRAM_TYPE'), 8);
+const packageDefault = await matMulRepeats(-1, 8);
+const matMul = {
+  programType: tf.env().getNumber('WEBGPU_MATMUL_PROGRAM_TYPE'),
+  oursDiffering: ours.differing,
+  defaultDiffering: packageDefault.differing,
+  // bits in which the package default's first result differs from ours (another summation order)
+  defaultVsOurs: ours.first.filter((v, i) => v !== packageDefault.first[i]).length,
+  elements: ours.first.length,
+};
+
 let dataSync: string;
 const onGpu = tf.add(tf.ones([2048]), 1); // 2048 elements: above the package's CPU hand-off size, so it lives on the GPU
 try {
@@ -149,5 +179,5 @@ try {
 const readAsync = (await onGpu.data())[0];
 onGpu.dispose();
 
-console.log(JSON.stringify({ adapter, relErr, special: specialReport, dataSync, readAsync, cpuSteps, gpuSteps }));
+console.log(JSON.stringify({ adapter, relErr, special: specialReport, matMul, dataSync, readAsync, cpuSteps, gpuSteps }));
 process.exit(0);
