@@ -1,5 +1,11 @@
 /**
- * Training-step throughput: `npm run bench:train [-- --steps N --only bench-vit-tiny|cpu-small|cpu-resnet]`.
+ * Training-step throughput: `npm run bench:train [-- --steps N --only PRESET[,PRESET] --backend B]`.
+ * --only takes cpu-small, cpu-resnet, bench-vit-tiny (the default three), official-vit-base (ViT-B/16
+ * at the paper's sizes: micro-batch 256, one micro-batch a step; for GPUs), matmul, or `all`.
+ * --batch-size N overrides every preset's batch (dry runs); --backend B / CIM_BACKEND picks the
+ * backend (webgpu: --webgpu-adapter gpu|software). On webgpu each line also carries the adapter and
+ * the GPU memory tfjs holds (`gpuBytes`: its buffer pool after the steps, about the peak;
+ * `gpuBytesInUse`: what live tensors hold).
  * One JSON line per (preset, mode):
  *   mode "step"          a full training step (forward, backward, AdamW, EMA) on pre-sampled batches
  *   mode "with-sampler"  the same, fed by the prefetching loader (1 sampling thread) from images
@@ -11,16 +17,32 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cimModelFromConfig, collate, initBackend, type CimBatch, type CimSample } from '@cim-forge/cim';
 import { CimTrainer, cimSampleModule, deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, syntheticBatches, type PretrainConfig } from '@cim-forge/engine';
 import { PrefetchLoader } from '@cim-forge/data';
+import { takeWebGpuAdapterFlag } from '../webgpu-flag.ts';
+import { currentWebGpuAdapter, type BackendChoice } from '@cim-forge/cim';
 
 const PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC = 1.5;
 
-const { values } = parseArgs({ options: { steps: { type: 'string' }, only: { type: 'string' }, warmup: { type: 'string' } } });
+const { values } = parseArgs({
+  args: takeWebGpuAdapterFlag(process.argv.slice(2), process.env),
+  options: { steps: { type: 'string' }, only: { type: 'string' }, warmup: { type: 'string' }, backend: { type: 'string' }, 'batch-size': { type: 'string' } },
+});
 const steps = Number(values.steps ?? 3);
 const warmup = Number(values.warmup ?? 2);
-const backend = await initBackend('auto');
+const batchOverride = values['batch-size'] ? Number(values['batch-size']) : undefined;
+const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice, (m) => console.error(m));
+const adapter = currentWebGpuAdapter();
+/** where it ran, on every line: the adapter and tfjs' GPU buffers on webgpu */
+const where = (): Record<string, unknown> => {
+  if (!adapter) return { backend: backend.name };
+  const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+  return { backend: backend.name, adapter: adapter.name, adapterKind: adapter.kind, gpuBytes: m.numBytesAllocatedInGPU ?? null, gpuBytesInUse: m.numBytesInGPU ?? null };
+};
 
 async function bench(preset: string, imageSize: number): Promise<void> {
-  const config: PretrainConfig = resolvePretrainConfig(preset, { dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0 });
+  // one micro-batch a step (official-vit-base accumulates 2 in the paper: a step here is half of theirs)
+  const config: PretrainConfig = resolvePretrainConfig(preset, {
+    dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0, accumIter: 1, ...(batchOverride ? { batchSize: batchOverride } : {}),
+  });
   const model = cimModelFromConfig(modelConfigOf(config), 0);
   const trainer = new CimTrainer(model, config, deriveTrainPlan(config, 4096));
   const B = config.batchSize;
@@ -33,7 +55,7 @@ async function bench(preset: string, imageSize: number): Promise<void> {
   const line = (mode: string, s: number, extra: Record<string, unknown> = {}) =>
     console.log(JSON.stringify({
       bench: 'train', preset, mode, model: config.model, batch: B, exemplars: samplerConfigOf(config).numExemplars,
-      secondsPerStep: +s.toFixed(3), imagesPerSec: +(B / s).toFixed(3), backend: backend.name, ...extra,
+      secondsPerStep: +s.toFixed(3), imagesPerSec: +(B / s).toFixed(3), ...where(), ...extra,
       ...(preset === 'bench-vit-tiny' ? { pytorchImagesPerSec: PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC, ratioToPytorch: +((B / s) / PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC).toFixed(3) } : {}),
     }));
   line('step', sec);
@@ -61,30 +83,41 @@ async function bench(preset: string, imageSize: number): Promise<void> {
 }
 
 /** The kernel everything rests on: untransposed 2-D matmul, and with a transpose flag, for the ratio. */
-function benchMatmul(): void {
-  for (const [m, k, n] of [[512, 512, 512], [4848, 512, 2048]]) {
+async function benchMatmul(): Promise<void> {
+  const shapes = backend.name === 'webgpu' && adapter?.kind === 'gpu' ? [[512, 512, 512], [4848, 512, 2048], [4096, 4096, 4096]] : [[512, 512, 512], [4848, 512, 2048]];
+  for (const [m, k, n] of shapes) {
     const a = tf.randomNormal([m, k]);
     const b = tf.randomNormal([k, n]);
     const bT = tf.transpose(b);
-    const time = (f: () => tf.Tensor) => {
-      f().dispose();
+    // a read waits for the product (async: webgpu has no synchronous read in Node)
+    const time = async (f: () => tf.Tensor) => {
+      const w = f();
+      await w.data();
+      w.dispose();
       const t0 = performance.now();
       for (let i = 0; i < 3; i++) {
         const c = f();
-        c.dataSync();
+        await c.data();
         c.dispose();
       }
       return (performance.now() - t0) / 3000;
     };
-    const plain = time(() => tf.matMul(a, b));
-    const flagged = time(() => tf.matMul(a, bT, false, true));
-    console.log(JSON.stringify({ bench: 'matmul', shape: [m, k, n], gflops: +((2 * m * k * n) / plain / 1e9).toFixed(1), transposeFlagGflops: +((2 * m * k * n) / flagged / 1e9).toFixed(1), backend: backend.name }));
+    const plain = await time(() => tf.matMul(a, b));
+    const flagged = await time(() => tf.matMul(a, bT, false, true));
+    console.log(JSON.stringify({ bench: 'matmul', shape: [m, k, n], gflops: +((2 * m * k * n) / plain / 1e9).toFixed(1), transposeFlagGflops: +((2 * m * k * n) / flagged / 1e9).toFixed(1), ...where() }));
     tf.dispose([a, b, bT]);
   }
 }
 
-if (!values.only || values.only === 'matmul') benchMatmul();
-for (const [preset, imageSize] of [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375]] as const) {
-  if (!values.only || values.only === preset) await bench(preset, imageSize);
+const all = [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375], ['official-vit-base', 375]] as const;
+const only = values.only === 'all' ? ['matmul', ...all.map(([p]) => p)] : (values.only?.split(',') ?? ['matmul', 'cpu-small', 'cpu-resnet', 'bench-vit-tiny']);
+const unknown = only.filter((o) => o !== 'matmul' && !all.some(([p]) => p === o));
+if (unknown.length) {
+  console.error(`bench:train: unknown --only ${unknown.join(',')}; choose from matmul, ${all.map(([p]) => p).join(', ')}, all`);
+  process.exit(2);
+}
+if (only.includes('matmul')) await benchMatmul();
+for (const [preset, imageSize] of all) {
+  if (only.includes(preset)) await bench(preset, imageSize);
 }
 process.exit(0);
