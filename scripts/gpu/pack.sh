@@ -22,6 +22,7 @@ fi
 # 2. the node_modules files the steps open: trace parity, a bench step fed by the sampler thread and
 #    a 2-rank run on the software adapter (same code paths as on a GPU, tiny sizes)
 trace=$G/tmp/trace.txt
+if [ -n "${PACK_TRACE:-}" ]; then cp "$PACK_TRACE" "$trace"; else  # PACK_TRACE=FILE reuses an earlier trace
 : > "$trace"
 run_traced() { strace -f -qq -e trace=openat,execve -e signal=none -o "$G/tmp/t.$1" "${@:2}" >/dev/null 2>&1 || { echo "pack: traced step $1 failed: ${*:2}" >&2; exit 1; }; cat "$G/tmp/t.$1" >> "$trace"; }
 export CIM_WEBGPU_ADAPTER=software
@@ -30,8 +31,12 @@ run_traced probe node --import tsx scripts/gpu/probe-adapter.ts software
 run_traced bench node --import tsx apps/cli/src/bench/train.ts --only matmul,cpu-small --steps 1 --warmup 0 --batch-size 1 --backend webgpu
 run_traced ranks node --import tsx apps/cli/src/main.ts pretrain --preset smoke --limit 16 --batch-size 2 --max-steps 1 --ranks 2 --workers 1 \
   --eval-images 0 --checkpoint-every 0 --out "$G/tmp/ranks-$$" --backend webgpu ${CIM_REDIS_URL:+--redis "$CIM_REDIS_URL"}
-grep -v ENOENT "$trace" | grep -o '"[^"]*node_modules/[^"]*"' | tr -d '"' | sed "s|^$PWD/||" | grep '^node_modules/' | sort -u \
-  | while read -r f; do [ -f "$f" ] && echo "$f"; done > "$G/tmp/files.txt"
+cp "$trace" "$G/trace.txt"
+fi
+# paths as opened (some through ../), made relative and normal; files only
+grep -v ENOENT "$trace" | grep -o '"[^"]*node_modules/[^"]*"' | tr -d '"' \
+  | python3 -c "import os,sys; [print(os.path.relpath(os.path.normpath(os.path.join(os.getcwd(), l.strip())))) for l in sys.stdin]" \
+  | grep '^node_modules/' | sort -u | while read -r f; do [ -f "$f" ] && echo "$f"; done > "$G/tmp/files.txt"
 # every package.json on the way (module resolution reads them)
 awk -F/ '{ p = ($2 ~ /^@/) ? $1"/"$2"/"$3 : $1"/"$2; print p "/package.json" }' "$G/tmp/files.txt" | sort -u | while read -r f; do [ -f "$f" ] && echo "$f"; done >> "$G/tmp/files.txt"
 sort -u -o "$G/tmp/files.txt" "$G/tmp/files.txt"
