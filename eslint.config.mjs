@@ -44,4 +44,17 @@ export default [
       '@typescript-eslint/no-empty-function': 'off',
     },
   },
+  {
+    // the typed client runs in browsers (the portal): fetch only, no Node built-ins
+    files: ['libs/client/**/*.ts'],
+    ignores: ['libs/client/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'stream', 'buffer', 'url'], message: 'libs/client must run in a browser: no Node built-ins' }] }],
+    },
+  },
+  {
+    // the README's example imports the package as a user does
+    files: ['libs/client/examples/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
 ];

@@ -17,6 +17,9 @@ RUN npm install -g npm@11 --no-audit --no-fund
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY libs/db/scripts ./libs/db/scripts
+COPY scripts/native-backend.mjs ./scripts/
+# postinstall's native-backend set-up is for development machines; the API never loads tfjs
+ENV CIM_NATIVE=skip
 RUN npm ci --no-audit --no-fund
 COPY . .
 # The API never loads tfjs (lint's type:api rule; docs/architecture.md). Deleting it keeps ~300 MB

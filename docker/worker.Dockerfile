@@ -2,7 +2,7 @@
 # The worker image (apps/worker): one process per GPU, training with @tensorflow/tfjs-node-gpu.
 # Build from the repository root:
 #   docker build -f docker/worker.Dockerfile -t cim-forge/worker .               # GPU (default)
-#   docker build -f docker/worker.Dockerfile --target cpu -t cim-forge/worker:cpu .  # laptop, wasm
+#   docker build -f docker/worker.Dockerfile --target cpu -t cim-forge/worker:cpu .  # CPU nodes, laptops
 #   docker build -f docker/worker.Dockerfile --target webgpu -t cim-forge/worker:webgpu .  # WebGPU
 #
 # CUDA: tfjs-node-gpu 4.x links libtensorflow 2.9.1, built for CUDA 11.2 and cuDNN 8.1
@@ -21,18 +21,28 @@ RUN npm install -g npm@11 --no-audit --no-fund
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY libs/db/scripts ./libs/db/scripts
+COPY scripts/native-backend.mjs ./scripts/
+# postinstall's native-backend set-up is for development machines (libtensorflow 1.15 CPU from the
+# npm registry); images take the official tfjs-node(-gpu) builds instead
+ENV CIM_NATIVE=skip
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN rm -rf .git docs scratch runs /root/.npm
 
-# ── cpu: the laptop worker (docker/compose.yaml), wasm backend ───────────────────────────────
+# ── cpu-build: @tensorflow/tfjs-node the official way: its install script downloads libtensorflow
+#    (CPU) and the prebuilt binding for this glibc ───────────────────────────────────────────
+FROM build AS cpu-build
+RUN cd node_modules/@tensorflow/tfjs-node && node scripts/install.js \
+ && cd /app && node -e "require('@tensorflow/tfjs-node'); const tf = require('@tensorflow/tfjs'); if (tf.getBackend() !== 'tensorflow') process.exit(1)"
+
+# ── cpu: the CPU worker (docker/compose.yaml, CPU node pools), native tensorflow backend ────────
 FROM ${NODE_IMAGE} AS cpu
 ENV NODE_ENV=production \
-    CIM_BACKEND=wasm \
+    CIM_BACKEND=tensorflow \
     METRICS_PORT=9464 \
     LOG_LEVEL=info
 WORKDIR /app
-COPY --from=build --chown=1000:1000 /app /app
+COPY --from=cpu-build --chown=1000:1000 /app /app
 USER 1000:1000
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -5,7 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Registry } from 'prom-client';
 import type { LoggerOptions } from 'pino';
 import type { Db } from '@cim-forge/db';
-import type { RunJobData } from '@cim-forge/queue';
+import type { FigureJobData, RunJobData } from '@cim-forge/queue';
+import type { AddressPolicy, Resolver } from '@cim-forge/webhooks';
 
 export interface ApiDeps {
   db: Db;
@@ -22,4 +23,12 @@ export interface ApiDeps {
   logger?: boolean | LoggerOptions;
   /** lifetime of presigned download URLs, s (default 900) */
   presignSeconds?: number;
+  /** browser origins allowed by CORS (CIM_CORS_ORIGINS); default none */
+  corsOrigins?: string[];
+  /** which addresses a webhook URL may resolve to (CIM_WEBHOOK_ALLOWED_NETWORKS); default: public ones only */
+  webhookPolicy?: AddressPolicy;
+  /** resolves webhook hosts at registration (default the system's DNS) */
+  webhookResolver?: Resolver;
+  /** where figure jobs go; default a queue on the runs queue's connection and prefix, closed with the app */
+  figuresQueue?: Queue<FigureJobData>;
 }

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from './api-deps.ts';
 import authPlugin from './plugins/auth.ts';
+import cors from './plugins/cors.ts';
 import errorHandler, { BODY_LIMIT, formatSchemaErrors } from './plugins/error-handler.ts';
 import httpMetrics from './plugins/http-metrics.ts';
 import openapi from './plugins/openapi.ts';
@@ -27,6 +28,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
+  await app.register(cors, { origins: deps.corsOrigins ?? [] });
   await app.register(openapi);
 
   await app.register(errorHandler);

@@ -3,6 +3,8 @@
  * a missing or invalid one stops the process with a message naming the variable.
  */
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+import { parseAllowedNetworks } from '@cim-forge/webhooks';
+import { parseCorsOrigins } from './plugins/cors.ts';
 
 export interface ApiConfig {
   databaseUrl: string;
@@ -16,6 +18,10 @@ export interface ApiConfig {
   /** BullMQ key prefix shared with the controller and workers */
   queuePrefix: string;
   logLevel: string;
+  /** CIM_CORS_ORIGINS: browser origins allowed to call the API */
+  corsOrigins: string[];
+  /** CIM_WEBHOOK_ALLOWED_NETWORKS: CIDRs webhooks may reach although private/loopback (an admin's allowance) */
+  webhookAllowedNetworks: string[];
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -80,6 +86,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const logLevel = get('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
 
+  const cors = parseCorsOrigins(get('CIM_CORS_ORIGINS'));
+  problems.push(...cors.problems);
+  let webhookAllowedNetworks: string[] = [];
+  try {
+    webhookAllowedNetworks = parseAllowedNetworks(get('CIM_WEBHOOK_ALLOWED_NETWORKS'));
+  } catch (e) {
+    problems.push(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
+  }
+
   if (problems.length) throw new Error(`invalid API configuration:\n  - ${problems.join('\n  - ')}`);
-  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel };
+  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks };
 }

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
 import { runsQueue } from '@cim-forge/queue';
 import { createS3Client } from '@cim-forge/storage';
+import { AddressPolicy } from '@cim-forge/webhooks';
 import { createRegistry } from '@cim-forge/telemetry';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
     registry: createRegistry({ service: 'api' }),
+    corsOrigins: config.corsOrigins,
+    webhookPolicy: new AddressPolicy(config.webhookAllowedNetworks),
     // the same line shape as the worker's and the controller's (libs/telemetry createLogger)
     logger: {
       level: config.logLevel,

@@ -104,8 +104,13 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
     '/v1/runs/{id}/events': ['get'],
     '/v1/runs/{id}/checkpoints': ['get'],
     '/v1/runs/{id}/checkpoints/{cid}/download': ['get'],
+    '/v1/imports': ['post'],
     '/v1/queue': ['get'],
     '/v1/presets': ['get'],
+    '/v1/runs/{id}/figures': ['get', 'post'],
+    '/v1/webhooks': ['get', 'post'],
+    '/v1/webhooks/{id}': ['delete'],
+    '/v1/webhooks/{id}/deliveries': ['get'],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
   for (const [path, methods] of Object.entries(expected)) {

@@ -7,6 +7,7 @@ import { startApiTestEnv, type ApiTestEnv } from './testing/api-test-env.ts';
 
 let env: ApiTestEnv;
 let auth: { authorization: string };
+let teamId: string;
 let runId: string;
 let manifest: CheckpointManifest;
 const model = randomBytes(300_000);
@@ -16,7 +17,7 @@ const ids: Record<8 | 16 | 24, string> = { 8: '', 16: '', 24: '' };
 
 before(async () => {
   env = await startApiTestEnv();
-  ({ auth } = await env.team());
+  ({ auth, teamId } = await env.team());
   const r = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } });
   runId = r.json().id;
   const store = new S3CheckpointStore({ client: env.s3.client, bucket: env.s3.bucket, prefix: `runs/${runId}/checkpoints` });
@@ -139,10 +140,11 @@ test('a created finetune pins its source checkpoint and can download it', async 
   assert.equal(other.statusCode, 404);
 });
 
-test('an imported s3 uri source: checked with HeadObject, one checkpoint row reused, downloadable as is', async () => {
+test('an imported s3 uri source in the team\'s import area: checked with HeadObject, one checkpoint row reused, downloadable as is', async () => {
   const weights = randomBytes(4096);
-  await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: 'models/official-vit-b.safetensors', Body: weights }));
-  const uri = `s3://${env.s3.bucket}/models/official-vit-b.safetensors`;
+  const key = `imports/${teamId}/u1/official-vit-b.safetensors`;
+  await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: key, Body: weights }));
+  const uri = `s3://${env.s3.bucket}/${key}`;
   const submit = () => env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'eval', preset: 'smoke', source: { uri } } });
 
   const dry = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'eval', source: { uri }, validateOnly: true } });

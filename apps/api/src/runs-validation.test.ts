@@ -102,7 +102,12 @@ const cases = () => ([
   },
   { name: 'bad source checkpoint word', payload: () => ({ kind: 'eval', source: { runId: pendingRunId, checkpoint: 'newest' } }), status: 400, message: 'body/source/checkpoint must be "latest", "best" or a checkpoint id, got "newest"' },
   { name: 'source uri in another bucket', payload: { kind: 'eval', source: { uri: 's3://elsewhere/w.safetensors' } }, status: 400, message: 'body/source/uri must be s3://cim-test/<key>, got "s3://elsewhere/w.safetensors"' },
-  { name: 'source uri that does not exist', payload: { kind: 'eval', source: { uri: 's3://cim-test/models/none.safetensors' } }, status: 400, message: 'source uri s3://cim-test/models/none.safetensors does not exist' },
+  {
+    name: 'source uri in the import area that does not exist',
+    payload: () => ({ kind: 'eval', source: { uri: `s3://cim-test/imports/${a.teamId}/u1/none.safetensors` } }),
+    status: 400,
+    message: () => `source uri s3://cim-test/imports/${a.teamId}/u1/none.safetensors does not exist`,
+  },
   { name: 'no token', headers: { authorization: '' }, payload: { kind: 'pretrain', preset: 'smoke' }, status: 401, message: /missing or malformed Authorization header/ },
   { name: 'a wrong token', headers: bearer('cimf_nope'), payload: { kind: 'pretrain', preset: 'smoke' }, status: 401, message: 'invalid or revoked token' },
 ] as Case[]).map((c) => ({

@@ -6,9 +6,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PARITY_FIXTURE, testBackendChoice } from '@cim-forge/cim/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const fixture = fileURLToPath(new URL('../../../../shared/fixtures/cim-parity-small.safetensors', import.meta.url));
+const fixture = PARITY_FIXTURE;
 
 /** The JSON metadata of a safetensors file (its `__metadata__`). */
 function parseSafetensorsHeader(bytes: Buffer): Record<string, string> {
@@ -20,7 +21,7 @@ function cim(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, CIM_BACKEND: 'wasm' },
+    env: { ...process.env, CIM_BACKEND: testBackendChoice() },
     timeout: 240_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -150,7 +151,7 @@ test('the pure-JS cpu backend computes the same model (parity on --backend cpu)'
 test('Ctrl-C (SIGINT) checkpoints at the next step boundary and exits 0', async () => {
   const out = await mkdtemp(join(tmpdir(), 'cim-sigint-'));
   const p = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--workers', '0', '--checkpoint-every', '0', '--out', out], {
-    cwd: root, env: { ...process.env, CIM_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, env: { ...process.env, CIM_BACKEND: testBackendChoice() }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   let stdout = '';

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@cim-forge/cim';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const env = { ...process.env, CIM_BACKEND: 'wasm' };
+const env = { ...process.env, CIM_BACKEND: testBackendChoice() };
 
 function cim(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: root, encoding: 'utf8', env, timeout: 300_000 });
@@ -43,7 +44,7 @@ test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identica
   const wb = lastModel(one);
   // The key part of every attention bias has an exactly-zero gradient (adding a constant to all of
   // a row's logits changes nothing), so its computed gradient is float noise whose sign depends on
-  // summation order, and Adam turns noise into full ±lr steps (shared/fixtures/README.md). Those
+  // summation order, and Adam turns noise into full ±lr steps (fixtures/README.md). Those
   // slices are excluded here; everything else must agree per tensor.
   const keySlice = (name: string, n: number): [number, number] | undefined =>
     name.endsWith('attn.qkv.bias') ? [n / 3, (2 * n) / 3] : name.endsWith('attn.kv.bias') ? [0, n / 2] : undefined;

@@ -33,6 +33,8 @@ const stack = await startStack({
   s3Port: Number(process.env.S3_PORT ?? 4569),
   s3Directory: resolve('.cache/s3rver'),
   workers,
+  // teams' data areas on disk: .cache/data/<team id>/<folder> (or S3: s3://cim-dev/data/<team id>/…)
+  env: { CIM_DATA_ROOT: process.env.CIM_DATA_ROOT ?? resolve('.cache/data') },
   adminToken,
   onLine: (service, line) => console.log(`\x1b[${colours[service] ?? '33'}m${service.padEnd(10)}\x1b[0m ${line}`),
 });
@@ -40,6 +42,7 @@ console.log(`
 CIM Forge is up:
   API         ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/docs)
   S3          ${stack.s3Endpoint}   bucket ${stack.bucket}
+  data areas  ${stack.env.CIM_DATA_ROOT}/<team id>/   and   s3://${stack.bucket}/data/<team id>/
   admin token ${adminToken}
   workers     ${workers}
 

@@ -77,7 +77,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     S3_SECRET_ACCESS_KEY: 'S3RVER',
     S3_FORCE_PATH_STYLE: 'true',
     CIM_ADMIN_TOKEN: o.adminToken,
-    CIM_BACKEND: o.backend ?? 'wasm',
+    CIM_BACKEND: o.backend ?? 'auto',
     ...o.env,
   };
   const processes = new Map<string, ChildProcess>();

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
 import { ranksQueue, runsQueue } from '@cim-forge/queue';
 import { controllerMetrics, createLogger, createRegistry, startMetricsServer } from '@cim-forge/telemetry';
+import { AddressPolicy, WebhookDispatcher } from '@cim-forge/webhooks';
 import { Controller } from './controller.ts';
 import { readServiceEnv } from './service-env.ts';
 
@@ -37,6 +38,13 @@ const controller = new Controller({
   onRunFinished: (run) => metrics.finished({ run_id: run.id, team: run.teamId, kind: run.kind, status: run.status }),
 });
 await controller.start();
+// webhook deliveries of run state changes: the trigger on runs writes them, this sends them
+const webhooks = new WebhookDispatcher({
+  db, redisUrl: env.redisUrl, prefix: env.queuePrefix, policy: new AddressPolicy(env.webhooks.allowedNetworks),
+  attempts: env.webhooks.attempts, backoffMs: env.webhooks.backoffMs, timeoutMs: env.webhooks.timeoutMs,
+  log: (msg, fields) => logger.info(fields ?? {}, msg),
+});
+await webhooks.start();
 const server = await startMetricsServer({ registry, port: env.metricsPort, ready: async () => (await redis.ping()) === 'PONG' });
 logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, 'controller supervising runs');
 
@@ -46,6 +54,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info(`${signal}: closing`);
   await controller.close();
+  await webhooks.close();
   await server.close();
   await Promise.all([ranks.close(), runs.close()]);
   redis.disconnect();

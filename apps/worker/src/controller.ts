@@ -131,7 +131,9 @@ export class Controller {
         }
         return;
       }
-      await this.stopAttempt(run, attempt);
+      // a stopped gang ends itself: its ranks agreed on the stop step and meet at a barrier after
+      // rank 0's checkpoint, so the others get time to exit as "stopped" before they are killed
+      await this.stopAttempt(run, attempt, outcome.kind === 'failed' && outcome.category === 'stopped');
       if (outcome.kind === 'cancelled') {
         this.o.onRunFinished?.({ ...run, status: 'CANCELLED' });
         return;
@@ -259,9 +261,18 @@ export class Controller {
     return undefined;
   }
 
-  /** Kill the attempt's live ranks, drop its queued rank jobs, and wait (bounded) for the rows to settle. */
-  private async stopAttempt(run: Run, attempt: number): Promise<void> {
+  /**
+   * Kill the attempt's live ranks, drop its queued rank jobs, and wait (bounded) for the rows to
+   * settle. `letFinish`: first wait (bounded by the collective timeout) for the live ranks to end
+   * by themselves.
+   */
+  private async stopAttempt(run: Run, attempt: number, letFinish = false): Promise<void> {
     const { db, env, redis, ranksQueue } = this.o;
+    const liveRanks = () => db.rankAttempt.count({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } } });
+    if (letFinish) {
+      const until = Date.now() + Math.min(env.collectiveTimeoutMs, Math.max(10_000, env.heartbeatTimeoutMs));
+      while (Date.now() < until && (await liveRanks()) > 0) await sleep(this.o.pollMs ?? 500);
+    }
     await redis.publish(cancelChannel(env.queuePrefix), stopMessage(run.id, attempt));
     for (let rank = 0; rank < run.worldSize; rank++) {
       await ranksQueue.remove(rankJobId({ runId: run.id, attempt, rank })).catch(() => 0);
@@ -269,8 +280,7 @@ export class Controller {
     await db.rankAttempt.updateMany({ where: { runId: run.id, attempt, status: 'PENDING' }, data: { status: 'CANCELLED', endedAt: new Date(), exitReason: 'cancelled: never started' } });
     const deadline = Date.now() + Math.max(10_000, env.heartbeatTimeoutMs);
     while (Date.now() < deadline) {
-      const live = await db.rankAttempt.count({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } } });
-      if (live === 0) return;
+      if ((await liveRanks()) === 0) return;
       await sleep(this.o.pollMs ?? 500);
     }
     await db.rankAttempt.updateMany({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: 'infra: did not stop when its gang was stopped' } });

@@ -10,7 +10,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
 import type { EvalConfig, FinetuneConfig, PretrainConfig } from '@cim-forge/config';
@@ -18,15 +17,17 @@ import { createDb } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
 } from '@cim-forge/engine';
-import { createS3Client, parseCheckpointUri, parseS3Uri, S3CheckpointStore } from '@cim-forge/storage';
+import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
 import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
 import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { recordEvent } from './run-events.ts';
+import { RunError } from './run-error.ts';
+import { readSourceWeights } from './source-weights.ts';
+import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
+import { HeldoutFigures } from './figures/heldout-figures.ts';
 
-/** an error that is the run's own fault (config, data, non-finite loss): never worth a restart */
-class RunError extends Error {}
 
 const send = (m: RankMessage) => process.send?.(m);
 
@@ -48,11 +49,18 @@ async function main(): Promise<number> {
   const event = (type: string, message: string, data?: Record<string, unknown>) =>
     recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
   let collective: Collective | undefined;
+  let data: LocalizedConfig<object> | undefined;
   let started = false;
+  const figures = new HeldoutFigures({ db, redisUrl: env.redisUrl, prefix: env.queuePrefix, log: (m) => console.error(m) });
   try {
-    const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: true } });
+    const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: { include: { run: { select: { teamId: true } } } } } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
-    const backend = await initBackend(env.backend as BackendChoice);
+    // image folders: only from the team's own data area (disk or S3), checked again here
+    data = await localizeDatasets(run.config as object, {
+      teamId: run.teamId, dataRoot: env.dataRoot, dataCache: env.dataCache, dataMaxBytes: env.dataMaxBytes, s3: { client: s3, bucket: env.s3Bucket },
+    });
+    const runConfig = data.config;
+    const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
     collective = args.worldSize > 1
       ? await RedisCollective.join({
           redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
@@ -67,6 +75,8 @@ async function main(): Promise<number> {
       onComplete: async (c) => {
         send({ type: 'checkpoint', id: c.id, step: c.step, bytes: c.bytes, seconds: c.seconds });
         await recordEvent(db, run.id, 'checkpoint.complete', `checkpoint ${c.id} at step ${c.step} is COMPLETE (${c.bytes} bytes in ${c.seconds.toFixed(2)} s)`, { checkpointId: c.rowId, step: c.step });
+        // a pre-training's correlation maps on a held-out image, drawn by a worker (never fails the rank)
+        if (run.kind === 'pretrain') await figures.request(run.id, c.rowId, c.step);
       },
     });
     const isRank0 = args.rank === 0;
@@ -74,7 +84,7 @@ async function main(): Promise<number> {
     const shouldStop = () => stopRequested;
 
     if (run.kind === 'pretrain') {
-      const config = run.config as unknown as PretrainConfig;
+      const config = runConfig as unknown as PretrainConfig;
       let finalStep = 0;
       const r = await pretrain({
         config, store, collective, resume: true, metrics: runMetrics,
@@ -117,9 +127,10 @@ async function main(): Promise<number> {
     const dir = await mkdtemp(join(tmpdir(), 'cim-source-'));
     try {
       const weights = join(dir, 'model.safetensors');
-      await writeFile(weights, await readSourceWeights(s3, run.sourceCheckpoint.uri, run.sourceCheckpoint.runId !== null));
+      const source = { uri: run.sourceCheckpoint.uri, runId: run.sourceCheckpoint.runId, runTeamId: run.sourceCheckpoint.run?.teamId ?? null };
+      await writeFile(weights, await readSourceWeights({ client: s3, bucket: env.s3Bucket, teamId: run.teamId }, source));
       if (run.kind === 'finetune') {
-        const config: FinetuneConfig = { ...(run.config as unknown as FinetuneConfig), initFrom: weights };
+        const config: FinetuneConfig = { ...(runConfig as unknown as FinetuneConfig), initFrom: weights };
         const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
         const r = await finetune({
           config, store, metrics: sink, resume: true,
@@ -135,7 +146,7 @@ async function main(): Promise<number> {
         });
         return r.stopped ? EXIT.stopped : EXIT.ok;
       }
-      const cfg = run.config as unknown as EvalConfig;
+      const cfg = runConfig as unknown as EvalConfig;
       const model = await loadClassifierFile(weights);
       try {
         const side = model.config.imgSize;
@@ -171,6 +182,8 @@ async function main(): Promise<number> {
     return EXIT[category];
   } finally {
     await collective?.close().catch(() => {});
+    await data?.cleanup().catch(() => {});
+    await figures.close();
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }
@@ -185,19 +198,6 @@ function categorize(e: Error, started: boolean): ExitCategory {
   // (Prisma P1001/P1002/P1008/P1017: the database server cannot be reached, timed out or closed the connection)
   const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket|Connection terminated|Can't reach database|P100[128]|P1017/i.test(`${e.message} ${(e as { code?: string }).code ?? ''}`);
   return !started && !network ? 'user' : 'infra';
-}
-
-/** A CIM checkpoint's model.safetensors (checked against its manifest), or an imported file. */
-async function readSourceWeights(client: ReturnType<typeof createS3Client>, uri: string, isRunCheckpoint: boolean): Promise<Uint8Array> {
-  if (isRunCheckpoint) {
-    const c = parseCheckpointUri(uri);
-    if (!c) throw new RunError(`source checkpoint uri ${uri} is not s3://bucket/<prefix>/<id>`);
-    return new S3CheckpointStore({ client, bucket: c.bucket, prefix: c.prefix }).read(c.id, 'model.safetensors');
-  }
-  const loc = parseS3Uri(uri);
-  if (!loc) throw new RunError(`source uri ${uri} is not s3://bucket/key`);
-  const res = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
-  return res.Body!.transformToByteArray();
 }
 
 main().then(

@@ -10,16 +10,26 @@
  * | WORKER_ID | hostname-pid | names this worker in rank attempts |
  * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
  * | CIM_BACKEND | auto | tfjs backend for rank processes (auto, tensorflow, wasm, cpu, webgpu) |
+ * | CIM_THREADS | all cores | native backend's intra-op threads per rank process (set it when several workers share a host's CPUs) |
  * | CIM_WEBGPU_ADAPTER | gpu | with CIM_BACKEND=webgpu: gpu (Vulkan) or software (Mesa llvmpipe, CI only) |
  * | CIM_RENDEZVOUS_TIMEOUT_MS | 120000 | all ranks of a gang must join within this |
  * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
  * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
  * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
+ * | CIM_DATA_ROOT | (none) | teams' data areas on disk: a run's image folder `root` is read from $CIM_DATA_ROOT/<team id>/<root> |
+ * | CIM_DATA_CACHE | <tmpdir>/cim-data | where image folders in S3 (s3://$S3_BUCKET/data/<team id>/<root>) are fetched for a rank |
+ * | CIM_DATA_MAX_BYTES | 21474836480 | most bytes one rank fetches from S3 for its data sets (20 GiB) |
+ * | CIM_WEBHOOK_ALLOWED_NETWORKS | (none) | controller: CIDRs webhooks may reach although private/loopback (an admin's allowance) |
+ * | CIM_WEBHOOK_ATTEMPTS | 10 | controller: attempts per webhook delivery, the first included |
+ * | CIM_WEBHOOK_BACKOFF_MS | 5000 | controller: first retry delay, doubling each retry |
+ * | CIM_WEBHOOK_TIMEOUT_MS | 10000 | controller: one delivery attempt |
  */
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { webGpuAdapterKind, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+import { parseAllowedNetworks } from '@cim-forge/webhooks';
 
 export interface ServiceEnv {
   databaseUrl: string;
@@ -31,11 +41,18 @@ export interface ServiceEnv {
   metricsPort: number;
   backend: string;
   webgpuAdapter: WebGpuAdapterKind;
+  /** native intra-op threads of a rank process; undefined = libtensorflow's default (all cores) */
+  threads?: number;
   rendezvousTimeoutMs: number;
   collectiveTimeoutMs: number;
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   controllerLockMs: number;
+  /** absolute; teams' areas are <dataRoot>/<team id>; undefined: no image folders on disk */
+  dataRoot: string | undefined;
+  dataCache: string;
+  dataMaxBytes: number;
+  webhooks: { allowedNetworks: string[]; attempts: number; backoffMs: number; timeoutMs: number };
 }
 
 export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
@@ -60,12 +77,35 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
     backend: env.CIM_BACKEND || 'auto',
     webgpuAdapter: webGpuAdapterKind(env.CIM_WEBGPU_ADAPTER),
+    threads: env.CIM_THREADS ? int('CIM_THREADS', 1) : undefined,
     rendezvousTimeoutMs: int('CIM_RENDEZVOUS_TIMEOUT_MS', 120_000),
     collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
     heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
     controllerLockMs: int('CIM_CONTROLLER_LOCK_MS', 30_000, 1000),
+    dataRoot: absoluteDir(env, 'CIM_DATA_ROOT'),
+    dataCache: absoluteDir(env, 'CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
+    dataMaxBytes: int('CIM_DATA_MAX_BYTES', 20 * 1024 ** 3),
+    webhooks: {
+      allowedNetworks: (() => {
+        try {
+          return parseAllowedNetworks(env.CIM_WEBHOOK_ALLOWED_NETWORKS);
+        } catch (e) {
+          throw new Error(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
+        }
+      })(),
+      attempts: int('CIM_WEBHOOK_ATTEMPTS', 10),
+      backoffMs: int('CIM_WEBHOOK_BACKOFF_MS', 5000),
+      timeoutMs: int('CIM_WEBHOOK_TIMEOUT_MS', 10_000),
+    },
   };
+}
+
+function absoluteDir(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!isAbsolute(v)) throw new Error(`${name} must be an absolute path, got "${v}"`);
+  return v;
 }
 
 /** where a run's checkpoints live */
@@ -90,6 +130,10 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     CIM_HEARTBEAT_MS: String(env.heartbeatMs),
     CIM_HEARTBEAT_TIMEOUT_MS: String(env.heartbeatTimeoutMs),
   };
+  if (env.threads !== undefined) out.CIM_THREADS = String(env.threads);
+  out.CIM_DATA_CACHE = env.dataCache;
+  out.CIM_DATA_MAX_BYTES = String(env.dataMaxBytes);
+  if (env.dataRoot) out.CIM_DATA_ROOT = env.dataRoot;
   if (env.s3.endpoint) out.S3_ENDPOINT = env.s3.endpoint;
   if (env.s3.accessKeyId) out.S3_ACCESS_KEY_ID = env.s3.accessKeyId;
   if (env.s3.secretAccessKey) out.S3_SECRET_ACCESS_KEY = env.s3.secretAccessKey;

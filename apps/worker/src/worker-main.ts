@@ -8,6 +8,7 @@
 import { createDb } from '@cim-forge/db';
 import { createLogger, createRegistry, startMetricsServer, workerMetrics } from '@cim-forge/telemetry';
 import { RankWorker } from './rank-worker.ts';
+import { FigureWorker } from './figures/figure-worker.ts';
 import { workerBackendLabel } from './backend-label.ts';
 import { readServiceEnv } from './service-env.ts';
 
@@ -23,6 +24,9 @@ const registry = createRegistry({ service: 'worker', backend });
 const metrics = workerMetrics(registry, { worker: env.workerId, backend });
 const worker = new RankWorker({ env, db, metrics, logger, backend, log: (msg, fields) => logger.info(fields ?? {}, msg) });
 await worker.start();
+// correlation-map figures (held-out at checkpoint time, uploads), drawn beside the rank in a child process
+const figures = new FigureWorker({ env, db, log: (msg, fields) => logger.info(fields ?? {}, msg) });
+await figures.start();
 let ready = true;
 const server = await startMetricsServer({ registry, port: env.metricsPort, ready: async () => ready });
 logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, `worker ${env.workerId} taking rank jobs`);
@@ -34,6 +38,7 @@ const shutdown = async (signal: string) => {
   ready = false;
   logger.info(`${signal}: letting the running rank checkpoint, then exiting`);
   await worker.close();
+  await figures.close();
   await server.close();
   await db.$disconnect();
   process.exit(0);

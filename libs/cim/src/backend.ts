@@ -22,6 +22,8 @@ async function tryImport(spec: string): Promise<boolean> {
 }
 
 async function tryNative(): Promise<string | undefined> {
+  // libtensorflow logs its CPU features and XLA service at INFO on load; keep warnings and errors
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     if ((await tryImport(pkg)) && tf.findBackend('tensorflow')) {
       if (await tf.setBackend('tensorflow')) return pkg;
@@ -44,9 +46,32 @@ async function tryCpu(): Promise<boolean> {
   return tf.setBackend('cpu');
 }
 
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+
+export interface BackendOptions {
+  /**
+   * Intra-op threads of the native backend (libtensorflow's own pool; default: all cores). Set it
+   * below the core count when several rank processes share one machine. It takes effect only when
+   * given before the native library loads, and `TF_NUM_INTRAOP_THREADS` in the environment wins.
+   * wasm runs one thread per process whatever this says.
+   */
+  threads?: number;
+}
+
 /** Initialise the backend (idempotent). `choice` comes from `--backend` or `CIM_BACKEND`. */
-export async function initBackend(choice: BackendChoice = 'auto', log: (msg: string) => void = () => {}): Promise<{ name: BackendName; detail: string }> {
+export async function initBackend(
+  choice: BackendChoice = 'auto',
+  log: (msg: string) => void = () => {},
+  opts: BackendOptions = {},
+): Promise<{ name: BackendName; detail: string }> {
   if (chosen) return chosen;
+  if (!BACKEND_CHOICES.includes(choice)) throw new Error(`backend "${choice}" is not one of ${BACKEND_CHOICES.join(', ')}`);
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new Error(`threads must be a positive integer, got ${opts.threads}`);
+    // eager ops run one at a time, so a second inter-op pool thread per process buys nothing
+    process.env.TF_NUM_INTRAOP_THREADS ??= String(opts.threads);
+    process.env.TF_NUM_INTEROP_THREADS ??= '1';
+  }
   let name: BackendName | undefined;
   let detail = '';
   // WebGPU only when asked (webgpu-backend.ts: adapter from CIM_WEBGPU_ADAPTER, errors that name what is missing)
@@ -54,7 +79,9 @@ export async function initBackend(choice: BackendChoice = 'auto', log: (msg: str
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await tryNative();
     if (pkg) [name, detail] = ['tensorflow', pkg];
-    else if (choice === 'tensorflow') throw new Error('backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads');
+    else if (choice === 'tensorflow') {
+      throw new Error('backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads (on a development machine run `npm run setup:native`; see README, "The native backend")');
+    }
   }
   if (!name && (choice === 'auto' || choice === 'wasm')) {
     if (await tryWasm()) [name, detail] = ['wasm', '@tensorflow/tfjs-backend-wasm'];
@@ -65,6 +92,7 @@ export async function initBackend(choice: BackendChoice = 'auto', log: (msg: str
     [name, detail] = ['cpu', '@tensorflow/tfjs-backend-cpu'];
   }
   await tf.ready();
+  if (name === 'tensorflow' && process.env.TF_NUM_INTRAOP_THREADS) detail += `, ${process.env.TF_NUM_INTRAOP_THREADS} intra-op threads`;
   chosen = { name, detail };
   log(`tfjs backend: ${name} (${detail})`);
   return chosen;

@@ -1,5 +1,5 @@
 /**
- * Parity with the authors' PyTorch code: read a fixture in the layout of shared/fixtures/README.md
+ * Parity with the authors' PyTorch code: read a fixture in the layout of fixtures/README.md
  * (any model config, from its metadata), import its weights, and compare our forward pass, loss,
  * gradients, one AdamW step and one momentum update against the golden tensors.
  */

@@ -7,7 +7,7 @@ import type { SourceSpec } from '@cim-forge/data';
 export const CORRUPTION_NAMES = ['gaussian_noise', 'shot_noise', 'gaussian_blur', 'contrast', 'brightness', 'jpeg', 'pixelate'] as const;
 
 export interface EvalConfig {
-  /** labelled held-out images (Fashion-MNIST test by default) */
+  /** labelled held-out images (Fashion-MNIST test by default; an image folder's held-out part) */
   dataset: SourceSpec;
   /** first N images (0 = all) */
   images: number;
@@ -32,8 +32,10 @@ export const defaultEvalConfig: EvalConfig = {
   seed: 0,
 };
 
+/** An image folder without a `split` is scored on its held-out part (val/ folders, else the seeded 20%). */
 export function resolveEvalConfig(o: Partial<EvalConfig> = {}): EvalConfig {
   const c = { ...defaultEvalConfig, ...o };
+  if (c.dataset.kind === 'image-folder' && c.dataset.split === undefined) c.dataset = { ...c.dataset, split: 'val' };
   const bad = (m: string) => {
     throw new Error(`eval config: ${m}`);
   };

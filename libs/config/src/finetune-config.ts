@@ -5,6 +5,7 @@
 import { modelFactories, type CimModelConfig, type ModelName } from '@cim-forge/cim/config';
 import type { SourceSpec } from '@cim-forge/data';
 import type { RandAugmentConfig } from './rand-augment-config.ts';
+import { heldOutSplits } from './dataset-root.ts';
 export type { RandAugmentConfig } from './rand-augment-config.ts';
 
 export interface FinetuneConfig {
@@ -84,8 +85,13 @@ export const defaultFinetuneConfig: FinetuneConfig = {
   evalImages: 0,
 };
 
+/**
+ * An image folder given as `dataset` alone (no `evalDataset`, no `split`) trains on its train part
+ * and scores on its held-out part (train/ and val/ folders, else a seeded stratified split).
+ */
 export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): FinetuneConfig {
-  const c = { ...defaultFinetuneConfig, ...o };
+  const splits = o.dataset && o.evalDataset === undefined && o.dataset.kind === 'image-folder' && o.dataset.split === undefined ? heldOutSplits(o.dataset) : undefined;
+  const c = { ...defaultFinetuneConfig, ...o, ...splits };
   const pos = (k: keyof FinetuneConfig, int = false) => {
     const v = c[k] as number;
     if (!(Number.isFinite(v) && v > 0) || (int && !Number.isInteger(v))) throw new Error(`finetune config: ${k} must be a positive ${int ? 'integer' : 'number'}, got ${v}`);

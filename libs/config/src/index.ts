@@ -2,3 +2,4 @@
 export * from './pretrain-config.ts';
 export * from './finetune-config.ts';
 export * from './eval-config.ts';
+export * from './dataset-root.ts';

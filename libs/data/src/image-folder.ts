@@ -9,6 +9,11 @@ export interface ImageFolderOptions {
   maxSide?: number;
   /** accepted extensions, lower case with the dot; default IMAGE_FOLDER_EXTENSIONS */
   extensions?: readonly string[];
+  /**
+   * The labels' classes, fixed (e.g. a val/ folder labelled as its train/ folder): label i is
+   * classNames[i]; a class folder not in it is an error, a class with no folder here has no images.
+   */
+  classNames?: readonly string[];
 }
 
 /**
@@ -36,12 +41,22 @@ export async function imageFolderFromStore(store: ImageStore, opts: ImageFolderO
     if (!byClass.has(cls)) byClass.set(cls, []);
     if (extensions.some((e) => key.toLowerCase().endsWith(e))) byClass.get(cls)!.push(key);
   }
-  const classNames = [...byClass.keys()].sort(byCodeUnit);
+  const found = [...byClass.keys()].sort(byCodeUnit);
   const accepted = extensions.join(', ');
+  if (opts.classNames) {
+    const known = new Set(opts.classNames);
+    const unknown = found.filter((c) => !known.has(c));
+    if (unknown.length > 0) throw new Error(`image folder ${store.location}: class ${unknown.join(', ')} is not one of the training classes (${opts.classNames.join(', ')})`);
+    const empty = found.filter((c) => byClass.get(c)!.length === 0);
+    if (empty.length > 0) throw new Error(`image folder ${store.location}: no images in class ${empty.join(', ')} (accepted extensions: ${accepted})`);
+    if (found.length === 0) throw new Error(`image folder ${store.location}: no images found (accepted extensions: ${accepted})`);
+    for (const c of opts.classNames) if (!byClass.has(c)) byClass.set(c, []);
+  }
+  const classNames = opts.classNames ? [...opts.classNames] : found;
   if (classNames.length === 0) {
     throw new Error(`image folder ${store.location} has no class directories (expected root/<class>/<image>{${accepted}})`);
   }
-  const empty = classNames.filter((c) => byClass.get(c)!.length === 0);
+  const empty = opts.classNames ? [] : classNames.filter((c) => byClass.get(c)!.length === 0);
   if (empty.length === classNames.length) {
     throw new Error(`image folder ${store.location}: no images found (accepted extensions: ${accepted})`);
   }

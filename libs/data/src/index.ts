@@ -9,9 +9,10 @@ export {
   type FashionMnistSplit,
 } from './fashion-mnist.ts';
 export { decodeRgb, IMAGE_FOLDER_EXTENSIONS, imageFolderFromStore, imageFolderSource, type ImageFolderOptions } from './image-folder.ts';
-export { localImageStore, type ImageStore } from './image-store.ts';
+export { isInside, localImageStore, notInAreaMessage, type ImageStore, type LocalImageStoreOptions } from './image-store.ts';
+export { DEFAULT_VAL_FRACTION, imageFolderSplit, type FolderSplit, type FolderSplitOptions } from './image-folder-split.ts';
 export { SYNTHETIC_CLASSES, syntheticSource, type SyntheticOptions } from './synthetic.ts';
-export { openSource, type SourceSpec } from './source-spec.ts';
+export { openSource, type ImageFolderSpec, type SourceSpec } from './source-spec.ts';
 export { hashSeeds, mixUint32, sampleSeed, SeededRandom } from './seeded-random.ts';
 export { epochOrder, epochPermutation, shardPositionInEpoch, shardSize } from './epoch-order.ts';
 export { type SampleFunction, type SampleInfo, type SampleTask } from './sample-function.ts';

@@ -58,7 +58,8 @@ test('migrate applies every migration and records it as prisma migrate deploy do
     ]);
     const tables = await query<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`);
     assert.deepEqual(tables.map((t) => t.tablename), [
-      '_prisma_migrations', 'api_tokens', 'checkpoints', 'metrics', 'rank_attempts', 'run_events', 'runs', 'teams',
+      '_prisma_migrations', 'api_tokens', 'checkpoints', 'figures', 'metrics', 'rank_attempts', 'run_events', 'runs', 'teams',
+      'webhook_deliveries', 'webhooks',
     ]);
 
     // a second run is a no-op

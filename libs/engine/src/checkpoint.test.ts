@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { CimViT, initBackend, modelConfigFromMetadata, parseSafetensors, serializeSafetensors, cimVitMicroPatch4 } from '@cim-forge/cim';
+import { CimViT, modelConfigFromMetadata, parseSafetensors, serializeSafetensors, cimVitMicroPatch4 } from '@cim-forge/cim';
 import { loadModelSafetensors, modelToSafetensors } from './checkpoint.ts';
+import { initTestBackend, PARITY_FIXTURE } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
-const fixturePath = fileURLToPath(new URL('../../../../shared/fixtures/cim-parity-small.safetensors', import.meta.url));
+await initTestBackend();
+const fixturePath = PARITY_FIXTURE;
 
 test('--init-from an official state_dict: every weight lands where PyTorch had it', async () => {
   const bytes = new Uint8Array(readFileSync(fixturePath));

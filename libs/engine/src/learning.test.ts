@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cimModelFromConfig, initBackend } from '@cim-forge/cim';
+import { cimModelFromConfig } from '@cim-forge/cim';
 import { pretrain, evalSourceSpec, evaluateOn } from './pretrain.ts';
 import { modelConfigOf } from './train-config.ts';
 import { tinyConfig } from './testing.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 // A seeded pre-training run on a tiny config (32-d ViT/4, 2 blocks; 400 steps of 16 synthetic
 // images, about 2 minutes on one core). Calibrated on 2026-11-26: held-out loss ~15 → ~2.7,

@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { cimModelConfigFromMetadata, createCimModel, initBackend, parseSafetensors, type CimModel } from '@cim-forge/cim';
+import { cimModelConfigFromMetadata, createCimModel, parseSafetensors, type CimModel } from '@cim-forge/cim';
 import { evaluateOn, pretrain } from './pretrain.ts';
 import { LocalCheckpointStore } from './checkpoint-store.ts';
 import { loadModelSafetensors, modelToSafetensors } from './checkpoint.ts';
@@ -13,8 +13,9 @@ import { CimTrainer } from './trainer.ts';
 import { readEncoderFile } from './finetune/finetune.ts';
 import type { Collective } from './collective.ts';
 import { syntheticBatches, tinyConfig, tinyResNetConfig } from './testing.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 async function latestWeights(dir: string): Promise<Map<string, Float32Array>> {
   const store = new LocalCheckpointStore(dir);

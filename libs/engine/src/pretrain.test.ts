@@ -4,13 +4,14 @@ import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, parseSafetensors } from '@cim-forge/cim';
+import { parseSafetensors } from '@cim-forge/cim';
 import { pretrain } from './pretrain.ts';
 import { LocalCheckpointStore } from './checkpoint-store.ts';
 import { JsonlMetricsSink } from './metrics-sink.ts';
 import { tinyConfig } from './testing.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 async function weightsOf(dir: string): Promise<Map<string, Float32Array>> {
   const store = new LocalCheckpointStore(dir);

@@ -1,12 +1,15 @@
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { cimModelFromConfig, initBackend, type CimBatch } from '@cim-forge/cim';
+import { cimModelFromConfig, type CimBatch } from '@cim-forge/cim';
 import { CimTrainer, NonFiniteLossError } from './trainer.ts';
 import { deriveTrainPlan, modelConfigOf } from './train-config.ts';
 import { syntheticBatches, tinyConfig } from './testing.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 function trainerFor(config = tinyConfig(), seed = 0) {
   const model = cimModelFromConfig(modelConfigOf(config), seed);
@@ -39,18 +42,35 @@ function concatBatches(a: CimBatch, b: CimBatch): CimBatch {
   };
 }
 
-test('tf.memory().numTensors stays flat over 20 training steps', async () => {
+/** A full garbage collection (tests run without --expose-gc; V8 can grant it at run time). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+test('memory stays flat over 50 training steps: tf.memory().numTensors exactly, RSS within 5% after warm-up', async (t) => {
   const config = tinyConfig();
   const trainer = trainerFor(config);
   const batches = syntheticBatches(config, 4);
   await trainer.trainStep([batches[0]]); // first step creates nothing that lasts beyond the optimizer's moments
   const before = tf.memory().numTensors;
   const counts: number[] = [];
-  for (let i = 0; i < 20; i++) {
+  const rss: number[] = [];
+  for (let i = 1; i <= 50; i++) {
     await trainer.trainStep([batches[i % batches.length]]);
     counts.push(tf.memory().numTensors);
+    // warm-up: 10 steps (allocator pools, JIT); RSS measured after a full GC, so JS garbage between
+    // collections (~0.5 MB a step, collected by V8 in its own time) does not count as growth
+    if (i % 10 === 0) {
+      collectGarbage();
+      rss.push(process.memoryUsage().rss);
+    }
   }
-  assert.deepEqual(new Set(counts), new Set([before]), `tensor counts over 20 steps: ${counts.join(',')} (start ${before})`);
+  assert.deepEqual(new Set(counts), new Set([before]), `tensor counts over 50 steps: ${counts.join(',')} (start ${before})`);
+  const [base, ...after] = rss;
+  const worst = Math.max(...after);
+  t.diagnostic(`${tf.getBackend()}: ${before} tensors at every step; RSS after GC at steps 10..50: ${rss.map((r) => (r / 2 ** 20).toFixed(1)).join(', ')} MiB (max ${((worst / base - 1) * 100).toFixed(2)}% over step 10)`);
+  assert.ok(worst <= base * 1.05, `RSS grew ${((worst / base - 1) * 100).toFixed(1)}% after warm-up`);
   trainer.dispose();
   trainer.model.dispose();
 });

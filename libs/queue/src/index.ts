@@ -96,3 +96,19 @@ export async function publishCancel(redis: Redis, runId: string, prefix = 'bull'
 export function cancelChannel(prefix = 'bull'): string {
   return `${prefix}:${CANCEL_CHANNEL}`;
 }
+
+/** Correlation-map figures: the API (uploads) and rank 0 (held-out, at checkpoint time) enqueue; workers render. */
+export const FIGURES_QUEUE = 'cim-figures';
+
+export interface FigureJobData {
+  figureId: string;
+}
+
+export function figuresQueue(o: QueueOptions): Queue<FigureJobData> {
+  return new Queue<FigureJobData>(FIGURES_QUEUE, { connection: redisConnection(o.redisUrl), prefix: o.prefix });
+}
+
+/** Enqueue a pending figure for a worker; idempotent (the job id is the figure's). */
+export async function enqueueFigure(queue: Queue<FigureJobData>, figureId: string): Promise<void> {
+  await queue.add('figure', { figureId }, { jobId: `figure-${figureId}`, attempts: 2, backoff: { type: 'fixed', delay: 5000 }, removeOnComplete: true, removeOnFail: 1000 });
+}

@@ -83,12 +83,23 @@ describe('docker/worker.Dockerfile', () => {
     assert.ok(st.at(-1)!.lines.some((l) => l.startsWith('COPY --from=gpu-build')));
   });
 
-  it('has a cpu target for laptops on the wasm backend', () => {
+  it('has a cpu target on the native backend, tfjs-node installed the official way', () => {
     const cpu = st.find((s) => s.name === 'cpu')!;
     assert.match(cpu.from, /^node:20-/);
     checkRuntimeStage('worker.Dockerfile', cpu, DEFAULT_PORTS.workerMetrics, 'apps/worker/src/worker-main.ts');
-    assert.ok(cpu.lines.some((l) => /CIM_BACKEND=wasm/.test(l)));
-    assert.doesNotMatch(cpu.lines.join('\n'), /tfjs-node/);
+    assert.ok(cpu.lines.some((l) => /CIM_BACKEND=tensorflow/.test(l)));
+    assert.ok(cpu.lines.some((l) => l.startsWith('COPY --from=cpu-build')));
+    const build = st.find((s) => s.name === 'cpu-build')!;
+    assert.ok(build.lines.some((l) => /tfjs-node && node scripts\/install\.js/.test(l)), 'the official install script runs');
+  });
+
+  it('images skip the development machines\' native set-up and copy the script postinstall calls', () => {
+    for (const f of ['api.Dockerfile', 'worker.Dockerfile']) {
+      const build = stages(f).find((s) => s.name === 'build')!;
+      const ci = build.lines.findIndex((l) => l.startsWith('RUN npm ci'));
+      assert.ok(build.lines.slice(0, ci).includes('ENV CIM_NATIVE=skip'), f);
+      assert.ok(build.lines.slice(0, ci).includes('COPY scripts/native-backend.mjs ./scripts/'), f);
+    }
   });
 
   it('has a webgpu target: Vulkan loader, webgpu backend, NVIDIA graphics capability, no CUDA', () => {
@@ -146,7 +157,7 @@ describe('docker/compose.yaml', () => {
     assert.deepEqual(s.api.ports, [`${DEFAULT_PORTS.api}:${DEFAULT_PORTS.api}`]);
     assert.equal(s.controller.environment?.METRICS_PORT, String(DEFAULT_PORTS.controllerMetrics));
     assert.equal(s.worker.environment?.METRICS_PORT, String(DEFAULT_PORTS.workerMetrics));
-    assert.equal(s.worker.environment?.CIM_BACKEND, 'wasm');
+    assert.equal(s.worker.environment?.CIM_BACKEND, 'tensorflow');
     assert.equal(s.migrate.environment?.DATABASE_URL, s.api.environment?.DATABASE_URL);
     assert.equal(s.api.environment?.S3_BUCKET, 'cim-forge');
     assert.match(s['minio-init'].command!.join(' '), /mc mb --ignore-existing local\/cim-forge/);

@@ -21,6 +21,8 @@ export default fp(
         tags: [
           { name: 'runs', description: 'submit, list, inspect and cancel runs' },
           { name: 'artifacts', description: "a run's metrics, events and checkpoints" },
+          { name: 'webhooks', description: "the team's webhooks and their deliveries" },
+          { name: 'figures', description: "correlation-map figures of a pre-training's checkpoints" },
           { name: 'admin', description: 'teams and tokens (admin tokens only)' },
           { name: 'catalog', description: 'presets and the queue' },
           { name: 'ops', description: 'health, readiness and Prometheus metrics (no auth)' },

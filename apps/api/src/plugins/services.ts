@@ -1,5 +1,8 @@
 /** The shared services as one named plugin: every route reads them from the instance. */
 import fp from 'fastify-plugin';
+import { Queue } from 'bullmq';
+import { FIGURES_QUEUE, type FigureJobData } from '@cim-forge/queue';
+import { AddressPolicy, systemResolver, type Resolver } from '@cim-forge/webhooks';
 import type { ApiDeps } from '../api-deps.ts';
 
 export interface Services {
@@ -10,6 +13,9 @@ export interface Services {
   s3: ApiDeps['s3'];
   /** presigned URL lifetime, s */
   presignSeconds: number;
+  webhookPolicy: AddressPolicy;
+  webhookResolver: Resolver;
+  figuresQueue: Queue<FigureJobData>;
 }
 
 declare module 'fastify' {
@@ -23,6 +29,12 @@ const DEFAULT_PRESIGN_SECONDS = 900;
 
 export default fp<ApiDeps>(
   async (app, deps) => {
+    let figuresQueue = deps.figuresQueue;
+    if (!figuresQueue) {
+      const own = new Queue<FigureJobData>(FIGURES_QUEUE, { connection: deps.runsQueue.opts.connection, prefix: deps.queuePrefix ?? 'bull' });
+      app.addHook('onClose', async () => own.close());
+      figuresQueue = own;
+    }
     app.decorate('services', {
       db: deps.db,
       redis: deps.redis,
@@ -30,6 +42,9 @@ export default fp<ApiDeps>(
       queuePrefix: deps.queuePrefix ?? 'bull',
       s3: deps.s3,
       presignSeconds: deps.presignSeconds ?? DEFAULT_PRESIGN_SECONDS,
+      webhookPolicy: deps.webhookPolicy ?? new AddressPolicy(),
+      webhookResolver: deps.webhookResolver ?? systemResolver,
+      figuresQueue,
     });
   },
   { name: 'services', fastify: '5.x' },

@@ -2,12 +2,15 @@
 import type { FastifyInstance } from 'fastify';
 import checkpointRoutes from './run-checkpoints.ts';
 import eventRoutes from './run-events.ts';
+import importRoutes from './imports.ts';
 import metricRoutes from './run-metrics.ts';
 import presetRoutes from './presets.ts';
 import queueRoutes from './queue.ts';
 import runRoutes from './runs.ts';
 import teamRoutes from './teams.ts';
 import tokenRoutes from './tokens.ts';
+import webhookRoutes from './webhooks.ts';
+import figureRoutes from './run-figures.ts';
 
 export default async function v1Routes(app: FastifyInstance) {
   app.addHook('onRequest', app.authenticate);
@@ -17,6 +20,9 @@ export default async function v1Routes(app: FastifyInstance) {
   await app.register(metricRoutes);
   await app.register(eventRoutes);
   await app.register(checkpointRoutes);
+  await app.register(importRoutes);
   await app.register(queueRoutes);
   await app.register(presetRoutes);
+  await app.register(webhookRoutes);
+  await app.register(figureRoutes);
 }

@@ -11,6 +11,7 @@ import {
   samplerConfigOf,
 } from '@cim-forge/config';
 import { badRequest } from '../http-error.ts';
+import { checkImageFolder } from './image-folder-shape.ts';
 
 export type Shape =
   | { type: 'number' | 'string' | 'boolean' }
@@ -69,7 +70,8 @@ const initFromRefused: Shape = { type: 'refused', reason: 'weights come only fro
 /** dataset specs by kind (libs/data SourceSpec); cacheDir is the worker's business, not a client's */
 const DATASETS: Record<string, { fields: Record<string, Shape>; required: string[] }> = {
   'fashion-mnist': { fields: { kind: str, split: str, limit: num }, required: ['split'] },
-  'image-folder': { fields: { kind: str, root: str, maxSide: num, limit: num }, required: ['root'] },
+  // root: relative to the team's data area (dataset-root.ts); `area` is the worker's, never a client's
+  'image-folder': { fields: { kind: str, root: str, maxSide: num, limit: num, split: str, valFraction: num, splitSeed: num, store: str }, required: ['root'] },
   synthetic: { fields: { kind: str, size: num, imageSize: num, seed: num }, required: ['size', 'imageSize', 'seed'] },
 };
 const SPLITS = ['train', 'test'];
@@ -137,6 +139,7 @@ export function checkShape(value: unknown, shape: Shape, path: string, key = '')
       if (!spec) return fail(`kind must be one of ${Object.keys(DATASETS).join(', ')}, got ${JSON.stringify(value.kind)}`);
       checkShape(value, { type: 'object', fields: spec.fields, required: spec.required }, path);
       if (value.kind === 'fashion-mnist' && !SPLITS.includes(value.split as string)) fail(`split must be one of ${SPLITS.join(', ')}`);
+      if (value.kind === 'image-folder') checkImageFolder(value, path);
       return;
     }
     case 'open':

@@ -70,7 +70,9 @@ export function resolveRunConfig(r: RunConfigRequest): ResolvedConfig {
       }
       return resolving(() => resolvePretrainConfig(r.preset, config as Partial<PretrainConfig>));
     case 'finetune': {
-      const base = presetConfig('finetune', r.preset);
+      const base = { ...presetConfig('finetune', r.preset) };
+      // a submitted image folder alone brings its own held-out split instead of the preset's
+      if ((config.dataset as { kind?: unknown } | undefined)?.kind === 'image-folder' && config.evalDataset === undefined) delete base.evalDataset;
       const encoder = r.encoder !== undefined ? { encoder: r.encoder } : {};
       return resolving(() => resolveFinetuneConfig({ ...base, ...config, ...encoder } as Partial<FinetuneConfig>));
     }

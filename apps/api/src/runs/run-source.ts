@@ -5,15 +5,21 @@
  *   {runId, checkpoint: 'best'}    lowest metrics.loss (pretrain source) or highest metrics.top1
  *                                  (finetune/eval source); the latest when none has the metric
  *   {runId, checkpoint: <uuid>}    that checkpoint, if it is a COMPLETE one of that run
- *   {uri: 's3://<bucket>/…/x.safetensors'}  an imported weights file: it must exist; a
- *                                  checkpoint row {runId: null, step: 0, COMPLETE} is made or reused
- * The source run must belong to the caller's team; otherwise it "does not exist" (no leak).
+ *   {uri: 's3://<bucket>/imports/<team>/…/x.safetensors'}  an imported weights file in the caller's
+ *                                  own import area (POST /v1/imports): it must exist; a checkpoint
+ *                                  row {runId: null, step: 0, COMPLETE} is made or reused
+ *   {uri: 's3://<bucket>/runs/<run>/checkpoints/<id>[/model.safetensors]}  a run's checkpoint by
+ *                                  address: resolved to its row, with the same team check as runId
+ * The source run must belong to the caller's team; otherwise it "does not exist" (no leak). Any
+ * other address (another team's import area, a run prefix that is not a checkpoint, any other key)
+ * is refused before S3 is asked anything, so a refusal never tells whether an object exists.
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CheckpointStatus, type Db } from '@cim-forge/db';
 import { HttpError, badRequest } from '../http-error.ts';
 import { isUniqueViolation } from '../prisma-errors.ts';
-import { parseS3Uri } from '@cim-forge/storage';
+import { importPrefix, isInImportArea, parseS3Uri } from '@cim-forge/storage';
+import { MAX_IMPORT_BYTES } from '../imports/import-area.ts';
 
 export type SourceRequest = { runId?: string; checkpoint?: string; uri?: string };
 
@@ -91,12 +97,36 @@ async function fromRun(ctx: SourceContext, runId: string, which: string): Promis
   return { checkpointId: chosen.id, runId, step: chosen.step, uri: chosen.uri };
 }
 
+/** runs/<run id>/checkpoints/<checkpoint dir>, optionally /model.safetensors */
+const RUN_CHECKPOINT_KEY = /^runs\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/checkpoints\/([^/]+)(?:\/model\.safetensors)?$/i;
+
+/** A run's checkpoint named by its address: the row, if it is one of the caller's team's runs. */
+async function fromCheckpointUri(ctx: SourceContext, uri: string, bucket: string, runId: string, dir: string): Promise<ResolvedSource> {
+  const dirUri = `s3://${bucket}/runs/${runId.toLowerCase()}/checkpoints/${dir}`;
+  const row = await ctx.db.checkpoint.findFirst({
+    where: { uri: dirUri, runId: runId.toLowerCase(), run: { teamId: ctx.teamId } },
+    select: { id: true, runId: true, step: true, uri: true, status: true },
+  });
+  // another team's checkpoint and no checkpoint at all read the same
+  if (!row) throw badRequest(`source uri ${uri} is not a checkpoint of any of your team's runs`);
+  if (row.status !== CheckpointStatus.COMPLETE) throw badRequest(`source uri ${uri} is a checkpoint that is not COMPLETE`);
+  return { checkpointId: row.id, runId: row.runId, step: row.step, uri: row.uri };
+}
+
 async function fromUri(ctx: SourceContext, uri: string): Promise<ResolvedSource> {
   const loc = parseS3Uri(uri);
   if (!loc || loc.bucket !== ctx.s3.bucket) throw badRequest(`body/source/uri must be s3://${ctx.s3.bucket}/<key>, got "${uri}"`);
-  if (!loc.key.endsWith('.safetensors')) throw badRequest(`body/source/uri must name a .safetensors file, got "${uri}"`);
+  const checkpoint = RUN_CHECKPOINT_KEY.exec(loc.key);
+  if (checkpoint) return fromCheckpointUri(ctx, uri, loc.bucket, checkpoint[1], checkpoint[2]);
+  if (!isInImportArea(loc.key, ctx.teamId)) {
+    throw badRequest(
+      `body/source/uri must be a .safetensors file in your team's import area s3://${ctx.s3.bucket}/${importPrefix(ctx.teamId)}… ` +
+        `(upload with POST /v1/imports) or a checkpoint of one of your runs (s3://${ctx.s3.bucket}/runs/<run>/checkpoints/<id>), got "${uri}"`,
+    );
+  }
+  let bytes: number;
   try {
-    await ctx.s3.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+    bytes = (await ctx.s3.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }))).ContentLength ?? 0;
   } catch (err) {
     const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
     if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) {
@@ -104,6 +134,7 @@ async function fromUri(ctx: SourceContext, uri: string): Promise<ResolvedSource>
     }
     throw new HttpError(503, `could not check source uri ${uri}: ${(err as Error).message}`);
   }
+  if (bytes > MAX_IMPORT_BYTES) throw badRequest(`source uri ${uri} is ${bytes} bytes; imports may be at most ${MAX_IMPORT_BYTES}`);
   const select = { id: true, runId: true, step: true, uri: true, status: true } as const;
   let row = await ctx.db.checkpoint.findUnique({ where: { uri }, select });
   if (!row && ctx.write) {

@@ -13,7 +13,7 @@ import { runsQueue, type RunJobData } from '@cim-forge/queue';
 // the libs keep their test helpers out of index.ts; until they have aliases, import them by path
 import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
 import { startS3TestServer, type S3TestServer } from '@cim-forge/storage/testing';
-import { buildApp } from '../app.ts';
+import { buildApp, type ApiDeps } from '../app.ts';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -33,7 +33,8 @@ export interface ApiTestEnv {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-export async function startApiTestEnv(): Promise<ApiTestEnv> {
+/** @param extra deps to add or override (CORS origins, the webhook address policy, …) */
+export async function startApiTestEnv(extra: Partial<ApiDeps> = {}): Promise<ApiTestEnv> {
   const tempDb: TempDatabase = await createTempDatabase();
   await migrate(tempDb.url);
   const db = createDb(tempDb.url, { maxConnections: 4 });
@@ -43,7 +44,7 @@ export async function startApiTestEnv(): Promise<ApiTestEnv> {
   const s3 = await startS3TestServer();
   const registry = new Registry();
   const adminToken = `admin-${randomBytes(24).toString('base64url')}`;
-  const app = await buildApp({ db, redis, runsQueue: queue, queuePrefix: prefix, s3: { client: s3.client, bucket: s3.bucket }, adminToken, registry });
+  const app = await buildApp({ db, redis, runsQueue: queue, queuePrefix: prefix, s3: { client: s3.client, bucket: s3.bucket }, adminToken, registry, ...extra });
   let n = 0;
   let closed = false;
   return {
@@ -67,6 +68,7 @@ export async function startApiTestEnv(): Promise<ApiTestEnv> {
     async close() {
       if (closed) return;
       closed = true;
+      await app.services.figuresQueue.obliterate({ force: true }).catch(() => {});
       await app.close();
       await queue.obliterate({ force: true });
       await queue.close();

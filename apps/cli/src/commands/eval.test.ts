@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { UsageError } from '../args.ts';
 import { run as runFinetune } from './finetune.ts';
 import { parseCorruptions, parseFraction, parseSeverities, run } from './eval.ts';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; stdout: string; stderr: string }> {
   const [log, err] = [console.log, console.error];
@@ -44,11 +45,11 @@ test('eval on a tiny fine-tune run directory writes a report; --baseline normali
   const ft = await mkdtemp(join(tmpdir(), 'eval-ft-'));
   const trained = await quiet(() => runFinetune([
     '--from', 'scratch', '--model', 'cimVitMicroPatch4', '--img-size', '16', '--dataset', 'fashion-mnist', '--limit', '64', '--eval-images', '16',
-    '--batch-size', '16', '--epochs', '1', '--no-aug', '--out', ft, '--backend', 'wasm', '--max-steps', '2',
+    '--batch-size', '16', '--epochs', '1', '--no-aug', '--out', ft, '--backend', testBackendChoice(), '--max-steps', '2',
   ]));
   assert.equal(trained.value, 0, trained.stderr);
   const out = join(ft, 'robustness.json');
-  const args = ['--from', ft, '--dataset', 'fashion-mnist', '--limit', '24', '--eps', '2/255', '--pgd-steps', '3', '--corruptions', 'gaussian_noise,jpeg', '--severities', '1,5', '--batch-size', '12', '--backend', 'wasm'];
+  const args = ['--from', ft, '--dataset', 'fashion-mnist', '--limit', '24', '--eps', '2/255', '--pgd-steps', '3', '--corruptions', 'gaussian_noise,jpeg', '--severities', '1,5', '--batch-size', '12', '--backend', testBackendChoice()];
   const r = await quiet(() => run([...args, '--out', out]));
   assert.equal(r.value, 0);
   assert.match(r.stderr, /clean top-1/);

@@ -2,15 +2,16 @@ import { parseArgs } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import {
   CORRUPTIONS, evaluateRobustness, formatRobustnessTable, isCorruption, loadClassifierFile, loadLabelledImages,
   type CorruptionErrors, type CorruptionName, type RobustnessReport,
 } from '@cim-forge/engine';
-import { num, UsageError } from '../args.ts';
-import { resolveFrom } from './finetune.ts';
+import { initCliBackend, num, UsageError } from '../args.ts';
+import { resolveFrom, valFractionFlag } from './finetune.ts';
+import { folderOf, folderSpec } from '../dataset-arg.ts';
+import type { FolderSplit, SourceSpec } from '@cim-forge/data';
 
-const help = `Usage: npm run cim -- eval --from RUN_DIR|FILE.safetensors --dataset fashion-mnist [options]
+const help = `Usage: npm run cim -- eval --from RUN_DIR|FILE.safetensors --dataset fashion-mnist|DIR [options]
 
 Robustness of a fine-tuned classifier on the held-out split: clean top-1; top-1 under FGSM and
 PGD (L∞, white-box, cross-entropy) at radius ε; top-1 under common corruptions (Hendrycks &
@@ -22,8 +23,11 @@ attack works on pixels, the model sees them ImageNet-normalized, and every step 
 ε-ball and to [0, 1].
 
   --from X              a fine-tuning RUN_DIR (its latest checkpoint), a checkpoint directory, or a model.safetensors
-  --dataset D           fashion-mnist (the test split)
-  --limit N             first N test images (default 1000; 0 = all 10000)
+  --dataset D           fashion-mnist (the test split), or an ImageFolder DIR/<class>/<images> (or
+                        s3://bucket/prefix): its held-out part (DIR/val/, else the seeded --val-fraction
+                        of each class the fine-tune held out, default 0.2), labelled as in training
+  --split S             val (default) | train | all: which part of a folder
+  --limit N             first N test images of fashion-mnist (default 1000; 0 = all 10000)
   --eps E               attack radius, e.g. 2/255 or 0.008 (default 1/255; 0 = no attacks)
   --pgd-steps K         PGD steps (default 10; 0 = no PGD)
   --pgd-alpha A         PGD step size, e.g. 0.5/255 (default 2.5·ε/K, Madry et al.)
@@ -79,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' }, dataset: { type: 'string' }, limit: { type: 'string' },
+      from: { type: 'string' }, dataset: { type: 'string' }, limit: { type: 'string' }, split: { type: 'string' }, 'val-fraction': { type: 'string' },
       eps: { type: 'string' }, 'pgd-steps': { type: 'string' }, 'pgd-alpha': { type: 'string' }, 'random-start': { type: 'boolean' },
       corruptions: { type: 'string' }, severities: { type: 'string' }, baseline: { type: 'string' },
       'batch-size': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
@@ -91,7 +95,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.from === undefined) throw new UsageError('--from is required: a fine-tuning run directory or a model.safetensors');
   const dataset = values.dataset ?? 'fashion-mnist';
-  if (dataset !== 'fashion-mnist') throw new UsageError(`--dataset ${dataset}: only fashion-mnist has a labelled test split so far`);
+  if (dataset === 'synthetic') throw new UsageError('--dataset synthetic has no labels: use fashion-mnist or an ImageFolder directory');
+  const split = (values.split ?? 'val') as FolderSplit;
+  if (!['val', 'train', 'all'].includes(split)) throw new UsageError(`--split must be val, train or all, got "${values.split}"`);
+  const valFraction = valFractionFlag(values['val-fraction']);
+  const folder = await folderOf('dataset', dataset);
+  if (folder === undefined && (values.split !== undefined || valFraction !== undefined)) throw new UsageError('--split and --val-fraction apply to an ImageFolder');
+  if (folder !== undefined && values.limit !== undefined) throw new UsageError('--limit applies to fashion-mnist; a folder\'s whole held-out part is scored');
   const eps = parseFraction('eps', values.eps) ?? 1 / 255;
   const pgdSteps = num('pgd-steps', values['pgd-steps'], { int: true, min: 0 }) ?? 10;
   const pgdAlpha = parseFraction('pgd-alpha', values['pgd-alpha']);
@@ -109,20 +119,21 @@ export async function run(argv: string[]): Promise<number> {
   const from = await resolveFrom(values.from);
   if (from === null) throw new UsageError('--from scratch: eval needs a fine-tuned classifier (run `cim finetune` first)');
 
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   const model = await loadClassifierFile(from);
   try {
     const side = model.config.imgSize;
-    const data = await loadLabelledImages({ kind: 'fashion-mnist', split: 'test', ...(limit > 0 ? { limit } : {}) }, side);
+    const spec: SourceSpec = folder !== undefined ? folderSpec(folder, split, valFraction) : { kind: 'fashion-mnist', split: 'test', ...(limit > 0 ? { limit } : {}) };
+    const data = await loadLabelledImages(spec, side);
     if (data.numClasses > model.config.numClasses) throw new UsageError(`${from} has ${model.config.numClasses} classes, ${data.name} ${data.numClasses}`);
     console.error(`backend      ${backend.name} (${backend.detail})`);
     console.error(`model        ${resolve(from)} (${model.config.numClasses} classes, ${side} px)`);
-    console.error(`data         ${data.name} test, ${data.size} images`);
+    console.error(`data         ${data.name}, ${data.size} images, ${data.numClasses} classes`);
     const report = await evaluateRobustness({
       forward: (x) => model.forward(x as tf.Tensor4D), images: data.pixels, labels: data.labels, side,
       eps, pgdSteps, pgdAlpha, pgdRandomStart: values['random-start'] ?? false, corruptions, severities, batchSize, seed, baseline,
     });
-    const full = { from: resolve(from), dataset: `${data.name}/test`, ...report };
+    const full = { from: resolve(from), dataset: folder !== undefined ? data.name : `${data.name}/test`, ...report };
     console.error(`\n${formatRobustnessTable(report)}\n(${report.seconds.toFixed(1)} s)`);
     const json = JSON.stringify(full);
     if (values.out) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { UsageError } from '../args.ts';
 import { labelledDataset, resolveFrom, run } from './finetune.ts';
 import { run as runProbe } from './probe.ts';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 test('--from: scratch, a file, a checkpoint dir, a run dir (latest checkpoint); a bad path is a usage error', async () => {
   assert.equal(await resolveFrom('scratch'), null);
@@ -20,12 +21,20 @@ test('--from: scratch, a file, a checkpoint dir, a run dir (latest checkpoint); 
   await assert.rejects(resolveFrom(dir), /neither a model.safetensors nor a run directory/);
 });
 
-test('datasets: fashion-mnist train/test with limits; others refused', () => {
-  assert.deepEqual(labelledDataset('fashion-mnist', 100, 50), {
+test('datasets: fashion-mnist train/test with limits; a folder its train and held-out parts; others refused', async () => {
+  assert.deepEqual(await labelledDataset('fashion-mnist', 100, 50), {
     dataset: { kind: 'fashion-mnist', split: 'train', limit: 100 },
     evalDataset: { kind: 'fashion-mnist', split: 'test', limit: 50 },
   });
-  assert.throws(() => labelledDataset('synthetic'), UsageError);
+  const dir = await mkdtemp(join(tmpdir(), 'ft-folder-'));
+  assert.deepEqual(await labelledDataset(dir, undefined, undefined, 0.3), {
+    dataset: { kind: 'image-folder', root: dir, split: 'train', valFraction: 0.3 },
+    evalDataset: { kind: 'image-folder', root: dir, split: 'val', valFraction: 0.3 },
+  });
+  await assert.rejects(labelledDataset('synthetic'), UsageError);
+  await assert.rejects(labelledDataset(join(dir, 'nope')), /not fashion-mnist, an s3:\/\/bucket\/prefix, or a directory/);
+  await assert.rejects(labelledDataset(dir, 100), /--limit and --eval-images apply to fashion-mnist/);
+  await assert.rejects(labelledDataset('fashion-mnist', undefined, undefined, 0.2), /--val-fraction applies to an ImageFolder/);
 });
 
 test('finetune and probe: --help exits 0, a missing --from is a usage error', async () => {
@@ -56,7 +65,7 @@ test('a fine-tune run writes config.json, and --resume without --out is refused'
   try {
     const code = await run([
       '--from', 'scratch', '--dataset', 'fashion-mnist', '--limit', '64', '--eval-images', '32', '--batch-size', '16',
-      '--epochs', '1', '--no-aug', '--out', out, '--backend', 'wasm', '--max-steps', '2',
+      '--epochs', '1', '--no-aug', '--out', out, '--backend', testBackendChoice(), '--max-steps', '2',
     ]);
     assert.equal(code, 0);
   } finally {

@@ -3,10 +3,11 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { initBackend, modelFactories, type BackendChoice, type ModelName } from '@cim-forge/cim';
+import { modelFactories, type ModelName } from '@cim-forge/cim';
 import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
-import { defined, num, UsageError } from '../args.ts';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { folderOf, folderSpec } from '../dataset-arg.ts';
 import { stopOnSignals } from '../signals.ts';
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
@@ -24,10 +25,14 @@ Start
                         (default cimVitMicroPatch4; a checkpoint's own shape wins otherwise)
   --img-size N          fine-tuning resolution (default the encoder's; position embedding resized)
 Data
-  --dataset D           fashion-mnist (train split to learn, test split held out)
+  --dataset D           fashion-mnist (train split to learn, test split held out), or your own labelled
+                        images: an ImageFolder DIR/<class>/*.png|jpg|webp (or s3://bucket/prefix), its
+                        DIR/val/<class>/ folders held out when there are DIR/train/ and DIR/val/, else a
+                        seeded stratified --val-fraction F of each class (default 0.2)
   --limit N             first N training images (class-balanced)   --eval-images N  held-out images scored
+                        (fashion-mnist)
   --labels-fraction F   fine-tune on a stratified fraction F of the training labels (e.g. 0.1)
-Recipe (defaults: the paper's, see shared/docs/cim-recipe.md)
+Recipe (defaults: the paper's, see docs/cim-recipe.md)
   --epochs E  --warmup-epochs E  --batch-size N
   --base-lr X           lr = base-lr × batch / 256 (default 1.2e-3)    --min-lr X (1e-6)
   --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8)
@@ -44,7 +49,8 @@ Output
   --backend B           auto | tensorflow | wasm | cpu | webgpu (default auto, or CIM_BACKEND;
                         webgpu: --webgpu-adapter gpu|software, docs/gpu.md)
 
-Example: npm run cim -- finetune --from runs/fm --dataset fashion-mnist --labels-fraction 0.1 --epochs 20 --out runs/fm-ft10`;
+Example: npm run cim -- finetune --from runs/fm --dataset fashion-mnist --labels-fraction 0.1 --epochs 20 --out runs/fm-ft10
+         npm run cim -- finetune --from runs/fm --dataset ~/photos/flowers --epochs 20   (flowers/<class>/*.jpg)`;
 
 /** --from: "scratch" → null; a file; a checkpoint dir with model.safetensors; or a run dir's latest checkpoint. */
 export async function resolveFrom(from: string): Promise<string | null> {
@@ -59,13 +65,30 @@ export async function resolveFrom(from: string): Promise<string | null> {
   return join(p, 'checkpoints', last.id, 'model.safetensors');
 }
 
-export function labelledDataset(d: string | undefined, limit?: number, evalImages?: number): { dataset: SourceSpec; evalDataset: SourceSpec } | undefined {
+/**
+ * --dataset for fine-tuning and probing: fashion-mnist (train to learn, test held out), or an
+ * ImageFolder (a directory or s3://bucket/prefix): its train part to learn, its held-out part
+ * (val/ folders, else a seeded stratified --val-fraction of each class) to score.
+ */
+export async function labelledDataset(d: string | undefined, limit?: number, evalImages?: number, valFraction?: number): Promise<{ dataset: SourceSpec; evalDataset: SourceSpec } | undefined> {
   if (d === undefined) return undefined;
-  if (d !== 'fashion-mnist') throw new UsageError(`--dataset ${d}: only fashion-mnist has the labelled train/test splits fine-tuning needs so far`);
+  if (d === 'synthetic') throw new UsageError('--dataset synthetic has no labels: use fashion-mnist or an ImageFolder directory (DIR/<class>/<images>)');
+  const folder = await folderOf('dataset', d);
+  if (folder !== undefined) {
+    if (limit !== undefined || evalImages !== undefined) throw new UsageError('--limit and --eval-images apply to fashion-mnist; for a folder use --labels-fraction and --val-fraction');
+    return { dataset: folderSpec(folder, 'train', valFraction), evalDataset: folderSpec(folder, 'val', valFraction) };
+  }
+  if (valFraction !== undefined) throw new UsageError('--val-fraction applies to an ImageFolder (fashion-mnist has its own test split)');
   return {
     dataset: { kind: 'fashion-mnist', split: 'train', ...(limit ? { limit } : {}) },
     evalDataset: { kind: 'fashion-mnist', split: 'test', ...(evalImages ? { limit: evalImages } : {}) },
   };
+}
+
+export function valFractionFlag(v: string | undefined): number | undefined {
+  const f = num('val-fraction', v, { min: 0 });
+  if (f !== undefined && !(f > 0 && f < 1)) throw new UsageError(`--val-fraction must be in (0, 1), got ${f}`);
+  return f;
 }
 
 function randAugmentFlag(v: string | undefined): FinetuneConfig['randAugment'] | undefined {
@@ -83,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
       dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
-      epochs: { type: 'string' }, 'warmup-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, 'base-lr': { type: 'string' },
+      'val-fraction': { type: 'string' }, epochs: { type: 'string' }, 'warmup-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, 'base-lr': { type: 'string' },
       'min-lr': { type: 'string' }, 'layer-decay': { type: 'string' }, 'weight-decay': { type: 'string' }, 'drop-path': { type: 'string' },
       smoothing: { type: 'string' }, mixup: { type: 'string' }, cutmix: { type: 'string' }, reprob: { type: 'string' },
       'rand-augment': { type: 'string' }, 'no-aug': { type: 'boolean' }, config: { type: 'string' }, seed: { type: 'string' },
@@ -123,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
       encoder: values.encoder as FinetuneConfig['encoder'] | undefined,
       model: values.model as ModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...labelledDataset(values.dataset, num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 })),
+      ...(await labelledDataset(values.dataset, num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), valFractionFlag(values['val-fraction']))),
       labelsFraction: num('labels-fraction', values['labels-fraction'], { min: 0 }),
       epochs: num('epochs', values.epochs, { min: 0 }),
       warmupEpochs: num('warmup-epochs', values['warmup-epochs'], { min: 0 }),
@@ -148,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
   if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
 

@@ -1,10 +1,11 @@
 /**
- * `pretrain --ranks N`: start N local rank processes (one core each) that train one model together
+ * `pretrain --ranks N`: start N local rank processes (the cores split between them) that train one model together
  * over the Redis collective, forward Ctrl-C to them, and stop the gang if one fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { threadsPerRank } from '../args.ts';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -26,7 +27,9 @@ export async function launchRanks(o: { argv: string[]; ranks: number; out: strin
     const args = ['--import', 'tsx', main, 'pretrain', ...o.argv, '--rank', String(rank), '--world-size', String(o.ranks), '--run-id', runId, '--out', o.out];
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true });
+    // the native backend's threads: this machine's cores split between the ranks (CIM_THREADS wins)
+    const env = { ...process.env, CIM_THREADS: process.env.CIM_THREADS ?? String(threadsPerRank(o.ranks)) };
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true, env });
     children.push(child);
     let stdout = '';
     let stderr = '';

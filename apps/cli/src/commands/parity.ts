@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { initBackend, parityTolerances, runParity, type BackendChoice } from '@cim-forge/cim';
-import { UsageError } from '../args.ts';
+import { parityTolerances, runParity } from '@cim-forge/cim';
+import { initCliBackend, UsageError } from '../args.ts';
 
 const help = `Usage: npm run cim -- parity --fixture FILE.safetensors [--backend auto|wasm|cpu|tensorflow|webgpu] [--webgpu-adapter gpu|software]
 
@@ -12,7 +12,8 @@ line with the largest error of each group:
   logits, loss      absolute error            (tolerance ${parityTolerances.logits})
   grads, after_step error / tensor's max |x|  (tolerance ${parityTolerances.grads})
 and "ok". Exit code 0 exactly when every group is within tolerance, 1 otherwise.
-Fixture layout: shared/fixtures/README.md.`;
+The authors' fixture ships in the repository: --fixture fixtures/cim-parity-small.safetensors
+(its layout: fixtures/README.md).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { fixture: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
@@ -27,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`cannot read fixture ${values.fixture}: ${(e as Error).message}`);
   }
-  await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice, (m) => console.error(m));
+  await initCliBackend(values.backend, (m) => console.error(m));
   const report = await runParity(bytes, values.fixture);
   console.log(JSON.stringify(report));
   return report.ok ? 0 : 1;

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { cimModelNames, initBackend, type BackendChoice } from '@cim-forge/cim';
+import { cimModelNames } from '@cim-forge/cim';
 import {
   JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
 } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { RedisCollective } from '@cim-forge/collective';
-import { defined, num, UsageError } from '../args.ts';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
 import { stopOnSignals } from '../signals.ts';
 
@@ -152,7 +152,7 @@ export async function run(argv: string[]): Promise<number> {
     if (ok && digests.size !== 1) console.error('error: the ranks ended with different weights');
     return ok && digests.size === 1 ? 0 : 1;
   }
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
   if (!values.resume && rank === undefined) await writeFile(savedConfig, JSON.stringify(config, null, 2));
   const collective = rank === undefined

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { initBackend, modelFactories, type BackendChoice, type ModelName } from '@cim-forge/cim';
+import { modelFactories, type ModelName } from '@cim-forge/cim';
 import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
-import { defined, num, UsageError } from '../args.ts';
-import { labelledDataset, resolveFrom } from './finetune.ts';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { labelledDataset, resolveFrom, valFractionFlag } from './finetune.ts';
 
-const help = `Usage: npm run cim -- probe --from RUN_DIR|FILE.safetensors|scratch --dataset fashion-mnist [options]
+const help = `Usage: npm run cim -- probe --from RUN_DIR|FILE.safetensors|scratch --dataset fashion-mnist|DIR [options]
 
 Linear probe: the encoder frozen, one linear layer trained on its features, top-1 on the held-out
 split — the quick test of what pre-training learned. Features: the mean of the encoder's patch
@@ -17,8 +17,10 @@ with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to b
   --encoder E           online | target (default online)
   --model NAME          encoder shape for scratch: ${Object.keys(modelFactories).join(' | ')}
   --img-size N          resolution (default the encoder's)
-  --dataset D           fashion-mnist
-  --limit N             first N training images     --eval-images N   held-out images scored
+  --dataset D           fashion-mnist, or an ImageFolder DIR/<class>/<images> (or s3://bucket/prefix):
+                        DIR/train and DIR/val when both exist, else a seeded stratified --val-fraction F
+                        of each class held out (default 0.2)
+  --limit N             first N training images     --eval-images N   held-out images scored (fashion-mnist)
   --labels-fraction F   probe with a stratified fraction of the labels
   --epochs E (30)  --batch-size N (256)  --lr X (1e-2)  --weight-decay X (0)  --seed N
   --backend B           auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)
@@ -32,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
       dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' },
+      'val-fraction': { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' },
     },
   });
@@ -52,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
       encoder: values.encoder as ProbeConfig['encoder'] | undefined,
       model: values.model as ModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...labelledDataset(values.dataset ?? 'fashion-mnist', num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 })),
+      ...(await labelledDataset(values.dataset ?? 'fashion-mnist', num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), valFractionFlag(values['val-fraction']))),
       labelsFraction: fraction,
       epochs: num('epochs', values.epochs, { int: true, min: 1 }),
       batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),
@@ -61,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: num('seed', values.seed, { int: true, min: 0 }),
     }),
   };
-  const backend = await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  const backend = await initCliBackend(values.backend);
   console.error(`backend      ${backend.name} (${backend.detail})`);
   console.error(`encoder      ${config.initFrom ? `${config.encoder} encoder of ${resolve(config.initFrom)}` : `${config.model}, random init (baseline)`}`);
   const result = await linearProbe({

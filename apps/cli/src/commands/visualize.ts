@@ -3,13 +3,14 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  Rng, cimModelConfigFromMetadata, cimModelFromConfig, collate, denormalizeToRgb, initBackend, parseSafetensors, sampleCim, samplerConfig,
-  type BackendChoice, type SamplerConfig,
+  Rng, cimModelConfigFromMetadata, cimModelFromConfig, collate, denormalizeToRgb, parseSafetensors, sampleCim, samplerConfig,
+  type SamplerConfig,
 } from '@cim-forge/cim';
 import { LocalCheckpointStore, loadModelSafetensors, predictMaps, samplerConfigOf, type TrainState } from '@cim-forge/engine';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
 import { maskIoU, renderCorrelationFigure } from '@cim-forge/viz';
-import { num, UsageError } from '../args.ts';
+import { initCliBackend, num, UsageError } from '../args.ts';
+import { folderOf } from '../dataset-arg.ts';
 
 const help = `Usage: npm run cim -- visualize --checkpoint PATH (--image FILE | --dataset D --index N) [options]
 
@@ -19,8 +20,9 @@ true region outlined, and the model's predicted correlation map as a heatmap ove
   --checkpoint PATH   a pretrain --out directory (its latest checkpoint), one checkpoint
                       directory, or a model .safetensors file
   --image FILE        a JPEG/PNG/WebP image                  or
-  --dataset D         fashion-mnist | synthetic, with --index N (default 0; fashion-mnist uses
-                      its held-out test split)
+  --dataset D         fashion-mnist | synthetic | an ImageFolder DIR (or s3://bucket/prefix), with
+                      --index N (default 0; fashion-mnist uses its held-out test split, a folder
+                      its images in class order)
   --out FILE.png      where to write the figure (default maps.png)
   --seed N            which exemplars are cut (default 0)
   --no-augment        exemplars without colour augmentation (geometry only)
@@ -74,8 +76,11 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const index = num('index', values.index, { int: true, min: 0 }) ?? 0;
     const d = values.dataset!;
-    if (d !== 'fashion-mnist' && d !== 'synthetic') throw new UsageError(`--dataset ${d}: use fashion-mnist or synthetic (or --image FILE)`);
-    const src = await openSource(d === 'fashion-mnist' ? { kind: 'fashion-mnist', split: 'test' } : { kind: 'synthetic', size: index + 1, imageSize: 48, seed: 1_000_003 });
+    const folder = await folderOf('dataset', d);
+    const src = await openSource(
+      folder !== undefined ? { kind: 'image-folder', root: folder }
+        : d === 'fashion-mnist' ? { kind: 'fashion-mnist', split: 'test' } : { kind: 'synthetic', size: index + 1, imageSize: 48, seed: 1_000_003 },
+    );
     if (index >= src.size) throw new UsageError(`--index ${index}: ${src.name} has ${src.size} images`);
     image = await src.get(index);
   }
@@ -86,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     : samplerConfig({ searchSize: Math.round(cfg.contextSize * 1.4), contextSize: cfg.contextSize, exemplarSize: cfg.templateSize, numExemplars: cfg.numTemplates });
   if (values['no-augment']) sCfg = { ...sCfg, augment: false };
 
-  await initBackend((values.backend ?? process.env.CIM_BACKEND ?? 'auto') as BackendChoice);
+  await initCliBackend(values.backend);
   const model = cimModelFromConfig(cfg, 0);
   try {
     loadModelSafetensors(model, bytes, file);

@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { budgets, cell, finetuneConfig, planJobs, verdict, whatThisShows, type Table } from './paper-mini.ts';
+import { testBackendChoice } from '@cim-forge/cim/testing';
 
 const script = fileURLToPath(new URL('./paper-mini.ts', import.meta.url));
 
 function runScript(args: string[]): { stdout: string; stderr: string; seconds: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: { ...process.env, CIM_BACKEND: 'wasm' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: { ...process.env, CIM_BACKEND: testBackendChoice() } });
   const seconds = (performance.now() - t0) / 1000;
   assert.equal(r.status, 0, `paper-mini exited ${r.status}:\n${r.stderr}`);
   return { stdout: r.stdout, stderr: r.stderr, seconds };

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
 import { CimViT } from '../model/cim-vit.ts';
 import { cimVitMicroPatch4 } from '../model/config.ts';
 import { Rng } from '../rng.ts';
 import { VitClassifier, classifierConfigOf, dropPathRates } from './vit-classifier.ts';
 import { layerLrScale } from './layer-decay.ts';
+import { initTestBackend } from '../testing/index.ts';
 
-await initBackend('wasm');
+await initTestBackend();
 
 function randomImages(n: number, s: number, seed: number): tf.Tensor4D {
   const rng = new Rng(seed);

@@ -1,22 +1,16 @@
 /**
- * The layers of a ViT and of the CIM correlation decoder, written for tfjs-wasm's fast path: every
- * dense product runs as an untransposed 2-D matMul, forward and backward (the gradients below
- * materialize the transposes, O(n²), instead of using matMul's transpose flags, which wasm runs
- * ~15× slower; see shared/docs/perf-notes.md).
+ * The layers of a ViT and of the CIM correlation decoder, with hand-written gradients for the dense
+ * layers, GELU and LayerNorm (one pass of reductions; the dense products in the style of
+ * kernel-style.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { customGradient as custom, matMulGrads } from './kernel-style.ts';
 
 export const LN_EPS = 1e-6;
 
-type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
-/** tf.customGrad with positional tensor arguments (tfjs types them as a union with the save function). */
-function custom<A extends tf.Tensor[]>(f: (...args: [...A, tf.GradSaveFunc]) => GradResult): (...args: A) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
-}
-
 /**
  * y = x·W + b with x [N, in], W [in, out] (PyTorch's Linear weight transposed), b [out].
- * Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy — all untransposed products.
+ * Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy.
  */
 export const linear2d = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, w, b, save) => {
   save([x, w]);
@@ -26,11 +20,7 @@ export const linear2d = custom<[tf.Tensor, tf.Tensor, tf.Tensor]>((x, w, b, save
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
       const dy2 = dy as tf.Tensor2D;
-      return [
-        tf.matMul(dy2, tf.transpose(ws)),
-        tf.matMul(tf.transpose(xs), dy2),
-        tf.sum(dy2, 0),
-      ];
+      return [...matMulGrads(dy2, xs, ws), tf.sum(dy2, 0)];
     },
   };
 });

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import { initBackend } from '../backend.ts';
 import { Rng } from '../rng.ts';
 import { newVariable } from '../tensors.ts';
 import { batchNorm, batchNormTrain, type BatchNormState } from './batch-norm.ts';
+import { initTestBackend } from '../testing/index.ts';
 
-await initBackend('wasm');
+await initTestBackend();
 
 const [M, C, EPS] = [24, 5, 1e-5];
 

@@ -6,11 +6,7 @@
  * over axis 0 instead of the last axis): one pass of reductions, no FusedBatchNorm kernel needed.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
-function custom<A extends tf.Tensor[]>(f: (...args: [...A, tf.GradSaveFunc]) => GradResult): (...args: A) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
-}
+import { customGradient as custom } from '../model/kernel-style.ts';
 
 /** y = (x − mean)/√(var + eps)·γ + β with batch statistics over axis 0; x [M, C], γ and β [C]. */
 export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {

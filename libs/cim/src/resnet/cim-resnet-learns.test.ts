@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { Rng } from '../rng.ts';
 import { collate, noiseImage, sampleCim, samplerConfig, smallSamplerConfig, smoothTestImage } from '../sampler/index.ts';
 import { CimResNet } from './cim-resnet.ts';
 import { cimResnetMicro } from './config.ts';
+import { initTestBackend } from '../testing/index.ts';
 
-await initBackend('wasm');
+await initTestBackend();
 
 const [B, T, STEPS] = [2, 3, 100];
 

@@ -1,25 +1,19 @@
 /**
- * Convolution as im2col + one untransposed 2-D matMul, with a hand-written gradient. The wasm
- * backend has Conv2D and Conv2DBackpropInput but no Conv2DBackpropFilter, so tf.conv2d cannot be
- * trained there; and matMul's transpose flags run ~15× slower (shared/docs/perf-notes.md), so the
- * product's backward materializes its transposes, as `linear` in model/layers.ts does.
+ * Convolution for the ResNet backbone. On wasm (kernel-style `untransposed`): im2col + one 2-D
+ * matMul with a hand-written gradient — wasm has Conv2D and Conv2DBackpropInput but no
+ * Conv2DBackpropFilter, so tf.conv2d cannot be trained there, and the product's backward
+ * materializes its transposes as `linear` in model/layers.ts does. Elsewhere (`native`): tf.conv2d
+ * and its own gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { customGradient as custom, matMulGrads, nativeKernels } from '../model/kernel-style.ts';
 
-type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
-function custom<A extends tf.Tensor[]>(f: (...args: [...A, tf.GradSaveFunc]) => GradResult): (...args: A) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => tf.Tensor;
-}
-
-/** y = x·W for x [M, K], W [K, O], no bias. Backward: dx = dy·Wᵀ, dW = xᵀ·dy, untransposed. */
+/** y = x·W for x [M, K], W [K, O], no bias. Backward: dx = dy·Wᵀ, dW = xᵀ·dy (kernel-style.ts). */
 export const matMulFast = custom<[tf.Tensor, tf.Tensor]>((x, w, save) => {
   save([x, w]);
   return {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(ws as tf.Tensor2D)),
-      tf.matMul(tf.transpose(xs as tf.Tensor2D), dy as tf.Tensor2D),
-    ],
+    gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => matMulGrads(dy as tf.Tensor2D, xs as tf.Tensor2D, ws as tf.Tensor2D),
   };
 });
 
@@ -66,9 +60,16 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, p
  */
 export function conv2dFlat(x: tf.Tensor4D, filter: tf.Tensor, stride: number, pad: number): { y: tf.Tensor2D; h: number; w: number } {
   const [kh, kw, c, o] = filter.shape;
+  const h = convOutSide(x.shape[1], kh, stride, pad);
+  const w = convOutSide(x.shape[2], kw, stride, pad);
+  if (nativeKernels()) {
+    const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const y4 = tf.conv2d(xp as tf.Tensor4D, filter as tf.Tensor4D, stride, 'valid');
+    return { y: tf.reshape(y4, [x.shape[0] * h * w, o]) as tf.Tensor2D, h, w };
+  }
   const cols = im2col(x, kh, kw, stride, pad);
   const y = matMulFast(cols, tf.reshape(filter, [kh * kw * c, o])) as tf.Tensor2D;
-  return { y, h: convOutSide(x.shape[1], kh, stride, pad), w: convOutSide(x.shape[2], kw, stride, pad) };
+  return { y, h, w };
 }
 
 /** The same as a 4-D tensor [N, H', W', O]. */

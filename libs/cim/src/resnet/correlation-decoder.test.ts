@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
 import { CimViT } from '../model/cim-vit.ts';
 import { cimVitMicroPatch4 } from '../model/config.ts';
 import { Rng } from '../rng.ts';
 import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from '../model/correlation-decoder.ts';
+import { initTestBackend } from '../testing/index.ts';
 
-await initBackend('wasm');
+await initTestBackend();
 
 function randn(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.ts';
 import { Rng } from '../rng.ts';
 import { cimResnet50, cimResnetMicro, resnet18, resnet50, resnetGrid, resnetMicro, resnetOutDim, resnetStride } from './config.ts';
 import { countResNetParams, resnetParamSpecs } from './params.ts';
 import { ResNet } from './resnet.ts';
+import { initTestBackend } from '../testing/index.ts';
 
-await initBackend('wasm');
+await initTestBackend();
 
 function randomImages(n: number, s: number, seed: number): tf.Tensor4D {
   const rng = new Rng(seed);

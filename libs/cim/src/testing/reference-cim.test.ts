@@ -13,20 +13,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors } from '../io/safetensors.ts';
 import { checkModelConfig, modelConfigFromMetadata, type CimModelConfig } from '../model/config.ts';
 import { CimViT } from '../model/cim-vit.ts';
-import { initBackend } from '../backend.ts';
 import { toTorch } from '../model/params.ts';
 import { resizePosEmbed, sincosPosEmbed2d } from '../model/pos-embed.ts';
 import {
   erf, randomInputs, randomStateDict, referenceForward, referenceResizePosEmbed, referenceSincos, RefRng,
   type RefInputs, type RefStateDict,
 } from './reference-cim.ts';
+import { initTestBackend, PARITY_FIXTURE } from './index.ts';
 
-const FIXTURE = fileURLToPath(new URL('../../../../../shared/fixtures/cim-parity-small.safetensors', import.meta.url));
+const FIXTURE = PARITY_FIXTURE;
 
 /** The "different config" of the brief: every grid differs from the fixture's and from each other. */
 const CFG_B: CimModelConfig = checkModelConfig({
@@ -74,7 +73,7 @@ interface Ours {
 }
 
 async function runOurs(cfg: CimModelConfig, sd: RefStateDict, inputs: RefInputs, B: number): Promise<Ours> {
-  await initBackend('wasm');
+  await initTestBackend();
   const C = cfg.contextSize;
   const S = cfg.templateSize;
   const T = cfg.numTemplates;
@@ -343,7 +342,7 @@ test('d. our sin-cos tables and bicubic pos-embed resize match the reference', a
     worstSincos = Math.max(worstSincos, maxAbsDiff(sincosPosEmbed2d(dim, grid), referenceSincos(dim, grid)));
   }
   // the buffers a model actually uses
-  await initBackend('wasm');
+  await initTestBackend();
   const m = new CimViT(CFG_B, 3);
   try {
     const buf = m.buffers();

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT, cimVitMicroPatch4, classifierConfigOf, initBackend, newVariable, parseSafetensors, VitClassifier } from '@cim-forge/cim';
+import { CimViT, cimVitMicroPatch4, classifierConfigOf, newVariable, parseSafetensors, VitClassifier } from '@cim-forge/cim';
 import { LocalCheckpointStore } from '../checkpoint-store.ts';
 import { JsonlMetricsSink } from '../metrics-sink.ts';
 import { modelToSafetensors } from '../checkpoint.ts';
@@ -12,8 +12,9 @@ import { finetune, readEncoderFile } from './finetune.ts';
 import { resolveFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { loadLabelledImages } from './labelled-data.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 const train = await loadLabelledImages({ kind: 'fashion-mnist', split: 'train', limit: 512 }, 32);
 const heldOut = await loadLabelledImages({ kind: 'fashion-mnist', split: 'test', limit: 500 }, 32);

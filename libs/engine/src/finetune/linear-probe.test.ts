@@ -4,12 +4,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT, cimVitMicroPatch4, initBackend } from '@cim-forge/cim';
+import { CimViT, cimVitMicroPatch4 } from '@cim-forge/cim';
 import { modelToSafetensors } from '../checkpoint.ts';
 import { defaultProbeConfig, linearProbe, standardize } from './linear-probe.ts';
 import { loadLabelledImages } from './labelled-data.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 const data = {
   train: await loadLabelledImages({ kind: 'fashion-mnist', split: 'train', limit: 1000 }, 32),

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { IMAGENET_MEAN, IMAGENET_STD, initBackend, Rng } from '@cim-forge/cim';
+import { IMAGENET_MEAN, IMAGENET_STD, Rng } from '@cim-forge/cim';
 import { fgsm, pgd, type LogitsFn } from './attacks.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 // Toy images [N, 2, 2, 3] = 12 pixels; a linear model on the normalized pixels: z = norm(x)·W + b.
 const side = 2;

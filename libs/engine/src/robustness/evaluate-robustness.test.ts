@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@cim-forge/cim';
 import { finetune } from '../finetune/finetune.ts';
 import { resolveFinetuneConfig } from '../finetune/finetune-config.ts';
 import { loadLabelledImages } from '../finetune/labelled-data.ts';
@@ -12,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCheckpointStore } from '../checkpoint-store.ts';
 import { loadClassifierFile } from './load-classifier.ts';
+import { initTestBackend } from '@cim-forge/cim/testing';
 
-await initBackend('wasm');
+await initTestBackend();
 
 const side = 16;
 const train = await loadLabelledImages({ kind: 'fashion-mnist', split: 'train', limit: 256 }, side);

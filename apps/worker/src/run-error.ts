@@ -1,0 +1,2 @@
+/** An error that is the run's own fault (config, data, source, non-finite loss): never worth a restart. */
+export class RunError extends Error {}
