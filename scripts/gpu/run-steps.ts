@@ -134,7 +134,10 @@ function rankFigures(): unknown[] {
     const lines = readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
     const later = lines.slice(Math.min(2, lines.length - 1)); // the first steps compile shaders
     const mean = (k: string) => later.reduce((a, l) => a + (l[k] ?? 0), 0) / Math.max(1, later.length);
-    figures.push({ rank: r, steps: lines.length, meanStepSeconds: +mean('step_seconds').toFixed(4), meanAllReduceSeconds: +mean('allreduce_seconds').toFixed(4), meanImagesPerSec: +mean('images_per_sec').toFixed(2) });
+    figures.push({
+      rank: r, steps: lines.length, meanStepSeconds: +mean('step_seconds').toFixed(4), meanComputeSeconds: +mean('compute_seconds').toFixed(4),
+      meanAllReduceSeconds: +mean('allreduce_seconds').toFixed(4), allReduceBytes: later[0]?.allreduce_bytes ?? null, meanDataWaitSeconds: +mean('data_wait_seconds').toFixed(4),
+    });
   }
   return figures;
 }
