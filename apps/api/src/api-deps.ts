@@ -31,4 +31,8 @@ export interface ApiDeps {
   webhookResolver?: Resolver;
   /** where figure jobs go; default a queue on the runs queue's connection and prefix, closed with the app */
   figuresQueue?: Queue<FigureJobData>;
+  /** what one worker (one rank) can hold, bytes: runs estimated above it are refused (default 80 GiB) */
+  workerMemoryBytes?: number;
+  /** per-token request limit on /v1 (default 600 a minute) */
+  rateLimit?: { max: number; windowMs: number };
 }

@@ -7,14 +7,17 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from './api-deps.ts';
+import { requestId } from './request-id.ts';
 import authPlugin from './plugins/auth.ts';
 import cors from './plugins/cors.ts';
 import errorHandler, { BODY_LIMIT, formatSchemaErrors } from './plugins/error-handler.ts';
 import httpMetrics from './plugins/http-metrics.ts';
+import jsonBody from './plugins/json-body.ts';
 import openapi from './plugins/openapi.ts';
 import services from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1.ts';
+import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.ts';
 
 export type { ApiDeps } from './api-deps.ts';
 
@@ -23,8 +26,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
     schemaErrorFormatter: formatSchemaErrors,
-    // request ids in logs and 5xx messages; a proxy's x-request-id is kept
-    requestIdHeader: 'x-request-id',
+    // request ids in logs, 5xx messages and the x-request-id response header: a client's or
+    // proxy's x-request-id is kept only when it is a plain token, else replaced by a fresh uuid
+    requestIdHeader: false,
+    genReqId: requestId,
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
@@ -32,12 +37,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openapi);
 
   await app.register(errorHandler);
+  await app.register(jsonBody);
   await app.register(services, deps);
   await app.register(httpMetrics, { registry: deps.registry });
   await app.register(authPlugin, { adminToken: deps.adminToken });
 
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   await app.register(healthRoutes);
-  await app.register(v1Routes, { prefix: '/v1' });
+  await app.register(v1Routes, { prefix: '/v1', rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT });
   await app.ready();
   return app;
 }

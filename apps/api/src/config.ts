@@ -22,6 +22,10 @@ export interface ApiConfig {
   corsOrigins: string[];
   /** CIM_WEBHOOK_ALLOWED_NETWORKS: CIDRs webhooks may reach although private/loopback (an admin's allowance) */
   webhookAllowedNetworks: string[];
+  /** CIM_WORKER_MEMORY_MB in bytes: what one worker (rank) holds; bigger runs are refused */
+  workerMemoryBytes: number;
+  /** CIM_RATE_LIMIT_PER_MINUTE: requests per minute per token on /v1 */
+  rateLimitPerMinute: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -95,6 +99,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     problems.push(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
   }
 
+  const memText = get('CIM_WORKER_MEMORY_MB') ?? '81920';
+  if (!/^\d+$/.test(memText) || Number(memText) < 256 || Number(memText) > 16 * 1024 * 1024) problems.push(`CIM_WORKER_MEMORY_MB must be an integer in [256, 16777216] (MiB), got "${memText}"`);
+  const workerMemoryBytes = Number(memText) * 2 ** 20;
+  const rateText = get('CIM_RATE_LIMIT_PER_MINUTE') ?? '600';
+  if (!/^\d+$/.test(rateText) || Number(rateText) < 1) problems.push(`CIM_RATE_LIMIT_PER_MINUTE must be a positive integer, got "${rateText}"`);
+  const rateLimitPerMinute = Number(rateText);
+
+
   if (problems.length) throw new Error(`invalid API configuration:\n  - ${problems.join('\n  - ')}`);
-  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks };
+  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks, workerMemoryBytes, rateLimitPerMinute };
 }

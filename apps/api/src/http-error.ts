@@ -20,3 +20,11 @@ export const badRequest = (message: string) => new HttpError(400, message);
 export const notFound = (message: string) => new HttpError(404, message);
 export const conflict = (message: string) => new HttpError(409, message);
 export const forbidden = (message: string) => new HttpError(403, message);
+export const gone = (message: string) => new HttpError(410, message);
+export const unprocessable = (message: string) => new HttpError(422, message);
+/** 429 with how long to wait, seconds (sent as Retry-After) */
+export class TooManyRequests extends HttpError {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(429, message);
+  }
+}

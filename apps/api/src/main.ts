@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     queuePrefix: config.queuePrefix,
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
+    workerMemoryBytes: config.workerMemoryBytes,
+    rateLimit: { max: config.rateLimitPerMinute, windowMs: 60_000 },
     registry: createRegistry({ service: 'api' }),
     corsOrigins: config.corsOrigins,
     webhookPolicy: new AddressPolicy(config.webhookAllowedNetworks),

@@ -121,8 +121,10 @@ test('another pretrain preset (official-vit-base) resolves with its own sizes', 
     payload: { kind: 'pretrain', preset: 'official-vit-base', validateOnly: true },
   });
   assert.equal(r.statusCode, 200);
-  assert.equal(r.json().config.batchSize, 256);
-  assert.equal(r.json().config.accumIter, 2);
+  assert.equal(r.json().config.batchSize, 64);
+  assert.equal(r.json().config.accumIter, 8);
+  // an image folder of unknown size: the plan has no step counts until the worker reads it
+  assert.deepEqual([r.json().plan.effectiveBatch, r.json().plan.totalSteps], [512, null]);
 });
 
 test('a queue that cannot take the job → 503 and the run FAILED "could not enqueue: …"', async () => {

@@ -3,10 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { parseSafetensors } from '@cim-forge/cim';
+import { startLocalRedisServers } from '@cim-forge/collective';
 import { testBackendChoice } from '@cim-forge/cim/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,32 +31,24 @@ function readdirLatest(dir: string): string {
   return ids.at(-1)!;
 }
 
-test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identical weights', async () => {
-  const common = ['pretrain', '--preset', 'smoke', '--limit', '256', '--max-steps', '3', '--workers', '0', '--eval-images', '0', '--checkpoint-every', '0'];
-  const two = await mkdtemp(join(tmpdir(), 'cim-2ranks-'));
-  const one = await mkdtemp(join(tmpdir(), 'cim-1rank-'));
-  const a = cim(...common, '--ranks', '2', '--batch-size', '4', '--out', two);
-  assert.equal(a.code, 0, a.stderr);
-  const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
-  assert.equal(summary.identicalWeights, true, 'both ranks end with the same sha256 of their weights');
-  assert.equal(summary.perRank.length, 2);
-  assert.match(a.stderr, /batch {8}4 × 1 accumulation × 2 rank\(s\) = effective 8/);
-  const b = cim(...common, '--batch-size', '8', '--out', one);
-  assert.equal(b.code, 0, b.stderr);
-  const wa = lastModel(two);
-  const wb = lastModel(one);
-  // The key part of every attention bias has an exactly-zero gradient (adding a constant to all of
-  // a row's logits changes nothing), so its computed gradient is float noise whose sign depends on
-  // summation order, and Adam turns noise into full ±lr steps (fixtures/README.md). Those
-  // slices are excluded here; everything else must agree per tensor.
+/**
+ * How far weights `b` are from `a`: the worst per-tensor max |Δ| ÷ the tensor's max |a|, and
+ * ‖Δw‖/‖w‖ over all weights.
+ * The key part of every attention bias has an exactly-zero gradient (adding a constant to all of
+ * a row's logits changes nothing), so its computed gradient is float noise whose sign depends on
+ * summation order, and Adam turns noise into full ±lr steps (fixtures/README.md). Those
+ * slices are excluded from the per-tensor figure.
+ */
+function weightsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { worst: number; worstName: string; relative: number } {
   const keySlice = (name: string, n: number): [number, number] | undefined =>
     name.endsWith('attn.qkv.bias') ? [n / 3, (2 * n) / 3] : name.endsWith('attn.kv.bias') ? [0, n / 2] : undefined;
   let worst = 0;
   let worstName = '';
   let num = 0;
   let den = 0;
-  for (const [name, x] of wb) {
-    const y = wa.get(name)!;
+  assert.ok(a.has('blocks_c.0.attn.qkv.weight') && a.has('decoder_pred_mask.0.weight'), 'online, target and decoder compared');
+  for (const [name, x] of a) {
+    const y = b.get(name)!;
     const skip = keySlice(name, x.length);
     let d = 0;
     let s = 0;
@@ -66,9 +61,41 @@ test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identica
     }
     if (d / (s || 1) > worst) [worst, worstName] = [d / (s || 1), name];
   }
-  assert.ok(wb.has('blocks_c.0.attn.qkv.weight') && wb.has('decoder_pred_mask.0.weight'), 'online, target and decoder compared');
-  assert.ok(worst <= 1e-5, `2-rank vs 1-rank: ${worstName} differs by ${worst} of its largest value`);
-  assert.ok(Math.sqrt(num / den) <= 1e-5, `2-rank vs 1-rank: ‖Δw‖/‖w‖ = ${Math.sqrt(num / den)} over all weights`);
+  return { worst, worstName, relative: Math.sqrt(num / den) };
+}
+
+const common = ['pretrain', '--preset', 'smoke', '--limit', '256', '--max-steps', '3', '--workers', '0', '--eval-images', '0', '--checkpoint-every', '0'];
+let oneRankOut: string | undefined;
+/** the reference: 1 rank × batch 8, 3 steps (run once, shared by the equivalence tests) */
+function oneRank(): string {
+  if (oneRankOut) return oneRankOut;
+  const out = mkdtempSync(join(tmpdir(), 'cim-1rank-'));
+  const b = cim(...common, '--batch-size', '8', '--out', out);
+  assert.equal(b.code, 0, b.stderr);
+  return (oneRankOut = out);
+}
+
+/** connections a redis-server has accepted so far */
+async function connectionsReceived(url: string): Promise<number> {
+  const r = new Redis(url, { protocol: 2 });
+  try {
+    return Number(/total_connections_received:(\d+)/.exec(await r.info('stats'))![1]);
+  } finally {
+    r.disconnect();
+  }
+}
+
+test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identical weights', async () => {
+  const two = await mkdtemp(join(tmpdir(), 'cim-2ranks-'));
+  const a = cim(...common, '--ranks', '2', '--batch-size', '4', '--out', two);
+  assert.equal(a.code, 0, a.stderr);
+  const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
+  assert.equal(summary.identicalWeights, true, 'both ranks end with the same sha256 of their weights');
+  assert.equal(summary.perRank.length, 2);
+  assert.match(a.stderr, /batch {8}4 × 1 accumulation × 2 rank\(s\) = effective 8/);
+  const d = weightsDiff(lastModel(oneRank()), lastModel(two));
+  assert.ok(d.worst <= 1e-5, `2-rank vs 1-rank: ${d.worstName} differs by ${d.worst} of its largest value`);
+  assert.ok(d.relative <= 1e-5, `2-rank vs 1-rank: ‖Δw‖/‖w‖ = ${d.relative} over all weights`);
   // every rank logged its own step and all-reduce timings and bytes
   for (const r of [0, 1]) {
     const lines = readFileSync(join(two, 'ranks', `rank-${r}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -79,6 +106,80 @@ test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identica
     }
   }
   assert.ok(!existsSync(join(two, 'ranks', 'rank-2.jsonl')));
+});
+
+test('2 nodes × 2 ranks over 2 Redis shards (node-local sums, leaders only on Redis) end where 1 rank × batch 8 ends', async () => {
+  const servers = await startLocalRedisServers(2);
+  try {
+    const redis = servers.urls.join(',');
+    const before = await Promise.all(servers.urls.map(connectionsReceived));
+    // float32 on the wire: the same tolerance as the 2-rank gang
+    const f32 = await mkdtemp(join(tmpdir(), 'cim-2x2-f32-'));
+    const a = cim(...common, '--ranks', '4', '--nodes', '2', '--redis', redis, '--wire', 'float32', '--batch-size', '2', '--out', f32);
+    assert.equal(a.code, 0, a.stderr);
+    const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.identicalWeights, true, 'all 4 ranks end with the same sha256 of their weights');
+    assert.equal(summary.perRank.length, 4);
+    // shard 1 only ever saw the 2 node leaders (a writer and a reader each); shard 0 also the
+    // one-time rendezvous of all 4 ranks (2 connections each); + 1: this count's own connection
+    const after = await Promise.all(servers.urls.map(connectionsReceived));
+    assert.equal(after[1] - before[1], 2 * 2 + 1, 'connections to shard 1');
+    assert.equal(after[0] - before[0], 2 * 2 + 4 * 2 + 1, 'connections to shard 0');
+    const d = weightsDiff(lastModel(oneRank()), lastModel(f32));
+    assert.ok(d.worst <= 1e-5, `2×2 float32 vs 1 rank: ${d.worstName} differs by ${d.worst} of its largest value`);
+    assert.ok(d.relative <= 1e-5, `2×2 float32 vs 1 rank: ‖Δw‖/‖w‖ = ${d.relative}`);
+    // the default wire across nodes is bfloat16: measured 2026-12-01 (wasm), worst tensor 5.9e-3 of its
+    // largest value (a LayerNorm bias), ‖Δw‖/‖w‖ 5.0e-7 after 3 steps (docs/scaling.md)
+    const bf = await mkdtemp(join(tmpdir(), 'cim-2x2-bf16-'));
+    const b = cim(...common, '--ranks', '4', '--nodes', '2', '--redis', redis, '--batch-size', '2', '--out', bf);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(JSON.parse(b.stdout.trim().split('\n').at(-1)!).identicalWeights, true);
+    const e = weightsDiff(lastModel(oneRank()), lastModel(bf));
+    assert.ok(e.worst > d.worst && e.worst <= 2e-2, `2×2 bfloat16 vs 1 rank: ${e.worstName} differs by ${e.worst} of its largest value`);
+    assert.ok(e.relative <= 1e-5, `2×2 bfloat16 vs 1 rank: ‖Δw‖/‖w‖ = ${e.relative}`);
+  } finally {
+    await servers.stop();
+  }
+});
+
+test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops the gang at once, named', async () => {
+  const servers = await startLocalRedisServers(2);
+  const out = await mkdtemp(join(tmpdir(), 'cim-2x2-kill-'));
+  const socketDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('cim-nodes-')).sort();
+  const dirsBefore = socketDirs();
+  try {
+    const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
+    writeFileSync(tiny, JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }));
+    const p = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--config', tiny, '--batch-size', '2',
+      '--ranks', '4', '--nodes', '2', '--redis', servers.urls.join(','), '--workers', '0', '--collective-timeout', '5000', '--out', out], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+    const rankLog = join(out, 'ranks', 'rank-2.jsonl');
+    while (socketDirs().length === dirsBefore.length) {
+      if (p.exitCode !== null) throw new Error(`the gang ended early: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const t0 = Date.now();
+    while (!existsSync(rankLog) || readFileSync(rankLog, 'utf8').length === 0) {
+      if (Date.now() - t0 > 240_000) throw new Error(`rank 2 never stepped: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const pids = spawnSync('pgrep', ['-f', '--', `--rank 2 --world-size 4 .*--out ${out}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(pids.length, 1, `rank 2 process: ${pids}`);
+    const killedAt = Date.now();
+    process.kill(Number(pids[0]), 'SIGKILL');
+    const code = await exited;
+    const seconds = (Date.now() - killedAt) / 1000;
+    assert.equal(code, 1);
+    // the launcher hears of rank 2 first, or of rank 3, which lost its leader
+    assert.match(stderr, /rank 2 \(node-1, node leader\) was killed \(SIGKILL\): stopping the gang|the node leader \(rank 2\) on node "node-1" is gone/);
+    assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
+    // the killed leader's socket file went with the gang's socket directory
+    assert.deepEqual(socketDirs(), dirsBefore);
+  } finally {
+    await servers.stop();
+  }
 });
 
 test('a rank killed with SIGKILL stops the gang with a message naming it, no hang', async () => {

@@ -23,11 +23,12 @@
 import { Worker, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db, RankAttempt, Run } from '@cim-forge/db';
-import { bullPriority, cancelChannel, rankJobId, RUNS_QUEUE, redisConnection, type RankJobData, type RunJobData } from '@cim-forge/queue';
+import { cancelChannel, rankJobId, RUNS_QUEUE, redisConnection, type RankJobData, type RunJobData } from '@cim-forge/queue';
 import type { ServiceEnv } from './service-env.ts';
 import { ACTIVE_STATUSES, isTerminal, transition } from './run-status.ts';
 import { recordEvent } from './run-events.ts';
 import { stopMessage } from './stop-message.ts';
+import { fairRankPriority } from './fair-share.ts';
 
 export interface ControllerOptions {
   env: ServiceEnv;
@@ -199,9 +200,11 @@ export class Controller {
 
   /** idempotent: job ids are (run, attempt, rank) */
   private async enqueueRanks(run: Run, attempt: number, ranks: number[]): Promise<void> {
+    // every rank of the gang at one priority: the run's, then its team's fair share
+    const priority = await fairRankPriority(this.o.db, run, attempt);
     await this.o.ranksQueue.addBulk(ranks.map((rank) => {
       const data: RankJobData = { runId: run.id, attempt, rank, worldSize: run.worldSize };
-      return { name: 'rank', data, opts: { jobId: rankJobId(data), priority: bullPriority(run.priority), attempts: 1, removeOnComplete: true, removeOnFail: 1000 } };
+      return { name: 'rank', data, opts: { jobId: rankJobId(data), priority, attempts: 1, removeOnComplete: true, removeOnFail: 1000 } };
     }));
   }
 

@@ -11,9 +11,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
-import { CollectiveTimeoutError, RedisCollective, RedisUnreachableError } from '@cim-forge/collective';
-import type { EvalConfig, FinetuneConfig, PretrainConfig } from '@cim-forge/config';
-import { createDb } from '@cim-forge/db';
+import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
+import { parseRunConfig, type FinetuneConfig, type RunPlan } from '@cim-forge/config';
+import { createDb, type Prisma } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
 } from '@cim-forge/engine';
@@ -27,7 +27,22 @@ import { RunError } from './run-error.ts';
 import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 import { HeldoutFigures } from './figures/heldout-figures.ts';
+import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
 
+
+/** the plan the worker derived from the data replaces the API's (best effort: the run goes on without it) */
+async function recordPlan(db: ReturnType<typeof createDb>, runId: string, plan: RunPlan): Promise<void> {
+  await db.run.update({ where: { id: runId }, data: { plan: plan as unknown as Prisma.InputJsonValue } }).catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
+}
+
+/** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
+function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
+  try {
+    return parseRunConfig(kind, stored);
+  } catch (e) {
+    throw new RunError((e as Error).message);
+  }
+}
 
 const send = (m: RankMessage) => process.send?.(m);
 
@@ -55,15 +70,23 @@ async function main(): Promise<number> {
   try {
     const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: { include: { run: { select: { teamId: true } } } } } });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
-    // image folders: only from the team's own data area (disk or S3), checked again here
-    data = await localizeDatasets(run.config as object, {
-      teamId: run.teamId, dataRoot: env.dataRoot, dataCache: env.dataCache, dataMaxBytes: env.dataMaxBytes, s3: { client: s3, bucket: env.s3Bucket },
-    });
-    const runConfig = data.config;
+    // image folders: only from the team's own data area (disk or S3), checked again here, on the
+    // config the run contract parsed (the kind's schema, defaults filled)
+    const localize = async <T extends object>(config: T): Promise<T> => {
+      const localized = await localizeDatasets(config, {
+        teamId: run.teamId, dataRoot: env.dataRoot, dataCache: env.dataCache, dataMaxBytes: env.dataMaxBytes, s3: { client: s3, bucket: env.s3Bucket },
+      });
+      data = localized;
+      return localized.config;
+    };
+    // before the gang meets: fetching an S3 image folder must not count against the collective's timeout
+    const pretrainConfig = run.kind === 'pretrain' ? await localize(runConfig('pretrain', run.config)) : undefined;
+    const finetuneConfig = run.kind === 'finetune' ? await localize(runConfig('finetune', run.config)) : undefined;
+    const evalConfig = run.kind === 'eval' ? await localize(runConfig('eval', run.config)) : undefined;
     const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
     collective = args.worldSize > 1
-      ? await RedisCollective.join({
-          redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
+      ? await joinCollective({
+          redisUrls: env.collectiveRedisUrls, nodeName: env.nodeName, socketDir: env.collectiveSocketDir, wire: env.collectiveWire, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
           rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
         })
       : undefined;
@@ -84,7 +107,7 @@ async function main(): Promise<number> {
     const shouldStop = () => stopRequested;
 
     if (run.kind === 'pretrain') {
-      const config = runConfig as unknown as PretrainConfig;
+      const config = pretrainConfig!;
       let finalStep = 0;
       const r = await pretrain({
         config, store, collective, resume: true, metrics: runMetrics,
@@ -94,6 +117,13 @@ async function main(): Promise<number> {
           onPlan: ({ plan, startStep, resumedFrom }) => {
             finalStep = plan.totalSteps;
             send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
+            if (isRank0 && startStep === 0) {
+              void recordPlan(db, run.id, {
+                effectiveBatch: plan.effectiveBatch, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs,
+                trainImages: plan.stepsPerEpoch * plan.effectiveBatch, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps,
+                warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+              });
+            }
             if (isRank0 && resumedFrom) void event('run.resumed', `attempt ${args.attempt} restarted from checkpoint ${resumedFrom} at step ${startStep} of ${plan.totalSteps}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
           },
           // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
@@ -130,13 +160,21 @@ async function main(): Promise<number> {
       const source = { uri: run.sourceCheckpoint.uri, runId: run.sourceCheckpoint.runId, runTeamId: run.sourceCheckpoint.run?.teamId ?? null };
       await writeFile(weights, await readSourceWeights({ client: s3, bucket: env.s3Bucket, teamId: run.teamId }, source));
       if (run.kind === 'finetune') {
-        const config: FinetuneConfig = { ...(runConfig as unknown as FinetuneConfig), initFrom: weights };
+        const config: FinetuneConfig = { ...finetuneConfig!, initFrom: weights };
         const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
         const r = await finetune({
           config, store, metrics: sink, resume: true,
           hooks: {
             shouldStop,
-            onPlan: ({ plan, startStep, resumedFrom }) => send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom }),
+            onPlan: ({ plan, startStep, resumedFrom }) => {
+              send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
+              if (startStep === 0) {
+                void recordPlan(db, run.id, {
+                  effectiveBatch: config.batchSize, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs, trainImages: plan.trainImages,
+                  stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps, warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+                });
+              }
+            },
             onStep: (s) => {
               started = true;
               send({ type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, imagesPerSec: s.imagesPerSec, stepSeconds: 0, dataWaitSeconds: 0, allReduceSeconds: 0, allReduceBytes: 0 });
@@ -146,7 +184,7 @@ async function main(): Promise<number> {
         });
         return r.stopped ? EXIT.stopped : EXIT.ok;
       }
-      const cfg = runConfig as unknown as EvalConfig;
+      const cfg = evalConfig!;
       const model = await loadClassifierFile(weights);
       try {
         const side = model.config.imgSize;
@@ -176,8 +214,11 @@ async function main(): Promise<number> {
     if (err instanceof CollectiveTimeoutError && !err.operation.startsWith('rendezvous') && err.missingRanks.length > 0) {
       // a peer stopped contributing (dead, SIGSTOPped, cut off): name it in the run's log
       await event('rank.lost', `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank });
+    } else if (err instanceof NodeLocalError && err.lostRanks.length > 0) {
+      // a rank on this node (or its leader) died: its socket closed at once
+      await event('rank.lost', `rank ${err.lostRanks.join(', ')} lost: ${err.message} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.lostRanks], operation: 'node-local', reporter: args.rank });
     }
-    send({ type: 'failed', category, message: err.message });
+    send({ type: 'failed', category, message: isOutOfMemory(err) ? outOfMemoryMessage(err.message) : err.message });
     console.error(err.stack ?? err.message);
     return EXIT[category];
   } finally {
@@ -191,8 +232,10 @@ async function main(): Promise<number> {
 
 function categorize(e: Error, started: boolean): ExitCategory {
   if (e instanceof CollectiveTimeoutError) return e.operation.startsWith('rendezvous') ? 'rendezvous' : 'infra';
-  if (e instanceof RedisUnreachableError) return 'infra';
+  if (e instanceof RedisUnreachableError || e instanceof NodeLocalError) return 'infra';
   if (e instanceof RunError || e instanceof NonFiniteLossError) return 'user';
+  // the config asks for more memory than the worker has: retrying on another worker won't help
+  if (isOutOfMemory(e)) return 'user';
   // before the first step nothing but the run's own config and data can be at fault, unless it
   // is a network error talking to our services
   // (Prisma P1001/P1002/P1008/P1017: the database server cannot be reached, timed out or closed the connection)

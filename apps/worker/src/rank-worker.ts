@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Db } from '@cim-forge/db';
-import { cancelChannel, RANKS_QUEUE, redisConnection, type RankJobData } from '@cim-forge/queue';
+import { cancelChannel, RANKS_QUEUE, redisConnection, registerWorker, unregisterWorker, WORKER_ENTRY_TTL_MS, type RankJobData } from '@cim-forge/queue';
 import { categoryOfExit, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
-import { toProcessEnv, type ServiceEnv } from './service-env.ts';
+import type { ServiceEnv } from './service-env.ts';
+import { rankProcessEnv } from './rank-process-env.ts';
+import { classifyRankExit } from './out-of-memory.ts';
 import { isTerminal, markRunning, transition } from './run-status.ts';
 import { recordEvent } from './run-events.ts';
 import { parseStopMessage } from './stop-message.ts';
@@ -71,7 +73,15 @@ export class RankWorker {
     });
     this.worker.on('error', (e) => this.log(`worker error: ${e.message}`));
     await this.worker.waitUntilReady();
+    // capacity the API can see: one rank per worker, refreshed while this worker lives
+    this.registry = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
+    const refresh = () => registerWorker(this.registry!, env.queuePrefix, env.workerId).catch((e: Error) => this.log(`could not register the worker: ${e.message}`));
+    await refresh();
+    this.registryTimer = setInterval(refresh, Math.min(10_000, WORKER_ENTRY_TTL_MS / 3));
   }
+
+  private registry: Redis | undefined;
+  private registryTimer: NodeJS.Timeout | undefined;
 
   /** Number of ranks running now (0 or 1). */
   get busy(): number {
@@ -118,7 +128,7 @@ export class RankWorker {
     const args: RankRunnerArgs = { ...d, workerId: env.workerId };
     const child = spawn(process.execPath, ['--import', 'tsx', this.o.runnerPath ?? defaultRunner, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...toProcessEnv(env), ...this.o.childEnv },
+      env: rankProcessEnv(process.env, env, this.o.childEnv),
     });
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
@@ -171,9 +181,12 @@ export class RankWorker {
     clearInterval(heartbeat);
     this.running.delete(job.id!);
 
-    const category = categoryOfExit(exit.code, exit.signal);
+    // a V8 heap abort (out of memory) is the run's own error, whatever the signal
+    const exitCategory = classifyRankExit(categoryOfExit(exit.code, exit.signal), stderr);
+    const category = exitCategory.category;
     const outcome: RankJobResult['outcome'] = stoppedBy ? 'cancelled' : category;
     const reason = stoppedBy
+      ?? exitCategory.oomReason
       ?? (outcome === 'ok' ? 'exit 0'
         : failure?.message ?? (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     // only a live row is ended here: the controller may have declared it lost meanwhile
@@ -213,6 +226,11 @@ export class RankWorker {
       const deadline = Date.now() + gracefulMs;
       while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       for (const r of this.running.values()) r.child.kill('SIGKILL');
+      clearInterval(this.registryTimer);
+      if (this.registry) {
+        await unregisterWorker(this.registry, this.o.env.queuePrefix, this.o.env.workerId).catch(() => {});
+        this.registry.disconnect();
+      }
       await this.worker?.close();
       this.sub?.disconnect();
     })();

@@ -16,6 +16,10 @@
  * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
  * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
+ * | CIM_COLLECTIVE_REDIS_URLS | REDIS_URL | the gradient all-reduce's Redis servers, comma-separated: K > 1 shards every all-reduce over them |
+ * | NODE_NAME | (unset) | this worker's node (Kubernetes downward API spec.nodeName); set: ranks on one node sum locally, only one per node talks to Redis |
+ * | CIM_COLLECTIVE_SOCKET_DIR | os.tmpdir() | the node-local group's Unix sockets; a directory shared by the worker pods of a node |
+ * | CIM_COLLECTIVE_WIRE | auto | gradient format on the Redis wire: auto (bfloat16 across nodes, else float32), float32, bfloat16, float16 |
  * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
  * | CIM_DATA_ROOT | (none) | teams' data areas on disk: a run's image folder `root` is read from $CIM_DATA_ROOT/<team id>/<root> |
  * | CIM_DATA_CACHE | <tmpdir>/cim-data | where image folders in S3 (s3://$S3_BUCKET/data/<team id>/<root>) are fetched for a rank |
@@ -29,6 +33,7 @@ import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { webGpuAdapterKind, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+import { parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 
 export interface ServiceEnv {
@@ -48,6 +53,12 @@ export interface ServiceEnv {
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   controllerLockMs: number;
+  /** the collective's Redis servers (≥ 1; default [redisUrl]) */
+  collectiveRedisUrls: string[];
+  /** this worker's node: ranks that share it reduce locally first (undefined: every rank talks to Redis) */
+  nodeName: string | undefined;
+  collectiveSocketDir: string | undefined;
+  collectiveWire: WireName | 'auto';
   /** absolute; teams' areas are <dataRoot>/<team id>; undefined: no image folders on disk */
   dataRoot: string | undefined;
   dataCache: string;
@@ -67,9 +78,17 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
   if (!databaseUrl) throw new Error('DATABASE_URL is required (e.g. postgresql://user@host:5432/cim)');
   const s3Bucket = env.S3_BUCKET ?? '';
   if (role === 'worker' && !s3Bucket) throw new Error('S3_BUCKET is required: checkpoints are written to S3');
+  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const collectiveRedisUrls = env.CIM_COLLECTIVE_REDIS_URLS ? parseRedisUrlList(env.CIM_COLLECTIVE_REDIS_URLS) : [redisUrl];
+  for (const u of collectiveRedisUrls) {
+    if (!/^rediss?:\/\/\S+$/.test(u)) throw new Error(`CIM_COLLECTIVE_REDIS_URLS must be redis:// or rediss:// URLs separated by commas, got "${u.replace(/:[^:@/]*@/, ':***@')}"`);
+  }
+  if (!collectiveRedisUrls.length) throw new Error('CIM_COLLECTIVE_REDIS_URLS names no URL');
+  const collectiveWire = (env.CIM_COLLECTIVE_WIRE || 'auto') as WireName | 'auto';
+  if (collectiveWire !== 'auto' && !WIRE_NAMES.includes(collectiveWire)) throw new Error(`CIM_COLLECTIVE_WIRE must be auto, ${WIRE_NAMES.join(', ')}; got "${collectiveWire}"`);
   return {
     databaseUrl,
-    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisUrl,
     queuePrefix: env.CIM_QUEUE_PREFIX || 'bull',
     s3: s3OptionsFromEnv(env),
     s3Bucket,
@@ -83,6 +102,10 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
     heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
     controllerLockMs: int('CIM_CONTROLLER_LOCK_MS', 30_000, 1000),
+    collectiveRedisUrls,
+    nodeName: env.NODE_NAME || undefined,
+    collectiveSocketDir: env.CIM_COLLECTIVE_SOCKET_DIR || undefined,
+    collectiveWire,
     dataRoot: absoluteDir(env, 'CIM_DATA_ROOT'),
     dataCache: absoluteDir(env, 'CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
     dataMaxBytes: int('CIM_DATA_MAX_BYTES', 20 * 1024 ** 3),
@@ -129,7 +152,11 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     CIM_COLLECTIVE_TIMEOUT_MS: String(env.collectiveTimeoutMs),
     CIM_HEARTBEAT_MS: String(env.heartbeatMs),
     CIM_HEARTBEAT_TIMEOUT_MS: String(env.heartbeatTimeoutMs),
+    CIM_COLLECTIVE_REDIS_URLS: env.collectiveRedisUrls.join(','),
+    CIM_COLLECTIVE_WIRE: env.collectiveWire,
   };
+  if (env.nodeName) out.NODE_NAME = env.nodeName;
+  if (env.collectiveSocketDir) out.CIM_COLLECTIVE_SOCKET_DIR = env.collectiveSocketDir;
   if (env.threads !== undefined) out.CIM_THREADS = String(env.threads);
   out.CIM_DATA_CACHE = env.dataCache;
   out.CIM_DATA_MAX_BYTES = String(env.dataMaxBytes);

@@ -61,6 +61,10 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: S3_ACCESS_KEY_ID } }
 - name: S3_SECRET_ACCESS_KEY
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: S3_SECRET_ACCESS_KEY } }
+{{- end -}}
+
+{{/* the bootstrap admin secret: the API only (workers, controller and rank processes never get it) */}}
+{{- define "cim-forge.adminTokenEnv" -}}
 - name: CIM_ADMIN_TOKEN
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: CIM_ADMIN_TOKEN } }
 {{- end -}}
@@ -69,4 +73,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "cim-forge.tmpVolume" -}}
 - name: tmp
   emptyDir: {}
+{{- end -}}
+
+{{/* The collective's Redis URLs, comma-separated: collective.redis.urls, else the chart's K shards, else empty (the workers use REDIS_URL) */}}
+{{- define "cim-forge.collectiveRedisUrls" -}}
+{{- if .Values.collective.redis.urls -}}
+{{- join "," .Values.collective.redis.urls -}}
+{{- else if gt (int .Values.collective.redis.shards) 0 -}}
+{{- $name := printf "%s-collective-redis" (include "cim-forge.fullname" .) -}}
+{{- $urls := list -}}
+{{- range $k := until (int .Values.collective.redis.shards) -}}
+{{- $urls = append $urls (printf "redis://%s-%d.%s.%s.svc:6379" $name $k $name $.Release.Namespace) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
 {{- end -}}

@@ -27,7 +27,7 @@ export function isCimModelName(name: string): name is CimModelName {
 }
 
 export function isResNetName(name: string): name is CimResNetName {
-  return name in cimResNetFactories;
+  return Object.hasOwn(cimResNetFactories, name);
 }
 
 export function architectureOf(c: AnyCimModelConfig): CimArchitecture {
@@ -36,7 +36,7 @@ export function architectureOf(c: AnyCimModelConfig): CimArchitecture {
 
 /** Override keys that `base` lacks (a typo, or a ViT field given to a ResNet): refused, not ignored. */
 function checkKeys(name: string, o: object, base: object, what = 'modelOverrides'): void {
-  const unknown = Object.keys(o).filter((k) => !(k in base));
+  const unknown = Object.keys(o).filter((k) => !Object.hasOwn(base, k));
   if (unknown.length) throw new Error(`${what} of ${name}: unknown field(s) ${unknown.join(', ')}; known: ${Object.keys(base).join(', ')}`);
 }
 
@@ -49,7 +49,7 @@ export function cimModelConfig(name: CimModelName, overrides: CimModelOverrides 
     checkKeys(name, backbone, base.backbone, 'modelOverrides.backbone');
     return checkCimResNetConfig({ ...base, ...rest, backbone: checkResNetConfig({ ...base.backbone, ...backbone }) });
   }
-  const factory = modelFactories[name];
+  const factory = Object.hasOwn(modelFactories, name) ? modelFactories[name as ModelName] : undefined;
   if (!factory) throw new Error(`unknown model "${name}"; choose one of ${cimModelNames.join(', ')}`);
   checkKeys(name, overrides, factory());
   return factory(overrides as Partial<CimModelConfig>);

@@ -17,7 +17,8 @@ export class CollectiveTimeoutError extends Error {
   }
 }
 
-/** "rank 1" / "ranks 2, 3" */
-export function rankList(ranks: readonly number[]): string {
+/** "rank 1" / "ranks 2, 3", or the members' own names ("node 1 (leader rank 2)") when given */
+export function rankList(ranks: readonly number[], names?: readonly string[]): string {
+  if (names) return ranks.map((r) => names[r]).join(', ');
   return `${ranks.length === 1 ? 'rank' : 'ranks'} ${ranks.join(', ')}`;
 }

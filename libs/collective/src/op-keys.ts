@@ -34,6 +34,11 @@ export class OpKeys {
     return `${this.op}:bar`;
   }
 
+  /** stream: one small payload per rank (gatherSmall) */
+  get gather(): string {
+    return `${this.op}:gather`;
+  }
+
   /** counter of ranks done with the operation */
   get done(): string {
     return `${this.op}:done`;
@@ -41,7 +46,7 @@ export class OpKeys {
 
   /** every key an operation of any kind may create, for a world of `worldSize` */
   all(worldSize: number): string[] {
-    const keys = [this.broadcast, this.barrier, this.done];
+    const keys = [this.broadcast, this.barrier, this.gather, this.done];
     for (let j = 0; j < worldSize; j++) keys.push(this.reduceScatter(j), this.allGather(j));
     return keys;
   }

@@ -47,6 +47,8 @@ export class Operation {
     readonly timeoutMs: number,
     /** ms an operation key lives if the gang dies before deleting it */
     private readonly ttlMs: number,
+    /** how messages name member r (default "rank r") */
+    private readonly memberNames?: readonly string[],
   ) {
     this.name = `${kind} ${seq}`;
     this.keys = new OpKeys(base, seq);
@@ -159,19 +161,20 @@ export class Operation {
       ]);
       markers?.forEach((m, r) => {
         if (r === this.rank) return;
+        const who = this.memberNames?.[r] ?? `rank ${r}`;
         if (m === null) {
           behind.push(r);
-          notes.push(`rank ${r} has left or expired`);
+          notes.push(`${who} has left or expired`);
         } else if (Number(m) < this.seq) {
           behind.push(r);
-          notes.push(`rank ${r} is still at operation ${m}`);
+          notes.push(`${who} is still at operation ${m}`);
         }
       });
     } catch {
       // no diagnosis: fall back to what this rank saw
     }
     const ranks = behind.length ? behind : waitingFor;
-    const message = `${this.name} timed out after ${this.timeoutMs} ms waiting for ${ranks.length ? rankList(ranks) : 'the gang'}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+    const message = `${this.name} timed out after ${this.timeoutMs} ms waiting for ${ranks.length ? rankList(ranks, this.memberNames) : 'the gang'}${notes.length ? ` (${notes.join('; ')})` : ''}`;
     return new CollectiveTimeoutError(message, this.name, this.timeoutMs, ranks);
   }
 }

@@ -1,4 +1,5 @@
 import { maskRedisUrl } from './redis-unreachable-error.ts';
+import { WIRE_NAMES, type WireName } from './wire-format.ts';
 
 /** How a rank joins a run's gang on a gradient Redis. Defaults are merged and checked once, in `resolveRedisCollectiveOptions`. */
 export interface RedisCollectiveOptions {
@@ -19,10 +20,12 @@ export interface RedisCollectiveOptions {
   /** float32 bytes per all-reduce bucket, and bytes per broadcast message (default 4 MiB) */
   bucketBytes?: number;
   /** element format on the wire; sums are always float32 (default "float32") */
-  wire?: 'float32' | 'float16';
+  wire?: WireName;
+  /** how timeout messages name member r (default "rank r"); e.g. "node 1 (leader rank 2)" */
+  memberNames?: readonly string[];
 }
 
-export type ResolvedRedisCollectiveOptions = Required<RedisCollectiveOptions>;
+export type ResolvedRedisCollectiveOptions = Required<Omit<RedisCollectiveOptions, 'memberNames'>> & Pick<RedisCollectiveOptions, 'memberNames'>;
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -38,6 +41,7 @@ export function resolveRedisCollectiveOptions(o: RedisCollectiveOptions): Resolv
     rendezvousTimeoutMs: o.rendezvousTimeoutMs ?? timeoutMs,
     bucketBytes: o.bucketBytes ?? 4 * 1024 * 1024,
     wire: o.wire ?? 'float32',
+    memberNames: o.memberNames,
   };
   const fail = (what: string) => {
     throw new Error(`RedisCollective: ${what}`);
@@ -50,7 +54,8 @@ export function resolveRedisCollectiveOptions(o: RedisCollectiveOptions): Resolv
     if (!Number.isFinite(r[k]) || r[k] <= 0) fail(`${k} must be a positive number of ms, got ${r[k]}`);
   }
   if (!Number.isInteger(r.bucketBytes) || r.bucketBytes < 4) fail(`bucketBytes must be an integer ≥ 4, got ${r.bucketBytes}`);
-  if (r.wire !== 'float32' && r.wire !== 'float16') fail(`wire must be "float32" or "float16", got ${JSON.stringify(r.wire)}`);
+  if (!WIRE_NAMES.includes(r.wire)) fail(`wire must be one of ${WIRE_NAMES.join(', ')}, got ${JSON.stringify(r.wire)}`);
+  if (r.memberNames && r.memberNames.length !== r.worldSize) fail(`memberNames must name all ${r.worldSize} members, got ${r.memberNames.length}`);
   try {
     const u = new URL(r.redisUrl);
     if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error();

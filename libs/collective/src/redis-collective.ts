@@ -10,6 +10,7 @@
  */
 import { allReduce } from './all-reduce.ts';
 import { barrier } from './barrier.ts';
+import { gatherSmall } from './gather-small.ts';
 import { broadcast } from './broadcast.ts';
 import { OpKeys } from './op-keys.ts';
 import { Operation } from './operation.ts';
@@ -96,6 +97,11 @@ export class RedisCollective {
     return this.run('barrier', (op) => barrier(op));
   }
 
+  /** Every rank's small payload (one message each, e.g. its node name), indexed by rank, on every rank. */
+  gatherSmall(data: Uint8Array): Promise<Uint8Array[]> {
+    return this.run('gather', (op) => gatherSmall(op, data));
+  }
+
   /** Disconnects (an operation in flight rejects) and removes this rank's progress marker. Idempotent. */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
@@ -118,7 +124,7 @@ export class RedisCollective {
     const result = this.tail.then(async () => {
       if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
       if (this.broken) throw new Error(`${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`);
-      const op = new Operation(this.link, kind, this.keyBase, ++this.seq, this.rank, this.worldSize, this.options.timeoutMs, this.ttlMs);
+      const op = new Operation(this.link, kind, this.keyBase, ++this.seq, this.rank, this.worldSize, this.options.timeoutMs, this.ttlMs, this.options.memberNames);
       try {
         const previous = await this.counted;
         if (previous) throw previous;

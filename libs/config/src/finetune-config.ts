@@ -108,7 +108,7 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
   }
   if (c.labelsFraction === 0) throw new Error('finetune config: labelsFraction must be > 0');
   if (c.dropPath >= 1) throw new Error(`finetune config: dropPath must be < 1, got ${c.dropPath}`);
-  if (!(c.model in modelFactories)) throw new Error(`finetune config: unknown model ${c.model}`);
+  if (!Object.hasOwn(modelFactories, c.model)) throw new Error(`finetune config: unknown model ${c.model}`);
   if (c.encoder !== 'online' && c.encoder !== 'target') throw new Error(`finetune config: encoder must be online or target, got ${c.encoder}`);
   if (c.randAugment && !(c.randAugment.m >= 0 && c.randAugment.m <= 10 && Number.isInteger(c.randAugment.n) && c.randAugment.n >= 0)) {
     throw new Error(`finetune config: randAugment needs integer n >= 0 and m in [0, 10], got ${JSON.stringify(c.randAugment)}`);

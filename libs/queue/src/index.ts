@@ -39,6 +39,19 @@ export function bullPriority(priority: number): number {
   return PRIORITY_MAX + 1 - priority;
 }
 
+/** usage steps that order rank jobs within one priority (more usage waits longer; capped) */
+export const FAIR_SHARE_STEPS = 10_000;
+
+/**
+ * A rank job's BullMQ priority: the run's priority first, then its team's recent usage in ranks
+ * (fair share; apps/worker/src/fair-share.ts). At most (PRIORITY_MAX − PRIORITY_MIN + 1) · 10^4
+ * ≈ 2·10^6, inside BullMQ's 2^21.
+ */
+export function rankJobPriority(priority: number, teamUsage: number): number {
+  const usage = Math.min(FAIR_SHARE_STEPS - 1, Math.max(0, Math.floor(teamUsage)));
+  return (bullPriority(priority) - 1) * FAIR_SHARE_STEPS + usage + 1;
+}
+
 export function runJobId(runId: string): string {
   return `run-${runId}`;
 }
@@ -112,3 +125,4 @@ export function figuresQueue(o: QueueOptions): Queue<FigureJobData> {
 export async function enqueueFigure(queue: Queue<FigureJobData>, figureId: string): Promise<void> {
   await queue.add('figure', { figureId }, { jobId: `figure-${figureId}`, attempts: 2, backoff: { type: 'fixed', delay: 5000 }, removeOnComplete: true, removeOnFail: 1000 });
 }
+export { WORKER_ENTRY_TTL_MS, liveWorkerCount, registerWorker, unregisterWorker, workerRegistryKey } from './worker-registry.ts';

@@ -14,7 +14,7 @@ export function httpDurationHistogram(registry: Registry): HttpDurationHistogram
 
 export interface ApiMetrics {
   httpDuration: HttpDurationHistogram;
-  runsSubmitted: Counter<'team' | 'kind'>;
+  runsSubmitted: Counter<'kind'>;
 }
 
 export function apiMetrics(registry: Registry): ApiMetrics {

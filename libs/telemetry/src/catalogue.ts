@@ -60,8 +60,8 @@ export const catalogue = {
   }),
   runsSubmitted: spec({
     service: 'api', type: 'counter', name: 'cim_runs_submitted_total',
-    help: 'Training runs accepted by POST /v1/runs.',
-    labelNames: ['team', 'kind'] as const,
+    help: 'Training runs accepted by POST /v1/runs, by kind (no team: the API port is public).',
+    labelNames: ['kind'] as const,
   }),
   // ── controller ───────────────────────────────────────────────────────────────────────────
   runs: spec({

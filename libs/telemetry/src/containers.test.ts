@@ -133,7 +133,7 @@ describe('docker/compose.yaml', () => {
   };
   const s = compose.services;
   const APP_ENV = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID',
-    'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'LOG_LEVEL'];
+    'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'CIM_QUEUE_PREFIX', 'LOG_LEVEL'];
 
   it('has every service of the laptop stack', () => {
     assert.deepEqual(Object.keys(s).sort(), ['api', 'controller', 'grafana', 'migrate', 'minio', 'minio-init', 'postgres', 'prometheus', 'redis', 'worker']);
@@ -154,6 +154,9 @@ describe('docker/compose.yaml', () => {
     for (const [name, file] of Object.entries(entry)) assert.deepEqual(s[name].command, ['node', '--import', 'tsx', file], name);
     for (const name of ['api', 'controller', 'worker']) for (const k of APP_ENV) assert.ok(s[name].environment?.[k], `${name}: ${k}`);
     assert.equal(s.api.environment?.PORT, String(DEFAULT_PORTS.api));
+    // the admin secret only where the API runs, long enough for the API to start (issue 13)
+    assert.ok((s.api.environment?.CIM_ADMIN_TOKEN ?? '').length >= 24, 'the API\'s CIM_ADMIN_TOKEN has >= 24 characters');
+    for (const name of ['controller', 'worker', 'migrate']) assert.equal(s[name].environment?.CIM_ADMIN_TOKEN, undefined, `${name} gets no admin token`);
     assert.deepEqual(s.api.ports, [`${DEFAULT_PORTS.api}:${DEFAULT_PORTS.api}`]);
     assert.equal(s.controller.environment?.METRICS_PORT, String(DEFAULT_PORTS.controllerMetrics));
     assert.equal(s.worker.environment?.METRICS_PORT, String(DEFAULT_PORTS.workerMetrics));

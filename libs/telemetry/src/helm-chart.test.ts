@@ -52,6 +52,9 @@ describe('helm/cim-forge values.schema.json', () => {
     ['an unknown WebGPU adapter', { worker: { backend: 'webgpu', webgpuAdapter: 'vulkan' } }, /\.worker\.webgpuAdapter should be equal to one of the allowed values/],
     ['a misspelt key', { worker: { gpu: 2 } }, /\.worker should NOT have additional properties/],
     ['a port out of range', { api: { port: 70000 } }, /\.api\.port should be <= 65535/],
+    ['a negative shard count', { collective: { redis: { shards: -1 } } }, /\.collective\.redis\.shards should be >= 0/],
+    ['a collective URL that is not redis://', { collective: { redis: { urls: ['http://x:6379'] } } }, /\.collective\.redis\.urls\[0\] should match pattern/],
+    ['an unknown wire format', { collective: { wire: 'int8' } }, /\.collective\.wire should be equal to one of the allowed values/],
     ['a grace period too short for a checkpoint', { worker: { terminationGracePeriodSeconds: 5 } }, /terminationGracePeriodSeconds should be >= 30/],
   ];
   for (const [what, over, msg] of bad) {
@@ -108,7 +111,8 @@ describe('helm/cim-forge templates (static)', () => {
     const names = new Set([...all.matchAll(/- name: ([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
     for (const m of templates['configmap.yaml'].matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]);
     for (const k of ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
-      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'CIM_WEBGPU_ADAPTER', 'LOG_LEVEL', 'WORKER_ID']) {
+      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'CIM_WEBGPU_ADAPTER', 'LOG_LEVEL', 'WORKER_ID',
+      'CIM_COLLECTIVE_REDIS_URLS', 'CIM_COLLECTIVE_WIRE', 'NODE_NAME', 'CIM_COLLECTIVE_SOCKET_DIR']) {
       assert.ok(names.has(k), k);
     }
   });
@@ -219,6 +223,30 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     const tf = envOf(render('minimal-values.yaml')).env;
     assert.equal(tf.CIM_BACKEND, 'tensorflow');
     assert.ok(!('CIM_WEBGPU_ADAPTER' in tf) && !('NVIDIA_DRIVER_CAPABILITIES' in tf));
+  });
+
+  it('the collective: K Redis shards of its own, their URLs, the node name and a shared socket directory on the workers', () => {
+    const docs = render('minimal-values.yaml');
+    const sts = docs.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'rel-cim-forge-collective-redis')!;
+    assert.equal(get(sts.spec, ['replicas']), 4);
+    assert.ok(docs.some((d) => d.kind === 'Service' && d.metadata.name === 'rel-cim-forge-collective-redis' && get(d.spec, ['clusterIP']) === 'None'), 'a headless Service for the shards');
+    const pod = get(docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!.spec, ['template', 'spec']) as Tree;
+    const env = ((pod.containers as Tree[])[0].env as Tree[]);
+    const urls = env.find((e) => e.name === 'CIM_COLLECTIVE_REDIS_URLS')!.value as string;
+    assert.deepEqual(urls.split(','), [0, 1, 2, 3].map((k) => `redis://rel-cim-forge-collective-redis-${k}.rel-cim-forge-collective-redis.ml.svc:6379`));
+    assert.deepEqual(env.find((e) => e.name === 'NODE_NAME')!.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+    assert.equal(env.find((e) => e.name === 'CIM_COLLECTIVE_WIRE')!.value, 'auto');
+    const dir = env.find((e) => e.name === 'CIM_COLLECTIVE_SOCKET_DIR')!.value;
+    const mount = ((pod.containers as Tree[])[0].volumeMounts as Tree[]).find((m) => m.mountPath === dir)!;
+    assert.deepEqual((pod.volumes as Tree[]).find((v) => v.name === mount.name)!.hostPath, { path: '/var/run/cim-forge/collective', type: 'DirectoryOrCreate' });
+    // external servers instead: no StatefulSet, their URLs; node-local off: no NODE_NAME, no hostPath
+    const ext = render('minimal-values.yaml', '--set', 'collective.redis.urls={redis://a:6379,redis://b:6379}', '--set', 'collective.nodeLocal.enabled=false');
+    assert.ok(!ext.some((d) => d.kind === 'StatefulSet'), 'no shards of our own with external URLs');
+    const extPod = get(ext.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!.spec, ['template', 'spec']) as Tree;
+    const extEnv = ((extPod.containers as Tree[])[0].env as Tree[]);
+    assert.equal(extEnv.find((e) => e.name === 'CIM_COLLECTIVE_REDIS_URLS')!.value, 'redis://a:6379,redis://b:6379');
+    assert.ok(!extEnv.some((e) => e.name === 'NODE_NAME'), 'no NODE_NAME with nodeLocal off');
+    assert.ok(!JSON.stringify(extPod.volumes).includes('hostPath'), 'no hostPath with nodeLocal off');
   });
 
   it('CPU values: no GPU requests, no Operator resources', () => {

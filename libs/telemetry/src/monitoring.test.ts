@@ -50,7 +50,7 @@ describe('Grafana dashboards', () => {
   const required: Record<(typeof DASHBOARDS)[number], string[]> = {
     overview: ['Queue depth', 'Runs by status', 'Cluster throughput (images/s)', 'API errors (5xx/s)', 'Rank failures', 'Busy workers'],
     run: ['Loss', 'Learning rate', 'Target momentum', 'Images/s per rank', 'All-reduce share of step time', 'Checkpoints', 'Checkpoint bytes', 'Restarts', 'Heartbeat age'],
-    queue: ['Queue depth by state', 'Queue wait p50 / p95', 'Runs submitted by team', 'Runs by status and team'],
+    queue: ['Queue depth by state', 'Queue wait p50 / p95', 'Runs submitted by kind', 'Runs by status and team'],
   };
 
   for (const name of DASHBOARDS) {

@@ -52,11 +52,15 @@ export default fp<AuthOptions>(
       }
       const row = await db.apiToken.findUnique({
         where: { tokenHash: hashToken(token) },
-        select: { id: true, teamId: true, admin: true, prefix: true, revokedAt: true },
+        select: { id: true, teamId: true, admin: true, prefix: true, revokedAt: true, expiresAt: true },
       });
       if (!row || row.revokedAt !== null) {
         reply.header('www-authenticate', 'Bearer error="invalid_token"');
         throw unauthorized('invalid or revoked token');
+      }
+      if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) {
+        reply.header('www-authenticate', 'Bearer error="invalid_token", error_description="expired"');
+        throw unauthorized(`token ${row.prefix}… expired at ${row.expiresAt.toISOString()}`);
       }
       request.principal = { admin: row.admin, teamId: row.teamId, tokenId: row.id, tokenPrefix: row.prefix };
       const now = Date.now();

@@ -6,32 +6,18 @@
 import { STATUS_CODES } from 'node:http';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifySchemaValidationError } from 'fastify';
-import { HttpError } from '../http-error.ts';
+import { schemaErrorMessage, type SchemaError } from '@cim-forge/config';
+import { HttpError, TooManyRequests } from '../http-error.ts';
 
 /** the body limit, bytes (Fastify's bodyLimit) */
 export const BODY_LIMIT = 1024 * 1024;
 
-/** keywords that only say "some branch failed"; the branch's own error is more useful */
-const VAGUE = new Set(['anyOf', 'oneOf', 'boolean', 'if', 'not']);
-
 /**
- * TypeBox reports every failing keyword; the client gets the one that says most: an unknown
- * property first (named), else the first specific error, with allowed values spelled out.
+ * TypeBox reports every failing keyword; the client gets the one that says most (the config lib's
+ * `schemaErrorMessage`: an unknown property first, named, else the first specific error).
  */
 export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const extra = errors.find((e) => e.keyword === 'additionalProperties');
-  let message: string;
-  if (extra) {
-    const names = (extra.params as { additionalProperties?: string[]; additionalProperty?: string }).additionalProperties ?? [
-      (extra.params as { additionalProperty?: string }).additionalProperty,
-    ];
-    message = `${dataVar}${extra.instancePath}/${names[0]} is not allowed (unknown field)`;
-  } else {
-    const e = errors.find((x) => !VAGUE.has(x.keyword)) ?? errors[0];
-    message = `${dataVar}${e.instancePath} ${e.message}`;
-    const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
-    if (e.keyword === 'enum' && allowed) message += `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
-  }
+  const message = schemaErrorMessage(errors as unknown as SchemaError[], dataVar);
   return Object.assign(new Error(message), { validation: errors, validationContext: dataVar, statusCode: 400 });
 }
 
@@ -42,6 +28,7 @@ function body(statusCode: number, message: string) {
 export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+      if (err instanceof TooManyRequests) reply.header('retry-after', String(err.retryAfterSeconds));
       if (err instanceof HttpError) return reply.status(err.statusCode).send(err.toBody());
       const status = err.statusCode ?? 500;
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

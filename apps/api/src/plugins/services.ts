@@ -16,6 +16,8 @@ export interface Services {
   webhookPolicy: AddressPolicy;
   webhookResolver: Resolver;
   figuresQueue: Queue<FigureJobData>;
+  /** what one worker can hold, bytes */
+  workerMemoryBytes: number;
 }
 
 declare module 'fastify' {
@@ -23,6 +25,9 @@ declare module 'fastify' {
     services: Services;
   }
 }
+
+/** a worker's memory when none is given: one 80 GiB accelerator */
+export const DEFAULT_WORKER_MEMORY_BYTES = 80 * 2 ** 30;
 
 /** presigned download URL lifetime when none is given, s */
 const DEFAULT_PRESIGN_SECONDS = 900;
@@ -45,6 +50,7 @@ export default fp<ApiDeps>(
       webhookPolicy: deps.webhookPolicy ?? new AddressPolicy(),
       webhookResolver: deps.webhookResolver ?? systemResolver,
       figuresQueue,
+      workerMemoryBytes: deps.workerMemoryBytes ?? DEFAULT_WORKER_MEMORY_BYTES,
     });
   },
   { name: 'services', fastify: '5.x' },

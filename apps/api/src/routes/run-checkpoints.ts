@@ -4,7 +4,7 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CheckpointStatus } from '@cim-forge/db';
 import { S3CheckpointStore } from '@cim-forge/storage';
-import { HttpError, conflict, notFound } from '../http-error.ts';
+import { HttpError, conflict, gone, notFound } from '../http-error.ts';
 import { IsoTime, JsonObject, Nullable, StringEnum, Uuid, bearer, errors } from '../schemas/common.ts';
 import { assertVisibleRun } from '../runs/visible-run.ts';
 import { parseCheckpointUri, parseS3Uri } from '@cim-forge/storage';
@@ -81,7 +81,7 @@ const checkpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { file: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: 200 })) },
           { additionalProperties: false },
         ),
-        response: { 200: Download, ...errors(400, 401, 404, 409) },
+        response: { 200: Download, ...errors(400, 401, 404, 409, 410) },
       },
     },
     async (request) => {
@@ -101,7 +101,11 @@ const checkpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const name = loc.key.slice(loc.key.lastIndexOf('/') + 1);
         const file = request.query.file ?? name;
         if (file !== name) throw notFound(`imported checkpoint ${cid} has one file: ${name}`);
-        const head = await s3.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+        const head = await s3.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key })).catch((err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+          // the imported object was deleted (or moved) after the run pinned it
+          if (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404) throw gone(`imported checkpoint ${cid}'s file ${name} no longer exists in storage`);
+          throw err;
+        });
         const url = await getSignedUrl(s3.client, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { expiresIn: presignSeconds });
         return { url, file, sha256: null, bytes: head.ContentLength ?? 0, expiresAt };
       }

@@ -4,6 +4,9 @@ import { readMetricSeries } from '@cim-forge/db';
 import { IsoTime, Nullable, RunIdParams, Uuid, bearer, errors } from '../schemas/common.ts';
 import { assertVisibleRun } from '../runs/visible-run.ts';
 
+/** steps are stored as int4 */
+const MAX_STEP = 2_147_483_647;
+
 /** points returned when the client gives no `every` */
 export const DEFAULT_MAX_POINTS = 5000;
 /** points returned whatever `every` asks for */
@@ -47,8 +50,8 @@ const metricRoutes: FastifyPluginAsyncTypebox = async (app) => {
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
             rank: Type.Optional(Type.Integer({ minimum: 0, maximum: 4095 })),
-            from: Type.Optional(Type.Integer()),
-            to: Type.Optional(Type.Integer()),
+            from: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STEP })),
+            to: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STEP })),
             every: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
           },
           { additionalProperties: false },

@@ -1,5 +1,6 @@
 /** Every /v1 route, behind the bearer-token hook (encapsulated: /healthz and /metrics stay open). */
 import type { FastifyInstance } from 'fastify';
+import { registerRateLimit, type RateLimitOptions } from '../plugins/rate-limit.ts';
 import checkpointRoutes from './run-checkpoints.ts';
 import eventRoutes from './run-events.ts';
 import importRoutes from './imports.ts';
@@ -12,7 +13,8 @@ import tokenRoutes from './tokens.ts';
 import webhookRoutes from './webhooks.ts';
 import figureRoutes from './run-figures.ts';
 
-export default async function v1Routes(app: FastifyInstance) {
+export default async function v1Routes(app: FastifyInstance, opts: { rateLimit: RateLimitOptions }) {
+  await registerRateLimit(app, opts.rateLimit, app.services.queuePrefix);
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
   await app.register(tokenRoutes);

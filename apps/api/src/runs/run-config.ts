@@ -1,6 +1,8 @@
 /**
- * A submitted run's config, checked and resolved with the config lib's own resolvers: the preset
- * first, the submitted fields over it. Any problem is a 400 with the resolver's message.
+ * A submitted run's config, resolved with the config lib's own resolvers: the preset first, the
+ * submitted fields over it. The route has already checked every field against the run contract's
+ * schema (submit-body-validator.ts); what is left are cross-field rules (a model's own fields, the
+ * sampler agreeing with the model), each a 400 with the resolver's message.
  */
 import {
   evalPresets,
@@ -14,7 +16,6 @@ import {
   type PretrainConfig,
 } from '@cim-forge/config';
 import { badRequest } from '../http-error.ts';
-import { checkShape, evalConfigShape, finetuneConfigShape, pretrainConfigShape } from './config-shape.ts';
 
 export type RunKindName = 'pretrain' | 'finetune' | 'eval';
 export type ResolvedConfig = PretrainConfig | FinetuneConfig | EvalConfig;
@@ -35,8 +36,6 @@ export const presetCatalog = {
   finetune: finetunePresets,
   eval: evalPresets,
 } as const;
-
-const shapes = { pretrain: pretrainConfigShape, finetune: finetuneConfigShape, eval: evalConfigShape };
 
 function presetConfig(kind: 'finetune' | 'eval', preset: string | undefined): Record<string, unknown> {
   if (preset === undefined) return {};
@@ -60,7 +59,6 @@ export function resolveRunConfig(r: RunConfigRequest): ResolvedConfig {
   const config = r.config ?? {};
   const bytes = Buffer.byteLength(JSON.stringify(config));
   if (bytes > MAX_CONFIG_BYTES) throw badRequest(`body/config is ${bytes} bytes of JSON; at most ${MAX_CONFIG_BYTES} are accepted`);
-  checkShape(config, shapes[r.kind], 'body/config');
   if (r.encoder !== undefined && r.kind !== 'finetune') throw badRequest('body/encoder applies to finetune runs only');
 
   switch (r.kind) {

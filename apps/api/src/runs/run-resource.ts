@@ -28,6 +28,8 @@ export function toRunResource(r: RunRow): Run {
     userRestarts: r.userRestarts,
     error: r.error,
     source: s ? { checkpointId: s.id, runId: s.runId, step: s.step, uri: s.uri } : null,
+    plan: (r.plan ?? null) as Run['plan'],
+    resources: (r.resources ?? null) as Run['resources'],
     createdAt: r.createdAt.toISOString(),
     queuedAt: iso(r.queuedAt),
     startedAt: iso(r.startedAt),

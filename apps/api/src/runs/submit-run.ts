@@ -4,15 +4,19 @@
  * (team_id, idempotency_key) index settles a race between two identical requests).
  */
 import { Prisma, RunStatus } from '@cim-forge/db';
-import { enqueueRun } from '@cim-forge/queue';
+import { enqueueRun, liveWorkerCount } from '@cim-forge/queue';
 import type { Services } from '../plugins/services.ts';
 import type { Principal } from '../principal.ts';
-import { HttpError, badRequest, forbidden } from '../http-error.ts';
+import { HttpError, badRequest, forbidden, unprocessable } from '../http-error.ts';
+import type { ResourceEstimate, RunPlan } from '@cim-forge/config';
 import { isUniqueViolation } from '../prisma-errors.ts';
 import type { Run, SubmitRunBody } from '../schemas/run.ts';
 import { resolveRunConfig } from './run-config.ts';
-import { runInclude, toRunResource } from './run-resource.ts';
+import { runInclude, toRunResource, type RunRow } from './run-resource.ts';
 import { resolveSource, type ResolvedSource } from './run-source.ts';
+import { planAndEstimate } from './run-resources.ts';
+import { checkTeamQuota } from './team-quota.ts';
+import { requestFingerprint } from './request-fingerprint.ts';
 
 /** how long a BullMQ add may take before the run is failed with 503, ms */
 const ENQUEUE_TIMEOUT_MS = 5000;
@@ -21,7 +25,10 @@ export type SubmitOutcome =
   | { statusCode: 201 | 200; run: Run }
   | {
       statusCode: 200;
-      validated: { valid: true; kind: SubmitRunBody['kind']; worldSize: number; config: Record<string, unknown>; source?: ResolvedSource & { encoder?: 'online' | 'target' } };
+      validated: {
+        valid: true; kind: SubmitRunBody['kind']; worldSize: number; config: Record<string, unknown>; plan: RunPlan; resources: ResourceEstimate;
+        source?: ResolvedSource & { encoder?: 'online' | 'target' };
+      };
     };
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -32,14 +39,23 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** the run a reused Idempotency-Key made — only for the same request; another body is a 422 */
+function replayed(existing: RunRow, fingerprint: string, key: string): SubmitOutcome {
+  if (existing.idempotencyHash !== null && existing.idempotencyHash !== fingerprint) {
+    throw unprocessable(`Idempotency-Key "${key}" was used for run ${existing.id} with a different request body; use a new key for a different run`);
+  }
+  return { statusCode: 200, run: toRunResource(existing) };
+}
+
 export async function submitRun(svc: Services, principal: Principal, body: SubmitRunBody, idempotencyKey: string | undefined): Promise<SubmitOutcome> {
   const { db } = svc;
   const teamId = principal.teamId;
   if (teamId === null) throw forbidden('runs belong to a team: submit with a team token (this admin token has no team)');
 
+  const fingerprint = requestFingerprint(body);
   if (idempotencyKey !== undefined && !body.validateOnly) {
     const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
-    if (existing) return { statusCode: 200, run: toRunResource(existing) };
+    if (existing) return replayed(existing, fingerprint, idempotencyKey);
   }
 
   const worldSize = body.worldSize ?? 1;
@@ -47,18 +63,26 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   if (body.kind === 'pretrain' && body.source !== undefined) throw badRequest('body/source is not accepted for pretrain runs');
   if (body.kind !== 'pretrain' && body.source === undefined) throw badRequest(`body/source is required for ${body.kind} runs`);
 
+  // a gang larger than every worker up now would never assemble (and hold workers each time it tried)
+  const capacity = await liveWorkerCount(svc.redis, svc.queuePrefix);
+  if (capacity > 0 && worldSize > capacity) {
+    throw badRequest(`body/worldSize ${worldSize} is more than the ${capacity} workers registered now: a gang of ${worldSize} ranks could never assemble`);
+  }
+
   const config = resolveRunConfig({ kind: body.kind, preset: body.preset, config: body.config, encoder: body.encoder });
   const source = body.source ? await resolveSource({ db, s3: svc.s3, teamId, write: !body.validateOnly }, body.source) : undefined;
+  const { plan, resources } = await planAndEstimate(db, body.kind, config, worldSize, source?.runId ?? null, svc.workerMemoryBytes);
 
   if (body.validateOnly) {
     const encoder = body.kind === 'finetune' ? { encoder: (config as { encoder: 'online' | 'target' }).encoder } : {};
     return {
       statusCode: 200,
-      validated: { valid: true, kind: body.kind, worldSize, config: config as unknown as Record<string, unknown>, ...(source ? { source: { ...source, ...encoder } } : {}) },
+      validated: { valid: true, kind: body.kind, worldSize, config: config as unknown as Record<string, unknown>, plan, resources, ...(source ? { source: { ...source, ...encoder } } : {}) },
     };
   }
 
   const priority = body.priority ?? 0;
+  await checkTeamQuota(db, teamId, worldSize, priority);
   let runId: string;
   try {
     runId = await db.$transaction(async (tx) => {
@@ -75,6 +99,9 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
           maxRestarts: body.maxRestarts ?? 3,
           sourceCheckpointId: source?.checkpointId ?? null,
           idempotencyKey: idempotencyKey ?? null,
+          idempotencyHash: idempotencyKey !== undefined ? fingerprint : null,
+          plan: plan as unknown as Prisma.InputJsonValue,
+          resources: resources as unknown as Prisma.InputJsonValue,
           queuedAt: new Date(),
         },
         select: { id: true },
@@ -92,7 +119,7 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   } catch (err) {
     if (idempotencyKey !== undefined && isUniqueViolation(err)) {
       const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
-      if (existing) return { statusCode: 200, run: toRunResource(existing) };
+      if (existing) return replayed(existing, fingerprint, idempotencyKey);
     }
     throw err;
   }

@@ -1,12 +1,15 @@
 /** The run resource and the POST /v1/runs body. */
 import { Type, type Static } from 'typebox';
 import { PRIORITY_MAX, PRIORITY_MIN } from '@cim-forge/queue';
+import { runConfigInputSchemas } from '@cim-forge/config';
 import { IsoTime, JsonObject, Nullable, StringEnum, Uuid } from './common.ts';
 
 export const RUN_KINDS = ['pretrain', 'finetune', 'eval'] as const;
 export const RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export const ACTIVE_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const;
 export const MAX_WORLD_SIZE = 64;
+/** no control characters (NUL and friends), which Postgres text and logs cannot hold */
+export const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';
 
 export const RunSource = Type.Object(
   {
@@ -16,6 +19,33 @@ export const RunSource = Type.Object(
     uri: Type.String(),
   },
   { description: 'the pinned source checkpoint (runId null for an imported weights file)' },
+);
+
+export const RunPlan = Type.Object(
+  {
+    effectiveBatch: Type.Integer({ description: 'images per optimizer step, all ranks together' }),
+    peakLr: Type.Number(),
+    epochs: Type.Number(),
+    warmupEpochs: Type.Number(),
+    trainImages: Nullable(Type.Integer()),
+    stepsPerEpoch: Nullable(Type.Integer()),
+    totalSteps: Nullable(Type.Integer()),
+    warmupSteps: Nullable(Type.Integer()),
+    derivedBy: StringEnum(['api', 'worker'] as const, { description: 'api: from the config at submission (steps null when the data size is unknown); worker: from the data' }),
+  },
+  { description: 'derived once from the resolved config' },
+);
+
+export const ResourceEstimate = Type.Object(
+  {
+    parameters: Type.Integer({ description: 'learnable parameters' }),
+    stateBytes: Type.Number({ description: 'weights, gradients and optimizer moments' }),
+    activationBytes: Type.Number({ description: 'activations of one micro-batch at the peak' }),
+    peakTensorBytes: Type.Number(),
+    peakBytesPerRank: Type.Number({ description: 'what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB' }),
+    flopsPerStep: Type.Number({ description: 'floating-point operations of one optimizer step on one rank' }),
+  },
+  { description: 'the API\'s estimate for the resolved config (docs/security.md, "Resource limits")' },
 );
 
 export const Run = Type.Object({
@@ -33,6 +63,8 @@ export const Run = Type.Object({
   userRestarts: Type.Integer(),
   error: Nullable(Type.String()),
   source: Nullable(RunSource),
+  plan: Nullable(RunPlan),
+  resources: Nullable(ResourceEstimate),
   createdAt: IsoTime,
   queuedAt: Nullable(IsoTime),
   startedAt: Nullable(IsoTime),
@@ -44,13 +76,11 @@ export type Run = Static<typeof Run>;
 export const SubmitRunBody = Type.Object(
   {
     kind: StringEnum(RUN_KINDS),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL })),
     preset: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'see GET /v1/presets' })),
     config: Type.Optional(
-      Type.Unsafe<Record<string, unknown>>({
-        type: 'object',
-        additionalProperties: true,
-        description: 'fields of the kind\'s config applied over the preset (unknown fields are refused; initFrom is not accepted)',
+      Type.Union([runConfigInputSchemas.pretrain, runConfigInputSchemas.finetune, runConfigInputSchemas.eval], {
+        description: "fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded",
       }),
     ),
     worldSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WORLD_SIZE, description: 'ranks (GPUs); finetune and eval take 1. Default 1' })),
@@ -81,6 +111,8 @@ export const ValidatedRun = Type.Object({
   kind: StringEnum(RUN_KINDS),
   worldSize: Type.Integer(),
   config: JsonObject,
+  plan: RunPlan,
+  resources: ResourceEstimate,
   source: Type.Optional(
     Type.Object({
       checkpointId: Nullable(Uuid),

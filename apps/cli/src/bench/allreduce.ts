@@ -11,6 +11,9 @@
  *   rawMBps               S / rawSecondsPerOp
  *   busToRaw              busBandwidthMBps / rawMBps (aim: ≥ 0.5)
  * MB = 10^6 bytes; payloads 1, 4, 23 (ViT-Tiny gradients) and 88 MB (ViT-Small).
+ *
+ * With `--shards K` and/or `--nodes M` it measures the simulated cluster instead (K private
+ * redis-servers, M nodes × `--ranks-per-node` R ranks, node-local sums): allreduce-cluster.ts.
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -19,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisCollective } from '@cim-forge/collective';
+import { runClusterBench } from './allreduce-cluster.ts';
 
 interface ChildConfig {
   rank: number;
@@ -46,8 +50,11 @@ const { values } = parseArgs({
     reps: { type: 'string' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     'bucket-mb': { type: 'string', default: '4' },
-    wire: { type: 'string', default: 'float32' },
+    wire: { type: 'string' },
     child: { type: 'string' },
+    shards: { type: 'string' },
+    nodes: { type: 'string' },
+    'ranks-per-node': { type: 'string', default: '2' },
   },
 });
 
@@ -57,15 +64,26 @@ const WARMUP = 2;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number, digits = 4) => +x.toPrecision(digits);
 
+const positive = (name: string, v: string | undefined, dflt: number) => {
+  const n = v === undefined ? dflt : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+  return n;
+};
 if (values.child) await runRank(JSON.parse(values.child) as ChildConfig);
-else await runBench();
+else if (values.shards !== undefined || values.nodes !== undefined) {
+  const wire = values.wire === 'float32' || values.wire === 'float16' || values.wire === 'bfloat16' ? values.wire : 'auto';
+  await runClusterBench({
+    shards: positive('shards', values.shards, 1), nodes: positive('nodes', values.nodes, 1), ranksPerNode: positive('ranks-per-node', values['ranks-per-node'], 2),
+    sizesMB: (process.argv.includes('--sizes') ? values.sizes : '0.004,4,23').split(',').map(Number), wire, reps: values.reps ? Number(values.reps) : undefined,
+  });
+} else await runBench();
 
 async function runBench(): Promise<void> {
   const sizesMB = values.sizes.split(',').map(Number);
   const ranks = values.ranks.split(',').map(Number);
   const cores = availableParallelism();
   const bucketBytes = Math.round(Number(values['bucket-mb']) * 1024 * 1024);
-  const wire = values.wire === 'float16' ? 'float16' : 'float32';
+  const wire = values.wire === 'float16' ? 'float16' : 'float32'; // the flat bench: float32 unless asked
   const keyPrefix = `cimbench:${process.pid}`;
   const self = fileURLToPath(import.meta.url);
   for (const N of ranks) {

@@ -4,6 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadsPerRank } from '../args.ts';
 
@@ -18,13 +21,22 @@ export interface RankOutcome {
   stderrTail: string;
 }
 
-export async function launchRanks(o: { argv: string[]; ranks: number; out: string; log: (m: string) => void }): Promise<RankOutcome[]> {
+/** `--nodes M`: rank r lives on simulated node floor(r·M / N) ("node-0" …), contiguous groups */
+export function simulatedNode(rank: number, ranks: number, nodes: number): string {
+  return `node-${Math.floor((rank * nodes) / ranks)}`;
+}
+
+export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: number; out: string; log: (m: string) => void }): Promise<RankOutcome[]> {
   const runId = `cli-${randomUUID()}`;
+  // the simulated nodes' Unix sockets: one directory for this gang, removed when it ends (a killed
+  // leader cannot remove its own socket file)
+  const socketDir = o.nodes ? mkdtempSync(join(tmpdir(), 'cim-nodes-')) : undefined;
   const children: ChildProcess[] = [];
   const outcomes: Promise<RankOutcome>[] = [];
   let failed = false;
   for (let rank = 0; rank < o.ranks; rank++) {
     const args = ['--import', 'tsx', main, 'pretrain', ...o.argv, '--rank', String(rank), '--world-size', String(o.ranks), '--run-id', runId, '--out', o.out];
+    if (socketDir) args.push('--node', simulatedNode(rank, o.ranks, o.nodes!), '--socket-dir', socketDir);
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
     // the native backend's threads: this machine's cores split between the ranks (CIM_THREADS wins)
@@ -47,7 +59,8 @@ export async function launchRanks(o: { argv: string[]; ranks: number; out: strin
           }
           if ((code !== 0 || signal) && !failed) {
             failed = true;
-            o.log(`rank ${rank} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : ''}`);
+            const where = o.nodes ? ` (${simulatedNode(rank, o.ranks, o.nodes)}${rank === 0 || simulatedNode(rank - 1, o.ranks, o.nodes) !== simulatedNode(rank, o.ranks, o.nodes) ? ', node leader' : ''})` : '';
+            o.log(`rank ${rank}${where} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : ''}`);
             // the others are blocked in an all-reduce that can never complete
             setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 2000).unref();
           }
@@ -69,5 +82,6 @@ export async function launchRanks(o: { argv: string[]; ranks: number; out: strin
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,7 @@ import {
   JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
 } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
-import { RedisCollective } from '@cim-forge/collective';
+import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
 import { stopOnSignals } from '../signals.ts';
@@ -47,7 +47,12 @@ Data parallel (one machine)
                         gradients over Redis Streams; each reads a disjoint shard of every epoch.
                         N ranks × --batch-size b train exactly like 1 rank × N·b. Only rank 0 writes
                         checkpoints and metrics.jsonl; every rank logs ranks/rank-R.jsonl
-  --redis URL           the Redis for gradients (default CIM_REDIS_URL or redis://127.0.0.1:6379)
+  --redis URL[,URL…]    the Redis for gradients (default CIM_REDIS_URL or redis://127.0.0.1:6379);
+                        several URLs shard every all-reduce over them (K servers, in parallel)
+  --nodes M             simulate M nodes: the ranks are split into M contiguous groups; each group
+                        sums its gradients over a Unix socket and only its leader talks to Redis
+  --wire W              auto | float32 | bfloat16 | float16: gradient format on the Redis wire
+                        (auto: bfloat16 across nodes when --nodes is given, else float32)
   --collective-timeout MS  a rank silent this long fails the gang, named (default 60000)
 
 Ctrl-C writes a checkpoint at the next step boundary and exits 0; press it twice to abort.
@@ -73,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'init-from': { type: 'string' },
       'max-steps': { type: 'string' }, backend: { type: 'string' }, 'eval-images': { type: 'string' },
       ranks: { type: 'string' }, redis: { type: 'string' }, 'collective-timeout': { type: 'string' },
+      nodes: { type: 'string' }, wire: { type: 'string' }, node: { type: 'string' }, 'socket-dir': { type: 'string' },
       // set by the --ranks launcher for each rank process
       rank: { type: 'string' }, 'world-size': { type: 'string' }, 'run-id': { type: 'string' },
     },
@@ -137,11 +143,18 @@ export async function run(argv: string[]): Promise<number> {
   const ranks = num('ranks', values.ranks, { int: true, min: 1 }) ?? 1;
   const rank = num('rank', values.rank, { int: true, min: 0 });
   const worldSize = num('world-size', values['world-size'], { int: true, min: 1 }) ?? 1;
+  const nodes = num('nodes', values.nodes, { int: true, min: 1 });
+  if (nodes !== undefined && nodes > ranks) throw new UsageError(`--nodes ${nodes}: more nodes than --ranks ${ranks}`);
+  const wire = (values.wire ?? 'auto') as WireName | 'auto';
+  if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
+  const redisUrls = parseRedisUrlList(values.redis ?? process.env.CIM_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  if (!redisUrls.length) throw new UsageError('--redis: no URL given');
+  for (const u of redisUrls) if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
   if (ranks > 1 && rank === undefined) {
     await mkdir(out, { recursive: true });
     if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
     const forwarded = argv.filter((a, i) => !(a === '--out' || argv[i - 1] === '--out' || a.startsWith('--out=')));
-    const outcomes = await launchRanks({ argv: forwarded, ranks, out, log: (m) => console.error(m) });
+    const outcomes = await launchRanks({ argv: forwarded, ranks, nodes, out, log: (m) => console.error(m) });
     const digests = new Set(outcomes.map((r) => r.result?.weightsDigest));
     const ok = outcomes.every((r) => r.code === 0);
     console.log(JSON.stringify({
@@ -157,8 +170,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.resume && rank === undefined) await writeFile(savedConfig, JSON.stringify(config, null, 2));
   const collective = rank === undefined
     ? undefined
-    : await RedisCollective.join({
-        redisUrl: values.redis ?? process.env.CIM_REDIS_URL,
+    : await joinCollective({
+        redisUrls,
+        nodeName: values.node,
+        socketDir: values['socket-dir'],
+        wire,
         runId: values['run-id'] ?? 'cli',
         rank,
         worldSize,

@@ -85,7 +85,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: 200 when Postgres (SELECT 1) and Redis (PING) both answer within 1000 ms, else 503 naming the one that failed */
+        /** Readiness: 200 when Postgres (SELECT 1) and Redis (PING) both answer within 1000 ms, else 503 naming the one that failed (no driver details: those are logged) */
         get: {
             parameters: {
                 query?: never;
@@ -104,10 +104,16 @@ export interface paths {
                         "application/json": {
                             message?: string;
                             ok: boolean;
-                            /** @description "ok" or why not */
-                            postgres: string;
-                            /** @description "ok" or why not */
-                            redis: string;
+                            /**
+                             * @description ok, or unavailable (details only in the log)
+                             * @enum {string}
+                             */
+                            postgres: "ok" | "unavailable";
+                            /**
+                             * @description ok, or unavailable (details only in the log)
+                             * @enum {string}
+                             */
+                            redis: "ok" | "unavailable";
                         };
                     };
                 };
@@ -120,10 +126,16 @@ export interface paths {
                         "application/json": {
                             message?: string;
                             ok: boolean;
-                            /** @description "ok" or why not */
-                            postgres: string;
-                            /** @description "ok" or why not */
-                            redis: string;
+                            /**
+                             * @description ok, or unavailable (details only in the log)
+                             * @enum {string}
+                             */
+                            postgres: "ok" | "unavailable";
+                            /**
+                             * @description ok, or unavailable (details only in the log)
+                             * @enum {string}
+                             */
+                            redis: "ok" | "unavailable";
                         };
                     };
                 };
@@ -131,6 +143,107 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An upload URL into the team's import area
+         * @description Weights a team brings (e.g. a PyTorch state_dict converted with safetensors.torch.save_file) are uploaded with a presigned PUT to s3://<bucket>/imports/<team>/<upload id>/<name>; finetune and eval runs take them as source.uri. A source uri outside the team's own import area (or its own runs' checkpoints) is refused.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the file size; the PUT must carry exactly this many bytes */
+                        bytes: number;
+                        /** @description the file name, e.g. vit-b16.safetensors */
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            bytes: number;
+                            /** Format: date-time */
+                            expiresAt: string;
+                            /** @description headers the PUT must carry */
+                            headers: {
+                                "content-length": string;
+                            };
+                            /** @enum {string} */
+                            method: "PUT";
+                            /** @description a presigned URL: PUT the file there with exactly `bytes` bytes */
+                            uploadUrl: string;
+                            /** @description pass it as source.uri of a finetune or eval run once the upload is done */
+                            uri: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -323,9 +436,38 @@ export interface paths {
                                 kind: "pretrain" | "finetune" | "eval";
                                 maxRestarts: number;
                                 name: string | null;
+                                plan: {
+                                    /**
+                                     * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                     * @enum {string}
+                                     */
+                                    derivedBy: "api" | "worker";
+                                    /** @description images per optimizer step, all ranks together */
+                                    effectiveBatch: number;
+                                    epochs: number;
+                                    peakLr: number;
+                                    stepsPerEpoch: number | null;
+                                    totalSteps: number | null;
+                                    trainImages: number | null;
+                                    warmupEpochs: number;
+                                    warmupSteps: number | null;
+                                } | null;
                                 preset: string | null;
                                 priority: number;
                                 queuedAt: string | null;
+                                resources: {
+                                    /** @description activations of one micro-batch at the peak */
+                                    activationBytes: number;
+                                    /** @description floating-point operations of one optimizer step on one rank */
+                                    flopsPerStep: number;
+                                    /** @description learnable parameters */
+                                    parameters: number;
+                                    /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                    peakBytesPerRank: number;
+                                    peakTensorBytes: number;
+                                    /** @description weights, gradients and optimizer moments */
+                                    stateBytes: number;
+                                } | null;
                                 source: {
                                     /** Format: uuid */
                                     checkpointId: string;
@@ -391,9 +533,484 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description fields of the kind's config applied over the preset (unknown fields are refused; initFrom is not accepted) */
+                        /** @description fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded */
                         config?: {
-                            [key: string]: unknown;
+                            /**
+                             * @description micro-batches per optimizer step
+                             * @default 1
+                             */
+                            accumIter?: number;
+                            /**
+                             * @description lr = baseLr × effective batch / 256
+                             * @default 0.00015
+                             */
+                            baseLr?: number;
+                            /**
+                             * @description images per rank per micro-batch
+                             * @default 64
+                             */
+                            batchSize?: number;
+                            /** @default 0.9 */
+                            beta1?: number;
+                            /** @default 0.95 */
+                            beta2?: number;
+                            /**
+                             * @description optimizer steps between checkpoints (0 = at the end only)
+                             * @default 0
+                             */
+                            checkpointEvery?: number;
+                            /**
+                             * @description global gradient-norm clip; null = off
+                             * @default null
+                             */
+                            clipGrad?: number | null;
+                            /**
+                             * @description fashion-mnist, image-folder or synthetic
+                             * @default {
+                             *       "kind": "fashion-mnist",
+                             *       "split": "train"
+                             *     }
+                             */
+                            dataset?: {
+                                /** @enum {string} */
+                                kind: "fashion-mnist";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @enum {string} */
+                                split: "train" | "test";
+                            } | {
+                                /** @enum {string} */
+                                kind: "image-folder";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @description decoded images are shrunk to at most this side, px */
+                                maxSide?: number;
+                                /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                root: string;
+                                /**
+                                 * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                 * @enum {string}
+                                 */
+                                split?: "all" | "train" | "val";
+                                /** @description seed of the stratified split */
+                                splitSeed?: number;
+                                /**
+                                 * @description where the team's data area is
+                                 * @enum {string}
+                                 */
+                                store?: "disk" | "s3";
+                                /** @description held-out share when there are no val/ folders */
+                                valFraction?: number;
+                            } | {
+                                imageSize: number;
+                                /** @enum {string} */
+                                kind: "synthetic";
+                                seed: number;
+                                size: number;
+                            };
+                            /** @default 300 */
+                            epochs?: number;
+                            /** @default 256 */
+                            evalImages?: number;
+                            /** @description not accepted (weights come only from the run's source); null or absent */
+                            initFrom?: null;
+                            /** @default 1 */
+                            keepBest?: number;
+                            /** @default 3 */
+                            keepCheckpoints?: number;
+                            /** @default 0 */
+                            minLr?: number;
+                            /**
+                             * @description a ViT (cimVit…) or a ResNet (cimResnet…) factory
+                             * @default cimVitTinyPatch16
+                             * @enum {string}
+                             */
+                            model?: "cimVitTinyPatch16" | "cimVitSmallPatch16" | "cimVitBasePatch16" | "cimVitLargePatch16" | "cimVitMicroPatch4" | "cimVitTinyPatch4" | "cimResnet50" | "cimResnetMicro";
+                            /**
+                             * @description fields of the model factory's config to change (ResNet: `backbone` fields merge into its backbone)
+                             * @default {}
+                             */
+                            modelOverrides?: {
+                                backbone?: {
+                                    /** @enum {string} */
+                                    block?: "basic" | "bottleneck";
+                                    bnEps?: number;
+                                    bnMomentum?: number;
+                                    /** @description blocks per stage */
+                                    layers?: number[];
+                                    /** @enum {string} */
+                                    stem?: "imagenet" | "cifar";
+                                    stemWidth?: number;
+                                    /** @description stride of each stage's first block */
+                                    strides?: number[];
+                                    /** @description base width per stage */
+                                    widths?: number[];
+                                };
+                                /** @description the context side, px */
+                                contextSize?: number;
+                                /** @description a multiple of 4 and of decoderNumHeads */
+                                decoderEmbedDim?: number;
+                                decoderNumHeads?: number;
+                                /** @description transformer blocks */
+                                depth?: number;
+                                /** @description a multiple of 4 and of numHeads */
+                                embedDim?: number;
+                                /** @description the side the sin-cos position grid is built for, px */
+                                imgSize?: number;
+                                /** @description MLP hidden width / embedDim */
+                                mlpRatio?: number;
+                                numHeads?: number;
+                                /** @description exemplars per image */
+                                numTemplates?: number;
+                                /** @description px */
+                                patchSize?: number;
+                                /** @description the exemplar side, px */
+                                templateSize?: number;
+                            };
+                            /** @default 0.99 */
+                            momentumBase?: number;
+                            /** @default 1 */
+                            momentumEnd?: number;
+                            /** @default 2 */
+                            prefetch?: number;
+                            /** @default {} */
+                            sampler?: {
+                                augment?: boolean;
+                                contextSize?: number;
+                                /** @description [lo, hi] aspect ratio */
+                                exemplarRatio?: [
+                                    number,
+                                    number
+                                ];
+                                /** @description [lo, hi] area fraction */
+                                exemplarScale?: [
+                                    number,
+                                    number
+                                ];
+                                exemplarSize?: number;
+                                numExemplars?: number;
+                                /** @description [lo, hi) degrees */
+                                rotation?: [
+                                    number,
+                                    number
+                                ];
+                                searchFlipP?: number;
+                                /** @description [lo, hi] aspect ratio */
+                                searchRatio?: [
+                                    number,
+                                    number
+                                ];
+                                /** @description [lo, hi] area fraction */
+                                searchScale?: [
+                                    number,
+                                    number
+                                ];
+                                /** @description side of the search image the context and exemplars are cut from, px */
+                                searchSize?: number;
+                            };
+                            /** @default 0 */
+                            seed?: number;
+                            /**
+                             * @description at most epochs
+                             * @default 40
+                             */
+                            warmupEpochs?: number;
+                            /** @default 0.05 */
+                            weightDecay?: number;
+                            /**
+                             * @description sampling threads (0 = inline)
+                             * @default 1
+                             */
+                            workers?: number;
+                        } | {
+                            /**
+                             * @description peak lr = baseLr × batch / 256
+                             * @default 0.0012
+                             */
+                            baseLr?: number;
+                            /** @default 64 */
+                            batchSize?: number;
+                            /** @default 0.9 */
+                            beta1?: number;
+                            /** @default 0.999 */
+                            beta2?: number;
+                            /** @default 0 */
+                            checkpointEvery?: number;
+                            /**
+                             * @description cutmix α (0 = off)
+                             * @default 1
+                             */
+                            cutmix?: number;
+                            /**
+                             * @description fashion-mnist, image-folder or synthetic
+                             * @default {
+                             *       "kind": "fashion-mnist",
+                             *       "split": "train"
+                             *     }
+                             */
+                            dataset?: {
+                                /** @enum {string} */
+                                kind: "fashion-mnist";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @enum {string} */
+                                split: "train" | "test";
+                            } | {
+                                /** @enum {string} */
+                                kind: "image-folder";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @description decoded images are shrunk to at most this side, px */
+                                maxSide?: number;
+                                /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                root: string;
+                                /**
+                                 * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                 * @enum {string}
+                                 */
+                                split?: "all" | "train" | "val";
+                                /** @description seed of the stratified split */
+                                splitSeed?: number;
+                                /**
+                                 * @description where the team's data area is
+                                 * @enum {string}
+                                 */
+                                store?: "disk" | "s3";
+                                /** @description held-out share when there are no val/ folders */
+                                valFraction?: number;
+                            } | {
+                                imageSize: number;
+                                /** @enum {string} */
+                                kind: "synthetic";
+                                seed: number;
+                                size: number;
+                            };
+                            /** @default 0.1 */
+                            dropPath?: number;
+                            /**
+                             * @default online
+                             * @enum {string}
+                             */
+                            encoder?: "online" | "target";
+                            /** @default 100 */
+                            epochs?: number;
+                            /**
+                             * @description fashion-mnist, image-folder or synthetic
+                             * @default {
+                             *       "kind": "fashion-mnist",
+                             *       "split": "test"
+                             *     }
+                             */
+                            evalDataset?: {
+                                /** @enum {string} */
+                                kind: "fashion-mnist";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @enum {string} */
+                                split: "train" | "test";
+                            } | {
+                                /** @enum {string} */
+                                kind: "image-folder";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @description decoded images are shrunk to at most this side, px */
+                                maxSide?: number;
+                                /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                root: string;
+                                /**
+                                 * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                 * @enum {string}
+                                 */
+                                split?: "all" | "train" | "val";
+                                /** @description seed of the stratified split */
+                                splitSeed?: number;
+                                /**
+                                 * @description where the team's data area is
+                                 * @enum {string}
+                                 */
+                                store?: "disk" | "s3";
+                                /** @description held-out share when there are no val/ folders */
+                                valFraction?: number;
+                            } | {
+                                imageSize: number;
+                                /** @enum {string} */
+                                kind: "synthetic";
+                                seed: number;
+                                size: number;
+                            };
+                            /**
+                             * @description held-out images scored each epoch (0 = all)
+                             * @default 0
+                             */
+                            evalImages?: number;
+                            /**
+                             * @description null = the encoder's imgSize
+                             * @default null
+                             */
+                            imgSize?: number | null;
+                            /** @description not accepted (weights come only from the run's source); null or absent */
+                            initFrom?: null;
+                            /** @default 2 */
+                            keepCheckpoints?: number;
+                            /** @default 1 */
+                            labelsFraction?: number;
+                            /** @default 0.1 */
+                            labelSmoothing?: number;
+                            /** @default 0.8 */
+                            layerDecay?: number;
+                            /** @default 0.000001 */
+                            minLr?: number;
+                            /**
+                             * @description mixup α (0 = off)
+                             * @default 0.8
+                             */
+                            mixup?: number;
+                            /** @default 1 */
+                            mixupProb?: number;
+                            /** @default 0.5 */
+                            mixupSwitchProb?: number;
+                            /**
+                             * @description the encoder's shape from scratch (a checkpoint's metadata wins otherwise)
+                             * @default cimVitMicroPatch4
+                             * @enum {string}
+                             */
+                            model?: "cimVitTinyPatch16" | "cimVitSmallPatch16" | "cimVitBasePatch16" | "cimVitLargePatch16" | "cimVitMicroPatch4" | "cimVitTinyPatch4";
+                            /** @default {} */
+                            modelOverrides?: {
+                                /** @description the context side, px */
+                                contextSize?: number;
+                                /** @description a multiple of 4 and of decoderNumHeads */
+                                decoderEmbedDim?: number;
+                                decoderNumHeads?: number;
+                                /** @description transformer blocks */
+                                depth?: number;
+                                /** @description a multiple of 4 and of numHeads */
+                                embedDim?: number;
+                                /** @description the side the sin-cos position grid is built for, px */
+                                imgSize?: number;
+                                /** @description MLP hidden width / embedDim */
+                                mlpRatio?: number;
+                                numHeads?: number;
+                                /** @description exemplars per image */
+                                numTemplates?: number;
+                                /** @description px */
+                                patchSize?: number;
+                                /** @description the exemplar side, px */
+                                templateSize?: number;
+                            };
+                            /**
+                             * @description null = off
+                             * @default {
+                             *       "n": 2,
+                             *       "m": 9,
+                             *       "mstd": 0.5
+                             *     }
+                             */
+                            randAugment?: {
+                                /** @description magnitude */
+                                m: number;
+                                /** @description std of the per-op magnitude noise */
+                                mstd: number;
+                                /** @description ops per image */
+                                n: number;
+                            } | null;
+                            /**
+                             * @description random erasing probability
+                             * @default 0.25
+                             */
+                            reprob?: number;
+                            /** @default 0 */
+                            seed?: number;
+                            /** @default 5 */
+                            warmupEpochs?: number;
+                            /** @default 0.05 */
+                            weightDecay?: number;
+                        } | {
+                            /** @default 128 */
+                            batchSize?: number;
+                            /**
+                             * @default [
+                             *       "gaussian_noise",
+                             *       "shot_noise",
+                             *       "gaussian_blur",
+                             *       "contrast",
+                             *       "brightness",
+                             *       "jpeg",
+                             *       "pixelate"
+                             *     ]
+                             */
+                            corruptions?: ("gaussian_noise" | "shot_noise" | "gaussian_blur" | "contrast" | "brightness" | "jpeg" | "pixelate")[];
+                            /**
+                             * @description fashion-mnist, image-folder or synthetic
+                             * @default {
+                             *       "kind": "fashion-mnist",
+                             *       "split": "test"
+                             *     }
+                             */
+                            dataset?: {
+                                /** @enum {string} */
+                                kind: "fashion-mnist";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @enum {string} */
+                                split: "train" | "test";
+                            } | {
+                                /** @enum {string} */
+                                kind: "image-folder";
+                                /** @description use only the first N images */
+                                limit?: number;
+                                /** @description decoded images are shrunk to at most this side, px */
+                                maxSide?: number;
+                                /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                root: string;
+                                /**
+                                 * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                 * @enum {string}
+                                 */
+                                split?: "all" | "train" | "val";
+                                /** @description seed of the stratified split */
+                                splitSeed?: number;
+                                /**
+                                 * @description where the team's data area is
+                                 * @enum {string}
+                                 */
+                                store?: "disk" | "s3";
+                                /** @description held-out share when there are no val/ folders */
+                                valFraction?: number;
+                            } | {
+                                imageSize: number;
+                                /** @enum {string} */
+                                kind: "synthetic";
+                                seed: number;
+                                size: number;
+                            };
+                            /**
+                             * @description L∞ attack radius in [0, 1] pixel units (0 = no attacks)
+                             * @default 0.00392156862745098
+                             */
+                            eps?: number;
+                            /**
+                             * @description first N images (0 = all)
+                             * @default 1000
+                             */
+                            images?: number;
+                            /**
+                             * @description PGD steps (0 = no PGD)
+                             * @default 10
+                             */
+                            pgdSteps?: number;
+                            /** @default 0 */
+                            seed?: number;
+                            /**
+                             * @default [
+                             *       1,
+                             *       2,
+                             *       3,
+                             *       4,
+                             *       5
+                             *     ]
+                             */
+                            severities?: number[];
                         };
                         /**
                          * @description finetune only
@@ -447,9 +1064,38 @@ export interface paths {
                             kind: "pretrain" | "finetune" | "eval";
                             maxRestarts: number;
                             name: string | null;
+                            plan: {
+                                /**
+                                 * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                 * @enum {string}
+                                 */
+                                derivedBy: "api" | "worker";
+                                /** @description images per optimizer step, all ranks together */
+                                effectiveBatch: number;
+                                epochs: number;
+                                peakLr: number;
+                                stepsPerEpoch: number | null;
+                                totalSteps: number | null;
+                                trainImages: number | null;
+                                warmupEpochs: number;
+                                warmupSteps: number | null;
+                            } | null;
                             preset: string | null;
                             priority: number;
                             queuedAt: string | null;
+                            resources: {
+                                /** @description activations of one micro-batch at the peak */
+                                activationBytes: number;
+                                /** @description floating-point operations of one optimizer step on one rank */
+                                flopsPerStep: number;
+                                /** @description learnable parameters */
+                                parameters: number;
+                                /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                peakBytesPerRank: number;
+                                peakTensorBytes: number;
+                                /** @description weights, gradients and optimizer moments */
+                                stateBytes: number;
+                            } | null;
                             source: {
                                 /** Format: uuid */
                                 checkpointId: string;
@@ -472,6 +1118,37 @@ export interface paths {
                             };
                             /** @enum {string} */
                             kind: "pretrain" | "finetune" | "eval";
+                            /** @description derived once from the resolved config */
+                            plan: {
+                                /**
+                                 * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                 * @enum {string}
+                                 */
+                                derivedBy: "api" | "worker";
+                                /** @description images per optimizer step, all ranks together */
+                                effectiveBatch: number;
+                                epochs: number;
+                                peakLr: number;
+                                stepsPerEpoch: number | null;
+                                totalSteps: number | null;
+                                trainImages: number | null;
+                                warmupEpochs: number;
+                                warmupSteps: number | null;
+                            };
+                            /** @description the API's estimate for the resolved config (docs/security.md, "Resource limits") */
+                            resources: {
+                                /** @description activations of one micro-batch at the peak */
+                                activationBytes: number;
+                                /** @description floating-point operations of one optimizer step on one rank */
+                                flopsPerStep: number;
+                                /** @description learnable parameters */
+                                parameters: number;
+                                /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                peakBytesPerRank: number;
+                                peakTensorBytes: number;
+                                /** @description weights, gradients and optimizer moments */
+                                stateBytes: number;
+                            };
                             source?: {
                                 checkpointId: string | null;
                                 /** @enum {string} */
@@ -507,9 +1184,38 @@ export interface paths {
                             kind: "pretrain" | "finetune" | "eval";
                             maxRestarts: number;
                             name: string | null;
+                            plan: {
+                                /**
+                                 * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                 * @enum {string}
+                                 */
+                                derivedBy: "api" | "worker";
+                                /** @description images per optimizer step, all ranks together */
+                                effectiveBatch: number;
+                                epochs: number;
+                                peakLr: number;
+                                stepsPerEpoch: number | null;
+                                totalSteps: number | null;
+                                trainImages: number | null;
+                                warmupEpochs: number;
+                                warmupSteps: number | null;
+                            } | null;
                             preset: string | null;
                             priority: number;
                             queuedAt: string | null;
+                            resources: {
+                                /** @description activations of one micro-batch at the peak */
+                                activationBytes: number;
+                                /** @description floating-point operations of one optimizer step on one rank */
+                                flopsPerStep: number;
+                                /** @description learnable parameters */
+                                parameters: number;
+                                /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                peakBytesPerRank: number;
+                                peakTensorBytes: number;
+                                /** @description weights, gradients and optimizer moments */
+                                stateBytes: number;
+                            } | null;
                             source: {
                                 /** Format: uuid */
                                 checkpointId: string;
@@ -582,6 +1288,32 @@ export interface paths {
                     };
                 };
                 /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -642,9 +1374,38 @@ export interface paths {
                             kind: "pretrain" | "finetune" | "eval";
                             maxRestarts: number;
                             name: string | null;
+                            plan: {
+                                /**
+                                 * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                 * @enum {string}
+                                 */
+                                derivedBy: "api" | "worker";
+                                /** @description images per optimizer step, all ranks together */
+                                effectiveBatch: number;
+                                epochs: number;
+                                peakLr: number;
+                                stepsPerEpoch: number | null;
+                                totalSteps: number | null;
+                                trainImages: number | null;
+                                warmupEpochs: number;
+                                warmupSteps: number | null;
+                            } | null;
                             preset: string | null;
                             priority: number;
                             queuedAt: string | null;
+                            resources: {
+                                /** @description activations of one micro-batch at the peak */
+                                activationBytes: number;
+                                /** @description floating-point operations of one optimizer step on one rank */
+                                flopsPerStep: number;
+                                /** @description learnable parameters */
+                                parameters: number;
+                                /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                peakBytesPerRank: number;
+                                peakTensorBytes: number;
+                                /** @description weights, gradients and optimizer moments */
+                                stateBytes: number;
+                            } | null;
                             source: {
                                 /** Format: uuid */
                                 checkpointId: string;
@@ -758,9 +1519,38 @@ export interface paths {
                             kind: "pretrain" | "finetune" | "eval";
                             maxRestarts: number;
                             name: string | null;
+                            plan: {
+                                /**
+                                 * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                 * @enum {string}
+                                 */
+                                derivedBy: "api" | "worker";
+                                /** @description images per optimizer step, all ranks together */
+                                effectiveBatch: number;
+                                epochs: number;
+                                peakLr: number;
+                                stepsPerEpoch: number | null;
+                                totalSteps: number | null;
+                                trainImages: number | null;
+                                warmupEpochs: number;
+                                warmupSteps: number | null;
+                            } | null;
                             preset: string | null;
                             priority: number;
                             queuedAt: string | null;
+                            resources: {
+                                /** @description activations of one micro-batch at the peak */
+                                activationBytes: number;
+                                /** @description floating-point operations of one optimizer step on one rank */
+                                flopsPerStep: number;
+                                /** @description learnable parameters */
+                                parameters: number;
+                                /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                peakBytesPerRank: number;
+                                peakTensorBytes: number;
+                                /** @description weights, gradients and optimizer moments */
+                                stateBytes: number;
+                            } | null;
                             source: {
                                 /** Format: uuid */
                                 checkpointId: string;
@@ -1022,6 +1812,19 @@ export interface paths {
                 };
                 /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                410: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1496,6 +2299,12 @@ export interface paths {
                             createdAt: string;
                             /** Format: uuid */
                             id: string;
+                            /** @description ranks (GPUs) of its starting and running runs together; null = no limit */
+                            maxActiveRanks: number | null;
+                            /** @description the highest priority its runs may ask for; null = no limit */
+                            maxPriority: number | null;
+                            /** @description runs waiting in the queue; null = no limit */
+                            maxQueuedRuns: number | null;
                             name: string;
                         };
                     };
@@ -1560,7 +2369,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/tokens": {
+    "/v1/teams/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1568,6 +2377,201 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Set a team's quotas (admin)
+         * @description Submissions over a quota are answered 429 with Retry-After; a priority above maxPriority is a 403. maxActiveRanks counts the worldSize of the team's QUEUED, STARTING, RUNNING and RESTARTING runs (at most 64 per run).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description ranks (GPUs) of its starting and running runs together; null = no limit */
+                        maxActiveRanks?: number | null;
+                        /** @description the highest priority its runs may ask for; null = no limit */
+                        maxPriority?: number | null;
+                        /** @description runs waiting in the queue; null = no limit */
+                        maxQueuedRuns?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: uuid */
+                            id: string;
+                            /** @description ranks (GPUs) of its starting and running runs together; null = no limit */
+                            maxActiveRanks: number | null;
+                            /** @description the highest priority its runs may ask for; null = no limit */
+                            maxPriority: number | null;
+                            /** @description runs waiting in the queue; null = no limit */
+                            maxQueuedRuns: number | null;
+                            name: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tokens (no secrets)
+         * @description An admin sees every token, or one team's with ?teamId=; a team token sees its own team's.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    includeRevoked?: boolean;
+                    teamId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            tokens: {
+                                admin: boolean;
+                                /** Format: date-time */
+                                createdAt: string;
+                                expiresAt: string | null;
+                                /** Format: uuid */
+                                id: string;
+                                lastUsedAt: string | null;
+                                name: string | null;
+                                prefix: string;
+                                revokedAt: string | null;
+                                teamId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
         put?: never;
         /**
          * Create an API token (admin)
@@ -1584,6 +2588,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         admin?: boolean;
+                        /** @description the token stops working after this long; default never */
+                        expiresInSeconds?: number;
                         name?: string;
                         /** Format: uuid */
                         teamId?: string;
@@ -1601,6 +2607,7 @@ export interface paths {
                             admin: boolean;
                             /** Format: date-time */
                             createdAt: string;
+                            expiresAt: string | null;
                             /** Format: uuid */
                             id: string;
                             name: string | null;
@@ -1667,6 +2674,91 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a token
+         * @description An admin revokes any token, a team token one of its own team (itself included). Revoking twice is fine.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            revokedAt: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;

@@ -5,7 +5,7 @@ export async function sampleExpositions(): Promise<Record<Service, string>> {
   const api = createRegistry({ service: 'api' });
   const am = apiMetrics(api);
   am.httpDuration.observe({ method: 'POST', route: '/v1/runs', status_code: '201' }, 0.042);
-  am.runsSubmitted.inc({ team: 'vision', kind: 'PRETRAIN' });
+  am.runsSubmitted.inc({ kind: 'PRETRAIN' });
 
   const controller = createRegistry({ service: 'controller' });
   const cm = controllerMetrics(controller, {

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { commShare, ncclRingSeconds, predictAllReduce, type CostConstants } from './allreduce-model.ts';
+
+const c: CostConstants = {
+  opOverheadS: 0.01, messageOverheadS: 1e-4, shardBytesPerS: 1e9, nicBytesPerS: 25e9, localLinkBytesPerS: 2e9, localSumBytesPerS: 4e9, bucketBytes: 4e6,
+};
+const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-9, `${a} vs ${b}`);
+
+test('ViT-B (344 MB) on 64 GPUs, 8 a node, 4 shards, bfloat16: local 3.096 s + cross 1.0868 s + 0.01 s', () => {
+  const p = predictAllReduce(344e6, 64, 8, 4, 2, c);
+  // local: 2·7·344e6/2e9 + 8·344e6/4e9; cross: 8·172e6·2.75/(4·1e9) + 64·22 entries·1e-4
+  close(p.local, 3.096);
+  close(p.cross, 0.946 + 0.1408);
+  close(p.seconds, 4.1928);
+});
+
+test('one node has no cross-node part; one GPU a node has no local part', () => {
+  const one = predictAllReduce(344e6, 8, 8, 4, 2, c);
+  close(one.cross, 0);
+  close(one.seconds, 3.106);
+  const flat = predictAllReduce(4e6, 2, 1, 1, 4, c);
+  close(flat.local, 0);
+  close(flat.seconds, 0.01 + 0.016 + 4e-4);
+});
+
+test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
+  close(ncclRingSeconds(344e6, 64, 90e9), ((2 * 63) / 64) * 344e6 / 90e9);
+  close(commShare(1, 3), 0.25);
+});

@@ -1,0 +1,88 @@
+/**
+ * The cost model of our two-level all-reduce (docs/scaling.md), fitted to constants measured by
+ * `npm run bench:allreduce -- --shards K --nodes M`, and NCCL ring all-reduce from published
+ * bus bandwidths. `node --import tsx apps/cli/src/bench/allreduce-model.ts` prints the table.
+ *
+ * One all-reduce of S float32 bytes over N GPUs, G per node (M = N/G nodes), K Redis shards:
+ *   local  = 2·(G−1)·S / B_sock + G·S / B_sum           the leader receives G−1 arrays and sends
+ *                                                       the result back (one socket at a time), sums G
+ *   cross  = max(M·S_w·(1 + 2(M−1)/M) / (K·B_shard),    the busiest shard moves every leader's S_w in
+ *               S_w·(1 + 2(M−1)/M) / B_nic)             and 2(M−1)/M of it out; a leader's link
+ *            + msgs · α_msg                              msgs = M·M·⌈S/(K·bucket)⌉ entries per shard
+ *   t      = α_op + local + cross                        S_w = S·(wire bytes / 4)
+ * NCCL ring: t = 2(N−1)/N · S / busbw (nccl-tests' definition of bus bandwidth).
+ */
+import { fileURLToPath } from 'node:url';
+
+export interface CostConstants {
+  /** s: fixed cost of one all-reduce (dependent round trips, scheduling) */
+  opOverheadS: number;
+  /** s per stream entry on a shard (XADD + its read) */
+  messageOverheadS: number;
+  /** bytes/s one Redis shard moves, in + out */
+  shardBytesPerS: number;
+  /** bytes/s of a node leader's network link */
+  nicBytesPerS: number;
+  /** bytes/s one node-local transfer moves (Unix socket) */
+  localLinkBytesPerS: number;
+  /** bytes/s of input the leader's float32 sum reads */
+  localSumBytesPerS: number;
+  /** bytes per all-reduce bucket (4 MiB) */
+  bucketBytes: number;
+}
+
+export interface Prediction {
+  seconds: number;
+  local: number;
+  cross: number;
+}
+
+export function predictAllReduce(S: number, N: number, G: number, K: number, wireBytes: number, c: CostConstants): Prediction {
+  const g = Math.min(G, N);
+  const M = Math.ceil(N / g);
+  const local = g > 1 ? (2 * (g - 1) * S) / c.localLinkBytesPerS + (g * S) / c.localSumBytesPerS : 0;
+  let cross = 0;
+  if (M > 1) {
+    const Sw = (S * wireBytes) / 4;
+    const perLeader = Sw * (1 + (2 * (M - 1)) / M);
+    const msgs = M * M * Math.ceil(S / (K * c.bucketBytes));
+    cross = Math.max((M * perLeader) / (K * c.shardBytesPerS), perLeader / c.nicBytesPerS) + msgs * c.messageOverheadS;
+  }
+  return { seconds: c.opOverheadS + local + cross, local, cross };
+}
+
+/** NCCL ring all-reduce: 2(N−1)/N·S bytes through each GPU's link at the bus bandwidth */
+export function ncclRingSeconds(S: number, N: number, busBytesPerS: number): number {
+  return ((2 * (N - 1)) / N) * S / busBytesPerS;
+}
+
+/** communication share of a step that computes for `computeS` and then all-reduces (no overlap) */
+export const commShare = (allReduceS: number, computeS: number) => allReduceS / (allReduceS + computeS);
+
+/** ViT gradients in float32 (timm parameter counts: 5.7 M, 22 M, 86 M) */
+export const MODELS = [
+  { name: 'ViT-T', bytes: 23e6, stepS: 0.1 },
+  { name: 'ViT-S', bytes: 88e6, stepS: 0.2 },
+  { name: 'ViT-B', bytes: 344e6, stepS: 0.45 },
+] as const;
+
+/** published NCCL ring all-reduce bus bandwidths (docs/scaling.md cites them) */
+export const NCCL_BUSBW = { intraNode: 208e9, interNode: 90e9 };
+
+function table(c: CostConstants, label: string): string {
+  const rows = [`| model | GPUs | K=1: s (comm %) | K=4 | K=16 | K=16, no node-local (G=1) | K=16, float32 wire | NCCL ring s (comm %) |`, '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const f = (p: number, step: number) => `${p < 0.1 ? p.toFixed(3) : p.toFixed(2)} (${Math.round(100 * commShare(p, step))}%)`;
+  for (const m of MODELS) {
+    for (const N of [8, 64, 256]) {
+      const k = (K: number, G = 8, w = 2) => f(predictAllReduce(m.bytes, N, G, K, w, c).seconds, m.stepS);
+      const nccl = ncclRingSeconds(m.bytes, N, N <= 8 ? NCCL_BUSBW.intraNode : NCCL_BUSBW.interNode);
+      rows.push(`| ${m.name} | ${N} | ${k(1)} | ${k(4)} | ${k(16)} | ${k(16, 1)} | ${k(16, 8, 4)} | ${f(nccl, m.stepS)} |`);
+    }
+  }
+  return `${label}\n\n${rows.join('\n')}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const c = JSON.parse(process.argv[2] ?? '{}') as CostConstants;
+  console.log(table(c, `constants: ${JSON.stringify(c)}`));
+}

@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readServiceEnv, toProcessEnv } from './service-env.ts';
+
+const base = { DATABASE_URL: 'postgresql://u@h/db', S3_BUCKET: 'b', REDIS_URL: 'redis://queue:6379' };
+
+test('the collective: defaults to the queue Redis, no node, wire auto', () => {
+  const e = readServiceEnv(base, 'worker');
+  assert.deepEqual(e.collectiveRedisUrls, ['redis://queue:6379']);
+  assert.equal(e.nodeName, undefined);
+  assert.equal(e.collectiveWire, 'auto');
+});
+
+test('the collective: K shards, the node, the socket dir and the wire survive into the rank processes', () => {
+  const e = readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379, redis://:pw@s1:6379,', NODE_NAME: 'gpu-node-7', CIM_COLLECTIVE_SOCKET_DIR: '/var/run/cim', CIM_COLLECTIVE_WIRE: 'bfloat16' }, 'worker');
+  assert.deepEqual(e.collectiveRedisUrls, ['redis://s0:6379', 'redis://:pw@s1:6379']);
+  assert.equal(e.nodeName, 'gpu-node-7');
+  assert.deepEqual(readServiceEnv(toProcessEnv(e), 'worker'), e);
+});
+
+test('the collective: bad URLs and wires are refused with the variable named (password masked)', () => {
+  assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379,http://:secret@x' }, 'worker'), /^Error: CIM_COLLECTIVE_REDIS_URLS must be redis:\/\/ or rediss:\/\/ URLs separated by commas, got "http:\/\/:\*\*\*@x"$/);
+  assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: ' , ' }, 'worker'), /CIM_COLLECTIVE_REDIS_URLS names no URL/);
+  assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_WIRE: 'int8' }, 'worker'), /CIM_COLLECTIVE_WIRE must be auto, float32, float16, bfloat16; got "int8"/);
+});

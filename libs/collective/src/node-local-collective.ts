@@ -1,0 +1,202 @@
+/**
+ * Two-level all-reduce for gangs that span nodes with several ranks each (GPU pods on one host):
+ *  1. every rank hands its gradients to its node's leader over a Unix socket (NodeLocalGroup);
+ *     the leader sums them in rank order (float32);
+ *  2. the leaders alone all-reduce the node sums through Redis (ShardedCollective over K
+ *     servers; sums in node order, optionally a 16-bit wire);
+ *  3. the leader divides by worldSize and sends the same bytes back to its followers.
+ * So Redis carries M node sums instead of N rank gradients, and every rank of the gang holds the
+ * same bits (every leader gets the same cross-node result; the followers get their leader's).
+ * Summation order is fixed: ((r0 + r1 + …) of node 0) + ((…) of node 1) + …, by rank and node.
+ *
+ * Who shares a node is found at join: all N ranks rendezvous once on shard 0 and gather their
+ * node names (then the followers' Redis connections close). Nodes are ordered by their lowest
+ * rank, so rank 0 leads node 0 and is the broadcast root. Keys of the cross-node gang live under
+ * `${runId}:${generation}:nodes`, so a restarted gang never meets a dead one's keys or socket.
+ */
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GangCollective } from './gang-collective.ts';
+import { NodeLocalGroup, type LocalOpName } from './node-local-group.ts';
+import { RedisCollective } from './redis-collective.ts';
+import type { RedisCollectiveOptions } from './redis-collective-options.ts';
+import { ShardedCollective } from './sharded-collective.ts';
+import { sumInRankOrder } from './sum-in-rank-order.ts';
+import { float32Wire } from './wire-format.ts';
+
+export interface NodeLocalCollectiveOptions extends Omit<RedisCollectiveOptions, 'redisUrl' | 'memberNames'> {
+  /** the K gradient Redis servers, the same list in the same order on every rank */
+  redisUrls: readonly string[];
+  /** this rank's node (Kubernetes: spec.nodeName); ranks with the same name reduce locally first */
+  nodeName: string;
+  /** directory of the node's Unix sockets, shared by the ranks of a node (default os.tmpdir()) */
+  socketDir?: string;
+}
+
+/** Which ranks share which node: the same on every rank. */
+export interface NodeTopology {
+  /** node names, ordered by their lowest rank */
+  nodes: string[];
+  /** ranks of each node, ascending (leader first) */
+  members: number[][];
+}
+
+export function nodeTopology(nodeOfRank: readonly string[]): NodeTopology {
+  const nodes: string[] = [];
+  const members: number[][] = [];
+  nodeOfRank.forEach((name, r) => {
+    let i = nodes.indexOf(name);
+    if (i < 0) {
+      i = nodes.push(name) - 1;
+      members.push([]);
+    }
+    members[i].push(r);
+  });
+  return { nodes, members };
+}
+
+export class NodeLocalCollective implements GangCollective {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** this rank's node index (0 … M−1) */
+  readonly node: number;
+  private seq = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private broken: Error | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly topology: NodeTopology,
+    private readonly local: NodeLocalGroup | undefined,
+    /** the leaders' cross-node gang (leaders only, and only when M > 1) */
+    private readonly cross: ShardedCollective | undefined,
+    o: NodeLocalCollectiveOptions,
+    private readonly timeoutMs: number,
+  ) {
+    this.rank = o.rank;
+    this.worldSize = o.worldSize;
+    this.node = topology.nodes.indexOf(o.nodeName);
+  }
+
+  get isLeader(): boolean {
+    return this.topology.members[this.node][0] === this.rank;
+  }
+
+  static async join(o: NodeLocalCollectiveOptions): Promise<NodeLocalCollective> {
+    if (!o.nodeName) throw new Error('NodeLocalCollective: nodeName must be a non-empty string');
+    const timeoutMs = o.timeoutMs ?? 60_000;
+    // 1. every rank once on shard 0: the rendezvous, and who is on which node
+    const world = await RedisCollective.join({ ...o, redisUrl: o.redisUrls[0] });
+    let names: string[];
+    try {
+      names = (await world.gatherSmall(Buffer.from(o.nodeName, 'utf8'))).map((b) => Buffer.from(b).toString('utf8'));
+    } finally {
+      await world.close();
+    }
+    const topology = nodeTopology(names);
+    const node = topology.nodes.indexOf(o.nodeName);
+    const members = topology.members[node];
+    const leaders = topology.members.map((m) => m[0]);
+    const M = topology.nodes.length;
+    const id = createHash('sha256').update(`${o.keyPrefix ?? 'cim'}\n${o.runId}\n${world.generation}\n${o.nodeName}`).digest('hex').slice(0, 20);
+    const localOptions = { socketPath: join(o.socketDir ?? tmpdir(), `cim-${id}.sock`), members, rank: o.rank, nodeName: o.nodeName, timeoutMs: o.rendezvousTimeoutMs ?? timeoutMs };
+    const isLeader = members[0] === o.rank;
+    if (!isLeader) {
+      const local = await NodeLocalGroup.follow(localOptions);
+      return new NodeLocalCollective(topology, local, undefined, o, timeoutMs);
+    }
+    // 2. the leader: its followers and the other leaders, at once
+    const [local, cross] = await Promise.allSettled([
+      members.length > 1 ? NodeLocalGroup.lead(localOptions) : Promise.resolve(undefined),
+      M > 1
+        ? ShardedCollective.join({
+            ...o, runId: `${o.runId}:${world.generation}:nodes`, rank: node, worldSize: M,
+            memberNames: topology.nodes.map((n, i) => `node ${i} "${n}" (leader rank ${leaders[i]})`),
+          })
+        : Promise.resolve(undefined),
+    ]);
+    if (local.status === 'rejected' || cross.status === 'rejected') {
+      if (local.status === 'fulfilled') await local.value?.close();
+      if (cross.status === 'fulfilled') await cross.value?.close();
+      throw local.status === 'rejected' ? local.reason : (cross as PromiseRejectedResult).reason;
+    }
+    const local0 = local.value;
+    // followers that joined before a cross-node failure are told by the closed socket
+    return new NodeLocalCollective(topology, local0, cross.value, o, timeoutMs);
+  }
+
+  allReduceMean(data: Float32Array): Promise<Float32Array> {
+    return this.run('all-reduce', async (seq) => {
+      if (!this.isLeader) return float32Wire.decode(await this.local!.exchange(seq, 'all-reduce', float32Wire.encode(data), this.followerTimeout));
+      const parts = [data];
+      for (const [i, p] of (this.local ? await this.local.gather(seq, 'all-reduce') : []).entries()) {
+        const r = this.topology.members[this.node][i + 1];
+        if (p.length !== data.byteLength) throw new Error(`all-reduce ${seq}: rank ${r} all-reduces ${p.length / 4} elements, rank ${this.rank} has ${data.length}: every rank must pass an array of the same length`);
+        parts.push(float32Wire.decode(p));
+      }
+      // node sum in rank order, then the nodes' sums in node order, then ÷ N
+      const nodeSum = parts.length === 1 ? data : sumInRankOrder(parts, new Float32Array(data.length));
+      const total = this.cross ? await this.cross.allReduceSum(nodeSum) : nodeSum;
+      const mean = sumInRankOrder([total], new Float32Array(data.length), this.worldSize);
+      this.local?.reply(seq, float32Wire.encode(mean));
+      return mean;
+    });
+  }
+
+  broadcast(data: Uint8Array): Promise<Uint8Array> {
+    return this.run('broadcast', async (seq) => {
+      if (!this.isLeader) return new Uint8Array(await this.local!.exchange(seq, 'broadcast', new Uint8Array(0), this.followerTimeout));
+      await this.local?.gather(seq, 'broadcast');
+      const bytes = this.cross ? await this.cross.broadcast(this.rank === 0 ? data : new Uint8Array(0)) : data;
+      this.local?.reply(seq, bytes);
+      return bytes;
+    });
+  }
+
+  barrier(): Promise<void> {
+    return this.run('barrier', async (seq) => {
+      if (!this.isLeader) {
+        await this.local!.exchange(seq, 'barrier', new Uint8Array(0), this.followerTimeout);
+        return;
+      }
+      await this.local?.gather(seq, 'barrier');
+      await this.cross?.barrier();
+      this.local?.reply(seq, new Uint8Array(0));
+    });
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      await this.tail;
+      await Promise.all([this.local?.close(), this.cross?.close()]);
+    })());
+  }
+
+  toString(): string {
+    return `NodeLocalCollective(rank ${this.rank} of ${this.worldSize}, node ${this.node} "${this.topology.nodes[this.node]}"${this.isLeader ? ', leader' : ''})`;
+  }
+
+  /** a follower waits for the leader's local gather and its cross-node operation, then some */
+  private get followerTimeout(): number {
+    return 2 * this.timeoutMs + 5000;
+  }
+
+  private run<T>(kind: LocalOpName, body: (seq: number) => Promise<T>): Promise<T> {
+    const result = this.tail.then(async () => {
+      if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
+      if (this.broken) throw new Error(`${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`);
+      const seq = ++this.seq;
+      try {
+        return await body(seq);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.broken = err;
+        if (this.isLeader) this.local?.abort(seq, err.message);
+        throw err;
+      }
+    });
+    this.tail = result.catch(() => {});
+    return result;
+  }
+}

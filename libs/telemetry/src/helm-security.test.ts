@@ -1,0 +1,80 @@
+// The chart's security defaults (issue 13 items 5 and 6): no service account token in any pod, the
+// admin token only in the API, NetworkPolicies around the metrics ports, an ingress that routes
+// only /v1 and /healthz, and values that refuse a short admin token or a public /metrics.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import Ajv from 'ajv';
+import YAML from 'yaml';
+import { helm, NO_HELM, repoPath, run } from './testing/tools.ts';
+
+type Tree = Record<string, unknown>;
+const chart = (...p: string[]) => repoPath('helm/cim-forge', ...p);
+const values = YAML.parse(readFileSync(chart('values.yaml'), 'utf8')) as Tree;
+const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(chart('values.schema.json'), 'utf8')) as object);
+const isObj = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Tree, v) : v;
+  return out;
+}
+const valid = (over: Tree) => validate(merge(values, over));
+
+describe('helm/cim-forge security values', () => {
+  it('defaults: no service account token, NetworkPolicies on, ingress paths /v1 and /healthz only', () => {
+    assert.equal(values.automountServiceAccountToken, false);
+    assert.equal((values.networkPolicy as Tree).enabled, true);
+    assert.deepEqual(((values.api as Tree).ingress as Tree).paths, ['/v1', '/healthz']);
+  });
+  it('the schema refuses an admin token shorter than the API accepts, and /metrics on the ingress', () => {
+    assert.equal(valid({ secrets: { adminToken: 'short-token' } }), false);
+    assert.equal(valid({ secrets: { adminToken: 'x'.repeat(24) } }), true);
+    assert.equal(valid({ api: { ingress: { paths: ['/v1', '/metrics'] } } }), false);
+    for (const f of ['cpu-values.yaml', 'minimal-values.yaml', 'production-values.yaml']) {
+      assert.equal(validate(merge(values, YAML.parse(readFileSync(chart('ci', f), 'utf8')) as Tree)), true, `${f}: ${JSON.stringify(validate.errors)}`);
+    }
+  });
+});
+
+interface K8s { kind: string; metadata: { name: string }; spec?: Tree }
+const podSpec = (d: K8s): Tree | undefined => ((d.spec?.template as Tree | undefined)?.spec as Tree | undefined);
+const envNames = (pod: Tree) => (pod.containers as Tree[]).flatMap((c) => ((c.env as Tree[] | undefined) ?? []).map((e) => e.name as string));
+
+describe('helm/cim-forge security, rendered (needs helm)', { skip: helm ? false : NO_HELM }, () => {
+  const render = (...extra: string[]): K8s[] => {
+    const r = run(helm!, ['template', 'rel', chart(), '--namespace', 'ml', '-f', chart('ci', 'minimal-values.yaml'), ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    return YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON() as K8s).filter(Boolean);
+  };
+
+  it('every pod: automountServiceAccountToken false; CIM_ADMIN_TOKEN only in the API', () => {
+    const docs = render();
+    const pods = docs.filter((d) => podSpec(d) !== undefined);
+    assert.ok(pods.length >= 4, pods.map((d) => d.metadata.name).join(', '));
+    for (const d of pods) assert.equal(podSpec(d)!.automountServiceAccountToken, false, d.metadata.name);
+    for (const d of pods) {
+      const has = envNames(podSpec(d)!).includes('CIM_ADMIN_TOKEN');
+      assert.equal(has, d.kind === 'Deployment' && d.metadata.name === 'rel-cim-forge-api', d.metadata.name);
+    }
+    const api = pods.find((d) => d.metadata.name === 'rel-cim-forge-api')!;
+    assert.ok(envNames(podSpec(api)!).includes('CIM_WORKER_MEMORY_MB'));
+  });
+
+  it('NetworkPolicies: the API on its HTTP port; controller and worker metrics only from the namespace and monitoring', () => {
+    const pols = render().filter((d) => d.kind === 'NetworkPolicy');
+    assert.deepEqual(pols.map((p) => p.metadata.name).sort(), ['rel-cim-forge-api', 'rel-cim-forge-controller', 'rel-cim-forge-worker']);
+    for (const name of ['rel-cim-forge-controller', 'rel-cim-forge-worker']) {
+      const p = pols.find((x) => x.metadata.name === name)!;
+      const rule = (p.spec!.ingress as Tree[])[0];
+      assert.deepEqual(rule.ports, [{ port: 'metrics' }]);
+      assert.deepEqual(rule.from, [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    }
+    assert.equal(render('--set', 'networkPolicy.enabled=false').filter((d) => d.kind === 'NetworkPolicy').length, 0);
+  });
+
+  it('the ingress routes /v1 and /healthz, never / or /metrics', () => {
+    const ing = render('--set', 'api.ingress.enabled=true', '--set', 'api.ingress.host=cim.example.com').find((d) => d.kind === 'Ingress')!;
+    const paths = (((ing.spec!.rules as Tree[])[0].http as Tree).paths as Tree[]).map((p) => p.path);
+    assert.deepEqual(paths, ['/v1', '/healthz']);
+  });
+});
