@@ -3,6 +3,7 @@
 # Build from the repository root:
 #   docker build -f docker/worker.Dockerfile -t cim-forge/worker .               # GPU (default)
 #   docker build -f docker/worker.Dockerfile --target cpu -t cim-forge/worker:cpu .  # CPU nodes, laptops
+#   docker build -f docker/worker.Dockerfile --target webgpu -t cim-forge/worker:webgpu .  # WebGPU
 #
 # CUDA: tfjs-node-gpu 4.x links libtensorflow 2.9.1, built for CUDA 11.2 and cuDNN 8.1
 # (libcudart.so.11.0, libcudnn.so.8); a CUDA 12 base image does not have those libraries. Any
@@ -42,6 +43,30 @@ ENV NODE_ENV=production \
     LOG_LEVEL=info
 WORKDIR /app
 COPY --from=cpu-build --chown=1000:1000 /app /app
+USER 1000:1000
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.METRICS_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "--import", "tsx", "apps/worker/src/worker-main.ts"]
+
+# ── webgpu: the cluster worker on WebGPU (tfjs-backend-webgpu on Dawn, the `webgpu` npm package,
+# over the driver's Vulkan): any vendor's GPU, no CUDA or cuDNN in the image. Dawn's prebuilt
+# dawn.node needs glibc >= 2.34 (bookworm has 2.36) and loads libvulkan.so.1 (libvulkan1) plus the
+# driver's Vulkan ICD, which the NVIDIA container toolkit mounts only when the capabilities include
+# `graphics` (the chart sets them again on the pod). Not built here (no Docker on our machines).
+FROM ${NODE_IMAGE} AS webgpu
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libvulkan1 \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    CIM_BACKEND=webgpu \
+    CIM_WEBGPU_ADAPTER=gpu \
+    METRICS_PORT=9464 \
+    LOG_LEVEL=info \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics
+WORKDIR /app
+COPY --from=build --chown=1000:1000 /app /app
 USER 1000:1000
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -2,6 +2,7 @@
  * `cim`: CIM on one machine, no servers. Subcommands are small files in commands/.
  */
 import { UsageError } from './args.ts';
+import { takeWebGpuAdapterFlag } from './webgpu-flag.ts';
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   pretrain: { summary: 'pre-train CIM (crop-and-correlate) on one machine', run: async (a) => (await import('./commands/pretrain.ts')).run(a) },
@@ -24,12 +25,13 @@ export function usage(): string {
     ...Object.entries(commands).map(([k, c]) => `  ${k.padEnd(w)}  ${c.summary}`),
     '',
     'Start here:  npm run cim -- pretrain --dataset fashion-mnist',
-    "Each command has --help. Backend: --backend auto|tensorflow|wasm|cpu or CIM_BACKEND (auto tries tfjs-node-gpu, tfjs-node, wasm, cpu).",
+    "Each command has --help. Backend: --backend auto|tensorflow|wasm|cpu|webgpu or CIM_BACKEND (auto tries tfjs-node-gpu, tfjs-node, wasm, cpu).",
+    'WebGPU (any command): --webgpu-adapter gpu|software or CIM_WEBGPU_ADAPTER (gpu: a real GPU over Vulkan, the default; software: Mesa llvmpipe, docs/gpu.md).',
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [cmd, ...rest] = takeWebGpuAdapterFlag(argv, process.env);
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return cmd ? 0 : 2;

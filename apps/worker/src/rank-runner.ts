@@ -10,7 +10,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, type BackendChoice } from '@cim-forge/cim';
+import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
 import { parseRunConfig, type FinetuneConfig, type RunPlan } from '@cim-forge/config';
 import { createDb, type Prisma } from '@cim-forge/db';
@@ -90,7 +90,8 @@ async function main(): Promise<number> {
           rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
         })
       : undefined;
-    send({ type: 'joined', backend: backend.name });
+    const adapter = backend.name === 'webgpu' ? currentWebGpuAdapter() : undefined;
+    send({ type: 'joined', backend: adapter ? webGpuLabel(adapter) : backend.name });
     const store = new TrackedCheckpointStore({
       db, runId: run.id,
       s3: new S3CheckpointStore({ client: s3, bucket: env.s3Bucket, prefix: runCheckpointPrefix(run.id) }),

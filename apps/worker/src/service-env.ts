@@ -9,8 +9,9 @@
  * | S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE | | see libs/storage |
  * | WORKER_ID | hostname-pid | names this worker in rank attempts |
  * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
- * | CIM_BACKEND | auto | tfjs backend for rank processes |
+ * | CIM_BACKEND | auto | tfjs backend for rank processes (auto, tensorflow, wasm, cpu, webgpu) |
  * | CIM_THREADS | all cores | native backend's intra-op threads per rank process (set it when several workers share a host's CPUs) |
+ * | CIM_WEBGPU_ADAPTER | gpu | with CIM_BACKEND=webgpu: gpu (Vulkan) or software (Mesa llvmpipe, CI only) |
  * | CIM_RENDEZVOUS_TIMEOUT_MS | 120000 | all ranks of a gang must join within this |
  * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
  * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
@@ -30,6 +31,7 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { webGpuAdapterKind, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
 import { parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
@@ -43,6 +45,7 @@ export interface ServiceEnv {
   workerId: string;
   metricsPort: number;
   backend: string;
+  webgpuAdapter: WebGpuAdapterKind;
   /** native intra-op threads of a rank process; undefined = libtensorflow's default (all cores) */
   threads?: number;
   rendezvousTimeoutMs: number;
@@ -92,6 +95,7 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
     metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
     backend: env.CIM_BACKEND || 'auto',
+    webgpuAdapter: webGpuAdapterKind(env.CIM_WEBGPU_ADAPTER),
     threads: env.CIM_THREADS ? int('CIM_THREADS', 1) : undefined,
     rendezvousTimeoutMs: int('CIM_RENDEZVOUS_TIMEOUT_MS', 120_000),
     collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
@@ -143,6 +147,7 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     S3_FORCE_PATH_STYLE: String(env.s3.forcePathStyle ?? false),
     WORKER_ID: env.workerId,
     CIM_BACKEND: env.backend,
+    CIM_WEBGPU_ADAPTER: env.webgpuAdapter,
     CIM_RENDEZVOUS_TIMEOUT_MS: String(env.rendezvousTimeoutMs),
     CIM_COLLECTIVE_TIMEOUT_MS: String(env.collectiveTimeoutMs),
     CIM_HEARTBEAT_MS: String(env.heartbeatMs),

@@ -9,13 +9,17 @@ import { createDb } from '@cim-forge/db';
 import { createLogger, createRegistry, startMetricsServer, workerMetrics } from '@cim-forge/telemetry';
 import { RankWorker } from './rank-worker.ts';
 import { FigureWorker } from './figures/figure-worker.ts';
-import { backendLabel } from './backend-label.ts';
+import { workerBackendLabel } from './backend-label.ts';
 import { readServiceEnv } from './service-env.ts';
 
 const env = readServiceEnv(process.env, 'worker');
 const logger = createLogger({ service: 'worker', level: process.env.LOG_LEVEL, bindings: { worker: env.workerId } });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
-const backend = backendLabel(env.backend);
+// CIM_BACKEND=webgpu: the adapter is probed here, so a worker that has none says why and exits
+const backend = await workerBackendLabel(env).catch((e: Error) => {
+  logger.error(e.message);
+  process.exit(1);
+});
 const registry = createRegistry({ service: 'worker', backend });
 const metrics = workerMetrics(registry, { worker: env.workerId, backend });
 const worker = new RankWorker({ env, db, metrics, logger, backend, log: (msg, fields) => logger.info(fields ?? {}, msg) });

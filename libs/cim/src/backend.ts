@@ -4,8 +4,10 @@
  * installed everywhere (their install step downloads libtensorflow).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { webGpuLabel } from './webgpu-adapter.ts';
+import { initWebGpuBackend } from './webgpu-backend.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
 export type BackendChoice = BackendName | 'auto';
 
 let chosen: { name: BackendName; detail: string } | undefined;
@@ -44,7 +46,7 @@ async function tryCpu(): Promise<boolean> {
   return tf.setBackend('cpu');
 }
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
 
 export interface BackendOptions {
   /**
@@ -72,6 +74,8 @@ export async function initBackend(
   }
   let name: BackendName | undefined;
   let detail = '';
+  // WebGPU only when asked (webgpu-backend.ts: adapter from CIM_WEBGPU_ADAPTER, errors that name what is missing)
+  if (choice === 'webgpu') [name, detail] = ['webgpu', `@tensorflow/tfjs-backend-webgpu on ${webGpuLabel(await initWebGpuBackend(undefined, log))}`];
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await tryNative();
     if (pkg) [name, detail] = ['tensorflow', pkg];

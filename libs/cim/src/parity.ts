@@ -58,7 +58,7 @@ function relErr(ours: ArrayLike<number>, golden: ArrayLike<number>): number {
   return maxAbsDiff(ours, golden) / (s > 0 ? s : 1);
 }
 
-export function runParity(buf: Uint8Array, source = 'fixture'): ParityReport {
+export async function runParity(buf: Uint8Array, source = 'fixture'): Promise<ParityReport> {
   const file: SafeFile = parseSafetensors(buf, source);
   const meta = file.metadata;
   const cfg = modelConfigFromMetadata(meta);
@@ -110,7 +110,7 @@ export function runParity(buf: Uint8Array, source = 'fixture'): ParityReport {
 
     // Forward.
     const fwd = model.forward(context, templates, maskT);
-    const logits = fwd.logits.dataSync() as Float32Array; // [TB, C, C, 2]
+    const logits = (await fwd.logits.data()) as Float32Array; // [TB, C, C, 2]
     let logitsErr = 0;
     for (let i = 0; i < T; i++) {
       const golden = f32(`outputs/logits.${i}`); // [B, 2, C, C]
@@ -121,7 +121,7 @@ export function runParity(buf: Uint8Array, source = 'fixture'): ParityReport {
       const e = maxAbsDiff(ours, golden);
       if (e >= logitsErr) [logitsErr, worst.logits] = [e, `outputs/logits.${i}`];
     }
-    const lossErr = Math.abs(fwd.loss.dataSync()[0] - f32('outputs/loss')[0]);
+    const lossErr = Math.abs((await fwd.loss.data())[0] - f32('outputs/loss')[0]);
     fwd.logits.dispose();
     fwd.loss.dispose();
 
@@ -134,7 +134,7 @@ export function runParity(buf: Uint8Array, source = 'fixture'): ParityReport {
       const golden = file.tensors.get(`grads/${name}`);
       if (!golden) throw new Error(`${source}: missing grads/${name}`);
       const spec = specs.get(name)!;
-      const e = relErr(g.dataSync() as Float32Array, fromTorch(spec, golden.data as Float32Array));
+      const e = relErr((await g.data()) as Float32Array, fromTorch(spec, golden.data as Float32Array));
       if (e >= gradErr) [gradErr, worst.grads] = [e, `grads/${name}`];
       g.dispose();
     }
@@ -161,7 +161,7 @@ export function runParity(buf: Uint8Array, source = 'fixture'): ParityReport {
       const golden = file.tensors.get(`after_step/${s.name}`);
       if (!golden) continue;
       compared++;
-      const e = relErr(model.p(s.name).dataSync() as Float32Array, fromTorch(s, golden.data as Float32Array));
+      const e = relErr((await model.p(s.name).data()) as Float32Array, fromTorch(s, golden.data as Float32Array));
       if (e >= stepErr) [stepErr, worst.after_step] = [e, `after_step/${s.name}`];
     }
     if (compared === 0) throw new Error(`${source}: no after_step/ tensors`);

@@ -49,7 +49,7 @@ export function iou(pred: ArrayLike<number>, truth: ArrayLike<number>, offset: n
 }
 
 /** One forward pass: probability maps p(exemplar here) [T·B, C, C] and the batch's loss. */
-function forwardMaps(model: CimModel, b: CimBatch): { probs: Float32Array; loss: number } {
+async function forwardMaps(model: CimModel, b: CimBatch): Promise<{ probs: Float32Array; loss: number }> {
   const bt = batchTensors(b);
   const wasTraining = model.training;
   model.training = false;
@@ -65,26 +65,26 @@ function forwardMaps(model: CimModel, b: CimBatch): { probs: Float32Array; loss:
     model.training = wasTraining;
     disposeBatch(bt);
   }
-  const out = { probs: probsT.dataSync() as Float32Array, loss: lossT.dataSync()[0] };
+  const out = { probs: (await probsT.data()) as Float32Array, loss: (await lossT.data())[0] };
   tf.dispose([probsT, lossT]);
   return out;
 }
 
 /** Probability maps p(exemplar here) [T·B, C, C] for a batch. */
-export function predictMaps(model: CimModel, b: CimBatch): Float32Array {
-  return forwardMaps(model, b).probs;
+export async function predictMaps(model: CimModel, b: CimBatch): Promise<Float32Array> {
+  return (await forwardMaps(model, b)).probs;
 }
 
-export function evaluateIoU(model: CimModel, batches: CimBatch[]): IoUReport {
+export async function evaluateIoU(model: CimModel, batches: CimBatch[]): Promise<IoUReport> {
   let sum = 0;
   let ones = 0;
   let lossSum = 0;
   let mismatchedSum = 0;
   let n = 0;
   for (const b of batches) {
-    const { probs, loss } = forwardMaps(model, b);
+    const { probs, loss } = await forwardMaps(model, b);
     lossSum += loss * b.batchSize;
-    if (b.batchSize > 1) mismatchedSum += forwardMaps(model, mismatchExemplars(b)).loss * b.batchSize;
+    if (b.batchSize > 1) mismatchedSum += (await forwardMaps(model, mismatchExemplars(b))).loss * b.batchSize;
     const px = b.contextSize * b.contextSize;
     for (let k = 0; k < b.numExemplars * b.batchSize; k++) {
       sum += iou(probs, b.masks, k * px, px);

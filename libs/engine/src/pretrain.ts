@@ -240,7 +240,7 @@ export async function evaluateOn(model: CimModel, config: PretrainConfig, spec: 
     const info = await loader.ready();
     const batches: CimBatch[] = [];
     for (let i = 0; i < info.batchesPerEpoch; i++) batches.push(collate((await loader.next()).samples, samplerCfg));
-    return evaluateIoU(model, batches);
+    return await evaluateIoU(model, batches);
   } finally {
     await loader.close();
   }

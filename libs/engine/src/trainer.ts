@@ -121,7 +121,7 @@ export class CimTrainer {
     if (micro.length !== this.config.accumIter) throw new Error(`trainStep needs ${this.config.accumIter} micro-batches, got ${micro.length}`);
     const { loss, grads, computeMs, allReduceSeconds, allReduceBytes, stop } = await this.gradients(micro, stopVote);
     const t2 = performance.now();
-    const gradNorm = this.config.clipGrad !== null ? clipByGlobalNorm(grads, this.config.clipGrad) : null;
+    const gradNorm = this.config.clipGrad !== null ? await clipByGlobalNorm(grads, this.config.clipGrad) : null;
     const lr = this.lrAt(this.step);
     this.optimizer.apply(grads, lr);
     tf.dispose([...grads.values()]);

@@ -102,6 +102,19 @@ describe('docker/worker.Dockerfile', () => {
     }
   });
 
+  it('has a webgpu target: Vulkan loader, webgpu backend, NVIDIA graphics capability, no CUDA', () => {
+    const webgpu = st.find((s) => s.name === 'webgpu')!;
+    assert.match(webgpu.from, /^node:20-bookworm/); // dawn.node needs glibc >= 2.34
+    checkRuntimeStage('worker.Dockerfile', webgpu, DEFAULT_PORTS.workerMetrics, 'apps/worker/src/worker-main.ts');
+    const text = webgpu.lines.join('\n');
+    assert.match(text, /apt-get install -y --no-install-recommends libvulkan1/);
+    assert.match(text, /CIM_BACKEND=webgpu/);
+    assert.match(text, /CIM_WEBGPU_ADAPTER=gpu/);
+    assert.match(text, /NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics/);
+    assert.doesNotMatch(text, /tfjs-node|cuda/i);
+    assert.ok(st.indexOf(webgpu) < st.length - 1, 'gpu stays the default (last) target');
+  });
+
   it('both images keep node_modules and git history out of the build context', () => {
     for (const f of ['api', 'worker']) {
       const ignore = readFileSync(repoPath('docker', `${f}.Dockerfile.dockerignore`), 'utf8').split('\n');

@@ -49,6 +49,7 @@ describe('helm/cim-forge values.schema.json', () => {
     ['no API image', { api: { image: { repository: null } } }, /\.api\.image should have required property 'repository'/],
     ['an empty worker image', { worker: { image: { repository: '' } } }, /\.worker\.image\.repository should NOT be shorter than 1/],
     ['an unknown backend', { worker: { backend: 'cuda' } }, /\.worker\.backend should be equal to one of the allowed values/],
+    ['an unknown WebGPU adapter', { worker: { backend: 'webgpu', webgpuAdapter: 'vulkan' } }, /\.worker\.webgpuAdapter should be equal to one of the allowed values/],
     ['a misspelt key', { worker: { gpu: 2 } }, /\.worker should NOT have additional properties/],
     ['a port out of range', { api: { port: 70000 } }, /\.api\.port should be <= 65535/],
     ['a negative shard count', { collective: { redis: { shards: -1 } } }, /\.collective\.redis\.shards should be >= 0/],
@@ -110,7 +111,7 @@ describe('helm/cim-forge templates (static)', () => {
     const names = new Set([...all.matchAll(/- name: ([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
     for (const m of templates['configmap.yaml'].matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]);
     for (const k of ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
-      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'LOG_LEVEL', 'WORKER_ID',
+      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'CIM_WEBGPU_ADAPTER', 'LOG_LEVEL', 'WORKER_ID',
       'CIM_COLLECTIVE_REDIS_URLS', 'CIM_COLLECTIVE_WIRE', 'NODE_NAME', 'CIM_COLLECTIVE_SOCKET_DIR']) {
       assert.ok(names.has(k), k);
     }
@@ -203,6 +204,25 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     assert.equal(get(w.spec, ['replicas']), 8);
     assert.equal(get(w.spec, ['template', 'spec', 'terminationGracePeriodSeconds']), 900);
     assert.equal(docs.find((d) => d.kind === 'ServiceMonitor')?.metadata.labels?.release, 'kube-prometheus-stack');
+  });
+
+  it('WebGPU values: the webgpu image, CIM_BACKEND=webgpu, the adapter, the graphics capability, one GPU', () => {
+    const envOf = (docs: K8s[]) => {
+      const w = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!;
+      const c = (get(w.spec, ['template', 'spec', 'containers']) as Tree[])[0];
+      return { c, env: Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value])) };
+    };
+    const { c, env } = envOf(render('webgpu-values.yaml'));
+    assert.equal(c.image, 'registry.example.com/cim-forge/worker:0.1.0-webgpu');
+    assert.equal(env.CIM_BACKEND, 'webgpu');
+    assert.equal(env.CIM_WEBGPU_ADAPTER, 'gpu');
+    assert.equal(env.NVIDIA_DRIVER_CAPABILITIES, 'compute,utility,graphics');
+    assert.equal(get(c, ['resources', 'limits', 'nvidia.com/gpu']), 1);
+    assert.equal(envOf(render('webgpu-values.yaml', '--set', 'worker.webgpuAdapter=software')).env.CIM_WEBGPU_ADAPTER, 'software');
+    // the tensorflow (CUDA) worker gets neither
+    const tf = envOf(render('minimal-values.yaml')).env;
+    assert.equal(tf.CIM_BACKEND, 'tensorflow');
+    assert.ok(!('CIM_WEBGPU_ADAPTER' in tf) && !('NVIDIA_DRIVER_CAPABILITIES' in tf));
   });
 
   it('the collective: K Redis shards of its own, their URLs, the node name and a shared socket directory on the workers', () => {

@@ -4,6 +4,13 @@
  *   npm run bench:train [-- --backends tensorflow,wasm --only bench-vit-tiny --steps 7 --warmup 2
  *                          --kernels auto|untransposed|native|compare --threads T]
  *
+ * --backend webgpu runs on tfjs-backend-webgpu (--webgpu-adapter gpu|software); its lines carry the
+ * adapter and the GPU memory tfjs holds (`gpuBytes`: its buffer pool after the steps, about the peak;
+ * `gpuBytesInUse`: what live tensors hold). --only takes a list: matmul, cpu-small, cpu-resnet,
+ * bench-vit-tiny (the default, with matmul), official-vit-base (ViT-B/16 at the paper's sizes,
+ * micro-batch 256, one micro-batch a step: for GPUs), or `all`. --batch-size N overrides every
+ * preset's batch and --mode step|with-sampler keeps one mode (dry runs on slow adapters).
+ *
  *   mode "step"          a full training step (forward, backward, AdamW, EMA) on pre-sampled batches
  *   mode "with-sampler"  the same, fed by the prefetching loader (1 sampling thread) from images
  *
@@ -20,19 +27,31 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_CHOICES, cimModelFromConfig, collate, initBackend, setKernelStyle, type BackendChoice, type CimBatch, type CimSample, type KernelStyle } from '@cim-forge/cim';
+import { BACKEND_CHOICES, cimModelFromConfig, collate, currentWebGpuAdapter, initBackend, setKernelStyle, type BackendChoice, type CimBatch, type CimSample, type KernelStyle } from '@cim-forge/cim';
 import { CimTrainer, cimSampleModule, deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, syntheticBatches, type PretrainConfig } from '@cim-forge/engine';
 import { PrefetchLoader } from '@cim-forge/data';
+import { takeWebGpuAdapterFlag } from '../webgpu-flag.ts';
 
 const PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC = 1.29;
-const PRESETS = [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375]] as const;
+const PRESETS = [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375], ['official-vit-base', 375]] as const;
+const DEFAULT_ONLY = ['matmul', 'cpu-small', 'cpu-resnet', 'bench-vit-tiny'];
 
 const { values } = parseArgs({
+  args: takeWebGpuAdapterFlag(process.argv.slice(2), process.env),
   options: {
     steps: { type: 'string' }, only: { type: 'string' }, warmup: { type: 'string' }, backend: { type: 'string' },
-    backends: { type: 'string' }, kernels: { type: 'string' }, threads: { type: 'string' },
+    backends: { type: 'string' }, kernels: { type: 'string' }, threads: { type: 'string' }, 'batch-size': { type: 'string' }, mode: { type: 'string' },
   },
 });
+const only = values.only === 'all' ? ['matmul', ...PRESETS.map(([p]) => p)] : (values.only?.split(',') ?? DEFAULT_ONLY);
+const unknownOnly = only.filter((o) => o !== 'matmul' && !PRESETS.some(([p]) => p === o));
+if (unknownOnly.length) {
+  console.error(`bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ${PRESETS.map(([p]) => p).join(', ')}, all`);
+  process.exit(2);
+}
+const batchOverride = values['batch-size'] ? Number(values['batch-size']) : undefined;
+/** `step`, `with-sampler` or both (default) */
+const modes = values.mode ? values.mode.split(',') : ['step', 'with-sampler'];
 
 /** The parent: one child process per backend, its lines passed through. */
 async function runPerBackend(backends: string[]): Promise<number> {
@@ -62,11 +81,21 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const threads = values.threads ? Number(values.threads) : undefined;
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
-  const backend = await initBackend(choice, undefined, { threads });
+  const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads });
   const common = { backend: backend.name, kernels, threads: process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : undefined };
+  const adapter = currentWebGpuAdapter();
+  /** on webgpu: the adapter and tfjs' GPU buffers, read when the line is printed */
+  const where = (): Record<string, unknown> => {
+    if (!adapter) return {};
+    const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+    return { adapter: adapter.name, adapterKind: adapter.kind, gpuBytes: m.numBytesAllocatedInGPU ?? null, gpuBytesInUse: m.numBytesInGPU ?? null };
+  };
 
   async function bench(preset: string, imageSize: number): Promise<void> {
-    const config: PretrainConfig = resolvePretrainConfig(preset, { dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0 });
+    // one micro-batch a step (official-vit-base accumulates 2 in the paper: a step here is half of theirs)
+    const config: PretrainConfig = resolvePretrainConfig(preset, {
+      dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0, accumIter: 1, ...(batchOverride ? { batchSize: batchOverride } : {}),
+    });
     const model = cimModelFromConfig(modelConfigOf(config), 0);
     const trainer = new CimTrainer(model, config, deriveTrainPlan(config, 4096));
     const B = config.batchSize;
@@ -78,7 +107,7 @@ async function benchChild(choice: BackendChoice): Promise<void> {
         ...(preset === 'bench-vit-tiny'
           ? { pytorchImagesPerSec: PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC, ratioToPytorch: round(B / s.median / PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC) }
           : {}),
-        rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20), numTensors: tf.memory().numTensors,
+        rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20), numTensors: tf.memory().numTensors, ...where(),
       }));
     };
     // 1. the step alone, on batches sampled beforehand; `--kernels compare` alternates the two
@@ -94,8 +123,13 @@ async function benchChild(choice: BackendChoice): Promise<void> {
       await trainer.trainStep([batches[i % 2]]);
       perStep.get(form)!.push((performance.now() - t0) / 1000);
     }
-    for (const [form, times] of perStep) line('step', times, forms.length > 1 ? { kernels: form } : {});
+    if (modes.includes('step')) for (const [form, times] of perStep) line('step', times, forms.length > 1 ? { kernels: form } : {});
     setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
+    if (!modes.includes('with-sampler')) {
+      trainer.dispose();
+      model.dispose();
+      return;
+    }
     // 2. fed by the loader: sampling on a worker thread, overlapped with the step
     const s = samplerConfigOf(config);
     const loader = new PrefetchLoader<CimSample>({
@@ -121,33 +155,38 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   }
 
   /** The kernel everything rests on: untransposed 2-D matmul, and with a transpose flag, for the ratio. */
-  function benchMatmul(): void {
-    for (const [m, k, n] of [[512, 512, 512], [4848, 512, 2048]]) {
+  async function benchMatmul(): Promise<void> {
+    // a GPU gets a large product too; llvmpipe (the software adapter, ~1 GFLOP/s) only the small one
+    const shapes = adapter?.kind === 'gpu' ? [[512, 512, 512], [4848, 512, 2048], [4096, 4096, 4096]] : adapter?.kind === 'software' ? [[512, 512, 512]] : [[512, 512, 512], [4848, 512, 2048]];
+    for (const [m, k, n] of shapes) {
       const a = tf.randomNormal([m, k]);
       const b = tf.randomNormal([k, n]);
       const bT = tf.transpose(b);
-      const time = (f: () => tf.Tensor) => {
-        f().dispose();
+      // a read waits for the product (async: webgpu has no synchronous read in Node)
+      const time = async (f: () => tf.Tensor) => {
+        const w = f();
+        await w.data();
+        w.dispose();
         const runs: number[] = [];
         for (let i = 0; i < 5; i++) {
           const t0 = performance.now();
           const c = f();
-          c.dataSync();
+          await c.data();
           c.dispose();
           runs.push((performance.now() - t0) / 1000);
         }
         return stats(runs).median;
       };
-      const plain = time(() => tf.matMul(a, b));
-      const flagged = time(() => tf.matMul(a, bT, false, true));
-      console.log(JSON.stringify({ bench: 'matmul', ...common, shape: [m, k, n], gflops: round((2 * m * k * n) / plain / 1e9, 1), transposeFlagGflops: round((2 * m * k * n) / flagged / 1e9, 1) }));
+      const plain = await time(() => tf.matMul(a, b));
+      const flagged = await time(() => tf.matMul(a, bT, false, true));
+      console.log(JSON.stringify({ bench: 'matmul', ...common, shape: [m, k, n], gflops: round((2 * m * k * n) / plain / 1e9, 1), transposeFlagGflops: round((2 * m * k * n) / flagged / 1e9, 1), ...where() }));
       tf.dispose([a, b, bT]);
     }
   }
 
-  if (!values.only || values.only === 'matmul') benchMatmul();
+  if (only.includes('matmul')) await benchMatmul();
   for (const [preset, imageSize] of PRESETS) {
-    if (!values.only || values.only === preset) await bench(preset, imageSize);
+    if (only.includes(preset)) await bench(preset, imageSize);
   }
 }
 

@@ -38,7 +38,7 @@ attack works on pixels, the model sees them ImageNet-normalized, and every step 
                         errors (1.0 = as robust as the baseline); without it, mCE is the mean top-1 error
   --batch-size N (64)   --seed N (0: the corruption noise)
   --out FILE            also write the JSON report there
-  --backend B           auto | tensorflow | wasm | cpu
+  --backend B           auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)
 
 Example: npm run cim -- eval --from runs/ft --dataset fashion-mnist --limit 500 --eps 2/255 --severities 1,3,5`;
 

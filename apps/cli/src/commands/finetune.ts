@@ -46,7 +46,8 @@ Output
   --checkpoint-every N  steps between checkpoints (also one at the end and on Ctrl-C)
   --resume              continue the run in --out from its latest checkpoint
   --max-steps N         stop after N steps in this invocation (checkpointed; --resume continues)
-  --backend B           auto | tensorflow | wasm | cpu (default auto, or CIM_BACKEND)
+  --backend B           auto | tensorflow | wasm | cpu | webgpu (default auto, or CIM_BACKEND;
+                        webgpu: --webgpu-adapter gpu|software, docs/gpu.md)
 
 Example: npm run cim -- finetune --from runs/fm --dataset fashion-mnist --labels-fraction 0.1 --epochs 20 --out runs/fm-ft10
          npm run cim -- finetune --from runs/fm --dataset ~/photos/flowers --epochs 20   (flowers/<class>/*.jpg)`;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parityTolerances, runParity } from '@cim-forge/cim';
 import { initCliBackend, UsageError } from '../args.ts';
 
-const help = `Usage: npm run cim -- parity --fixture FILE.safetensors [--backend auto|wasm|cpu|tensorflow]
+const help = `Usage: npm run cim -- parity --fixture FILE.safetensors [--backend auto|wasm|cpu|tensorflow|webgpu] [--webgpu-adapter gpu|software]
 
 Checks our TensorFlow.js CIM against golden numbers from the authors' PyTorch code: imports the
 fixture's weights (PyTorch names and layout; model config from its metadata), runs the forward
@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`cannot read fixture ${values.fixture}: ${(e as Error).message}`);
   }
   await initCliBackend(values.backend, (m) => console.error(m));
-  const report = runParity(bytes, values.fixture);
+  const report = await runParity(bytes, values.fixture);
   console.log(JSON.stringify(report));
   return report.ok ? 0 : 1;
 }

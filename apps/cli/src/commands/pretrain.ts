@@ -40,7 +40,8 @@ Output
   --resume              continue the run in --out from its latest complete checkpoint
   --init-from FILE      start from PyTorch-named weights in safetensors (ours or official)
   --max-steps N         stop after N steps in this invocation (checkpointed; --resume continues)
-  --backend B           auto | tensorflow | wasm | cpu (default auto, or CIM_BACKEND)
+  --backend B           auto | tensorflow | wasm | cpu | webgpu (default auto, or CIM_BACKEND;
+                        webgpu: --webgpu-adapter gpu|software, docs/gpu.md)
 Data parallel (one machine)
   --ranks N             N rank processes (one core each) train one model together, averaging
                         gradients over Redis Streams; each reads a disjoint shard of every epoch.

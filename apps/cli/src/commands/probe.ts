@@ -23,7 +23,7 @@ with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to b
   --limit N             first N training images     --eval-images N   held-out images scored (fashion-mnist)
   --labels-fraction F   probe with a stratified fraction of the labels
   --epochs E (30)  --batch-size N (256)  --lr X (1e-2)  --weight-decay X (0)  --seed N
-  --backend B           auto | tensorflow | wasm | cpu
+  --backend B           auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)
 
 Example: npm run cim -- probe --from runs/fm --dataset fashion-mnist --limit 10000`;
 

@@ -27,7 +27,7 @@ true region outlined, and the model's predicted correlation map as a heatmap ove
   --seed N            which exemplars are cut (default 0)
   --no-augment        exemplars without colour augmentation (geometry only)
   --scale K           pixel upscaling of the figure (default: fit contexts to ~192 px)
-  --backend B         auto | tensorflow | wasm | cpu`;
+  --backend B         auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)`;
 
 async function findModelFile(p: string): Promise<{ file: string; state?: TrainState }> {
   const path = resolve(p);
@@ -97,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     loadModelSafetensors(model, bytes, file);
     const sample = sampleCim(image, sCfg, new Rng(num('seed', values.seed, { int: true, min: 0 }) ?? 0));
     const batch = collate([sample], sCfg);
-    const probs = predictMaps(model, batch);
+    const probs = await predictMaps(model, batch);
     const C = sCfg.contextSize;
     const S = sCfg.exemplarSize;
     const T = sCfg.numExemplars;

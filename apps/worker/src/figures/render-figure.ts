@@ -26,7 +26,7 @@ export async function renderFigure(o: { modelBytes: Uint8Array; config: Pretrain
   try {
     loadModelSafetensors(model, o.modelBytes, o.source);
     const sample = sampleCim(o.image, sCfg, new Rng(FIGURE_SEED));
-    const probs = predictMaps(model, collate([sample], sCfg));
+    const probs = await predictMaps(model, collate([sample], sCfg));
     const C = sCfg.contextSize;
     const S = sCfg.exemplarSize;
     const T = sCfg.numExemplars;

@@ -11,7 +11,7 @@ import { modelMetadata, type CimModelConfig } from './config.ts';
 import type { CimForward, CimModel, HostTensor } from './cim-model.ts';
 import { cimParamSpecs, fromTorch, targetNameOf, toTorch, type ParamSpec } from './params.ts';
 import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
-import { correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
+import { correlationLoss, forwardCorrelationDecoder } from './correlation-decoder.ts';
 import { resizePosEmbed, sincosPosEmbed2d } from './pos-embed.ts';
 import { assignValues } from '../tensors.ts';
 import { initParams } from './init-params.ts';
@@ -30,6 +30,8 @@ export class CimViT implements CimModel {
   /** fixed sin-cos buffers: encoder pos embed for the img_size grid, decoder pos embed */
   private posEmbed: Float32Array;
   private decoderPosEmbed: tf.Tensor;
+  /** decoderPosEmbed's values on the host (the webgpu backend has no synchronous read in Node) */
+  private decoderPosEmbedHost: Float32Array;
   private posCache = new Map<number, tf.Tensor>();
   private disposed = false;
 
@@ -40,7 +42,8 @@ export class CimViT implements CimModel {
     const gImg = config.imgSize / config.patchSize;
     const gCtx = config.contextSize / config.patchSize;
     this.posEmbed = sincosPosEmbed2d(config.embedDim, gImg);
-    this.decoderPosEmbed = decoderPosEmbed(config.decoderEmbedDim, gCtx);
+    this.decoderPosEmbedHost = sincosPosEmbed2d(config.decoderEmbedDim, gCtx);
+    this.decoderPosEmbed = tf.tensor3d(this.decoderPosEmbedHost, [1, 1 + gCtx * gCtx, config.decoderEmbedDim]);
   }
 
   /** Parameters that get gradients, in a fixed order. */
@@ -203,7 +206,8 @@ export class CimViT implements CimModel {
     if (dpe) {
       if (dpe.data.length !== this.decoderPosEmbed.size) throw new Error(`decoder_pos_embed shape ${dpe.shape.join('×')} does not fit the model`);
       this.decoderPosEmbed.dispose();
-      this.decoderPosEmbed = tf.tensor(dpe.data, this.decoderPosEmbed.shape);
+      this.decoderPosEmbedHost = Float32Array.from(dpe.data);
+      this.decoderPosEmbed = tf.tensor(this.decoderPosEmbedHost, this.decoderPosEmbed.shape);
     }
   }
 
@@ -226,7 +230,7 @@ export class CimViT implements CimModel {
 
   /** Fixed buffers in PyTorch layout, for tests and export. */
   buffers(): { posEmbed: Float32Array; decoderPosEmbed: Float32Array } {
-    return { posEmbed: this.posEmbed, decoderPosEmbed: this.decoderPosEmbed.dataSync() as Float32Array };
+    return { posEmbed: this.posEmbed, decoderPosEmbed: this.decoderPosEmbedHost };
   }
 
   dispose(): void {

@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
  * `maxNorm`, scale all by maxNorm / (norm + 1e-6). Returns the norm before clipping; replaces the
  * map's tensors (disposing the old ones) only when it scales.
  */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+export async function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<number> {
   const normT = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
-  const norm = normT.dataSync()[0];
+  const norm = (await normT.data())[0]; // async: the webgpu backend has no synchronous read in Node
   normT.dispose();
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) {
