@@ -17,11 +17,13 @@ RUN npm install -g npm@11 --no-audit --no-fund
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY libs/db/scripts ./libs/db/scripts
-COPY scripts/native-backend.mjs ./scripts/
+COPY scripts/native-backend.mjs scripts/portal-build.mjs ./scripts/
 # postinstall's native-backend set-up is for development machines; the API never loads tfjs
 ENV CIM_NATIVE=skip
 RUN npm ci --no-audit --no-fund
 COPY . .
+# the portal (apps/portal/dist), served by the API at /
+RUN npm run portal:build
 # The API never loads tfjs (lint's type:api rule; docs/architecture.md). Deleting it keeps ~300 MB
 # out of the image and turns an accidental import into a failure at start, not a silent bloat.
 RUN rm -rf node_modules/@tensorflow

@@ -21,7 +21,7 @@ RUN npm install -g npm@11 --no-audit --no-fund
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY libs/db/scripts ./libs/db/scripts
-COPY scripts/native-backend.mjs ./scripts/
+COPY scripts/native-backend.mjs scripts/portal-build.mjs ./scripts/
 # postinstall's native-backend set-up is for development machines (libtensorflow 1.15 CPU from the
 # npm registry); images take the official tfjs-node(-gpu) builds instead
 ENV CIM_NATIVE=skip

@@ -61,6 +61,13 @@ describe('docker/api.Dockerfile', () => {
     const ci = st[0].lines.findIndex((l) => l.startsWith('RUN npm ci'));
     assert.ok(ci >= 0 && ci < st[0].lines.indexOf('RUN rm -rf node_modules/@tensorflow'));
   });
+
+  it('builds the portal after the sources are copied, before dev dependencies go', () => {
+    const build = st[0].lines;
+    const copy = build.indexOf('COPY . .');
+    const portal = build.indexOf('RUN npm run portal:build');
+    assert.ok(copy >= 0 && portal > copy, 'portal:build after COPY . .');
+  });
 });
 
 describe('docker/worker.Dockerfile', () => {
@@ -98,7 +105,7 @@ describe('docker/worker.Dockerfile', () => {
       const build = stages(f).find((s) => s.name === 'build')!;
       const ci = build.lines.findIndex((l) => l.startsWith('RUN npm ci'));
       assert.ok(build.lines.slice(0, ci).includes('ENV CIM_NATIVE=skip'), f);
-      assert.ok(build.lines.slice(0, ci).includes('COPY scripts/native-backend.mjs ./scripts/'), f);
+      assert.ok(build.lines.slice(0, ci).includes('COPY scripts/native-backend.mjs scripts/portal-build.mjs ./scripts/'), f);
     }
   });
 
