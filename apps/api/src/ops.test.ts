@@ -114,6 +114,8 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
     '/v1/webhooks': ['get', 'post'],
     '/v1/webhooks/{id}': ['delete'],
     '/v1/webhooks/{id}/deliveries': ['get'],
+    '/v1/runs/{id}/stream': ['get'],
+    '/v1/stream': ['get'],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
   for (const [path, methods] of Object.entries(expected)) {

@@ -203,9 +203,15 @@ test('sign in, submit the smoke preset, watch it finish live, compare two runs, 
   assert.equal(diff, 'baseLr0.00150.003');
   await shot('compare');
 
-  // 5. correlation maps: rendered against the figures contract, or a plain notice without it
+  // 5. correlation maps: the held-out figure a worker drew at A's checkpoint, shown as a loaded image
   await page.goto(`${stack.apiUrl}/maps?run=${runA}`);
-  await page.waitForFunction(() => document.querySelector('[data-testid=figures-unavailable]') || document.querySelector('.maps-grid'));
+  await page.waitForFunction(
+    () => [...document.querySelectorAll<HTMLImageElement>('.maps-grid img')].some((img) => img.complete && img.naturalWidth > 0),
+    { timeout: 120_000 },
+  );
+  const figure = await page.$eval('.maps-grid img', (img) => ({ w: (img as HTMLImageElement).naturalWidth, h: (img as HTMLImageElement).naturalHeight }));
+  assert.ok(figure.w >= 200 && figure.h >= 200, `the figure is a real picture: ${figure.w}×${figure.h}`);
+  assert.equal(await page.$('[data-testid=figures-unavailable]'), null);
   await shot('maps');
 
   // 6. fine-tune from A in two clicks, with the controller stopped so it stays queued; cancel it from the queue
