@@ -18,6 +18,8 @@ export interface ApiDeps {
   s3: { client: S3Client; bucket: string };
   /** CIM_ADMIN_TOKEN */
   adminToken?: string;
+  /** CIM_METRICS_TOKEN: set, /metrics, /docs and /docs/json need `Authorization: Bearer <it>`; unset, they are open */
+  metricsToken?: string;
   /** where /metrics reads from; default a fresh registry with the default process metrics */
   registry?: Registry;
   logger?: boolean | LoggerOptions;

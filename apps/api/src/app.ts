@@ -35,12 +35,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(cors, { origins: deps.corsOrigins ?? [] });
-  await app.register(openapi);
+  await app.register(openapi, { metricsToken: deps.metricsToken });
 
   await app.register(errorHandler);
   await app.register(jsonBody);
   await app.register(services, deps);
-  await app.register(httpMetrics, { registry: deps.registry });
+  await app.register(httpMetrics, { registry: deps.registry, token: deps.metricsToken });
   await app.register(authPlugin, { adminToken: deps.adminToken });
 
   app.addHook('onSend', async (request, reply) => {

@@ -4,6 +4,7 @@
  */
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
+import { metricsTokenProblem } from '@cim-forge/telemetry';
 import { parseCorsOrigins } from './plugins/cors.ts';
 
 export interface ApiConfig {
@@ -26,6 +27,8 @@ export interface ApiConfig {
   workerMemoryBytes: number;
   /** CIM_RATE_LIMIT_PER_MINUTE: requests per minute per token on /v1 */
   rateLimitPerMinute: number;
+  /** CIM_METRICS_TOKEN: guards /metrics and /docs; undefined = they answer anyone (local dev) */
+  metricsToken: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -105,8 +108,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const rateText = get('CIM_RATE_LIMIT_PER_MINUTE') ?? '600';
   if (!/^\d+$/.test(rateText) || Number(rateText) < 1) problems.push(`CIM_RATE_LIMIT_PER_MINUTE must be a positive integer, got "${rateText}"`);
   const rateLimitPerMinute = Number(rateText);
-
+  const metricsToken = get('CIM_METRICS_TOKEN');
+  if (metricsToken !== undefined) {
+    const problem = metricsTokenProblem(metricsToken);
+    if (problem) problems.push(problem);
+  }
 
   if (problems.length) throw new Error(`invalid API configuration:\n  - ${problems.join('\n  - ')}`);
-  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks, workerMemoryBytes, rateLimitPerMinute };
+  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks, workerMemoryBytes, rateLimitPerMinute, metricsToken };
 }

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     s3: { client: s3Client, bucket: config.s3Bucket },
     adminToken: config.adminToken,
     workerMemoryBytes: config.workerMemoryBytes,
+    metricsToken: config.metricsToken,
     rateLimit: { max: config.rateLimitPerMinute, windowMs: 60_000 },
     registry: createRegistry({ service: 'api' }),
     corsOrigins: config.corsOrigins,
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       formatters: { level: (label: string) => ({ level: label }) },
     },
   });
+  if (config.metricsToken === undefined) app.log.warn('CIM_METRICS_TOKEN is not set: /metrics and /docs answer anyone who reaches this port (set it anywhere but local development)');
   if (config.adminToken === undefined) app.log.warn('CIM_ADMIN_TOKEN is not set: only admin tokens stored in the database can create teams and tokens');
 
   let closing: Promise<void> | undefined;

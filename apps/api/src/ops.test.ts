@@ -124,7 +124,8 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
       const op = doc.paths[path][m];
       assert.ok(op.summary?.length > 5, `${m} ${path} summary`);
       assert.ok(op.tags?.length === 1, `${m} ${path} tags`);
-      assert.deepEqual(op.security, path.startsWith('/v1/') ? [{ bearerAuth: [] }] : [], `${m} ${path} security`);
+      // /metrics takes the deployment's metrics token (CIM_METRICS_TOKEN), the probes nothing
+      assert.deepEqual(op.security, path.startsWith('/v1/') ? [{ bearerAuth: [] }] : path === '/metrics' ? [{ metricsToken: [] }] : [], `${m} ${path} security`);
       const codes = Object.keys(op.responses);
       assert.ok(codes.some((c) => c.startsWith('2')), `${m} ${path} 2xx`);
       if (path.startsWith('/v1/')) assert.ok(codes.includes('401'), `${m} ${path} 401`);

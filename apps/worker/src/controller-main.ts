@@ -45,7 +45,8 @@ const webhooks = new WebhookDispatcher({
   log: (msg, fields) => logger.info(fields ?? {}, msg),
 });
 await webhooks.start();
-const server = await startMetricsServer({ registry, port: env.metricsPort, ready: async () => (await redis.ping()) === 'PONG' });
+const server = await startMetricsServer({ registry, port: env.metricsPort, host: env.metricsHost, token: env.metricsToken, ready: async () => (await redis.ping()) === 'PONG' });
+if (env.metricsToken === undefined) logger.warn('CIM_METRICS_TOKEN is not set: /metrics (run and team ids) answers anyone who reaches this port');
 logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, 'controller supervising runs');
 
 let stopping = false;

@@ -23,3 +23,20 @@ test('the collective: bad URLs and wires are refused with the variable named (pa
   assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: ' , ' }, 'worker'), /CIM_COLLECTIVE_REDIS_URLS names no URL/);
   assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_WIRE: 'int8' }, 'worker'), /CIM_COLLECTIVE_WIRE must be auto, float32, float16, bfloat16; got "int8"/);
 });
+
+test('metrics: CIM_METRICS_TOKEN and METRICS_HOST are read and checked; the token never reaches a rank process', () => {
+  const open = readServiceEnv(base, 'controller');
+  assert.equal(open.metricsToken, undefined);
+  assert.equal(open.metricsHost, '0.0.0.0');
+  const token = 'm'.repeat(24);
+  const e = readServiceEnv({ ...base, CIM_METRICS_TOKEN: token, METRICS_HOST: '10.1.2.3' }, 'worker');
+  assert.equal(e.metricsToken, token);
+  assert.equal(e.metricsHost, '10.1.2.3');
+  const child = toProcessEnv(e);
+  assert.equal(child.CIM_METRICS_TOKEN, undefined);
+  assert.ok(!Object.values(child).includes(token));
+  assert.deepEqual(readServiceEnv(child, 'worker'), { ...e, metricsToken: undefined });
+  assert.throws(() => readServiceEnv({ ...base, CIM_METRICS_TOKEN: 'm'.repeat(23) }, 'worker'), /^Error: CIM_METRICS_TOKEN must be at least 24 characters/);
+  assert.throws(() => readServiceEnv({ ...base, CIM_METRICS_TOKEN: `${'m'.repeat(24)} x` }, 'worker'), /CIM_METRICS_TOKEN may hold only printable ASCII without spaces/);
+  assert.throws(() => readServiceEnv({ ...base, METRICS_HOST: 'a b' }, 'worker'), /METRICS_HOST must be an address or host name, got "a b"/);
+});

@@ -9,6 +9,8 @@
  * | S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE | | see libs/storage |
  * | WORKER_ID | hostname-pid | names this worker in rank attempts |
  * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
+ * | METRICS_HOST | 0.0.0.0 | the address the metrics server binds (127.0.0.1: this host only) |
+ * | CIM_METRICS_TOKEN | (none) | set (≥ 24 chars): /metrics needs `Authorization: Bearer <it>`; /healthz and /readyz stay open |
  * | CIM_BACKEND | auto | tfjs backend for rank processes (auto, tensorflow, wasm, cpu, webgpu) |
  * | CIM_THREADS | all cores | native backend's intra-op threads per rank process (set it when several workers share a host's CPUs) |
  * | CIM_WEBGPU_ADAPTER | gpu | with CIM_BACKEND=webgpu: gpu (Vulkan) or software (Mesa llvmpipe, CI only) |
@@ -35,6 +37,7 @@ import { webGpuAdapterKind, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu
 import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
 import { parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
+import { metricsTokenProblem } from '@cim-forge/telemetry';
 
 export interface ServiceEnv {
   databaseUrl: string;
@@ -44,6 +47,10 @@ export interface ServiceEnv {
   s3Bucket: string;
   workerId: string;
   metricsPort: number;
+  /** METRICS_HOST: the metrics server's bind address */
+  metricsHost: string;
+  /** CIM_METRICS_TOKEN; undefined: /metrics answers anyone who reaches it */
+  metricsToken: string | undefined;
   backend: string;
   webgpuAdapter: WebGpuAdapterKind;
   /** native intra-op threads of a rank process; undefined = libtensorflow's default (all cores) */
@@ -84,6 +91,13 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     if (!/^rediss?:\/\/\S+$/.test(u)) throw new Error(`CIM_COLLECTIVE_REDIS_URLS must be redis:// or rediss:// URLs separated by commas, got "${u.replace(/:[^:@/]*@/, ':***@')}"`);
   }
   if (!collectiveRedisUrls.length) throw new Error('CIM_COLLECTIVE_REDIS_URLS names no URL');
+  const metricsToken = env.CIM_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined) {
+    const problem = metricsTokenProblem(metricsToken);
+    if (problem) throw new Error(problem);
+  }
+  const metricsHost = env.METRICS_HOST || '0.0.0.0';
+  if (!/^[\w.:-]+$/.test(metricsHost)) throw new Error(`METRICS_HOST must be an address or host name, got "${metricsHost}"`);
   const collectiveWire = (env.CIM_COLLECTIVE_WIRE || 'auto') as WireName | 'auto';
   if (collectiveWire !== 'auto' && !WIRE_NAMES.includes(collectiveWire)) throw new Error(`CIM_COLLECTIVE_WIRE must be auto, ${WIRE_NAMES.join(', ')}; got "${collectiveWire}"`);
   return {
@@ -94,6 +108,8 @@ export function readServiceEnv(env: Readonly<Record<string, string | undefined>>
     s3Bucket,
     workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
     metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
+    metricsHost,
+    metricsToken,
     backend: env.CIM_BACKEND || 'auto',
     webgpuAdapter: webGpuAdapterKind(env.CIM_WEBGPU_ADAPTER),
     threads: env.CIM_THREADS ? int('CIM_THREADS', 1) : undefined,
@@ -136,7 +152,10 @@ export function runCheckpointPrefix(runId: string): string {
   return `runs/${runId}/checkpoints`;
 }
 
-/** The variables that make `readServiceEnv` return `env` again (for the rank processes a worker spawns). */
+/**
+ * The variables that make `readServiceEnv` return `env` again (for the rank processes a worker
+ * spawns), except CIM_METRICS_TOKEN: a rank process serves no HTTP, so it never holds that secret.
+ */
 export function toProcessEnv(env: ServiceEnv): Record<string, string> {
   const out: Record<string, string> = {
     DATABASE_URL: env.databaseUrl,
@@ -155,6 +174,7 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     CIM_COLLECTIVE_REDIS_URLS: env.collectiveRedisUrls.join(','),
     CIM_COLLECTIVE_WIRE: env.collectiveWire,
   };
+  if (env.metricsHost !== '0.0.0.0') out.METRICS_HOST = env.metricsHost;
   if (env.nodeName) out.NODE_NAME = env.nodeName;
   if (env.collectiveSocketDir) out.CIM_COLLECTIVE_SOCKET_DIR = env.collectiveSocketDir;
   if (env.threads !== undefined) out.CIM_THREADS = String(env.threads);

@@ -69,6 +69,19 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: CIM_ADMIN_TOKEN } }
 {{- end -}}
 
+{{/* CIM_METRICS_TOKEN for the API, the controller and the workers (included while metrics.requireToken): /metrics and /docs need it */}}
+{{- define "cim-forge.metricsTokenEnv" -}}
+- name: CIM_METRICS_TOKEN
+  valueFrom: { secretKeyRef: { name: {{ include "cim-forge.secretName" . }}, key: CIM_METRICS_TOKEN } }
+{{- end -}}
+
+{{/* a ServiceMonitor endpoint's credentials: the metrics token as a bearer token */}}
+{{- define "cim-forge.scrapeAuth" -}}
+authorization:
+  type: Bearer
+  credentials: { name: {{ include "cim-forge.secretName" . }}, key: CIM_METRICS_TOKEN }
+{{- end -}}
+
 {{/* tsx writes its transform cache to /tmp; the root filesystem is read-only. */}}
 {{- define "cim-forge.tmpVolume" -}}
 - name: tmp

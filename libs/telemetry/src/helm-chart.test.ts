@@ -111,7 +111,7 @@ describe('helm/cim-forge templates (static)', () => {
     const names = new Set([...all.matchAll(/- name: ([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
     for (const m of templates['configmap.yaml'].matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]);
     for (const k of ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
-      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'CIM_WEBGPU_ADAPTER', 'LOG_LEVEL', 'WORKER_ID',
+      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_METRICS_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'CIM_WEBGPU_ADAPTER', 'LOG_LEVEL', 'WORKER_ID',
       'CIM_COLLECTIVE_REDIS_URLS', 'CIM_COLLECTIVE_WIRE', 'NODE_NAME', 'CIM_COLLECTIVE_SOCKET_DIR']) {
       assert.ok(names.has(k), k);
     }
@@ -203,7 +203,10 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     const w = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!;
     assert.equal(get(w.spec, ['replicas']), 8);
     assert.equal(get(w.spec, ['template', 'spec', 'terminationGracePeriodSeconds']), 900);
-    assert.equal(docs.find((d) => d.kind === 'ServiceMonitor')?.metadata.labels?.release, 'kube-prometheus-stack');
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+    assert.equal(sm.metadata.labels?.release, 'kube-prometheus-stack');
+    // the scrapes read the metrics token from the existing Secret
+    for (const e of (sm.spec as { endpoints: Tree[] }).endpoints) assert.deepEqual(e.authorization, { type: 'Bearer', credentials: { name: 'cim-forge-credentials', key: 'CIM_METRICS_TOKEN' } });
   });
 
   it('WebGPU values: the webgpu image, CIM_BACKEND=webgpu, the adapter, the graphics capability, one GPU', () => {

@@ -1,6 +1,7 @@
 // The chart's security defaults (issue 13 items 5 and 6): no service account token in any pod, the
-// admin token only in the API, NetworkPolicies around the metrics ports, an ingress that routes
-// only /v1 and /healthz, and values that refuse a short admin token or a public /metrics.
+// admin token only in the API, the metrics token in the API, controller and workers and in the
+// ServiceMonitor's scrapes, NetworkPolicies around the metrics ports, an ingress that routes only
+// /v1 and /healthz, and values that refuse a short admin or metrics token or a public /metrics.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -30,6 +31,11 @@ describe('helm/cim-forge security values', () => {
     assert.equal(valid({ secrets: { adminToken: 'short-token' } }), false);
     assert.equal(valid({ secrets: { adminToken: 'x'.repeat(24) } }), true);
     assert.equal(valid({ api: { ingress: { paths: ['/v1', '/metrics'] } } }), false);
+    assert.equal((values.metrics as Tree).requireToken, true);
+    assert.equal(valid({ secrets: { metricsToken: 'short-token' } }), false);
+    assert.equal(valid({ secrets: { metricsToken: `${'x'.repeat(12)} ${'x'.repeat(12)}` } }), false);
+    assert.equal(valid({ secrets: { metricsToken: 'x'.repeat(24) } }), true);
+    assert.equal(valid({ metrics: { requireToken: 'yes' } }), false);
     for (const f of ['cpu-values.yaml', 'minimal-values.yaml', 'production-values.yaml']) {
       assert.equal(validate(merge(values, YAML.parse(readFileSync(chart('ci', f), 'utf8')) as Tree)), true, `${f}: ${JSON.stringify(validate.errors)}`);
     }
@@ -58,6 +64,32 @@ describe('helm/cim-forge security, rendered (needs helm)', { skip: helm ? false 
     }
     const api = pods.find((d) => d.metadata.name === 'rel-cim-forge-api')!;
     assert.ok(envNames(podSpec(api)!).includes('CIM_WORKER_MEMORY_MB'));
+  });
+
+  it('the metrics token: in the Secret, in the API, controller and worker pods only, and in both ServiceMonitor endpoints', () => {
+    const docs = render();
+    const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === 'rel-cim-forge') as K8s & { stringData: Record<string, string> };
+    assert.equal(secret.stringData.CIM_METRICS_TOKEN, 'example-metrics-token-0123456789abcdef');
+    const pods = docs.filter((d) => podSpec(d) !== undefined);
+    const holders = pods.filter((d) => envNames(podSpec(d)!).includes('CIM_METRICS_TOKEN')).map((d) => `${d.kind}/${d.metadata.name}`).sort();
+    assert.deepEqual(holders, ['Deployment/rel-cim-forge-api', 'Deployment/rel-cim-forge-controller', 'Deployment/rel-cim-forge-worker']);
+    const api = pods.find((d) => d.metadata.name === 'rel-cim-forge-api')!;
+    const env = ((podSpec(api)!.containers as Tree[])[0].env as Tree[]).find((e) => e.name === 'CIM_METRICS_TOKEN')!;
+    assert.deepEqual(env.valueFrom, { secretKeyRef: { name: 'rel-cim-forge', key: 'CIM_METRICS_TOKEN' } });
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+    const endpoints = sm.spec!.endpoints as Tree[];
+    assert.deepEqual(endpoints.map((e) => e.port), ['http', 'metrics']);
+    for (const e of endpoints) assert.deepEqual(e.authorization, { type: 'Bearer', credentials: { name: 'rel-cim-forge', key: 'CIM_METRICS_TOKEN' } });
+  });
+
+  it('metrics.requireToken=false: no metrics token anywhere; true without one: an error naming the value', () => {
+    const docs = render('--set', 'metrics.requireToken=false');
+    const text = JSON.stringify(docs);
+    assert.ok(!text.includes('CIM_METRICS_TOKEN'));
+    assert.equal((docs.find((d) => d.kind === 'ServiceMonitor')!.spec!.endpoints as Tree[]).filter((e) => 'authorization' in e).length, 0);
+    const r = run(helm!, ['template', 'rel', chart(), '-f', chart('ci', 'minimal-values.yaml'), '--set', 'secrets.metricsToken=']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /secrets\.metricsToken is required while metrics\.requireToken is true \(or set secrets\.existingSecret\)/);
   });
 
   it('NetworkPolicies: the API on its HTTP port; controller and worker metrics only from the namespace and monitoring', () => {

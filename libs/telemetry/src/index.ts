@@ -17,3 +17,4 @@ export * from './worker-metrics.ts';
 export * from './metrics-server.ts';
 export * from './logger.ts';
 export * from './ports.ts';
+export * from './metrics-token.ts';

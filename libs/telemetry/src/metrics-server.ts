@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { bearerMatches, METRICS_UNAUTHORIZED } from './metrics-token.ts';
 
 export interface MetricsServerOptions {
   registry: Registry;
@@ -10,6 +11,8 @@ export interface MetricsServerOptions {
   host?: string;
   /** /readyz answers 200 when this resolves true, else 503 (a throw counts as not ready) */
   ready?: () => Promise<boolean>;
+  /** CIM_METRICS_TOKEN: set, /metrics answers only `Authorization: Bearer <token>` (401 otherwise); /healthz and /readyz stay open */
+  token?: string;
 }
 
 export interface MetricsServer {
@@ -22,13 +25,15 @@ export interface MetricsServer {
 /**
  * A bare node:http server for the worker and the controller: GET /metrics (text exposition),
  * /healthz (the process answers), /readyz (the caller's `ready()`). Nothing else: the worker
- * serves no other HTTP.
+ * serves no other HTTP. With a `token`, /metrics (run and team ids in its labels) needs it.
  */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
-  const { registry, ready } = opts;
+  const { registry, ready, token } = opts;
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `${String(err)}\n`);
+      // generic: a registry collector's error (a database message, a host) stays in the process
+      void err;
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
   });
@@ -41,6 +46,10 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     const path = (req.url ?? '/').split('?')[0];
     switch (path) {
       case '/metrics':
+        if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+          res.setHeader('www-authenticate', 'Bearer');
+          return send(res, 401, 'application/json', `${JSON.stringify(METRICS_UNAUTHORIZED)}\n`);
+        }
         return send(res, 200, registry.contentType, await registry.metrics());
       case '/healthz':
         return send(res, 200, 'application/json', '{"status":"ok"}\n');

@@ -49,7 +49,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (text exposition format) */
+        /**
+         * Prometheus metrics (text exposition format)
+         * @description Needs `Authorization: Bearer <CIM_METRICS_TOKEN>` when the API has one (every deployment should).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -66,6 +69,19 @@ export interface paths {
                     };
                     content: {
                         "text/plain": string;
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
                     };
                 };
             };
