@@ -122,7 +122,7 @@ test('sign in, submit the smoke preset, watch it finish live, compare two runs, 
   // a bad override is refused by the API with its reason, and the submit button stays off
   await replaceText('textarea[name=config]', '{"batchSize": -1}');
   await page.waitForFunction(() => /batchSize/.test(document.querySelector('[data-testid=validation-error]')?.textContent ?? ''));
-  assert.match(await page.$eval('[data-testid=validation-error]', (e) => e.textContent ?? ''), /^config: batchSize must be a positive integer, got -1$/);
+  assert.equal(await page.$eval('[data-testid=validation-error]', (e) => e.textContent ?? ''), 'body/config/batchSize must be >= 1');
   assert.equal(await page.$eval('button[type=submit].primary', (e) => (e as HTMLButtonElement).disabled), true);
   // a smaller data set than the preset's keeps this test within minutes on 2 cores (6 steps)
   await replaceText('textarea[name=config]', '{"dataset": {"kind": "synthetic", "size": 192, "imageSize": 48, "seed": 0}}');
