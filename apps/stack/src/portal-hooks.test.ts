@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -22,7 +22,7 @@ import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
 import { samplerConfigOf } from '@cim-forge/engine';
 import { correlationFigureLayout } from '@cim-forge/viz';
 import { signatureProblem } from '@cim-forge/webhooks';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack, freePort } from './stack.ts';
 
 let db: TempDatabase;
 let dir: string;
@@ -32,14 +32,6 @@ let receiverUrl: string;
 const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const log: string[] = [];
 const received: { event: string; body: string; header: string }[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 before(async () => {
   receiver = createHttpServer((req, res) => {

@@ -10,12 +10,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack, freePort } from './stack.ts';
 import { ensurePortalBuilt, launchChromium } from './portal-browser.ts';
 
 let db: TempDatabase;
@@ -27,14 +26,6 @@ let token: string;
 const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const shots = process.env.PORTAL_SCREENSHOTS_DIR ? resolve(process.env.PORTAL_SCREENSHOTS_DIR) : undefined;
 const log: string[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function api<T = Record<string, unknown>>(path: string, init: RequestInit = {}, bearer = token): Promise<T> {
   const res = await fetch(`${stack.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...init.headers } });

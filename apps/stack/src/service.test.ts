@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack, freePort } from './stack.ts';
 
 /** Prometheus text → the sum of every sample of `name` whose labels include `match` */
 export function sumSamples(text: string, name: string, match: Record<string, string> = {}): number {
@@ -35,14 +34,6 @@ let dir: string;
 let stack: Stack;
 const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const log: string[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 before(async () => {
   db = await createTempDatabase();

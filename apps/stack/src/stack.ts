@@ -7,10 +7,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import S3rver from 's3rver';
 import { migrate } from '@cim-forge/db';
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for the stack's servers in tests and dev). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const entry = {

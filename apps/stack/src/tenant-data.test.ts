@@ -8,7 +8,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -18,21 +17,13 @@ import { imageFolderFiles, writeImageFolder } from '@cim-forge/data/testing';
 import { modelToSafetensors } from '@cim-forge/engine';
 import { createS3Client } from '@cim-forge/storage';
 import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack, freePort } from './stack.ts';
 
 let db: TempDatabase;
 let dir: string;
 let stack: Stack;
 const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const log: string[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 before(async () => {
   db = await createTempDatabase();
