@@ -12,7 +12,7 @@
 //   node scripts/native-backend.mjs --check    # exit 0 when the backend loads, else 1 (no changes)
 //   CIM_NATIVE=skip npm ci                     # skip it (the wasm backend is used instead)
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, mkdtempSync, readlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -77,7 +77,7 @@ async function provideLibrary() {
     const tree = join(tmp, 'tree');
     mkdirSync(tree);
     // brotli → tar: only the deps/ folder of tfjs-node (lib/, include/, the licences)
-    const tar = (await import('node:child_process')).spawn('tar', ['-x', '-C', tree, LIB_TREE_DEPS], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-C', tree, LIB_TREE_DEPS], { stdio: ['pipe', 'ignore', 'pipe'] });
     let tarErr = '';
     tar.stderr.on('data', (d) => (tarErr += d));
     const tarDone = new Promise((res) => tar.on('close', res));
