@@ -13,3 +13,4 @@ export { tinyConfig, tinyResNetConfig, syntheticBatches } from './testing.ts';
 export * from './finetune/index.ts';
 export * from './robustness/index.ts';
 export * from './loss-summary.ts';
+export * from './correlation-figure.ts';

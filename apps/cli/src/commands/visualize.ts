@@ -3,12 +3,11 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  Rng, cimModelConfigFromMetadata, cimModelFromConfig, collate, denormalizeToRgb, parseSafetensors, sampleCim, samplerConfig,
+  Rng, cimModelConfigFromMetadata, cimModelFromConfig, parseSafetensors, sampleCim, samplerConfig,
   type SamplerConfig,
 } from '@cim-forge/cim';
-import { LocalCheckpointStore, loadModelSafetensors, predictMaps, samplerConfigOf, type TrainState } from '@cim-forge/engine';
+import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors, samplerConfigOf, type TrainState } from '@cim-forge/engine';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
-import { maskIoU, renderCorrelationFigure } from '@cim-forge/viz';
 import { initCliBackend, num, UsageError } from '../args.ts';
 import { folderOf } from '../dataset-arg.ts';
 
@@ -96,22 +95,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     loadModelSafetensors(model, bytes, file);
     const sample = sampleCim(image, sCfg, new Rng(num('seed', values.seed, { int: true, min: 0 }) ?? 0));
-    const batch = collate([sample], sCfg);
-    const probs = await predictMaps(model, batch);
-    const C = sCfg.contextSize;
-    const S = sCfg.exemplarSize;
+    const scale = values.scale ? num('scale', values.scale, { int: true, min: 1 }) : undefined;
+    const { png, iou: ious } = await drawCorrelationFigure(model, sample, sCfg, { scale });
     const T = sCfg.numExemplars;
-    const rgb = (data: Float32Array, side: number): RgbImage => ({ width: side, height: side, data: denormalizeToRgb(data) });
-    const exemplars = Array.from({ length: T }, (_, t) => rgb(sample.exemplars.subarray(t * S * S * 3, (t + 1) * S * S * 3), S));
-    const trueMasks = Array.from({ length: T }, (_, t) => sample.masks.subarray(t * C * C, (t + 1) * C * C));
-    const predicted = Array.from({ length: T }, (_, t) => probs.subarray(t * C * C, (t + 1) * C * C));
-    const png = await renderCorrelationFigure({
-      context: rgb(sample.context, C), exemplars, trueMasks, predicted,
-      ...(values.scale ? { scale: num('scale', values.scale, { int: true, min: 1 }) } : {}),
-    });
     const out = resolve(values.out ?? 'maps.png');
     await writeFile(out, png);
-    const ious = predicted.map((p, t) => maskIoU(p, trueMasks[t]));
     console.error(`wrote ${out}: ${T} exemplars, IoU ${ious.map((x) => x.toFixed(2)).join(' ')} (mean ${(ious.reduce((a, b) => a + b, 0) / T).toFixed(3)})`);
     console.log(JSON.stringify({ out, iou: ious, checkpoint: file }));
     return 0;
