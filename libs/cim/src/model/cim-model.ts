@@ -1,7 +1,8 @@
 /**
  * What the training engine, the checkpoints and the evaluation need of a CIM model, whatever its
- * backbone: CimViT and CimResNet implement it. Parameters are named and laid out as PyTorch's
- * `state_dict`; `specs` lists them in a fixed order (online, decoder, target).
+ * backbone: CimViT and CimResNet implement it, through CimBase (cim-base.ts). Parameters are
+ * named and laid out as PyTorch's `state_dict`; `specs` lists them in a fixed order (online,
+ * decoder, target).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { AnyCimModelConfig, CimArchitecture } from '../cim-model-config.ts';

@@ -21,6 +21,8 @@ export interface ParamSpec {
   trainable: boolean;
   /** weight decay applies (ndim > 1 and not a bias), as the official optimizer groups do */
   decay: boolean;
+  /** a running statistic (BatchNorm's): saved and loaded, updated by the forward, no gradient, no EMA */
+  buffer?: boolean;
   init: (rng: Rng, out: Float32Array) => void;
 }
 
