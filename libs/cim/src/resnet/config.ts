@@ -42,8 +42,6 @@ export const resnet18 = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
 export const resnetMicro = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
   checkResNetConfig({ block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 128], strides: [1, 2, 2, 2], stem: 'cifar', stemWidth: 16, ...bn, ...o });
 
-export const resnetFactories = { resnet50, resnet18, resnetMicro } as const;
-
 /** Channels of the final feature map. */
 export function resnetOutDim(c: ResNetConfig): number {
   return c.widths[c.widths.length - 1] * (c.block === 'bottleneck' ? BOTTLENECK_EXPANSION : 1);
