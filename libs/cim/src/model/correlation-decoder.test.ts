@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT } from '../model/cim-vit.ts';
-import { cimVitMicroPatch4 } from '../model/config.ts';
+import { CimViT } from './cim-vit.ts';
+import { cimVitMicroPatch4 } from './config.ts';
 import { Rng } from '../rng.ts';
-import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from '../model/correlation-decoder.ts';
+import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
 import { initTestBackend } from '../testing/index.ts';
 
 await initTestBackend();
