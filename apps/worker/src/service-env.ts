@@ -5,7 +5,7 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/config';
+import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/config';
 import { WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
@@ -68,7 +68,7 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
     metricsPort: r.int('METRICS_PORT', { min: 0, max: 65535 }),
     metricsHost,
     metricsToken,
-    backend: r.text('CIM_BACKEND')!,
+    backend: r.oneOf('CIM_BACKEND', BACKEND_NAMES),
     webgpuAdapter: r.webGpuAdapter(),
     threads: r.optionalInt('CIM_THREADS'),
     rendezvousTimeoutMs: r.int('CIM_RENDEZVOUS_TIMEOUT_MS'),

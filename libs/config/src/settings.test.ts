@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTINGS, SettingsReader, settingsTable } from './settings.ts';
+import { BACKEND_NAMES, SETTINGS, SettingsReader, settingsTable } from './settings.ts';
 
 const root = join(import.meta.dirname, '../../..');
 
@@ -35,6 +35,9 @@ test('every problem is collected, each naming its variable; one alone is the mes
     'S3_FORCE_PATH_STYLE must be true, false, 1 or 0, got "yes"',
   ]);
   assert.throws(() => r.done('API'), (e: Error) => e.message.split('\n').length === 5 && e.message.startsWith('invalid API configuration:\n  - PORT'));
+  const backend = new SettingsReader({ CIM_BACKEND: 'cuda' }, 'worker');
+  assert.equal(backend.oneOf('CIM_BACKEND', BACKEND_NAMES), 'auto');
+  assert.deepEqual(backend.problems, ['CIM_BACKEND must be one of auto, tensorflow, wasm, cpu, webgpu, got "cuda"']);
   const one = new SettingsReader({ CIM_WEBGPU_ADAPTER: 'vulkan' }, 'cli');
   one.webGpuAdapter();
   assert.throws(() => one.done('cim'), /^Error: CIM_WEBGPU_ADAPTER: unknown WebGPU adapter "vulkan": use gpu or software$/);
