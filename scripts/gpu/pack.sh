@@ -30,7 +30,7 @@ run_traced parity node --import tsx apps/cli/src/main.ts parity --fixture fixtur
 run_traced probe node --import tsx scripts/gpu/probe-adapter.ts software
 run_traced bench node --import tsx apps/cli/src/bench/train.ts --only matmul,cpu-small --steps 1 --warmup 0 --batch-size 1 --backend webgpu
 run_traced ranks node --import tsx apps/cli/src/main.ts pretrain --preset smoke --limit 16 --batch-size 2 --max-steps 1 --ranks 2 --workers 1 \
-  --eval-images 0 --checkpoint-every 0 --out "$G/tmp/ranks-$$" --backend webgpu ${CIM_REDIS_URL:+--redis "$CIM_REDIS_URL"}
+  --eval-images 0 --checkpoint-every 0 --out "$G/tmp/ranks-$$" --backend webgpu ${CIM_COLLECTIVE_REDIS_URLS:+--redis "$CIM_COLLECTIVE_REDIS_URLS"}
 cp "$trace" "$G/trace.txt"
 fi
 # paths as opened (some through ../), made relative and normal; files only

@@ -1,8 +1,8 @@
 /**
- * The API's settings: the only place that reads process.env. Every value is checked here once;
- * a missing or invalid one stops the process with a message naming the variable.
+ * The API's settings, read once at start with the settings reader of libs/config (its table lists
+ * every variable and default). A missing or invalid one stops the process with a message naming it.
  */
-import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
+import { SettingsReader, type Env, type LogLevel, type S3Settings } from '@cim-forge/config';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
 import { parseCorsOrigins } from './plugins/cors.ts';
@@ -10,7 +10,7 @@ import { parseCorsOrigins } from './plugins/cors.ts';
 export interface ApiConfig {
   databaseUrl: string;
   redisUrl: string;
-  s3: S3ConnectionOptions;
+  s3: S3Settings;
   s3Bucket: string;
   port: number;
   host: string;
@@ -18,7 +18,7 @@ export interface ApiConfig {
   adminToken: string | undefined;
   /** BullMQ key prefix shared with the controller and workers */
   queuePrefix: string;
-  logLevel: string;
+  logLevel: LogLevel;
   /** CIM_CORS_ORIGINS: browser origins allowed to call the API */
   corsOrigins: string[];
   /** CIM_WEBHOOK_ALLOWED_NETWORKS: CIDRs webhooks may reach although private/loopback (an admin's allowance) */
@@ -31,89 +31,32 @@ export interface ApiConfig {
   metricsToken: string | undefined;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** shortest accepted CIM_ADMIN_TOKEN, chars */
 const MIN_ADMIN_TOKEN = 24;
 
-export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): ApiConfig {
-  const problems: string[] = [];
-  const get = (name: string): string | undefined => {
-    const v = env[name];
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const required = (name: string, hint: string): string => {
-    const v = get(name);
-    if (v === undefined) problems.push(`${name} is required (${hint})`);
-    return v ?? '';
-  };
-  const url = (name: string, value: string, protocols: string[]) => {
-    if (!value) return;
-    let u: URL;
-    try {
-      u = new URL(value);
-    } catch {
-      problems.push(`${name} is not a URL: "${value}"`);
-      return;
-    }
-    if (!protocols.includes(u.protocol)) problems.push(`${name} must start with ${protocols.map((p) => p + '//').join(' or ')}, got "${u.protocol}//…"`);
-  };
-
-  const databaseUrl = required('DATABASE_URL', 'e.g. postgresql://user:pass@host:5432/cimforge');
-  url('DATABASE_URL', databaseUrl, ['postgresql:', 'postgres:']);
-  const redisUrl = get('REDIS_URL') ?? 'redis://127.0.0.1:6379';
-  url('REDIS_URL', redisUrl, ['redis:', 'rediss:']);
-  const s3Bucket = required('S3_BUCKET', 'the bucket that holds checkpoints');
-  const endpoint = get('S3_ENDPOINT');
-  if (endpoint) url('S3_ENDPOINT', endpoint, ['http:', 'https:']);
-  const pathStyle = get('S3_FORCE_PATH_STYLE');
-  if (pathStyle !== undefined && !['true', 'false', '1', '0'].includes(pathStyle)) {
-    problems.push(`S3_FORCE_PATH_STYLE must be true, false, 1 or 0, got "${pathStyle}"`);
-  }
-  let s3: S3ConnectionOptions = { region: 'us-east-1' };
-  try {
-    s3 = s3OptionsFromEnv(env);
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  if ((s3.accessKeyId === undefined) !== (s3.secretAccessKey === undefined)) {
-    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
-  }
-
-  const portText = get('PORT') ?? '8080';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) problems.push(`PORT must be an integer in [0, 65535], got "${portText}"`);
-  const host = get('HOST') ?? '0.0.0.0';
-
-  const adminToken = get('CIM_ADMIN_TOKEN');
+export function loadConfig(env: Env = process.env): ApiConfig {
+  const r = new SettingsReader(env, 'api');
+  const databaseUrl = r.required('DATABASE_URL', 'e.g. postgresql://user:pass@host:5432/cimforge');
+  r.url('DATABASE_URL', ['postgresql:', 'postgres:']);
+  const redisUrl = r.url('REDIS_URL', ['redis:', 'rediss:'])!;
+  const s3Bucket = r.required('S3_BUCKET', 'the bucket that holds checkpoints');
+  const s3 = r.s3();
+  const port = r.int('PORT', { min: 0, max: 65535 });
+  const host = r.text('HOST')!;
+  const adminToken = r.text('CIM_ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN) {
-    problems.push(`CIM_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN} characters (e.g. openssl rand -base64 32)`);
+    r.problems.push(`CIM_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN} characters (e.g. openssl rand -base64 32)`);
   }
-  const queuePrefix = get('CIM_QUEUE_PREFIX') ?? 'bull';
-  if (!/^[\w.:-]+$/.test(queuePrefix)) problems.push(`CIM_QUEUE_PREFIX may hold only letters, digits and _ . : -, got "${queuePrefix}"`);
-  const logLevel = get('LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-
-  const cors = parseCorsOrigins(get('CIM_CORS_ORIGINS'));
-  problems.push(...cors.problems);
-  let webhookAllowedNetworks: string[] = [];
-  try {
-    webhookAllowedNetworks = parseAllowedNetworks(get('CIM_WEBHOOK_ALLOWED_NETWORKS'));
-  } catch (e) {
-    problems.push(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
-  }
-
-  const memText = get('CIM_WORKER_MEMORY_MB') ?? '81920';
-  if (!/^\d+$/.test(memText) || Number(memText) < 256 || Number(memText) > 16 * 1024 * 1024) problems.push(`CIM_WORKER_MEMORY_MB must be an integer in [256, 16777216] (MiB), got "${memText}"`);
-  const workerMemoryBytes = Number(memText) * 2 ** 20;
-  const rateText = get('CIM_RATE_LIMIT_PER_MINUTE') ?? '600';
-  if (!/^\d+$/.test(rateText) || Number(rateText) < 1) problems.push(`CIM_RATE_LIMIT_PER_MINUTE must be a positive integer, got "${rateText}"`);
-  const rateLimitPerMinute = Number(rateText);
-  const metricsToken = get('CIM_METRICS_TOKEN');
-  if (metricsToken !== undefined) {
-    const problem = metricsTokenProblem(metricsToken);
-    if (problem) problems.push(problem);
-  }
-
-  if (problems.length) throw new Error(`invalid API configuration:\n  - ${problems.join('\n  - ')}`);
+  const queuePrefix = r.text('CIM_QUEUE_PREFIX')!;
+  if (!/^[\w.:-]+$/.test(queuePrefix)) r.problems.push(`CIM_QUEUE_PREFIX may hold only letters, digits and _ . : -, got "${queuePrefix}"`);
+  const logLevel = r.logLevel();
+  const cors = parseCorsOrigins(r.text('CIM_CORS_ORIGINS'));
+  r.problems.push(...cors.problems);
+  const webhookAllowedNetworks = r.check('CIM_WEBHOOK_ALLOWED_NETWORKS', parseAllowedNetworks, []);
+  const workerMemoryBytes = r.int('CIM_WORKER_MEMORY_MB', { min: 256, max: 16 * 1024 * 1024, unit: 'MiB' }) * 2 ** 20;
+  const rateLimitPerMinute = r.int('CIM_RATE_LIMIT_PER_MINUTE');
+  const metricsToken = r.validate('CIM_METRICS_TOKEN', metricsTokenProblem);
+  r.done('API');
   return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks, workerMemoryBytes, rateLimitPerMinute, metricsToken };
 }
+

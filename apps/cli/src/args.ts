@@ -1,6 +1,7 @@
-/** Small helpers over node:util parseArgs: typed numbers with clear errors, the backend. */
+/** Small helpers over node:util parseArgs: typed numbers with clear errors, the backend, the CLI's settings. */
 import { availableParallelism } from 'node:os';
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@cim-forge/cim';
+import { SettingsReader, type Env, type S3Settings } from '@cim-forge/config';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -26,15 +27,52 @@ export function defined<T extends object>(o: T): Partial<T> {
  * one process alone uses every core.
  */
 export function initCliBackend(flag: string | undefined, log?: (m: string) => void) {
-  const choice = flag ?? process.env.CIM_BACKEND ?? 'auto';
+  const settings = cliSettings();
+  const choice = flag ?? settings.backend;
   if (!BACKEND_CHOICES.includes(choice as BackendChoice)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${choice}"`);
   }
-  const threads = num('CIM_THREADS', process.env.CIM_THREADS, { int: true, min: 1 });
-  return initBackend(choice as BackendChoice, log, { threads });
+  return initBackend(choice as BackendChoice, log, { threads: settings.threads });
 }
 
 /** Native threads for each of `ranks` processes sharing this machine's cores. */
 export function threadsPerRank(ranks: number): number {
   return Math.max(1, Math.floor(availableParallelism() / ranks));
+}
+
+/** The CLI's environment (libs/config's settings table, role `cli`); flags win over it. */
+export interface CliSettings {
+  /** CIM_BACKEND (checked with --backend's message by initCliBackend) */
+  backend: string;
+  /** CIM_THREADS: native intra-op threads; undefined = all cores */
+  threads: number | undefined;
+  /** CIM_COLLECTIVE_REDIS_URLS, else REDIS_URL: `pretrain --ranks`' default for --redis */
+  collectiveRedisUrls: string[];
+  /** CIM_DATA_MAX_BYTES: at most this much of an s3:// data set is fetched */
+  dataMaxBytes: number;
+  s3: S3Settings;
+}
+
+/** Read when a command needs it (not at import), so an invalid variable fails only the commands that read settings, as a usage error. */
+export function cliSettings(env: Env = process.env): CliSettings {
+  const r = new SettingsReader(env, 'cli');
+  const redisUrl = r.url('REDIS_URL', ['redis:', 'rediss:'])!;
+  const settings: CliSettings = {
+    backend: r.text('CIM_BACKEND')!,
+    threads: r.optionalInt('CIM_THREADS'),
+    collectiveRedisUrls: r.redisUrls('CIM_COLLECTIVE_REDIS_URLS', [redisUrl]),
+    dataMaxBytes: r.int('CIM_DATA_MAX_BYTES'),
+    s3: r.s3(),
+  };
+  try {
+    r.done('cim');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return settings;
+}
+
+/** CIM_DEBUG: an unexpected error prints its stack */
+export function debugStacks(env: Env = process.env): boolean {
+  return new SettingsReader(env, 'cli').isSet('CIM_DEBUG');
 }

@@ -9,8 +9,8 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defaultCacheDir, IMAGE_FOLDER_EXTENSIONS, type FolderSplit, type SourceSpec } from '@cim-forge/data';
-import { createS3Client, fetchImageFolder, parseS3Uri, s3OptionsFromEnv, S3ImageStore } from '@cim-forge/storage';
-import { UsageError } from './args.ts';
+import { createS3Client, fetchImageFolder, parseS3Uri, S3ImageStore } from '@cim-forge/storage';
+import { cliSettings, UsageError } from './args.ts';
 
 const MARKER = '.cim-fetched';
 
@@ -32,11 +32,12 @@ async function fetchS3Folder(flag: string, uri: string): Promise<string> {
   if (existsSync(join(dir, MARKER))) return dir;
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const client = createS3Client(s3OptionsFromEnv(process.env));
+  const settings = cliSettings();
+  const client = createS3Client(settings.s3);
   try {
     const n = await fetchImageFolder(new S3ImageStore({ client, bucket: loc.bucket, prefix: loc.key }), dir, {
       extensions: IMAGE_FOLDER_EXTENSIONS,
-      budget: { bytes: Number(process.env.CIM_DATA_MAX_BYTES) || 20 * 1024 ** 3 },
+      budget: { bytes: settings.dataMaxBytes },
     });
     await writeFile(join(dir, MARKER), `${uri}\n${n} files\n`);
     console.error(`fetched      ${n} images from ${uri} into ${dir}`);

@@ -1,7 +1,7 @@
 /**
  * `cim`: CIM on one machine, no servers. Subcommands are small files in commands/.
  */
-import { UsageError } from './args.ts';
+import { debugStacks, UsageError } from './args.ts';
 import { takeWebGpuAdapterFlag } from './webgpu-flag.ts';
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
@@ -53,7 +53,7 @@ try {
     process.exitCode = 2;
   } else {
     console.error(`cim: error: ${err.message}`);
-    if (process.env.CIM_DEBUG) console.error(err.stack);
+    if (debugStacks()) console.error(err.stack);
     process.exitCode = 1;
   }
 }

@@ -8,9 +8,23 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { SettingsReader } from '@cim-forge/config';
 import { startStack } from './stack.ts';
 
-const { values } = parseArgs({ options: { workers: { type: 'string', default: '2' }, port: { type: 'string', default: process.env.PORT ?? '8080' }, help: { type: 'boolean', short: 'h' } } });
+// the dev stack's settings (libs/config's table, role `dev`): dev defaults for what the services require
+const settings = new SettingsReader(process.env, 'dev');
+const env = {
+  port: settings.int('PORT', { min: 0, max: 65535 }),
+  adminToken: settings.text('CIM_ADMIN_TOKEN')!,
+  databaseUrl: settings.url('DATABASE_URL', ['postgresql:', 'postgres:'])!,
+  redisUrl: settings.url('REDIS_URL', ['redis:', 'rediss:'])!,
+  s3Port: settings.int('S3_PORT', { min: 1, max: 65535 }),
+  dataRoot: resolve(settings.text('CIM_DATA_ROOT')!),
+};
+settings.done('dev stack');
+const { values } = parseArgs({
+  options: { workers: { type: 'string', default: '2' }, port: { type: 'string', default: String(env.port) }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
   console.log(`npm run dev -- [--workers N] [--port P]
 
@@ -23,18 +37,18 @@ README.md ("Run the service locally"). Ctrl-C stops it all.`);
 const workers = Number(values.workers);
 const port = Number(values.port);
 if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new Error(`--workers must be an integer in 1..16, got ${values.workers}`);
-const adminToken = process.env.CIM_ADMIN_TOKEN ?? 'dev-admin-token-0123456789abcdef';
+const adminToken = env.adminToken;
 const colours: Record<string, string> = { api: '36', controller: '35' };
 const stack = await startStack({
-  databaseUrl: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/cim_dev',
+  databaseUrl: env.databaseUrl,
   createDatabase: true,
-  redisUrl: process.env.REDIS_URL,
+  redisUrl: env.redisUrl,
   apiPort: port,
-  s3Port: Number(process.env.S3_PORT ?? 4569),
+  s3Port: env.s3Port,
   s3Directory: resolve('.cache/s3rver'),
   workers,
   // teams' data areas on disk: .cache/data/<team id>/<folder> (or S3: s3://cim-dev/data/<team id>/…)
-  env: { CIM_DATA_ROOT: process.env.CIM_DATA_ROOT ?? resolve('.cache/data') },
+  env: { CIM_DATA_ROOT: env.dataRoot },
   adminToken,
   onLine: (service, line) => console.log(`\x1b[${colours[service] ?? '33'}m${service.padEnd(10)}\x1b[0m ${line}`),
 });

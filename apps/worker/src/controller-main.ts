@@ -12,7 +12,7 @@ import { Controller } from './controller.ts';
 import { readServiceEnv } from './service-env.ts';
 
 const env = readServiceEnv(process.env, 'controller');
-const logger = createLogger({ service: 'controller', level: process.env.LOG_LEVEL });
+const logger = createLogger({ service: 'controller', level: env.logLevel });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
 const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
 const ranks = ranksQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix });

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BACKEND_NAMES, WEBGPU_ADAPTERS } from '@cim-forge/config';
+import { BACKEND_CHOICES } from '@cim-forge/cim';
+import { webGpuAdapterKinds } from '@cim-forge/cim/webgpu-adapter';
 import { readServiceEnv, toProcessEnv } from './service-env.ts';
 
 const base = { DATABASE_URL: 'postgresql://u@h/db', S3_BUCKET: 'b', REDIS_URL: 'redis://queue:6379' };
@@ -39,4 +42,14 @@ test('metrics: CIM_METRICS_TOKEN and METRICS_HOST are read and checked; the toke
   assert.throws(() => readServiceEnv({ ...base, CIM_METRICS_TOKEN: 'm'.repeat(23) }, 'worker'), /^Error: CIM_METRICS_TOKEN must be at least 24 characters/);
   assert.throws(() => readServiceEnv({ ...base, CIM_METRICS_TOKEN: `${'m'.repeat(24)} x` }, 'worker'), /CIM_METRICS_TOKEN may hold only printable ASCII without spaces/);
   assert.throws(() => readServiceEnv({ ...base, METRICS_HOST: 'a b' }, 'worker'), /METRICS_HOST must be an address or host name, got "a b"/);
+});
+
+test("the settings table's backends and WebGPU adapters are the backend layer's; a bad CIM_BACKEND stops the process by name", () => {
+  assert.deepEqual([...BACKEND_NAMES], [...BACKEND_CHOICES]);
+  assert.deepEqual([...WEBGPU_ADAPTERS], [...webGpuAdapterKinds]);
+  assert.throws(() => readServiceEnv({ ...base, CIM_BACKEND: 'cuda' }, 'worker'), /^Error: CIM_BACKEND must be one of auto, tensorflow, wasm, cpu, webgpu, got "cuda"$/);
+  const e = readServiceEnv({ ...base, LOG_LEVEL: 'debug' }, 'worker');
+  assert.equal(e.logLevel, 'debug');
+  assert.equal(toProcessEnv(e).LOG_LEVEL, 'debug');
+  assert.throws(() => readServiceEnv({ ...base, LOG_LEVEL: 'loud' }, 'controller'), /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
 });

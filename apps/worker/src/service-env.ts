@@ -1,41 +1,12 @@
 /**
- * The worker's and the controller's settings, read from process.env in this one place.
- *
- * | variable | default | meaning |
- * | DATABASE_URL | (required) | PostgreSQL |
- * | REDIS_URL | redis://127.0.0.1:6379 | BullMQ queues and the collective |
- * | CIM_QUEUE_PREFIX | bull | BullMQ key prefix (and the cancel channel's) |
- * | S3_BUCKET | (required for workers) | checkpoints go to s3://$S3_BUCKET/runs/<run>/checkpoints/ |
- * | S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE | | see libs/storage |
- * | WORKER_ID | hostname-pid | names this worker in rank attempts |
- * | METRICS_PORT | 9464 worker, 9465 controller | /metrics, /healthz, /readyz |
- * | METRICS_HOST | 0.0.0.0 | the address the metrics server binds (127.0.0.1: this host only) |
- * | CIM_METRICS_TOKEN | (none) | set (≥ 24 chars): /metrics needs `Authorization: Bearer <it>`; /healthz and /readyz stay open |
- * | CIM_BACKEND | auto | tfjs backend for rank processes (auto, tensorflow, wasm, cpu, webgpu) |
- * | CIM_THREADS | all cores | native backend's intra-op threads per rank process (set it when several workers share a host's CPUs) |
- * | CIM_WEBGPU_ADAPTER | gpu | with CIM_BACKEND=webgpu: gpu (Vulkan) or software (Mesa llvmpipe, CI only) |
- * | CIM_RENDEZVOUS_TIMEOUT_MS | 120000 | all ranks of a gang must join within this |
- * | CIM_COLLECTIVE_TIMEOUT_MS | 120000 | one all-reduce may take this long |
- * | CIM_HEARTBEAT_MS | 2000 | how often a worker heartbeats its rank attempt |
- * | CIM_HEARTBEAT_TIMEOUT_MS | 20000 | controller declares a rank lost after this silence |
- * | CIM_COLLECTIVE_REDIS_URLS | REDIS_URL | the gradient all-reduce's Redis servers, comma-separated: K > 1 shards every all-reduce over them |
- * | NODE_NAME | (unset) | this worker's node (Kubernetes downward API spec.nodeName); set: ranks on one node sum locally, only one per node talks to Redis |
- * | CIM_COLLECTIVE_SOCKET_DIR | os.tmpdir() | the node-local group's Unix sockets; a directory shared by the worker pods of a node |
- * | CIM_COLLECTIVE_WIRE | auto | gradient format on the Redis wire: auto (bfloat16 across nodes, else float32), float32, bfloat16, float16 |
- * | CIM_CONTROLLER_LOCK_MS | 30000 | a dead controller's runs go to another one after about this long (BullMQ lock and stalled check) |
- * | CIM_DATA_ROOT | (none) | teams' data areas on disk: a run's image folder `root` is read from $CIM_DATA_ROOT/<team id>/<root> |
- * | CIM_DATA_CACHE | <tmpdir>/cim-data | where image folders in S3 (s3://$S3_BUCKET/data/<team id>/<root>) are fetched for a rank |
- * | CIM_DATA_MAX_BYTES | 21474836480 | most bytes one rank fetches from S3 for its data sets (20 GiB) |
- * | CIM_WEBHOOK_ALLOWED_NETWORKS | (none) | controller: CIDRs webhooks may reach although private/loopback (an admin's allowance) |
- * | CIM_WEBHOOK_ATTEMPTS | 10 | controller: attempts per webhook delivery, the first included |
- * | CIM_WEBHOOK_BACKOFF_MS | 5000 | controller: first retry delay, doubling each retry |
- * | CIM_WEBHOOK_TIMEOUT_MS | 10000 | controller: one delivery attempt |
+ * The worker's and the controller's settings, read once per process with the settings reader of
+ * libs/config (its table, rendered in README.md, lists every variable, its roles and default).
+ * Rank processes get theirs back from `toProcessEnv` (rank-process-env.ts) and read them here too.
  */
 import { hostname, tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
-import { webGpuAdapterKind, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
-import { s3OptionsFromEnv, type S3ConnectionOptions } from '@cim-forge/storage';
-import { parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
+import { join } from 'node:path';
+import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/config';
+import { WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
 
@@ -43,16 +14,18 @@ export interface ServiceEnv {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
-  s3: S3ConnectionOptions;
+  s3: S3Settings;
   s3Bucket: string;
   workerId: string;
+  /** LOG_LEVEL of this process (and its rank processes) */
+  logLevel: LogLevel;
   metricsPort: number;
   /** METRICS_HOST: the metrics server's bind address */
   metricsHost: string;
   /** CIM_METRICS_TOKEN; undefined: /metrics answers anyone who reaches it */
   metricsToken: string | undefined;
   backend: string;
-  webgpuAdapter: WebGpuAdapterKind;
+  webgpuAdapter: WebGpuAdapterName;
   /** native intra-op threads of a rank process; undefined = libtensorflow's default (all cores) */
   threads?: number;
   rendezvousTimeoutMs: number;
@@ -73,78 +46,52 @@ export interface ServiceEnv {
   webhooks: { allowedNetworks: string[]; attempts: number; backoffMs: number; timeoutMs: number };
 }
 
-export function readServiceEnv(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'controller'): ServiceEnv {
-  const int = (name: string, dflt: number, min = 1) => {
-    const v = env[name];
-    if (v === undefined || v === '') return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${v}"`);
-    return n;
-  };
-  const databaseUrl = env.DATABASE_URL;
-  if (!databaseUrl) throw new Error('DATABASE_URL is required (e.g. postgresql://user@host:5432/cim)');
-  const s3Bucket = env.S3_BUCKET ?? '';
-  if (role === 'worker' && !s3Bucket) throw new Error('S3_BUCKET is required: checkpoints are written to S3');
-  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const collectiveRedisUrls = env.CIM_COLLECTIVE_REDIS_URLS ? parseRedisUrlList(env.CIM_COLLECTIVE_REDIS_URLS) : [redisUrl];
-  for (const u of collectiveRedisUrls) {
-    if (!/^rediss?:\/\/\S+$/.test(u)) throw new Error(`CIM_COLLECTIVE_REDIS_URLS must be redis:// or rediss:// URLs separated by commas, got "${u.replace(/:[^:@/]*@/, ':***@')}"`);
-  }
-  if (!collectiveRedisUrls.length) throw new Error('CIM_COLLECTIVE_REDIS_URLS names no URL');
-  const metricsToken = env.CIM_METRICS_TOKEN || undefined;
-  if (metricsToken !== undefined) {
-    const problem = metricsTokenProblem(metricsToken);
-    if (problem) throw new Error(problem);
-  }
-  const metricsHost = env.METRICS_HOST || '0.0.0.0';
-  if (!/^[\w.:-]+$/.test(metricsHost)) throw new Error(`METRICS_HOST must be an address or host name, got "${metricsHost}"`);
-  const collectiveWire = (env.CIM_COLLECTIVE_WIRE || 'auto') as WireName | 'auto';
-  if (collectiveWire !== 'auto' && !WIRE_NAMES.includes(collectiveWire)) throw new Error(`CIM_COLLECTIVE_WIRE must be auto, ${WIRE_NAMES.join(', ')}; got "${collectiveWire}"`);
-  return {
+export function readServiceEnv(env: Env, role: 'worker' | 'controller'): ServiceEnv {
+  const r = new SettingsReader(env, role);
+  const databaseUrl = r.required('DATABASE_URL', 'e.g. postgresql://user@host:5432/cim');
+  r.url('DATABASE_URL', ['postgresql:', 'postgres:']);
+  const s3Bucket = role === 'worker' ? r.required('S3_BUCKET', 'checkpoints are written to S3') : (r.text('S3_BUCKET') ?? '');
+  const redisUrl = r.url('REDIS_URL', ['redis:', 'rediss:'])!;
+  const collectiveRedisUrls = r.redisUrls('CIM_COLLECTIVE_REDIS_URLS', [redisUrl]);
+  const metricsToken = r.validate('CIM_METRICS_TOKEN', metricsTokenProblem);
+  const metricsHost = r.host('METRICS_HOST');
+  const wires: readonly (WireName | 'auto')[] = ['auto', ...WIRE_NAMES];
+  const collectiveWire = r.oneOf('CIM_COLLECTIVE_WIRE', wires, (v) => `CIM_COLLECTIVE_WIRE must be auto, ${WIRE_NAMES.join(', ')}; got "${v}"`);
+  const settings: ServiceEnv = {
     databaseUrl,
     redisUrl,
-    queuePrefix: env.CIM_QUEUE_PREFIX || 'bull',
-    s3: s3OptionsFromEnv(env),
+    queuePrefix: r.text('CIM_QUEUE_PREFIX')!,
+    s3: r.s3(),
     s3Bucket,
-    workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
-    metricsPort: int('METRICS_PORT', role === 'worker' ? 9464 : 9465, 0),
+    workerId: r.text('WORKER_ID') ?? `${hostname()}-${process.pid}`,
+    logLevel: r.logLevel(),
+    metricsPort: r.int('METRICS_PORT', { min: 0, max: 65535 }),
     metricsHost,
     metricsToken,
-    backend: env.CIM_BACKEND || 'auto',
-    webgpuAdapter: webGpuAdapterKind(env.CIM_WEBGPU_ADAPTER),
-    threads: env.CIM_THREADS ? int('CIM_THREADS', 1) : undefined,
-    rendezvousTimeoutMs: int('CIM_RENDEZVOUS_TIMEOUT_MS', 120_000),
-    collectiveTimeoutMs: int('CIM_COLLECTIVE_TIMEOUT_MS', 120_000),
-    heartbeatMs: int('CIM_HEARTBEAT_MS', 2000),
-    heartbeatTimeoutMs: int('CIM_HEARTBEAT_TIMEOUT_MS', 20_000),
-    controllerLockMs: int('CIM_CONTROLLER_LOCK_MS', 30_000, 1000),
+    backend: r.oneOf('CIM_BACKEND', BACKEND_NAMES),
+    webgpuAdapter: r.webGpuAdapter(),
+    threads: r.optionalInt('CIM_THREADS'),
+    rendezvousTimeoutMs: r.int('CIM_RENDEZVOUS_TIMEOUT_MS'),
+    collectiveTimeoutMs: r.int('CIM_COLLECTIVE_TIMEOUT_MS'),
+    heartbeatMs: r.int('CIM_HEARTBEAT_MS'),
+    heartbeatTimeoutMs: r.int('CIM_HEARTBEAT_TIMEOUT_MS'),
+    controllerLockMs: r.int('CIM_CONTROLLER_LOCK_MS', { min: 1000 }),
     collectiveRedisUrls,
-    nodeName: env.NODE_NAME || undefined,
-    collectiveSocketDir: env.CIM_COLLECTIVE_SOCKET_DIR || undefined,
+    nodeName: r.text('NODE_NAME'),
+    collectiveSocketDir: r.text('CIM_COLLECTIVE_SOCKET_DIR'),
     collectiveWire,
-    dataRoot: absoluteDir(env, 'CIM_DATA_ROOT'),
-    dataCache: absoluteDir(env, 'CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
-    dataMaxBytes: int('CIM_DATA_MAX_BYTES', 20 * 1024 ** 3),
+    dataRoot: r.absolutePath('CIM_DATA_ROOT'),
+    dataCache: r.absolutePath('CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
+    dataMaxBytes: r.int('CIM_DATA_MAX_BYTES'),
     webhooks: {
-      allowedNetworks: (() => {
-        try {
-          return parseAllowedNetworks(env.CIM_WEBHOOK_ALLOWED_NETWORKS);
-        } catch (e) {
-          throw new Error(`CIM_WEBHOOK_ALLOWED_NETWORKS: ${(e as Error).message}`);
-        }
-      })(),
-      attempts: int('CIM_WEBHOOK_ATTEMPTS', 10),
-      backoffMs: int('CIM_WEBHOOK_BACKOFF_MS', 5000),
-      timeoutMs: int('CIM_WEBHOOK_TIMEOUT_MS', 10_000),
+      allowedNetworks: r.check('CIM_WEBHOOK_ALLOWED_NETWORKS', parseAllowedNetworks, []),
+      attempts: r.int('CIM_WEBHOOK_ATTEMPTS'),
+      backoffMs: r.int('CIM_WEBHOOK_BACKOFF_MS'),
+      timeoutMs: r.int('CIM_WEBHOOK_TIMEOUT_MS'),
     },
   };
-}
-
-function absoluteDir(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  const v = env[name];
-  if (v === undefined || v === '') return undefined;
-  if (!isAbsolute(v)) throw new Error(`${name} must be an absolute path, got "${v}"`);
-  return v;
+  r.done(role);
+  return settings;
 }
 
 /** where a run's checkpoints live */
@@ -165,6 +112,7 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     S3_REGION: env.s3.region,
     S3_FORCE_PATH_STYLE: String(env.s3.forcePathStyle ?? false),
     WORKER_ID: env.workerId,
+    LOG_LEVEL: env.logLevel,
     CIM_BACKEND: env.backend,
     CIM_WEBGPU_ADAPTER: env.webgpuAdapter,
     CIM_RENDEZVOUS_TIMEOUT_MS: String(env.rendezvousTimeoutMs),

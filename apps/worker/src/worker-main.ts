@@ -13,7 +13,7 @@ import { workerBackendLabel } from './backend-label.ts';
 import { readServiceEnv } from './service-env.ts';
 
 const env = readServiceEnv(process.env, 'worker');
-const logger = createLogger({ service: 'worker', level: process.env.LOG_LEVEL, bindings: { worker: env.workerId } });
+const logger = createLogger({ service: 'worker', level: env.logLevel, bindings: { worker: env.workerId } });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
 // CIM_BACKEND=webgpu: the adapter is probed here, so a worker that has none says why and exits
 const backend = await workerBackendLabel(env).catch((e: Error) => {

@@ -1,4 +1,4 @@
-export { createS3Client, s3OptionsFromEnv, type S3ConnectionOptions } from './s3-client.ts';
+export { createS3Client, type S3ConnectionOptions } from './s3-client.ts';
 export { S3CheckpointStore, type S3CheckpointStoreOptions } from './s3-checkpoint-store.ts';
 export { S3ImageStore, type S3ImageStoreOptions } from './s3-image-store.ts';
 export { CheckpointCorruptError } from './checkpoint-corrupt-error.ts';

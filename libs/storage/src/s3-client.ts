@@ -1,6 +1,6 @@
 /**
- * One S3 client from one options object. The app reads process.env once (in its config) and passes
- * the values here, e.g. `createS3Client(s3OptionsFromEnv(process.env))`; this lib never reads env.
+ * One S3 client from one options object. The app reads S3_* once with the settings reader of
+ * libs/config (`SettingsReader.s3()`) and passes the values here; this lib never reads env.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -40,28 +40,4 @@ export function createS3Client(options: S3ConnectionOptions): S3Client {
     responseChecksumValidation: checksums,
     maxAttempts: options.maxAttempts,
   });
-}
-
-/**
- * Maps env-style values to options: S3_ENDPOINT, S3_REGION (else AWS_REGION, else us-east-1),
- * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY / S3_SESSION_TOKEN, S3_FORCE_PATH_STYLE ("true"/"1";
- * defaults to true when an endpoint is set), S3_CHECKSUMS. Pass it `process.env` from the one place
- * that reads it.
- */
-export function s3OptionsFromEnv(env: Readonly<Record<string, string | undefined>>): S3ConnectionOptions {
-  const endpoint = env.S3_ENDPOINT || undefined;
-  const pathStyle = env.S3_FORCE_PATH_STYLE;
-  const checksums = env.S3_CHECKSUMS;
-  if (checksums !== undefined && checksums !== 'when_required' && checksums !== 'when_supported') {
-    throw new Error(`S3_CHECKSUMS must be when_required or when_supported, got "${checksums}"`);
-  }
-  return {
-    endpoint,
-    region: env.S3_REGION || env.AWS_REGION || 'us-east-1',
-    accessKeyId: env.S3_ACCESS_KEY_ID || undefined,
-    secretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,
-    sessionToken: env.S3_SESSION_TOKEN || undefined,
-    forcePathStyle: pathStyle === undefined || pathStyle === '' ? endpoint !== undefined : pathStyle === 'true' || pathStyle === '1',
-    checksums,
-  };
 }

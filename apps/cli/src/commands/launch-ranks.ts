@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { threadsPerRank } from '../args.ts';
+import { cliSettings, threadsPerRank } from '../args.ts';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -40,7 +40,7 @@ export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: nu
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
     // the native backend's threads: this machine's cores split between the ranks (CIM_THREADS wins)
-    const env = { ...process.env, CIM_THREADS: process.env.CIM_THREADS ?? String(threadsPerRank(o.ranks)) };
+    const env = { ...process.env, CIM_THREADS: String(cliSettings().threads ?? threadsPerRank(o.ranks)) };
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true, env });
     children.push(child);
     let stdout = '';

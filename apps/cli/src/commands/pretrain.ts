@@ -9,7 +9,7 @@ import {
 } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
-import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { cliSettings, defined, initCliBackend, num, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
 import { stopOnSignals } from '../signals.ts';
 
@@ -47,7 +47,7 @@ Data parallel (one machine)
                         gradients over Redis Streams; each reads a disjoint shard of every epoch.
                         N ranks × --batch-size b train exactly like 1 rank × N·b. Only rank 0 writes
                         checkpoints and metrics.jsonl; every rank logs ranks/rank-R.jsonl
-  --redis URL[,URL…]    the Redis for gradients (default CIM_REDIS_URL or redis://127.0.0.1:6379);
+  --redis URL[,URL…]    the Redis for gradients (default CIM_COLLECTIVE_REDIS_URLS, else REDIS_URL, else redis://127.0.0.1:6379);
                         several URLs shard every all-reduce over them (K servers, in parallel)
   --nodes M             simulate M nodes: the ranks are split into M contiguous groups; each group
                         sums its gradients over a Unix socket and only its leader talks to Redis
@@ -147,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
   if (nodes !== undefined && nodes > ranks) throw new UsageError(`--nodes ${nodes}: more nodes than --ranks ${ranks}`);
   const wire = (values.wire ?? 'auto') as WireName | 'auto';
   if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
-  const redisUrls = parseRedisUrlList(values.redis ?? process.env.CIM_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
   if (!redisUrls.length) throw new UsageError('--redis: no URL given');
   for (const u of redisUrls) if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
   if (ranks > 1 && rank === undefined) {
