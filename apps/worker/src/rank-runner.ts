@@ -31,7 +31,8 @@ import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
 
 /** the plan the worker derived from the data replaces the API's (best effort: the run goes on without it) */
 async function recordPlan(db: ReturnType<typeof createDb>, runId: string, plan: RunPlan): Promise<void> {
-  await db.run.update({ where: { id: runId }, data: { plan: toJsonValue(plan) } }).catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
+  await db.run.update({ where: { id: runId }, data: { plan: toJsonValue(plan) } })
+    .catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
 }
 
 /** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
@@ -113,7 +114,8 @@ async function main(): Promise<number> {
         // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
         onEvent: (e) => {
           if (isRank0 && e.type === 'checkpoint.skipped') {
-            void event('checkpoint.skipped', `attempt ${args.attempt} did not resume from checkpoint ${e.checkpoint}: ${e.reason}`, { checkpoint: e.checkpoint, attempt: args.attempt });
+            const message = `attempt ${args.attempt} did not resume from checkpoint ${e.checkpoint}: ${e.reason}`;
+            void event('checkpoint.skipped', message, { checkpoint: e.checkpoint, attempt: args.attempt });
           }
         },
         rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId: run.id, rank: args.rank }) : undefined,

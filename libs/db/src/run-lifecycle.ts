@@ -204,7 +204,9 @@ export async function moveRun(db: DbClient, runId: string, to: RunStatus, fields
 }
 
 /** POST /v1/runs: the QUEUED row and its "run.queued" event (call inside the submit's transaction) */
-export async function queueRun(tx: DbClient, data: Omit<Prisma.RunUncheckedCreateInput, 'status' | 'failureCategory'>, message: string, event: RunEventData['run.queued']): Promise<string> {
+export async function queueRun(
+  tx: DbClient, data: Omit<Prisma.RunUncheckedCreateInput, 'status' | 'failureCategory'>, message: string, event: RunEventData['run.queued'],
+): Promise<string> {
   const run = await tx.run.create({ data: { ...data, status: 'QUEUED', queuedAt: data.queuedAt ?? new Date() }, select: { id: true } });
   await recordEvent(tx, run.id, 'run.queued', message, event);
   return run.id;
@@ -235,7 +237,9 @@ export async function succeedRun(db: DbClient, run: Pick<Run, 'id' | 'worldSize'
 
 /** FAILED with `error` (shown on the run) and `category`; `message` is the "run.failed" event's. */
 export async function failRun(
-  db: DbClient, runId: string, f: { category: FailureCategory; error: string; message?: string; data?: RunEventData['run.failed']; from?: readonly RunStatus[] },
+  db: DbClient,
+  runId: string,
+  f: { category: FailureCategory; error: string; message?: string; data?: RunEventData['run.failed']; from?: readonly RunStatus[] },
 ): Promise<boolean> {
   if (!(await moveRun(db, runId, 'FAILED', { finishedAt: new Date(), error: f.error, failureCategory: f.category }, f.from))) return false;
   await recordEvent(db, runId, 'run.failed', f.message ?? f.error, f.data);

@@ -78,7 +78,9 @@ test('a corrupt checkpoint is never resumed from: the previous complete one is u
   await writeFile(f, bytes);
   const logs: string[] = [];
   const events: EngineEvent[] = [];
-  const r = await pretrain({ config, store: new LocalCheckpointStore(dir), resume: true, maxSteps: 1, hooks: { log: (m) => logs.push(m) }, onEvent: (e) => events.push(e) });
+  const r = await pretrain({
+    config, store: new LocalCheckpointStore(dir), resume: true, maxSteps: 1, hooks: { log: (m) => logs.push(m) }, onEvent: (e) => events.push(e),
+  });
   assert.equal(r.steps, 1);
   assert.match(logs.join('\n'), /step-00000004 unusable .*corrupt/);
   assert.deepEqual(events.map((e) => [e.type, e.checkpoint, e.type === 'checkpoint.resumed' ? e.step : undefined]), [
