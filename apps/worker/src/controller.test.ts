@@ -47,6 +47,7 @@ test('an error in the run itself FAILS it at once, with the reason, without a re
   const run = await fx.submit({ worldSize: 2, config: { fake: { exit: { 0: 'user' }, failRank: 1 } } });
   const done = await fx.waitFor(run.id, (r) => r.status === 'FAILED', 30_000);
   assert.match(done.error!, /^rank 1: fake user failure on attempt 0$/);
+  assert.equal(done.failureCategory, 'user');
   assert.equal(done.infraRestarts, 0);
   assert.equal(new Set((await attempts(run.id)).map((r) => r.attempt)).size, 1);
 });
@@ -59,7 +60,8 @@ test('an infrastructure failure restarts the whole gang (a new attempt), which t
   // rank 1 of attempt 0 either finished or was stopped with its gang
   const gangOf0 = rows[1].status === 'CANCELLED' ? 'CANCELLED' : 'SUCCEEDED';
   assert.deepEqual(rows.map((r) => [r.attempt, r.rank, r.status]), [[0, 0, 'FAILED'], [0, 1, gangOf0], [1, 0, 'SUCCEEDED'], [1, 1, 'SUCCEEDED']]);
-  assert.match(rows[0].exitReason!, /^infra: fake infra failure on attempt 0/);
+  assert.equal(rows[0].failureCategory, 'infra');
+  assert.match(rows[0].exitReason!, /^fake infra failure on attempt 0/);
   const ev = await events(run.id);
   assert.deepEqual(ev.filter((t) => t === 'run.restart' || t === 'rank.failed'), ['rank.failed', 'run.restart']);
 });
@@ -69,6 +71,7 @@ test('the restart budget is spent: FAILED after maxRestarts + 1 attempts', async
   const done = await fx.waitFor(run.id, (r) => r.status === 'FAILED', 40_000);
   assert.equal(done.infraRestarts, 2);
   assert.match(done.error!, /^gave up after 1 restart\(s\); last: rank 0: fake infra failure on attempt 1/);
+  assert.equal(done.failureCategory, 'infra');
   assert.equal((await attempts(run.id)).length, 2);
 });
 

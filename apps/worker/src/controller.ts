@@ -18,16 +18,17 @@
  * supervision up from the rows (an attempt in flight, or one that ended while nobody watched, is
  * judged from its rows, never relaunched). A controller that is closed (SIGTERM) hands its runs
  * back to the queue at once. Postgres errors while supervising (an outage) are retried: the run
- * job stays with this controller until the database answers again.
+ * job stays with this controller until the database answers again. Every state change goes through
+ * the run lifecycle (libs/db run-lifecycle.ts: the state diagram, the categories, the events).
  */
 import { Worker, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Db, RankAttempt, Run } from '@cim-forge/db';
+import {
+  attemptFailure, cancelPendingRanks, countInfraRestart, createAttempt, endRank, failLiveRanks, failRun, isTerminal, LIVE_ATTEMPT_STATUSES, recordEvent,
+  restartRun, stopMessage, succeedRun, type Db, type FailureCategory, type Run,
+} from '@cim-forge/db';
 import { cancelChannel, rankJobId, RUNS_QUEUE, redisConnection, type RankJobData, type RunJobData } from '@cim-forge/queue';
 import type { ServiceEnv } from './service-env.ts';
-import { ACTIVE_STATUSES, isTerminal, transition } from './run-status.ts';
-import { recordEvent } from './run-events.ts';
-import { stopMessage } from './stop-message.ts';
 import { fairRankPriority } from './fair-share.ts';
 
 export interface ControllerOptions {
@@ -62,7 +63,7 @@ type Outcome =
   | { kind: 'succeeded' }
   | { kind: 'cancelled' }
   | { kind: 'gone' }
-  | { kind: 'failed'; category: 'user' | 'rendezvous' | 'infra' | 'stopped'; rank: number; reason: string };
+  | { kind: 'failed'; category: FailureCategory; rank: number; reason: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -126,8 +127,7 @@ export class Controller {
       const outcome = await this.watch(run, attempt);
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'succeeded') {
-        if (await transition(db, runId, ACTIVE_STATUSES, 'SUCCEEDED', { finishedAt: new Date(), error: null })) {
-          await recordEvent(db, runId, 'run.succeeded', `all ${run.worldSize} rank(s) finished (attempt ${attempt})`, { attempt });
+        if (await succeedRun(db, run, attempt)) {
           this.o.onRunFinished?.({ ...run, status: 'SUCCEEDED' });
         }
         return;
@@ -142,24 +142,29 @@ export class Controller {
       const { category, rank, reason } = outcome;
       await recordEvent(db, runId, 'rank.failed', `rank ${rank} failed (${category}): ${reason}`, { attempt, rank, category });
       if (category === 'user') {
-        if (await transition(db, runId, ACTIVE_STATUSES, 'FAILED', { finishedAt: new Date(), error: `rank ${rank}: ${reason}` })) {
-          await recordEvent(db, runId, 'run.failed', `failed: ${reason} (an error in the run itself is not retried)`, { attempt, rank });
+        const failed = await failRun(db, runId, {
+          category, error: `rank ${rank}: ${reason}`, message: `failed: ${reason} (an error in the run itself is not retried)`, data: { attempt, rank },
+        });
+        if (failed) {
           this.o.onRunFinished?.({ ...run, status: 'FAILED' });
         }
         return;
       }
       if (category === 'infra') {
-        const updated = await db.run.update({ where: { id: runId }, data: { infraRestarts: { increment: 1 } } });
+        const updated = await countInfraRestart(db, runId);
         this.o.onRestart?.(updated, 'infra');
         if (updated.infraRestarts > updated.maxRestarts) {
-          if (await transition(db, runId, ACTIVE_STATUSES, 'FAILED', { finishedAt: new Date(), error: `gave up after ${updated.maxRestarts} restart(s); last: rank ${rank}: ${reason}` })) {
-            await recordEvent(db, runId, 'run.failed', `restart budget (${updated.maxRestarts}) spent; last failure: rank ${rank}: ${reason}`, { attempt });
+          const failed = await failRun(db, runId, {
+            category, error: `gave up after ${updated.maxRestarts} restart(s); last: rank ${rank}: ${reason}`,
+            message: `restart budget (${updated.maxRestarts}) spent; last failure: rank ${rank}: ${reason}`, data: { attempt },
+          });
+          if (failed) {
             this.o.onRunFinished?.({ ...updated, status: 'FAILED' });
           }
           return;
         }
       }
-      if (!(await transition(db, runId, ['QUEUED', 'STARTING', 'RUNNING'], 'RESTARTING'))) {
+      if (!(await restartRun(db, runId))) {
         const now = await db.run.findUnique({ where: { id: runId }, select: { status: true } });
         if (!now || isTerminal(now.status)) return;
       }
@@ -181,7 +186,7 @@ export class Controller {
     const last = await db.rankAttempt.findFirst({ where: { runId: run.id }, orderBy: { attempt: 'desc' } });
     if (last) {
       const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt: last.attempt } });
-      if (rows.some((r) => ['PENDING', 'RENDEZVOUS', 'RUNNING'].includes(r.status))) {
+      if (rows.some((r) => r.status === 'PENDING' || (LIVE_ATTEMPT_STATUSES as readonly string[]).includes(r.status))) {
         await this.enqueueRanks(run, last.attempt, rows.filter((r) => r.status === 'PENDING').map((r) => r.rank));
         return last.attempt;
       }
@@ -190,10 +195,8 @@ export class Controller {
       if (run.status !== 'RESTARTING') return last.attempt;
     }
     const attempt = last ? last.attempt + 1 : 0;
-    const ranks = Array.from({ length: run.worldSize }, (_, rank) => rank);
-    await db.rankAttempt.createMany({ data: ranks.map((rank) => ({ runId: run.id, attempt, rank })), skipDuplicates: true });
-    await this.enqueueRanks(run, attempt, ranks);
-    await recordEvent(db, run.id, 'run.attempt', `attempt ${attempt}: ${run.worldSize} rank job(s) queued`, { attempt });
+    await createAttempt(db, run.id, attempt, run.worldSize);
+    await this.enqueueRanks(run, attempt, Array.from({ length: run.worldSize }, (_, rank) => rank));
     this.log(`run ${run.id}: attempt ${attempt}, ${run.worldSize} rank job(s) queued`, { run_id: run.id });
     return attempt;
   }
@@ -244,17 +247,17 @@ export class Controller {
     if (isTerminal(now.status)) return { kind: 'gone' };
     const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt }, orderBy: { rank: 'asc' } });
     const failed = rows.find((r) => r.status === 'FAILED');
-    if (failed) return { kind: 'failed', ...failureOf(failed) };
+    if (failed) return { kind: 'failed', ...attemptFailure(failed) };
     const cutoff = Date.now() - env.heartbeatTimeoutMs;
     // heartbeats could not be written while Postgres was away: silence counts from its return
-    const silent = w.dbOkSince > cutoff ? undefined : rows.find((r) => (r.status === 'RUNNING' || r.status === 'RENDEZVOUS') && r.heartbeatAt && r.heartbeatAt.getTime() < cutoff);
+    const live = (s: string) => (LIVE_ATTEMPT_STATUSES as readonly string[]).includes(s);
+    const silent = w.dbOkSince > cutoff ? undefined : rows.find((r) => live(r.status) && r.heartbeatAt && r.heartbeatAt.getTime() < cutoff);
     if (silent) {
-      const reason = `infra: heartbeat lost (worker ${silent.workerId} silent for more than ${env.heartbeatTimeoutMs / 1000} s)`;
-      const marked = await db.rankAttempt.updateMany({ where: { id: silent.id, status: { in: ['RUNNING', 'RENDEZVOUS'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: reason } });
+      const reason = `heartbeat lost (worker ${silent.workerId} silent for more than ${env.heartbeatTimeoutMs / 1000} s)`;
       // its worker wrote how it ended meanwhile: the next look reads that
-      if (marked.count === 0) return undefined;
+      if (!(await endRank(db, { id: silent.id }, 'infra', reason))) return undefined;
       await recordEvent(db, run.id, 'rank.lost', `rank ${silent.rank} lost: worker ${silent.workerId} sent no heartbeat for more than ${env.heartbeatTimeoutMs / 1000} s (attempt ${attempt})`, { attempt, rank: silent.rank, workerId: silent.workerId });
-      return { kind: 'failed', category: 'infra', rank: silent.rank, reason: reason.slice('infra: '.length) };
+      return { kind: 'failed', category: 'infra', rank: silent.rank, reason };
     }
     if (rows.length === run.worldSize && rows.every((r) => r.status === 'SUCCEEDED')) return { kind: 'succeeded' };
     if (rows.length === run.worldSize && rows.every((r) => ['SUCCEEDED', 'CANCELLED'].includes(r.status))) {
@@ -271,7 +274,7 @@ export class Controller {
    */
   private async stopAttempt(run: Run, attempt: number, letFinish = false): Promise<void> {
     const { db, env, redis, ranksQueue } = this.o;
-    const liveRanks = () => db.rankAttempt.count({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } } });
+    const liveRanks = () => db.rankAttempt.count({ where: { runId: run.id, attempt, status: { in: [...LIVE_ATTEMPT_STATUSES] } } });
     if (letFinish) {
       const until = Date.now() + Math.min(env.collectiveTimeoutMs, Math.max(10_000, env.heartbeatTimeoutMs));
       while (Date.now() < until && (await liveRanks()) > 0) await sleep(this.o.pollMs ?? 500);
@@ -280,24 +283,17 @@ export class Controller {
     for (let rank = 0; rank < run.worldSize; rank++) {
       await ranksQueue.remove(rankJobId({ runId: run.id, attempt, rank })).catch(() => 0);
     }
-    await db.rankAttempt.updateMany({ where: { runId: run.id, attempt, status: 'PENDING' }, data: { status: 'CANCELLED', endedAt: new Date(), exitReason: 'cancelled: never started' } });
+    await cancelPendingRanks(db, run.id, attempt);
     const deadline = Date.now() + Math.max(10_000, env.heartbeatTimeoutMs);
     while (Date.now() < deadline) {
       if ((await liveRanks()) === 0) return;
       await sleep(this.o.pollMs ?? 500);
     }
-    await db.rankAttempt.updateMany({ where: { runId: run.id, attempt, status: { in: ['RENDEZVOUS', 'RUNNING'] } }, data: { status: 'FAILED', endedAt: new Date(), exitReason: 'infra: did not stop when its gang was stopped' } });
+    await failLiveRanks(db, run.id, attempt, 'did not stop when its gang was stopped');
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.worker?.close();
   }
-}
-
-function failureOf(r: RankAttempt): { category: 'user' | 'rendezvous' | 'infra' | 'stopped'; rank: number; reason: string } {
-  const m = /^(\w+): ([\s\S]*)$/.exec(r.exitReason ?? '');
-  const cat = m?.[1];
-  const category = cat === 'user' || cat === 'rendezvous' || cat === 'stopped' ? cat : 'infra';
-  return { category, rank: r.rank, reason: m?.[2] ?? r.exitReason ?? 'unknown' };
 }

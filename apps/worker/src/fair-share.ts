@@ -6,7 +6,7 @@
  * that has just used the cluster heavily waits behind one that has not. Computed from the runs
  * table alone, so the result does not depend on which controller, or in which order, took the runs.
  */
-import type { Db, Run } from '@cim-forge/db';
+import { ACTIVE_RUN_STATUSES, type Db, type Run } from '@cim-forge/db';
 import { FAIR_SHARE_STEPS, rankJobPriority } from '@cim-forge/queue';
 
 /** how far back finished runs count as usage, ms */
@@ -20,7 +20,7 @@ export async function teamUsageAhead(db: Db, run: Pick<Run, 'id' | 'teamId' | 'q
       teamId: run.teamId,
       id: { not: run.id },
       OR: [{ queuedAt: { lt: queuedAt } }, { queuedAt, id: { lt: run.id } }],
-      AND: [{ OR: [{ status: { in: ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] } }, { finishedAt: { gte: since } }] }],
+      AND: [{ OR: [{ status: { in: [...ACTIVE_RUN_STATUSES] } }, { finishedAt: { gte: since } }] }],
     },
     _sum: { worldSize: true },
   });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
 import { parseRunConfig, type FinetuneConfig, type RunPlan } from '@cim-forge/config';
-import { createDb, type Prisma } from '@cim-forge/db';
+import { createDb, recordEvent, toJsonValue, type RunEventData, type RunEventType } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
 } from '@cim-forge/engine';
@@ -22,7 +22,6 @@ import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from '
 import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
 import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
-import { recordEvent } from './run-events.ts';
 import { RunError } from './run-error.ts';
 import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
@@ -32,7 +31,8 @@ import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
 
 /** the plan the worker derived from the data replaces the API's (best effort: the run goes on without it) */
 async function recordPlan(db: ReturnType<typeof createDb>, runId: string, plan: RunPlan): Promise<void> {
-  await db.run.update({ where: { id: runId }, data: { plan: plan as unknown as Prisma.InputJsonValue } }).catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
+  await db.run.update({ where: { id: runId }, data: { plan: toJsonValue(plan) } })
+    .catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
 }
 
 /** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
@@ -61,7 +61,7 @@ async function main(): Promise<number> {
     process.exit(EXIT.infra);
   });
   // an event that cannot be recorded (Postgres away) must not take the rank down
-  const event = (type: string, message: string, data?: Record<string, unknown>) =>
+  const event = <T extends RunEventType>(type: T, message: string, data?: RunEventData[T]) =>
     recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
   let collective: Collective | undefined;
   let data: LocalizedConfig<object> | undefined;
@@ -111,6 +111,13 @@ async function main(): Promise<number> {
       let finalStep = 0;
       const r = await pretrain({
         config, store, collective, resume: true, metrics: runMetrics,
+        // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
+        onEvent: (e) => {
+          if (isRank0 && e.type === 'checkpoint.skipped') {
+            const message = `attempt ${args.attempt} did not resume from checkpoint ${e.checkpoint}: ${e.reason}`;
+            void event('checkpoint.skipped', message, { checkpoint: e.checkpoint, attempt: args.attempt });
+          }
+        },
         rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId: run.id, rank: args.rank }) : undefined,
         hooks: {
           shouldStop,
@@ -126,12 +133,7 @@ async function main(): Promise<number> {
             }
             if (isRank0 && resumedFrom) void event('run.resumed', `attempt ${args.attempt} restarted from checkpoint ${resumedFrom} at step ${startStep} of ${plan.totalSteps}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
           },
-          // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
-          log: (msg) => {
-            console.error(msg);
-            const skipped = /^checkpoint (\S+) unusable \(([\s\S]*)\); trying an older one$/.exec(msg);
-            if (isRank0 && skipped) void event('checkpoint.skipped', `attempt ${args.attempt} did not resume from checkpoint ${skipped[1]}: ${skipped[2]}`, { checkpoint: skipped[1], attempt: args.attempt });
-          },
+          log: (msg) => console.error(msg),
           onStep: (s) => {
             started = true;
             send({

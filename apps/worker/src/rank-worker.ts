@@ -9,15 +9,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Db } from '@cim-forge/db';
+import { endRank, heartbeatRank, isTerminal, parseStopMessage, rankJoined, runRunning, startRun, takeRank, type Db, type RankOutcome } from '@cim-forge/db';
 import { cancelChannel, RANKS_QUEUE, redisConnection, registerWorker, unregisterWorker, WORKER_ENTRY_TTL_MS, type RankJobData } from '@cim-forge/queue';
-import { categoryOfExit, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
+import { categoryOfExit, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
 import type { ServiceEnv } from './service-env.ts';
 import { rankProcessEnv } from './rank-process-env.ts';
 import { classifyRankExit } from './out-of-memory.ts';
-import { isTerminal, markRunning, transition } from './run-status.ts';
-import { recordEvent } from './run-events.ts';
-import { parseStopMessage } from './stop-message.ts';
 import type { Logger, RankFailureReason, WorkerMetrics } from '@cim-forge/telemetry';
 
 export interface RankWorkerOptions {
@@ -37,13 +34,10 @@ export interface RankWorkerOptions {
   metrics?: WorkerMetrics;
   /** the rank process's output, one JSON line per line it prints, with run_id and rank */
   logger?: Logger;
-  /** every IPC message of the running rank (metrics) */
-  onRankMessage?(job: RankJobData, m: RankMessage): void;
-  onRankExit?(job: RankJobData, category: ExitCategory | 'cancelled', reason: string): void;
 }
 
 export interface RankJobResult {
-  outcome: ExitCategory | 'cancelled' | 'skipped';
+  outcome: RankOutcome | 'skipped';
   reason: string;
 }
 
@@ -104,18 +98,15 @@ export class RankWorker {
   private async process(job: Job<RankJobData, RankJobResult>): Promise<RankJobResult> {
     const d = job.data;
     const { db, env } = this.o;
-    const key = { runId_attempt_rank: { runId: d.runId, attempt: d.attempt, rank: d.rank } };
+    const key = { runId: d.runId, attempt: d.attempt, rank: d.rank };
     // Postgres errors here (an outage) are waited out: failing the job would lose the rank
     const run = await this.retrying('read the run', () => db.run.findUnique({ where: { id: d.runId }, select: { status: true, teamId: true } }));
     // a stale job: the run ended, or the controller moved on to a later attempt
     if (!run || isTerminal(run.status)) return { outcome: 'skipped', reason: `run ${run ? run.status : 'gone'}` };
     // the conditional update takes the rank once: a redelivered (stalled) job finds it taken and skips
-    const taken = await this.retrying('take the rank attempt', () => db.rankAttempt.updateMany({
-      where: { runId: d.runId, attempt: d.attempt, rank: d.rank, status: 'PENDING' },
-      data: { status: 'RENDEZVOUS', workerId: env.workerId, startedAt: new Date(), heartbeatAt: new Date() },
-    }));
-    if (taken.count !== 1) return { outcome: 'skipped', reason: 'rank attempt no longer pending' };
-    await this.retrying('mark the run starting', () => transition(db, d.runId, ['QUEUED', 'RESTARTING'], 'STARTING'));
+    const taken = await this.retrying('take the rank attempt', () => takeRank(db, key, env.workerId));
+    if (!taken) return { outcome: 'skipped', reason: 'rank attempt no longer pending' };
+    await this.retrying('mark the run starting', () => startRun(db, d.runId));
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt}) starting`, { run_id: d.runId, rank: d.rank });
 
     if (this.lastRunId && this.lastRunId !== d.runId) this.o.metrics?.forgetRun(this.lastRunId);
@@ -144,16 +135,16 @@ export class RankWorker {
         }
       });
     }
-    let failure: { category: ExitCategory; message: string } | undefined;
+    let failure: { message: string } | undefined;
     let stoppedBy: string | undefined;
     child.on('message', (m: RankMessage) => {
       if (m.type === 'joined') {
         if (this.o.backend && m.backend && m.backend !== this.o.backend) this.log(`rank ${d.rank} of run ${d.runId} runs on tfjs backend ${m.backend}, not ${this.o.backend} as this worker's metrics say`, { run_id: d.runId, rank: d.rank });
-        void db.rankAttempt.updateMany({ where: { ...key.runId_attempt_rank, status: 'RENDEZVOUS' }, data: { status: 'RUNNING' } }).then(async () => {
-          if (d.rank === 0 && (await markRunning(db, d.runId))) await recordEvent(db, d.runId, 'run.running', `all ${d.worldSize} rank(s) joined (attempt ${d.attempt})`, { attempt: d.attempt });
+        void rankJoined(db, key).then(async () => {
+          if (d.rank === 0) await runRunning(db, d.runId, d.attempt, d.worldSize);
         }).catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));
       } else if (m.type === 'failed') {
-        failure = { category: m.category, message: m.message };
+        failure = { message: m.message };
       } else if (m.type === 'step' && rm) {
         rm.step({ seconds: m.stepSeconds, images: (m.imagesPerSec * m.stepSeconds) / d.worldSize, loss: m.loss, lr: m.lr, targetMomentum: m.momentum ?? 0 });
         rm.allreduce(m.allReduceSeconds, m.allReduceBytes);
@@ -161,11 +152,10 @@ export class RankWorker {
       } else if (m.type === 'checkpoint' && rm) {
         rm.checkpoint(m.seconds, m.bytes);
       }
-      this.o.onRankMessage?.(d, m);
     });
     const heartbeat = setInterval(() => {
       rm?.heartbeat();
-      void db.rankAttempt.updateMany({ where: { ...key.runId_attempt_rank, status: { in: ['RENDEZVOUS', 'RUNNING'] } }, data: { heartbeatAt: new Date() } })
+      void heartbeatRank(db, key)
         .catch((e) => this.log(`heartbeat failed: ${(e as Error).message}`));
     }, env.heartbeatMs);
     const entry = {
@@ -190,18 +180,10 @@ export class RankWorker {
       ?? (outcome === 'ok' ? 'exit 0'
         : failure?.message ?? (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     // only a live row is ended here: the controller may have declared it lost meanwhile
-    await this.retrying('record how the rank ended', () => db.rankAttempt.updateMany({
-      where: { ...key.runId_attempt_rank, status: { in: ['RENDEZVOUS', 'RUNNING'] } },
-      data: {
-        status: outcome === 'ok' ? 'SUCCEEDED' : outcome === 'cancelled' ? 'CANCELLED' : 'FAILED',
-        endedAt: new Date(),
-        exitReason: `${outcome}: ${reason}`.slice(0, 2000),
-      },
-    }));
+    await this.retrying('record how the rank ended', () => endRank(db, key, outcome, reason));
     this.log(`rank ${d.rank} of run ${d.runId} ended: ${outcome} (${reason})`, { run_id: d.runId, rank: d.rank });
     this.o.metrics?.setBusy(false);
     if (outcome !== 'ok') rm?.failure(failureReason(outcome, exit.signal, reason));
-    this.o.onRankExit?.(d, outcome === 'ok' ? 'ok' : outcome, reason);
     return { outcome, reason };
   }
 

@@ -5,5 +5,12 @@ export type { MigrateOptions, MigrateResult, MigrationFile } from './migrate.ts'
 export { writeMetrics, readMetricSeries, readMetricBuckets } from './metrics.ts';
 export { readMetricMinMax } from './metric-minmax.ts';
 export type { MetricPoint, SeriesQuery, SeriesPoint, SeriesBucket } from './metrics.ts';
-export { Prisma, RunKind, RunStatus, RankAttemptStatus, CheckpointStatus } from './generated/prisma/client.ts';
+export { Prisma, RunKind, RunStatus, RankAttemptStatus, CheckpointStatus, FailureCategory } from './generated/prisma/client.ts';
 export type { Team, ApiToken, Run, RankAttempt, Checkpoint, RunEvent, Metric, Webhook, WebhookDelivery, Figure } from './generated/prisma/client.ts';
+export {
+  ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, LIVE_ATTEMPT_STATUSES, RUN_TRANSITIONS, ATTEMPT_TRANSITIONS, IllegalTransitionError, isTerminal,
+  checkRunTransition, checkAttemptTransition, EXIT, categoryOfExit, stopMessage, parseStopMessage, toJsonValue, recordEvent, moveRun, queueRun,
+  startRun, runRunning, succeedRun, failRun, cancelRun, restartRun, countInfraRestart, createAttempt, takeRank, rankJoined, heartbeatRank,
+  attemptEnd, endRank, cancelPendingRanks, failLiveRanks, attemptFailure,
+} from './run-lifecycle.ts';
+export type { DbClient, ExitCategory, RankOutcome, RunEventData, RunEventType, RankKey } from './run-lifecycle.ts';

@@ -153,3 +153,45 @@ test('the migrate script applies migrations from DATABASE_URL', async () => {
     await db.drop();
   }
 });
+
+test('failure_category: the migration backfills it from the old "<category>: " prefix of exit_reason and the run error', async () => {
+  const db = await createTempDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'cim-migrations-'));
+  try {
+    const all = readMigrations();
+    const target = all.findIndex((m) => m.name.endsWith('_failure_category'));
+    assert.ok(target > 0);
+    cpSync(join(defaultMigrationsDir, 'migration_lock.toml'), join(dir, 'migration_lock.toml'));
+    for (const m of all.slice(0, target)) cpSync(join(defaultMigrationsDir, m.name), join(dir, m.name), { recursive: true });
+    await migrate(db.url, { migrationsDir: dir });
+    await query(db.url, `
+      INSERT INTO teams (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 't');
+      INSERT INTO runs (id, team_id, kind, status, config, world_size, error) VALUES
+        ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001', 'pretrain', 'FAILED', '{}', 4, 'rank 1: loss is NaN'),
+        ('00000000-0000-0000-0000-0000000000a2', '00000000-0000-0000-0000-000000000001', 'pretrain', 'FAILED', '{}', 1, 'gave up after 3 restart(s); last: x'),
+        ('00000000-0000-0000-0000-0000000000a3', '00000000-0000-0000-0000-000000000001', 'pretrain', 'SUCCEEDED', '{}', 1, NULL);
+      INSERT INTO rank_attempts (run_id, attempt, rank, status, exit_reason) VALUES
+        ('00000000-0000-0000-0000-0000000000a1', 0, 0, 'FAILED', 'user: loss is NaN'),
+        ('00000000-0000-0000-0000-0000000000a1', 0, 1, 'FAILED', 'stopped: gang: stopped'),
+        ('00000000-0000-0000-0000-0000000000a1', 0, 2, 'FAILED', 'heartbeat lost'),
+        ('00000000-0000-0000-0000-0000000000a1', 0, 3, 'CANCELLED', 'cancelled: never started'),
+        ('00000000-0000-0000-0000-0000000000a3', 0, 0, 'SUCCEEDED', 'ok: exit 0');`);
+    cpSync(join(defaultMigrationsDir, all[target].name), join(dir, all[target].name), { recursive: true });
+    const r = await migrate(db.url, { migrationsDir: dir });
+    assert.deepEqual(r.applied, [all[target].name]);
+    const attempts = await query<{ rank: number; status: string; failure_category: string | null; exit_reason: string }>(db.url,
+      'SELECT rank, status, failure_category, exit_reason FROM rank_attempts ORDER BY run_id, rank');
+    assert.deepEqual(attempts.map((a) => [a.status, a.failure_category, a.exit_reason]), [
+      ['FAILED', 'user', 'loss is NaN'],
+      ['FAILED', 'stopped', 'gang: stopped'],
+      ['FAILED', 'infra', 'heartbeat lost'],
+      ['CANCELLED', null, 'never started'],
+      ['SUCCEEDED', null, 'exit 0'],
+    ]);
+    const runs = await query<{ status: string; failure_category: string | null }>(db.url, 'SELECT status, failure_category FROM runs ORDER BY id');
+    assert.deepEqual(runs.map((x) => [x.status, x.failure_category]), [['FAILED', 'user'], ['FAILED', 'infra'], ['SUCCEEDED', null]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await db.drop();
+  }
+});

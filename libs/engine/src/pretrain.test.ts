@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors } from '@cim-forge/cim';
 import { pretrain } from './pretrain.ts';
+import type { EngineEvent } from './engine-event.ts';
 import { LocalCheckpointStore } from './checkpoint-store.ts';
 import { JsonlMetricsSink } from './metrics-sink.ts';
 import { tinyConfig } from './testing.ts';
@@ -76,9 +77,16 @@ test('a corrupt checkpoint is never resumed from: the previous complete one is u
   bytes[bytes.length - 5] ^= 0xff;
   await writeFile(f, bytes);
   const logs: string[] = [];
-  const r = await pretrain({ config, store: new LocalCheckpointStore(dir), resume: true, maxSteps: 1, hooks: { log: (m) => logs.push(m) } });
+  const events: EngineEvent[] = [];
+  const r = await pretrain({
+    config, store: new LocalCheckpointStore(dir), resume: true, maxSteps: 1, hooks: { log: (m) => logs.push(m) }, onEvent: (e) => events.push(e),
+  });
   assert.equal(r.steps, 1);
   assert.match(logs.join('\n'), /step-00000004 unusable .*corrupt/);
+  assert.deepEqual(events.map((e) => [e.type, e.checkpoint, e.type === 'checkpoint.resumed' ? e.step : undefined]), [
+    ['checkpoint.skipped', 'step-00000004', undefined], ['checkpoint.resumed', 'step-00000002', 2],
+  ]);
+  assert.match(events[0].type === 'checkpoint.skipped' ? events[0].reason : '', /corrupt/);
   const ids = (await new LocalCheckpointStore(dir).list()).map((m) => m.id);
   assert.ok(ids.includes('step-00000003'), `resumed from step 2 and wrote step 3: ${ids}`);
 });

@@ -18,6 +18,7 @@ import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
 import { lossSummary } from './loss-summary.ts';
 import { applyRetention } from './retention.ts';
+import type { EngineEvent } from './engine-event.ts';
 
 export interface PretrainHooks {
   /** printed once before the first step */
@@ -40,6 +41,8 @@ export interface PretrainOptions {
   /** resume from the store's latest checkpoint, if any */
   resume?: boolean;
   hooks?: PretrainHooks;
+  /** a checkpoint skipped (unusable) or resumed from */
+  onEvent?: (e: EngineEvent) => void;
   /** stop after this many optimizer steps in this invocation (tests, benchmarks) */
   maxSteps?: number;
 }
@@ -97,8 +100,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         const st: TrainState = await loadCheckpoint(o.store, list[i].id, trainer);
         data = st.data;
         resumedFrom = list[i].id;
+        o.onEvent?.({ type: 'checkpoint.resumed', checkpoint: resumedFrom, step: trainer.step });
       } catch (e) {
         log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
+        o.onEvent?.({ type: 'checkpoint.skipped', checkpoint: list[i].id, reason: (e as Error).message });
       }
     }
     if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);

@@ -1,15 +1,14 @@
 /**
- * POST /v1/runs/:id/cancel. The status change is one conditional UPDATE (status IN active), so a
+ * POST /v1/runs/:id/cancel. The status change (libs/db run-lifecycle.ts cancelRun) is one conditional UPDATE (status IN active), so a
  * controller moving the run at the same moment either wins (the run is terminal: 409) or sees
  * CANCELLED. Then the waiting job is dropped and controllers/workers are told over pub/sub.
  */
-import { RunStatus } from '@cim-forge/db';
+import { cancelRun as cancelRunRow } from '@cim-forge/db';
 import { publishCancel, runJobId } from '@cim-forge/queue';
 import type { Services } from '../plugins/services.ts';
 import type { Principal } from '../principal.ts';
 import { conflict } from '../http-error.ts';
 import type { Run } from '../schemas/run.ts';
-import { ACTIVE_STATUSES } from '../schemas/run.ts';
 import { runInclude, toRunResource } from './run-resource.ts';
 import { findVisibleRun } from './visible-run.ts';
 
@@ -17,14 +16,7 @@ export async function cancelRun(svc: Services, principal: Principal, id: string,
   const { db } = svc;
   await findVisibleRun(db, principal, id);
   const error = `cancelled by ${principal.tokenPrefix}`;
-  const changed = await db.$transaction(async (tx) => {
-    const { count } = await tx.run.updateMany({
-      where: { id, status: { in: [...ACTIVE_STATUSES] } },
-      data: { status: RunStatus.CANCELLED, finishedAt: new Date(), error },
-    });
-    if (count === 1) await tx.runEvent.create({ data: { runId: id, type: 'run.cancelled', message: error } });
-    return count === 1;
-  });
+  const changed = await db.$transaction((tx) => cancelRunRow(tx, id, error));
   const run = await db.run.findUniqueOrThrow({ where: { id }, include: runInclude });
   if (!changed) throw conflict(`run ${id} is already ${run.status}; only QUEUED, STARTING, RUNNING or RESTARTING runs can be cancelled`);
 

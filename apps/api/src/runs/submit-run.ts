@@ -1,9 +1,9 @@
 /**
- * POST /v1/runs: check, resolve, then (one transaction) the QUEUED row and its "run.queued" event,
- * then the BullMQ job. An Idempotency-Key returns the run it first made (the unique
+ * POST /v1/runs: check, resolve, then (one transaction) the QUEUED row and its "run.queued" event
+ * (libs/db run-lifecycle.ts queueRun), then the BullMQ job. An Idempotency-Key returns the run it first made (the unique
  * (team_id, idempotency_key) index settles a race between two identical requests).
  */
-import { Prisma, RunStatus } from '@cim-forge/db';
+import { failRun, queueRun, toJsonValue } from '@cim-forge/db';
 import { enqueueRun, liveWorkerCount } from '@cim-forge/queue';
 import type { Services } from '../plugins/services.ts';
 import type { Principal } from '../principal.ts';
@@ -74,10 +74,10 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   const { plan, resources } = await planAndEstimate(db, body.kind, config, worldSize, source?.runId ?? null, svc.workerMemoryBytes);
 
   if (body.validateOnly) {
-    const encoder = body.kind === 'finetune' ? { encoder: (config as { encoder: 'online' | 'target' }).encoder } : {};
+    const encoder = 'encoder' in config ? { encoder: config.encoder } : {};
     return {
       statusCode: 200,
-      validated: { valid: true, kind: body.kind, worldSize, config: config as unknown as Record<string, unknown>, plan, resources, ...(source ? { source: { ...source, ...encoder } } : {}) },
+      validated: { valid: true, kind: body.kind, worldSize, config: { ...config }, plan, resources, ...(source ? { source: { ...source, ...encoder } } : {}) },
     };
   }
 
@@ -85,37 +85,27 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   await checkTeamQuota(db, teamId, worldSize, priority);
   let runId: string;
   try {
-    runId = await db.$transaction(async (tx) => {
-      const run = await tx.run.create({
-        data: {
-          teamId,
-          kind: body.kind,
-          status: RunStatus.QUEUED,
-          name: body.name ?? null,
-          preset: body.preset ?? null,
-          config: config as unknown as Prisma.InputJsonValue,
-          worldSize,
-          priority,
-          maxRestarts: body.maxRestarts ?? 3,
-          sourceCheckpointId: source?.checkpointId ?? null,
-          idempotencyKey: idempotencyKey ?? null,
-          idempotencyHash: idempotencyKey !== undefined ? fingerprint : null,
-          plan: plan as unknown as Prisma.InputJsonValue,
-          resources: resources as unknown as Prisma.InputJsonValue,
-          queuedAt: new Date(),
-        },
-        select: { id: true },
-      });
-      await tx.runEvent.create({
-        data: {
-          runId: run.id,
-          type: 'run.queued',
-          message: `queued by ${principal.tokenPrefix}: ${body.kind}${body.preset ? ` (${body.preset})` : ''}, ${worldSize} rank(s), priority ${priority}`,
-          data: { kind: body.kind, preset: body.preset ?? null, worldSize, priority, sourceCheckpointId: source?.checkpointId ?? null },
-        },
-      });
-      return run.id;
-    });
+    runId = await db.$transaction((tx) => queueRun(
+      tx,
+      {
+        teamId,
+        kind: body.kind,
+        name: body.name ?? null,
+        preset: body.preset ?? null,
+        config: toJsonValue(config),
+        worldSize,
+        priority,
+        maxRestarts: body.maxRestarts ?? 3,
+        sourceCheckpointId: source?.checkpointId ?? null,
+        idempotencyKey: idempotencyKey ?? null,
+        idempotencyHash: idempotencyKey !== undefined ? fingerprint : null,
+        plan: toJsonValue(plan),
+        resources: toJsonValue(resources),
+        queuedAt: new Date(),
+      },
+      `queued by ${principal.tokenPrefix}: ${body.kind}${body.preset ? ` (${body.preset})` : ''}, ${worldSize} rank(s), priority ${priority}`,
+      { kind: body.kind, preset: body.preset ?? null, worldSize, priority, sourceCheckpointId: source?.checkpointId ?? null },
+    ));
   } catch (err) {
     if (idempotencyKey !== undefined && isUniqueViolation(err)) {
       const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
@@ -128,10 +118,7 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
     await withTimeout(enqueueRun(svc.runsQueue, runId, priority), ENQUEUE_TIMEOUT_MS, 'enqueue');
   } catch (err) {
     const reason = `could not enqueue: ${(err as Error).message}`;
-    await db.$transaction([
-      db.run.updateMany({ where: { id: runId, status: RunStatus.QUEUED }, data: { status: RunStatus.FAILED, error: reason, finishedAt: new Date() } }),
-      db.runEvent.create({ data: { runId, type: 'run.failed', message: reason } }),
-    ]);
+    await db.$transaction((tx) => failRun(tx, runId, { category: 'infra', error: reason, from: ['QUEUED'] }));
     throw new HttpError(503, `run ${runId} ${reason}`);
   }
 

@@ -4,9 +4,8 @@
  * runs table, so every API replica sees the same numbers; two submissions racing past the last
  * free slot may both pass (the quota is a fair-use limit, not a lock).
  */
-import type { Db } from '@cim-forge/db';
+import { ACTIVE_RUN_STATUSES, type Db } from '@cim-forge/db';
 import { TooManyRequests, forbidden } from '../http-error.ts';
-import { ACTIVE_STATUSES } from '../schemas/run.ts';
 
 /** Retry-After for a quota refusal, s: about how long a queued run takes to move */
 export const QUOTA_RETRY_AFTER_S = 60;
@@ -24,7 +23,7 @@ export async function checkTeamQuota(db: Db, teamId: string, worldSize: number, 
     }
   }
   if (team.maxActiveRanks !== null) {
-    const active = await db.run.aggregate({ where: { teamId, status: { in: [...ACTIVE_STATUSES] } }, _sum: { worldSize: true } });
+    const active = await db.run.aggregate({ where: { teamId, status: { in: [...ACTIVE_RUN_STATUSES] } }, _sum: { worldSize: true } });
     const ranks = active._sum.worldSize ?? 0;
     if (ranks + worldSize > team.maxActiveRanks) {
       throw new TooManyRequests(`this team's active runs hold ${ranks} ranks; ${worldSize} more would pass its quota of ${team.maxActiveRanks}: retry when a run has finished`, QUOTA_RETRY_AFTER_S);

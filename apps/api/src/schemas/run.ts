@@ -6,7 +6,6 @@ import { IsoTime, JsonObject, Nullable, StringEnum, Uuid } from './common.ts';
 
 export const RUN_KINDS = ['pretrain', 'finetune', 'eval'] as const;
 export const RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
-export const ACTIVE_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const;
 export const MAX_WORLD_SIZE = 64;
 /** no control characters (NUL and friends), which Postgres text and logs cannot hold */
 export const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';

@@ -22,6 +22,7 @@ import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
 import { lossSummary } from '../loss-summary.ts';
+import type { EngineEvent } from '../engine-event.ts';
 
 export interface FinetuneHooks {
   onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: CimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
@@ -38,6 +39,8 @@ export interface FinetuneOptions {
   metrics?: MetricsSink;
   resume?: boolean;
   hooks?: FinetuneHooks;
+  /** a checkpoint skipped (unusable) or resumed from */
+  onEvent?: (e: EngineEvent) => void;
   /** stop after this many optimizer steps in this invocation */
   maxSteps?: number;
   /** already-loaded data (tests; the CLI loads from config.dataset) */
@@ -173,8 +176,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       try {
         step = (await loadFinetuneCheckpoint(o.store, list[i].id, model, optimizer)).step;
         resumedFrom = list[i].id;
+        o.onEvent?.({ type: 'checkpoint.resumed', checkpoint: resumedFrom, step });
       } catch (e) {
         log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
+        o.onEvent?.({ type: 'checkpoint.skipped', checkpoint: list[i].id, reason: (e as Error).message });
       }
     }
     if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);

@@ -16,7 +16,8 @@ export const sigtermWorker: Scenario = {
     const worker = await h.workerOf(id, 0);
     await h.stack.stop(worker, 'SIGTERM');
     const stopRows = (await h.attempts(id)).filter((r) => r.attempt === 0);
-    c.that(stopRows.every((r) => /^stopped: /.test(r.exitReason ?? '')), `attempt 0 ranks ended "${stopRows.map((r) => (r.exitReason ?? '').split(':')[0]).join(', ')}"`);
+    const ended = stopRows.map((r) => `${r.status} ${r.failureCategory ?? ''}`).join(', ');
+    c.that(stopRows.every((r) => r.failureCategory === 'stopped'), `attempt 0 ranks ended "${ended}"`);
     await h.stack.start(worker);
     await finishedLikeReference(h, id, c);
     const run = await h.run(id);
