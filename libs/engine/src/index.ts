@@ -8,6 +8,8 @@ export * from './collective.ts';
 export * from './evaluate.ts';
 export * from './batch-tensors.ts';
 export * from './pretrain.ts';
+export * from './run-scaffold.ts';
+export * from './retention.ts';
 export { cimSample, cimSampleModule } from './cim-sample.ts';
 export { tinyConfig, tinyResNetConfig, syntheticBatches } from './testing.ts';
 export * from './finetune/index.ts';
