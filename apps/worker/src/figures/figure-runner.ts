@@ -10,7 +10,7 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
-import type { PretrainConfig } from '@cim-forge/config';
+import { parseRunConfig } from '@cim-forge/config';
 import { createDb } from '@cim-forge/db';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
 import { evalSourceSpec } from '@cim-forge/engine';
@@ -32,7 +32,8 @@ async function main(): Promise<number> {
     const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { run: { select: { config: true } } } });
     if (!fig || fig.status !== 'pending') return 0;
     try {
-      const config = fig.run.config as unknown as PretrainConfig;
+      // the stored config, parsed with the run contract (a bad one fails the figure, named)
+      const config = parseRunConfig('pretrain', fig.run.config);
       const checkpoint = await db.checkpoint.findUnique({ where: { id: fig.checkpointId } });
       if (!checkpoint) throw new Error(`checkpoint ${fig.checkpointId} (step ${fig.step}) was removed by retention before its figure was drawn`);
       const where = parseCheckpointUri(checkpoint.uri);
