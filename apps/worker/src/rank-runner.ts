@@ -15,7 +15,7 @@ import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachabl
 import {
   parseRunConfig, type EvalConfig, type FinetuneConfig, type FinetunePlan, type PretrainConfig, type RunPlan, type TrainPlan,
 } from '@cim-forge/config';
-import { createDb, type Db, type Prisma } from '@cim-forge/db';
+import { createDb, type Db } from '@cim-forge/db';
 import {
   evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName, type EngineEvent,
 } from '@cim-forge/engine';
@@ -81,7 +81,7 @@ function trainingHooks<P extends { totalSteps: number }>(ctx: RankContext, planO
       if (!isRank0) return;
       if (startStep === 0) {
         // best effort: the run goes on without it
-        void ctx.db.run.update({ where: { id: ctx.runId }, data: { plan: planOf(plan) as unknown as Prisma.InputJsonValue } })
+        void ctx.db.run.update({ where: { id: ctx.runId }, data: { plan: { ...planOf(plan) } } })
           .catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
       }
       if (resumedFrom) {
