@@ -112,15 +112,15 @@ test('scaffold: an empty store starts fresh; a store where nothing loads is an e
     const r = await runScaffold(run, {
       store, resume: true, checkpointEvery: 0, retention: retention(1), onEvent: (e) => events.push(e), shouldStop: () => ++asked > 3,
     });
-    assert.deepEqual(events, []);
+    assert.equal(events.length, 0);
     assert.deepEqual(run.begun, [undefined]);
     assert.equal(r.stopped, true);
     assert.equal(r.steps, 3);
     assert.deepEqual((await store.list()).map((m) => m.id), ['step-00000003']);
 
     await writeFile(join(dir, 'step-00000003', 'state.json'), '{}');
-    await assert.rejects(runScaffold(new QuadraticRun(10), { store, resume: true, checkpointEvery: 0, retention: retention(1), onEvent: (e) => events.push(e) }),
-      new RegExp(`no usable checkpoint in ${dir}`));
+    const again = runScaffold(new QuadraticRun(10), { store, resume: true, checkpointEvery: 0, retention: retention(1), onEvent: (e) => events.push(e) });
+    await assert.rejects(again, new RegExp(`no usable checkpoint in ${dir}`));
     assert.deepEqual(events.map((e) => e.type), ['checkpoint.skipped']);
   } finally {
     await rm(dir, { recursive: true, force: true });
