@@ -1,9 +1,9 @@
 /**
  * One rank of one run, in its own process (spawned by the worker, so a CPU-bound step never
  * blocks the worker's BullMQ lock renewal and heartbeats, and a cancel is a kill). The story:
- * read the run → join the gang → train (pretrain) / fine-tune / evaluate with the same engine as
- * the CLI, checkpoints to S3 tracked in Postgres, metrics to Postgres → exit with a code that
- * says how it ended (rank-protocol.ts).
+ * read the run and parse its config with the run contract → join the gang → one entry per run kind
+ * (runPretrain, runFinetune, runEval) with the same engine as the CLI, checkpoints to S3 tracked in
+ * Postgres, metrics to Postgres → exit with a code that says how it ended (rank-protocol.ts).
  *
  *   node --import tsx apps/worker/src/rank-runner.ts '<RankRunnerArgs JSON>'
  */
@@ -12,10 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
-import { parseRunConfig, type FinetuneConfig, type RunPlan } from '@cim-forge/config';
-import { createDb, recordEvent, toJsonValue, type RunEventData, type RunEventType } from '@cim-forge/db';
 import {
-  evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName,
+  parseRunConfig, type EvalConfig, type FinetuneConfig, type FinetunePlan, type PretrainConfig, type RunPlan, type TrainPlan,
+} from '@cim-forge/config';
+import { createDb, recordEvent, toJsonValue, type Db, type RunEventData, type RunEventType } from '@cim-forge/db';
+import {
+  evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName, type EngineEvent,
 } from '@cim-forge/engine';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
@@ -29,12 +31,6 @@ import { HeldoutFigures } from './figures/heldout-figures.ts';
 import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
 
 
-/** the plan the worker derived from the data replaces the API's (best effort: the run goes on without it) */
-async function recordPlan(db: ReturnType<typeof createDb>, runId: string, plan: RunPlan): Promise<void> {
-  await db.run.update({ where: { id: runId }, data: { plan: toJsonValue(plan) } })
-    .catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
-}
-
 /** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
 function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
   try {
@@ -45,6 +41,147 @@ function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: 
 }
 
 const send = (m: RankMessage) => process.send?.(m);
+
+/** the run's kind and its parsed config, one entry below each */
+type RankJob = { kind: 'pretrain'; config: PretrainConfig } | { kind: 'finetune'; config: FinetuneConfig } | { kind: 'eval'; config: EvalConfig };
+
+/** What every run kind's entry gets: the run, where its checkpoints and metrics go, the events. */
+interface RankContext {
+  args: RankRunnerArgs;
+  db: Db;
+  runId: string;
+  store: TrackedCheckpointStore;
+  collective: Collective | undefined;
+  isRank0: boolean;
+  shouldStop(): boolean;
+  /** an event that cannot be recorded (Postgres away) must not take the rank down */
+  event<T extends RunEventType>(type: T, message: string, data?: RunEventData[T]): Promise<void>;
+  /** the first step ran: from now on a failure may be the platform's */
+  started(): void;
+}
+
+/**
+ * The engine's hooks every training kind shares: the stop request, the log, the engine's events
+ * (a checkpoint skipped on resume, with why), and once the plan is known (rank 0) the plan the
+ * worker derived from the data replaces the API's, or a restart says where it resumed.
+ */
+function trainingHooks<P extends { totalSteps: number }>(ctx: RankContext, planOf: (plan: P) => RunPlan) {
+  const { args, isRank0 } = ctx;
+  return {
+    shouldStop: ctx.shouldStop,
+    log: (msg: string) => console.error(msg),
+    onEvent: (e: EngineEvent) => {
+      if (isRank0 && e.type === 'checkpoint.skipped') {
+        const message = `attempt ${args.attempt} did not resume from checkpoint ${e.checkpoint}: ${e.reason}`;
+        void ctx.event('checkpoint.skipped', message, { checkpoint: e.checkpoint, attempt: args.attempt });
+      }
+    },
+    onPlan: ({ plan, startStep, resumedFrom }: { plan: P; startStep: number; resumedFrom?: string }) => {
+      if (!isRank0) return;
+      if (startStep === 0) {
+        // best effort: the run goes on without it
+        void ctx.db.run.update({ where: { id: ctx.runId }, data: { plan: toJsonValue(planOf(plan)) } })
+          .catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
+      }
+      if (resumedFrom) {
+        const message = `attempt ${args.attempt} restarted from checkpoint ${resumedFrom} at step ${startStep} of ${plan.totalSteps}`;
+        void ctx.event('run.resumed', message, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
+      }
+    },
+  };
+}
+
+/** pre-training: every rank of the gang, checkpoints and the run's metrics from rank 0 */
+async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<number> {
+  const { db, runId, args, isRank0 } = ctx;
+  const { onEvent, onPlan, ...hooks } = trainingHooks<TrainPlan>(ctx, (plan) => ({
+    effectiveBatch: plan.effectiveBatch, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs,
+    trainImages: plan.stepsPerEpoch * plan.effectiveBatch, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps,
+    warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+  }));
+  let totalSteps = 0;
+  const r = await pretrain({
+    config, store: ctx.store, collective: ctx.collective, resume: true, onEvent,
+    metrics: isRank0 ? new PostgresMetricsSink({ db, runId, rank: null }) : undefined,
+    rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId, rank: args.rank }) : undefined,
+    hooks: {
+      ...hooks,
+      onPlan: (info) => {
+        totalSteps = info.plan.totalSteps;
+        onPlan(info);
+      },
+      onStep: (s) => {
+        ctx.started();
+        send({
+          type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, momentum: s.momentum, imagesPerSec: s.imagesPerSec,
+          stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds, dataWaitSeconds: s.dataWaitSeconds,
+          allReduceSeconds: s.allReduceSeconds, allReduceBytes: s.allReduceBytes,
+        });
+      },
+    },
+  });
+  if (r.stopped) return EXIT.stopped;
+  if (isRank0 && r.eval) {
+    const e = r.eval;
+    const sink = new PostgresMetricsSink({ db, runId, rank: null });
+    await sink.write({ step: totalSteps, 'eval/iou': e.meanIoU, 'eval/loss': e.loss, 'eval/mismatched_loss': e.mismatchedLoss });
+    await sink.close();
+    const message = `held-out IoU ${e.meanIoU.toFixed(3)}, loss ${e.loss.toFixed(3)} vs ${e.mismatchedLoss.toFixed(3)} with mismatched exemplars`;
+    await recordEvent(db, runId, 'run.eval', message, { ...e });
+  }
+  return EXIT.ok;
+}
+
+/** fine-tuning: one rank, the encoder from the pinned source checkpoint's weights */
+async function runFinetune(ctx: RankContext, stored: FinetuneConfig, weights: string): Promise<number> {
+  const { db, runId } = ctx;
+  const config: FinetuneConfig = { ...stored, initFrom: weights };
+  const { onEvent, ...hooks } = trainingHooks<FinetunePlan>(ctx, (plan) => ({
+    effectiveBatch: config.batchSize, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs, trainImages: plan.trainImages,
+    stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps, warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+  }));
+  const r = await finetune({
+    config, store: ctx.store, metrics: new PostgresMetricsSink({ db, runId, rank: null }), resume: true, onEvent,
+    hooks: {
+      ...hooks,
+      onStep: (s) => {
+        ctx.started();
+        send({
+          type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, imagesPerSec: s.imagesPerSec,
+          stepSeconds: 0, dataWaitSeconds: 0, allReduceSeconds: 0, allReduceBytes: 0,
+        });
+      },
+      onEval: (e) => void recordEvent(db, runId, 'run.eval', `epoch ${e.epoch}: held-out top-1 ${(100 * e.top1).toFixed(2)}%`, { ...e }),
+    },
+  });
+  return r.stopped ? EXIT.stopped : EXIT.ok;
+}
+
+/** evaluation: one rank, the classifier of the pinned source checkpoint, clean and robust top-1 */
+async function runEval(ctx: RankContext, cfg: EvalConfig, weights: string): Promise<number> {
+  const { db, runId } = ctx;
+  const model = await loadClassifierFile(weights);
+  try {
+    const side = model.config.imgSize;
+    const data = await loadLabelledImages(cfg.images > 0 && cfg.dataset.kind === 'fashion-mnist' ? { ...cfg.dataset, limit: cfg.images } : cfg.dataset, side);
+    const report = await evaluateRobustness({
+      forward: (x) => model.forward(x as Parameters<typeof model.forward>[0]), images: data.pixels, labels: data.labels, side,
+      eps: cfg.eps, pgdSteps: cfg.pgdSteps, corruptions: cfg.corruptions as CorruptionName[], severities: cfg.severities,
+      batchSize: cfg.batchSize, seed: cfg.seed,
+    });
+    const flat: Record<string, number> = { step: 0, clean_top1: report.clean.top1 };
+    if (report.fgsm) flat.fgsm_top1 = report.fgsm.top1;
+    if (report.pgd) flat.pgd_top1 = report.pgd.top1;
+    if (report.mCE !== null) flat.mce = report.mCE;
+    const sink = new PostgresMetricsSink({ db, runId, rank: null });
+    await sink.write(flat);
+    await sink.close();
+    await recordEvent(db, runId, 'run.eval', `clean top-1 ${(100 * report.clean.top1).toFixed(2)}%`, JSON.parse(JSON.stringify(report)));
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}
 
 async function main(): Promise<number> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RankRunnerArgs;
@@ -60,7 +197,6 @@ async function main(): Promise<number> {
     console.error('the worker process is gone: exiting');
     process.exit(EXIT.infra);
   });
-  // an event that cannot be recorded (Postgres away) must not take the rank down
   const event = <T extends RunEventType>(type: T, message: string, data?: RunEventData[T]) =>
     recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
   let collective: Collective | undefined;
@@ -80,9 +216,10 @@ async function main(): Promise<number> {
       return localized.config;
     };
     // before the gang meets: fetching an S3 image folder must not count against the collective's timeout
-    const pretrainConfig = run.kind === 'pretrain' ? await localize(runConfig('pretrain', run.config)) : undefined;
-    const finetuneConfig = run.kind === 'finetune' ? await localize(runConfig('finetune', run.config)) : undefined;
-    const evalConfig = run.kind === 'eval' ? await localize(runConfig('eval', run.config)) : undefined;
+    const job: RankJob =
+      run.kind === 'pretrain' ? { kind: 'pretrain', config: await localize(runConfig('pretrain', run.config)) }
+      : run.kind === 'finetune' ? { kind: 'finetune', config: await localize(runConfig('finetune', run.config)) }
+      : { kind: 'eval', config: await localize(runConfig('eval', run.config)) };
     const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
     collective = args.worldSize > 1
       ? await joinCollective({
@@ -102,57 +239,12 @@ async function main(): Promise<number> {
         if (run.kind === 'pretrain') await figures.request(run.id, c.rowId, c.step);
       },
     });
-    const isRank0 = args.rank === 0;
-    const runMetrics = isRank0 ? new PostgresMetricsSink({ db, runId: run.id, rank: null }) : undefined;
-    const shouldStop = () => stopRequested;
-
-    if (run.kind === 'pretrain') {
-      const config = pretrainConfig!;
-      let finalStep = 0;
-      const r = await pretrain({
-        config, store, collective, resume: true, metrics: runMetrics,
-        // a checkpoint that fails its sha256 check (or cannot be read) is skipped: say why
-        onEvent: (e) => {
-          if (isRank0 && e.type === 'checkpoint.skipped') {
-            const message = `attempt ${args.attempt} did not resume from checkpoint ${e.checkpoint}: ${e.reason}`;
-            void event('checkpoint.skipped', message, { checkpoint: e.checkpoint, attempt: args.attempt });
-          }
-        },
-        rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId: run.id, rank: args.rank }) : undefined,
-        hooks: {
-          shouldStop,
-          onPlan: ({ plan, startStep, resumedFrom }) => {
-            finalStep = plan.totalSteps;
-            send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
-            if (isRank0 && startStep === 0) {
-              void recordPlan(db, run.id, {
-                effectiveBatch: plan.effectiveBatch, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs,
-                trainImages: plan.stepsPerEpoch * plan.effectiveBatch, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps,
-                warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
-              });
-            }
-            if (isRank0 && resumedFrom) void event('run.resumed', `attempt ${args.attempt} restarted from checkpoint ${resumedFrom} at step ${startStep} of ${plan.totalSteps}`, { checkpoint: resumedFrom, step: startStep, attempt: args.attempt });
-          },
-          log: (msg) => console.error(msg),
-          onStep: (s) => {
-            started = true;
-            send({
-              type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, momentum: s.momentum, imagesPerSec: s.imagesPerSec,
-              stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds, dataWaitSeconds: s.dataWaitSeconds,
-              allReduceSeconds: s.allReduceSeconds, allReduceBytes: s.allReduceBytes,
-            });
-          },
-        },
-      });
-      if (r.stopped) return EXIT.stopped;
-      if (isRank0 && r.eval) {
-        const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
-        await sink.write({ step: finalStep, 'eval/iou': r.eval.meanIoU, 'eval/loss': r.eval.loss, 'eval/mismatched_loss': r.eval.mismatchedLoss });
-        await sink.close();
-        await recordEvent(db, run.id, 'run.eval', `held-out IoU ${r.eval.meanIoU.toFixed(3)}, loss ${r.eval.loss.toFixed(3)} vs ${r.eval.mismatchedLoss.toFixed(3)} with mismatched exemplars`, { ...r.eval });
-      }
-      return EXIT.ok;
-    }
+    const ctx: RankContext = {
+      args, db, runId: run.id, store, collective, isRank0: args.rank === 0, event,
+      shouldStop: () => stopRequested,
+      started: () => (started = true),
+    };
+    if (job.kind === 'pretrain') return await runPretrain(ctx, job.config);
 
     // fine-tune and eval: one rank, weights from the pinned source checkpoint
     if (!run.sourceCheckpoint) throw new RunError(`${run.kind} run ${run.id} has no source checkpoint`);
@@ -161,52 +253,7 @@ async function main(): Promise<number> {
       const weights = join(dir, 'model.safetensors');
       const source = { uri: run.sourceCheckpoint.uri, runId: run.sourceCheckpoint.runId, runTeamId: run.sourceCheckpoint.run?.teamId ?? null };
       await writeFile(weights, await readSourceWeights({ client: s3, bucket: env.s3Bucket, teamId: run.teamId }, source));
-      if (run.kind === 'finetune') {
-        const config: FinetuneConfig = { ...finetuneConfig!, initFrom: weights };
-        const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
-        const r = await finetune({
-          config, store, metrics: sink, resume: true,
-          hooks: {
-            shouldStop,
-            onPlan: ({ plan, startStep, resumedFrom }) => {
-              send({ type: 'plan', totalSteps: plan.totalSteps, startStep, resumedFrom });
-              if (startStep === 0) {
-                void recordPlan(db, run.id, {
-                  effectiveBatch: config.batchSize, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs, trainImages: plan.trainImages,
-                  stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps, warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
-                });
-              }
-            },
-            onStep: (s) => {
-              started = true;
-              send({ type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, imagesPerSec: s.imagesPerSec, stepSeconds: 0, dataWaitSeconds: 0, allReduceSeconds: 0, allReduceBytes: 0 });
-            },
-            onEval: (e) => void recordEvent(db, run.id, 'run.eval', `epoch ${e.epoch}: held-out top-1 ${(100 * e.top1).toFixed(2)}%`, { ...e }),
-          },
-        });
-        return r.stopped ? EXIT.stopped : EXIT.ok;
-      }
-      const cfg = evalConfig!;
-      const model = await loadClassifierFile(weights);
-      try {
-        const side = model.config.imgSize;
-        const data = await loadLabelledImages(cfg.images > 0 && cfg.dataset.kind === 'fashion-mnist' ? { ...cfg.dataset, limit: cfg.images } : cfg.dataset, side);
-        const report = await evaluateRobustness({
-          forward: (x) => model.forward(x as Parameters<typeof model.forward>[0]), images: data.pixels, labels: data.labels, side,
-          eps: cfg.eps, pgdSteps: cfg.pgdSteps, corruptions: cfg.corruptions as CorruptionName[], severities: cfg.severities, batchSize: cfg.batchSize, seed: cfg.seed,
-        });
-        const flat: Record<string, number> = { step: 0, clean_top1: report.clean.top1 };
-        if (report.fgsm) flat.fgsm_top1 = report.fgsm.top1;
-        if (report.pgd) flat.pgd_top1 = report.pgd.top1;
-        if (report.mCE !== null) flat.mce = report.mCE;
-        const sink = new PostgresMetricsSink({ db, runId: run.id, rank: null });
-        await sink.write(flat);
-        await sink.close();
-        await recordEvent(db, run.id, 'run.eval', `clean top-1 ${(100 * report.clean.top1).toFixed(2)}%`, JSON.parse(JSON.stringify(report)));
-        return EXIT.ok;
-      } finally {
-        model.dispose();
-      }
+      return job.kind === 'finetune' ? await runFinetune(ctx, job.config, weights) : await runEval(ctx, job.config, weights);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

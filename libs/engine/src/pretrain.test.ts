@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors } from '@cim-forge/cim';
 import { pretrain } from './pretrain.ts';
-import type { EngineEvent } from './engine-event.ts';
+import type { EngineEvent } from './run-scaffold.ts';
 import { LocalCheckpointStore } from './checkpoint-store.ts';
 import { JsonlMetricsSink } from './metrics-sink.ts';
 import { tinyConfig } from './testing.ts';

@@ -1,8 +1,8 @@
 /**
- * The pre-training loop, one readable function: build the model and data, resume if asked, then
- * step until the planned number of optimizer steps, checkpointing and logging on the way. I/O
- * arrives as interfaces (checkpoint store, metrics sink, collective) so the CLI and the worker
- * run this same loop.
+ * Pre-training, one readable function: build the model and data, then one optimizer step at a
+ * time on the run scaffold (run-scaffold.ts: resume, stop vote, metrics, checkpoints and
+ * retention). I/O arrives as interfaces (checkpoint store, metrics sink, collective) so the CLI
+ * and the worker run this same loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { collate, createCimModel, type CimBatch, type CimModel, type CimSample } from '@cim-forge/cim';
@@ -11,14 +11,12 @@ import { readFile } from 'node:fs/promises';
 import { cimSampleModule } from './cim-sample.ts';
 import { deriveTrainPlan, samplerConfigOf, type PretrainConfig, type TrainPlan } from './train-config.ts';
 import { CimTrainer, type StepResult } from './trainer.ts';
-import { loadCheckpoint, loadModelSafetensors, modelToSafetensors, saveCheckpoint, type TrainState } from './checkpoint.ts';
+import { loadCheckpoint, loadModelSafetensors, modelToSafetensors, saveCheckpoint } from './checkpoint.ts';
 import { sha256, type CheckpointStore } from './checkpoint-store.ts';
-import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
+import type { MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
-import { lossSummary } from './loss-summary.ts';
-import { applyRetention } from './retention.ts';
-import type { EngineEvent } from './engine-event.ts';
+import { runScaffold, type EngineEvent, type RunSteps } from './run-scaffold.ts';
 
 export interface PretrainHooks {
   /** printed once before the first step */
@@ -38,10 +36,10 @@ export interface PretrainOptions {
   /** this rank's own step timings (every rank): step, all-reduce seconds and bytes */
   rankMetrics?: MetricsSink;
   collective?: Collective;
-  /** resume from the store's latest checkpoint, if any */
+  /** resume from the store's newest usable checkpoint, if any */
   resume?: boolean;
   hooks?: PretrainHooks;
-  /** a checkpoint skipped (unusable) or resumed from */
+  /** a checkpoint skipped on resume, the one resumed from */
   onEvent?: (e: EngineEvent) => void;
   /** stop after this many optimizer steps in this invocation (tests, benchmarks) */
   maxSteps?: number;
@@ -75,8 +73,6 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const { config } = o;
   const hooks = o.hooks ?? {};
   const collective = o.collective ?? soloCollective;
-  const metrics = o.metrics ?? nullMetricsSink;
-  const rankMetrics = o.rankMetrics ?? nullMetricsSink;
   const log = hooks.log ?? (() => {});
   const samplerCfg = samplerConfigOf(config);
 
@@ -92,121 +88,95 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const plan = deriveTrainPlan(config, info.shardSize, collective.worldSize);
   const trainer = new CimTrainer(model, config, plan, collective);
   let data = { epoch: 0, cursor: 0 };
-  let resumedFrom: string | undefined;
-  if (o.resume && o.store) {
-    const list = await o.store.list();
-    for (let i = list.length - 1; i >= 0 && !resumedFrom; i--) {
-      try {
-        const st: TrainState = await loadCheckpoint(o.store, list[i].id, trainer);
-        data = st.data;
-        resumedFrom = list[i].id;
-        o.onEvent?.({ type: 'checkpoint.resumed', checkpoint: resumedFrom, step: trainer.step });
-      } catch (e) {
-        log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
-        o.onEvent?.({ type: 'checkpoint.skipped', checkpoint: list[i].id, reason: (e as Error).message });
-      }
-    }
-    if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);
-  }
-  if (collective.worldSize > 1 && !resumedFrom) {
-    // every rank starts from rank 0's weights (a resumed gang loads one checkpoint instead)
-    const bytes = await collective.broadcast(collective.rank === 0 ? await modelToSafetensors(model) : new Uint8Array(0));
-    if (collective.rank !== 0) loadModelSafetensors(model, bytes, 'rank 0 broadcast');
-  }
-
-  const loader = new PrefetchLoader<CimSample>({ ...loaderOptions(config, collective), startEpoch: data.epoch, startCursor: data.cursor });
-  const params = model.specs.filter((s) => s.trainable).reduce((a, s) => a + s.torchShape.reduce((x, y) => x * y, 1), 0);
-  hooks.onPlan?.({ config, plan, resumedFrom, startStep: trainer.step, params });
-
-  const losses: number[] = [];
-  let stopped = false;
-  let lastCheckpoint: string | undefined;
-  let epoch = data.epoch;
-  const t0 = performance.now();
-  const startStep = trainer.step;
+  let epoch = 0;
+  let loader: PrefetchLoader<CimSample> | undefined;
   const isRank0 = collective.rank === 0;
-  const checkpointLosses = new Map<string, number>();
-  const checkpoint = async () => {
-    if (!o.store || !isRank0) return;
-    const m = await saveCheckpoint(o.store, trainer, {
-      data: loader.state(),
-      rng: { seed: config.seed, scheme: 'sample seed = hash(seed, epoch, position in the epoch permutation)' },
-      config,
-      plan,
-      metrics: { loss: losses.at(-1) ?? NaN },
-      backend: tf.getBackend(),
-    });
-    lastCheckpoint = m.id;
-    hooks.onCheckpoint?.(m.id, trainer.step);
-    // the newest K and the best M (lowest loss at their step); a pinned one the store keeps
-    await applyRetention(o.store, { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' }, checkpointLosses);
-  };
-
-  try {
-    while (trainer.step < plan.totalSteps && (o.maxSteps === undefined || trainer.step - startStep < o.maxSteps)) {
-      const vote = hooks.shouldStop?.() ?? false;
-      if (vote && collective.worldSize === 1) {
-        stopped = true;
-        break;
+  const steps: RunSteps = {
+    totalSteps: plan.totalSteps,
+    step: () => trainer.step,
+    restore: async (store, id) => {
+      data = (await loadCheckpoint(store, id, trainer)).data;
+      return trainer.step;
+    },
+    begin: async (resumedFrom) => {
+      if (collective.worldSize > 1 && !resumedFrom) {
+        // every rank starts from rank 0's weights (a resumed gang loads one checkpoint instead)
+        const bytes = await collective.broadcast(isRank0 ? await modelToSafetensors(model) : new Uint8Array(0));
+        if (!isRank0) loadModelSafetensors(model, bytes, 'rank 0 broadcast');
       }
+      loader = new PrefetchLoader<CimSample>({ ...loaderOptions(config, collective), startEpoch: data.epoch, startCursor: data.cursor });
+      epoch = data.epoch;
+      const params = model.specs.filter((s) => s.trainable).reduce((a, s) => a + s.torchShape.reduce((x, y) => x * y, 1), 0);
+      hooks.onPlan?.({ config, plan, resumedFrom, startStep: trainer.step, params });
+    },
+    advance: async (vote) => {
       const s0 = performance.now();
       const micro: CimBatch[] = [];
       let wait = 0;
       for (let i = 0; i < config.accumIter; i++) {
         const w0 = performance.now();
-        const b = await loader.next();
+        const b = await loader!.next();
         wait += performance.now() - w0;
         epoch = b.epoch;
         micro.push(collate(b.samples, samplerCfg));
       }
       const r = await trainer.trainStep(micro, vote);
-      losses.push(r.loss);
       const seconds = (performance.now() - s0) / 1000;
       const imagesPerSec = (config.batchSize * config.accumIter * collective.worldSize) / seconds;
-      if (isRank0) {
-        await metrics.write({
+      return {
+        loss: r.loss,
+        stop: r.stop,
+        metrics: [{
           step: r.step, epoch, loss: r.loss, lr: r.lr, momentum: r.momentum, grad_norm: r.gradNorm,
           images_per_sec: imagesPerSec, step_seconds: seconds, data_wait_seconds: wait / 1000,
           allreduce_seconds: r.allReduceSeconds, time: Date.now() / 1000,
-        });
-      }
-      await rankMetrics.write({
-        step: r.step, rank: collective.rank, step_seconds: seconds, compute_seconds: r.computeSeconds,
-        allreduce_seconds: r.allReduceSeconds, allreduce_bytes: r.allReduceBytes, data_wait_seconds: wait / 1000,
-      });
-      hooks.onStep?.({ ...r, epoch, imagesPerSec, dataWaitSeconds: wait / 1000, totalSteps: plan.totalSteps });
-      if (r.stop) {
-        // a rank asked to stop: every rank saw the same vote, so the gang stops at this boundary
-        stopped = true;
-        break;
-      }
-      if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < plan.totalSteps) await checkpoint();
-    }
-    await checkpoint();
-    // a stopped gang leaves together, after rank 0's checkpoint is COMPLETE: a rank that left
-    // first would end its attempt and could get rank 0 killed mid-write
-    if (stopped && collective.worldSize > 1) await collective.barrier();
-    const seconds = (performance.now() - t0) / 1000;
-    const steps = trainer.step - startStep;
+        }],
+        rankMetrics: {
+          step: r.step, rank: collective.rank, step_seconds: seconds, compute_seconds: r.computeSeconds,
+          allreduce_seconds: r.allReduceSeconds, allreduce_bytes: r.allReduceBytes, data_wait_seconds: wait / 1000,
+        },
+        report: () => hooks.onStep?.({ ...r, epoch, imagesPerSec, dataWaitSeconds: wait / 1000, totalSteps: plan.totalSteps }),
+      };
+    },
+    save: (store, last) =>
+      saveCheckpoint(store, trainer, {
+        data: loader!.state(),
+        rng: { seed: config.seed, scheme: 'sample seed = hash(seed, epoch, position in the epoch permutation)' },
+        config,
+        plan,
+        metrics: { loss: last.loss },
+        backend: tf.getBackend(),
+      }),
+  };
+
+  try {
+    const run = await runScaffold(steps, {
+      store: o.store, metrics: o.metrics, rankMetrics: o.rankMetrics, collective, resume: o.resume, maxSteps: o.maxSteps,
+      checkpointEvery: config.checkpointEvery,
+      // the newest K and the best M (lowest loss at their step)
+      retention: { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' },
+      log, onEvent: o.onEvent, shouldStop: hooks.shouldStop, onCheckpoint: hooks.onCheckpoint,
+    });
     const result: PretrainResult = {
-      steps,
-      stopped,
-      ...lossSummary(losses),
-      seconds,
-      imagesPerSec: (steps * plan.effectiveBatch) / Math.max(seconds, 1e-9),
-      lastCheckpoint,
+      steps: run.steps,
+      stopped: run.stopped,
+      firstLoss: run.firstLoss,
+      lastLoss: run.lastLoss,
+      earlyLoss: run.earlyLoss,
+      lateLoss: run.lateLoss,
+      seconds: run.seconds,
+      imagesPerSec: (run.steps * plan.effectiveBatch) / Math.max(run.seconds, 1e-9),
+      lastCheckpoint: run.lastCheckpoint,
       rank: collective.rank,
       worldSize: collective.worldSize,
       weightsDigest: sha256(await modelToSafetensors(model)),
     };
-    if (!stopped && isRank0 && config.evalImages > 0 && trainer.step >= plan.totalSteps) {
+    if (!run.stopped && isRank0 && config.evalImages > 0 && trainer.step >= plan.totalSteps) {
       result.eval = await evaluateOn(model, config, evalSourceSpec(config.dataset, config.evalImages));
     }
     return result;
   } finally {
-    await loader.close();
-    await metrics.close();
-    await rankMetrics.close();
+    await loader?.close();
     trainer.dispose();
     model.dispose();
   }

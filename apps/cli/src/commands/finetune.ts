@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { modelFactories, type ModelName } from '@cim-forge/cim';
 import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { folderOf, folderSpec } from '../dataset-arg.ts';
-import { stopOnSignals } from '../signals.ts';
+import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
 
@@ -118,28 +117,17 @@ export async function run(argv: string[]): Promise<number> {
     console.log(help);
     return 0;
   }
-  const out = resolve(values.out ?? join('runs', `finetune-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`));
-  const savedConfig = join(out, 'config.json');
+  const dir = new RunDir('finetune', values.out);
+  const { out } = dir;
   let config: FinetuneConfig;
   if (values.resume) {
-    if (!values.out) throw new UsageError('--resume needs --out DIR (the run to continue)');
-    if (!existsSync(savedConfig)) throw new UsageError(`--resume: ${savedConfig} not found; is ${out} a fine-tuning run?`);
-    config = JSON.parse(await readFile(savedConfig, 'utf8')) as FinetuneConfig;
+    config = await dir.readSavedConfig();
   } else {
     if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
-    if (existsSync(join(out, 'checkpoints')) && (await new LocalCheckpointStore(join(out, 'checkpoints')).list()).length > 0) {
-      throw new UsageError(`${out} already holds checkpoints: pass --resume to continue it, or choose another --out`);
-    }
+    await dir.refuseExistingCheckpoints();
     if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
     if (values.model !== undefined && !(values.model in modelFactories)) throw new UsageError(`--model ${values.model}: choose one of ${Object.keys(modelFactories).join(', ')}`);
-    let fileCfg: Partial<FinetuneConfig> = {};
-    if (values.config) {
-      try {
-        fileCfg = JSON.parse(await readFile(values.config, 'utf8'));
-      } catch (e) {
-        throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
-      }
-    }
+    const fileCfg = await readConfigFile<FinetuneConfig>(values.config);
     const noAug = values['no-aug'] ? { dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null } : {};
     const flags = defined({
       initFrom: await resolveFrom(values.from),
@@ -173,22 +161,15 @@ export async function run(argv: string[]): Promise<number> {
   const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
   const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
-  if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+  if (!values.resume) await dir.saveConfig(config);
 
-  const stop = stopOnSignals();
-
-  const tty = process.stderr.isTTY;
-  const bar = new SingleBar({
-    format: 'finetune |{bar}| {value}/{total} steps | loss {loss} | top-1 {top1} | {ips} img/s | lr {lr} | ETA {eta_formatted}',
-    stream: process.stderr, hideCursor: true, etaBuffer: 20, noTTYOutput: false,
-  });
-  let lastLine = 0;
+  const progress = new TrainingProgress('finetune |{bar}| {value}/{total} steps | loss {loss} | top-1 {top1} | {ips} img/s | lr {lr} | ETA {eta_formatted}');
   let top1 = '-';
   let numClasses = 0;
-  const result = await finetune({
+  const result = await withStopAndProgress(progress, (shouldStop) => finetune({
     config,
-    store: new LocalCheckpointStore(join(out, 'checkpoints')),
-    metrics: new JsonlMetricsSink(join(out, 'metrics.jsonl')),
+    store: new LocalCheckpointStore(dir.checkpoints),
+    metrics: new JsonlMetricsSink(dir.metrics),
     resume: values.resume,
     maxSteps,
     hooks: {
@@ -205,31 +186,18 @@ export async function run(argv: string[]): Promise<number> {
           `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}   seed ${c.seed}`,
           `out          ${out}`,
         ].join('\n'));
-        if (tty) bar.start(plan.totalSteps, startStep, { loss: '-', top1, ips: '-', lr: '-' });
+        progress.start(plan.totalSteps, startStep, { loss: '-', top1, ips: '-', lr: '-' });
       },
-      onStep: (r) => {
-        const payload = { loss: r.loss.toFixed(4), top1, ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) };
-        if (tty) bar.update(r.step, payload);
-        else if (r.step === 1 || r.step === r.totalSteps || Date.now() - lastLine > 10_000) {
-          lastLine = Date.now();
-          console.error(`step ${r.step}/${r.totalSteps} loss ${payload.loss} ${payload.ips} img/s lr ${payload.lr}`);
-        }
-      },
+      onStep: (r) => progress.step(r.step, r.totalSteps, { loss: r.loss.toFixed(4), top1, ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) }),
       onEval: (e) => {
         top1 = `${(100 * e.top1).toFixed(1)}%`;
-        if (!tty) console.error(`epoch ${e.epoch.toFixed(2)}: held-out top-1 ${top1} (loss ${e.loss.toFixed(3)})`);
+        progress.note(`epoch ${e.epoch.toFixed(2)}: held-out top-1 ${top1} (loss ${e.loss.toFixed(3)})`);
       },
-      onCheckpoint: (id, step) => {
-        if (!tty) console.error(`checkpoint ${id} (step ${step})`);
-      },
-      shouldStop: stop.requested,
+      onCheckpoint: (id, step) => progress.checkpoint(id, step),
+      shouldStop,
     },
-  }).finally(() => {
-    if (tty) bar.stop();
-  });
-  stop.dispose();
+  }));
 
-  const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '-' : x.toFixed(d));
   const unfinished = result.finalStep < result.totalSteps;
   console.error([
     '',

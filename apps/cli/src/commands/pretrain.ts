@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { cimModelNames } from '@cim-forge/cim';
 import {
   JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
@@ -11,7 +10,7 @@ import type { SourceSpec } from '@cim-forge/data';
 import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { cliSettings, defined, initCliBackend, num, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
-import { stopOnSignals } from '../signals.ts';
+import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
 
 const help = `Usage: npm run cim -- pretrain [options]
 
@@ -87,30 +86,19 @@ export async function run(argv: string[]): Promise<number> {
     console.log(help);
     return 0;
   }
-  const out = resolve(values.out ?? join('runs', `pretrain-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`));
-  const savedConfig = join(out, 'config.json');
+  const dir = new RunDir('pretrain', values.out);
+  const { out } = dir;
   let config: PretrainConfig;
   if (values.resume) {
-    if (!values.out) throw new UsageError('--resume needs --out DIR (the run to continue)');
-    if (!existsSync(savedConfig)) throw new UsageError(`--resume: ${savedConfig} not found; is ${out} a pre-training run?`);
-    config = JSON.parse(await readFile(savedConfig, 'utf8')) as PretrainConfig;
+    config = await dir.readSavedConfig();
     const changed = ['dataset', 'preset', 'config', 'model', 'batch-size', 'epochs', 'base-lr', 'seed'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
     if (changed.length) console.error(`note: resuming with the run's saved config; ignoring --${changed.join(', --')}`);
     if (values.workers !== undefined) config.workers = num('workers', values.workers, { int: true, min: 0 })!;
   } else {
-    if (values.rank === undefined && existsSync(join(out, 'checkpoints')) && (await new LocalCheckpointStore(join(out, 'checkpoints')).list()).length > 0) {
-      throw new UsageError(`${out} already holds checkpoints: pass --resume to continue it, or choose another --out`);
-    }
+    if (values.rank === undefined) await dir.refuseExistingCheckpoints();
     const limit = num('limit', values.limit, { int: true, min: 1 });
     const preset = values.preset ?? 'cpu-small';
-    let fileCfg: Partial<PretrainConfig> = {};
-    if (values.config) {
-      try {
-        fileCfg = JSON.parse(await readFile(values.config, 'utf8'));
-      } catch (e) {
-        throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
-      }
-    }
+    const fileCfg = await readConfigFile<PretrainConfig>(values.config);
     const presetData = presets[preset]?.config.dataset;
     // --dataset of the preset's own kind keeps the preset's settings (cpu-small's 8k-image subset)
     let dataset = values.dataset ? datasetSpec(values.dataset, limit) : undefined;
@@ -152,7 +140,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const u of redisUrls) if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
   if (ranks > 1 && rank === undefined) {
     await mkdir(out, { recursive: true });
-    if (!values.resume) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+    if (!values.resume) await dir.saveConfig(config);
     const forwarded = argv.filter((a, i) => !(a === '--out' || argv[i - 1] === '--out' || a.startsWith('--out=')));
     const outcomes = await launchRanks({ argv: forwarded, ranks, nodes, out, log: (m) => console.error(m) });
     const digests = new Set(outcomes.map((r) => r.result?.weightsDigest));
@@ -167,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
-  if (!values.resume && rank === undefined) await writeFile(savedConfig, JSON.stringify(config, null, 2));
+  if (!values.resume && rank === undefined) await dir.saveConfig(config);
   const collective = rank === undefined
     ? undefined
     : await joinCollective({
@@ -181,21 +169,11 @@ export async function run(argv: string[]): Promise<number> {
         timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
       });
 
-  const stop = stopOnSignals();
-
-  const tty = process.stderr.isTTY;
-  const bar = new SingleBar({
-    format: 'pretrain |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}',
-    stream: process.stderr,
-    hideCursor: true,
-    etaBuffer: 20,
-    noTTYOutput: false,
-  });
-  let lastLine = 0;
-  const result = await pretrain({
+  const progress = new TrainingProgress('pretrain |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}');
+  const result = await withStopAndProgress(progress, (shouldStop) => pretrain({
     config,
-    store: new LocalCheckpointStore(join(out, 'checkpoints')),
-    metrics: new JsonlMetricsSink(join(out, 'metrics.jsonl')),
+    store: new LocalCheckpointStore(dir.checkpoints),
+    metrics: new JsonlMetricsSink(dir.metrics),
     rankMetrics: collective ? new JsonlMetricsSink(join(out, 'ranks', `rank-${collective.rank}.jsonl`)) : undefined,
     collective,
     resume: values.resume,
@@ -216,28 +194,16 @@ export async function run(argv: string[]): Promise<number> {
             `out          ${out}`,
           ].join('\n'),
         );
-        if (tty) bar.start(plan.totalSteps, startStep, { loss: '-', ips: '-', lr: '-' });
+        progress.start(plan.totalSteps, startStep, { loss: '-', ips: '-', lr: '-' });
       },
-      onStep: (r) => {
-        const payload = { loss: r.loss.toFixed(4), ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) };
-        if (tty) bar.update(r.step, payload);
-        else if (r.step === 1 || r.step === r.totalSteps || Date.now() - lastLine > 10_000) {
-          lastLine = Date.now();
-          console.error(`step ${r.step}/${r.totalSteps} loss ${payload.loss} ${payload.ips} img/s lr ${payload.lr}`);
-        }
-      },
-      onCheckpoint: (id, step) => {
-        if (!tty) console.error(`checkpoint ${id} (step ${step})`);
-      },
-      shouldStop: stop.requested,
+      onStep: (r) => progress.step(r.step, r.totalSteps, { loss: r.loss.toFixed(4), ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) }),
+      onCheckpoint: (id, step) => progress.checkpoint(id, step),
+      shouldStop,
     },
-  }).finally(async () => {
-    if (tty) bar.stop();
+  }), async () => {
     await collective?.close();
   });
-  stop.dispose();
 
-  const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '-' : x.toFixed(d));
   const lines = [
     '',
     result.stopped ? `stopped after ${result.steps} steps; continue with: npm run cim -- pretrain --out ${out} --resume` : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,

@@ -6,7 +6,8 @@ import {
   Rng, cimModelConfigFromMetadata, cimModelFromConfig, parseSafetensors, sampleCim, samplerConfig,
   type SamplerConfig,
 } from '@cim-forge/cim';
-import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors, samplerConfigOf, type TrainState } from '@cim-forge/engine';
+import { parseRunConfig, type PretrainConfig } from '@cim-forge/config';
+import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors, samplerConfigOf } from '@cim-forge/engine';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
 import { initCliBackend, num, UsageError } from '../args.ts';
 import { folderOf } from '../dataset-arg.ts';
@@ -28,7 +29,7 @@ true region outlined, and the model's predicted correlation map as a heatmap ove
   --scale K           pixel upscaling of the figure (default: fit contexts to ~192 px)
   --backend B         auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)`;
 
-async function findModelFile(p: string): Promise<{ file: string; state?: TrainState }> {
+async function findModelFile(p: string): Promise<{ file: string; config?: PretrainConfig }> {
   const path = resolve(p);
   if (!existsSync(path)) throw new UsageError(`--checkpoint ${p}: no such file or directory`);
   if (statSync(path).isFile()) return { file: path };
@@ -41,8 +42,13 @@ async function findModelFile(p: string): Promise<{ file: string; state?: TrainSt
   const file = join(dir, 'model.safetensors');
   if (!existsSync(file)) throw new UsageError(`--checkpoint ${p}: no model.safetensors in ${dir}`);
   const statePath = join(dir, 'state.json');
-  const state = existsSync(statePath) ? (JSON.parse(await readFile(statePath, 'utf8')) as TrainState) : undefined;
-  return { file, state };
+  if (!existsSync(statePath)) return { file };
+  // the run's config as the checkpoint saved it, parsed with the run contract
+  try {
+    return { file, config: parseRunConfig('pretrain', (JSON.parse(await readFile(statePath, 'utf8')) as { config?: unknown }).config) };
+  } catch (e) {
+    throw new UsageError(`--checkpoint ${p}: ${statePath} does not hold a valid pre-training config: ${(e as Error).message}`);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -60,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.checkpoint) throw new UsageError('visualize needs --checkpoint PATH');
   if (!values.image === !values.dataset) throw new UsageError('visualize needs exactly one of --image FILE or --dataset D');
-  const { file, state } = await findModelFile(values.checkpoint);
+  const { file, config } = await findModelFile(values.checkpoint);
   const bytes = new Uint8Array(await readFile(file));
   // the metadata says which model the file holds (a ViT or a ResNet) and its shape
   const cfg = cimModelConfigFromMetadata(parseSafetensors(bytes, file).metadata);
@@ -85,8 +91,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // the run's own sampler when we know it, else the official proportions around the model's sizes
-  let sCfg: SamplerConfig = state
-    ? samplerConfigOf(state.config)
+  let sCfg: SamplerConfig = config
+    ? samplerConfigOf(config)
     : samplerConfig({ searchSize: Math.round(cfg.contextSize * 1.4), contextSize: cfg.contextSize, exemplarSize: cfg.templateSize, numExemplars: cfg.numTemplates });
   if (values['no-augment']) sCfg = { ...sCfg, augment: false };
 

@@ -32,6 +32,7 @@ async function main(): Promise<number> {
     const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { run: { select: { config: true } } } });
     if (!fig || fig.status !== 'pending') return 0;
     try {
+      // the stored config, parsed with the run contract (a bad one fails the figure, named)
       const config = parseRunConfig('pretrain', fig.run.config);
       const checkpoint = await db.checkpoint.findUnique({ where: { id: fig.checkpointId } });
       if (!checkpoint) throw new Error(`checkpoint ${fig.checkpointId} (step ${fig.step}) was removed by retention before its figure was drawn`);

@@ -1,8 +1,9 @@
 /**
- * The fine-tuning loop, one readable function (the shape of pretrain.ts): build the classifier from
- * a CIM checkpoint or from scratch, load the labelled data, resume if asked, then step with AdamW
- * (layer-wise lr decay, warmup then cosine) on augmented, mixed batches, scoring top-1 on the
- * held-out split after every epoch, checkpointing and logging on the way.
+ * Fine-tuning, one readable function (the shape of pretrain.ts): build the classifier from a CIM
+ * checkpoint or from scratch, load the labelled data, then step on the run scaffold
+ * (run-scaffold.ts: resume, stop, metrics, checkpoints and retention) with AdamW (layer-wise lr
+ * decay, warmup then cosine) on augmented, mixed batches, scoring top-1 on the held-out split
+ * after every epoch.
  *
  * Every random choice of step k (batch order, augmentation, mixing, drop path) comes from seeds
  * derived from (seed, k), so a resumed run repeats exactly what a straight run would have done.
@@ -14,15 +15,14 @@ import {
 } from '@cim-forge/cim';
 import { readFile } from 'node:fs/promises';
 import { sha256, type CheckpointStore } from '../checkpoint-store.ts';
-import { nullMetricsSink, type MetricsSink } from '../metrics-sink.ts';
+import type { MetricsSink } from '../metrics-sink.ts';
 import { NonFiniteLossError } from '../trainer.ts';
 import { mixupCutmix, randAugmentLite, randomErase, softTargets } from './augment.ts';
 import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from './finetune-config.ts';
 import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
-import { lossSummary } from '../loss-summary.ts';
-import type { EngineEvent } from '../engine-event.ts';
+import { runScaffold, type EngineEvent, type MetricsRecord, type RunSteps } from '../run-scaffold.ts';
 
 export interface FinetuneHooks {
   onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: CimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
@@ -39,7 +39,7 @@ export interface FinetuneOptions {
   metrics?: MetricsSink;
   resume?: boolean;
   hooks?: FinetuneHooks;
-  /** a checkpoint skipped (unusable) or resumed from */
+  /** a checkpoint skipped on resume, the one resumed from */
   onEvent?: (e: EngineEvent) => void;
   /** stop after this many optimizer steps in this invocation */
   maxSteps?: number;
@@ -146,7 +146,6 @@ export function trainBatch(
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { config } = o;
   const hooks = o.hooks ?? {};
-  const metrics = o.metrics ?? nullMetricsSink;
   const log = hooks.log ?? (() => {});
 
   const init = config.initFrom ? await readEncoderFile(config.initFrom) : undefined;
@@ -169,53 +168,22 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
   );
   let step = 0;
-  let resumedFrom: string | undefined;
-  if (o.resume && o.store) {
-    const list = await o.store.list();
-    for (let i = list.length - 1; i >= 0 && !resumedFrom; i--) {
-      try {
-        step = (await loadFinetuneCheckpoint(o.store, list[i].id, model, optimizer)).step;
-        resumedFrom = list[i].id;
-        o.onEvent?.({ type: 'checkpoint.resumed', checkpoint: resumedFrom, step });
-      } catch (e) {
-        log(`checkpoint ${list[i].id} unusable (${(e as Error).message}); trying an older one`);
-        o.onEvent?.({ type: 'checkpoint.skipped', checkpoint: list[i].id, reason: (e as Error).message });
-      }
-    }
-    if (!resumedFrom && list.length > 0) throw new Error(`no usable checkpoint in ${o.store.location}`);
-  }
   const params = names.reduce((a, n) => a + model.p(n).size, 0);
   const evalImages = config.evalImages > 0 ? Math.min(config.evalImages, data.eval.size) : data.eval.size;
-  hooks.onPlan?.({ config, plan, encoder, resumedFrom, startStep: step, params, trainImages: subset.length, evalImages });
-
   const lrAt = (k: number) =>
     learningRate(k / plan.stepsPerEpoch, { peakLr: plan.peakLr, minLr: config.minLr, warmupEpochs: config.warmupEpochs, epochs: config.epochs });
   const vars = names.map((n) => model.p(n));
-  const losses: number[] = [];
   const evals: FinetuneResult['evals'] = [];
-  const startStep = step;
-  let stopped = false;
-  let lastCheckpoint: string | undefined;
   let perm: { epoch: number; p: Int32Array } | undefined;
   const s = imgSize;
-  const t0 = performance.now();
-  const checkpoint = async () => {
-    if (!o.store) return;
-    const m = await saveFinetuneCheckpoint(o.store, model, optimizer, {
-      step, config, plan, encoder, metrics: { loss: losses.at(-1) ?? NaN, top1: evals.at(-1)?.top1 ?? NaN }, backend: tf.getBackend(),
-    });
-    lastCheckpoint = m.id;
-    hooks.onCheckpoint?.(m.id, step);
-    const all = await o.store.list();
-    for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) await o.store.remove(old.id);
-  };
-
-  try {
-    while (step < plan.totalSteps && (o.maxSteps === undefined || step - startStep < o.maxSteps)) {
-      if (hooks.shouldStop?.()) {
-        stopped = true;
-        break;
-      }
+  const steps: RunSteps = {
+    totalSteps: plan.totalSteps,
+    step: () => step,
+    restore: async (store, id) => (step = (await loadFinetuneCheckpoint(store, id, model, optimizer)).step),
+    begin: async (resumedFrom) => {
+      hooks.onPlan?.({ config, plan, encoder, resumedFrom, startStep: step, params, trainImages: subset.length, evalImages });
+    },
+    advance: async () => {
       const s0 = performance.now();
       const epoch = Math.floor(step / plan.stepsPerEpoch);
       if (perm?.epoch !== epoch) perm = { epoch, p: epochPermutationOf(subset.length, config.seed, epoch) };
@@ -236,40 +204,57 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       optimizer.apply(new Map(names.map((n) => [n, grads[model.p(n).name]] as [string, tf.Tensor])), lr);
       tf.dispose(Object.values(grads));
       step += 1;
-      losses.push(loss);
       const imagesPerSec = config.batchSize / ((performance.now() - s0) / 1000);
-      await metrics.write({ step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 });
-      hooks.onStep?.({ step, totalSteps: plan.totalSteps, epoch: step / plan.stepsPerEpoch, loss, lr, imagesPerSec });
+      const metrics: MetricsRecord[] = [{ step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 }];
+      // held-out top-1 after every epoch (and at the end)
+      let row: FinetuneResult['evals'][number] | undefined;
       if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps) {
         const e = await evaluateTop1(model, data.eval, evalImages);
-        const row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
+        row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
         evals.push(row);
-        await metrics.write({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, time: Date.now() / 1000 });
-        hooks.onEval?.(row);
+        metrics.push({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, time: Date.now() / 1000 });
       }
-      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < plan.totalSteps) await checkpoint();
-    }
-    await checkpoint();
-    const seconds = (performance.now() - t0) / 1000;
-    const steps = step - startStep;
+      return {
+        loss, stop: false, metrics,
+        report: () => {
+          hooks.onStep?.({ step, totalSteps: plan.totalSteps, epoch: step / plan.stepsPerEpoch, loss, lr, imagesPerSec });
+          if (row) hooks.onEval?.(row);
+        },
+      };
+    },
+    save: (store, last) =>
+      saveFinetuneCheckpoint(store, model, optimizer, {
+        step, config, plan, encoder, metrics: { loss: last.loss, top1: evals.at(-1)?.top1 ?? NaN }, backend: tf.getBackend(),
+      }),
+  };
+
+  try {
+    const run = await runScaffold(steps, {
+      store: o.store, metrics: o.metrics, resume: o.resume, maxSteps: o.maxSteps, checkpointEvery: config.checkpointEvery,
+      // the newest K only
+      retention: { keepLatest: config.keepCheckpoints, keepBest: 0, metric: 'top1', better: 'higher' },
+      log, onEvent: o.onEvent, shouldStop: hooks.shouldStop, onCheckpoint: hooks.onCheckpoint,
+    });
     const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
     return {
-      steps,
+      steps: run.steps,
       finalStep: step,
       totalSteps: plan.totalSteps,
-      stopped,
-      ...lossSummary(losses),
-      seconds,
-      imagesPerSec: (steps * config.batchSize) / Math.max(seconds, 1e-9),
+      stopped: run.stopped,
+      firstLoss: run.firstLoss,
+      lastLoss: run.lastLoss,
+      earlyLoss: run.earlyLoss,
+      lateLoss: run.lateLoss,
+      seconds: run.seconds,
+      imagesPerSec: (run.steps * config.batchSize) / Math.max(run.seconds, 1e-9),
       evals,
       top1: last.top1,
       trainImages: subset.length,
       evalImages,
-      lastCheckpoint,
+      lastCheckpoint: run.lastCheckpoint,
       weightsDigest: sha256(await classifierToSafetensors(model, encoder)),
     };
   } finally {
-    await metrics.close();
     optimizer.dispose();
     model.dispose();
   }
