@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { modelFactories, type ModelName } from '@cim-forge/cim';
+import { cimModelNames, isCimModelName, type CimModelName } from '@cim-forge/cim';
 import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
 import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { labelledDataset, resolveFrom, valFractionFlag } from './finetune.ts';
@@ -15,7 +15,7 @@ with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to b
 
   --from X              RUN_DIR (latest checkpoint), a checkpoint directory, a model.safetensors, or scratch
   --encoder E           online | target (default online)
-  --model NAME          encoder shape for scratch: ${Object.keys(modelFactories).join(' | ')}
+  --model NAME          encoder shape for scratch: ${cimModelNames.join(' | ')}
   --img-size N          resolution (default the encoder's)
   --dataset D           fashion-mnist, or an ImageFolder DIR/<class>/<images> (or s3://bucket/prefix):
                         DIR/train and DIR/val when both exist, else a seeded stratified --val-fraction F
@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
   if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-  if (values.model !== undefined && !(values.model in modelFactories)) throw new UsageError(`--model ${values.model}: choose one of ${Object.keys(modelFactories).join(', ')}`);
+  if (values.model !== undefined && !isCimModelName(values.model)) throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
   const fraction = num('labels-fraction', values['labels-fraction'], { min: 0 });
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
   const config: ProbeConfig = {
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     ...defined({
       initFrom: await resolveFrom(values.from),
       encoder: values.encoder as ProbeConfig['encoder'] | undefined,
-      model: values.model as ModelName | undefined,
+      model: values.model as CimModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
       ...(await labelledDataset(values.dataset ?? 'fashion-mnist', num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), valFractionFlag(values['val-fraction']))),
       labelsFraction: fraction,

@@ -9,3 +9,4 @@ export {
   randAugmentLite, randomErase, mixupCutmix, softTargets, sampleBeta, sampleGamma, RAND_AUGMENT_OPS,
   type RandAugmentConfig, type MixConfig, type MixResult,
 } from './augment.ts';
+export { validationIndices, subsetImages, splitValidation } from './validation-split.ts';
