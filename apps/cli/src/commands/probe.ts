@@ -23,6 +23,9 @@ with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to b
   --limit N             first N training images     --eval-images N   held-out images scored (fashion-mnist)
   --labels-fraction F   probe with a stratified fraction of the labels
   --epochs E (30)  --batch-size N (256)  --lr X (1e-2)  --weight-decay X (0)  --seed N
+  --knn K               also k-NN top-1 on the same frozen (unstandardized) features: cosine similarity,
+                        the K nearest training images vote with weight exp(sim/0.07) (DINO); the protocol: 20
+Also printed: feature statistics of the training features (effective rank, per-dimension std, collapse).
   --backend B           auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)
 
 Example: npm run cim -- probe --from runs/fm --dataset fashion-mnist --limit 10000`;
@@ -35,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
       dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
       'val-fraction': { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' },
-      seed: { type: 'string' }, backend: { type: 'string' },
+      seed: { type: 'string' }, backend: { type: 'string' }, knn: { type: 'string' },
     },
   });
   if (values.help) {
@@ -61,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       lr: num('lr', values.lr, { min: 0 }),
       weightDecay: num('weight-decay', values['weight-decay'], { min: 0 }),
       seed: num('seed', values.seed, { int: true, min: 0 }),
+      knnK: num('knn', values.knn, { int: true, min: 1 }),
     }),
   };
   const backend = await initCliBackend(values.backend);
@@ -77,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     '',
     `features     ${result.featureDim}-d for ${result.trainImages} + ${result.evalImages} images in ${result.featureSeconds.toFixed(1)} s`,
     `top-1        ${(100 * result.top1).toFixed(2)}% held out (train ${(100 * result.trainTop1).toFixed(2)}%)`,
+    ...(result.knnTop1 !== undefined ? [`k-NN top-1   ${(100 * result.knnTop1).toFixed(2)}% held out (k = ${config.knnK}, cosine)`] : []),
   ].join('\n'));
   console.log(JSON.stringify({ from: config.initFrom ?? 'scratch', encoder: config.encoder, ...result }));
   return 0;

@@ -17,6 +17,8 @@ import {
 import type { SourceSpec } from '@cim-forge/data';
 import { encoderConfigOf, readEncoderFile } from './finetune.ts';
 import { defaultFinetuneConfig } from './finetune-config.ts';
+import { featureStatistics, type FeatureStatistics } from './feature-statistics.ts';
+import { defaultKnn, knnTop1 } from './knn.ts';
 import { loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
 
 export interface ProbeConfig {
@@ -34,6 +36,8 @@ export interface ProbeConfig {
   lr: number;
   weightDecay: number;
   seed: number;
+  /** > 0: also k-NN top-1 (cosine, DINO's exp(s/0.07) votes; knn.ts) on the raw frozen features with this k (the protocol: 20) */
+  knnK: number;
 }
 
 export const defaultProbeConfig: ProbeConfig = {
@@ -50,6 +54,7 @@ export const defaultProbeConfig: ProbeConfig = {
   lr: 1e-2,
   weightDecay: 0,
   seed: 0,
+  knnK: 0,
 };
 
 export interface ProbeResult {
@@ -60,6 +65,10 @@ export interface ProbeResult {
   featureDim: number;
   featureSeconds: number;
   seconds: number;
+  /** k-NN top-1 on the held-out split (config.knnK > 0) */
+  knnTop1?: number;
+  /** statistics of the training features before standardization (feature-statistics.ts; perDimStd left out) */
+  features: Omit<FeatureStatistics, 'perDimStd' | 'singularValues'> & { topSingularValues: number[] };
 }
 
 export interface ProbeOptions {
@@ -121,9 +130,14 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
     model.dispose();
   }
   const featureSeconds = (performance.now() - t0) / 1000;
+  const trainY = Int32Array.from(subset, (i) => data.train.labels[i]);
+  const { perDimStd: _std, singularValues, ...fstats } = featureStatistics(trainX, D);
+  const features = { ...fstats, topSingularValues: [...singularValues.slice(0, 8)] };
+  log(`features: effective rank ${features.effectiveRank.toFixed(2)} of ${D}, mean per-dim std ${features.meanStd.toExponential(3)}, shared offset ${features.meanOffset.toExponential(3)}${features.collapsed ? ' — COLLAPSED' : ''}`);
+  const knnTop1Value = c.knnK > 0 ? await knnTop1(trainX, trainY, evalX, data.eval.labels, D, { k: c.knnK, temperature: defaultKnn.temperature, numClasses: K }) : undefined;
+  if (knnTop1Value !== undefined) log(`k-NN (k = ${c.knnK}, cosine): top-1 ${(100 * knnTop1Value).toFixed(2)}%`);
   const stats = standardize(trainX, D);
   standardize(evalX, D, stats);
-  const trainY = Int32Array.from(subset, (i) => data.train.labels[i]);
   const evalY = data.eval.labels;
 
   const w = newVariable(tf.zeros([D, K]), true);
@@ -168,6 +182,8 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
       featureDim: D,
       featureSeconds,
       seconds: (performance.now() - t0) / 1000,
+      ...(knnTop1Value !== undefined ? { knnTop1: knnTop1Value } : {}),
+      features,
     };
   } finally {
     tf.dispose([xAll, yAll, w, b]);
