@@ -12,8 +12,10 @@ import { stopOnSignals } from '../signals.ts';
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
 
-Fine-tunes a ViT classifier: the CIM encoder (its online half, or --encoder target), the mean of
-its patch tokens, a LayerNorm and a linear head, trained on labelled images with the recipe's
+Fine-tunes a classifier: the CIM encoder (its online half, or --encoder target), then for a ViT the
+mean of its patch tokens, a LayerNorm and a linear head, for a ResNet (cimResnetMicro, …) a global
+average pool and a linear head (BatchNorm on batch statistics while training, running statistics
+when scoring; layer decay by stage), trained on labelled images with the recipe's
 layer-wise lr decay, warmup then cosine, drop path, RandAugment-style augmentation, random
 erasing, mixup / cutmix and label smoothing. Top-1 on the held-out split after every epoch.
 
@@ -37,7 +39,8 @@ Data
 Recipe (defaults: the paper's, see docs/cim-recipe.md)
   --epochs E  --warmup-epochs E  --batch-size N
   --base-lr X           lr = base-lr × batch / 256 (default 1.2e-3)    --min-lr X (1e-6)
-  --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8)
+  --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8);
+                        a ResNet: stage k of S gets X^(S+1−k), the stem X^(S+1)
   --weight-decay X (0.05)   --drop-path X (0.1)   --smoothing X (0.1)
   --mixup A (0.8)  --cutmix A (1.0)  --reprob P (0.25)  --rand-augment N,M | off (2,9)
   --no-aug              all of drop path, mixup, cutmix, erasing and RandAugment off

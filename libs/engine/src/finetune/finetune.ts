@@ -62,7 +62,7 @@ export interface FinetuneResult {
   evals: Array<{ epoch: number; step: number; top1: number; loss: number }>;
   /** held-out top-1 of the final weights (the validation split when config.valFraction > 0) */
   top1: number;
-  /** with config.valFraction > 0: top-1 and loss of the final weights on evalDataset (the test split) */
+  /** with config.valFraction > 0, once the run has finished: top-1 and loss of the final weights on evalDataset (the test split) */
   test?: { top1: number; loss: number; images: number };
   trainImages: number;
   evalImages: number;
@@ -255,7 +255,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const seconds = (performance.now() - t0) / 1000;
     const steps = step - startStep;
     const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
-    const test = testData ? { ...(await evaluateTop1(model, testData)), images: testData.size } : undefined;
+    // the test split is scored once, when the run has finished (not when stopped to resume later)
+    const test = testData && step === plan.totalSteps ? { ...(await evaluateTop1(model, testData)), images: testData.size } : undefined;
     if (test) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
     return {
       steps,
