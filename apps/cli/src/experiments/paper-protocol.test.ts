@@ -55,7 +55,7 @@ test('wall-time estimates follow the measured throughput: fine-tuning 3 arms × 
   assert.ok(Math.abs(e.finetune - (images / FT_IMAGES_PER_SEC + (27 * 10000) / 300)) < 1e-6);
   assert.ok(Math.abs(e.grid - (3 * 4 * (540 * 60 + 5400 * 20 + 54000 * 5) * 0.5) / FT_IMAGES_PER_SEC) < 1e-6);
   const total = Object.values(e).reduce((a, v) => a + v, 0) / 3600;
-  assert.ok(total > 20 && total < 30, `${total.toFixed(1)} h`);
+  assert.ok(total > 25 && total < 40, `${total.toFixed(1)} h`);
 });
 
 test('--budget protocol --dry-run lists the jobs and the estimate; an unknown budget is a usage error', () => {

@@ -67,11 +67,12 @@ export interface ProtocolBudget {
 }
 
 /**
- * Throughputs measured on the 2-core dev box (docs/paper-protocol.md), tensorflow backend, one job:
- * ResNet fine-tuning at 32 px, batch 128, including per-epoch scoring. Pre-training was not
- * measured at this size here: PT_IMAGES_PER_SEC is an estimate (docs/paper-protocol.md says how).
+ * Throughputs on the 2-core dev box (docs/paper-protocol.md), tensorflow backend: ResNet
+ * fine-tuning at 32 px, batch 128, the median per-step rate measured with the box shared (load
+ * 13–17; 139 img/s at the 90th percentile). Pre-training and feature extraction were not measured
+ * at this size: PT_IMAGES_PER_SEC and FEATURE_IMAGES_PER_SEC are estimates.
  */
-export const FT_IMAGES_PER_SEC = 95;
+export const FT_IMAGES_PER_SEC = 63;
 export const PT_IMAGES_PER_SEC = 40;
 /** frozen-feature extraction (eval mode, no gradient) is about 3× a training step's speed */
 export const FEATURE_IMAGES_PER_SEC = 300;
