@@ -295,7 +295,7 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
 /** Runs the protocol's unfinished jobs in order; returns every job's result. */
 export async function runProtocol(name: ProtocolBudgetName, seeds: number[], out: string, log: (m: string) => void): Promise<Map<string, ProtocolResult>> {
   const b = protocolBudgets[name];
-  await initBackend((process.env.CIM_BACKEND as 'tensorflow' | undefined) ?? 'tensorflow');
+  await initBackend('tensorflow');
   const results = new Map<string, ProtocolResult>();
   for (const job of planProtocol(b, seeds)) {
     const path = join(out, job.id, 'result.json');
