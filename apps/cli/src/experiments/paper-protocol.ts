@@ -46,6 +46,8 @@ export interface ProtocolBudget {
   ptCheckpointEvery: number;
   /** held-out (test-split) images for the pre-training curve: correlation loss, IoU, mismatched gap */
   ptCurveImages: number;
+  /** test images scored at the end of each final fine-tune and by probes (0 = the whole 10k test split) */
+  testImages: number;
   /** fraction of train carved out as the validation split (stratified, split seed 0) */
   valFraction: number;
   fractions: number[];
@@ -81,14 +83,14 @@ export const protocolBudgets: Record<'protocol' | 'protocol-tiny', ProtocolBudge
   protocol: {
     description: 'issue 15 on cimResnetMicro: 60k-image pre-training with curves, per-arm lr × layer-decay grid on a validation split, 1/10/100% fine-tunes, probe, k-NN, robustness, 3 seeds',
     trainImages: 60000, ptEpochs: 10, ptBatch: 64, ptBaseLr: 0.02, ptWarmupEpochs: 0.5, ptCheckpointEvery: 938, ptCurveImages: 1024,
-    valFraction: 0.1, fractions: [0.01, 0.1, 1], ftEpochs: { '0.01': 60, '0.1': 20, '1': 5 }, ftBatch: 128, ftWarmupEpochs: 0.5,
+    testImages: 0, valFraction: 0.1, fractions: [0.01, 0.1, 1], ftEpochs: { '0.01': 60, '0.1': 20, '1': 5 }, ftBatch: 128, ftWarmupEpochs: 0.5,
     lrGrid: [2e-3, 8e-3], gridEpochScale: 0.5, layerDecayGrid: [1, 0.75],
     probeEpochs: 30, knnK: 20, robustImages: 1000, robustEps: 2 / 255, pgdSteps: 10, severities: [1, 2, 3, 4, 5],
   },
   'protocol-tiny': {
     description: 'the protocol pipeline on 640 images in a few minutes: a smoke test, its numbers mean nothing',
     trainImages: 640, ptEpochs: 1, ptBatch: 32, ptBaseLr: 0.02, ptWarmupEpochs: 0.1, ptCheckpointEvery: 10, ptCurveImages: 64,
-    valFraction: 0.1, fractions: [0.1, 1], ftEpochs: { '0.1': 2, '1': 1 }, ftBatch: 32, ftWarmupEpochs: 0,
+    testImages: 200, valFraction: 0.1, fractions: [0.1, 1], ftEpochs: { '0.1': 2, '1': 1 }, ftBatch: 32, ftWarmupEpochs: 0,
     lrGrid: [4e-3], gridEpochScale: 1, layerDecayGrid: [1],
     probeEpochs: 3, knnK: 20, robustImages: 32, robustEps: 2 / 255, pgdSteps: 2, severities: [3],
   },
@@ -143,7 +145,7 @@ export function protocolFinetuneConfig(
   if (!epochs) throw new Error(`budget has no fine-tuning epochs for fraction ${o.fraction}`);
   return resolveFinetuneConfig({
     model: PROTOCOL_MODEL, initFrom: o.arm === 'scratch' ? null : o.initFrom, encoder: o.arm === 'cim-target' ? 'target' : 'online',
-    dataset: trainSpec(b), evalDataset: testSpec(), valFraction: b.valFraction, labelsFraction: o.fraction,
+    dataset: trainSpec(b), evalDataset: testSpec(b.testImages), valFraction: b.valFraction, labelsFraction: o.fraction,
     epochs, warmupEpochs: b.ftWarmupEpochs, batchSize: b.ftBatch, baseLr: o.baseLr, layerDecay: o.layerDecay, weightDecay: 0.05,
     dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0.1, seed: o.seed, checkpointEvery: 200, evalImages: 0,
   });
@@ -152,7 +154,7 @@ export function protocolFinetuneConfig(
 export function protocolProbeConfig(b: ProtocolBudget, arm: Arm, seed: number, initFrom: string | null): ProbeConfig {
   return {
     ...defaultProbeConfig, model: PROTOCOL_MODEL, initFrom: arm === 'scratch' ? null : initFrom, encoder: arm === 'cim-target' ? 'target' : 'online',
-    dataset: trainSpec(b), evalDataset: testSpec(), epochs: b.probeEpochs, seed, knnK: b.knnK,
+    dataset: trainSpec(b), evalDataset: testSpec(b.testImages), epochs: b.probeEpochs, seed, knnK: b.knnK,
   };
 }
 
@@ -224,10 +226,11 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
   const t0 = performance.now();
   const done = (r: Record<string, unknown>): ProtocolResult => ({ id: job.id, ...r, seconds: (performance.now() - t0) / 1000 });
   const cimWeights = job.kind === 'pretrain' ? null : await latestPretrainWeights(out).catch(() => null);
-  const ftRun = async (config: FinetuneConfig) => {
+  // grid points never see the test split; final fine-tunes score it once at the end
+  const ftRun = async (config: FinetuneConfig, scoreTest: boolean) => {
     await writeJson(join(dir, 'config.json'), config);
     const res = await finetune({
-      config, store: new LocalCheckpointStore(join(dir, 'checkpoints')), metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')), resume: true,
+      config, scoreTest, store: new LocalCheckpointStore(join(dir, 'checkpoints')), metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')), resume: true,
       hooks: { log, onEval: (e) => log(`epoch ${e.epoch.toFixed(1)} validation top-1 ${(100 * e.top1).toFixed(2)}%`) },
     });
     if (res.finalStep < res.totalSteps) throw new Error(`fine-tuning stopped at ${res.finalStep}/${res.totalSteps}`);
@@ -262,12 +265,12 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
       return done({ curve, plateau });
     }
     case 'grid': {
-      const res = await ftRun(protocolFinetuneConfig(b, { ...job, seed: 0, initFrom: cimWeights, grid: true }));
+      const res = await ftRun(protocolFinetuneConfig(b, { ...job, seed: 0, initFrom: cimWeights, grid: true }), false);
       return done({ valTop1: res.top1, evals: res.evals });
     }
     case 'ft': {
       const best = bestGridPoint(b, job.arm, job.fraction, results);
-      const res = await ftRun(protocolFinetuneConfig(b, { ...job, ...best, initFrom: cimWeights }));
+      const res = await ftRun(protocolFinetuneConfig(b, { ...job, ...best, initFrom: cimWeights }), true);
       return done({ chosen: best, valTop1: res.top1, testTop1: res.test?.top1, evals: res.evals, checkpoint: res.lastCheckpoint });
     }
     case 'probe': {

@@ -41,6 +41,8 @@ export interface FinetuneOptions {
   hooks?: FinetuneHooks;
   /** stop after this many optimizer steps in this invocation */
   maxSteps?: number;
+  /** with config.valFraction > 0: score the test split at the end (default true; false for recipe-grid runs) */
+  scoreTest?: boolean;
   /** already-loaded data (tests; the CLI loads from config.dataset) */
   data?: { train: LabelledImages; eval: LabelledImages };
 }
@@ -157,7 +159,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   // with a validation split, every epoch scores it and the test split is scored once at the end
   const carved = config.valFraction > 0 ? splitValidation(loaded.train, config.valFraction, 0) : undefined;
   const data = carved ? { train: carved.train, eval: carved.val } : loaded;
-  const testData = carved ? loaded.eval : undefined;
+  const testData = carved && o.scoreTest !== false ? loaded.eval : undefined;
   const subset = stratifiedSubset(data.train.labels, config.labelsFraction, config.seed);
   const plan = deriveFinetunePlan(config, subset.length, imgSize, data.train.numClasses);
 
