@@ -335,7 +335,7 @@ export function protocolMarkdown(name: ProtocolBudgetName, seeds: number[], resu
   const lines = [
     `# Paper protocol (budget \`${name}\`): ${PROTOCOL_MODEL}, Fashion-MNIST, seeds ${seeds.join(', ')}`,
     '',
-    'Test top-1 (%) on the 10k test split, mean ± std over seeds. Fine-tunes use the grid point with the best validation top-1.',
+    `Test top-1 (%) on ${b.testImages ? `the first ${b.testImages} test images` : 'the 10k test split'}, mean ± std over seeds. Fine-tunes use the grid point with the best validation top-1.`,
     '',
     `| arm | ${b.fractions.map((f) => `fine-tune ${pct(f)}%`).join(' | ')} | linear probe | k-NN (k = ${b.knnK}) |`,
     `| --- | ${b.fractions.map(() => '---').join(' | ')} | --- | --- |`,
