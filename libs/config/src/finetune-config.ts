@@ -2,16 +2,16 @@
  * One validated fine-tuning config (the recipe's "Fine-tuning" section as defaults), and the plan
  * derived from it once the data's size is known.
  */
-import { modelFactories, type CimModelConfig, type ModelName } from '@cim-forge/cim/config';
+import { cimModelNames, isCimModelName, type CimModelName, type CimModelOverrides } from '@cim-forge/cim/config';
 import type { SourceSpec } from '@cim-forge/data';
 import type { RandAugmentConfig } from './rand-augment-config.ts';
 import { heldOutSplits } from './dataset-root.ts';
 export type { RandAugmentConfig } from './rand-augment-config.ts';
 
 export interface FinetuneConfig {
-  /** the encoder's shape when starting from scratch (a checkpoint's metadata wins otherwise) */
-  model: ModelName;
-  modelOverrides: Partial<CimModelConfig>;
+  /** the encoder's shape when starting from scratch (a checkpoint's metadata wins otherwise): a ViT or a ResNet */
+  model: CimModelName;
+  modelOverrides: CimModelOverrides;
   /** a safetensors file with PyTorch names (a CIM checkpoint's model.safetensors, or an official one); null = scratch */
   initFrom: string | null;
   /** which CIM encoder to start from */
@@ -50,6 +50,12 @@ export interface FinetuneConfig {
   keepCheckpoints: number;
   /** held-out images scored each epoch (0 = all of evalDataset) */
   evalImages: number;
+  /**
+   * > 0: carve a stratified validation split of this fraction from `dataset` (split seed 0, the same
+   * for every run), train on the rest, score it every epoch, and score `evalDataset` (the test
+   * split) once at the end. 0: score `evalDataset` every epoch (no validation split).
+   */
+  valFraction: number;
 }
 
 /** The recipe (ViT-B: 100 epochs, base lr 1.2e-3, decay 0.8, …); epochs and batch sized for a CPU. */
@@ -83,6 +89,7 @@ export const defaultFinetuneConfig: FinetuneConfig = {
   checkpointEvery: 0,
   keepCheckpoints: 2,
   evalImages: 0,
+  valFraction: 0,
 };
 
 /**
@@ -106,9 +113,10 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
   for (const k of ['mixupProb', 'mixupSwitchProb', 'reprob', 'labelsFraction', 'layerDecay'] as const) {
     if (!(c[k] >= 0 && c[k] <= 1)) throw new Error(`finetune config: ${k} must be in [0, 1], got ${c[k]}`);
   }
+  if (!(c.valFraction >= 0 && c.valFraction < 1)) throw new Error(`finetune config: valFraction must be in [0, 1), got ${c.valFraction}`);
   if (c.labelsFraction === 0) throw new Error('finetune config: labelsFraction must be > 0');
   if (c.dropPath >= 1) throw new Error(`finetune config: dropPath must be < 1, got ${c.dropPath}`);
-  if (!Object.hasOwn(modelFactories, c.model)) throw new Error(`finetune config: unknown model ${c.model}`);
+  if (!isCimModelName(c.model)) throw new Error(`finetune config: unknown model ${c.model} (known: ${cimModelNames.join(', ')})`);
   if (c.encoder !== 'online' && c.encoder !== 'target') throw new Error(`finetune config: encoder must be online or target, got ${c.encoder}`);
   if (c.randAugment && !(c.randAugment.m >= 0 && c.randAugment.m <= 10 && Number.isInteger(c.randAugment.n) && c.randAugment.n >= 0)) {
     throw new Error(`finetune config: randAugment needs integer n >= 0 and m in [0, 10], got ${JSON.stringify(c.randAugment)}`);

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  CORRUPTIONS, evaluateRobustness, formatRobustnessTable, isCorruption, loadClassifierFile, loadLabelledImages,
+  CORRUPTIONS, evaluateRobustness, formatRobustnessTable, isCorruption, loadImageClassifierFile, loadLabelledImages,
   type CorruptionErrors, type CorruptionName, type RobustnessReport,
 } from '@cim-forge/engine';
 import { initCliBackend, num, UsageError } from '../args.ts';
@@ -120,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
   if (from === null) throw new UsageError('--from scratch: eval needs a fine-tuned classifier (run `cim finetune` first)');
 
   const backend = await initCliBackend(values.backend);
-  const model = await loadClassifierFile(from);
+  const model = await loadImageClassifierFile(from);
   try {
     const side = model.config.imgSize;
     const spec: SourceSpec = folder !== undefined ? folderSpec(folder, split, valFraction) : { kind: 'fashion-mnist', split: 'test', ...(limit > 0 ? { limit } : {}) };

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { modelFactories, type ModelName } from '@cim-forge/cim';
+import { cimModelNames, isCimModelName, type AnyCimModelConfig, type CimModelName } from '@cim-forge/cim';
 import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { defined, initCliBackend, num, UsageError } from '../args.ts';
@@ -11,8 +11,10 @@ import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } fr
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
 
-Fine-tunes a ViT classifier: the CIM encoder (its online half, or --encoder target), the mean of
-its patch tokens, a LayerNorm and a linear head, trained on labelled images with the recipe's
+Fine-tunes a classifier: the CIM encoder (its online half, or --encoder target), then for a ViT the
+mean of its patch tokens, a LayerNorm and a linear head, for a ResNet (cimResnetMicro, …) a global
+average pool and a linear head (BatchNorm on batch statistics while training, running statistics
+when scoring; layer decay by stage), trained on labelled images with the recipe's
 layer-wise lr decay, warmup then cosine, drop path, RandAugment-style augmentation, random
 erasing, mixup / cutmix and label smoothing. Top-1 on the held-out split after every epoch.
 
@@ -20,7 +22,7 @@ Start
   --from X              RUN_DIR (a pretrain --out: its latest checkpoint), a checkpoint directory,
                         a model.safetensors (ours or an official one converted), or "scratch"
   --encoder E           online | target (the momentum encoder) (default online)
-  --model NAME          the encoder's shape for --from scratch: ${Object.keys(modelFactories).join(' | ')}
+  --model NAME          the encoder's shape for --from scratch: ${cimModelNames.join(' | ')}
                         (default cimVitMicroPatch4; a checkpoint's own shape wins otherwise)
   --img-size N          fine-tuning resolution (default the encoder's; position embedding resized)
 Data
@@ -28,13 +30,16 @@ Data
                         images: an ImageFolder DIR/<class>/*.png|jpg|webp (or s3://bucket/prefix), its
                         DIR/val/<class>/ folders held out when there are DIR/train/ and DIR/val/, else a
                         seeded stratified --val-fraction F of each class (default 0.2)
+  --val-fraction F      fashion-mnist: carve a stratified validation split F from train (seed 0, the same
+                        for every run), score it every epoch, and score the test split once at the end
   --limit N             first N training images (class-balanced)   --eval-images N  held-out images scored
                         (fashion-mnist)
   --labels-fraction F   fine-tune on a stratified fraction F of the training labels (e.g. 0.1)
 Recipe (defaults: the paper's, see docs/cim-recipe.md)
   --epochs E  --warmup-epochs E  --batch-size N
   --base-lr X           lr = base-lr × batch / 256 (default 1.2e-3)    --min-lr X (1e-6)
-  --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8)
+  --layer-decay X       block i of L gets lr × X^(L−i), the embeddings X^(L+1), the head 1 (0.8);
+                        a ResNet: stage k of S gets X^(S+1−k), the stem X^(S+1)
   --weight-decay X (0.05)   --drop-path X (0.1)   --smoothing X (0.1)
   --mixup A (0.8)  --cutmix A (1.0)  --reprob P (0.25)  --rand-augment N,M | off (2,9)
   --no-aug              all of drop path, mixup, cutmix, erasing and RandAugment off
@@ -90,6 +95,12 @@ export function valFractionFlag(v: string | undefined): number | undefined {
   return f;
 }
 
+/** "64-d, depth 4, patch 4" for a ViT, "resnet 1,1,1,1 basic, 128-d" for a ResNet */
+function encoderShape(e: AnyCimModelConfig): string {
+  if ('backbone' in e) return `ResNet ${e.backbone.block} [${e.backbone.layers.join(', ')}], ${e.backbone.stem} stem, widths ${e.backbone.widths.join('/')}`;
+  return `${e.embedDim}-d, depth ${e.depth}, patch ${e.patchSize}`;
+}
+
 function randAugmentFlag(v: string | undefined): FinetuneConfig['randAugment'] | undefined {
   if (v === undefined) return undefined;
   if (v === 'off') return null;
@@ -126,15 +137,18 @@ export async function run(argv: string[]): Promise<number> {
     if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
     await dir.refuseExistingCheckpoints();
     if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-    if (values.model !== undefined && !(values.model in modelFactories)) throw new UsageError(`--model ${values.model}: choose one of ${Object.keys(modelFactories).join(', ')}`);
+    if (values.model !== undefined && !isCimModelName(values.model)) throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
     const fileCfg = await readConfigFile<FinetuneConfig>(values.config);
+    // fashion-mnist has its own test split: --val-fraction carves a validation split from train (scored every epoch; test at the end)
+    const fmVal = values['val-fraction'] !== undefined && (values.dataset === undefined || values.dataset === 'fashion-mnist');
     const noAug = values['no-aug'] ? { dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null } : {};
     const flags = defined({
       initFrom: await resolveFrom(values.from),
       encoder: values.encoder as FinetuneConfig['encoder'] | undefined,
-      model: values.model as ModelName | undefined,
+      model: values.model as CimModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...(await labelledDataset(values.dataset, num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), valFractionFlag(values['val-fraction']))),
+      ...(await labelledDataset(values.dataset, num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), fmVal ? undefined : valFractionFlag(values['val-fraction']))),
+      valFraction: fmVal ? valFractionFlag(values['val-fraction']) : undefined,
       labelsFraction: num('labels-fraction', values['labels-fraction'], { min: 0 }),
       epochs: num('epochs', values.epochs, { min: 0 }),
       warmupEpochs: num('warmup-epochs', values['warmup-epochs'], { min: 0 }),
@@ -179,7 +193,7 @@ export async function run(argv: string[]): Promise<number> {
         numClasses = plan.numClasses;
         console.error([
           `backend      ${backend.name} (${backend.detail})`,
-          `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ${encoder.embedDim}-d, depth ${encoder.depth}, patch ${encoder.patchSize}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
+          `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ${encoderShape(encoder)}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
           `data         ${trainImages} training images${c.labelsFraction < 1 ? ` (${c.labelsFraction} of the labels, stratified)` : ''}, ${evalImages} held out, ${plan.numClasses} classes`,
           `lr           ${c.baseLr} × ${c.batchSize}/256 = ${plan.peakLr.toExponential(3)} peak; layer decay ${c.layerDecay}; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}; wd ${c.weightDecay}`,
           `augment      drop path ${c.dropPath}, RandAugment ${c.randAugment ? `n${c.randAugment.n} m${c.randAugment.m}` : 'off'}, erasing ${c.reprob}, mixup ${c.mixup}, cutmix ${c.cutmix}, smoothing ${c.labelSmoothing}`,
@@ -203,7 +217,8 @@ export async function run(argv: string[]): Promise<number> {
     '',
     unfinished ? `stopped after ${result.steps} steps; continue with: npm run cim -- finetune --out ${out} --resume` : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
     `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
-    `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} held-out images (chance ${(100 / numClasses).toFixed(0)}%)`,
+    `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} ${config.valFraction > 0 ? 'validation' : 'held-out'} images (chance ${(100 / numClasses).toFixed(0)}%)`,
+    ...(result.test ? [`test top-1   ${(100 * result.test.top1).toFixed(2)}% on ${result.test.images} test images`] : []),
     ...(result.lastCheckpoint ? [`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`] : []),
     `metrics      ${join(out, 'metrics.jsonl')}`,
   ].join('\n'));

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { modelFactories, type ModelName } from '@cim-forge/cim';
+import { cimModelNames, isCimModelName, type CimModelName } from '@cim-forge/cim';
 import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
 import { defined, initCliBackend, num, UsageError } from '../args.ts';
 import { labelledDataset, resolveFrom, valFractionFlag } from './finetune.ts';
@@ -15,7 +15,7 @@ with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to b
 
   --from X              RUN_DIR (latest checkpoint), a checkpoint directory, a model.safetensors, or scratch
   --encoder E           online | target (default online)
-  --model NAME          encoder shape for scratch: ${Object.keys(modelFactories).join(' | ')}
+  --model NAME          encoder shape for scratch: ${cimModelNames.join(' | ')}
   --img-size N          resolution (default the encoder's)
   --dataset D           fashion-mnist, or an ImageFolder DIR/<class>/<images> (or s3://bucket/prefix):
                         DIR/train and DIR/val when both exist, else a seeded stratified --val-fraction F
@@ -23,6 +23,9 @@ with AdamW, cosine lr. --from scratch probes a random encoder: the baseline to b
   --limit N             first N training images     --eval-images N   held-out images scored (fashion-mnist)
   --labels-fraction F   probe with a stratified fraction of the labels
   --epochs E (30)  --batch-size N (256)  --lr X (1e-2)  --weight-decay X (0)  --seed N
+  --knn K               also k-NN top-1 on the same frozen (unstandardized) features: cosine similarity,
+                        the K nearest training images vote with weight exp(sim/0.07) (DINO); the protocol: 20
+Also printed: feature statistics of the training features (effective rank, per-dimension std, collapse).
   --backend B           auto | tensorflow | wasm | cpu | webgpu (with --webgpu-adapter gpu|software)
 
 Example: npm run cim -- probe --from runs/fm --dataset fashion-mnist --limit 10000`;
@@ -35,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
       dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
       'val-fraction': { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' },
-      seed: { type: 'string' }, backend: { type: 'string' },
+      seed: { type: 'string' }, backend: { type: 'string' }, knn: { type: 'string' },
     },
   });
   if (values.help) {
@@ -44,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
   if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-  if (values.model !== undefined && !(values.model in modelFactories)) throw new UsageError(`--model ${values.model}: choose one of ${Object.keys(modelFactories).join(', ')}`);
+  if (values.model !== undefined && !isCimModelName(values.model)) throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
   const fraction = num('labels-fraction', values['labels-fraction'], { min: 0 });
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
   const config: ProbeConfig = {
@@ -52,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     ...defined({
       initFrom: await resolveFrom(values.from),
       encoder: values.encoder as ProbeConfig['encoder'] | undefined,
-      model: values.model as ModelName | undefined,
+      model: values.model as CimModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
       ...(await labelledDataset(values.dataset ?? 'fashion-mnist', num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), valFractionFlag(values['val-fraction']))),
       labelsFraction: fraction,
@@ -61,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       lr: num('lr', values.lr, { min: 0 }),
       weightDecay: num('weight-decay', values['weight-decay'], { min: 0 }),
       seed: num('seed', values.seed, { int: true, min: 0 }),
+      knnK: num('knn', values.knn, { int: true, min: 1 }),
     }),
   };
   const backend = await initCliBackend(values.backend);
@@ -77,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     '',
     `features     ${result.featureDim}-d for ${result.trainImages} + ${result.evalImages} images in ${result.featureSeconds.toFixed(1)} s`,
     `top-1        ${(100 * result.top1).toFixed(2)}% held out (train ${(100 * result.trainTop1).toFixed(2)}%)`,
+    ...(result.knnTop1 !== undefined ? [`k-NN top-1   ${(100 * result.knnTop1).toFixed(2)}% held out (k = ${config.knnK}, cosine)`] : []),
   ].join('\n'));
   console.log(JSON.stringify({ from: config.initFrom ?? 'scratch', encoder: config.encoder, ...result }));
   return 0;

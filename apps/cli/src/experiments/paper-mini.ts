@@ -28,6 +28,9 @@ import {
 } from '@cim-forge/engine';
 import { UsageError } from '../args.ts';
 import { resolveFrom } from '../commands/finetune.ts';
+import {
+  estimateProtocolSeconds, FT_IMAGES_PER_SEC, planProtocol, PT_IMAGES_PER_SEC, protocolBudgets, protocolMarkdown, runProtocol, type ProtocolBudgetName,
+} from './paper-protocol.ts';
 
 export type BudgetName = 'full' | 'quick' | 'tiny';
 
@@ -513,23 +516,45 @@ export function markdown(rep: Report, results: Map<string, JobResult>, commands:
 
 // ---- main -------------------------------------------------------------------------------------
 
+const fmtHours = (sec: number) => (sec >= 3600 ? `${(sec / 3600).toFixed(1)} h` : `${(sec / 60).toFixed(0)} min`);
+function estimateLines(name: ProtocolBudgetName, seeds: number): string {
+  const e = estimateProtocolSeconds(protocolBudgets[name], seeds);
+  const total = Object.values(e).reduce((a, v) => a + v, 0);
+  return [...Object.entries(e).map(([k, v]) => `    ${k.padEnd(10)} ${fmtHours(v)}`), `    ${'total'.padEnd(10)} ${fmtHours(total)}`].join('\n');
+}
+const ESTIMATE = estimateLines('protocol', 3);
+
 const help = `Usage: npm run experiment:paper-mini -- [options]
 
 Pre-trains CIM on Fashion-MNIST (labels unused), then per seed fine-tunes with 10% and 100% of the
 labels and probes linearly, from the CIM encoder and from scratch; writes a mean ± std table.
 
   --budget B      full (under 2 h on 2 cores) | quick (~15 min) | tiny (~1 min, a smoke test) (default full)
+                  — the ViT table above; or issue 15's protocol on the micro ResNet:
+                  protocol | protocol-tiny (a few minutes, a smoke test), see below
   --seeds LIST    comma-separated fine-tuning seeds (default 0,1,2)
-  --parallel N    jobs at once, as child processes (default 1 = in this process)
-  --out DIR       run directories; finished jobs there are reused (default runs/paper-mini)
-  --results FILE  the markdown written (default docs/results.md)`;
+  --parallel N    jobs at once, as child processes (default 1 = in this process; protocol: always 1)
+  --out DIR       run directories; finished jobs there are reused (default runs/paper-mini, protocol: runs/paper-protocol)
+  --results FILE  the markdown written (default docs/results.md, protocol: docs/paper-protocol-results.md)
+  --dry-run       protocol: print the jobs and the estimated wall time, run nothing
+
+--budget protocol (cimResnetMicro, native tensorflow backend, one job at a time, resumable):
+  pre-training on all 60k train images (10 epochs, batch 64) with a held-out loss / IoU /
+  mismatched-exemplar curve over its checkpoints; per arm (scratch, CIM online, CIM target) and label
+  fraction (1%, 10%, 100%; 60, 20, 5 epochs of batch 128) a base lr {2e-3, 8e-3} × layer decay {1, 0.75}
+  grid at half those epochs, scored on a validation split (10% of train, stratified, split seed 0),
+  never on test; the best point fine-tuned per seed and scored once on the 10k test split; linear probe and k-NN (k = 20, cosine)
+  with feature statistics; FGSM / PGD / mCE for the 10%-label models.
+  Estimated wall time with 3 seeds on the 2-core box (fine-tuning measured at ${FT_IMAGES_PER_SEC} img/s,
+  pre-training estimated at ${PT_IMAGES_PER_SEC} img/s; docs/paper-protocol.md):
+${ESTIMATE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' }, budget: { type: 'string' }, seeds: { type: 'string' }, parallel: { type: 'string' },
-      out: { type: 'string' }, results: { type: 'string' }, job: { type: 'string' },
+      out: { type: 'string' }, results: { type: 'string' }, job: { type: 'string' }, 'dry-run': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -543,9 +568,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const budget = (values.budget ?? 'full') as BudgetName;
-  if (!(budget in budgets)) throw new UsageError(`--budget must be full, quick or tiny, got "${values.budget}"`);
+  const protocol = Object.hasOwn(protocolBudgets, budget) ? (budget as unknown as ProtocolBudgetName) : undefined;
+  if (!(budget in budgets) && !protocol) throw new UsageError(`--budget must be full, quick or tiny (the ViT table), or protocol / protocol-tiny (issue 15, ResNet), got "${values.budget}"`);
   const seeds = (values.seeds ?? '0,1,2').split(',').map((s) => Number(s.trim()));
   if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds must be distinct non-negative integers, got "${values.seeds}"`);
+  if (protocol) return mainProtocol(protocol, seeds, values.out ?? 'runs/paper-protocol', values.results ?? 'docs/paper-protocol-results.md', values['dry-run'] ?? false, log);
   const parallel = Number(values.parallel ?? 1);
   if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel must be a positive integer, got "${values.parallel}"`);
   const outArg = values.out ?? 'runs/paper-mini';
@@ -571,6 +598,33 @@ export async function main(argv: string[]): Promise<number> {
   log(`wrote ${resolve(resultsArg)} in ${totalSeconds.toFixed(1)} s`);
   const perSeed = Object.fromEntries([...results.values()].filter((r) => r.top1 !== undefined).map((r) => [r.id, 100 * r.top1!]));
   console.log(JSON.stringify({ ...rep, perSeed, results: resolve(resultsArg), out }));
+  return 0;
+}
+
+/** --budget protocol | protocol-tiny: issue 15's ResNet protocol (paper-protocol.ts). */
+async function mainProtocol(name: ProtocolBudgetName, seeds: number[], outArg: string, resultsArg: string, dryRun: boolean, log: (m: string) => void): Promise<number> {
+  const jobs = planProtocol(protocolBudgets[name], seeds);
+  if (dryRun) {
+    const counts: Record<string, number> = {};
+    for (const j of jobs) counts[j.kind] = (counts[j.kind] ?? 0) + 1;
+    log(`protocol ${name}: ${jobs.length} jobs (${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}); estimated wall time:\n${estimateLines(name, seeds.length)}`);
+    console.log(JSON.stringify({ budget: name, seeds, jobs: jobs.map((j) => j.id), estimateSeconds: estimateProtocolSeconds(protocolBudgets[name], seeds.length) }));
+    return 0;
+  }
+  const out = resolve(outArg);
+  await mkdir(out, { recursive: true });
+  const stamp = join(out, 'experiment.json');
+  if (existsSync(stamp)) {
+    const prev = JSON.parse(await readFile(stamp, 'utf8')) as { budget: string };
+    if (prev.budget !== name) throw new UsageError(`${out} holds a --budget ${prev.budget} experiment; choose another --out for --budget ${name}`);
+  } else await writeJson(stamp, { budget: name, budgetConfig: protocolBudgets[name] });
+  const t0 = performance.now();
+  const results = await runProtocol(name, seeds, out, log);
+  const md = protocolMarkdown(name, seeds, results);
+  await mkdir(dirname(resolve(resultsArg)), { recursive: true });
+  await writeFile(resolve(resultsArg), md);
+  log(`wrote ${resolve(resultsArg)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(JSON.stringify({ budget: name, seeds, out, results: resolve(resultsArg), jobs: Object.fromEntries(results) }));
   return 0;
 }
 

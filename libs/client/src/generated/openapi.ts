@@ -941,6 +941,11 @@ export interface paths {
                             reprob?: number;
                             /** @default 0 */
                             seed?: number;
+                            /**
+                             * @description validation fraction carved from dataset (scored every epoch; evalDataset scored at the end); 0 = none
+                             * @default 0
+                             */
+                            valFraction?: number;
                             /** @default 5 */
                             warmupEpochs?: number;
                             /** @default 0.05 */

@@ -14,7 +14,8 @@ export const RandAugmentSchema = Type.Object(
 
 export const FinetuneConfigSchema = Type.Object(
   {
-    model: StringEnum(Object.keys(modelFactories) as (keyof typeof modelFactories)[], { default: d.model, description: "the encoder's shape from scratch (a checkpoint's metadata wins otherwise)" }),
+    // the service fine-tunes ViTs (VitOverrides below); ResNet classifiers are CLI-only for now
+    model: StringEnum(Object.keys(modelFactories) as (keyof typeof modelFactories)[], { default: d.model as keyof typeof modelFactories, description: "the encoder's shape from scratch (a checkpoint's metadata wins otherwise)" }),
     modelOverrides: withDefault(VitOverrides, {}),
     initFrom: Nullable(Type.String({ minLength: 1, maxLength: 4096 }), { default: null, description: "set by the worker from the run's source; clients leave it null" }),
     encoder: StringEnum(['online', 'target'] as const, { default: d.encoder }),
@@ -37,6 +38,7 @@ export const FinetuneConfigSchema = Type.Object(
     cutmix: Num(0, 100, { default: d.cutmix, description: 'cutmix α (0 = off)' }),
     mixupProb: Num(0, 1, { default: d.mixupProb }),
     mixupSwitchProb: Num(0, 1, { default: d.mixupSwitchProb }),
+    valFraction: Num(0, 0.9, { default: d.valFraction, description: 'validation fraction carved from dataset (scored every epoch; evalDataset scored at the end); 0 = none' }),
     reprob: Num(0, 1, { default: d.reprob, description: 'random erasing probability' }),
     randAugment: Nullable(RandAugmentSchema, { default: d.randAugment, description: 'null = off' }),
     seed: Int(0, MAX_SEED, { default: d.seed }),

@@ -7,7 +7,7 @@
  *   state.json             step, resolved config and plan, metrics.
  * The data position is not stored: it is a function of the step (see finetune.ts).
  */
-import { assignValues, fromTorch, modelMetadata, parseSafetensors, serializeSafetensors, toTorch, type CimModelConfig, type VitClassifier } from '@cim-forge/cim';
+import { assignValues, classifierMetadata, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type AnyCimModelConfig, type ImageClassifier } from '@cim-forge/cim';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint-store.ts';
 import type { FinetuneConfig, FinetunePlan } from './finetune-config.ts';
 import type { LayerwiseAdamW } from './layerwise-adamw.ts';
@@ -19,25 +19,19 @@ export interface FinetuneState {
   step: number;
   config: FinetuneConfig;
   plan: FinetunePlan;
-  encoder: CimModelConfig;
+  encoder: AnyCimModelConfig;
   metrics: Record<string, number>;
   backend: string;
   savedAt: string;
 }
 
-export async function classifierToSafetensors(model: VitClassifier, encoder: CimModelConfig): Promise<Uint8Array> {
-  const sd = await model.stateDict();
-  return serializeSafetensors(sd, {
-    format: 'pt',
-    ...modelMetadata({ ...encoder, imgSize: model.config.imgSize }),
-    num_classes: String(model.config.numClasses),
-    kind: 'vit-classifier',
-  });
+export async function classifierToSafetensors(model: ImageClassifier, encoder: AnyCimModelConfig): Promise<Uint8Array> {
+  return serializeSafetensors(await model.stateDict(), { format: 'pt', ...classifierMetadata(model, encoder) });
 }
 
 export async function saveFinetuneCheckpoint(
   store: CheckpointStore,
-  model: VitClassifier,
+  model: ImageClassifier,
   optimizer: LayerwiseAdamW,
   state: Omit<FinetuneState, 'format' | 'savedAt'>,
 ): Promise<CheckpointManifest> {
@@ -58,7 +52,7 @@ export async function saveFinetuneCheckpoint(
 }
 
 /** Restore the classifier's weights, the optimizer's moments and step; returns the saved state. */
-export async function loadFinetuneCheckpoint(store: CheckpointStore, id: string, model: VitClassifier, optimizer: LayerwiseAdamW): Promise<FinetuneState> {
+export async function loadFinetuneCheckpoint(store: CheckpointStore, id: string, model: ImageClassifier, optimizer: LayerwiseAdamW): Promise<FinetuneState> {
   const state = JSON.parse(new TextDecoder().decode(await store.read(id, 'state.json'))) as FinetuneState;
   if (state.format !== FINETUNE_CHECKPOINT_FORMAT) throw new Error(`checkpoint ${id}: not a fine-tuning checkpoint (format ${state.format})`);
   const file = parseSafetensors(await store.read(id, 'model.safetensors'), `${id}/model.safetensors`);

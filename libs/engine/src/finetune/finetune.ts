@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  classifierConfigOf, deriveSeed, layerLrScale, learningRate, modelConfigFromMetadata, modelFactories, normalizeRgb,
-  parseSafetensors, Rng, VitClassifier, type CimModelConfig, type StateGetter,
+  cimModelConfig, cimModelConfigFromMetadata, classifierLrScale, createClassifier, defaultClassifierImgSize, deriveSeed, learningRate, normalizeRgb,
+  parseSafetensors, Rng, type AnyCimModelConfig, type ImageClassifier, type StateGetter,
 } from '@cim-forge/cim';
 import { readFile } from 'node:fs/promises';
 import { sha256, type CheckpointStore } from '../checkpoint-store.ts';
@@ -23,9 +23,10 @@ import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
 import { runScaffold, type EngineEvent, type MetricsRecord, type RunSteps } from '../run-scaffold.ts';
+import { splitValidation } from './validation-split.ts';
 
 export interface FinetuneHooks {
-  onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: CimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
+  onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: AnyCimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
   onStep?(r: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; imagesPerSec: number }): void;
   onEval?(r: { epoch: number; step: number; top1: number; loss: number }): void;
   onCheckpoint?(id: string, step: number): void;
@@ -43,6 +44,8 @@ export interface FinetuneOptions {
   onEvent?: (e: EngineEvent) => void;
   /** stop after this many optimizer steps in this invocation */
   maxSteps?: number;
+  /** with config.valFraction > 0: score the test split at the end (default true; false for recipe-grid runs) */
+  scoreTest?: boolean;
   /** already-loaded data (tests; the CLI loads from config.dataset) */
   data?: { train: LabelledImages; eval: LabelledImages };
 }
@@ -62,34 +65,36 @@ export interface FinetuneResult {
   imagesPerSec: number;
   /** held-out top-1 after each epoch finished in this invocation */
   evals: Array<{ epoch: number; step: number; top1: number; loss: number }>;
-  /** held-out top-1 of the final weights */
+  /** held-out top-1 of the final weights (the validation split when config.valFraction > 0) */
   top1: number;
+  /** with config.valFraction > 0, once the run has finished: top-1 and loss of the final weights on evalDataset (the test split) */
+  test?: { top1: number; loss: number; images: number };
   trainImages: number;
   evalImages: number;
   lastCheckpoint?: string;
   weightsDigest: string;
 }
 
-/** PyTorch-named tensors of a safetensors file, and the encoder config its metadata describes. */
-export async function readEncoderFile(path: string): Promise<{ get: StateGetter; encoder: CimModelConfig | undefined }> {
+/** PyTorch-named tensors of a safetensors file, and the encoder config (a CIM ViT's or ResNet's) its metadata describes. */
+export async function readEncoderFile(path: string): Promise<{ get: StateGetter; encoder: AnyCimModelConfig | undefined }> {
   const file = parseSafetensors(new Uint8Array(await readFile(path)), path);
   const arch = file.metadata.architecture;
-  if (arch !== undefined && arch !== 'cim-vit') throw new Error(`${path} holds a ${arch} model; fine-tuning and probing take a CIM ViT encoder`);
+  if (arch !== undefined && arch !== 'cim-vit' && arch !== 'cim-resnet') throw new Error(`${path} holds a ${arch} model; fine-tuning and probing take a CIM ViT or ResNet encoder`);
   const get: StateGetter = (name) => {
     const t = file.tensors.get(name) ?? file.tensors.get(`model.${name}`);
     return t ? { shape: t.shape, data: t.data as Float32Array } : undefined;
   };
-  let encoder: CimModelConfig | undefined;
+  let encoder: AnyCimModelConfig | undefined;
   try {
-    encoder = modelConfigFromMetadata(file.metadata);
+    encoder = cimModelConfigFromMetadata(file.metadata);
   } catch {
     encoder = undefined;
   }
   return { get, encoder };
 }
 
-export function encoderConfigOf(c: FinetuneConfig, fromFile?: CimModelConfig): CimModelConfig {
-  return fromFile ?? modelFactories[c.model](c.modelOverrides);
+export function encoderConfigOf(c: Pick<FinetuneConfig, 'model' | 'modelOverrides'>, fromFile?: AnyCimModelConfig): AnyCimModelConfig {
+  return fromFile ?? cimModelConfig(c.model, c.modelOverrides);
 }
 
 /** Soft-target cross-entropy: mean over the batch of −Σ t · log softmax(z). */
@@ -98,7 +103,7 @@ export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.
 }
 
 /** Top-1 and mean cross-entropy on `data` (no augmentation, drop path off). */
-export async function evaluateTop1(model: VitClassifier, data: LabelledImages, limit = 0, batchSize = 128): Promise<{ top1: number; loss: number }> {
+export async function evaluateTop1(model: ImageClassifier, data: LabelledImages, limit = 0, batchSize = 128): Promise<{ top1: number; loss: number }> {
   const n = limit > 0 ? Math.min(limit, data.size) : data.size;
   const s = data.side;
   let correct = 0;
@@ -150,13 +155,17 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   const init = config.initFrom ? await readEncoderFile(config.initFrom) : undefined;
   const encoder = encoderConfigOf(config, init?.encoder);
-  const imgSize = config.imgSize ?? encoder.imgSize;
-  const data = o.data ?? { train: await loadLabelledImages(config.dataset, imgSize), eval: await loadLabelledImages(config.evalDataset, imgSize) };
-  if (data.train.side !== imgSize || data.eval.side !== imgSize) throw new Error(`data is ${data.train.side} px, the model ${imgSize} px`);
+  const imgSize = config.imgSize ?? defaultClassifierImgSize(encoder);
+  const loaded = o.data ?? { train: await loadLabelledImages(config.dataset, imgSize), eval: await loadLabelledImages(config.evalDataset, imgSize) };
+  if (loaded.train.side !== imgSize || loaded.eval.side !== imgSize) throw new Error(`data is ${loaded.train.side} px, the model ${imgSize} px`);
+  // with a validation split, every epoch scores it and the test split is scored once at the end
+  const carved = config.valFraction > 0 ? splitValidation(loaded.train, config.valFraction, 0) : undefined;
+  const data = carved ? { train: carved.train, eval: carved.val } : loaded;
+  const testData = carved && o.scoreTest !== false ? loaded.eval : undefined;
   const subset = stratifiedSubset(data.train.labels, config.labelsFraction, config.seed);
   const plan = deriveFinetunePlan(config, subset.length, imgSize, data.train.numClasses);
 
-  const model = new VitClassifier(classifierConfigOf(encoder, { imgSize, numClasses: plan.numClasses, dropPath: config.dropPath }), config.seed);
+  const model = createClassifier(encoder, { imgSize, numClasses: plan.numClasses, dropPath: config.dropPath }, config.seed);
   if (init) {
     const r = model.loadEncoder(init.get, config.encoder);
     log(`encoder: ${r.loaded} tensors (${config.encoder}) from ${config.initFrom}`);
@@ -164,7 +173,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const names = model.trainableNames();
   const specs = new Map(model.specs.map((s) => [s.name, s]));
   const optimizer = new LayerwiseAdamW(
-    names.map((n) => ({ name: n, variable: model.p(n), decay: specs.get(n)!.decay, lrScale: layerLrScale(n, encoder.depth, config.layerDecay) })),
+    names.map((n) => ({ name: n, variable: model.p(n), decay: specs.get(n)!.decay, lrScale: classifierLrScale(model, n, config.layerDecay) })),
     { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
   );
   let step = 0;
@@ -236,6 +245,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       log, onEvent: o.onEvent, shouldStop: hooks.shouldStop, onCheckpoint: hooks.onCheckpoint,
     });
     const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
+    // the test split is scored once, when the run has finished (not when stopped to resume later)
+    const test = testData && step === plan.totalSteps ? { ...(await evaluateTop1(model, testData)), images: testData.size } : undefined;
+    if (test) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
     return {
       steps: run.steps,
       finalStep: step,
@@ -249,6 +261,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       imagesPerSec: (run.steps * config.batchSize) / Math.max(run.seconds, 1e-9),
       evals,
       top1: last.top1,
+      ...(test ? { test } : {}),
       trainImages: subset.length,
       evalImages,
       lastCheckpoint: run.lastCheckpoint,

@@ -9,3 +9,6 @@ export {
   randAugmentLite, randomErase, mixupCutmix, softTargets, sampleBeta, sampleGamma, RAND_AUGMENT_OPS,
   type RandAugmentConfig, type MixConfig, type MixResult,
 } from './augment.ts';
+export { validationIndices, subsetImages, splitValidation } from './validation-split.ts';
+export { knnPredict, knnTop1, defaultKnn, type KnnOptions } from './knn.ts';
+export { featureStatistics, symmetricEigenvalues, type FeatureStatistics } from './feature-statistics.ts';

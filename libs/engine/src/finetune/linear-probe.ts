@@ -10,19 +10,23 @@
  * (no weight decay by default, as MAE's LARS probe has none), lr warmup-free cosine to 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, classifierConfigOf, deriveSeed, learningRate, linear, newVariable, Rng, VitClassifier, type CimModelConfig } from '@cim-forge/cim';
+import {
+  AdamW, classifierFeatureDim, classifierFeatures, createClassifier, defaultClassifierImgSize, deriveSeed, learningRate, linear, newVariable, Rng,
+  type CimModelName, type CimModelOverrides, type ImageClassifier,
+} from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
 import { encoderConfigOf, readEncoderFile } from './finetune.ts';
 import { defaultFinetuneConfig } from './finetune-config.ts';
+import { featureStatistics, type FeatureStatistics } from './feature-statistics.ts';
+import { defaultKnn, knnTop1 } from './knn.ts';
 import { loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
-import type { ModelName } from '@cim-forge/cim';
 
 export interface ProbeConfig {
   /** safetensors with PyTorch names; null = a randomly initialised encoder (the baseline) */
   initFrom: string | null;
   encoder: 'online' | 'target';
-  model: ModelName;
-  modelOverrides: Partial<CimModelConfig>;
+  model: CimModelName;
+  modelOverrides: CimModelOverrides;
   imgSize: number | null;
   dataset: SourceSpec;
   evalDataset: SourceSpec;
@@ -32,6 +36,8 @@ export interface ProbeConfig {
   lr: number;
   weightDecay: number;
   seed: number;
+  /** > 0: also k-NN top-1 (cosine, DINO's exp(s/0.07) votes; knn.ts) on the raw frozen features with this k (the protocol: 20) */
+  knnK: number;
 }
 
 export const defaultProbeConfig: ProbeConfig = {
@@ -48,6 +54,7 @@ export const defaultProbeConfig: ProbeConfig = {
   lr: 1e-2,
   weightDecay: 0,
   seed: 0,
+  knnK: 0,
 };
 
 export interface ProbeResult {
@@ -58,6 +65,10 @@ export interface ProbeResult {
   featureDim: number;
   featureSeconds: number;
   seconds: number;
+  /** k-NN top-1 on the held-out split (config.knnK > 0) */
+  knnTop1?: number;
+  /** statistics of the training features before standardization (feature-statistics.ts; perDimStd left out) */
+  features: Omit<FeatureStatistics, 'perDimStd' | 'singularValues'> & { topSingularValues: number[] };
 }
 
 export interface ProbeOptions {
@@ -67,14 +78,14 @@ export interface ProbeOptions {
   onEpoch?(r: { epoch: number; loss: number }): void;
 }
 
-/** Mean-pooled patch tokens of the encoder output, [n, D], for `indices` of `data`. */
-export async function encoderFeatures(model: VitClassifier, data: LabelledImages, indices: number[], batchSize = 128): Promise<Float32Array> {
-  const D = model.config.embedDim;
+/** Frozen encoder features [n, D] (classifierFeatures: a ViT's mean patch token, a ResNet's pool) for `indices` of `data`. */
+export async function encoderFeatures(model: ImageClassifier, data: LabelledImages, indices: number[], batchSize = 128): Promise<Float32Array> {
+  const D = classifierFeatureDim(model);
   const s = data.side;
   const out = new Float32Array(indices.length * D);
   for (let i = 0; i < indices.length; i += batchSize) {
     const idx = indices.slice(i, i + batchSize);
-    const f = tf.tidy(() => VitClassifier.meanPatchTokens(model.forwardEncoder(tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3]))));
+    const f = tf.tidy(() => classifierFeatures(model, tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3])));
     out.set((await f.data()) as Float32Array, i * D);
     f.dispose();
   }
@@ -100,11 +111,12 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
   const c = o.config;
   const log = o.log ?? (() => {});
   const init = c.initFrom ? await readEncoderFile(c.initFrom) : undefined;
-  const enc = encoderConfigOf({ ...defaultFinetuneConfig, model: c.model, modelOverrides: c.modelOverrides }, init?.encoder);
-  const imgSize = c.imgSize ?? enc.imgSize;
+  const enc = encoderConfigOf({ model: c.model, modelOverrides: c.modelOverrides }, init?.encoder);
+  const imgSize = c.imgSize ?? defaultClassifierImgSize(enc);
   const data = o.data ?? { train: await loadLabelledImages(c.dataset, imgSize), eval: await loadLabelledImages(c.evalDataset, imgSize) };
   const K = data.train.numClasses;
-  const model = new VitClassifier(classifierConfigOf(enc, { imgSize, numClasses: K }), c.seed);
+  const model = createClassifier(enc, { imgSize, numClasses: K }, c.seed);
+  const D = classifierFeatureDim(model);
   const t0 = performance.now();
   let trainX: Float32Array;
   let evalX: Float32Array;
@@ -118,10 +130,14 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
     model.dispose();
   }
   const featureSeconds = (performance.now() - t0) / 1000;
-  const D = enc.embedDim;
+  const trainY = Int32Array.from(subset, (i) => data.train.labels[i]);
+  const { perDimStd: _std, singularValues, ...fstats } = featureStatistics(trainX, D);
+  const features = { ...fstats, topSingularValues: [...singularValues.slice(0, 8)] };
+  log(`features: effective rank ${features.effectiveRank.toFixed(2)} of ${D}, mean per-dim std ${features.meanStd.toExponential(3)}, shared offset ${features.meanOffset.toExponential(3)}${features.collapsed ? ' — COLLAPSED' : ''}`);
+  const knnTop1Value = c.knnK > 0 ? await knnTop1(trainX, trainY, evalX, data.eval.labels, D, { k: c.knnK, temperature: defaultKnn.temperature, numClasses: K }) : undefined;
+  if (knnTop1Value !== undefined) log(`k-NN (k = ${c.knnK}, cosine): top-1 ${(100 * knnTop1Value).toFixed(2)}%`);
   const stats = standardize(trainX, D);
   standardize(evalX, D, stats);
-  const trainY = Int32Array.from(subset, (i) => data.train.labels[i]);
   const evalY = data.eval.labels;
 
   const w = newVariable(tf.zeros([D, K]), true);
@@ -166,6 +182,8 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
       featureDim: D,
       featureSeconds,
       seconds: (performance.now() - t0) / 1000,
+      ...(knnTop1Value !== undefined ? { knnTop1: knnTop1Value } : {}),
+      features,
     };
   } finally {
     tf.dispose([xAll, yAll, w, b]);

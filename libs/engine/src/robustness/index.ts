@@ -2,4 +2,4 @@
 export * from './attacks.ts';
 export * from './corruptions.ts';
 export * from './evaluate-robustness.ts';
-export { loadClassifierFile } from './load-classifier.ts';
+export { loadClassifierFile, loadImageClassifierFile } from './load-classifier.ts';
