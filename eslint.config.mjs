@@ -19,19 +19,58 @@ export default [
           depConstraints: [
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
             { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math', 'type:util'], bannedExternalImports: [...services] },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:util'], bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'] },
-            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:config', 'type:util'], bannedExternalImports: [...services] },
+            {
+              sourceTag: 'type:data',
+              onlyDependOnLibsWithTags: ['type:data', 'type:util'],
+              bannedExternalImports: [...services.filter((s) => s !== '@aws-sdk/*'), '@tensorflow/*'],
+            },
+            {
+              sourceTag: 'type:engine',
+              onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:config', 'type:util'],
+              bannedExternalImports: [...services],
+            },
             // the collective moves bytes and never knows what a model is
-            { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:collective'], bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'prisma', 'pg', 'fastify', '@fastify/*'] },
+            {
+              sourceTag: 'type:collective',
+              onlyDependOnLibsWithTags: ['type:collective'],
+              bannedExternalImports: ['@tensorflow/*', 'bullmq', '@prisma/*', 'prisma', 'pg', 'fastify', '@fastify/*'],
+            },
             // storage, db, queue: I/O services; they may use @aws-sdk/*, Prisma, Redis, never tfjs or the maths
-            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
+            {
+              sourceTag: 'type:service',
+              onlyDependOnLibsWithTags: ['type:service', 'type:util'],
+              bannedExternalImports: ['@tensorflow/*'],
+            },
             // configs are validated by the API, which never loads tfjs
-            { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:config', 'type:math', 'type:data', 'type:util'], bannedExternalImports: [...services, '@tensorflow/*'] },
+            {
+              sourceTag: 'type:config',
+              onlyDependOnLibsWithTags: ['type:config', 'type:math', 'type:data', 'type:util'],
+              bannedExternalImports: [...services, '@tensorflow/*'],
+            },
             // the API process: REST, auth, queue and database; no tfjs, no engine
-            { sourceTag: 'type:api', onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util'], bannedExternalImports: ['@tensorflow/*'] },
+            {
+              sourceTag: 'type:api',
+              onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util'],
+              bannedExternalImports: ['@tensorflow/*'],
+            },
             // the portal runs in a browser: no server or tfjs packages in it (its tests use the db/storage test helpers)
-            { sourceTag: 'type:portal', onlyDependOnLibsWithTags: ['type:service'], bannedExternalImports: [...services.filter((s) => s !== 'ioredis'), '@tensorflow/*'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:math', 'type:data', 'type:engine', 'type:collective', 'type:service', 'type:config', 'type:util'] },
+            {
+              sourceTag: 'type:portal',
+              onlyDependOnLibsWithTags: ['type:service'],
+              bannedExternalImports: [...services.filter((s) => s !== 'ioredis'), '@tensorflow/*'],
+            },
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: [
+                'type:math',
+                'type:data',
+                'type:engine',
+                'type:collective',
+                'type:service',
+                'type:config',
+                'type:util',
+              ],
+            },
           ],
         },
       ],
@@ -51,7 +90,17 @@ export default [
     files: ['libs/client/**/*.ts'],
     ignores: ['libs/client/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'stream', 'buffer', 'url'], message: 'libs/client must run in a browser: no Node built-ins' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'stream', 'buffer', 'url'],
+              message: 'libs/client must run in a browser: no Node built-ins',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -13,7 +13,20 @@
 //   CIM_NATIVE=skip npm ci                     # skip it (the wasm backend is used instead)
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, mkdtempSync, readlinkSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  cpSync,
+  mkdtempSync,
+  readlinkSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -23,8 +36,7 @@ import { createRequire } from 'node:module';
 
 // ── pinned inputs ───────────────────────────────────────────────────────────────────────────────
 const LIB_PACKAGE = 'tfjs-node-lambda-releases@1.6.1';
-const LIB_PACKAGE_INTEGRITY =
-  'sha512-D275PZpxsKenTuiPnvIE5T+D5JrT4aU9M3EDCedBQKlP0hUB7011Yzg8CAJ6MBIog9Lq90aaEair4yrBBlk61w==';
+const LIB_PACKAGE_INTEGRITY = 'sha512-D275PZpxsKenTuiPnvIE5T+D5JrT4aU9M3EDCedBQKlP0hUB7011Yzg8CAJ6MBIog9Lq90aaEair4yrBBlk61w==';
 const LIB_ARCHIVE_ENTRY = 'package/nodejs12.x-tf2.7.0.br'; // brotli-compressed tar of a node_modules tree
 const LIB_TREE_DEPS = 'node_modules/@tensorflow/tfjs-node/deps';
 const LIB_SHA256 = {
@@ -71,7 +83,8 @@ async function provideLibrary() {
     run('npm', ['pack', LIB_PACKAGE, '--silent', '--pack-destination', tmp]);
     const tgz = join(tmp, 'tfjs-node-lambda-releases-1.6.1.tgz');
     const integrity = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
-    if (integrity !== LIB_PACKAGE_INTEGRITY) fail(`${LIB_PACKAGE} has integrity ${integrity}, expected ${LIB_PACKAGE_INTEGRITY}: refusing it`);
+    if (integrity !== LIB_PACKAGE_INTEGRITY)
+      fail(`${LIB_PACKAGE} has integrity ${integrity}, expected ${LIB_PACKAGE_INTEGRITY}: refusing it`);
     run('tar', ['-xzf', tgz, '-C', tmp, LIB_ARCHIVE_ENTRY]);
     rmSync(tgz);
     const tree = join(tmp, 'tree');
@@ -197,7 +210,10 @@ function patchBindingSource(src) {
 function findNodeDir() {
   const candidates = [process.env.CIM_NODEDIR, resolve(dirname(process.execPath), '..'), '/usr', '/usr/local'].filter(Boolean);
   const dir = candidates.find((d) => existsSync(join(d, 'include/node/node_api.h')) && existsSync(join(d, 'include/node/node.h')));
-  if (!dir) fail(`Node's C headers were not found (looked for include/node/node_api.h under ${candidates.join(', ')}); install them (Debian: apt-get install libnode-dev) or set CIM_NODEDIR`);
+  if (!dir)
+    fail(
+      `Node's C headers were not found (looked for include/node/node_api.h under ${candidates.join(', ')}); install them (Debian: apt-get install libnode-dev) or set CIM_NODEDIR`,
+    );
   return dir;
 }
 
@@ -221,21 +237,36 @@ function provideBinding() {
   const cached = join(cacheRoot, 'bindings', key, 'tfjs_binding.node');
   if (!existsSync(cached)) {
     for (const tool of ['python3', 'make', 'g++']) {
-      if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) fail(`building the binding needs ${tool} (Debian: apt-get install python3 make g++)`);
+      if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0)
+        fail(`building the binding needs ${tool} (Debian: apt-get install python3 make g++)`);
     }
     const nodedir = findNodeDir();
     const build = mkdtempSync(join(cacheRoot, 'build-'));
     try {
-      log(`building the tfjs-node binding against libtensorflow ${TF_VERSION} and Node ${process.version}'s headers (${nodedir}/include/node)`);
+      log(
+        `building the tfjs-node binding against libtensorflow ${TF_VERSION} and Node ${process.version}'s headers (${nodedir}/include/node)`,
+      );
       cpSync(join(tfjsNodeDir, 'binding'), join(build, 'binding'), { recursive: true });
       cpSync(join(tfjsNodeDir, 'binding.gyp'), join(build, 'binding.gyp'));
       writeFileSync(join(build, 'binding/tfjs_backend.cc'), backendSrc);
       symlinkSync(libDir, join(build, 'deps'));
       const nodeGyp = createRequire(join(root, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
-      run(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--', `-Dnapi_build_version=${napi}`, '-Dmodule_name=tfjs_binding', `-Dmodule_path=${join(build, 'out')}`], {
-        cwd: build,
-        env: { ...process.env, npm_config_nodedir: nodedir },
-      });
+      run(
+        process.execPath,
+        [
+          nodeGyp,
+          'rebuild',
+          `--nodedir=${nodedir}`,
+          '--',
+          `-Dnapi_build_version=${napi}`,
+          '-Dmodule_name=tfjs_binding',
+          `-Dmodule_path=${join(build, 'out')}`,
+        ],
+        {
+          cwd: build,
+          env: { ...process.env, npm_config_nodedir: nodedir },
+        },
+      );
       mkdirSync(dirname(cached), { recursive: true });
       cpSync(join(build, 'build/Release/tfjs_binding.node'), `${cached}.tmp`);
       renameSync(`${cached}.tmp`, cached);
@@ -280,7 +311,9 @@ async function main() {
     return;
   }
   if (!existsSync(join(tfjsNodeDir, 'package.json'))) {
-    fail(`node_modules/@tensorflow/tfjs-node is missing: \`npm ci\` should install it (an optional dependency whose install script package.json's allowScripts denies; npm < 11 runs that script, it fails offline and npm drops the package — use npm ≥ 11)`);
+    fail(
+      `node_modules/@tensorflow/tfjs-node is missing: \`npm ci\` should install it (an optional dependency whose install script package.json's allowScripts denies; npm < 11 runs that script, it fails offline and npm drops the package — use npm ≥ 11)`,
+    );
   }
   const first = smokeTest();
   if (first.ok) {
@@ -289,7 +322,9 @@ async function main() {
   }
   if (checkOnly) fail(`the native backend does not load: ${first.error}`);
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    log(`no libtensorflow 1.15 build for ${process.platform}-${process.arch} in the npm registry: skipping (tfjs falls back to wasm; on such hosts install @tensorflow/tfjs-node's official build)`);
+    log(
+      `no libtensorflow 1.15 build for ${process.platform}-${process.arch} in the npm registry: skipping (tfjs falls back to wasm; on such hosts install @tensorflow/tfjs-node's official build)`,
+    );
     return;
   }
   await provideLibrary();
@@ -301,6 +336,8 @@ async function main() {
 
 main().catch((err) => {
   console.error(`[native-backend] FAILED: ${err instanceof SetupError ? err.message : err.stack}`);
-  console.error('[native-backend] the tests and benchmarks expect the tensorflow backend; fix the cause above and run `node scripts/native-backend.mjs`, or set CIM_NATIVE=skip to use wasm only');
+  console.error(
+    '[native-backend] the tests and benchmarks expect the tensorflow backend; fix the cause above and run `node scripts/native-backend.mjs`, or set CIM_NATIVE=skip to use wasm only',
+  );
   process.exit(1);
 });

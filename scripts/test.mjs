@@ -34,11 +34,10 @@ for (const r of roots.length ? roots : ['libs', 'apps']) {
 files.sort();
 
 function run(list, env) {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...extra, ...list],
-    { stdio: 'inherit', env: { ...process.env, ...env } },
-  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...extra, ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
   return r.status ?? 1;
 }
 

@@ -14,7 +14,9 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, software: { type: 'boolean' }, redis: { type: 'string' }, 'budget-s': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { out: { type: 'string' }, software: { type: 'boolean' }, redis: { type: 'string' }, 'budget-s': { type: 'string' } },
+});
 const out = resolve(values.out ?? 'gpu-out');
 mkdirSync(out, { recursive: true });
 const software = values.software ?? false;
@@ -48,13 +50,27 @@ function step(name: string, args: string[], limitS: number): Promise<StepRecord>
   const command = `node --import tsx ${args.join(' ')}`;
   const left = budgetMs - (Date.now() - started);
   if (left < 15_000) {
-    return Promise.resolve({ name, command, exitCode: null, timedOut: false, skipped: 'the run budget is spent', seconds: 0, json: [], gpuMemoryPeakMiB: null, stderrTail: '' });
+    return Promise.resolve({
+      name,
+      command,
+      exitCode: null,
+      timedOut: false,
+      skipped: 'the run budget is spent',
+      seconds: 0,
+      json: [],
+      gpuMemoryPeakMiB: null,
+      stderrTail: '',
+    });
   }
   const limitMs = Math.min(limitS * 1000, left - 5_000);
   console.error(`[gpu] ${name}: ${command} (limit ${Math.round(limitMs / 1000)} s)`);
   return new Promise((done) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CIM_WEBGPU_ADAPTER: adapter }, detached: true });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CIM_WEBGPU_ADAPTER: adapter },
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -89,7 +105,16 @@ function step(name: string, args: string[], limitS: number): Promise<StepRecord>
         }
       }
       writeFileSync(join(out, `${name}.log`), `$ ${command}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
-      done({ name, command, exitCode: code, timedOut, seconds: +((Date.now() - t0) / 1000).toFixed(1), json, gpuMemoryPeakMiB: peak, stderrTail: stderr.split('\n').slice(-12).join('\n') });
+      done({
+        name,
+        command,
+        exitCode: code,
+        timedOut,
+        seconds: +((Date.now() - t0) / 1000).toFixed(1),
+        json,
+        gpuMemoryPeakMiB: peak,
+        stderrTail: stderr.split('\n').slice(-12).join('\n'),
+      });
     });
   });
 }
@@ -104,11 +129,13 @@ steps.push(await step('adapter', ['scripts/gpu/probe-adapter.ts', adapter], 60))
 steps.push(await step('parity', ['apps/cli/src/main.ts', 'parity', '--fixture', 'fixtures/cim-parity-small.safetensors', ...webgpu], 90));
 
 // 2. bench:train, one process per preset (a slow one cannot take the others' results with it)
-const bench = (only: string, extra: string[], limitS: number) => step(`bench-${only}`, ['apps/cli/src/bench/train.ts', '--only', only, ...extra, ...webgpu], limitS);
+const bench = (only: string, extra: string[], limitS: number) =>
+  step(`bench-${only}`, ['apps/cli/src/bench/train.ts', '--only', only, ...extra, ...webgpu], limitS);
 if (software) {
   steps.push(await bench('matmul', [], 120));
   // llvmpipe runs ~1 GFLOP/s: one step of batch 1 each, the step alone (a ViT-B/16 step is ~100 GFLOP)
-  for (const p of ['cpu-small', 'cpu-resnet', 'bench-vit-tiny', 'official-vit-base']) steps.push(await bench(p, ['--steps', '1', '--warmup', '0', '--batch-size', '1', '--mode', 'step'], 600));
+  for (const p of ['cpu-small', 'cpu-resnet', 'bench-vit-tiny', 'official-vit-base'])
+    steps.push(await bench(p, ['--steps', '1', '--warmup', '0', '--batch-size', '1', '--mode', 'step'], 600));
 } else {
   steps.push(await bench('matmul', [], 60));
   steps.push(await bench('cpu-small', ['--steps', '10', '--warmup', '3'], 45));
@@ -123,7 +150,30 @@ const dpOut = join(out, 'dp');
 const dpArgs = software
   ? ['--preset', 'smoke', '--limit', '64', '--batch-size', '4', '--max-steps', '2']
   : ['--preset', 'bench-vit-tiny', '--dataset', 'synthetic', '--limit', '2048', '--batch-size', '32', '--max-steps', '20'];
-steps.push(await step('data-parallel-2-ranks', ['apps/cli/src/main.ts', 'pretrain', ...dpArgs, '--ranks', '2', '--redis', redis, '--workers', '1', '--eval-images', '0', '--checkpoint-every', '0', '--out', dpOut, ...webgpu], software ? 600 : 120));
+steps.push(
+  await step(
+    'data-parallel-2-ranks',
+    [
+      'apps/cli/src/main.ts',
+      'pretrain',
+      ...dpArgs,
+      '--ranks',
+      '2',
+      '--redis',
+      redis,
+      '--workers',
+      '1',
+      '--eval-images',
+      '0',
+      '--checkpoint-every',
+      '0',
+      '--out',
+      dpOut,
+      ...webgpu,
+    ],
+    software ? 600 : 120,
+  ),
+);
 
 /** the per-rank step and all-reduce times the data-parallel run logged */
 function rankFigures(): unknown[] {
@@ -131,12 +181,21 @@ function rankFigures(): unknown[] {
   for (const r of [0, 1]) {
     const f = join(dpOut, 'ranks', `rank-${r}.jsonl`);
     if (!existsSync(f)) continue;
-    const lines = readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+    const lines = readFileSync(f, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, number>);
     const later = lines.slice(Math.min(2, lines.length - 1)); // the first steps compile shaders
     const mean = (k: string) => later.reduce((a, l) => a + (l[k] ?? 0), 0) / Math.max(1, later.length);
     figures.push({
-      rank: r, steps: lines.length, meanStepSeconds: +mean('step_seconds').toFixed(4), meanComputeSeconds: +mean('compute_seconds').toFixed(4),
-      meanAllReduceSeconds: +mean('allreduce_seconds').toFixed(4), allReduceBytes: later[0]?.allreduce_bytes ?? null, meanDataWaitSeconds: +mean('data_wait_seconds').toFixed(4),
+      rank: r,
+      steps: lines.length,
+      meanStepSeconds: +mean('step_seconds').toFixed(4),
+      meanComputeSeconds: +mean('compute_seconds').toFixed(4),
+      meanAllReduceSeconds: +mean('allreduce_seconds').toFixed(4),
+      allReduceBytes: later[0]?.allreduce_bytes ?? null,
+      meanDataWaitSeconds: +mean('data_wait_seconds').toFixed(4),
     });
   }
   return figures;
@@ -148,7 +207,7 @@ const dp = by('data-parallel-2-ranks').json.at(-1) as { ok?: boolean; identicalW
 const benchLines = steps.filter((s) => s.name.startsWith('bench-')).flatMap((s) => s.json);
 const report = {
   format: 'cim-forge-gpu-report/1',
-  mode: software ? 'software (dry run: tiny sizes on Dawn\'s software adapter)' : 'gpu',
+  mode: software ? "software (dry run: tiny sizes on Dawn's software adapter)" : 'gpu',
   startedAt: new Date(started).toISOString(),
   seconds: +((Date.now() - started) / 1000).toFixed(1),
   machine: {
@@ -171,5 +230,7 @@ const report = {
   steps,
 };
 writeFileSync(join(out, 'gpu-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-console.error(`[gpu] report: ${join(out, 'gpu-report.json')} (${report.seconds} s): parity ${report.summary.parityOk ? 'ok' : 'FAILED'}, ${benchLines.length} bench lines, data parallel ${report.summary.dataParallelOk ? 'ok' : 'FAILED'}`);
+console.error(
+  `[gpu] report: ${join(out, 'gpu-report.json')} (${report.seconds} s): parity ${report.summary.parityOk ? 'ok' : 'FAILED'}, ${benchLines.length} bench lines, data parallel ${report.summary.dataParallelOk ? 'ok' : 'FAILED'}`,
+);
 process.exit(report.summary.failed.length === 0 ? 0 : 1);

@@ -47,7 +47,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   await app.register(healthRoutes);
-  await app.register(v1Routes, { prefix: '/v1', rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT, streams: { pollMs: deps.streamPollMs ?? 1000, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 } });
+  await app.register(v1Routes, {
+    prefix: '/v1',
+    rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
+    streams: { pollMs: deps.streamPollMs ?? 1000, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 },
+  });
   await app.register(portalRoutes, { dir: deps.portalDir });
   await app.ready();
   return app;

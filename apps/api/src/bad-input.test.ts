@@ -19,7 +19,8 @@ after(async () => {
 });
 
 test('an Idempotency-Key reused with another body → 422; with the same body → the same run', async () => {
-  const post = (payload: object) => env.app.inject({ method: 'POST', url: '/v1/runs', headers: { ...auth, 'idempotency-key': 'k-1' }, payload });
+  const post = (payload: object) =>
+    env.app.inject({ method: 'POST', url: '/v1/runs', headers: { ...auth, 'idempotency-key': 'k-1' }, payload });
   const first = await post({ kind: 'pretrain', preset: 'smoke', priority: 1 });
   assert.equal(first.statusCode, 201, first.body);
   const again = await post({ priority: 1, preset: 'smoke', kind: 'pretrain' });
@@ -27,7 +28,10 @@ test('an Idempotency-Key reused with another body → 422; with the same body �
   assert.equal(again.json().id, first.json().id);
   const other = await post({ kind: 'pretrain', preset: 'smoke', priority: 2 });
   assert.equal(other.statusCode, 422);
-  assert.equal(other.json().message, `Idempotency-Key "k-1" was used for run ${first.json().id} with a different request body; use a new key for a different run`);
+  assert.equal(
+    other.json().message,
+    `Idempotency-Key "k-1" was used for run ${first.json().id} with a different request body; use a new key for a different run`,
+  );
   assert.equal(await env.db.run.count({ where: { teamId } }), 1);
 });
 
@@ -68,7 +72,9 @@ test('downloading an imported source whose object is gone → 410, not 500', asy
   await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: key, Body: Buffer.alloc(16) }));
   const uri = `s3://${env.s3.bucket}/${key}`;
   const cp = await env.db.checkpoint.create({ data: { runId: null, uri, step: 0, status: 'COMPLETE' } });
-  const run = await env.db.run.create({ data: { teamId, kind: 'eval', status: 'SUCCEEDED', config: {}, worldSize: 1, sourceCheckpointId: cp.id } });
+  const run = await env.db.run.create({
+    data: { teamId, kind: 'eval', status: 'SUCCEEDED', config: {}, worldSize: 1, sourceCheckpointId: cp.id },
+  });
   const url = `/v1/runs/${run.id}/checkpoints/${cp.id}/download`;
   assert.equal((await env.app.inject({ method: 'GET', url, headers: auth })).statusCode, 200);
   await env.s3.client.send(new DeleteObjectCommand({ Bucket: env.s3.bucket, Key: key }));

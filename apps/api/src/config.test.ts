@@ -32,17 +32,32 @@ test('every variable is read', () => {
     LOG_LEVEL: 'debug',
   });
   assert.deepEqual(
-    [c.redisUrl, c.s3.endpoint, c.s3.region, c.s3.accessKeyId, c.s3.secretAccessKey, c.s3.forcePathStyle, c.port, c.host, c.adminToken, c.queuePrefix, c.logLevel],
+    [
+      c.redisUrl,
+      c.s3.endpoint,
+      c.s3.region,
+      c.s3.accessKeyId,
+      c.s3.secretAccessKey,
+      c.s3.forcePathStyle,
+      c.port,
+      c.host,
+      c.adminToken,
+      c.queuePrefix,
+      c.logLevel,
+    ],
     ['rediss://r:6380/2', 'http://minio:9000', 'eu-west-1', 'k', 's', true, 9000, '127.0.0.1', 'a'.repeat(32), 'prod', 'debug'],
   );
 });
 
 test('missing and invalid values are all listed, by name', () => {
-  assert.throws(() => loadConfig({}), (err: Error) => {
-    assert.match(err.message, /DATABASE_URL is required/);
-    assert.match(err.message, /S3_BUCKET is required/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({}),
+    (err: Error) => {
+      assert.match(err.message, /DATABASE_URL is required/);
+      assert.match(err.message, /S3_BUCKET is required/);
+      return true;
+    },
+  );
   const bad = {
     DATABASE_URL: 'mysql://x/y',
     S3_BUCKET: 'b',
@@ -53,9 +68,23 @@ test('missing and invalid values are all listed, by name', () => {
     S3_FORCE_PATH_STYLE: 'yes',
     S3_ACCESS_KEY_ID: 'only-half',
   };
-  assert.throws(() => loadConfig(bad), (err: Error) => {
-    const lines = err.message.split('\n').slice(1).map((l) => l.trim().split(' ')[1]);
-    assert.deepEqual(lines, ['DATABASE_URL', 'REDIS_URL', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'PORT', 'CIM_ADMIN_TOKEN', 'LOG_LEVEL']);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(bad),
+    (err: Error) => {
+      const lines = err.message
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(' ')[1]);
+      assert.deepEqual(lines, [
+        'DATABASE_URL',
+        'REDIS_URL',
+        'S3_FORCE_PATH_STYLE',
+        'S3_ACCESS_KEY_ID',
+        'PORT',
+        'CIM_ADMIN_TOKEN',
+        'LOG_LEVEL',
+      ]);
+      return true;
+    },
+  );
 });

@@ -57,6 +57,20 @@ export function loadConfig(env: Env = process.env): ApiConfig {
   const rateLimitPerMinute = r.int('CIM_RATE_LIMIT_PER_MINUTE');
   const metricsToken = r.validate('CIM_METRICS_TOKEN', metricsTokenProblem);
   r.done('API');
-  return { databaseUrl, redisUrl, s3, s3Bucket, port, host, adminToken, queuePrefix, logLevel, corsOrigins: cors.origins, webhookAllowedNetworks, workerMemoryBytes, rateLimitPerMinute, metricsToken };
+  return {
+    databaseUrl,
+    redisUrl,
+    s3,
+    s3Bucket,
+    port,
+    host,
+    adminToken,
+    queuePrefix,
+    logLevel,
+    corsOrigins: cors.origins,
+    webhookAllowedNetworks,
+    workerMemoryBytes,
+    rateLimitPerMinute,
+    metricsToken,
+  };
 }
-

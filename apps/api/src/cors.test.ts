@@ -15,7 +15,8 @@ after(async () => {
 
 test('a configured origin gets CORS headers on a preflight and on the request itself', async () => {
   const pre = await env.app.inject({
-    method: 'OPTIONS', url: '/v1/runs',
+    method: 'OPTIONS',
+    url: '/v1/runs',
     headers: { origin: PORTAL, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
   });
   assert.equal(pre.statusCode, 204);
@@ -50,9 +51,18 @@ test('any other origin gets no CORS headers (the browser withholds the response)
 test('CIM_CORS_ORIGINS: exact http(s) origins, comma-separated; anything else is refused by name', () => {
   const minimal = { DATABASE_URL: 'postgresql://u@db:5432/cim', S3_BUCKET: 'b' };
   assert.deepEqual(loadConfig(minimal).corsOrigins, []);
-  assert.deepEqual(loadConfig({ ...minimal, CIM_CORS_ORIGINS: 'https://a.example, http://127.0.0.1:5173/' }).corsOrigins, ['https://a.example', 'http://127.0.0.1:5173']);
+  assert.deepEqual(loadConfig({ ...minimal, CIM_CORS_ORIGINS: 'https://a.example, http://127.0.0.1:5173/' }).corsOrigins, [
+    'https://a.example',
+    'http://127.0.0.1:5173',
+  ]);
   assert.throws(() => loadConfig({ ...minimal, CIM_CORS_ORIGINS: '*' }), /CIM_CORS_ORIGINS: "\*" is not an origin/);
   assert.throws(() => loadConfig({ ...minimal, CIM_CORS_ORIGINS: 'https://a.example/app' }), /must be an exact http\(s\) origin/);
-  assert.throws(() => loadConfig({ ...minimal, CIM_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/40' }), /CIM_WEBHOOK_ALLOWED_NETWORKS: .*prefix length/);
-  assert.deepEqual(loadConfig({ ...minimal, CIM_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32,10.1.0.0/16' }).webhookAllowedNetworks, ['127.0.0.1/32', '10.1.0.0/16']);
+  assert.throws(
+    () => loadConfig({ ...minimal, CIM_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/40' }),
+    /CIM_WEBHOOK_ALLOWED_NETWORKS: .*prefix length/,
+  );
+  assert.deepEqual(loadConfig({ ...minimal, CIM_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32,10.1.0.0/16' }).webhookAllowedNetworks, [
+    '127.0.0.1/32',
+    '10.1.0.0/16',
+  ]);
 });

@@ -18,13 +18,21 @@ after(async () => {
 });
 
 const pretrain = (dataset: object) =>
-  env.app.inject({ method: 'POST', url: '/v1/runs', headers: a.auth, payload: { kind: 'pretrain', preset: 'smoke', config: { dataset: { kind: 'image-folder', ...dataset } } } });
+  env.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: a.auth,
+    payload: { kind: 'pretrain', preset: 'smoke', config: { dataset: { kind: 'image-folder', ...dataset } } },
+  });
 
 test('absolute paths, "..", NUL, /proc, URLs and the worker-only area field are refused with a reason; nothing is written', async () => {
   const runs = await env.db.run.count();
   const cases: [object, string][] = [
     [{ root: '/etc' }, 'must be relative to your data area (e.g. "flowers/train"), not an absolute path or URL: "/etc"'],
-    [{ root: '/proc/self/root/etc' }, 'must be relative to your data area (e.g. "flowers/train"), not an absolute path or URL: "/proc/self/root/etc"'],
+    [
+      { root: '/proc/self/root/etc' },
+      'must be relative to your data area (e.g. "flowers/train"), not an absolute path or URL: "/proc/self/root/etc"',
+    ],
     [{ root: 'file:///etc' }, 'must be relative to your data area (e.g. "flowers/train"), not an absolute path or URL: "file:///etc"'],
     [{ root: 'C:/data' }, 'must be relative to your data area (e.g. "flowers/train"), not an absolute path or URL: "C:/data"'],
     [{ root: '..' }, 'must not climb out with "..": ".."'],
@@ -54,14 +62,27 @@ test('absolute paths, "..", NUL, /proc, URLs and the worker-only area field are 
   assert.match(frac.json().message, /^body\/config\/dataset\/valFraction must be < 1/);
   // every dataset field of every kind is checked: a finetune's evalDataset and an eval's dataset
   const ft = await env.app.inject({
-    method: 'POST', url: '/v1/runs', headers: a.auth,
-    payload: { kind: 'finetune', preset: 'smoke', source: { runId: '00000000-0000-4000-8000-000000000001', checkpoint: 'latest' }, config: { evalDataset: { kind: 'image-folder', root: '/etc' } } },
+    method: 'POST',
+    url: '/v1/runs',
+    headers: a.auth,
+    payload: {
+      kind: 'finetune',
+      preset: 'smoke',
+      source: { runId: '00000000-0000-4000-8000-000000000001', checkpoint: 'latest' },
+      config: { evalDataset: { kind: 'image-folder', root: '/etc' } },
+    },
   });
   assert.equal(ft.statusCode, 400);
   assert.match(ft.json().message, /^body\/config\/evalDataset\/root must be relative/);
   const ev = await env.app.inject({
-    method: 'POST', url: '/v1/runs', headers: a.auth,
-    payload: { kind: 'eval', source: { runId: '00000000-0000-4000-8000-000000000001', checkpoint: 'latest' }, config: { dataset: { kind: 'image-folder', root: 'x/../../..' } } },
+    method: 'POST',
+    url: '/v1/runs',
+    headers: a.auth,
+    payload: {
+      kind: 'eval',
+      source: { runId: '00000000-0000-4000-8000-000000000001', checkpoint: 'latest' },
+      config: { dataset: { kind: 'image-folder', root: 'x/../../..' } },
+    },
   });
   assert.equal(ev.statusCode, 400);
   assert.equal(ev.json().message, 'body/config/dataset/root must not climb out with "..": "x/../../.."');
@@ -74,17 +95,29 @@ test('a relative root is stored as given; a finetune on one folder trains on its
   assert.deepEqual(ok.json().config.dataset, { kind: 'image-folder', root: 'flowers/train/', store: 's3' });
 
   const ckptRun = await env.db.run.create({ data: { teamId: a.teamId, kind: 'pretrain', status: 'SUCCEEDED', config: {}, worldSize: 1 } });
-  await env.db.checkpoint.create({ data: { runId: ckptRun.id, uri: `s3://${env.s3.bucket}/runs/${ckptRun.id}/checkpoints/step-00000001`, step: 1, status: 'COMPLETE' } });
+  await env.db.checkpoint.create({
+    data: { runId: ckptRun.id, uri: `s3://${env.s3.bucket}/runs/${ckptRun.id}/checkpoints/step-00000001`, step: 1, status: 'COMPLETE' },
+  });
   const source = { runId: ckptRun.id, checkpoint: 'latest' };
   const ft = await env.app.inject({
-    method: 'POST', url: '/v1/runs', headers: a.auth,
-    payload: { kind: 'finetune', preset: 'smoke', source, validateOnly: true, config: { dataset: { kind: 'image-folder', root: 'flowers', store: 's3', valFraction: 0.25 } } },
+    method: 'POST',
+    url: '/v1/runs',
+    headers: a.auth,
+    payload: {
+      kind: 'finetune',
+      preset: 'smoke',
+      source,
+      validateOnly: true,
+      config: { dataset: { kind: 'image-folder', root: 'flowers', store: 's3', valFraction: 0.25 } },
+    },
   });
   assert.equal(ft.statusCode, 200, ft.body);
   assert.deepEqual(ft.json().config.dataset, { kind: 'image-folder', root: 'flowers', store: 's3', valFraction: 0.25, split: 'train' });
   assert.deepEqual(ft.json().config.evalDataset, { kind: 'image-folder', root: 'flowers', store: 's3', valFraction: 0.25, split: 'val' });
   const ev = await env.app.inject({
-    method: 'POST', url: '/v1/runs', headers: a.auth,
+    method: 'POST',
+    url: '/v1/runs',
+    headers: a.auth,
     payload: { kind: 'eval', preset: 'smoke', source, validateOnly: true, config: { dataset: { kind: 'image-folder', root: 'flowers' } } },
   });
   assert.equal(ev.statusCode, 200, ev.body);

@@ -24,7 +24,10 @@ export const gone = (message: string) => new HttpError(410, message);
 export const unprocessable = (message: string) => new HttpError(422, message);
 /** 429 with how long to wait, seconds (sent as Retry-After) */
 export class TooManyRequests extends HttpError {
-  constructor(message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(429, message);
   }
 }

@@ -21,12 +21,20 @@ before(async () => {
   env = await startApiTestEnv();
   a = await env.team('alpha');
   b = await env.team('beta');
-  runA = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: a.auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
+  runA = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: a.auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json()
+    .id;
   const store = new S3CheckpointStore({ client: env.s3.client, bucket: env.s3.bucket, prefix: `runs/${runA}/checkpoints` });
   const manifest = await store.write('step-00000016', 16, { 'model.safetensors': weightsA, 'state.json': Buffer.from('{}') });
   checkpointA = (
     await env.db.checkpoint.create({
-      data: { runId: runA, uri: store.uri('step-00000016'), step: 16, status: 'COMPLETE', manifestDigest: sha256Hex(Buffer.from(JSON.stringify(manifest))), completedAt: new Date() },
+      data: {
+        runId: runA,
+        uri: store.uri('step-00000016'),
+        step: 16,
+        status: 'COMPLETE',
+        manifestDigest: sha256Hex(Buffer.from(JSON.stringify(manifest))),
+        completedAt: new Date(),
+      },
     })
   ).id;
 });
@@ -35,7 +43,12 @@ after(async () => {
 });
 
 const submit = (auth: { authorization: string }, uri: string, extra: object = {}) =>
-  env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'finetune', preset: 'smoke', source: { uri }, ...extra } });
+  env.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: auth,
+    payload: { kind: 'finetune', preset: 'smoke', source: { uri }, ...extra },
+  });
 
 test("team B cannot take team A's weights by uri; the refusal is the one for a checkpoint that does not exist", async () => {
   const dir = `s3://${env.s3.bucket}/runs/${runA}/checkpoints/step-00000016`;
@@ -70,7 +83,13 @@ test("team B cannot name a file in team A's import area, whether or not it exist
   const keyA = `imports/${a.teamId}/u1/secret.safetensors`;
   await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: keyA, Body: randomBytes(1000) }));
   const messages = new Set<string>();
-  for (const key of [keyA, `imports/${a.teamId}/u1/absent.safetensors`, 'models/shared.safetensors', `imports/${b.teamId}`, `imports/${b.teamId}/x.bin`]) {
+  for (const key of [
+    keyA,
+    `imports/${a.teamId}/u1/absent.safetensors`,
+    'models/shared.safetensors',
+    `imports/${b.teamId}`,
+    `imports/${b.teamId}/x.bin`,
+  ]) {
     const uri = `s3://${env.s3.bucket}/${key}`;
     const r = await submit(b.auth, uri);
     assert.equal(r.statusCode, 400, r.body);
@@ -90,7 +109,12 @@ test("team B cannot name a file in team A's import area, whether or not it exist
 
 test('POST /v1/imports: a presigned PUT into the own import area, then a finetune from it, pinned and downloadable', async () => {
   const weights = randomBytes(20_000);
-  const r = await env.app.inject({ method: 'POST', url: '/v1/imports', headers: b.auth, payload: { name: 'vit-b16.safetensors', bytes: weights.length } });
+  const r = await env.app.inject({
+    method: 'POST',
+    url: '/v1/imports',
+    headers: b.auth,
+    payload: { name: 'vit-b16.safetensors', bytes: weights.length },
+  });
   assert.equal(r.statusCode, 201, r.body);
   const up = r.json();
   assert.match(up.uri, new RegExp(`^s3://${env.s3.bucket}/imports/${b.teamId}/[0-9a-f-]{36}/vit-b16\\.safetensors$`));
@@ -117,7 +141,11 @@ test('POST /v1/imports: a presigned PUT into the own import area, then a finetun
   const row = await env.db.run.findUniqueOrThrow({ where: { id: ft.json().id } });
   assert.equal(row.sourceCheckpointId, source.checkpointId);
   assert.equal(row.status, 'QUEUED');
-  const d = await env.app.inject({ method: 'GET', url: `/v1/runs/${ft.json().id}/checkpoints/${source.checkpointId}/download`, headers: b.auth });
+  const d = await env.app.inject({
+    method: 'GET',
+    url: `/v1/runs/${ft.json().id}/checkpoints/${source.checkpointId}/download`,
+    headers: b.auth,
+  });
   assert.equal(d.statusCode, 200, d.body);
   assert.deepEqual([d.json().file, d.json().bytes], ['vit-b16.safetensors', 20_000]);
   assert.ok(Buffer.from(await (await fetch(d.json().url)).arrayBuffer()).equals(weights));

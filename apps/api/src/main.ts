@@ -42,8 +42,12 @@ async function main(): Promise<void> {
       formatters: { level: (label: string) => ({ level: label }) },
     },
   });
-  if (config.metricsToken === undefined) app.log.warn('CIM_METRICS_TOKEN is not set: /metrics and /docs answer anyone who reaches this port (set it anywhere but local development)');
-  if (config.adminToken === undefined) app.log.warn('CIM_ADMIN_TOKEN is not set: only admin tokens stored in the database can create teams and tokens');
+  if (config.metricsToken === undefined)
+    app.log.warn(
+      'CIM_METRICS_TOKEN is not set: /metrics and /docs answer anyone who reaches this port (set it anywhere but local development)',
+    );
+  if (config.adminToken === undefined)
+    app.log.warn('CIM_ADMIN_TOKEN is not set: only admin tokens stored in the database can create teams and tokens');
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string) => {

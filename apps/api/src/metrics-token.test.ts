@@ -26,13 +26,20 @@ test('/metrics: 401 with a JSON reason without the token or with a wrong one, 20
     const r = await env.app.inject({ method: 'GET', url: '/metrics', headers });
     assert.equal(r.statusCode, 401, JSON.stringify(headers));
     assert.equal(r.headers['www-authenticate'], 'Bearer');
-    assert.deepEqual(r.json(), { statusCode: 401, error: 'Unauthorized', message: 'this endpoint needs Authorization: Bearer <metrics token>' });
+    assert.deepEqual(r.json(), {
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: 'this endpoint needs Authorization: Bearer <metrics token>',
+    });
     assert.ok(!r.body.includes('cim_http_request_duration_seconds'));
   }
   const ok = await env.app.inject({ method: 'GET', url: '/metrics', headers: bearer(metricsToken) });
   assert.equal(ok.statusCode, 200);
   assert.match(ok.headers['content-type'] as string, /^text\/plain/);
-  assert.ok(ok.body.includes('cim_http_request_duration_seconds_count{method="GET",route="/v1/runs",status_code="200"} 1'), ok.body.slice(0, 400));
+  assert.ok(
+    ok.body.includes('cim_http_request_duration_seconds_count{method="GET",route="/v1/runs",status_code="200"} 1'),
+    ok.body.slice(0, 400),
+  );
   // the refused scrapes are counted like any request, under the route pattern
   assert.ok(ok.body.includes('cim_http_request_duration_seconds_count{method="GET",route="/metrics",status_code="401"} 6'));
   assert.ok(!ok.body.includes(teamId));
@@ -84,5 +91,8 @@ test('CIM_METRICS_TOKEN in the config: read, and refused when short or spaced', 
   assert.equal(loadConfig(minimal).metricsToken, undefined);
   assert.equal(loadConfig({ ...minimal, CIM_METRICS_TOKEN: metricsToken }).metricsToken, metricsToken);
   assert.throws(() => loadConfig({ ...minimal, CIM_METRICS_TOKEN: 'short' }), /CIM_METRICS_TOKEN must be at least 24 characters/);
-  assert.throws(() => loadConfig({ ...minimal, CIM_METRICS_TOKEN: `${metricsToken} ${metricsToken}` }), /CIM_METRICS_TOKEN may hold only printable ASCII without spaces/);
+  assert.throws(
+    () => loadConfig({ ...minimal, CIM_METRICS_TOKEN: `${metricsToken} ${metricsToken}` }),
+    /CIM_METRICS_TOKEN may hold only printable ASCII without spaces/,
+  );
 });

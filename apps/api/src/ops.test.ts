@@ -26,7 +26,14 @@ test('/healthz and /readyz answer 200 without auth while Postgres and Redis are 
 
 test('/readyz → 503 naming Redis when Redis does not answer', async () => {
   // a real client to a port nothing listens on, failing fast instead of queueing commands
-  const deadRedis = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const deadRedis = new Redis({
+    port: 1,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   deadRedis.on('error', () => {});
   const app = await buildApp({ db: env.db, redis: deadRedis, runsQueue: env.queue, s3: { client: env.s3.client, bucket: env.s3.bucket } });
   try {
@@ -53,7 +60,10 @@ test('/metrics: the request histogram labelled by route pattern, never the raw U
   const m = await env.app.inject({ method: 'GET', url: '/metrics' });
   assert.equal(m.statusCode, 200);
   assert.match(m.headers['content-type'] as string, /^text\/plain/);
-  assert.ok(m.body.includes('cim_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/runs",status_code="200"}'), m.body.slice(0, 500));
+  assert.ok(
+    m.body.includes('cim_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/runs",status_code="200"}'),
+    m.body.slice(0, 500),
+  );
   assert.ok(m.body.includes('cim_http_request_duration_seconds_count{method="GET",route="/v1/runs/:id",status_code="404"} 1'));
   assert.ok(!m.body.includes('00000000-0000-4000-8000-000000000000'));
   assert.ok(!m.body.includes('limit=3'));
@@ -74,11 +84,17 @@ test('GET /v1/presets lists every preset with its resolved config', async () => 
   const r = await env.app.inject({ method: 'GET', url: '/v1/presets', headers: auth });
   assert.equal(r.statusCode, 200);
   const p = r.json();
-  assert.deepEqual(p.pretrain.map((x: { name: string }) => x.name), Object.keys(presets));
+  assert.deepEqual(
+    p.pretrain.map((x: { name: string }) => x.name),
+    Object.keys(presets),
+  );
   const smoke = p.pretrain.find((x: { name: string }) => x.name === 'smoke');
   assert.equal(smoke.description, presets.smoke.description);
   assert.deepEqual([smoke.config.batchSize, smoke.config.model, smoke.config.seed], [32, 'cimVitMicroPatch4', 0]);
-  assert.deepEqual(p.finetune.map((x: { name: string }) => x.name), ['smoke']);
+  assert.deepEqual(
+    p.finetune.map((x: { name: string }) => x.name),
+    ['smoke'],
+  );
   assert.equal(p.finetune[0].config.epochs, 1);
   assert.equal(p.finetune[0].config.layerDecay, 0.8);
   assert.equal(p.eval[0].config.images, 128);
@@ -91,7 +107,11 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
   assert.equal(r.statusCode, 200);
   const doc = r.json();
   assert.equal(doc.openapi, '3.1.0');
-  assert.deepEqual(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', description: 'a cimf_… team or admin token' });
+  assert.deepEqual(doc.components.securitySchemes.bearerAuth, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'a cimf_… team or admin token',
+  });
   const expected: Record<string, string[]> = {
     '/healthz': ['get'],
     '/readyz': ['get'],
@@ -125,9 +145,16 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
       assert.ok(op.summary?.length > 5, `${m} ${path} summary`);
       assert.ok(op.tags?.length === 1, `${m} ${path} tags`);
       // /metrics takes the deployment's metrics token (CIM_METRICS_TOKEN), the probes nothing
-      assert.deepEqual(op.security, path.startsWith('/v1/') ? [{ bearerAuth: [] }] : path === '/metrics' ? [{ metricsToken: [] }] : [], `${m} ${path} security`);
+      assert.deepEqual(
+        op.security,
+        path.startsWith('/v1/') ? [{ bearerAuth: [] }] : path === '/metrics' ? [{ metricsToken: [] }] : [],
+        `${m} ${path} security`,
+      );
       const codes = Object.keys(op.responses);
-      assert.ok(codes.some((c) => c.startsWith('2')), `${m} ${path} 2xx`);
+      assert.ok(
+        codes.some((c) => c.startsWith('2')),
+        `${m} ${path} 2xx`,
+      );
       if (path.startsWith('/v1/')) assert.ok(codes.includes('401'), `${m} ${path} 401`);
     }
   }

@@ -46,7 +46,13 @@ test('assets are served and cached as immutable; JSON routes and unknown paths a
 });
 
 test('without a build, / explains how to make one', async () => {
-  const app = await buildApp({ db: env.db, redis: env.redis, runsQueue: env.queue, s3: { client: env.s3.client, bucket: env.s3.bucket }, portalDir: join(dir, 'missing') });
+  const app = await buildApp({
+    db: env.db,
+    redis: env.redis,
+    runsQueue: env.queue,
+    s3: { client: env.s3.client, bucket: env.s3.bucket },
+    portalDir: join(dir, 'missing'),
+  });
   try {
     const r = await app.inject({ method: 'GET', url: '/' });
     assert.equal(r.statusCode, 200);

@@ -20,18 +20,26 @@ after(async () => {
 const submit = (auth: { authorization: string }, extra: object = {}) =>
   env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke', ...extra } });
 
-test('an admin sets a team\'s quotas; over them a submission is a 429 with Retry-After, another team is untouched', async () => {
+test("an admin sets a team's quotas; over them a submission is a 429 with Retry-After, another team is untouched", async () => {
   const a = await env.team();
   const b = await env.team();
   const byTeam = await env.app.inject({ method: 'PATCH', url: `/v1/teams/${a.teamId}`, headers: a.auth, payload: { maxQueuedRuns: 100 } });
   assert.equal(byTeam.statusCode, 403);
-  const set = await env.app.inject({ method: 'PATCH', url: `/v1/teams/${a.teamId}`, headers: bearer(env.adminToken), payload: { maxQueuedRuns: 2, maxPriority: 10 } });
+  const set = await env.app.inject({
+    method: 'PATCH',
+    url: `/v1/teams/${a.teamId}`,
+    headers: bearer(env.adminToken),
+    payload: { maxQueuedRuns: 2, maxPriority: 10 },
+  });
   assert.equal(set.statusCode, 200, set.body);
   assert.deepEqual([set.json().maxQueuedRuns, set.json().maxPriority, set.json().maxActiveRanks], [2, 10, null]);
 
   const high = await submit(a.auth, { priority: 11 });
   assert.equal(high.statusCode, 403);
-  assert.equal(high.json().message, "body/priority 11 is above this team's highest priority 10 (an admin sets it with PATCH /v1/teams/:id)");
+  assert.equal(
+    high.json().message,
+    "body/priority 11 is above this team's highest priority 10 (an admin sets it with PATCH /v1/teams/:id)",
+  );
   assert.equal((await submit(a.auth, { priority: 10 })).statusCode, 201);
   assert.equal((await submit(a.auth)).statusCode, 201);
   const third = await submit(a.auth);
@@ -43,29 +51,51 @@ test('an admin sets a team\'s quotas; over them a submission is a 429 with Retry
   for (let i = 0; i < 3; i++) assert.equal((await submit(b.auth, { priority: 100 })).statusCode, 201);
 
   // ranks: 2 active (two 1-rank runs) + 2 more would pass a quota of 3
-  await env.app.inject({ method: 'PATCH', url: `/v1/teams/${a.teamId}`, headers: bearer(env.adminToken), payload: { maxQueuedRuns: null, maxActiveRanks: 3 } });
+  await env.app.inject({
+    method: 'PATCH',
+    url: `/v1/teams/${a.teamId}`,
+    headers: bearer(env.adminToken),
+    payload: { maxQueuedRuns: null, maxActiveRanks: 3 },
+  });
   assert.equal((await submit(a.auth, { worldSize: 1 })).statusCode, 201);
   const ranks = await submit(a.auth, { worldSize: 2 });
   assert.equal(ranks.statusCode, 429);
-  assert.equal(ranks.json().message, "this team's active runs hold 3 ranks; 2 more would pass its quota of 3: retry when a run has finished");
-  const unknown = await env.app.inject({ method: 'PATCH', url: '/v1/teams/00000000-0000-4000-8000-000000000000', headers: bearer(env.adminToken), payload: { maxPriority: 0 } });
+  assert.equal(
+    ranks.json().message,
+    "this team's active runs hold 3 ranks; 2 more would pass its quota of 3: retry when a run has finished",
+  );
+  const unknown = await env.app.inject({
+    method: 'PATCH',
+    url: '/v1/teams/00000000-0000-4000-8000-000000000000',
+    headers: bearer(env.adminToken),
+    payload: { maxPriority: 0 },
+  });
   assert.equal(unknown.statusCode, 404);
 });
 
 test('per-token rate limit: two API replicas share the count in Redis; another token is not affected', async () => {
   const { auth } = await env.team();
   const other = await env.team();
-  const replica = () => buildApp({
-    db: env.db, redis: env.redis, runsQueue: env.queue, queuePrefix: `${env.prefix}-rl`, s3: { client: env.s3.client, bucket: env.s3.bucket },
-    rateLimit: { max: 5, windowMs: 60_000 },
-  });
+  const replica = () =>
+    buildApp({
+      db: env.db,
+      redis: env.redis,
+      runsQueue: env.queue,
+      queuePrefix: `${env.prefix}-rl`,
+      s3: { client: env.s3.client, bucket: env.s3.bucket },
+      rateLimit: { max: 5, windowMs: 60_000 },
+    });
   const [r1, r2] = [await replica(), await replica()];
   try {
     const codes: number[] = [];
-    for (const app of [r1, r1, r1, r2, r2, r1, r2]) codes.push((await app.inject({ method: 'GET', url: '/v1/runs', headers: auth })).statusCode);
+    for (const app of [r1, r1, r1, r2, r2, r1, r2])
+      codes.push((await app.inject({ method: 'GET', url: '/v1/runs', headers: auth })).statusCode);
     assert.deepEqual(codes, [200, 200, 200, 200, 200, 429, 429]);
     const limited = await r2.inject({ method: 'GET', url: '/v1/runs', headers: auth });
-    assert.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60, String(limited.headers['retry-after']));
+    assert.ok(
+      Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60,
+      String(limited.headers['retry-after']),
+    );
     assert.match(limited.json().message, /^rate limit: at most 5 requests per 60 s per token; retry in \d+ s$/);
     assert.equal((await r1.inject({ method: 'GET', url: '/v1/runs', headers: other.auth })).statusCode, 200);
     // health and readiness are not limited

@@ -22,7 +22,11 @@ before(async () => {
   runId = r.json().id;
   const store = new S3CheckpointStore({ client: env.s3.client, bucket: env.s3.bucket, prefix: `runs/${runId}/checkpoints` });
   manifest = await store.write('step-00000016', 16, { 'model.safetensors': model, 'state.json': state });
-  for (const [step, loss, status] of [[8, 0.2, 'COMPLETE'], [16, 0.5, 'COMPLETE'], [24, 0.4, 'PENDING']] as const) {
+  for (const [step, loss, status] of [
+    [8, 0.2, 'COMPLETE'],
+    [16, 0.5, 'COMPLETE'],
+    [24, 0.4, 'PENDING'],
+  ] as const) {
     const row = await env.db.checkpoint.create({
       data: {
         runId,
@@ -50,15 +54,25 @@ test('GET checkpoints: COMPLETE only by step; all=true adds the PENDING one', as
   const r = await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/checkpoints`, headers: auth });
   assert.equal(r.statusCode, 200);
   const list = r.json().checkpoints;
-  assert.deepEqual(list.map((c: { step: number }) => c.step), [8, 16]);
+  assert.deepEqual(
+    list.map((c: { step: number }) => c.step),
+    [8, 16],
+  );
   assert.deepEqual(list[1].metrics, { loss: 0.5 });
   assert.equal(list[1].status, 'COMPLETE');
   const all = await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/checkpoints?all=true`, headers: auth });
-  assert.deepEqual(all.json().checkpoints.map((c: { step: number; status: string }) => `${c.step}:${c.status}`), ['8:COMPLETE', '16:COMPLETE', '24:PENDING']);
+  assert.deepEqual(
+    all.json().checkpoints.map((c: { step: number; status: string }) => `${c.step}:${c.status}`),
+    ['8:COMPLETE', '16:COMPLETE', '24:PENDING'],
+  );
 });
 
 test('download: a presigned URL whose bytes match the manifest sha256; other files and errors', async () => {
-  const r = await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download?file=model.safetensors`, headers: auth });
+  const r = await env.app.inject({
+    method: 'GET',
+    url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download?file=model.safetensors`,
+    headers: auth,
+  });
   assert.equal(r.statusCode, 200, r.body);
   const d = r.json();
   assert.equal(d.file, 'model.safetensors');
@@ -75,11 +89,19 @@ test('download: a presigned URL whose bytes match the manifest sha256; other fil
 
   const dflt = await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download`, headers: auth });
   assert.equal(dflt.json().file, 'model.safetensors');
-  const st = await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download?file=state.json`, headers: auth });
+  const st = await env.app.inject({
+    method: 'GET',
+    url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download?file=state.json`,
+    headers: auth,
+  });
   const stBytes = Buffer.from(await (await fetch(st.json().url)).arrayBuffer());
   assert.ok(stBytes.equals(state));
 
-  const missing = await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download?file=optimizer.bin`, headers: auth });
+  const missing = await env.app.inject({
+    method: 'GET',
+    url: `/v1/runs/${runId}/checkpoints/${ids[16]}/download?file=optimizer.bin`,
+    headers: auth,
+  });
   assert.equal(missing.statusCode, 404);
   assert.equal(missing.json().message, `checkpoint ${ids[16]} has no file optimizer.bin; it has: model.safetensors, state.json`);
 
@@ -94,7 +116,12 @@ test('download: a presigned URL whose bytes match the manifest sha256; other fil
 
 test('finetune source: latest, best and an id resolve as documented (validateOnly writes nothing)', async () => {
   const validate = (source: object, extra: object = {}) =>
-    env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'finetune', preset: 'smoke', validateOnly: true, source, ...extra } });
+    env.app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: auth,
+      payload: { kind: 'finetune', preset: 'smoke', validateOnly: true, source, ...extra },
+    });
   const runs = await env.db.run.count();
 
   const latest = await validate({ runId, checkpoint: 'latest' }, { encoder: 'target' });
@@ -124,10 +151,20 @@ test('finetune source: latest, best and an id resolve as documented (validateOnl
 });
 
 test('a created finetune pins its source checkpoint and can download it', async () => {
-  const r = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'finetune', preset: 'smoke', source: { runId, checkpoint: 'latest' } } });
+  const r = await env.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: auth,
+    payload: { kind: 'finetune', preset: 'smoke', source: { runId, checkpoint: 'latest' } },
+  });
   assert.equal(r.statusCode, 201, r.body);
   const ft = r.json();
-  assert.deepEqual(ft.source, { checkpointId: ids[16], runId, step: 16, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000016` });
+  assert.deepEqual(ft.source, {
+    checkpointId: ids[16],
+    runId,
+    step: 16,
+    uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000016`,
+  });
   const row = await env.db.run.findUniqueOrThrow({ where: { id: ft.id } });
   assert.equal(row.sourceCheckpointId, ids[16]);
   assert.equal((row.config as { encoder: string }).encoder, 'online');
@@ -140,14 +177,20 @@ test('a created finetune pins its source checkpoint and can download it', async 
   assert.equal(other.statusCode, 404);
 });
 
-test('an imported s3 uri source in the team\'s import area: checked with HeadObject, one checkpoint row reused, downloadable as is', async () => {
+test("an imported s3 uri source in the team's import area: checked with HeadObject, one checkpoint row reused, downloadable as is", async () => {
   const weights = randomBytes(4096);
   const key = `imports/${teamId}/u1/official-vit-b.safetensors`;
   await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: key, Body: weights }));
   const uri = `s3://${env.s3.bucket}/${key}`;
-  const submit = () => env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'eval', preset: 'smoke', source: { uri } } });
+  const submit = () =>
+    env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'eval', preset: 'smoke', source: { uri } } });
 
-  const dry = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'eval', source: { uri }, validateOnly: true } });
+  const dry = await env.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: auth,
+    payload: { kind: 'eval', source: { uri }, validateOnly: true },
+  });
   assert.equal(dry.statusCode, 200);
   assert.deepEqual(dry.json().source, { checkpointId: null, runId: null, step: 0, uri });
   assert.equal(await env.db.checkpoint.count({ where: { uri } }), 0);

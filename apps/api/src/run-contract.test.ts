@@ -19,13 +19,25 @@ after(async () => {
 });
 
 test('the plan (effective batch, peak lr, steps, warm-up) is stored on the run and returned by GET /v1/runs/:id', async () => {
-  const r = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke', worldSize: 2 } });
+  const r = await env.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: auth,
+    payload: { kind: 'pretrain', preset: 'smoke', worldSize: 2 },
+  });
   assert.equal(r.statusCode, 201, r.body);
   const got = await env.app.inject({ method: 'GET', url: `/v1/runs/${r.json().id}`, headers: auth });
   // smoke: 1024 synthetic images, batch 32, 1 epoch, warm-up 0.2 epochs, base lr 1.5e-3; two ranks
   assert.deepEqual(got.json().plan, {
-    effectiveBatch: 64, peakLr: (1.5e-3 * 64) / 256, epochs: 1, warmupEpochs: 0.2,
-    trainImages: 1024, stepsPerEpoch: 16, totalSteps: 16, warmupSteps: 3, derivedBy: 'api',
+    effectiveBatch: 64,
+    peakLr: (1.5e-3 * 64) / 256,
+    epochs: 1,
+    warmupEpochs: 0.2,
+    trainImages: 1024,
+    stepsPerEpoch: 16,
+    totalSteps: 16,
+    warmupSteps: 3,
+    derivedBy: 'api',
   });
   const res = got.json().resources;
   assert.ok(res.parameters > 250_000 && res.parameters < 260_000, String(res.parameters));
@@ -42,8 +54,15 @@ test('the plan (effective batch, peak lr, steps, warm-up) is stored on the run a
 
 test('a dataset smaller than one step is refused at submission, naming the sizes', async () => {
   const r = await env.app.inject({
-    method: 'POST', url: '/v1/runs', headers: auth,
-    payload: { kind: 'pretrain', preset: 'smoke', worldSize: 4, config: { dataset: { kind: 'synthetic', size: 100, imageSize: 48, seed: 0 } } },
+    method: 'POST',
+    url: '/v1/runs',
+    headers: auth,
+    payload: {
+      kind: 'pretrain',
+      preset: 'smoke',
+      worldSize: 4,
+      config: { dataset: { kind: 'synthetic', size: 100, imageSize: 48, seed: 0 } },
+    },
   });
   assert.equal(r.statusCode, 400);
   assert.equal(r.json().message, 'config: dataset too small: 25 images per rank give 0 batches of 32, fewer than accumIter 1');
@@ -51,21 +70,55 @@ test('a dataset smaller than one step is refused at submission, naming the sizes
 
 test('a run no worker can hold is refused with the estimate and the limit; one that fits passes', async () => {
   const huge = await env.app.inject({
-    method: 'POST', url: '/v1/runs', headers: auth,
-    payload: { kind: 'pretrain', preset: 'smoke', validateOnly: true, config: { batchSize: 4096, dataset: { kind: 'synthetic', size: 1_000_000, imageSize: 48, seed: 0 }, modelOverrides: { depth: 48, embedDim: 4096, numHeads: 64 } } },
+    method: 'POST',
+    url: '/v1/runs',
+    headers: auth,
+    payload: {
+      kind: 'pretrain',
+      preset: 'smoke',
+      validateOnly: true,
+      config: {
+        batchSize: 4096,
+        dataset: { kind: 'synthetic', size: 1_000_000, imageSize: 48, seed: 0 },
+        modelOverrides: { depth: 48, embedDim: 4096, numHeads: 64 },
+      },
+    },
   });
   assert.equal(huge.statusCode, 400);
-  assert.match(huge.json().message, /^the run needs an estimated [\d.]+ GiB per rank \([\d,]+ parameters, [\d.]+ GiB of activations at batchSize 4096\), more than a worker's 80\.0 GiB \(CIM_WORKER_MEMORY_MB\)/);
+  assert.match(
+    huge.json().message,
+    /^the run needs an estimated [\d.]+ GiB per rank \([\d,]+ parameters, [\d.]+ GiB of activations at batchSize 4096\), more than a worker's 80\.0 GiB \(CIM_WORKER_MEMORY_MB\)/,
+  );
 
   // a 1 GiB worker class: the smoke model at batch 8 fits (~0.74 GiB), at batch 32 (~1.46 GiB) it does not
-  const small = await buildApp({ db: env.db, redis: env.redis, runsQueue: env.queue, queuePrefix: env.prefix, s3: { client: env.s3.client, bucket: env.s3.bucket }, workerMemoryBytes: 2 ** 30 });
+  const small = await buildApp({
+    db: env.db,
+    redis: env.redis,
+    runsQueue: env.queue,
+    queuePrefix: env.prefix,
+    s3: { client: env.s3.client, bucket: env.s3.bucket },
+    workerMemoryBytes: 2 ** 30,
+  });
   try {
-    const fits = await small.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke', validateOnly: true, config: { batchSize: 8 } } });
+    const fits = await small.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: auth,
+      payload: { kind: 'pretrain', preset: 'smoke', validateOnly: true, config: { batchSize: 8 } },
+    });
     assert.equal(fits.statusCode, 200, fits.body);
     assert.ok(fits.json().resources.peakBytesPerRank < 2 ** 30);
-    const tooBig = await small.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke', validateOnly: true } });
+    const tooBig = await small.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: auth,
+      payload: { kind: 'pretrain', preset: 'smoke', validateOnly: true },
+    });
     assert.equal(tooBig.statusCode, 400);
-    assert.match(tooBig.json().message, /^the run needs an estimated 1\.\d\d GiB per rank \(257,666 parameters, 0\.\d\d GiB of activations at batchSize 32\), more than a worker's 1\.00 GiB/);
+    assert.match(
+      tooBig.json().message,
+      /^the run needs an estimated 1\.\d\d GiB per rank \(257,666 parameters, 0\.\d\d GiB of activations at batchSize 32\), more than a worker's 1\.00 GiB/,
+    );
   } finally {
     await small.close();
   }

@@ -15,15 +15,33 @@ let complete: string;
 let pending: string;
 let png: Buffer;
 
-const post = (id: string, payload: unknown, headers = auth) => env.app.inject({ method: 'POST', url: `/v1/runs/${id}/figures`, headers, payload: payload as object });
+const post = (id: string, payload: unknown, headers = auth) =>
+  env.app.inject({ method: 'POST', url: `/v1/runs/${id}/figures`, headers, payload: payload as object });
 
 before(async () => {
   env = await startApiTestEnv();
   ({ auth } = await env.team());
-  runId = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
-  complete = (await env.db.checkpoint.create({ data: { runId, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000008`, step: 8, status: 'COMPLETE', completedAt: new Date() } })).id;
-  pending = (await env.db.checkpoint.create({ data: { runId, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000016`, step: 16, status: 'PENDING' } })).id;
-  png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } }).png().toBuffer();
+  runId = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json()
+    .id;
+  complete = (
+    await env.db.checkpoint.create({
+      data: {
+        runId,
+        uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000008`,
+        step: 8,
+        status: 'COMPLETE',
+        completedAt: new Date(),
+      },
+    })
+  ).id;
+  pending = (
+    await env.db.checkpoint.create({
+      data: { runId, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000016`, step: 16, status: 'PENDING' },
+    })
+  ).id;
+  png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } })
+    .png()
+    .toBuffer();
 });
 after(async () => {
   await env?.close();
@@ -47,14 +65,28 @@ test('POST figures: 202 pending; the image is stored, the row made at the latest
     await q.close();
   }
   const list = (await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/figures`, headers: auth })).json().items;
-  assert.deepEqual(list.map((f: { id: string; status: string; url?: string }) => [f.id, f.status, f.url]), [[id, 'pending', undefined]]);
+  assert.deepEqual(
+    list.map((f: { id: string; status: string; url?: string }) => [f.id, f.status, f.url]),
+    [[id, 'pending', undefined]],
+  );
   // a data: URL and an explicit checkpoint id work too
   const d = await post(runId, { checkpoint: complete, image: `data:image/png;base64,${png.toString('base64')}` });
   assert.equal(d.statusCode, 202, d.body);
 });
 
 test('a ready figure is listed with a presigned URL of its PNG and its size', async () => {
-  const row = await env.db.figure.create({ data: { runId, checkpointId: complete, step: 8, source: 'heldout', status: 'ready', width: 40, height: 30, key: figurePngKey(runId, 'x') } });
+  const row = await env.db.figure.create({
+    data: {
+      runId,
+      checkpointId: complete,
+      step: 8,
+      source: 'heldout',
+      status: 'ready',
+      width: 40,
+      height: 30,
+      key: figurePngKey(runId, 'x'),
+    },
+  });
   await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: row.key!, Body: png, ContentType: 'image/png' }));
   const list = (await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/figures`, headers: auth })).json().items;
   const f = list.find((x: { id: string }) => x.id === row.id);
@@ -65,7 +97,9 @@ test('a ready figure is listed with a presigned URL of its PNG and its size', as
 
 test('bad images are 400 with the reason, and nothing is stored', async () => {
   const before = await env.db.figure.count();
-  const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'white' } }).png().toBuffer();
+  const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'white' } })
+    .png()
+    .toBuffer();
   const cases: [unknown, RegExp][] = [
     ['!!!not base64!!!', /image is not base64$/],
     [Buffer.from('GIF89a....').toString('base64'), /must be a PNG or a JPEG/],
@@ -92,7 +126,9 @@ test('checkpoint refusals: PENDING 409, not this run 404, none yet 409, a fine-t
   assert.equal(p.statusCode, 409);
   assert.match(p.json().message, /is PENDING/);
   assert.equal((await post(runId, { checkpoint: '00000000-0000-4000-8000-000000000000', image: png.toString('base64') })).statusCode, 404);
-  const fresh = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
+  const fresh = (
+    await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })
+  ).json().id;
   const none = await post(fresh, { checkpoint: 'latest', image: png.toString('base64') });
   assert.equal(none.statusCode, 409);
   assert.match(none.json().message, /no COMPLETE checkpoint yet/);
@@ -109,8 +145,27 @@ test("another team's run is 404 for listing and uploading", async () => {
 });
 
 test("a figure outlives its checkpoint's retention: still listed, still downloadable", async () => {
-  const cp = await env.db.checkpoint.create({ data: { runId, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000024`, step: 24, status: 'COMPLETE', completedAt: new Date() } });
-  const row = await env.db.figure.create({ data: { runId, checkpointId: cp.id, step: 24, source: 'heldout', status: 'ready', width: 40, height: 30, key: figurePngKey(runId, 'y') } });
+  const cp = await env.db.checkpoint.create({
+    data: {
+      runId,
+      uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/step-00000024`,
+      step: 24,
+      status: 'COMPLETE',
+      completedAt: new Date(),
+    },
+  });
+  const row = await env.db.figure.create({
+    data: {
+      runId,
+      checkpointId: cp.id,
+      step: 24,
+      source: 'heldout',
+      status: 'ready',
+      width: 40,
+      height: 30,
+      key: figurePngKey(runId, 'y'),
+    },
+  });
   await env.s3.client.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: row.key!, Body: png, ContentType: 'image/png' }));
   await env.db.checkpoint.delete({ where: { id: cp.id } });
   const list = (await env.app.inject({ method: 'GET', url: `/v1/runs/${runId}/figures`, headers: auth })).json().items;

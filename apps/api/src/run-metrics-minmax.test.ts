@@ -13,10 +13,12 @@ const DIP_STEP = 777;
 before(async () => {
   env = await startApiTestEnv();
   ({ auth } = await env.team());
-  runId = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
+  runId = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json()
+    .id;
   const points: MetricPoint[] = [];
   // a slowly falling loss 2 → 1 with one spike of 50 and one dip to -3
-  for (let step = 0; step < 20_000; step++) points.push({ runId, name: 'loss', step, value: step === SPIKE_STEP ? 50 : step === DIP_STEP ? -3 : 2 - step / 20_000 });
+  for (let step = 0; step < 20_000; step++)
+    points.push({ runId, name: 'loss', step, value: step === SPIKE_STEP ? 50 : step === DIP_STEP ? -3 : 2 - step / 20_000 });
   assert.equal(await writeMetrics(env.db, points), 20_000);
 });
 after(async () => {

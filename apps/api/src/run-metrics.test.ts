@@ -10,7 +10,8 @@ let runId: string;
 before(async () => {
   env = await startApiTestEnv();
   ({ auth } = await env.team());
-  runId = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
+  runId = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json()
+    .id;
   const points: MetricPoint[] = [];
   for (let step = 0; step < 10_000; step++) points.push({ runId, name: 'loss', step, value: step / 1000 });
   for (const rank of [0, 1]) for (let step = 0; step < 100; step++) points.push({ runId, name: 'loss', rank, step, value: rank + step });

@@ -51,14 +51,30 @@ test('a run stream: current status, then events, points and status changes; Last
   assert.match(first.id, /^\d+\.\d+\.\d+$/);
 
   await env.db.runEvent.create({ data: { runId, type: 'attempt.started', message: 'attempt 1 of 2 ranks' } });
-  await writeMetrics(env.db, [0, 1, 2].map((step) => ({ runId, name: 'loss', step, value: 3 - step })));
+  await writeMetrics(
+    env.db,
+    [0, 1, 2].map((step) => ({ runId, name: 'loss', step, value: 3 - step })),
+  );
   await env.db.run.update({ where: { id: runId }, data: { status: 'RUNNING', startedAt: new Date() } });
   const ev = await s1.next((e) => e.event === 'run-event');
-  assert.deepEqual([(ev.data as { type: string }).type, (ev.data as { message: string }).message], ['attempt.started', 'attempt 1 of 2 ranks']);
+  assert.deepEqual(
+    [(ev.data as { type: string }).type, (ev.data as { message: string }).message],
+    ['attempt.started', 'attempt 1 of 2 ranks'],
+  );
   const pts = await s1.next((e) => e.event === 'metric');
-  assert.deepEqual((pts.data as { points: { name: string; step: number; value: number; rank: null }[] }).points.map((p) => [p.name, p.rank, p.step, p.value]), [
-    ['loss', null, 0, 3], ['loss', null, 1, 2], ['loss', null, 2, 1],
-  ]);
+  assert.deepEqual(
+    (pts.data as { points: { name: string; step: number; value: number; rank: null }[] }).points.map((p) => [
+      p.name,
+      p.rank,
+      p.step,
+      p.value,
+    ]),
+    [
+      ['loss', null, 0, 3],
+      ['loss', null, 1, 2],
+      ['loss', null, 2, 1],
+    ],
+  );
   const running = await s1.next((e) => e.event === 'status' && (e.data as { status: string }).status === 'RUNNING');
   // the submit's own queued event was written before the stream opened: not replayed
   assert.equal(s1.received.filter((e) => e.event === 'run-event').length, 1);
@@ -68,21 +84,36 @@ test('a run stream: current status, then events, points and status changes; Last
 
   // while nobody listens: one more event, two more points, then the run finishes
   await env.db.runEvent.create({ data: { runId, type: 'checkpoint.complete', message: 'step 2' } });
-  await writeMetrics(env.db, [3, 4].map((step) => ({ runId, name: 'loss', step, value: 3 - step })));
+  await writeMetrics(
+    env.db,
+    [3, 4].map((step) => ({ runId, name: 'loss', step, value: 3 - step })),
+  );
   await env.db.run.update({ where: { id: runId }, data: { status: 'SUCCEEDED', finishedAt: new Date() } });
 
   const s2 = await open(`/v1/runs/${runId}/stream`, { ...a.auth, 'last-event-id': lastId });
   await s2.waitEnd();
   const events = s2.received.filter((e) => e.event === 'run-event').map((e) => (e.data as { type: string }).type);
-  const points = s2.received.filter((e) => e.event === 'metric').flatMap((e) => (e.data as { points: { step: number }[] }).points.map((p) => p.step));
+  const points = s2.received
+    .filter((e) => e.event === 'metric')
+    .flatMap((e) => (e.data as { points: { step: number }[] }).points.map((p) => p.step));
   const statuses = s2.received.filter((e) => e.event === 'status').map((e) => (e.data as { status: string }).status);
   // inside the reorder window a resume may repeat rows: what is new must be there, exactly once each
-  assert.deepEqual(events.filter((t) => t === 'checkpoint.complete'), ['checkpoint.complete']);
-  assert.deepEqual(points.filter((s) => s >= 3), [3, 4]);
+  assert.deepEqual(
+    events.filter((t) => t === 'checkpoint.complete'),
+    ['checkpoint.complete'],
+  );
+  assert.deepEqual(
+    points.filter((s) => s >= 3),
+    [3, 4],
+  );
   assert.deepEqual(statuses, ['SUCCEEDED']);
   // ids never go backwards
   const ids = s2.received.map((e) => parseRunCursor(e.id));
-  assert.ok(ids.every((c, i) => i === 0 || (c.eventId >= ids[i - 1].eventId && c.metricId >= ids[i - 1].metricId && c.statusMs >= ids[i - 1].statusMs)));
+  assert.ok(
+    ids.every(
+      (c, i) => i === 0 || (c.eventId >= ids[i - 1].eventId && c.metricId >= ids[i - 1].metricId && c.statusMs >= ids[i - 1].statusMs),
+    ),
+  );
 });
 
 test("another team's run is 404, no token 401, a made-up Last-Event-ID 400", async () => {
@@ -107,7 +138,10 @@ test("the team stream: the team's own run changes only, resumable", async () => 
   const mine = await submit(a.auth, 'mine');
   const theirs = await submit(b.auth, 'theirs');
   const queued = await s.next((e) => (e.data as { id: string }).id === mine);
-  assert.deepEqual([queued.event, (queued.data as { status: string }).status, (queued.data as { name: string }).name], ['status', 'QUEUED', 'mine']);
+  assert.deepEqual(
+    [queued.event, (queued.data as { status: string }).status, (queued.data as { name: string }).name],
+    ['status', 'QUEUED', 'mine'],
+  );
   const cancel = await env.app.inject({ method: 'POST', url: `/v1/runs/${mine}/cancel`, headers: a.auth });
   assert.equal(cancel.statusCode, 202);
   const cancelled = await s.next((e) => (e.data as { status: string }).status === 'CANCELLED');
@@ -129,10 +163,16 @@ test("the team stream: the team's own run changes only, resumable", async () => 
 test('IdWindow: a batch that commits after higher ids were read is still delivered, once', () => {
   const w = new IdWindow(100n, 16n);
   const rows = (...ids: number[]) => ids.map((id) => ({ id: BigInt(id) }));
-  assert.deepEqual(w.accept(rows(105, 106)).map((r) => r.id), [105n, 106n]);
+  assert.deepEqual(
+    w.accept(rows(105, 106)).map((r) => r.id),
+    [105n, 106n],
+  );
   assert.equal(w.low, 90n);
   // ids 101..104 commit late; the next read (id > 90) sees them with the ones already sent
-  assert.deepEqual(w.accept(rows(101, 102, 103, 104, 105, 106, 107)).map((r) => r.id), [101n, 102n, 103n, 104n, 107n]);
+  assert.deepEqual(
+    w.accept(rows(101, 102, 103, 104, 105, 106, 107)).map((r) => r.id),
+    [101n, 102n, 103n, 104n, 107n],
+  );
   assert.equal(w.position, 107n);
   assert.deepEqual(w.accept(rows(101, 107)), []);
 });

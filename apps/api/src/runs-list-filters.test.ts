@@ -39,8 +39,13 @@ test('name filters by substring, ignoring case, within the team', async () => {
 test("sourceRunId lists the runs fine-tuned from that run's checkpoints", async () => {
   const pre = await submit(auth, { kind: 'pretrain', preset: 'smoke', name: 'parent' });
   const unrelated = await submit(auth, { kind: 'pretrain', preset: 'smoke', name: 'unrelated' });
-  for (const [runId, step] of [[pre, 4], [unrelated, 4]] as const) {
-    await env.db.checkpoint.create({ data: { runId, step, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/${step}`, status: 'COMPLETE', completedAt: new Date() } });
+  for (const [runId, step] of [
+    [pre, 4],
+    [unrelated, 4],
+  ] as const) {
+    await env.db.checkpoint.create({
+      data: { runId, step, uri: `s3://${env.s3.bucket}/runs/${runId}/checkpoints/${step}`, status: 'COMPLETE', completedAt: new Date() },
+    });
   }
   await submit(auth, { kind: 'finetune', preset: 'smoke', name: 'child', source: { runId: pre, checkpoint: 'latest' } });
   await submit(auth, { kind: 'finetune', preset: 'smoke', name: 'cousin', source: { runId: unrelated, checkpoint: 'latest' } });

@@ -46,7 +46,10 @@ test('POST /v1/runs pretrain smoke ×2 ranks → 201, QUEUED row with the resolv
   assert.equal(row.status, 'QUEUED');
   assert.deepEqual(row.config, run.config);
   const events = await env.db.runEvent.findMany({ where: { runId: run.id } });
-  assert.deepEqual(events.map((e) => e.type), ['run.queued']);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['run.queued'],
+  );
   assert.deepEqual(events[0].data, { kind: 'pretrain', preset: 'smoke', worldSize: 2, priority: 10, sourceCheckpointId: null });
 
   const all = await jobs();
@@ -64,7 +67,12 @@ test('Idempotency-Key: the same key twice → the same run (201 then 200), one r
   const before = await env.db.run.count();
   const jobsBefore = (await jobs()).length;
   const send = (key: string) =>
-    env.app.inject({ method: 'POST', url: '/v1/runs', headers: { ...auth, 'idempotency-key': key }, payload: { kind: 'pretrain', preset: 'smoke' } });
+    env.app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: { ...auth, 'idempotency-key': key },
+      payload: { kind: 'pretrain', preset: 'smoke' },
+    });
   const a = await send('key-1');
   const b = await send('key-1');
   assert.equal(a.statusCode, 201);
@@ -130,7 +138,13 @@ test('another pretrain preset (official-vit-base) resolves with its own sizes', 
 test('a queue that cannot take the job → 503 and the run FAILED "could not enqueue: …"', async () => {
   const dead = runsQueue({ redisUrl, prefix: `${env.prefix}-dead` });
   await dead.close();
-  const app = await buildApp({ db: env.db, redis: env.redis, runsQueue: dead, queuePrefix: env.prefix, s3: { client: env.s3.client, bucket: env.s3.bucket } });
+  const app = await buildApp({
+    db: env.db,
+    redis: env.redis,
+    runsQueue: dead,
+    queuePrefix: env.prefix,
+    s3: { client: env.s3.client, bucket: env.s3.bucket },
+  });
   try {
     const r = await app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } });
     assert.equal(r.statusCode, 503, r.body);

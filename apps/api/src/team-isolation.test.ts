@@ -14,10 +14,16 @@ before(async () => {
   env = await startApiTestEnv();
   a = await env.team('alpha');
   b = await env.team('beta');
-  runA = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: a.auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
-  runB = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: b.auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json().id;
+  runA = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: a.auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json()
+    .id;
+  runB = (await env.app.inject({ method: 'POST', url: '/v1/runs', headers: b.auth, payload: { kind: 'pretrain', preset: 'smoke' } })).json()
+    .id;
   await writeMetrics(env.db, [{ runId: runA, name: 'loss', step: 1, value: 0.9 }]);
-  checkpointA = (await env.db.checkpoint.create({ data: { runId: runA, uri: `s3://${env.s3.bucket}/runs/${runA}/checkpoints/step-1`, step: 1, status: 'COMPLETE' } })).id;
+  checkpointA = (
+    await env.db.checkpoint.create({
+      data: { runId: runA, uri: `s3://${env.s3.bucket}/runs/${runA}/checkpoints/step-1`, step: 1, status: 'COMPLETE' },
+    })
+  ).id;
 });
 after(async () => {
   await env?.close();
@@ -48,15 +54,24 @@ test("team B gets 404 for every route on team A's run, and A's run stays QUEUED"
 
 test("listings: each team lists only its runs; the queue view hides other teams' ids; admin sees all", async () => {
   const listB = (await env.app.inject({ method: 'GET', url: '/v1/runs', headers: b.auth })).json();
-  assert.deepEqual(listB.runs.map((r: { id: string }) => r.id), [runB]);
+  assert.deepEqual(
+    listB.runs.map((r: { id: string }) => r.id),
+    [runB],
+  );
   const queueB = (await env.app.inject({ method: 'GET', url: '/v1/queue', headers: b.auth })).json();
-  assert.deepEqual(queueB.runs.map((r: { id: string }) => r.id), [runB]);
+  assert.deepEqual(
+    queueB.runs.map((r: { id: string }) => r.id),
+    [runB],
+  );
   assert.equal(queueB.runs[0].position, 2);
   const admin = { authorization: `Bearer ${env.adminToken}` };
   const all = (await env.app.inject({ method: 'GET', url: '/v1/runs', headers: admin })).json();
   assert.deepEqual(all.runs.map((r: { id: string }) => r.id).sort(), [runA, runB].sort());
   const queueAll = (await env.app.inject({ method: 'GET', url: '/v1/queue', headers: admin })).json();
-  assert.deepEqual(queueAll.runs.map((r: { id: string }) => r.id), [runA, runB]);
+  assert.deepEqual(
+    queueAll.runs.map((r: { id: string }) => r.id),
+    [runA, runB],
+  );
   const one = await env.app.inject({ method: 'GET', url: `/v1/runs/${runA}`, headers: admin });
   assert.equal(one.statusCode, 200);
 });
@@ -64,7 +79,12 @@ test("listings: each team lists only its runs; the queue view hides other teams'
 test('GET /v1/runs pages newest first through an opaque cursor (ties broken by id), with filters', async () => {
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: a.auth, payload: { kind: 'pretrain', preset: 'smoke', name: `p${i}` } });
+    const r = await env.app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: a.auth,
+      payload: { kind: 'pretrain', preset: 'smoke', name: `p${i}` },
+    });
     ids.push(r.json().id);
   }
   // two runs share a created_at, so the (created_at, id) cursor must break the tie across pages
@@ -78,7 +98,9 @@ test('GET /v1/runs pages newest first through an opaque cursor (ties broken by i
   let pages = 0;
   do {
     const url = `/v1/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
-    const page: { runs: { id: string }[]; nextCursor: string | null } = (await env.app.inject({ method: 'GET', url, headers: a.auth })).json();
+    const page: { runs: { id: string }[]; nextCursor: string | null } = (
+      await env.app.inject({ method: 'GET', url, headers: a.auth })
+    ).json();
     seen.push(...page.runs.map((r) => r.id));
     if (page.nextCursor) assert.match(page.nextCursor, /^[A-Za-z0-9_-]+$/);
     cursor = page.nextCursor;
@@ -90,7 +112,10 @@ test('GET /v1/runs pages newest first through an opaque cursor (ties broken by i
   const cancelled = await env.app.inject({ method: 'POST', url: `/v1/runs/${ids[0]}/cancel`, headers: a.auth });
   assert.equal(cancelled.statusCode, 202);
   const onlyCancelled = (await env.app.inject({ method: 'GET', url: '/v1/runs?status=CANCELLED&kind=pretrain', headers: a.auth })).json();
-  assert.deepEqual(onlyCancelled.runs.map((r: { id: string }) => r.id), [ids[0]]);
+  assert.deepEqual(
+    onlyCancelled.runs.map((r: { id: string }) => r.id),
+    [ids[0]],
+  );
   const noEval = (await env.app.inject({ method: 'GET', url: '/v1/runs?kind=eval', headers: a.auth })).json();
   assert.deepEqual(noEval, { runs: [], nextCursor: null });
 });

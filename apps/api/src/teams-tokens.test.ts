@@ -18,7 +18,12 @@ test('admin creates a team and a token; the token works and is stored only as it
   assert.equal(team.name, 'vision');
   assert.match(team.id, /^[0-9a-f-]{36}$/);
 
-  const k = await env.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(env.adminToken), payload: { teamId: team.id, name: 'ci' } });
+  const k = await env.app.inject({
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: bearer(env.adminToken),
+    payload: { teamId: team.id, name: 'ci' },
+  });
   assert.equal(k.statusCode, 201);
   const created = k.json();
   assert.match(created.token, /^cimf_[A-Za-z0-9_-]{43}$/);
@@ -86,13 +91,28 @@ test('missing, malformed, unknown and revoked tokens → 401; a team token on ad
 });
 
 test('an admin token made by the API administers too (teamless)', async () => {
-  const k = await env.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(env.adminToken), payload: { admin: true, name: 'ops' } });
+  const k = await env.app.inject({
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: bearer(env.adminToken),
+    payload: { admin: true, name: 'ops' },
+  });
   assert.equal(k.statusCode, 201);
   assert.equal(k.json().teamId, null);
-  const t = await env.app.inject({ method: 'POST', url: '/v1/teams', headers: bearer(k.json().token), payload: { name: 'made-by-db-admin' } });
+  const t = await env.app.inject({
+    method: 'POST',
+    url: '/v1/teams',
+    headers: bearer(k.json().token),
+    payload: { name: 'made-by-db-admin' },
+  });
   assert.equal(t.statusCode, 201);
   // runs belong to teams: a teamless admin cannot submit
-  const r = await env.app.inject({ method: 'POST', url: '/v1/runs', headers: bearer(k.json().token), payload: { kind: 'pretrain', preset: 'smoke' } });
+  const r = await env.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: bearer(k.json().token),
+    payload: { kind: 'pretrain', preset: 'smoke' },
+  });
   assert.equal(r.statusCode, 403);
   assert.match(r.json().message, /runs belong to a team/);
 });

@@ -30,7 +30,7 @@ test('list: an admin sees every token, a team only its own, never a secret; last
   assert.ok(teams.has(a.teamId) && teams.has(b.teamId));
 });
 
-test('revoke: a team cannot revoke another team\'s token (404); its own stops working at once', async () => {
+test("revoke: a team cannot revoke another team's token (404); its own stops working at once", async () => {
   const a = await env.team();
   const b = await env.team();
   const bId = (await env.app.inject({ method: 'GET', url: '/v1/tokens', headers: b.auth })).json().tokens[0].id;
@@ -46,13 +46,22 @@ test('revoke: a team cannot revoke another team\'s token (404); its own stops wo
   const byAdmin = await env.app.inject({ method: 'DELETE', url: `/v1/tokens/${bId}`, headers: bearer(env.adminToken) });
   assert.equal(byAdmin.statusCode, 200);
   assert.equal((await env.app.inject({ method: 'GET', url: '/v1/runs', headers: b.auth })).statusCode, 401);
-  const listed = await env.app.inject({ method: 'GET', url: `/v1/tokens?teamId=${b.teamId}&includeRevoked=true`, headers: bearer(env.adminToken) });
+  const listed = await env.app.inject({
+    method: 'GET',
+    url: `/v1/tokens?teamId=${b.teamId}&includeRevoked=true`,
+    headers: bearer(env.adminToken),
+  });
   assert.equal(listed.json().tokens[0].revokedAt, byAdmin.json().revokedAt);
 });
 
 test('expiry: a token created with expiresInSeconds stops working when it passes', async () => {
   const { teamId } = await env.team();
-  const k = await env.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(env.adminToken), payload: { teamId, expiresInSeconds: 60 } });
+  const k = await env.app.inject({
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: bearer(env.adminToken),
+    payload: { teamId, expiresInSeconds: 60 },
+  });
   assert.equal(k.statusCode, 201, k.body);
   const expiresAt = Date.parse(k.json().expiresAt);
   assert.ok(Math.abs(expiresAt - (Date.now() + 60_000)) < 10_000);
@@ -62,6 +71,11 @@ test('expiry: a token created with expiresInSeconds stops working when it passes
   const r = await env.app.inject({ method: 'GET', url: '/v1/runs', headers: bearer(k.json().token) });
   assert.equal(r.statusCode, 401);
   assert.match(r.json().message, /^token cimf_\S+… expired at /);
-  const tooLong = await env.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(env.adminToken), payload: { teamId, expiresInSeconds: 10 ** 9 } });
+  const tooLong = await env.app.inject({
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: bearer(env.adminToken),
+    payload: { teamId, expiresInSeconds: 10 ** 9 },
+  });
   assert.equal(tooLong.statusCode, 400);
 });

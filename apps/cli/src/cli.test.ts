@@ -27,7 +27,7 @@ function cim(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('parity on the authors\' fixture: every group within tolerance, exit 0', () => {
+test("parity on the authors' fixture: every group within tolerance, exit 0", () => {
   assert.ok(existsSync(fixture), `fixture at ${fixture}`);
   const r = cim('parity', '--fixture', fixture);
   assert.equal(r.code, 0, r.stderr);
@@ -84,7 +84,21 @@ test('bad input: clear messages and exit code 2', () => {
 
 test('pretrain → checkpoint, metrics, resume; visualize draws the figure', async () => {
   const out = await mkdtemp(join(tmpdir(), 'cim-cli-'));
-  const a = cim('pretrain', '--preset', 'smoke', '--limit', '256', '--max-steps', '2', '--checkpoint-every', '1', '--out', out, '--workers', '0');
+  const a = cim(
+    'pretrain',
+    '--preset',
+    'smoke',
+    '--limit',
+    '256',
+    '--max-steps',
+    '2',
+    '--checkpoint-every',
+    '1',
+    '--out',
+    out,
+    '--workers',
+    '0',
+  );
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stderr, /batch {8}32 × 1 accumulation × 1 rank\(s\) = effective 32/);
   assert.match(a.stderr, /lr {11}0\.0015 × 32\/256 = 1\.875e-4 peak/);
@@ -119,7 +133,22 @@ test('pretrain → checkpoint, metrics, resume; visualize draws the figure', asy
 
 test('pretrain --model cimResnetMicro: trains, evaluates held-out IoU, checkpoints a self-describing ResNet; resume and visualize read it', async () => {
   const out = await mkdtemp(join(tmpdir(), 'cim-cli-resnet-'));
-  const flags = ['--dataset', 'synthetic', '--limit', '32', '--batch-size', '8', '--epochs', '1', '--workers', '0', '--eval-images', '16', '--checkpoint-every', '2'];
+  const flags = [
+    '--dataset',
+    'synthetic',
+    '--limit',
+    '32',
+    '--batch-size',
+    '8',
+    '--epochs',
+    '1',
+    '--workers',
+    '0',
+    '--eval-images',
+    '16',
+    '--checkpoint-every',
+    '2',
+  ];
   const a = cim('pretrain', '--preset', 'smoke', '--model', 'cimResnetMicro', ...flags, '--max-steps', '3', '--out', out);
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stderr, /model {8}cimResnetMicro \{\} — 0\.\d\d M trainable parameters/);
@@ -144,7 +173,9 @@ test('pretrain --model cimResnetMicro: trains, evaluates held-out IoU, checkpoin
 
 test('the pure-JS cpu backend computes the same model (parity on --backend cpu)', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'parity', '--fixture', fixture, '--backend', 'cpu'], {
-    cwd: root, encoding: 'utf8', timeout: 240_000,
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 240_000,
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /tfjs backend: cpu/);
@@ -153,9 +184,15 @@ test('the pure-JS cpu backend computes the same model (parity on --backend cpu)'
 
 test('Ctrl-C (SIGINT) checkpoints at the next step boundary and exits 0', async () => {
   const out = await mkdtemp(join(tmpdir(), 'cim-sigint-'));
-  const p = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--workers', '0', '--checkpoint-every', '0', '--out', out], {
-    cwd: root, env: { ...process.env, CIM_BACKEND: testBackendChoice() }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const p = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--workers', '0', '--checkpoint-every', '0', '--out', out],
+    {
+      cwd: root,
+      env: { ...process.env, CIM_BACKEND: testBackendChoice() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   let stdout = '';
   p.stderr.on('data', (d) => (stderr += d));

@@ -16,7 +16,12 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const env = { ...process.env, CIM_BACKEND: testBackendChoice() };
 
 function cim(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: root, encoding: 'utf8', env, timeout: 300_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env,
+    timeout: 300_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,7 +32,11 @@ function lastModel(out: string): Map<string, Float32Array> {
 }
 
 function readdirLatest(dir: string): string {
-  const ids = spawnSync('ls', [dir], { encoding: 'utf8' }).stdout.trim().split('\n').filter((x) => x.startsWith('step-')).sort();
+  const ids = spawnSync('ls', [dir], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .filter((x) => x.startsWith('step-'))
+    .sort();
   return ids.at(-1)!;
 }
 
@@ -64,7 +73,21 @@ function weightsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>)
   return { worst, worstName, relative: Math.sqrt(num / den) };
 }
 
-const common = ['pretrain', '--preset', 'smoke', '--limit', '256', '--max-steps', '3', '--workers', '0', '--eval-images', '0', '--checkpoint-every', '0'];
+const common = [
+  'pretrain',
+  '--preset',
+  'smoke',
+  '--limit',
+  '256',
+  '--max-steps',
+  '3',
+  '--workers',
+  '0',
+  '--eval-images',
+  '0',
+  '--checkpoint-every',
+  '0',
+];
 let oneRankOut: string | undefined;
 /** the reference: 1 rank × batch 8, 3 steps (run once, shared by the equivalence tests) */
 function oneRank(): string {
@@ -98,7 +121,10 @@ test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identica
   assert.ok(d.relative <= 1e-5, `2-rank vs 1-rank: ‖Δw‖/‖w‖ = ${d.relative} over all weights`);
   // every rank logged its own step and all-reduce timings and bytes
   for (const r of [0, 1]) {
-    const lines = readFileSync(join(two, 'ranks', `rank-${r}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(two, 'ranks', `rank-${r}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 3);
     for (const l of lines) {
       assert.equal(l.rank, r);
@@ -145,13 +171,45 @@ test('2 nodes × 2 ranks over 2 Redis shards (node-local sums, leaders only on R
 test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops the gang at once, named', async () => {
   const servers = await startLocalRedisServers(2);
   const out = await mkdtemp(join(tmpdir(), 'cim-2x2-kill-'));
-  const socketDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('cim-nodes-')).sort();
+  const socketDirs = () =>
+    readdirSync(tmpdir())
+      .filter((d) => d.startsWith('cim-nodes-'))
+      .sort();
   const dirsBefore = socketDirs();
   try {
     const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
-    writeFileSync(tiny, JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }));
-    const p = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--config', tiny, '--batch-size', '2',
-      '--ranks', '4', '--nodes', '2', '--redis', servers.urls.join(','), '--workers', '0', '--collective-timeout', '5000', '--out', out], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      tiny,
+      JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }),
+    );
+    const p = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'apps/cli/src/main.ts',
+        'pretrain',
+        '--preset',
+        'smoke',
+        '--config',
+        tiny,
+        '--batch-size',
+        '2',
+        '--ranks',
+        '4',
+        '--nodes',
+        '2',
+        '--redis',
+        servers.urls.join(','),
+        '--workers',
+        '0',
+        '--collective-timeout',
+        '5000',
+        '--out',
+        out,
+      ],
+      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     p.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
@@ -165,7 +223,10 @@ test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops t
       if (Date.now() - t0 > 240_000) throw new Error(`rank 2 never stepped: ${stderr.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const pids = spawnSync('pgrep', ['-f', '--', `--rank 2 --world-size 4 .*--out ${out}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    const pids = spawnSync('pgrep', ['-f', '--', `--rank 2 --world-size 4 .*--out ${out}`], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean);
     assert.equal(pids.length, 1, `rank 2 process: ${pids}`);
     const killedAt = Date.now();
     process.kill(Number(pids[0]), 'SIGKILL');
@@ -173,7 +234,10 @@ test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops t
     const seconds = (Date.now() - killedAt) / 1000;
     assert.equal(code, 1);
     // the launcher hears of rank 2 first, or of rank 3, which lost its leader
-    assert.match(stderr, /rank 2 \(node-1, node leader\) was killed \(SIGKILL\): stopping the gang|the node leader \(rank 2\) on node "node-1" is gone/);
+    assert.match(
+      stderr,
+      /rank 2 \(node-1, node leader\) was killed \(SIGKILL\): stopping the gang|the node leader \(rank 2\) on node "node-1" is gone/,
+    );
     assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
     // the killed leader's socket file went with the gang's socket directory
     assert.deepEqual(socketDirs(), dirsBefore);
@@ -187,8 +251,30 @@ test('a rank killed with SIGKILL stops the gang with a message naming it, no han
   const t0 = Date.now();
   const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
   writeFileSync(tiny, JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }));
-  const p = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', 'smoke', '--config', tiny, '--batch-size', '2',
-    '--ranks', '2', '--workers', '0', '--collective-timeout', '5000', '--out', out], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'apps/cli/src/main.ts',
+      'pretrain',
+      '--preset',
+      'smoke',
+      '--config',
+      tiny,
+      '--batch-size',
+      '2',
+      '--ranks',
+      '2',
+      '--workers',
+      '0',
+      '--collective-timeout',
+      '5000',
+      '--out',
+      out,
+    ],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
   // wait until rank 1 has taken a step, then kill it
@@ -197,7 +283,10 @@ test('a rank killed with SIGKILL stops the gang with a message naming it, no han
     if (Date.now() - t0 > 240_000) throw new Error(`rank 1 never stepped: ${stderr.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const pids = spawnSync('pgrep', ['-f', '--', `--rank 1 --world-size 2 .*--out ${out}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+  const pids = spawnSync('pgrep', ['-f', '--', `--rank 1 --world-size 2 .*--out ${out}`], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .filter(Boolean);
   assert.equal(pids.length, 1, `rank 1 process: ${pids}`);
   const killedAt = Date.now();
   process.kill(Number(pids[0]), 'SIGKILL');
@@ -214,25 +303,67 @@ function redisInfo(): { keys: number; usedMemory: number } {
   return { keys: keys ? keys.split('\n').length : 0, usedMemory: Number(/used_memory:(\d+)/.exec(mem)![1]) };
 }
 
-test('Redis memory after a 200-step 2-rank run is back where it started', { skip: spawnSync('redis-cli', ['--version']).status !== 0 && 'redis-cli not installed' }, async () => {
-  const before = redisInfo();
-  const out = await mkdtemp(join(tmpdir(), 'cim-200-'));
-  const tiny = join(out, 'tiny.json');
-  writeFileSync(tiny, JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }));
-  const r = cim('pretrain', '--preset', 'smoke', '--config', tiny, '--limit', '1024', '--batch-size', '2', '--ranks', '2', '--max-steps', '200',
-    '--workers', '0', '--eval-images', '0', '--checkpoint-every', '0', '--out', out);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)!).steps, 200);
-  const after = redisInfo();
-  assert.equal(after.keys, before.keys, `run keys left in Redis: ${after.keys - before.keys}`);
-  // used_memory is server-wide and other tests may share the server: allow 1 MiB of drift
-  assert.ok(after.usedMemory - before.usedMemory < 1 << 20, `used_memory ${before.usedMemory} → ${after.usedMemory}`);
-});
+test(
+  'Redis memory after a 200-step 2-rank run is back where it started',
+  { skip: spawnSync('redis-cli', ['--version']).status !== 0 && 'redis-cli not installed' },
+  async () => {
+    const before = redisInfo();
+    const out = await mkdtemp(join(tmpdir(), 'cim-200-'));
+    const tiny = join(out, 'tiny.json');
+    writeFileSync(
+      tiny,
+      JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }),
+    );
+    const r = cim(
+      'pretrain',
+      '--preset',
+      'smoke',
+      '--config',
+      tiny,
+      '--limit',
+      '1024',
+      '--batch-size',
+      '2',
+      '--ranks',
+      '2',
+      '--max-steps',
+      '200',
+      '--workers',
+      '0',
+      '--eval-images',
+      '0',
+      '--checkpoint-every',
+      '0',
+      '--out',
+      out,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)!).steps, 200);
+    const after = redisInfo();
+    assert.equal(after.keys, before.keys, `run keys left in Redis: ${after.keys - before.keys}`);
+    // used_memory is server-wide and other tests may share the server: allow 1 MiB of drift
+    assert.ok(after.usedMemory - before.usedMemory < 1 << 20, `used_memory ${before.usedMemory} → ${after.usedMemory}`);
+  },
+);
 
 test('Redis unreachable: --ranks fails fast with a message naming the URL, no hang', async () => {
   const out = await mkdtemp(join(tmpdir(), 'cim-noredis-'));
   const t0 = Date.now();
-  const r = cim('pretrain', '--preset', 'smoke', '--ranks', '2', '--redis', 'redis://127.0.0.1:6390', '--max-steps', '1', '--workers', '0', '--out', out);
+  const r = cim(
+    'pretrain',
+    '--preset',
+    'smoke',
+    '--ranks',
+    '2',
+    '--redis',
+    'redis://127.0.0.1:6390',
+    '--max-steps',
+    '1',
+    '--workers',
+    '0',
+    '--out',
+    out,
+  );
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Redis at redis:\/\/127\.0\.0\.1:6390 is unreachable/);
   assert.ok(Date.now() - t0 < 60_000);

@@ -46,7 +46,10 @@ test('--config FILE: its fields, or a UsageError naming the file', async () => {
     assert.deepEqual(await readConfigFile(undefined), {});
     await writeFile(join(out, 'c.json'), '{"epochs": 3}');
     assert.deepEqual(await readConfigFile(join(out, 'c.json')), { epochs: 3 });
-    await assert.rejects(readConfigFile(join(out, 'missing.json')), (e: Error) => e instanceof UsageError && /^--config .*missing\.json: ENOENT/.test(e.message));
+    await assert.rejects(
+      readConfigFile(join(out, 'missing.json')),
+      (e: Error) => e instanceof UsageError && /^--config .*missing\.json: ENOENT/.test(e.message),
+    );
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -43,7 +43,8 @@ export class RunDir<K extends TrainingKind> {
   async readSavedConfig(): Promise<RunConfigs[K]> {
     const kind = this.kind;
     if (!this.outFlag) throw new UsageError('--resume needs --out DIR (the run to continue)');
-    if (!existsSync(this.savedConfig)) throw new UsageError(`--resume: ${this.savedConfig} not found; is ${this.out} a ${KIND_NAME[kind]} run?`);
+    if (!existsSync(this.savedConfig))
+      throw new UsageError(`--resume: ${this.savedConfig} not found; is ${this.out} a ${KIND_NAME[kind]} run?`);
     try {
       return parseRunConfig(kind, JSON.parse(await readFile(this.savedConfig, 'utf8')));
     } catch (e) {

@@ -19,7 +19,8 @@ export function takeWebGpuAdapterFlag(argv: string[], env: NodeJS.ProcessEnv): s
       rest.push(a);
       continue;
     }
-    if (!(webGpuAdapterKinds as readonly string[]).includes(value)) throw new UsageError(`--webgpu-adapter must be gpu or software, got "${value}"`);
+    if (!(webGpuAdapterKinds as readonly string[]).includes(value))
+      throw new UsageError(`--webgpu-adapter must be gpu or software, got "${value}"`);
     env.CIM_WEBGPU_ADAPTER = value;
   }
   return rest;

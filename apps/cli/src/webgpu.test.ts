@@ -18,15 +18,22 @@ const fixture = join(root, 'fixtures', 'cim-parity-small.safetensors');
 
 function cim(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, CIM_BACKEND: '', CIM_WEBGPU_ADAPTER: '' }, timeout: 300_000,
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, CIM_BACKEND: '', CIM_WEBGPU_ADAPTER: '' },
+    timeout: 300_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
-const losses = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number);
+const losses = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).loss as number);
 
-test('parity --backend webgpu (software adapter): the authors\' numbers within 1e-4, adapter named', () => {
+test("parity --backend webgpu (software adapter): the authors' numbers within 1e-4, adapter named", () => {
   const r = cim('parity', '--fixture', fixture, '--backend', 'webgpu', '--webgpu-adapter', 'software');
   assert.equal(r.code, 0, r.stderr);
   const report = lastJson(r.stdout);
@@ -46,7 +53,10 @@ test('webgpu errors are clear: an unknown adapter is a usage error; a missing GP
     assert.equal(lastJson(gpu.stdout).ok, true, 'a GPU host: parity on it');
   } else {
     assert.equal(gpu.code, 1);
-    assert.match(gpu.stderr, /cim: error: WebGPU: no GPU adapter: .*(libvulkan1|Vulkan ICD|driver offered no usable device|software Vulkan drivers)/);
+    assert.match(
+      gpu.stderr,
+      /cim: error: WebGPU: no GPU adapter: .*(libvulkan1|Vulkan ICD|driver offered no usable device|software Vulkan drivers)/,
+    );
     assert.match(gpu.stderr, /--webgpu-adapter software/);
   }
 });
@@ -54,7 +64,13 @@ test('webgpu errors are clear: an unknown adapter is a usage error; a missing GP
 // 16 steps of a 32-d ViT/4 (2 blocks) on 128 synthetic images, batch 8; checkpoints at 8 and 16
 const config = {
   modelOverrides: { embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 32, decoderNumHeads: 2 },
-  batchSize: 8, baseLr: 0.05, warmupEpochs: 0.1, epochs: 1, evalImages: 32, workers: 0, seed: 0,
+  batchSize: 8,
+  baseLr: 0.05,
+  warmupEpochs: 0.1,
+  epochs: 1,
+  evalImages: 32,
+  workers: 0,
+  seed: 0,
   dataset: { kind: 'synthetic', size: 128, imageSize: 48, seed: 3 },
 };
 
@@ -63,7 +79,21 @@ test('pretrain on webgpu learns, step for step as on wasm, and resumes exactly',
   const cfg = join(dir, 'config.json');
   writeFileSync(cfg, JSON.stringify(config));
   const run = (out: string, backend: string) =>
-    cim('pretrain', '--preset', 'smoke', '--config', cfg, '--checkpoint-every', '8', '--out', join(dir, out), '--backend', backend, '--webgpu-adapter', 'software');
+    cim(
+      'pretrain',
+      '--preset',
+      'smoke',
+      '--config',
+      cfg,
+      '--checkpoint-every',
+      '8',
+      '--out',
+      join(dir, out),
+      '--backend',
+      backend,
+      '--webgpu-adapter',
+      'software',
+    );
 
   const gpu = run('webgpu', 'webgpu');
   assert.equal(gpu.code, 0, gpu.stderr);
@@ -84,7 +114,8 @@ test('pretrain on webgpu learns, step for step as on wasm, and resumes exactly',
   const lw = losses(join(dir, 'wasm'));
   assert.equal(lg.length, 16);
   for (let i = 0; i < 16; i++) assert.ok(Math.abs(lg[i] - lw[i]) <= 1e-3 * lw[i], `step ${i + 1}: webgpu ${lg[i]} vs wasm ${lw[i]}`);
-  for (const k of ['loss', 'mismatchedLoss', 'meanIoU']) assert.ok(Math.abs(g.eval[k] - w.eval[k]) <= 1e-3 * Math.max(1, w.eval[k]), `eval ${k}: ${g.eval[k]} vs ${w.eval[k]}`);
+  for (const k of ['loss', 'mismatchedLoss', 'meanIoU'])
+    assert.ok(Math.abs(g.eval[k] - w.eval[k]) <= 1e-3 * Math.max(1, w.eval[k]), `eval ${k}: ${g.eval[k]} vs ${w.eval[k]}`);
 
   // exact resume: the run's step-8 checkpoint, resumed on webgpu for 8 steps, ends where the straight run did
   const resumed = join(dir, 'resumed');

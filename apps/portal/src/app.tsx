@@ -87,7 +87,12 @@ function Shell({ onSignOut, theme, setTheme }: { onSignOut(): void; theme: Theme
           ))}
         </nav>
         <div className="topbar-right">
-          <button type="button" className="ghost" onClick={() => setTheme(theme === 'dark' ? 'light' : 'dark')} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
+          <button
+            type="button"
+            className="ghost"
+            onClick={() => setTheme(theme === 'dark' ? 'light' : 'dark')}
+            aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}
+          >
             {theme === 'dark' ? '☀ Light' : '☾ Dark'}
           </button>
           <button type="button" className="ghost" onClick={onSignOut}>
@@ -114,7 +119,15 @@ export function App({ base = '' }: { base?: string }) {
       // private mode: the theme is not remembered
     }
   }, [theme]);
-  const qc = useMemo(() => new QueryClient({ defaultOptions: { queries: { retry: (n, err) => n < 2 && !(err as { status?: number }).status, staleTime: 5_000, refetchOnWindowFocus: false } } }), []);
+  const qc = useMemo(
+    () =>
+      new QueryClient({
+        defaultOptions: {
+          queries: { retry: (n, err) => n < 2 && !(err as { status?: number }).status, staleTime: 5_000, refetchOnWindowFocus: false },
+        },
+      }),
+    [],
+  );
   const signOut = () => {
     clearToken();
     setToken(null);

@@ -40,7 +40,8 @@ async function open(path: string, signedIn: string | null = token) {
 
 const $ = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
 const $$ = (sel: string) => [...document.querySelectorAll(sel)];
-const rowNames = () => $$('[data-testid=runs-table] tbody tr[data-run-id]').map((r) => r.querySelector('.run-link')?.textContent?.split(' ')[0]);
+const rowNames = () =>
+  $$('[data-testid=runs-table] tbody tr[data-run-id]').map((r) => r.querySelector('.run-link')?.textContent?.split(' ')[0]);
 
 test('sign-in refuses a wrong token with a reason, keeps the right one in sessionStorage only', async () => {
   await open('/runs', null);
@@ -97,7 +98,11 @@ test('submit: the API validates as you type, derived values follow the ranks, er
   await waitFor('submit enabled', () => !$<HTMLButtonElement>('button[type=submit].primary')!.disabled);
   await click($('button[type=submit].primary')!);
   const id = await waitFor('the run page', () => /^\/runs\/([0-9a-f-]{36})$/.exec(location.pathname)?.[1]);
-  const run = await api.request<{ name: string; worldSize: number; config: { epochs: number }; status: string }>(token, 'GET', `/v1/runs/${id}`);
+  const run = await api.request<{ name: string; worldSize: number; config: { epochs: number }; status: string }>(
+    token,
+    'GET',
+    `/v1/runs/${id}`,
+  );
   assert.deepEqual([run.name, run.worldSize, run.config.epochs, run.status], ['from-the-form', 2, 3, 'QUEUED']);
   await waitFor('its page', () => $('h1')?.textContent?.startsWith('from-the-form'));
 });
@@ -106,7 +111,10 @@ test('queue: positions and estimated starts of the team runs; cancel removes one
   await open('/queue');
   await waitFor('queued runs', () => $$('[data-testid=queue-table] tbody tr[data-run-id]').length >= 2);
   const rows = $$('[data-testid=queue-table] tbody tr[data-run-id]');
-  assert.deepEqual(rows.map((r) => r.querySelector('td')!.textContent), rows.map((_, i) => `#${i + 1}`));
+  assert.deepEqual(
+    rows.map((r) => r.querySelector('td')!.textContent),
+    rows.map((_, i) => `#${i + 1}`),
+  );
   assert.match(rows[0].textContent!, /none: next/);
   assert.match(rows[1].textContent!, /1 run(?!s)/);
   const beta = $(`tr[data-run-id="${ids['beta-2']}"]`)!;

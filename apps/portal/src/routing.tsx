@@ -3,7 +3,16 @@
  * (filters, sort, selected runs), so a URL opens the same view. The API serves index.html for
  * each of these paths (apps/api/src/routes/portal.ts PORTAL_PAGES).
  */
-import { createContext, useCallback, useContext, useEffect, useState, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useState,
+  type AnchorHTMLAttributes,
+  type MouseEvent,
+  type ReactNode,
+} from 'react';
 
 export interface Location {
   path: string;

@@ -28,7 +28,15 @@ async function check(s: Scenario): Promise<void> {
   assert.ok(r.pass, `${s.name}\n  expected: ${s.expected}\n  observed: ${r.observed}\n--- services (last 40 lines)\n${h.tail(40)}`);
 }
 
-test('baseline: an uninterrupted 2-rank run SUCCEEDS in one attempt (its weights are the reference)', { timeout: 300_000 }, () => check(baseline));
-test('SIGTERM to a worker: the gang checkpoints and stops, is requeued without budget, and resumes exactly', { timeout: 300_000 }, () => check(sigtermWorker));
-test('kill -9 of a rank: the gang restarts from the latest COMPLETE checkpoint and ends with the same weights', { timeout: 300_000 }, () => check(killRank));
-test('a corrupt newest checkpoint is skipped (recorded) and the previous COMPLETE one resumed', { timeout: 300_000 }, () => check(corruptCheckpoint));
+test('baseline: an uninterrupted 2-rank run SUCCEEDS in one attempt (its weights are the reference)', { timeout: 300_000 }, () =>
+  check(baseline),
+);
+test('SIGTERM to a worker: the gang checkpoints and stops, is requeued without budget, and resumes exactly', { timeout: 300_000 }, () =>
+  check(sigtermWorker),
+);
+test('kill -9 of a rank: the gang restarts from the latest COMPLETE checkpoint and ends with the same weights', { timeout: 300_000 }, () =>
+  check(killRank),
+);
+test('a corrupt newest checkpoint is skipped (recorded) and the previous COMPLETE one resumed', { timeout: 300_000 }, () =>
+  check(corruptCheckpoint),
+);

@@ -25,9 +25,12 @@ try {
   dbUrl.pathname = '/cim_chaos';
   console.error(`private Redis ${redis.url}, private PostgreSQL ${postgres.url}; starting the stack…`);
   h = await Harness.start({ redisUrl: redis.url, databaseUrl: dbUrl.toString(), verbose: values.verbose });
-  const scenarios = allScenarios({ redis: () => redis!, postgres: () => postgres! })
-    .filter((s) => !values.only || s.name.includes(values.only) || s.name.startsWith('baseline'));
-  const results = await runScenarios(h, scenarios, (r) => console.error(`${r.pass ? 'PASS' : 'FAIL'} ${r.scenario} (${r.seconds?.toFixed(0)} s): ${r.observed}`));
+  const scenarios = allScenarios({ redis: () => redis!, postgres: () => postgres! }).filter(
+    (s) => !values.only || s.name.includes(values.only) || s.name.startsWith('baseline'),
+  );
+  const results = await runScenarios(h, scenarios, (r) =>
+    console.error(`${r.pass ? 'PASS' : 'FAIL'} ${r.scenario} (${r.seconds?.toFixed(0)} s): ${r.observed}`),
+  );
   console.log(formatTable(results));
   const passed = results.filter((r) => r.pass).length;
   console.log(JSON.stringify({ scenarios: results.length, passed, failed: results.length - passed }));

@@ -23,7 +23,11 @@ const env = {
 };
 settings.done('dev stack');
 const { values } = parseArgs({
-  options: { workers: { type: 'string', default: '2' }, port: { type: 'string', default: String(env.port) }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    workers: { type: 'string', default: '2' },
+    port: { type: 'string', default: String(env.port) },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
   console.log(`npm run dev -- [--workers N] [--port P]
@@ -36,7 +40,8 @@ README.md ("Run the service locally"). Ctrl-C stops it all.`);
 }
 const workers = Number(values.workers);
 const port = Number(values.port);
-if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new Error(`--workers must be an integer in 1..16, got ${values.workers}`);
+if (!Number.isInteger(workers) || workers < 1 || workers > 16)
+  throw new Error(`--workers must be an integer in 1..16, got ${values.workers}`);
 const adminToken = env.adminToken;
 const colours: Record<string, string> = { api: '36', controller: '35' };
 const stack = await startStack({

@@ -70,7 +70,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   await migrate(o.databaseUrl);
   await mkdir(o.s3Directory, { recursive: true });
   const bucket = o.bucket ?? 'cim-dev';
-  const s3 = new S3rver({ address: '127.0.0.1', port: o.s3Port ?? 0, silent: true, directory: o.s3Directory, configureBuckets: [{ name: bucket }] });
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: o.s3Port ?? 0,
+    silent: true,
+    directory: o.s3Directory,
+    configureBuckets: [{ name: bucket }],
+  });
   const s3Address = (await s3.run()) as AddressInfo;
   const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
   const metricsBase = o.metricsPortBase ?? 9465;
@@ -91,7 +97,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
   const processes = new Map<string, ChildProcess>();
   const start = (name: string, file: string, extra: Record<string, string>) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      env: { ...process.env, ...env, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     for (const stream of [child.stdout!, child.stderr!]) {
       let rest = '';
       stream.on('data', (b: Buffer) => {
@@ -106,7 +116,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const specs = new Map<string, { file: string; extra: Record<string, string> }>();
   start('api', entry.api, { PORT: String(o.apiPort), HOST: '127.0.0.1' });
   start('controller', entry.controller, { METRICS_PORT: String(metricsBase) });
-  for (let i = 0; i < (o.workers ?? 1); i++) start(`worker-${i}`, entry.worker, { WORKER_ID: `worker-${i}`, METRICS_PORT: String(metricsBase + 1 + i) });
+  for (let i = 0; i < (o.workers ?? 1); i++)
+    start(`worker-${i}`, entry.worker, { WORKER_ID: `worker-${i}`, METRICS_PORT: String(metricsBase + 1 + i) });
   const apiUrl = `http://127.0.0.1:${o.apiPort}`;
   const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
   const known = (name: string) => {
@@ -116,7 +127,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
   let closing: Promise<void> | undefined;
   const stack: Stack = {
-    apiUrl, s3Endpoint, bucket, env, processes,
+    apiUrl,
+    s3Endpoint,
+    bucket,
+    env,
+    processes,
     async stop(name, signal = 'SIGTERM') {
       const c = known(name);
       if (exited(c)) return;
@@ -137,7 +152,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     },
     close() {
       closing ??= (async () => {
-        const exits = [...processes.values()].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r)));
+        const exits = [...processes.values()]
+          .filter((c) => c.exitCode === null && c.signalCode === null)
+          .map((c) => new Promise((r) => c.once('exit', r)));
         for (const c of processes.values()) c.kill('SIGTERM');
         const timer = setTimeout(() => processes.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 15_000);
         await Promise.all(exits);

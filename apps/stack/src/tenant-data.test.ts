@@ -30,8 +30,13 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cim-tenant-'));
   await mkdir(join(dir, 'data'));
   stack = await startStack({
-    databaseUrl: db.url, queuePrefix: `cimtest-tenant-${randomBytes(4).toString('hex')}`, apiPort: await freePort(),
-    s3Directory: join(dir, 's3'), workers: 1, adminToken, metricsPortBase: await freePort(),
+    databaseUrl: db.url,
+    queuePrefix: `cimtest-tenant-${randomBytes(4).toString('hex')}`,
+    apiPort: await freePort(),
+    s3Directory: join(dir, 's3'),
+    workers: 1,
+    adminToken,
+    metricsPortBase: await freePort(),
     env: { CIM_DATA_ROOT: join(dir, 'data'), CIM_DATA_CACHE: join(dir, 'cache') },
     onLine: (service, line) => log.push(`${service}: ${line}`),
   });
@@ -95,65 +100,105 @@ async function importWeights(token: string): Promise<string> {
   return up.json.uri;
 }
 
-const recipe = { epochs: 3, warmupEpochs: 0.5, batchSize: 16, baseLr: 0.16, layerDecay: 1, dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0 };
+const recipe = {
+  epochs: 3,
+  warmupEpochs: 0.5,
+  batchSize: 16,
+  baseLr: 0.16,
+  layerDecay: 1,
+  dropPath: 0,
+  mixup: 0,
+  cutmix: 0,
+  reprob: 0,
+  randAugment: null,
+  labelSmoothing: 0,
+};
 
-test("team A fine-tunes its imported weights on its own S3 images and evaluates on its disk area; team B can reach neither", { timeout: 600_000 }, async () => {
-  const a = await team('alpha');
-  const b = await team('beta');
-  const files = await imageFolderFiles(40);
-  const s3 = createS3Client({ endpoint: stack.s3Endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
-  for (const [key, body] of files) await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `data/${a.id}/colours/${key}`, Body: body }));
-  s3.destroy();
-  // A's images on disk too; B's area holds a symlink into A's
-  await writeImageFolder(join(dir, 'data', a.id, 'colours'), files);
-  await mkdir(join(dir, 'data', b.id), { recursive: true });
-  await symlink(join(dir, 'data', a.id), join(dir, 'data', b.id, 'escape'));
+test(
+  'team A fine-tunes its imported weights on its own S3 images and evaluates on its disk area; team B can reach neither',
+  { timeout: 600_000 },
+  async () => {
+    const a = await team('alpha');
+    const b = await team('beta');
+    const files = await imageFolderFiles(40);
+    const s3 = createS3Client({
+      endpoint: stack.s3Endpoint,
+      region: 'us-east-1',
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      forcePathStyle: true,
+    });
+    for (const [key, body] of files)
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `data/${a.id}/colours/${key}`, Body: body }));
+    s3.destroy();
+    // A's images on disk too; B's area holds a symlink into A's
+    await writeImageFolder(join(dir, 'data', a.id, 'colours'), files);
+    await mkdir(join(dir, 'data', b.id), { recursive: true });
+    await symlink(join(dir, 'data', a.id), join(dir, 'data', b.id, 'escape'));
 
-  const weightsA = await importWeights(a.token);
-  const ftA = await call(a.token, '/v1/runs', { kind: 'finetune', preset: 'smoke', source: { uri: weightsA }, config: { ...recipe, dataset: { kind: 'image-folder', root: 'colours', store: 's3' } } });
-  assert.equal(ftA.status, 201, JSON.stringify(ftA.json));
-  assert.deepEqual(ftA.json.config.evalDataset, { kind: 'image-folder', root: 'colours', store: 's3', split: 'val' });
+    const weightsA = await importWeights(a.token);
+    const ftA = await call(a.token, '/v1/runs', {
+      kind: 'finetune',
+      preset: 'smoke',
+      source: { uri: weightsA },
+      config: { ...recipe, dataset: { kind: 'image-folder', root: 'colours', store: 's3' } },
+    });
+    assert.equal(ftA.status, 201, JSON.stringify(ftA.json));
+    assert.deepEqual(ftA.json.config.evalDataset, { kind: 'image-folder', root: 'colours', store: 's3', split: 'val' });
 
-  // B: A's weights by uri are refused at submission
-  const stolen = await call(b.token, '/v1/runs', { kind: 'finetune', preset: 'smoke', source: { uri: weightsA } });
-  assert.equal(stolen.status, 400);
-  // B's own weights on "colours" (its own, empty, S3 folder) and on a disk symlink into A's area
-  const weightsB = await importWeights(b.token);
-  const s3B = await call(b.token, '/v1/runs', { kind: 'finetune', preset: 'smoke', source: { uri: weightsB }, config: { ...recipe, dataset: { kind: 'image-folder', root: 'colours', store: 's3' } } });
-  const diskB = await call(b.token, '/v1/runs', { kind: 'finetune', preset: 'smoke', source: { uri: weightsB }, config: { ...recipe, dataset: { kind: 'image-folder', root: 'escape/colours' } } });
-  assert.equal(s3B.status, 201);
-  assert.equal(diskB.status, 201);
+    // B: A's weights by uri are refused at submission
+    const stolen = await call(b.token, '/v1/runs', { kind: 'finetune', preset: 'smoke', source: { uri: weightsA } });
+    assert.equal(stolen.status, 400);
+    // B's own weights on "colours" (its own, empty, S3 folder) and on a disk symlink into A's area
+    const weightsB = await importWeights(b.token);
+    const s3B = await call(b.token, '/v1/runs', {
+      kind: 'finetune',
+      preset: 'smoke',
+      source: { uri: weightsB },
+      config: { ...recipe, dataset: { kind: 'image-folder', root: 'colours', store: 's3' } },
+    });
+    const diskB = await call(b.token, '/v1/runs', {
+      kind: 'finetune',
+      preset: 'smoke',
+      source: { uri: weightsB },
+      config: { ...recipe, dataset: { kind: 'image-folder', root: 'escape/colours' } },
+    });
+    assert.equal(s3B.status, 201);
+    assert.equal(diskB.status, 201);
 
-  const doneA = await waitFor(a.token, ftA.json.id, 300_000);
-  assert.equal(doneA.status, 'SUCCEEDED', `${doneA.error}\n${log.slice(-40).join('\n')}`);
-  const top1 = (await call(a.token, `/v1/runs/${ftA.json.id}/metrics?name=eval_top1`)).json;
-  const last = top1.points.at(-1)!.value;
-  assert.ok(last >= 0.75, `held-out top-1 ${last} (chance 0.33)`);
+    const doneA = await waitFor(a.token, ftA.json.id, 300_000);
+    assert.equal(doneA.status, 'SUCCEEDED', `${doneA.error}\n${log.slice(-40).join('\n')}`);
+    const top1 = (await call(a.token, `/v1/runs/${ftA.json.id}/metrics?name=eval_top1`)).json;
+    const last = top1.points.at(-1)!.value;
+    assert.ok(last >= 0.75, `held-out top-1 ${last} (chance 0.33)`);
 
-  // an eval of A's fine-tuned classifier on the held-out part of the same images, from A's disk area
-  const evA = await call(a.token, '/v1/runs', {
-    kind: 'eval', preset: 'smoke', source: { runId: ftA.json.id, checkpoint: 'latest' },
-    config: { dataset: { kind: 'image-folder', root: 'colours' }, eps: 0, pgdSteps: 0, corruptions: [] },
-  });
-  assert.equal(evA.status, 201, JSON.stringify(evA.json));
-  const doneEv = await waitFor(a.token, evA.json.id, 300_000);
-  assert.equal(doneEv.status, 'SUCCEEDED', `${doneEv.error}\n${log.slice(-40).join('\n')}`);
-  const clean = (await call(a.token, `/v1/runs/${evA.json.id}/metrics?name=clean_top1`)).json.points.at(-1)!.value;
-  assert.equal(clean, last, 'the eval scores the same held-out images the fine-tune did');
-  // and B can't evaluate A's fine-tune, by id or by address
-  const evB = await call(b.token, '/v1/runs', { kind: 'eval', preset: 'smoke', source: { runId: ftA.json.id, checkpoint: 'latest' } });
-  assert.equal(evB.status, 400);
-  assert.equal(evB.json.error, 'Bad Request');
+    // an eval of A's fine-tuned classifier on the held-out part of the same images, from A's disk area
+    const evA = await call(a.token, '/v1/runs', {
+      kind: 'eval',
+      preset: 'smoke',
+      source: { runId: ftA.json.id, checkpoint: 'latest' },
+      config: { dataset: { kind: 'image-folder', root: 'colours' }, eps: 0, pgdSteps: 0, corruptions: [] },
+    });
+    assert.equal(evA.status, 201, JSON.stringify(evA.json));
+    const doneEv = await waitFor(a.token, evA.json.id, 300_000);
+    assert.equal(doneEv.status, 'SUCCEEDED', `${doneEv.error}\n${log.slice(-40).join('\n')}`);
+    const clean = (await call(a.token, `/v1/runs/${evA.json.id}/metrics?name=clean_top1`)).json.points.at(-1)!.value;
+    assert.equal(clean, last, 'the eval scores the same held-out images the fine-tune did');
+    // and B can't evaluate A's fine-tune, by id or by address
+    const evB = await call(b.token, '/v1/runs', { kind: 'eval', preset: 'smoke', source: { runId: ftA.json.id, checkpoint: 'latest' } });
+    assert.equal(evB.status, 400);
+    assert.equal(evB.json.error, 'Bad Request');
 
-  const failedS3 = await waitFor(b.token, s3B.json.id, 120_000);
-  assert.equal(failedS3.status, 'FAILED');
-  assert.match(failedS3.error, /image folder s3:colours has no objects in your data area/);
-  const failedDisk = await waitFor(b.token, diskB.json.id, 120_000);
-  assert.equal(failedDisk.status, 'FAILED');
-  assert.match(failedDisk.error, /image folder data:escape\/colours is not a directory in the data area/);
-  for (const e of [failedS3.error, failedDisk.error]) {
-    assert.ok(!e.includes(a.id) && !e.includes(dir), `the error names nothing of A's or of the worker's disk: ${e}`);
-  }
-  // the run's own fault: no restarts were spent on either
-  for (const r of [failedS3, failedDisk]) assert.deepEqual([r.infraRestarts, r.userRestarts], [0, 0], JSON.stringify(r));
-});
+    const failedS3 = await waitFor(b.token, s3B.json.id, 120_000);
+    assert.equal(failedS3.status, 'FAILED');
+    assert.match(failedS3.error, /image folder s3:colours has no objects in your data area/);
+    const failedDisk = await waitFor(b.token, diskB.json.id, 120_000);
+    assert.equal(failedDisk.status, 'FAILED');
+    assert.match(failedDisk.error, /image folder data:escape\/colours is not a directory in the data area/);
+    for (const e of [failedS3.error, failedDisk.error]) {
+      assert.ok(!e.includes(a.id) && !e.includes(dir), `the error names nothing of A's or of the worker's disk: ${e}`);
+    }
+    // the run's own fault: no restarts were spent on either
+    for (const r of [failedS3, failedDisk]) assert.deepEqual([r.infraRestarts, r.userRestarts], [0, 0], JSON.stringify(r));
+  },
+);

@@ -19,8 +19,12 @@ const ranks = ranksQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix });
 const runs = runsQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix });
 const registry = createRegistry({ service: 'controller' });
 const metrics = controllerMetrics(registry, {
-  collectRuns: async () => (await db.run.groupBy({ by: ['status', 'teamId'], _count: { _all: true } }))
-    .map((g) => ({ status: g.status, team: g.teamId, count: g._count._all })),
+  collectRuns: async () =>
+    (await db.run.groupBy({ by: ['status', 'teamId'], _count: { _all: true } })).map((g) => ({
+      status: g.status,
+      team: g.teamId,
+      count: g._count._all,
+    })),
   collectQueues: async () => {
     const out: { queue: string; state: string; count: number }[] = [];
     for (const q of [runs, ranks]) {
@@ -31,7 +35,10 @@ const metrics = controllerMetrics(registry, {
   },
 });
 const controller = new Controller({
-  env, db, redis, ranksQueue: ranks,
+  env,
+  db,
+  redis,
+  ranksQueue: ranks,
   log: (msg, fields) => logger.info(fields ?? {}, msg),
   onStarted: (run, seconds) => metrics.queueWait.observe({ kind: run.kind }, seconds),
   onRestart: (run, cause) => metrics.restart({ run_id: run.id, team: run.teamId, cause }),
@@ -40,13 +47,25 @@ const controller = new Controller({
 await controller.start();
 // webhook deliveries of run state changes: the trigger on runs writes them, this sends them
 const webhooks = new WebhookDispatcher({
-  db, redisUrl: env.redisUrl, prefix: env.queuePrefix, policy: new AddressPolicy(env.webhooks.allowedNetworks),
-  attempts: env.webhooks.attempts, backoffMs: env.webhooks.backoffMs, timeoutMs: env.webhooks.timeoutMs,
+  db,
+  redisUrl: env.redisUrl,
+  prefix: env.queuePrefix,
+  policy: new AddressPolicy(env.webhooks.allowedNetworks),
+  attempts: env.webhooks.attempts,
+  backoffMs: env.webhooks.backoffMs,
+  timeoutMs: env.webhooks.timeoutMs,
   log: (msg, fields) => logger.info(fields ?? {}, msg),
 });
 await webhooks.start();
-const server = await startMetricsServer({ registry, port: env.metricsPort, host: env.metricsHost, token: env.metricsToken, ready: async () => (await redis.ping()) === 'PONG' });
-if (env.metricsToken === undefined) logger.warn('CIM_METRICS_TOKEN is not set: /metrics (run and team ids) answers anyone who reaches this port');
+const server = await startMetricsServer({
+  registry,
+  port: env.metricsPort,
+  host: env.metricsHost,
+  token: env.metricsToken,
+  ready: async () => (await redis.ping()) === 'PONG',
+});
+if (env.metricsToken === undefined)
+  logger.warn('CIM_METRICS_TOKEN is not set: /metrics (run and team ids) answers anyone who reaches this port');
 logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, 'controller supervising runs');
 
 let stopping = false;

@@ -15,7 +15,15 @@ const workers: RankWorker[] = [];
 
 before(async () => {
   fx = await startServiceFixture({ CIM_RENDEZVOUS_TIMEOUT_MS: '2500', CIM_HEARTBEAT_MS: '300', CIM_HEARTBEAT_TIMEOUT_MS: '5000' });
-  controller = new Controller({ env: fx.env, db: fx.db, redis: fx.redis, ranksQueue: fx.ranks, pollMs: 150, backoffBaseMs: 300, backoffMaxMs: 1500 });
+  controller = new Controller({
+    env: fx.env,
+    db: fx.db,
+    redis: fx.redis,
+    ranksQueue: fx.ranks,
+    pollMs: 150,
+    backoffBaseMs: 300,
+    backoffMaxMs: 1500,
+  });
   await controller.start();
   for (let i = 0; i < 2; i++) {
     const w = new RankWorker({ env: { ...fx.env, workerId: `w${i}` }, db: fx.db, runnerPath: fakeRunner });
@@ -38,7 +46,13 @@ test('a gang of 2 ranks runs on 2 workers and the run SUCCEEDS', async () => {
   const done = await fx.waitFor(run.id, (r) => r.status === 'SUCCEEDED', 30_000);
   assert.ok(done.startedAt && done.finishedAt && done.finishedAt >= done.startedAt);
   const rows = await attempts(run.id);
-  assert.deepEqual(rows.map((r) => [r.attempt, r.rank, r.status]), [[0, 0, 'SUCCEEDED'], [0, 1, 'SUCCEEDED']]);
+  assert.deepEqual(
+    rows.map((r) => [r.attempt, r.rank, r.status]),
+    [
+      [0, 0, 'SUCCEEDED'],
+      [0, 1, 'SUCCEEDED'],
+    ],
+  );
   assert.deepEqual(new Set(rows.map((r) => r.workerId)), new Set(['w0', 'w1']));
   assert.deepEqual(await events(run.id), ['run.attempt', 'run.running', 'run.succeeded']);
 });
@@ -59,11 +73,22 @@ test('an infrastructure failure restarts the whole gang (a new attempt), which t
   const rows = await attempts(run.id);
   // rank 1 of attempt 0 either finished or was stopped with its gang
   const gangOf0 = rows[1].status === 'CANCELLED' ? 'CANCELLED' : 'SUCCEEDED';
-  assert.deepEqual(rows.map((r) => [r.attempt, r.rank, r.status]), [[0, 0, 'FAILED'], [0, 1, gangOf0], [1, 0, 'SUCCEEDED'], [1, 1, 'SUCCEEDED']]);
+  assert.deepEqual(
+    rows.map((r) => [r.attempt, r.rank, r.status]),
+    [
+      [0, 0, 'FAILED'],
+      [0, 1, gangOf0],
+      [1, 0, 'SUCCEEDED'],
+      [1, 1, 'SUCCEEDED'],
+    ],
+  );
   assert.equal(rows[0].failureCategory, 'infra');
   assert.match(rows[0].exitReason!, /^fake infra failure on attempt 0/);
   const ev = await events(run.id);
-  assert.deepEqual(ev.filter((t) => t === 'run.restart' || t === 'rank.failed'), ['rank.failed', 'run.restart']);
+  assert.deepEqual(
+    ev.filter((t) => t === 'run.restart' || t === 'rank.failed'),
+    ['rank.failed', 'run.restart'],
+  );
 });
 
 test('the restart budget is spent: FAILED after maxRestarts + 1 attempts', async () => {
@@ -89,7 +114,10 @@ test('cancelling a running run stops every rank within seconds', async () => {
   }
   const seconds = (Date.now() - t0) / 1000;
   assert.ok(seconds < 5, `stopped in ${seconds} s`);
-  assert.equal(workers.reduce((a, w) => a + w.busy, 0), 0);
+  assert.equal(
+    workers.reduce((a, w) => a + w.busy, 0),
+    0,
+  );
 });
 
 test('a gang that cannot assemble (3 ranks, 2 workers) releases its workers: a 2-rank run behind it still SUCCEEDS', async () => {

@@ -24,8 +24,22 @@
 import { Worker, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  attemptFailure, cancelPendingRanks, countInfraRestart, createAttempt, endRank, failLiveRanks, failRun, isTerminal, LIVE_ATTEMPT_STATUSES, recordEvent,
-  restartRun, stopMessage, succeedRun, type Db, type FailureCategory, type Run,
+  attemptFailure,
+  cancelPendingRanks,
+  countInfraRestart,
+  createAttempt,
+  endRank,
+  failLiveRanks,
+  failRun,
+  isTerminal,
+  LIVE_ATTEMPT_STATUSES,
+  recordEvent,
+  restartRun,
+  stopMessage,
+  succeedRun,
+  type Db,
+  type FailureCategory,
+  type Run,
 } from '@cim-forge/db';
 import { cancelChannel, rankJobId, RUNS_QUEUE, redisConnection, type RankJobData, type RunJobData } from '@cim-forge/queue';
 import type { ServiceEnv } from './service-env.ts';
@@ -143,7 +157,10 @@ export class Controller {
       await recordEvent(db, runId, 'rank.failed', `rank ${rank} failed (${category}): ${reason}`, { attempt, rank, category });
       if (category === 'user') {
         const failed = await failRun(db, runId, {
-          category, error: `rank ${rank}: ${reason}`, message: `failed: ${reason} (an error in the run itself is not retried)`, data: { attempt, rank },
+          category,
+          error: `rank ${rank}: ${reason}`,
+          message: `failed: ${reason} (an error in the run itself is not retried)`,
+          data: { attempt, rank },
         });
         if (failed) {
           this.o.onRunFinished?.({ ...run, status: 'FAILED' });
@@ -155,8 +172,10 @@ export class Controller {
         this.o.onRestart?.(updated, 'infra');
         if (updated.infraRestarts > updated.maxRestarts) {
           const failed = await failRun(db, runId, {
-            category, error: `gave up after ${updated.maxRestarts} restart(s); last: rank ${rank}: ${reason}`,
-            message: `restart budget (${updated.maxRestarts}) spent; last failure: rank ${rank}: ${reason}`, data: { attempt },
+            category,
+            error: `gave up after ${updated.maxRestarts} restart(s); last: rank ${rank}: ${reason}`,
+            message: `restart budget (${updated.maxRestarts}) spent; last failure: rank ${rank}: ${reason}`,
+            data: { attempt },
           });
           if (failed) {
             this.o.onRunFinished?.({ ...updated, status: 'FAILED' });
@@ -175,7 +194,13 @@ export class Controller {
       } else if (category === 'infra') {
         waitMs = this.o.backoffBaseMs ?? 2000;
       }
-      await recordEvent(db, runId, 'run.restart', `${category === 'rendezvous' ? 'the gang did not assemble in time' : category === 'stopped' ? 'stopped for an eviction' : 'restarting after an infrastructure failure'}; requeueing all ${run.worldSize} rank(s)${waitMs ? ` in ${(waitMs / 1000).toFixed(1)} s` : ''} (attempt ${attempt + 1})`, { attempt: attempt + 1, cause: category, waitMs });
+      await recordEvent(
+        db,
+        runId,
+        'run.restart',
+        `${category === 'rendezvous' ? 'the gang did not assemble in time' : category === 'stopped' ? 'stopped for an eviction' : 'restarting after an infrastructure failure'}; requeueing all ${run.worldSize} rank(s)${waitMs ? ` in ${(waitMs / 1000).toFixed(1)} s` : ''} (attempt ${attempt + 1})`,
+        { attempt: attempt + 1, cause: category, waitMs },
+      );
       await sleep(waitMs);
     }
   }
@@ -187,7 +212,11 @@ export class Controller {
     if (last) {
       const rows = await db.rankAttempt.findMany({ where: { runId: run.id, attempt: last.attempt } });
       if (rows.some((r) => r.status === 'PENDING' || (LIVE_ATTEMPT_STATUSES as readonly string[]).includes(r.status))) {
-        await this.enqueueRanks(run, last.attempt, rows.filter((r) => r.status === 'PENDING').map((r) => r.rank));
+        await this.enqueueRanks(
+          run,
+          last.attempt,
+          rows.filter((r) => r.status === 'PENDING').map((r) => r.rank),
+        );
         return last.attempt;
       }
       // it ended while no controller watched (this one took the run over): judge it from its rows.
@@ -196,7 +225,11 @@ export class Controller {
     }
     const attempt = last ? last.attempt + 1 : 0;
     await createAttempt(db, run.id, attempt, run.worldSize);
-    await this.enqueueRanks(run, attempt, Array.from({ length: run.worldSize }, (_, rank) => rank));
+    await this.enqueueRanks(
+      run,
+      attempt,
+      Array.from({ length: run.worldSize }, (_, rank) => rank),
+    );
     this.log(`run ${run.id}: attempt ${attempt}, ${run.worldSize} rank job(s) queued`, { run_id: run.id });
     return attempt;
   }
@@ -205,10 +238,12 @@ export class Controller {
   private async enqueueRanks(run: Run, attempt: number, ranks: number[]): Promise<void> {
     // every rank of the gang at one priority: the run's, then its team's fair share
     const priority = await fairRankPriority(this.o.db, run, attempt);
-    await this.o.ranksQueue.addBulk(ranks.map((rank) => {
-      const data: RankJobData = { runId: run.id, attempt, rank, worldSize: run.worldSize };
-      return { name: 'rank', data, opts: { jobId: rankJobId(data), priority, attempts: 1, removeOnComplete: true, removeOnFail: 1000 } };
-    }));
+    await this.o.ranksQueue.addBulk(
+      ranks.map((rank) => {
+        const data: RankJobData = { runId: run.id, attempt, rank, worldSize: run.worldSize };
+        return { name: 'rank', data, opts: { jobId: rankJobId(data), priority, attempts: 1, removeOnComplete: true, removeOnFail: 1000 } };
+      }),
+    );
   }
 
   private async watch(run: Run, attempt: number): Promise<Outcome> {
@@ -225,7 +260,10 @@ export class Controller {
         }
       } catch (e) {
         // Postgres away (an outage, a restart): keep watching; the ranks heartbeat again when it is back
-        if (!dbDown) this.log(`run ${run.id}: cannot read its state (${(e as Error).message.trim().split('\n').at(-1)}); retrying`, { run_id: run.id });
+        if (!dbDown)
+          this.log(`run ${run.id}: cannot read its state (${(e as Error).message.trim().split('\n').at(-1)}); retrying`, {
+            run_id: run.id,
+          });
         dbDown = true;
       }
       if (outcome) return outcome;
@@ -256,13 +294,24 @@ export class Controller {
       const reason = `heartbeat lost (worker ${silent.workerId} silent for more than ${env.heartbeatTimeoutMs / 1000} s)`;
       // its worker wrote how it ended meanwhile: the next look reads that
       if (!(await endRank(db, { id: silent.id }, 'infra', reason))) return undefined;
-      await recordEvent(db, run.id, 'rank.lost', `rank ${silent.rank} lost: worker ${silent.workerId} sent no heartbeat for more than ${env.heartbeatTimeoutMs / 1000} s (attempt ${attempt})`, { attempt, rank: silent.rank, workerId: silent.workerId });
+      await recordEvent(
+        db,
+        run.id,
+        'rank.lost',
+        `rank ${silent.rank} lost: worker ${silent.workerId} sent no heartbeat for more than ${env.heartbeatTimeoutMs / 1000} s (attempt ${attempt})`,
+        { attempt, rank: silent.rank, workerId: silent.workerId },
+      );
       return { kind: 'failed', category: 'infra', rank: silent.rank, reason };
     }
     if (rows.length === run.worldSize && rows.every((r) => r.status === 'SUCCEEDED')) return { kind: 'succeeded' };
     if (rows.length === run.worldSize && rows.every((r) => ['SUCCEEDED', 'CANCELLED'].includes(r.status))) {
       const r = rows.find((x) => x.status === 'CANCELLED')!;
-      return { kind: 'failed', category: 'infra', rank: r.rank, reason: `attempt ${attempt} ended unfinished (${r.exitReason ?? 'cancelled'})` };
+      return {
+        kind: 'failed',
+        category: 'infra',
+        rank: r.rank,
+        reason: `attempt ${attempt} ended unfinished (${r.exitReason ?? 'cancelled'})`,
+      };
     }
     return undefined;
   }

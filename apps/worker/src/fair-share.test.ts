@@ -17,7 +17,7 @@ after(async () => {
   await fx.close();
 });
 
-test('two teams submitting ten runs each (A\'s ten first) are admitted interleaved, not A\'s ten first', async () => {
+test("two teams submitting ten runs each (A's ten first) are admitted interleaved, not A's ten first", async () => {
   const teamB = await fx.db.team.create({ data: { name: `b-${fx.env.queuePrefix}` } });
   const team: Record<string, string> = {};
   for (let i = 0; i < 10; i++) team[(await fx.submit({ worldSize: 1 })).id] = 'A';
@@ -46,6 +46,6 @@ test('priority still comes first; usage orders within a priority and is capped',
   assert.ok(rankJobPriority(1, 9999) < rankJobPriority(0, 0), 'a higher priority beats any usage');
   assert.ok(rankJobPriority(0, 0) < rankJobPriority(0, 1));
   assert.equal(rankJobPriority(0, 1e9), rankJobPriority(0, 9999));
-  assert.ok(rankJobPriority(-100, 1e9) <= 2 ** 21, 'inside BullMQ\'s priority range');
+  assert.ok(rankJobPriority(-100, 1e9) <= 2 ** 21, "inside BullMQ's priority range");
   assert.equal(rankJobPriority(100, 0), 1);
 });

@@ -17,7 +17,7 @@ function run(args: string[], killAfterMs?: number): Promise<{ code: number | nul
   });
 }
 
-test('a rank whose V8 heap runs out is the run\'s own error (out of memory), not infrastructure', async () => {
+test("a rank whose V8 heap runs out is the run's own error (out of memory), not infrastructure", async () => {
   const oom = await run(['--max-old-space-size=24', '-e', 'const a = []; for (;;) a.push(new Array(1e5).fill(Math.random()))']);
   assert.notEqual(oom.code, 0);
   assert.equal(categoryOfExit(oom.code, oom.signal), 'infra', 'the exit alone looks like a crash');
@@ -44,8 +44,14 @@ test('an allocation failure thrown inside a rank is recognised', () => {
 
 test('rank processes get an explicit environment: no admin token, no stray secrets', () => {
   const parent = {
-    PATH: '/usr/bin', HOME: '/home/w', CIM_ADMIN_TOKEN: 'admin-secret-0123456789abcdef', AWS_SECRET_ACCESS_KEY: 'pod-secret', GITHUB_TOKEN: 'x',
-    DATABASE_URL: 'postgresql://u@db:5432/cim', S3_BUCKET: 'b', REDIS_URL: 'redis://r:6379',
+    PATH: '/usr/bin',
+    HOME: '/home/w',
+    CIM_ADMIN_TOKEN: 'admin-secret-0123456789abcdef',
+    AWS_SECRET_ACCESS_KEY: 'pod-secret',
+    GITHUB_TOKEN: 'x',
+    DATABASE_URL: 'postgresql://u@db:5432/cim',
+    S3_BUCKET: 'b',
+    REDIS_URL: 'redis://r:6379',
   };
   const env = rankProcessEnv(parent, readServiceEnv(parent, 'worker'), { EXTRA: '1' });
   assert.equal(env.PATH, '/usr/bin');

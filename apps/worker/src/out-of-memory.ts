@@ -7,7 +7,8 @@
  */
 import type { ExitCategory } from './rank-protocol.ts';
 
-const OOM = /out of memory|OOM when allocating|Array buffer allocation failed|Cannot enlarge memory|could not allocate memory|Reached heap limit|Allocation failed - JavaScript heap|Invalid typed array length|WebAssembly\.Memory/i;
+const OOM =
+  /out of memory|OOM when allocating|Array buffer allocation failed|Cannot enlarge memory|could not allocate memory|Reached heap limit|Allocation failed - JavaScript heap|Invalid typed array length|WebAssembly\.Memory/i;
 
 export function isOutOfMemory(e: unknown): boolean {
   const err = e as { message?: unknown; code?: unknown } | null;

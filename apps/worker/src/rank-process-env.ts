@@ -7,10 +7,25 @@ import { toProcessEnv, type ServiceEnv } from './service-env.ts';
 
 /** inherited from the worker when set: the OS and Node basics, the data cache (LOG_LEVEL travels with the service settings) */
 export const RANK_INHERITED_ENV = [
-  'PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS', 'NODE_PATH', 'CIM_CACHE_DIR', 'XDG_CACHE_HOME', 'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES',
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'LANG',
+  'TZ',
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'CIM_CACHE_DIR',
+  'XDG_CACHE_HOME',
+  'LD_LIBRARY_PATH',
+  'CUDA_VISIBLE_DEVICES',
+  'NVIDIA_VISIBLE_DEVICES',
 ] as const;
 
-export function rankProcessEnv(parent: Readonly<Record<string, string | undefined>>, env: ServiceEnv, extra: Record<string, string> = {}): Record<string, string> {
+export function rankProcessEnv(
+  parent: Readonly<Record<string, string | undefined>>,
+  env: ServiceEnv,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of RANK_INHERITED_ENV) {
     const v = parent[k];

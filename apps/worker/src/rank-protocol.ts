@@ -16,6 +16,18 @@ export interface RankRunnerArgs extends RankJobData {
 
 export type RankMessage =
   | { type: 'joined'; backend?: string }
-  | { type: 'step'; step: number; totalSteps: number; loss: number; lr: number; momentum?: number; imagesPerSec: number; stepSeconds: number; dataWaitSeconds: number; allReduceSeconds: number; allReduceBytes: number }
+  | {
+      type: 'step';
+      step: number;
+      totalSteps: number;
+      loss: number;
+      lr: number;
+      momentum?: number;
+      imagesPerSec: number;
+      stepSeconds: number;
+      dataWaitSeconds: number;
+      allReduceSeconds: number;
+      allReduceBytes: number;
+    }
   | { type: 'checkpoint'; id: string; step: number; bytes: number; seconds: number }
   | { type: 'failed'; category: ExitCategory; message: string };

@@ -13,11 +13,25 @@ import { join } from 'node:path';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
 import {
-  parseRunConfig, type EvalConfig, type FinetuneConfig, type FinetunePlan, type PretrainConfig, type RunPlan, type TrainPlan,
+  parseRunConfig,
+  type EvalConfig,
+  type FinetuneConfig,
+  type FinetunePlan,
+  type PretrainConfig,
+  type RunPlan,
+  type TrainPlan,
 } from '@cim-forge/config';
 import { createDb, recordEvent, toJsonValue, type Db, type RunEventData, type RunEventType } from '@cim-forge/db';
 import {
-  evaluateRobustness, finetune, loadClassifierFile, loadLabelledImages, NonFiniteLossError, pretrain, type Collective, type CorruptionName, type EngineEvent,
+  evaluateRobustness,
+  finetune,
+  loadClassifierFile,
+  loadLabelledImages,
+  NonFiniteLossError,
+  pretrain,
+  type Collective,
+  type CorruptionName,
+  type EngineEvent,
 } from '@cim-forge/engine';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
@@ -29,7 +43,6 @@ import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 import { HeldoutFigures } from './figures/heldout-figures.ts';
 import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
-
 
 /** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
 function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
@@ -43,7 +56,8 @@ function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: 
 const send = (m: RankMessage) => process.send?.(m);
 
 /** the run's kind and its parsed config, one entry below each */
-type RankJob = { kind: 'pretrain'; config: PretrainConfig } | { kind: 'finetune'; config: FinetuneConfig } | { kind: 'eval'; config: EvalConfig };
+type RankJob =
+  { kind: 'pretrain'; config: PretrainConfig } | { kind: 'finetune'; config: FinetuneConfig } | { kind: 'eval'; config: EvalConfig };
 
 /** What every run kind's entry gets: the run, where its checkpoints and metrics go, the events. */
 interface RankContext {
@@ -80,7 +94,8 @@ function trainingHooks<P extends { totalSteps: number }>(ctx: RankContext, planO
       if (!isRank0) return;
       if (startStep === 0) {
         // best effort: the run goes on without it
-        void ctx.db.run.update({ where: { id: ctx.runId }, data: { plan: toJsonValue(planOf(plan)) } })
+        void ctx.db.run
+          .update({ where: { id: ctx.runId }, data: { plan: toJsonValue(planOf(plan)) } })
           .catch((e: Error) => console.error(`could not record the plan: ${e.message}`));
       }
       if (resumedFrom) {
@@ -95,13 +110,23 @@ function trainingHooks<P extends { totalSteps: number }>(ctx: RankContext, planO
 async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<number> {
   const { db, runId, args, isRank0 } = ctx;
   const { onEvent, onPlan, ...hooks } = trainingHooks<TrainPlan>(ctx, (plan) => ({
-    effectiveBatch: plan.effectiveBatch, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs,
-    trainImages: plan.stepsPerEpoch * plan.effectiveBatch, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps,
-    warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+    effectiveBatch: plan.effectiveBatch,
+    peakLr: plan.peakLr,
+    epochs: config.epochs,
+    warmupEpochs: config.warmupEpochs,
+    trainImages: plan.stepsPerEpoch * plan.effectiveBatch,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    totalSteps: plan.totalSteps,
+    warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch),
+    derivedBy: 'worker',
   }));
   let totalSteps = 0;
   const r = await pretrain({
-    config, store: ctx.store, collective: ctx.collective, resume: true, onEvent,
+    config,
+    store: ctx.store,
+    collective: ctx.collective,
+    resume: true,
+    onEvent,
     metrics: isRank0 ? new PostgresMetricsSink({ db, runId, rank: null }) : undefined,
     rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId, rank: args.rank }) : undefined,
     hooks: {
@@ -113,9 +138,17 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
       onStep: (s) => {
         ctx.started();
         send({
-          type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, momentum: s.momentum, imagesPerSec: s.imagesPerSec,
-          stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds, dataWaitSeconds: s.dataWaitSeconds,
-          allReduceSeconds: s.allReduceSeconds, allReduceBytes: s.allReduceBytes,
+          type: 'step',
+          step: s.step,
+          totalSteps: s.totalSteps,
+          loss: s.loss,
+          lr: s.lr,
+          momentum: s.momentum,
+          imagesPerSec: s.imagesPerSec,
+          stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds,
+          dataWaitSeconds: s.dataWaitSeconds,
+          allReduceSeconds: s.allReduceSeconds,
+          allReduceBytes: s.allReduceBytes,
         });
       },
     },
@@ -137,18 +170,37 @@ async function runFinetune(ctx: RankContext, stored: FinetuneConfig, weights: st
   const { db, runId } = ctx;
   const config: FinetuneConfig = { ...stored, initFrom: weights };
   const { onEvent, ...hooks } = trainingHooks<FinetunePlan>(ctx, (plan) => ({
-    effectiveBatch: config.batchSize, peakLr: plan.peakLr, epochs: config.epochs, warmupEpochs: config.warmupEpochs, trainImages: plan.trainImages,
-    stepsPerEpoch: plan.stepsPerEpoch, totalSteps: plan.totalSteps, warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch), derivedBy: 'worker',
+    effectiveBatch: config.batchSize,
+    peakLr: plan.peakLr,
+    epochs: config.epochs,
+    warmupEpochs: config.warmupEpochs,
+    trainImages: plan.trainImages,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    totalSteps: plan.totalSteps,
+    warmupSteps: Math.round(config.warmupEpochs * plan.stepsPerEpoch),
+    derivedBy: 'worker',
   }));
   const r = await finetune({
-    config, store: ctx.store, metrics: new PostgresMetricsSink({ db, runId, rank: null }), resume: true, onEvent,
+    config,
+    store: ctx.store,
+    metrics: new PostgresMetricsSink({ db, runId, rank: null }),
+    resume: true,
+    onEvent,
     hooks: {
       ...hooks,
       onStep: (s) => {
         ctx.started();
         send({
-          type: 'step', step: s.step, totalSteps: s.totalSteps, loss: s.loss, lr: s.lr, imagesPerSec: s.imagesPerSec,
-          stepSeconds: 0, dataWaitSeconds: 0, allReduceSeconds: 0, allReduceBytes: 0,
+          type: 'step',
+          step: s.step,
+          totalSteps: s.totalSteps,
+          loss: s.loss,
+          lr: s.lr,
+          imagesPerSec: s.imagesPerSec,
+          stepSeconds: 0,
+          dataWaitSeconds: 0,
+          allReduceSeconds: 0,
+          allReduceBytes: 0,
         });
       },
       onEval: (e) => void recordEvent(db, runId, 'run.eval', `epoch ${e.epoch}: held-out top-1 ${(100 * e.top1).toFixed(2)}%`, { ...e }),
@@ -163,11 +215,21 @@ async function runEval(ctx: RankContext, cfg: EvalConfig, weights: string): Prom
   const model = await loadClassifierFile(weights);
   try {
     const side = model.config.imgSize;
-    const data = await loadLabelledImages(cfg.images > 0 && cfg.dataset.kind === 'fashion-mnist' ? { ...cfg.dataset, limit: cfg.images } : cfg.dataset, side);
+    const data = await loadLabelledImages(
+      cfg.images > 0 && cfg.dataset.kind === 'fashion-mnist' ? { ...cfg.dataset, limit: cfg.images } : cfg.dataset,
+      side,
+    );
     const report = await evaluateRobustness({
-      forward: (x) => model.forward(x as Parameters<typeof model.forward>[0]), images: data.pixels, labels: data.labels, side,
-      eps: cfg.eps, pgdSteps: cfg.pgdSteps, corruptions: cfg.corruptions as CorruptionName[], severities: cfg.severities,
-      batchSize: cfg.batchSize, seed: cfg.seed,
+      forward: (x) => model.forward(x as Parameters<typeof model.forward>[0]),
+      images: data.pixels,
+      labels: data.labels,
+      side,
+      eps: cfg.eps,
+      pgdSteps: cfg.pgdSteps,
+      corruptions: cfg.corruptions as CorruptionName[],
+      severities: cfg.severities,
+      batchSize: cfg.batchSize,
+      seed: cfg.seed,
     });
     const flat: Record<string, number> = { step: 0, clean_top1: report.clean.top1 };
     if (report.fgsm) flat.fgsm_top1 = report.fgsm.top1;
@@ -198,49 +260,82 @@ async function main(): Promise<number> {
     process.exit(EXIT.infra);
   });
   const event = <T extends RunEventType>(type: T, message: string, data?: RunEventData[T]) =>
-    recordEvent(db, args.runId, type, message, data).catch((e) => console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`));
+    recordEvent(db, args.runId, type, message, data).catch((e) =>
+      console.error(`could not record ${type}: ${(e as Error).message.trim().split('\n').at(-1)}`),
+    );
   let collective: Collective | undefined;
   let data: LocalizedConfig<object> | undefined;
   let started = false;
   const figures = new HeldoutFigures({ db, redisUrl: env.redisUrl, prefix: env.queuePrefix, log: (m) => console.error(m) });
   try {
-    const run = await db.run.findUnique({ where: { id: args.runId }, include: { sourceCheckpoint: { include: { run: { select: { teamId: true } } } } } });
+    const run = await db.run.findUnique({
+      where: { id: args.runId },
+      include: { sourceCheckpoint: { include: { run: { select: { teamId: true } } } } },
+    });
     if (!run) throw new RunError(`run ${args.runId} does not exist`);
     // image folders: only from the team's own data area (disk or S3), checked again here, on the
     // config the run contract parsed (the kind's schema, defaults filled)
     const localize = async <T extends object>(config: T): Promise<T> => {
       const localized = await localizeDatasets(config, {
-        teamId: run.teamId, dataRoot: env.dataRoot, dataCache: env.dataCache, dataMaxBytes: env.dataMaxBytes, s3: { client: s3, bucket: env.s3Bucket },
+        teamId: run.teamId,
+        dataRoot: env.dataRoot,
+        dataCache: env.dataCache,
+        dataMaxBytes: env.dataMaxBytes,
+        s3: { client: s3, bucket: env.s3Bucket },
       });
       data = localized;
       return localized.config;
     };
     // before the gang meets: fetching an S3 image folder must not count against the collective's timeout
     const job: RankJob =
-      run.kind === 'pretrain' ? { kind: 'pretrain', config: await localize(runConfig('pretrain', run.config)) }
-      : run.kind === 'finetune' ? { kind: 'finetune', config: await localize(runConfig('finetune', run.config)) }
-      : { kind: 'eval', config: await localize(runConfig('eval', run.config)) };
+      run.kind === 'pretrain'
+        ? { kind: 'pretrain', config: await localize(runConfig('pretrain', run.config)) }
+        : run.kind === 'finetune'
+          ? { kind: 'finetune', config: await localize(runConfig('finetune', run.config)) }
+          : { kind: 'eval', config: await localize(runConfig('eval', run.config)) };
     const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
-    collective = args.worldSize > 1
-      ? await joinCollective({
-          redisUrls: env.collectiveRedisUrls, nodeName: env.nodeName, socketDir: env.collectiveSocketDir, wire: env.collectiveWire, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
-          rank: args.rank, worldSize: args.worldSize, timeoutMs: env.collectiveTimeoutMs, rendezvousTimeoutMs: env.rendezvousTimeoutMs,
-        })
-      : undefined;
+    collective =
+      args.worldSize > 1
+        ? await joinCollective({
+            redisUrls: env.collectiveRedisUrls,
+            nodeName: env.nodeName,
+            socketDir: env.collectiveSocketDir,
+            wire: env.collectiveWire,
+            keyPrefix: `${env.queuePrefix}:collective`,
+            runId: `${args.runId}:${args.attempt}`,
+            rank: args.rank,
+            worldSize: args.worldSize,
+            timeoutMs: env.collectiveTimeoutMs,
+            rendezvousTimeoutMs: env.rendezvousTimeoutMs,
+          })
+        : undefined;
     const adapter = backend.name === 'webgpu' ? currentWebGpuAdapter() : undefined;
     send({ type: 'joined', backend: adapter ? webGpuLabel(adapter) : backend.name });
     const store = new TrackedCheckpointStore({
-      db, runId: run.id,
+      db,
+      runId: run.id,
       s3: new S3CheckpointStore({ client: s3, bucket: env.s3Bucket, prefix: runCheckpointPrefix(run.id) }),
       onComplete: async (c) => {
         send({ type: 'checkpoint', id: c.id, step: c.step, bytes: c.bytes, seconds: c.seconds });
-        await recordEvent(db, run.id, 'checkpoint.complete', `checkpoint ${c.id} at step ${c.step} is COMPLETE (${c.bytes} bytes in ${c.seconds.toFixed(2)} s)`, { checkpointId: c.rowId, step: c.step });
+        await recordEvent(
+          db,
+          run.id,
+          'checkpoint.complete',
+          `checkpoint ${c.id} at step ${c.step} is COMPLETE (${c.bytes} bytes in ${c.seconds.toFixed(2)} s)`,
+          { checkpointId: c.rowId, step: c.step },
+        );
         // a pre-training's correlation maps on a held-out image, drawn by a worker (never fails the rank)
         if (run.kind === 'pretrain') await figures.request(run.id, c.rowId, c.step);
       },
     });
     const ctx: RankContext = {
-      args, db, runId: run.id, store, collective, isRank0: args.rank === 0, event,
+      args,
+      db,
+      runId: run.id,
+      store,
+      collective,
+      isRank0: args.rank === 0,
+      event,
       shouldStop: () => stopRequested,
       started: () => (started = true),
     };
@@ -251,7 +346,11 @@ async function main(): Promise<number> {
     const dir = await mkdtemp(join(tmpdir(), 'cim-source-'));
     try {
       const weights = join(dir, 'model.safetensors');
-      const source = { uri: run.sourceCheckpoint.uri, runId: run.sourceCheckpoint.runId, runTeamId: run.sourceCheckpoint.run?.teamId ?? null };
+      const source = {
+        uri: run.sourceCheckpoint.uri,
+        runId: run.sourceCheckpoint.runId,
+        runTeamId: run.sourceCheckpoint.run?.teamId ?? null,
+      };
       await writeFile(weights, await readSourceWeights({ client: s3, bucket: env.s3Bucket, teamId: run.teamId }, source));
       return job.kind === 'finetune' ? await runFinetune(ctx, job.config, weights) : await runEval(ctx, job.config, weights);
     } finally {
@@ -262,10 +361,19 @@ async function main(): Promise<number> {
     const category = categorize(err, started);
     if (err instanceof CollectiveTimeoutError && !err.operation.startsWith('rendezvous') && err.missingRanks.length > 0) {
       // a peer stopped contributing (dead, SIGSTOPped, cut off): name it in the run's log
-      await event('rank.lost', `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank });
+      await event(
+        'rank.lost',
+        `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`,
+        { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank },
+      );
     } else if (err instanceof NodeLocalError && err.lostRanks.length > 0) {
       // a rank on this node (or its leader) died: its socket closed at once
-      await event('rank.lost', `rank ${err.lostRanks.join(', ')} lost: ${err.message} (attempt ${args.attempt})`, { attempt: args.attempt, missingRanks: [...err.lostRanks], operation: 'node-local', reporter: args.rank });
+      await event('rank.lost', `rank ${err.lostRanks.join(', ')} lost: ${err.message} (attempt ${args.attempt})`, {
+        attempt: args.attempt,
+        missingRanks: [...err.lostRanks],
+        operation: 'node-local',
+        reporter: args.rank,
+      });
     }
     send({ type: 'failed', category, message: isOutOfMemory(err) ? outOfMemoryMessage(err.message) : err.message });
     console.error(err.stack ?? err.message);
@@ -288,7 +396,9 @@ function categorize(e: Error, started: boolean): ExitCategory {
   // before the first step nothing but the run's own config and data can be at fault, unless it
   // is a network error talking to our services
   // (Prisma P1001/P1002/P1008/P1017: the database server cannot be reached, timed out or closed the connection)
-  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket|Connection terminated|Can't reach database|P100[128]|P1017/i.test(`${e.message} ${(e as { code?: string }).code ?? ''}`);
+  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket|Connection terminated|Can't reach database|P100[128]|P1017/i.test(
+    `${e.message} ${(e as { code?: string }).code ?? ''}`,
+  );
   return !started && !network ? 'user' : 'infra';
 }
 

@@ -47,15 +47,19 @@ test(`a ${BUSY_MS} ms CPU-bound step with a ${LOCK_MS} ms lock: no stall, one at
   }
 });
 
-test('control: the same busy step on the worker\'s own event loop loses its lock', async () => {
+test("control: the same busy step on the worker's own event loop loses its lock", async () => {
   const q = fx.ranks;
   const errors: string[] = [];
-  const w = new Worker(RANKS_QUEUE, async () => {
-    const t0 = Date.now();
-    while (Date.now() - t0 < BUSY_MS) {
-      // blocks lock renewal
-    }
-  }, { connection: redisConnection(redisUrl), prefix: fx.env.queuePrefix, lockDuration: LOCK_MS, stalledInterval: 300 });
+  const w = new Worker(
+    RANKS_QUEUE,
+    async () => {
+      const t0 = Date.now();
+      while (Date.now() - t0 < BUSY_MS) {
+        // blocks lock renewal
+      }
+    },
+    { connection: redisConnection(redisUrl), prefix: fx.env.queuePrefix, lockDuration: LOCK_MS, stalledInterval: 300 },
+  );
   w.on('error', (e) => errors.push(e.message));
   w.on('failed', (_j, e) => errors.push(e.message));
   const data = { runId: 'control', attempt: 0, rank: 0, worldSize: 1 };
@@ -63,5 +67,8 @@ test('control: the same busy step on the worker\'s own event loop loses its lock
   const deadline = Date.now() + 15_000;
   while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   await w.close(true);
-  assert.ok(errors.some((m) => /lock/i.test(m)), `expected a lost-lock error, got ${JSON.stringify(errors)}`);
+  assert.ok(
+    errors.some((m) => /lock/i.test(m)),
+    `expected a lost-lock error, got ${JSON.stringify(errors)}`,
+  );
 });

@@ -9,8 +9,27 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { endRank, heartbeatRank, isTerminal, parseStopMessage, rankJoined, runRunning, startRun, takeRank, type Db, type RankOutcome } from '@cim-forge/db';
-import { cancelChannel, RANKS_QUEUE, redisConnection, registerWorker, unregisterWorker, WORKER_ENTRY_TTL_MS, type RankJobData } from '@cim-forge/queue';
+import {
+  endRank,
+  heartbeatRank,
+  isTerminal,
+  parseStopMessage,
+  rankJoined,
+  runRunning,
+  startRun,
+  takeRank,
+  type Db,
+  type RankOutcome,
+} from '@cim-forge/db';
+import {
+  cancelChannel,
+  RANKS_QUEUE,
+  redisConnection,
+  registerWorker,
+  unregisterWorker,
+  WORKER_ENTRY_TTL_MS,
+  type RankJobData,
+} from '@cim-forge/queue';
 import { categoryOfExit, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
 import type { ServiceEnv } from './service-env.ts';
 import { rankProcessEnv } from './rank-process-env.ts';
@@ -69,7 +88,10 @@ export class RankWorker {
     await this.worker.waitUntilReady();
     // capacity the API can see: one rank per worker, refreshed while this worker lives
     this.registry = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
-    const refresh = () => registerWorker(this.registry!, env.queuePrefix, env.workerId).catch((e: Error) => this.log(`could not register the worker: ${e.message}`));
+    const refresh = () =>
+      registerWorker(this.registry!, env.queuePrefix, env.workerId).catch((e: Error) =>
+        this.log(`could not register the worker: ${e.message}`),
+      );
     await refresh();
     this.registryTimer = setInterval(refresh, Math.min(10_000, WORKER_ENTRY_TTL_MS / 3));
   }
@@ -100,7 +122,9 @@ export class RankWorker {
     const { db, env } = this.o;
     const key = { runId: d.runId, attempt: d.attempt, rank: d.rank };
     // Postgres errors here (an outage) are waited out: failing the job would lose the rank
-    const run = await this.retrying('read the run', () => db.run.findUnique({ where: { id: d.runId }, select: { status: true, teamId: true } }));
+    const run = await this.retrying('read the run', () =>
+      db.run.findUnique({ where: { id: d.runId }, select: { status: true, teamId: true } }),
+    );
     // a stale job: the run ended, or the controller moved on to a later attempt
     if (!run || isTerminal(run.status)) return { outcome: 'skipped', reason: `run ${run ? run.status : 'gone'}` };
     // the conditional update takes the rank once: a redelivered (stalled) job finds it taken and skips
@@ -123,7 +147,10 @@ export class RankWorker {
     });
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
-    for (const [stream, level] of [[child.stdout!, 'info'], [child.stderr!, 'warn']] as const) {
+    for (const [stream, level] of [
+      [child.stdout!, 'info'],
+      [child.stderr!, 'warn'],
+    ] as const) {
       let rest = '';
       stream.on('data', (b: Buffer) => {
         const lines = (rest + b.toString()).split('\n');
@@ -139,14 +166,26 @@ export class RankWorker {
     let stoppedBy: string | undefined;
     child.on('message', (m: RankMessage) => {
       if (m.type === 'joined') {
-        if (this.o.backend && m.backend && m.backend !== this.o.backend) this.log(`rank ${d.rank} of run ${d.runId} runs on tfjs backend ${m.backend}, not ${this.o.backend} as this worker's metrics say`, { run_id: d.runId, rank: d.rank });
-        void rankJoined(db, key).then(async () => {
-          if (d.rank === 0) await runRunning(db, d.runId, d.attempt, d.worldSize);
-        }).catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));
+        if (this.o.backend && m.backend && m.backend !== this.o.backend)
+          this.log(
+            `rank ${d.rank} of run ${d.runId} runs on tfjs backend ${m.backend}, not ${this.o.backend} as this worker's metrics say`,
+            { run_id: d.runId, rank: d.rank },
+          );
+        void rankJoined(db, key)
+          .then(async () => {
+            if (d.rank === 0) await runRunning(db, d.runId, d.attempt, d.worldSize);
+          })
+          .catch((e) => this.log(`could not mark rank running: ${(e as Error).message}`));
       } else if (m.type === 'failed') {
         failure = { message: m.message };
       } else if (m.type === 'step' && rm) {
-        rm.step({ seconds: m.stepSeconds, images: (m.imagesPerSec * m.stepSeconds) / d.worldSize, loss: m.loss, lr: m.lr, targetMomentum: m.momentum ?? 0 });
+        rm.step({
+          seconds: m.stepSeconds,
+          images: (m.imagesPerSec * m.stepSeconds) / d.worldSize,
+          loss: m.loss,
+          lr: m.lr,
+          targetMomentum: m.momentum ?? 0,
+        });
         rm.allreduce(m.allReduceSeconds, m.allReduceBytes);
         rm.dataWait(m.dataWaitSeconds);
       } else if (m.type === 'checkpoint' && rm) {
@@ -155,8 +194,7 @@ export class RankWorker {
     });
     const heartbeat = setInterval(() => {
       rm?.heartbeat();
-      void heartbeatRank(db, key)
-        .catch((e) => this.log(`heartbeat failed: ${(e as Error).message}`));
+      void heartbeatRank(db, key).catch((e) => this.log(`heartbeat failed: ${(e as Error).message}`));
     }, env.heartbeatMs);
     const entry = {
       data: d,
@@ -167,7 +205,9 @@ export class RankWorker {
       },
     };
     this.running.set(job.id!, entry);
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     clearInterval(heartbeat);
     this.running.delete(job.id!);
 
@@ -175,10 +215,13 @@ export class RankWorker {
     const exitCategory = classifyRankExit(categoryOfExit(exit.code, exit.signal), stderr);
     const category = exitCategory.category;
     const outcome: RankJobResult['outcome'] = stoppedBy ? 'cancelled' : category;
-    const reason = stoppedBy
-      ?? exitCategory.oomReason
-      ?? (outcome === 'ok' ? 'exit 0'
-        : failure?.message ?? (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+    const reason =
+      stoppedBy ??
+      exitCategory.oomReason ??
+      (outcome === 'ok'
+        ? 'exit 0'
+        : (failure?.message ??
+          (exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
     // only a live row is ended here: the controller may have declared it lost meanwhile
     await this.retrying('record how the rank ended', () => endRank(db, key, outcome, reason));
     this.log(`rank ${d.rank} of run ${d.runId} ended: ${outcome} (${reason})`, { run_id: d.runId, rank: d.rank });

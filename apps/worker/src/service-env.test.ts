@@ -15,16 +15,31 @@ test('the collective: defaults to the queue Redis, no node, wire auto', () => {
 });
 
 test('the collective: K shards, the node, the socket dir and the wire survive into the rank processes', () => {
-  const e = readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379, redis://:pw@s1:6379,', NODE_NAME: 'gpu-node-7', CIM_COLLECTIVE_SOCKET_DIR: '/var/run/cim', CIM_COLLECTIVE_WIRE: 'bfloat16' }, 'worker');
+  const e = readServiceEnv(
+    {
+      ...base,
+      CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379, redis://:pw@s1:6379,',
+      NODE_NAME: 'gpu-node-7',
+      CIM_COLLECTIVE_SOCKET_DIR: '/var/run/cim',
+      CIM_COLLECTIVE_WIRE: 'bfloat16',
+    },
+    'worker',
+  );
   assert.deepEqual(e.collectiveRedisUrls, ['redis://s0:6379', 'redis://:pw@s1:6379']);
   assert.equal(e.nodeName, 'gpu-node-7');
   assert.deepEqual(readServiceEnv(toProcessEnv(e), 'worker'), e);
 });
 
 test('the collective: bad URLs and wires are refused with the variable named (password masked)', () => {
-  assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379,http://:secret@x' }, 'worker'), /^Error: CIM_COLLECTIVE_REDIS_URLS must be redis:\/\/ or rediss:\/\/ URLs separated by commas, got "http:\/\/:\*\*\*@x"$/);
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379,http://:secret@x' }, 'worker'),
+    /^Error: CIM_COLLECTIVE_REDIS_URLS must be redis:\/\/ or rediss:\/\/ URLs separated by commas, got "http:\/\/:\*\*\*@x"$/,
+  );
   assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_REDIS_URLS: ' , ' }, 'worker'), /CIM_COLLECTIVE_REDIS_URLS names no URL/);
-  assert.throws(() => readServiceEnv({ ...base, CIM_COLLECTIVE_WIRE: 'int8' }, 'worker'), /CIM_COLLECTIVE_WIRE must be auto, float32, float16, bfloat16; got "int8"/);
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_COLLECTIVE_WIRE: 'int8' }, 'worker'),
+    /CIM_COLLECTIVE_WIRE must be auto, float32, float16, bfloat16; got "int8"/,
+  );
 });
 
 test('metrics: CIM_METRICS_TOKEN and METRICS_HOST are read and checked; the token never reaches a rank process', () => {
@@ -39,17 +54,32 @@ test('metrics: CIM_METRICS_TOKEN and METRICS_HOST are read and checked; the toke
   assert.equal(child.CIM_METRICS_TOKEN, undefined);
   assert.ok(!Object.values(child).includes(token));
   assert.deepEqual(readServiceEnv(child, 'worker'), { ...e, metricsToken: undefined });
-  assert.throws(() => readServiceEnv({ ...base, CIM_METRICS_TOKEN: 'm'.repeat(23) }, 'worker'), /^Error: CIM_METRICS_TOKEN must be at least 24 characters/);
-  assert.throws(() => readServiceEnv({ ...base, CIM_METRICS_TOKEN: `${'m'.repeat(24)} x` }, 'worker'), /CIM_METRICS_TOKEN may hold only printable ASCII without spaces/);
-  assert.throws(() => readServiceEnv({ ...base, METRICS_HOST: 'a b' }, 'worker'), /METRICS_HOST must be an address or host name, got "a b"/);
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_METRICS_TOKEN: 'm'.repeat(23) }, 'worker'),
+    /^Error: CIM_METRICS_TOKEN must be at least 24 characters/,
+  );
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_METRICS_TOKEN: `${'m'.repeat(24)} x` }, 'worker'),
+    /CIM_METRICS_TOKEN may hold only printable ASCII without spaces/,
+  );
+  assert.throws(
+    () => readServiceEnv({ ...base, METRICS_HOST: 'a b' }, 'worker'),
+    /METRICS_HOST must be an address or host name, got "a b"/,
+  );
 });
 
 test("the settings table's backends and WebGPU adapters are the backend layer's; a bad CIM_BACKEND stops the process by name", () => {
   assert.deepEqual([...BACKEND_NAMES], [...BACKEND_CHOICES]);
   assert.deepEqual([...WEBGPU_ADAPTERS], [...webGpuAdapterKinds]);
-  assert.throws(() => readServiceEnv({ ...base, CIM_BACKEND: 'cuda' }, 'worker'), /^Error: CIM_BACKEND must be one of auto, tensorflow, wasm, cpu, webgpu, got "cuda"$/);
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_BACKEND: 'cuda' }, 'worker'),
+    /^Error: CIM_BACKEND must be one of auto, tensorflow, wasm, cpu, webgpu, got "cuda"$/,
+  );
   const e = readServiceEnv({ ...base, LOG_LEVEL: 'debug' }, 'worker');
   assert.equal(e.logLevel, 'debug');
   assert.equal(toProcessEnv(e).LOG_LEVEL, 'debug');
-  assert.throws(() => readServiceEnv({ ...base, LOG_LEVEL: 'loud' }, 'controller'), /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
+  assert.throws(
+    () => readServiceEnv({ ...base, LOG_LEVEL: 'loud' }, 'controller'),
+    /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+  );
 });

@@ -56,7 +56,11 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
   const metricsToken = r.validate('CIM_METRICS_TOKEN', metricsTokenProblem);
   const metricsHost = r.host('METRICS_HOST');
   const wires: readonly (WireName | 'auto')[] = ['auto', ...WIRE_NAMES];
-  const collectiveWire = r.oneOf('CIM_COLLECTIVE_WIRE', wires, (v) => `CIM_COLLECTIVE_WIRE must be auto, ${WIRE_NAMES.join(', ')}; got "${v}"`);
+  const collectiveWire = r.oneOf(
+    'CIM_COLLECTIVE_WIRE',
+    wires,
+    (v) => `CIM_COLLECTIVE_WIRE must be auto, ${WIRE_NAMES.join(', ')}; got "${v}"`,
+  );
   const settings: ServiceEnv = {
     databaseUrl,
     redisUrl,

@@ -51,14 +51,22 @@ test("another team's import or checkpoint is refused as the run's own error, nam
   const RUN_B = '44444444-4444-4444-8444-444444444444';
   await assert.rejects(readSourceWeights(reader(TEAM_B), { uri: checkpointUri, runId: RUN_B, runTeamId: TEAM_B }), { message: refusal });
   // an imported row outside any import area, or in another bucket
-  for (const uri of [`s3://${s3.bucket}/runs/${RUN_A}/checkpoints/step-00000008/model.safetensors`, `s3://elsewhere/imports/${TEAM_A}/u1/vit.safetensors`]) {
+  for (const uri of [
+    `s3://${s3.bucket}/runs/${RUN_A}/checkpoints/step-00000008/model.safetensors`,
+    `s3://elsewhere/imports/${TEAM_A}/u1/vit.safetensors`,
+  ]) {
     await assert.rejects(readSourceWeights(reader(TEAM_A), { uri, runId: null, runTeamId: null }), RunError);
   }
 });
 
 test("an import that is gone is the run's error; a corrupted checkpoint fails its sha256", async () => {
   const gone = `s3://${s3.bucket}/imports/${TEAM_A}/u2/gone.safetensors`;
-  await assert.rejects(readSourceWeights(reader(TEAM_A), { uri: gone, runId: null, runTeamId: null }), (e: Error) => e instanceof RunError && e.message === `source uri ${gone} no longer exists`);
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `runs/${RUN_A}/checkpoints/step-00000008/model.safetensors`, Body: randomBytes(7000) }));
+  await assert.rejects(
+    readSourceWeights(reader(TEAM_A), { uri: gone, runId: null, runTeamId: null }),
+    (e: Error) => e instanceof RunError && e.message === `source uri ${gone} no longer exists`,
+  );
+  await s3.client.send(
+    new PutObjectCommand({ Bucket: s3.bucket, Key: `runs/${RUN_A}/checkpoints/step-00000008/model.safetensors`, Body: randomBytes(7000) }),
+  );
   await assert.rejects(readSourceWeights(reader(TEAM_A), { uri: checkpointUri, runId: RUN_A, runTeamId: TEAM_A }), CheckpointCorruptError);
 });

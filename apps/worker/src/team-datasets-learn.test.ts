@@ -25,8 +25,15 @@ before(async () => {
   s3 = await startS3TestServer();
   const files = await imageFolderFiles(40);
   await writeImageFolder(join(dir, 'data', TEAM, 'colours'), files);
-  for (const [key, body] of files) await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${s3DataPrefix(TEAM)}/colours/${key}`, Body: body }));
-  ctx = { teamId: TEAM, dataRoot: join(dir, 'data'), dataCache: join(dir, 'cache'), dataMaxBytes: 50_000_000, s3: { client: s3.client, bucket: s3.bucket } };
+  for (const [key, body] of files)
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${s3DataPrefix(TEAM)}/colours/${key}`, Body: body }));
+  ctx = {
+    teamId: TEAM,
+    dataRoot: join(dir, 'data'),
+    dataCache: join(dir, 'cache'),
+    dataMaxBytes: 50_000_000,
+    s3: { client: s3.client, bucket: s3.bucket },
+  };
 });
 after(async () => {
   await s3?.close();
@@ -36,10 +43,20 @@ after(async () => {
 /** what POST /v1/runs stores for a finetune on one folder (relative root, its splits) */
 const submitted = (store: 'disk' | 's3'): FinetuneConfig =>
   resolveFinetuneConfig({
-    model: 'cimVitMicroPatch4', modelOverrides: { embedDim: 32, depth: 1, numHeads: 2 },
+    model: 'cimVitMicroPatch4',
+    modelOverrides: { embedDim: 32, depth: 1, numHeads: 2 },
     dataset: { kind: 'image-folder', root: 'colours', store },
-    epochs: 4, warmupEpochs: 0.5, batchSize: 16, baseLr: 0.16, layerDecay: 1,
-    dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0,
+    epochs: 4,
+    warmupEpochs: 0.5,
+    batchSize: 16,
+    baseLr: 0.16,
+    layerDecay: 1,
+    dropPath: 0,
+    mixup: 0,
+    cutmix: 0,
+    reprob: 0,
+    randAugment: null,
+    labelSmoothing: 0,
   });
 
 for (const store of ['disk', 's3'] as const) {

@@ -65,7 +65,12 @@ export async function localizeDatasets<T extends object>(config: T, ctx: TeamDat
 }
 
 async function localizeFolder(
-  spec: ImageFolderSpec, field: string, ctx: TeamDataContext, budget: { bytes: number }, byPrefix: Map<string, string>, fetched: string[],
+  spec: ImageFolderSpec,
+  field: string,
+  ctx: TeamDataContext,
+  budget: { bytes: number },
+  byPrefix: Map<string, string>,
+  fetched: string[],
 ): Promise<ImageFolderSpec> {
   const problem = datasetRootProblem(spec.root);
   if (problem) throw new RunError(`config.${field}.root ${problem}`);
@@ -84,7 +89,9 @@ async function localizeFolder(
     return { ...rest, root: dir, area: dir };
   }
   if (ctx.dataRoot === undefined) {
-    throw new RunError(`config.${field} is an image folder on disk, but this worker has no data root (CIM_DATA_ROOT); use store "s3" or ask an admin`);
+    throw new RunError(
+      `config.${field} is an image folder on disk, but this worker has no data root (CIM_DATA_ROOT); use store "s3" or ask an admin`,
+    );
   }
   const area = join(ctx.dataRoot, ctx.teamId);
   return { ...rest, root: join(area, ...root.split('/')), area };
@@ -97,7 +104,8 @@ async function fetchFolder(store: S3ImageStore, dir: string, root: string, budge
   } catch (err) {
     const message = (err as Error).message;
     if (/does not exist/.test(message)) throw new RunError(`image folder s3:${root} has no objects in your data area`);
-    if (err instanceof FetchLimitError) throw new RunError(`image folder s3:${root} is larger than this worker fetches for one run (CIM_DATA_MAX_BYTES)`);
+    if (err instanceof FetchLimitError)
+      throw new RunError(`image folder s3:${root} is larger than this worker fetches for one run (CIM_DATA_MAX_BYTES)`);
     if (/unusable name/.test(message)) throw new RunError(message.replace(store.location, `s3:${root}`));
     throw err;
   }

@@ -33,7 +33,12 @@ test('write: PENDING then COMPLETE with the manifest digest, epoch and metrics; 
   const m = await store.write('step-00000004', 4, files(4));
   const row = await fx.db.checkpoint.findUniqueOrThrow({ where: { runId_step: { runId: run.id, step: 4 } } });
   assert.equal(row.status, 'COMPLETE');
-  assert.equal(row.manifestDigest, createHash('sha256').update(JSON.stringify(m, null, 2)).digest('hex'));
+  assert.equal(
+    row.manifestDigest,
+    createHash('sha256')
+      .update(JSON.stringify(m, null, 2))
+      .digest('hex'),
+  );
   assert.equal(row.epoch, 2);
   assert.deepEqual(row.metrics, { loss: 0.25 });
   assert.equal(row.uri, `s3://${s3.bucket}/runs/${run.id}/checkpoints/step-00000004`);
@@ -49,7 +54,10 @@ test('write: PENDING then COMPLETE with the manifest digest, epoch and metrics; 
   await assert.rejects(broken.write('step-00000008', 8, files(8)), /connection reset/);
   const pending = await fx.db.checkpoint.findUniqueOrThrow({ where: { runId_step: { runId: run.id, step: 8 } } });
   assert.equal(pending.status, 'PENDING');
-  assert.deepEqual((await store.list()).map((x) => x.step), [4]);
+  assert.deepEqual(
+    (await store.list()).map((x) => x.step),
+    [4],
+  );
 });
 
 test('remove: retention deletes an unpinned checkpoint (row and objects) and keeps a pinned one', async () => {
@@ -62,14 +70,21 @@ test('remove: retention deletes an unpinned checkpoint (row and objects) and kee
   await fx.submit({ kind: 'finetune', worldSize: 1, sourceCheckpointId: pinned.id });
   await store.remove('step-00000001');
   await store.remove('step-00000002');
-  assert.deepEqual((await fx.db.checkpoint.findMany({ where: { runId: run.id } })).map((c) => c.step), [1]);
-  assert.deepEqual((await s3store.list()).map((x) => x.id), ['step-00000001']);
+  assert.deepEqual(
+    (await fx.db.checkpoint.findMany({ where: { runId: run.id } })).map((c) => c.step),
+    [1],
+  );
+  assert.deepEqual(
+    (await s3store.list()).map((x) => x.id),
+    ['step-00000001'],
+  );
 });
 
 test('PostgresMetricsSink: 1200 records × 2 series land in batches of 500; a re-logged step replaces its value', async () => {
   const run = await fx.submit({ worldSize: 1 });
   const sink = new PostgresMetricsSink({ db: fx.db, runId: run.id, rank: null, maxPoints: 500, flushMs: 60_000 });
-  for (let step = 1; step <= 1200; step++) await sink.write({ step, loss: 1 / step, lr: step * 1e-6, note: 'text is skipped', time: 1_800_000_000 + step });
+  for (let step = 1; step <= 1200; step++)
+    await sink.write({ step, loss: 1 / step, lr: step * 1e-6, note: 'text is skipped', time: 1_800_000_000 + step });
   // 2400 points (loss, lr; step, time and text are not series): 4 batches of 500 were written on the way, 400 wait for close()
   assert.equal(await fx.db.metric.count({ where: { runId: run.id } }), 2000);
   await sink.close();
@@ -91,5 +106,12 @@ test('PostgresMetricsSink: the same (name, step) twice in one batch keeps the la
   await sink.write({ step: 16, epoch: 1.25, eval_top1: 0.7 });
   await sink.close();
   const rows = await fx.db.metric.findMany({ where: { runId: run.id }, orderBy: { name: 'asc' } });
-  assert.deepEqual(rows.map((r) => [r.name, r.step, r.value]), [['epoch', 16, 1.25], ['eval_top1', 16, 0.7], ['loss', 16, 0.5]]);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.step, r.value]),
+    [
+      ['epoch', 16, 1.25],
+      ['eval_top1', 16, 0.7],
+      ['loss', 16, 0.5],
+    ],
+  );
 });

@@ -36,7 +36,10 @@ export class TrackedCheckpointStore {
     });
     const manifest = await this.o.s3.write(id, step, files);
     const digest = sha256Hex(new TextEncoder().encode(serializeManifest(manifest)));
-    await this.o.db.checkpoint.update({ where: { id: row.id }, data: { status: 'COMPLETE', manifestDigest: digest, completedAt: new Date() } });
+    await this.o.db.checkpoint.update({
+      where: { id: row.id },
+      data: { status: 'COMPLETE', manifestDigest: digest, completedAt: new Date() },
+    });
     const bytes = Object.values(manifest.files).reduce((a, f) => a + f.bytes, 0);
     await this.o.onComplete?.({ id, rowId: row.id, step, bytes, seconds: (performance.now() - t0) / 1000 });
     return manifest;
@@ -77,7 +80,11 @@ export function storeIdOf(uri: string): string {
 function parseState(bytes: Uint8Array | undefined): { epoch?: number; metrics?: Record<string, number> } {
   if (!bytes) return {};
   try {
-    const s = JSON.parse(new TextDecoder().decode(bytes)) as { data?: { epoch?: number }; epoch?: number; metrics?: Record<string, number> };
+    const s = JSON.parse(new TextDecoder().decode(bytes)) as {
+      data?: { epoch?: number };
+      epoch?: number;
+      metrics?: Record<string, number>;
+    };
     const metrics = s.metrics ? Object.fromEntries(Object.entries(s.metrics).filter(([, v]) => Number.isFinite(v))) : undefined;
     return { epoch: s.data?.epoch ?? s.epoch, metrics };
   } catch {

@@ -28,8 +28,15 @@ await worker.start();
 const figures = new FigureWorker({ env, db, log: (msg, fields) => logger.info(fields ?? {}, msg) });
 await figures.start();
 let ready = true;
-const server = await startMetricsServer({ registry, port: env.metricsPort, host: env.metricsHost, token: env.metricsToken, ready: async () => ready });
-if (env.metricsToken === undefined) logger.warn('CIM_METRICS_TOKEN is not set: /metrics (run and team ids) answers anyone who reaches this port');
+const server = await startMetricsServer({
+  registry,
+  port: env.metricsPort,
+  host: env.metricsHost,
+  token: env.metricsToken,
+  ready: async () => ready,
+});
+if (env.metricsToken === undefined)
+  logger.warn('CIM_METRICS_TOKEN is not set: /metrics (run and team ids) answers anyone who reaches this port');
 logger.info({ metricsPort: server.port, queuePrefix: env.queuePrefix }, `worker ${env.workerId} taking rank jobs`);
 
 let stopping = false;

@@ -75,12 +75,15 @@ export async function initBackend(
   let name: BackendName | undefined;
   let detail = '';
   // WebGPU only when asked (webgpu-backend.ts: adapter from CIM_WEBGPU_ADAPTER, errors that name what is missing)
-  if (choice === 'webgpu') [name, detail] = ['webgpu', `@tensorflow/tfjs-backend-webgpu on ${webGpuLabel(await initWebGpuBackend(undefined, log))}`];
+  if (choice === 'webgpu')
+    [name, detail] = ['webgpu', `@tensorflow/tfjs-backend-webgpu on ${webGpuLabel(await initWebGpuBackend(undefined, log))}`];
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await tryNative();
     if (pkg) [name, detail] = ['tensorflow', pkg];
     else if (choice === 'tensorflow') {
-      throw new Error('backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads (on a development machine run `npm run setup:native`; see README, "The native backend")');
+      throw new Error(
+        'backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads (on a development machine run `npm run setup:native`; see README, "The native backend")',
+      );
     }
   }
   if (!name && (choice === 'auto' || choice === 'wasm')) {

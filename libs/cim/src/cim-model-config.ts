@@ -5,8 +5,13 @@
  */
 import { modelConfigFromMetadata, modelFactories, modelMetadata, type CimModelConfig, type ModelName } from './model/config.ts';
 import {
-  checkCimResNetConfig, checkResNetConfig, cimResNetConfigFromMetadata, cimResNetFactories, cimResNetMetadata,
-  type CimResNetConfig, type CimResNetOverrides,
+  checkCimResNetConfig,
+  checkResNetConfig,
+  cimResNetConfigFromMetadata,
+  cimResNetFactories,
+  cimResNetMetadata,
+  type CimResNetConfig,
+  type CimResNetOverrides,
 } from './resnet/config.ts';
 
 /** The backbone family, as written in a checkpoint's `architecture` metadata. */
@@ -57,7 +62,9 @@ export function cimModelConfig(name: CimModelName, overrides: CimModelOverrides 
 
 /** What a checkpoint's model.safetensors carries in its header to say which model it holds. */
 export function cimModelMetadata(c: AnyCimModelConfig): Record<string, string> {
-  return architectureOf(c) === 'cim-resnet' ? cimResNetMetadata(c as CimResNetConfig) : { architecture: 'cim-vit', ...modelMetadata(c as CimModelConfig) };
+  return architectureOf(c) === 'cim-resnet'
+    ? cimResNetMetadata(c as CimResNetConfig)
+    : { architecture: 'cim-vit', ...modelMetadata(c as CimModelConfig) };
 }
 
 /** The inverse of `cimModelMetadata`; a file without `architecture` (the authors' fixture) is a ViT. */

@@ -7,7 +7,9 @@ import { CimResNet } from './resnet/cim-resnet.ts';
 import type { CimResNetConfig } from './resnet/config.ts';
 
 export function cimModelFromConfig(config: AnyCimModelConfig, seed = 0): CimModel {
-  return architectureOf(config) === 'cim-resnet' ? new CimResNet(config as CimResNetConfig, seed) : new CimViT(config as CimModelConfig, seed);
+  return architectureOf(config) === 'cim-resnet'
+    ? new CimResNet(config as CimResNetConfig, seed)
+    : new CimViT(config as CimModelConfig, seed);
 }
 
 /** `createCimModel('cimResnetMicro', { decoderEmbedDim: 32 }, seed)` */

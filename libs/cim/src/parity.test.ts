@@ -10,7 +10,9 @@ const backend = await initTestBackend();
 test(`parity with the authors' PyTorch fixture on ${backend}: forward, loss, gradients, one AdamW step, momentum`, async (t) => {
   const before = tf.memory().numTensors;
   const report = await runParity(new Uint8Array(readFileSync(PARITY_FIXTURE)), 'fixture');
-  t.diagnostic(`${backend}: ${JSON.stringify({ logits: report.logits, loss: report.loss, grads: report.grads, after_step: report.after_step })}`);
+  t.diagnostic(
+    `${backend}: ${JSON.stringify({ logits: report.logits, loss: report.loss, grads: report.grads, after_step: report.after_step })}`,
+  );
   assert.equal(report.ok, true, JSON.stringify(report));
   for (const k of ['logits', 'loss', 'grads', 'after_step'] as const) {
     assert.ok(report[k] >= 0 && report[k] <= parityTolerances[k], `${k} = ${report[k]}`);

@@ -31,8 +31,7 @@ function nchwToNhwc(src: Float32Array, n: number, c: number, h: number, w: numbe
   const out = new Float32Array(src.length);
   for (let a = 0; a < n; a++)
     for (let k = 0; k < c; k++)
-      for (let y = 0; y < h; y++)
-        for (let x = 0; x < w; x++) out[((a * h + y) * w + x) * c + k] = src[((a * c + k) * h + y) * w + x];
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((a * h + y) * w + x) * c + k] = src[((a * c + k) * h + y) * w + x];
   return out;
 }
 
@@ -93,7 +92,9 @@ export async function runParity(buf: Uint8Array, source = 'fixture'): Promise<Pa
     const gCtx = C / cfg.patchSize;
     const posErr = Math.max(
       maxAbsDiff(sincosPosEmbed2d(cfg.embedDim, gImg), f32('weights/pos_embed')),
-      file.tensors.has('weights/decoder_pos_embed') ? maxAbsDiff(sincosPosEmbed2d(cfg.decoderEmbedDim, gCtx), f32('weights/decoder_pos_embed')) : 0,
+      file.tensors.has('weights/decoder_pos_embed')
+        ? maxAbsDiff(sincosPosEmbed2d(cfg.decoderEmbedDim, gCtx), f32('weights/decoder_pos_embed'))
+        : 0,
     );
 
     // Inputs, template-major.

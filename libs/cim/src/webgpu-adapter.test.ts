@@ -4,7 +4,15 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  adapterName, gpuAdapterMissing, icdSearch, probeWebGpuAdapter, requestWebGpuAdapter, softwareAdapterMissing, systemProbe, webGpuAdapterKind, webGpuLabel,
+  adapterName,
+  gpuAdapterMissing,
+  icdSearch,
+  probeWebGpuAdapter,
+  requestWebGpuAdapter,
+  softwareAdapterMissing,
+  systemProbe,
+  webGpuAdapterKind,
+  webGpuLabel,
   type SystemProbe,
 } from './webgpu-adapter.ts';
 
@@ -15,8 +23,11 @@ test('CIM_WEBGPU_ADAPTER: gpu by default, software when asked, anything else ref
   assert.throws(() => webGpuAdapterKind('cuda'), /unknown WebGPU adapter "cuda" .*use gpu or software/);
 });
 
-test('adapter names are short label values: Dawn\'s device name, else vendor and description', () => {
-  assert.equal(adapterName({ vendor: '', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL ES 3.2 Mesa 22.3.6' }), 'llvmpipe-llvm-15-0-6-256-bits');
+test("adapter names are short label values: Dawn's device name, else vendor and description", () => {
+  assert.equal(
+    adapterName({ vendor: '', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL ES 3.2 Mesa 22.3.6' }),
+    'llvmpipe-llvm-15-0-6-256-bits',
+  );
   assert.equal(adapterName({ vendor: 'nvidia', device: 'NVIDIA H200', description: '' }), 'nvidia-h200');
   assert.equal(adapterName({ vendor: 'nvidia', device: '', description: 'NVIDIA: 550.54.15' }), 'nvidia-nvidia-550.54.15');
   assert.equal(adapterName({ vendor: '', device: '', description: '' }), 'unknown');
@@ -25,8 +36,12 @@ test('adapter names are short label values: Dawn\'s device name, else vendor and
 });
 
 const base: SystemProbe = {
-  vulkanLoader: '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', icds: [], icdDirs: ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d'],
-  egl: '/usr/lib/x86_64-linux-gnu/libEGL.so', mesaEglVendor: '/usr/share/glvnd/egl_vendor.d/50_mesa.json', swrastDri: '/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so',
+  vulkanLoader: '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
+  icds: [],
+  icdDirs: ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d'],
+  egl: '/usr/lib/x86_64-linux-gnu/libEGL.so',
+  mesaEglVendor: '/usr/share/glvnd/egl_vendor.d/50_mesa.json',
+  swrastDri: '/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so',
   nvidiaDevice: false,
 };
 
@@ -39,7 +54,10 @@ test('no GPU adapter: the error names what is missing, loader first, then the IC
   assert.doesNotMatch(noIcd, /NVIDIA_DRIVER_CAPABILITIES/);
   // an NVIDIA device without its ICD: a container started without the graphics capability
   assert.match(gpuAdapterMissing({ ...base, nvidiaDevice: true }), /NVIDIA_DRIVER_CAPABILITIES must include graphics/);
-  const lavapipe = gpuAdapterMissing({ ...base, icds: [{ file: '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', library: 'libvulkan_lvp.so' }] });
+  const lavapipe = gpuAdapterMissing({
+    ...base,
+    icds: [{ file: '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', library: 'libvulkan_lvp.so' }],
+  });
   assert.match(lavapipe, /only software Vulkan drivers are installed, and Dawn does not offer them as GPU adapters/);
   const nvidia = gpuAdapterMissing({ ...base, icds: [{ file: '/etc/vulkan/icd.d/nvidia_icd.json', library: 'libGLX_nvidia.so.0' }] });
   assert.match(nvidia, /ICDs \/etc\/vulkan\/icd\.d\/nvidia_icd\.json \(libGLX_nvidia\.so\.0\): the driver offered no usable device/);
@@ -47,7 +65,10 @@ test('no GPU adapter: the error names what is missing, loader first, then the IC
 
 test('no software adapter: the error lists the missing EGL/Mesa pieces and the apt line', () => {
   const m = softwareAdapterMissing({ ...base, egl: undefined, swrastDri: undefined });
-  assert.match(m, /missing libEGL\.so \(Debian: libegl-dev; Dawn opens this exact name\); Mesa's llvmpipe driver swrast_dri\.so \(libgl1-mesa-dri\)/);
+  assert.match(
+    m,
+    /missing libEGL\.so \(Debian: libegl-dev; Dawn opens this exact name\); Mesa's llvmpipe driver swrast_dri\.so \(libgl1-mesa-dri\)/,
+  );
   assert.doesNotMatch(m, /50_mesa/);
   assert.match(m, /apt-get install libegl-dev libegl-mesa0 libgl1-mesa-dri/);
 });
@@ -58,7 +79,9 @@ test('ICD search follows VK_DRIVER_FILES (files or directories) and the XDG dire
   writeFileSync(join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json'), JSON.stringify({ ICD: { library_path: 'libGLX_nvidia.so.0' } }));
   writeFileSync(join(dir, 'vulkan', 'icd.d', 'notes.txt'), 'not a manifest');
   assert.deepEqual(icdSearch({ VK_DRIVER_FILES: join(dir, 'vulkan', 'icd.d') }).files, [join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json')]);
-  assert.deepEqual(icdSearch({ VK_ICD_FILENAMES: join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json') }).files, [join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json')]);
+  assert.deepEqual(icdSearch({ VK_ICD_FILENAMES: join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json') }).files, [
+    join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json'),
+  ]);
   const xdg = icdSearch({ XDG_DATA_DIRS: dir, XDG_CONFIG_DIRS: join(dir, 'none') });
   assert.deepEqual(xdg.files, [join(dir, 'vulkan', 'icd.d', 'nvidia_icd.json')]);
   assert.ok(xdg.dirs.includes('/etc/vulkan/icd.d'));
@@ -71,7 +94,10 @@ test('this machine: the software adapter is llvmpipe; the GPU adapter is there o
   assert.equal(soft.dawnBackend, 'opengles');
   assert.match(soft.name, /^llvmpipe/);
   const probe = systemProbe();
-  const gpu = await requestWebGpuAdapter('gpu').then((a) => a.info, (e: Error) => e);
+  const gpu = await requestWebGpuAdapter('gpu').then(
+    (a) => a.info,
+    (e: Error) => e,
+  );
   if (gpu instanceof Error) {
     assert.equal(gpu.name, 'WebGpuUnavailableError');
     assert.equal(gpu.message, gpuAdapterMissing(probe));

@@ -62,7 +62,10 @@ export function webGpuLabel(info: Pick<WebGpuAdapterInfo, 'name'>): string {
 /** A short name: the device (Dawn normalises it, e.g. `nvidia-h200`, `llvmpipe-llvm-15-…`), else vendor and description. */
 export function adapterName(info: { vendor: string; device: string; description: string }): string {
   const raw = info.device || [info.vendor, info.description].filter(Boolean).join(' ') || 'unknown';
-  const name = raw.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '');
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return name.slice(0, 64) || 'unknown';
 }
 
@@ -84,16 +87,20 @@ export function loadDawn(): Promise<{ create: (flags: string[]) => DawnGpu; glob
  * Ask Dawn for the adapter of this kind. Throws WebGpuUnavailableError naming what is missing
  * (Vulkan loader, ICD, EGL/Mesa) when there is none.
  */
-export async function requestWebGpuAdapter(kind: WebGpuAdapterKind): Promise<{ gpu: DawnGpu; adapter: DawnAdapter; info: WebGpuAdapterInfo; globals: Record<string, unknown> }> {
+export async function requestWebGpuAdapter(
+  kind: WebGpuAdapterKind,
+): Promise<{ gpu: DawnGpu; adapter: DawnAdapter; info: WebGpuAdapterInfo; globals: Record<string, unknown> }> {
   // Mesa reads EGL_PLATFORM when Dawn first opens EGL: set it before create() (Node's env is the C environ)
   if (kind === 'software' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
   const { create, globals } = await loadDawn();
   const dawnBackend = kind === 'software' ? 'opengles' : 'vulkan';
   const gpu = create([`backend=${dawnBackend}`]);
-  const adapter = kind === 'software'
-    ? await gpu.requestAdapter({ featureLevel: 'compatibility' })
-    : await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new WebGpuUnavailableError(kind === 'software' ? softwareAdapterMissing(systemProbe()) : gpuAdapterMissing(systemProbe()));
+  const adapter =
+    kind === 'software'
+      ? await gpu.requestAdapter({ featureLevel: 'compatibility' })
+      : await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter)
+    throw new WebGpuUnavailableError(kind === 'software' ? softwareAdapterMissing(systemProbe()) : gpuAdapterMissing(systemProbe()));
   const i = adapter.info;
   const fields = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '' };
   return { gpu, adapter, globals, info: { kind, dawnBackend, ...fields, name: adapterName(fields) } };
@@ -120,7 +127,16 @@ export interface SystemProbe {
   nvidiaDevice: boolean;
 }
 
-const LIB_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib', '/usr/local/nvidia/lib64'];
+const LIB_DIRS = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib64',
+  '/usr/lib64',
+  '/lib',
+  '/usr/lib',
+  '/usr/local/lib',
+  '/usr/local/nvidia/lib64',
+];
 
 function findLibrary(name: string, env: NodeJS.ProcessEnv): string | undefined {
   const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIB_DIRS];
@@ -178,10 +194,16 @@ export function systemProbe(env: NodeJS.ProcessEnv = process.env): SystemProbe {
   });
   const vendorDirs = (env.__EGL_VENDOR_LIBRARY_DIRS ?? '/etc/glvnd/egl_vendor.d:/usr/share/glvnd/egl_vendor.d').split(':');
   const mesaEglVendor = vendorDirs.map((d) => join(d, '50_mesa.json')).find((f) => existsSync(f));
-  const swrastDri = ['/usr/lib/x86_64-linux-gnu/dri', '/usr/lib64/dri', '/usr/lib/dri'].map((d) => join(d, 'swrast_dri.so')).find((f) => existsSync(f));
+  const swrastDri = ['/usr/lib/x86_64-linux-gnu/dri', '/usr/lib64/dri', '/usr/lib/dri']
+    .map((d) => join(d, 'swrast_dri.so'))
+    .find((f) => existsSync(f));
   return {
-    vulkanLoader: findLibrary('libvulkan.so.1', env), icds, icdDirs: dirs,
-    egl: findLibrary('libEGL.so', env), mesaEglVendor, swrastDri,
+    vulkanLoader: findLibrary('libvulkan.so.1', env),
+    icds,
+    icdDirs: dirs,
+    egl: findLibrary('libEGL.so', env),
+    mesaEglVendor,
+    swrastDri,
     nvidiaDevice: existsSync('/dev/nvidiactl'),
   };
 }
@@ -191,18 +213,20 @@ const SOFTWARE_HINT = 'without a GPU, ask for the software adapter: --webgpu-ada
 /** Why Dawn offered no Vulkan adapter, from what the machine has. */
 export function gpuAdapterMissing(p: SystemProbe): string {
   const head = 'WebGPU: no GPU adapter';
-  if (!p.vulkanLoader) return `${head}: the Vulkan loader libvulkan.so.1 is missing (Debian/Ubuntu: apt-get install libvulkan1); ${SOFTWARE_HINT}`;
+  if (!p.vulkanLoader)
+    return `${head}: the Vulkan loader libvulkan.so.1 is missing (Debian/Ubuntu: apt-get install libvulkan1); ${SOFTWARE_HINT}`;
   if (p.icds.length === 0) {
     const nvidia = p.nvidiaDevice
       ? ' An NVIDIA device is present but its Vulkan ICD (nvidia_icd.json) is not: in a container, NVIDIA_DRIVER_CAPABILITIES must include graphics (e.g. compute,utility,graphics).'
-      : ' A GPU driver installs one (NVIDIA: nvidia_icd.json; AMD/Intel: Mesa\'s mesa-vulkan-drivers).';
+      : " A GPU driver installs one (NVIDIA: nvidia_icd.json; AMD/Intel: Mesa's mesa-vulkan-drivers).";
     return `${head}: the Vulkan loader is at ${p.vulkanLoader} but no Vulkan ICD (driver manifest) is installed in ${p.icdDirs.join(', ')}.${nvidia} ${SOFTWARE_HINT}`;
   }
   const software = p.icds.filter((i) => /lvp|lavapipe|swiftshader|swrast/i.test(i.file + i.library));
   const icdList = p.icds.map((i) => `${i.file} (${i.library})`).join(', ');
-  const why = software.length === p.icds.length
-    ? 'only software Vulkan drivers are installed, and Dawn does not offer them as GPU adapters'
-    : 'the driver offered no usable device (is the GPU visible to this process? /dev/nvidia*, /dev/dri)';
+  const why =
+    software.length === p.icds.length
+      ? 'only software Vulkan drivers are installed, and Dawn does not offer them as GPU adapters'
+      : 'the driver offered no usable device (is the GPU visible to this process? /dev/nvidia*, /dev/dri)';
   return `${head}: Vulkan loader ${p.vulkanLoader}, ICDs ${icdList}: ${why}. ${SOFTWARE_HINT}`;
 }
 
@@ -212,6 +236,8 @@ export function softwareAdapterMissing(p: SystemProbe): string {
   if (!p.egl) missing.push('libEGL.so (Debian: libegl-dev; Dawn opens this exact name)');
   if (!p.mesaEglVendor) missing.push("Mesa's EGL vendor 50_mesa.json (libegl-mesa0)");
   if (!p.swrastDri) missing.push("Mesa's llvmpipe driver swrast_dri.so (libgl1-mesa-dri)");
-  const what = missing.length ? `missing ${missing.join('; ')}` : 'EGL and Mesa are installed but gave no OpenGL ES 3.1 context (is EGL_PLATFORM=surfaceless honoured?)';
+  const what = missing.length
+    ? `missing ${missing.join('; ')}`
+    : 'EGL and Mesa are installed but gave no OpenGL ES 3.1 context (is EGL_PLATFORM=surfaceless honoured?)';
   return `WebGPU: no software adapter (Dawn's OpenGL ES backend on Mesa llvmpipe): ${what}. Install: apt-get install libegl-dev libegl-mesa0 libgl1-mesa-dri (scripts/ci-webgpu-deps.sh)`;
 }

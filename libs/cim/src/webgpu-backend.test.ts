@@ -12,11 +12,13 @@ import { availableParallelism } from 'node:os';
 
 const probe = fileURLToPath(new URL('./testing/webgpu-probe.ts', import.meta.url));
 const r = spawnSync(process.execPath, ['--import', 'tsx', probe], {
-  encoding: 'utf8', env: { ...process.env, CIM_WEBGPU_ADAPTER: 'software' }, timeout: 120_000,
+  encoding: 'utf8',
+  env: { ...process.env, CIM_WEBGPU_ADAPTER: 'software' },
+  timeout: 120_000,
 });
 const report = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)!) : undefined;
 
-test('the software adapter starts and is named (Mesa llvmpipe over Dawn\'s OpenGL ES backend)', () => {
+test("the software adapter starts and is named (Mesa llvmpipe over Dawn's OpenGL ES backend)", () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(report.adapter.kind, 'software');
   assert.equal(report.adapter.dawnBackend, 'opengles');
@@ -29,7 +31,15 @@ test('every op our models use (and its gradient) matches the cpu backend to floa
   assert.equal(Object.keys(errs).length, 23);
   for (const [op, e] of Object.entries(errs)) assert.ok(e <= 2e-6, `${op}: relative error ${e}`);
   // selections and integer results are exact
-  for (const op of ['max', 'maxPool', 'maxPool gradient after relu (ties)', 'gather gradient, repeated indices', 'argMax with ties', 'oneHot', 'sign, abs, clipByValue']) {
+  for (const op of [
+    'max',
+    'maxPool',
+    'maxPool gradient after relu (ties)',
+    'gather gradient, repeated indices',
+    'argMax with ties',
+    'oneHot',
+    'sign, abs, clipByValue',
+  ]) {
     assert.equal(errs[op], 0, op);
   }
 });
@@ -47,7 +57,13 @@ test('webgpu differs on NaN: relu(NaN) is 0 (cpu: NaN) and argMax skips NaN (cpu
 });
 
 test('matMul is deterministic on webgpu with our setting; the package default (split-K, atomic adds) is not', () => {
-  const m = report.matMul as { programType: number; oursDiffering: number; defaultDiffering: number; defaultVsOurs: number; elements: number };
+  const m = report.matMul as {
+    programType: number;
+    oursDiffering: number;
+    defaultDiffering: number;
+    defaultVsOurs: number;
+    elements: number;
+  };
   assert.equal(m.programType, 3, 'MatMulPackedProgram');
   assert.equal(m.elements, 32 * 48);
   assert.equal(m.oursDiffering, 0, '8 runs of the same product are bit-identical');
@@ -62,10 +78,17 @@ test('no synchronous reads of GPU tensors in Node: dataSync() says so; await dat
   assert.equal(report.readAsync, 2);
 });
 
-test('training steps on webgpu: the cpu backend\'s losses, and tf.memory().numTensors flat', () => {
-  const { cpuSteps, gpuSteps } = report as { cpuSteps: { numTensors: number[]; losses: number[] }; gpuSteps: { numTensors: number[]; losses: number[] } };
+test("training steps on webgpu: the cpu backend's losses, and tf.memory().numTensors flat", () => {
+  const { cpuSteps, gpuSteps } = report as {
+    cpuSteps: { numTensors: number[]; losses: number[] };
+    gpuSteps: { numTensors: number[]; losses: number[] };
+  };
   assert.equal(gpuSteps.losses.length, 4);
-  for (let i = 0; i < 4; i++) assert.ok(Math.abs(gpuSteps.losses[i] - cpuSteps.losses[i]) <= 1e-5 * cpuSteps.losses[i], `step ${i}: ${gpuSteps.losses[i]} vs ${cpuSteps.losses[i]}`);
+  for (let i = 0; i < 4; i++)
+    assert.ok(
+      Math.abs(gpuSteps.losses[i] - cpuSteps.losses[i]) <= 1e-5 * cpuSteps.losses[i],
+      `step ${i}: ${gpuSteps.losses[i]} vs ${cpuSteps.losses[i]}`,
+    );
   assert.ok(gpuSteps.losses[3] < gpuSteps.losses[0], 'the loss moves down');
   assert.equal(new Set(gpuSteps.numTensors).size, 1, `numTensors per step: ${gpuSteps.numTensors}`);
   assert.equal(new Set(cpuSteps.numTensors).size, 1);

@@ -15,7 +15,13 @@
  * - relu(NaN) is 0 (cpu: NaN) and argMax skips NaN; max, sum and the loss still propagate NaN.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { requestWebGpuAdapter, webGpuAdapterKind, WebGpuUnavailableError, type WebGpuAdapterInfo, type WebGpuAdapterKind } from './webgpu-adapter.ts';
+import {
+  requestWebGpuAdapter,
+  webGpuAdapterKind,
+  WebGpuUnavailableError,
+  type WebGpuAdapterInfo,
+  type WebGpuAdapterKind,
+} from './webgpu-adapter.ts';
 
 let adapterInfo: WebGpuAdapterInfo | undefined;
 
@@ -32,8 +38,14 @@ export const MATMUL_PACKED = 3;
 
 /** Limits tfjs needs raised above WebGPU's defaults (tfjs-backend-webgpu's base.ts, plus storage buffers per stage for concat/addN). */
 const RAISED_LIMITS = [
-  'maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize',
-  'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeInvocationsPerWorkgroup',
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
@@ -41,13 +53,21 @@ const RAISED_LIMITS = [
  * Make `webgpu` the tfjs backend of this process. `kind` defaults to CIM_WEBGPU_ADAPTER (gpu unless
  * it says software). Returns the adapter; throws WebGpuUnavailableError naming what is missing.
  */
-export async function initWebGpuBackend(kind: WebGpuAdapterKind = webGpuAdapterKind(process.env.CIM_WEBGPU_ADAPTER), log: (msg: string) => void = () => {}): Promise<WebGpuAdapterInfo> {
+export async function initWebGpuBackend(
+  kind: WebGpuAdapterKind = webGpuAdapterKind(process.env.CIM_WEBGPU_ADAPTER),
+  log: (msg: string) => void = () => {},
+): Promise<WebGpuAdapterInfo> {
   if (adapterInfo) return adapterInfo;
   // imported before navigator.gpu exists, so the package registers no factory of its own
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   const { adapter, gpu, globals, info } = await requestWebGpuAdapter(kind);
-  for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
-  Object.defineProperty(globalThis, 'navigator', { value: { ...(globalThis as { navigator?: object }).navigator, gpu }, configurable: true, writable: true });
+  for (const [k, v] of Object.entries(globals))
+    if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { ...(globalThis as { navigator?: object }).navigator, gpu },
+    configurable: true,
+    writable: true,
+  });
 
   const requiredLimits: Record<string, number> = {};
   for (const l of RAISED_LIMITS) if (typeof adapter.limits[l] === 'number') requiredLimits[l] = adapter.limits[l];
@@ -56,7 +76,10 @@ export async function initWebGpuBackend(kind: WebGpuAdapterKind = webGpuAdapterK
   void device.lost.then((l) => {
     if (l.reason !== 'destroyed') console.error(`WebGPU device lost (${l.reason}): ${l.message}`);
   });
-  const backend = new WebGPUBackend(device as unknown as ConstructorParameters<typeof WebGPUBackend>[0], adapter.info as unknown as ConstructorParameters<typeof WebGPUBackend>[1]);
+  const backend = new WebGPUBackend(
+    device as unknown as ConstructorParameters<typeof WebGPUBackend>[0],
+    adapter.info as unknown as ConstructorParameters<typeof WebGPUBackend>[1],
+  );
   // values still on the host (the package's small-tensor CPU path reads those) are fine; a GPU
   // buffer would go through an OffscreenCanvas, which Node lacks: say so instead
   const readSync = backend.readSync.bind(backend);
@@ -67,10 +90,13 @@ export async function initWebGpuBackend(kind: WebGpuAdapterKind = webGpuAdapterK
     throw new Error(NO_READ_SYNC);
   };
   tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', MATMUL_PACKED);
-  if (!tf.registerBackend('webgpu', () => backend, 3)) throw new WebGpuUnavailableError('a tfjs backend named webgpu is already registered');
+  if (!tf.registerBackend('webgpu', () => backend, 3))
+    throw new WebGpuUnavailableError('a tfjs backend named webgpu is already registered');
   if (!(await tf.setBackend('webgpu'))) throw new WebGpuUnavailableError(`tfjs could not start the webgpu backend on ${info.name}`);
   adapterInfo = info;
-  log(`WebGPU adapter: ${info.name} (${info.kind}, Dawn ${info.dawnBackend}; vendor "${info.vendor}", architecture "${info.architecture}", device "${info.device}", "${info.description}")`);
+  log(
+    `WebGPU adapter: ${info.name} (${info.kind}, Dawn ${info.dawnBackend}; vendor "${info.vendor}", architecture "${info.architecture}", device "${info.device}", "${info.description}")`,
+  );
   return info;
 }
 

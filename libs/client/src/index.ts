@@ -51,7 +51,10 @@ export class CimApiError extends Error {
 export async function expectOk<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
   if (response.ok && error === undefined) return data as T;
-  const message = typeof error === 'object' && error !== null && 'message' in error ? String((error as { message: unknown }).message) : response.statusText;
+  const message =
+    typeof error === 'object' && error !== null && 'message' in error
+      ? String((error as { message: unknown }).message)
+      : response.statusText;
   throw new CimApiError(response.status, `${response.status} ${message}`, error);
 }
 

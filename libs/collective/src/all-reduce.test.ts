@@ -43,7 +43,8 @@ test('all-reduce: N = 2, 3, 4, odd lengths, several buckets: rank-order float32 
         for (const mode of ['sum', 'mean'] as const) {
           const got = await Promise.all(gang.map((c, r) => (mode === 'sum' ? c.allReduceSum(inputs[r]) : c.allReduceMean(inputs[r]))));
           const want = rankOrderFloat32(inputs, mode);
-          for (let r = 0; r < N; r++) assert.ok(bitsOf(got[r]).equals(bitsOf(want)), `N=${N} bucketBytes=${bucketBytes} length=${length} ${mode}: rank ${r}`);
+          for (let r = 0; r < N; r++)
+            assert.ok(bitsOf(got[r]).equals(bitsOf(want)), `N=${N} bucketBytes=${bucketBytes} length=${length} ${mode}: rank ${r}`);
           // the float64 reference, in rank order: within the error bound of recursive float32 summation
           for (let i = 0; i < length; i++) {
             let s64 = 0;
@@ -76,7 +77,12 @@ test('all-reduce: arrival order does not change the bits (sums are in rank order
   });
   const want = rankOrderFloat32(inputs, 'sum');
   assert.equal(want[0], 0);
-  const orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]];
+  const orders = [
+    [0, 1, 2],
+    [2, 1, 0],
+    [1, 2, 0],
+    [2, 0, 1],
+  ];
   for (const order of orders) {
     const got = await Promise.all(
       gang.map(async (c, r) => {

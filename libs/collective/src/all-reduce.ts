@@ -18,7 +18,13 @@ import type { Operation, StreamRead } from './operation.ts';
 import { sumInRankOrder } from './sum-in-rank-order.ts';
 import type { WireFormat } from './wire-format.ts';
 
-export async function allReduce(op: Operation, data: Float32Array, mode: 'sum' | 'mean', bucketBytes: number, wire: WireFormat): Promise<Float32Array> {
+export async function allReduce(
+  op: Operation,
+  data: Float32Array,
+  mode: 'sum' | 'mean',
+  bucketBytes: number,
+  wire: WireFormat,
+): Promise<Float32Array> {
   const { rank: r, worldSize: N, keys } = op;
   const plan = new BucketPlan(data.length, N, bucketBytes);
   const out = new Float32Array(data.length);
@@ -55,10 +61,14 @@ export async function allReduce(op: Operation, data: Float32Array, mode: 'sum' |
 
   const check = (from: number, b: number, length: number, payload: Buffer, c: { start: number; end: number }, what: string) => {
     if (length !== data.length) {
-      throw new Error(`${op.name}: rank ${from} all-reduces ${length} elements, rank ${r} has ${data.length}: every rank must pass an array of the same length`);
+      throw new Error(
+        `${op.name}: rank ${from} all-reduces ${length} elements, rank ${r} has ${data.length}: every rank must pass an array of the same length`,
+      );
     }
     if (!(b >= 0 && b < plan.bucketCount) || payload.length !== (c.end - c.start) * wire.bytesPerElement) {
-      throw new Error(`${op.name}: malformed ${what} from rank ${from} (bucket ${b}, ${payload.length} bytes): ranks disagree on bucketBytes or wire format?`);
+      throw new Error(
+        `${op.name}: malformed ${what} from rank ${from} (bucket ${b}, ${payload.length} bytes): ranks disagree on bucketBytes or wire format?`,
+      );
     }
   };
   const streams: StreamRead[] = [];
@@ -70,7 +80,8 @@ export async function allReduce(op: Operation, data: Float32Array, mode: 'sum' |
         const [b, from, length] = h.split(' ').map(Number);
         check(from, b, length, payload, plan.chunk(b, r), 'chunk');
         const parts = contributions.get(b);
-        if (!parts || from === r || !(from >= 0 && from < N) || parts[from]) throw new Error(`${op.name}: unexpected chunk of bucket ${b} from rank ${from}`);
+        if (!parts || from === r || !(from >= 0 && from < N) || parts[from])
+          throw new Error(`${op.name}: unexpected chunk of bucket ${b} from rank ${from}`);
         parts[from] = wire.decode(payload);
         consumed.set(b, [...(consumed.get(b) ?? []), id]);
         if (parts.filter((p) => p).length === N - 1) reduce(b);
@@ -97,7 +108,9 @@ export async function allReduce(op: Operation, data: Float32Array, mode: 'sum' |
   const waitingFor = () => {
     const silent = new Set<number>();
     for (const parts of contributions.values()) for (let s = 0; s < N; s++) if (s !== r && !parts[s]) silent.add(s);
-    if (!silent.size) for (const s of streams) if (s.remaining > 0 && s.key !== keys.reduceScatter(r)) silent.add(Number(s.key.slice(s.key.lastIndexOf(':') + 1)));
+    if (!silent.size)
+      for (const s of streams)
+        if (s.remaining > 0 && s.key !== keys.reduceScatter(r)) silent.add(Number(s.key.slice(s.key.lastIndexOf(':') + 1)));
     return [...silent].sort((a, b) => a - b);
   };
   const entryBytes = (plan.bucketElements / N) * wire.bytesPerElement;

@@ -30,7 +30,9 @@ export async function broadcast(op: Operation, data: Uint8Array, messageBytes: n
       }
       const start = i * messageBytes;
       if (total !== out.length || !(i >= 0 && i < count) || payload.length !== Math.max(0, Math.min(total, start + messageBytes) - start)) {
-        throw new Error(`${op.name}: malformed message ${i} from rank 0 (${payload.length} bytes of ${total}): ranks disagree on bucketBytes?`);
+        throw new Error(
+          `${op.name}: malformed message ${i} from rank 0 (${payload.length} bytes of ${total}): ranks disagree on bucketBytes?`,
+        );
       }
       out.set(payload, start);
       received++;

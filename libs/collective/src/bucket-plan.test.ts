@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { BucketPlan } from './bucket-plan.ts';
 
 test('BucketPlan: chunks tile the array, differ by at most one element, empty only when a bucket is shorter than N', () => {
-  for (const [length, N, bucketBytes] of [[0, 2, 16], [1, 4, 16], [3, 4, 16], [10, 3, 16], [1001, 4, 400], [12345, 3, 4 << 20]] as const) {
+  for (const [length, N, bucketBytes] of [
+    [0, 2, 16],
+    [1, 4, 16],
+    [3, 4, 16],
+    [10, 3, 16],
+    [1001, 4, 400],
+    [12345, 3, 4 << 20],
+  ] as const) {
     const plan = new BucketPlan(length, N, bucketBytes);
     let next = 0;
     for (let b = 0; b < plan.bucketCount; b++) {
@@ -22,5 +29,8 @@ test('BucketPlan: chunks tile the array, differ by at most one element, empty on
     assert.equal(next, length, `${length} elements, N=${N}`);
   }
   const tiny = new BucketPlan(3, 4, 16);
-  assert.deepEqual([0, 1, 2, 3].map((j) => tiny.bucketsWithChunk(j).length), [0, 1, 1, 1]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((j) => tiny.bucketsWithChunk(j).length),
+    [0, 1, 1, 1],
+  );
 });

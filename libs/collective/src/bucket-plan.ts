@@ -19,7 +19,8 @@ export class BucketPlan {
     bucketBytes: number,
   ) {
     if (!Number.isInteger(length) || length < 0) throw new Error(`BucketPlan: length must be a non-negative integer, got ${length}`);
-    if (!Number.isInteger(worldSize) || worldSize < 1) throw new Error(`BucketPlan: worldSize must be a positive integer, got ${worldSize}`);
+    if (!Number.isInteger(worldSize) || worldSize < 1)
+      throw new Error(`BucketPlan: worldSize must be a positive integer, got ${worldSize}`);
     this.bucketElements = Math.max(1, Math.floor(bucketBytes / 4));
     this.bucketCount = Math.ceil(length / this.bucketElements);
   }

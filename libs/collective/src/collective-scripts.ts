@@ -89,7 +89,16 @@ return n
 
 /** The script commands `registerCollectiveScripts` adds to a connection. */
 export interface CollectiveScripts {
-  cimJoin(roster: string, rank: number, worldSize: number, token: string, generation: string, timeoutMs: number, notifyPrefix: string, notifyTtlMs: number): Promise<string[]>;
+  cimJoin(
+    roster: string,
+    rank: number,
+    worldSize: number,
+    token: string,
+    generation: string,
+    timeoutMs: number,
+    notifyPrefix: string,
+    notifyTtlMs: number,
+  ): Promise<string[]>;
   cimLeave(roster: string, rank: number, token: string): Promise<number>;
   /** `numKeys` = 1 + operation keys */
   cimFinish(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;

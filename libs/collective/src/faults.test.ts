@@ -27,7 +27,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Kills the Redis client whose CLIENT SETNAME is `name`. */
 async function killClient(name: string): Promise<void> {
   const list = await admin.client('LIST');
-  const line = String(list).split('\n').find((l) => l.includes(` name=${name} `));
+  const line = String(list)
+    .split('\n')
+    .find((l) => l.includes(` name=${name} `));
   assert.ok(line, `no client named ${name}`);
   await admin.client('KILL', 'ID', /id=(\d+)/.exec(line)![1]);
 }
@@ -55,7 +57,10 @@ test('kill -9 of a rank process mid all-reduce: the survivor rejects within the 
   const events: Record<string, unknown>[][] = [[], []];
   const waitFor = (rank: number, pred: (ev: Record<string, unknown>) => boolean, ms: number) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`rank ${rank}: no such event within ${ms} ms; saw ${JSON.stringify(events[rank].slice(-3))}`)), ms);
+      const timer = setTimeout(
+        () => reject(new Error(`rank ${rank}: no such event within ${ms} ms; saw ${JSON.stringify(events[rank].slice(-3))}`)),
+        ms,
+      );
       const poll = setInterval(() => {
         const ev = events[rank].find(pred);
         if (ev) {
@@ -66,9 +71,18 @@ test('kill -9 of a rank process mid all-reduce: the survivor rejects within the 
       }, 5);
     });
   for (const rank of [0, 1]) {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ keyPrefix, runId: 'kill', rank, worldSize: 2, timeoutMs, rendezvousTimeoutMs: 20_000, length: 100_000 })], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fixture,
+        JSON.stringify({ keyPrefix, runId: 'kill', rank, worldSize: 2, timeoutMs, rendezvousTimeoutMs: 20_000, length: 100_000 }),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     createInterface({ input: child.stdout! }).on('line', (l) => events[rank].push({ ...JSON.parse(l), seenAt: Date.now() }));
     children.push(child);
   }
@@ -90,7 +104,9 @@ test('kill -9 of a rank process mid all-reduce: the survivor rejects within the 
 
 test('Redis unreachable: join fails fast with a clear error', async () => {
   const t0 = Date.now();
-  const e = await RedisCollective.join({ redisUrl: 'redis://:secret@127.0.0.1:6390', runId: 'r', rank: 0, worldSize: 2 }).catch((err: Error) => err);
+  const e = await RedisCollective.join({ redisUrl: 'redis://:secret@127.0.0.1:6390', runId: 'r', rank: 0, worldSize: 2 }).catch(
+    (err: Error) => err,
+  );
   assert.ok(e instanceof RedisUnreachableError);
   assert.match(e.message, /^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:6390 is unreachable: connect ECONNREFUSED 127\.0\.0\.1:6390$/);
   assert.ok(Date.now() - t0 < 1000);
@@ -118,62 +134,80 @@ test('Redis connection killed mid all-reduce: the operation rejects at once, and
 });
 
 const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-test('Redis server goes away mid all-reduce: rejects fast, no hang, no reconnect loop', { skip: !haveRedisServer && 'no redis-server binary' }, async () => {
-  const port = 6391 + (process.pid % 100);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  try {
-    const redisUrl = `redis://127.0.0.1:${port}`;
-    let gang: RedisCollective[] | undefined;
-    for (let i = 0; i < 50 && !gang; i++) {
-      gang = await joinGang(2, { keyPrefix: 'cimtest', redisUrl, timeoutMs: 10_000 }).catch(async () => {
-        await sleep(50);
-        return undefined;
-      });
+test(
+  'Redis server goes away mid all-reduce: rejects fast, no hang, no reconnect loop',
+  { skip: !haveRedisServer && 'no redis-server binary' },
+  async () => {
+    const port = 6391 + (process.pid % 100);
+    const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
+      stdio: 'ignore',
+    });
+    try {
+      const redisUrl = `redis://127.0.0.1:${port}`;
+      let gang: RedisCollective[] | undefined;
+      for (let i = 0; i < 50 && !gang; i++) {
+        gang = await joinGang(2, { keyPrefix: 'cimtest', redisUrl, timeoutMs: 10_000 }).catch(async () => {
+          await sleep(50);
+          return undefined;
+        });
+      }
+      assert.ok(gang, 'the private redis-server did not start');
+      await Promise.all(gang.map((c, r) => c.allReduceSum(new Float32Array(100).fill(r))));
+      const pending = gang[0].allReduceMean(new Float32Array(1000));
+      await sleep(100);
+      const t0 = Date.now();
+      server.kill('SIGKILL');
+      const e = await pending.catch((err: Error) => err);
+      assert.ok(e instanceof RedisUnreachableError, String(e));
+      assert.match(e.message, new RegExp(`^Redis at ${redisUrl.replace(/\//g, '\\/')} is unreachable during all-reduce 2: `));
+      assert.ok(Date.now() - t0 < 1000);
+      await assert.rejects(gang[1].barrier(), RedisUnreachableError);
+      await sleep(300); // no reconnect attempts may surface as errors meanwhile
+      await Promise.all(gang.map((c) => c.close()));
+    } finally {
+      server.kill('SIGKILL');
     }
-    assert.ok(gang, 'the private redis-server did not start');
-    await Promise.all(gang.map((c, r) => c.allReduceSum(new Float32Array(100).fill(r))));
-    const pending = gang[0].allReduceMean(new Float32Array(1000));
-    await sleep(100);
-    const t0 = Date.now();
-    server.kill('SIGKILL');
-    const e = await pending.catch((err: Error) => err);
-    assert.ok(e instanceof RedisUnreachableError, String(e));
-    assert.match(e.message, new RegExp(`^Redis at ${redisUrl.replace(/\//g, '\\/')} is unreachable during all-reduce 2: `));
-    assert.ok(Date.now() - t0 < 1000);
-    await assert.rejects(gang[1].barrier(), RedisUnreachableError);
-    await sleep(300); // no reconnect attempts may surface as errors meanwhile
-    await Promise.all(gang.map((c) => c.close()));
-  } finally {
-    server.kill('SIGKILL');
-  }
-});
+  },
+);
 
-test('Redis server hangs (SIGSTOP): join and operations fail within their timeouts', { skip: !haveRedisServer && 'no redis-server binary' }, async () => {
-  const port = 6491 + (process.pid % 100);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  try {
-    const redisUrl = `redis://127.0.0.1:${port}`;
-    let gang: RedisCollective[] | undefined;
-    for (let i = 0; i < 50 && !gang; i++) {
-      gang = await joinGang(2, { keyPrefix: 'cimtest', redisUrl, timeoutMs: 1000 }).catch(async () => {
-        await sleep(50);
-        return undefined;
-      });
+test(
+  'Redis server hangs (SIGSTOP): join and operations fail within their timeouts',
+  { skip: !haveRedisServer && 'no redis-server binary' },
+  async () => {
+    const port = 6491 + (process.pid % 100);
+    const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
+      stdio: 'ignore',
+    });
+    try {
+      const redisUrl = `redis://127.0.0.1:${port}`;
+      let gang: RedisCollective[] | undefined;
+      for (let i = 0; i < 50 && !gang; i++) {
+        gang = await joinGang(2, { keyPrefix: 'cimtest', redisUrl, timeoutMs: 1000 }).catch(async () => {
+          await sleep(50);
+          return undefined;
+        });
+      }
+      assert.ok(gang, 'the private redis-server did not start');
+      server.kill('SIGSTOP');
+      let t0 = Date.now();
+      await assert.rejects(
+        gang[0].allReduceMean(new Float32Array(10)),
+        /^RedisUnreachableError: Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable during all-reduce 1: Command timed out$/,
+      );
+      assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+      t0 = Date.now();
+      await assert.rejects(
+        RedisCollective.join({ redisUrl, runId: 'late', rank: 0, worldSize: 1, timeoutMs: 1000 }),
+        /is unreachable: no answer within 1000 ms/,
+      );
+      assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+      await Promise.all(gang.map((c) => c.close()));
+    } finally {
+      server.kill('SIGCONT');
+      server.kill('SIGKILL');
     }
-    assert.ok(gang, 'the private redis-server did not start');
-    server.kill('SIGSTOP');
-    let t0 = Date.now();
-    await assert.rejects(gang[0].allReduceMean(new Float32Array(10)), /^RedisUnreachableError: Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable during all-reduce 1: Command timed out$/);
-    assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
-    t0 = Date.now();
-    await assert.rejects(RedisCollective.join({ redisUrl, runId: 'late', rank: 0, worldSize: 1, timeoutMs: 1000 }), /is unreachable: no answer within 1000 ms/);
-    assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
-    await Promise.all(gang.map((c) => c.close()));
-  } finally {
-    server.kill('SIGCONT');
-    server.kill('SIGKILL');
-  }
-});
+  },
+);
 
 test('close() twice is safe; operations after close, or in flight during it, reject', async () => {
   const keyPrefix = prefix('close');
@@ -183,7 +217,10 @@ test('close() twice is safe; operations after close, or in flight during it, rej
   await Promise.all([gang[0].close(), gang[0].close()]);
   await gang[0].close();
   await assert.rejects(pending, /RedisCollective\(run run, rank 0 of 2\) was closed during barrier 1/);
-  await assert.rejects(gang[0].allReduceMean(new Float32Array(3)), /RedisCollective\(run run, rank 0 of 2\) is closed: cannot start all-reduce/);
+  await assert.rejects(
+    gang[0].allReduceMean(new Float32Array(3)),
+    /RedisCollective\(run run, rank 0 of 2\) is closed: cannot start all-reduce/,
+  );
   await gang[1].close();
   await gang[1].close();
   await assert.rejects(gang[1].broadcast(new Uint8Array(1)), /is closed/);

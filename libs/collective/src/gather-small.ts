@@ -10,7 +10,8 @@ export async function gatherSmall(op: Operation, data: Uint8Array): Promise<Uint
   op.add(key, String(op.rank), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   const onEntry = (h: string, payload: Buffer) => {
     const r = Number(h);
-    if (!(Number.isInteger(r) && r >= 0 && r < op.worldSize) || got[r]) throw new Error(`${op.name}: unexpected gather entry from rank ${h}`);
+    if (!(Number.isInteger(r) && r >= 0 && r < op.worldSize) || got[r])
+      throw new Error(`${op.name}: unexpected gather entry from rank ${h}`);
     got[r] = new Uint8Array(payload);
   };
   await op.read([{ key, remaining: op.worldSize, onEntry }], Math.max(1, data.length), () =>

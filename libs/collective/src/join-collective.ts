@@ -41,5 +41,8 @@ export function joinCollective(o: JoinCollectiveOptions): Promise<GangCollective
 
 /** "redis://a:6379,redis://b:6379" → the list (blank entries dropped) */
 export function parseRedisUrlList(list: string): string[] {
-  return list.split(',').map((s) => s.trim()).filter(Boolean);
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

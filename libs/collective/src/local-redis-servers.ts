@@ -49,16 +49,26 @@ export async function startLocalRedisServers(count: number, o: { timeoutMs?: num
   const stop = () =>
     (stopped ??= (async () => {
       process.off('exit', kill);
-      await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise<void>((res) => {
-        p.once('exit', () => res());
-        p.kill('SIGKILL');
-      }))));
+      await Promise.all(
+        procs.map((p) =>
+          p.exitCode !== null || p.signalCode !== null
+            ? undefined
+            : new Promise<void>((res) => {
+                p.once('exit', () => res());
+                p.kill('SIGKILL');
+              }),
+        ),
+      );
     })());
   try {
     const urls: string[] = [];
     for (let k = 0; k < count; k++) {
       const port = await freePort();
-      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+      const p = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+        { stdio: 'ignore' },
+      );
       procs.push(p);
       await new Promise<void>((resolve, reject) => {
         p.once('error', (e) => reject(new Error(`cannot start redis-server (is it installed?): ${e.message}`)));

@@ -1,6 +1,15 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminRedis, bitsOf, deleteKeysWithPrefix, joinGang, keysWithPrefix, randomGradients, testPrefix, usedMemory } from './test-support.ts';
+import {
+  adminRedis,
+  bitsOf,
+  deleteKeysWithPrefix,
+  joinGang,
+  keysWithPrefix,
+  randomGradients,
+  testPrefix,
+  usedMemory,
+} from './test-support.ts';
 
 const admin = adminRedis();
 const keyPrefix = testPrefix('memory');
@@ -37,7 +46,9 @@ test('memory: 200 all-reduces of 1 MB with 2 ranks leave Redis where it started 
   const seconds = (Date.now() - t0) / 1000;
   const keysAfter = await settledKeys();
   const memoryAfter = await usedMemory(admin);
-  console.log(`200 all-reduces of ${(length * 4 / 1e6).toFixed(2)} MB in ${seconds.toFixed(2)} s; keys ${keysBefore.length} → ${keysAfter.length}; used_memory ${memoryBefore} → ${memoryAfter} bytes (Δ ${memoryAfter - memoryBefore}; up to ${during} while operations ran)`);
+  console.log(
+    `200 all-reduces of ${((length * 4) / 1e6).toFixed(2)} MB in ${seconds.toFixed(2)} s; keys ${keysBefore.length} → ${keysAfter.length}; used_memory ${memoryBefore} → ${memoryAfter} bytes (Δ ${memoryAfter - memoryBefore}; up to ${during} while operations ran)`,
+  );
   assert.deepEqual(keysAfter, keysBefore); // the two progress markers only
   assert.equal(keysBefore.length, 2);
   // used_memory is the whole server's: other test runs may share it. Leaking any one stream per

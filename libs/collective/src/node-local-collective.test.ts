@@ -22,13 +22,22 @@ after(() => Promise.all(open.map((c) => c.close())));
 /** 2 nodes × 2 ranks, in this process (the sockets and Redis traffic are real) */
 function joinCluster(nodeOfRank: string[], o: { wire?: 'float32' | 'bfloat16'; timeoutMs?: number } = {}): Promise<NodeLocalCollective[]> {
   const runId = `nl-${process.pid}-${++run}`;
-  return Promise.all(nodeOfRank.map(async (nodeName, rank) => {
-    const c = await NodeLocalCollective.join({
-      redisUrls: servers.urls, runId, rank, worldSize: nodeOfRank.length, nodeName, wire: o.wire ?? 'float32', timeoutMs: o.timeoutMs ?? 10_000, bucketBytes: 64 * 1024,
-    });
-    open.push(c);
-    return c;
-  }));
+  return Promise.all(
+    nodeOfRank.map(async (nodeName, rank) => {
+      const c = await NodeLocalCollective.join({
+        redisUrls: servers.urls,
+        runId,
+        rank,
+        worldSize: nodeOfRank.length,
+        nodeName,
+        wire: o.wire ?? 'float32',
+        timeoutMs: o.timeoutMs ?? 10_000,
+        bucketBytes: 64 * 1024,
+      });
+      open.push(c);
+      return c;
+    }),
+  );
 }
 
 test('nodeTopology: nodes in order of their lowest rank, members ascending', () => {
@@ -37,12 +46,19 @@ test('nodeTopology: nodes in order of their lowest rank, members ascending', () 
 
 test('2 nodes × 2 ranks over 2 shards: the same bits on every rank, = ((g0 + g1) + (g2 + g3)) ÷ 4 exactly', async () => {
   const gang = await joinCluster(['n0', 'n0', 'n1', 'n1']);
-  assert.deepEqual(gang.map((c) => c.isLeader), [true, false, true, false]);
+  assert.deepEqual(
+    gang.map((c) => c.isLeader),
+    [true, false, true, false],
+  );
   const n = 100_003; // buckets of 16k elements, uneven slices over the shards
   const grads = gang.map((_, r) => randomGradients(n, 100 + r));
   for (let step = 0; step < 2; step++) {
     const out = await Promise.all(gang.map((c, r) => c.allReduceMean(grads[r])));
-    const expected = sumInRankOrder([sumInRankOrder([grads[0], grads[1]], new Float32Array(n)), sumInRankOrder([grads[2], grads[3]], new Float32Array(n))], new Float32Array(n), 4);
+    const expected = sumInRankOrder(
+      [sumInRankOrder([grads[0], grads[1]], new Float32Array(n)), sumInRankOrder([grads[2], grads[3]], new Float32Array(n))],
+      new Float32Array(n),
+      4,
+    );
     for (const o of out) assert.ok(bitsOf(o).equals(bitsOf(expected)));
   }
   // broadcast from rank 0 (leader of node 0) and a barrier, through both levels
@@ -77,8 +93,14 @@ test('sharding changes nothing: 2 shards give the bits of 1 (sums stay in rank o
   const runId = `sh-${process.pid}-${++run}`;
   const n = 70_001;
   const grads = [0, 1, 2].map((r) => randomGradients(n, 300 + r));
-  const sharded = await Promise.all(grads.map((_, rank) => ShardedCollective.join({ redisUrls: servers.urls, runId, rank, worldSize: 3, bucketBytes: 32 * 1024 })));
-  const single = await Promise.all(grads.map((_, rank) => RedisCollective.join({ redisUrl: servers.urls[0], runId: `${runId}-one`, rank, worldSize: 3, bucketBytes: 32 * 1024 })));
+  const sharded = await Promise.all(
+    grads.map((_, rank) => ShardedCollective.join({ redisUrls: servers.urls, runId, rank, worldSize: 3, bucketBytes: 32 * 1024 })),
+  );
+  const single = await Promise.all(
+    grads.map((_, rank) =>
+      RedisCollective.join({ redisUrl: servers.urls[0], runId: `${runId}-one`, rank, worldSize: 3, bucketBytes: 32 * 1024 }),
+    ),
+  );
   open.push(...sharded, ...single);
   const a = await Promise.all(sharded.map((c, r) => c.allReduceMean(grads[r])));
   const b = await Promise.all(single.map((c, r) => c.allReduceMean(grads[r])));
@@ -99,19 +121,36 @@ test('a follower that never comes to an all-reduce: its leader fails naming it, 
   assert.match(e2.message, /^node-local all-reduce 1 on node "n1" timed out after 1500 ms waiting for rank\(s\) 3$/);
   assert.ok(e0 instanceof CollectiveTimeoutError, String(e0));
   assert.match(e0.message, /^all-reduce 1 timed out after 1500 ms waiting for node 1 "n1" \(leader rank 2\)/);
-  assert.match(String(e1), /the node leader \(rank 0\) on node "n0" failed all-reduce 1: all-reduce 1 timed out .* node 1 "n1" \(leader rank 2\)/);
+  assert.match(
+    String(e1),
+    /the node leader \(rank 0\) on node "n0" failed all-reduce 1: all-reduce 1 timed out .* node 1 "n1" \(leader rank 2\)/,
+  );
   await Promise.all(gang.map((c) => c.close()));
 });
 
 test('a socket directory the leader cannot use: join fails with a NodeLocalError naming the path', async () => {
   const runId = `nl-${process.pid}-${++run}`;
-  const joins = ['n0', 'n0'].map((nodeName, rank) => NodeLocalCollective.join({
-    redisUrls: servers.urls, runId, rank, worldSize: 2, nodeName, socketDir: '/nonexistent/cim-sockets', timeoutMs: 1500,
-  }));
+  const joins = ['n0', 'n0'].map((nodeName, rank) =>
+    NodeLocalCollective.join({
+      redisUrls: servers.urls,
+      runId,
+      rank,
+      worldSize: 2,
+      nodeName,
+      socketDir: '/nonexistent/cim-sockets',
+      timeoutMs: 1500,
+    }),
+  );
   const [leader, follower] = await Promise.allSettled(joins);
   assert.equal(leader.status, 'rejected');
   const e = (leader as PromiseRejectedResult).reason as Error;
   assert.ok(e instanceof NodeLocalError, String(e));
-  assert.match(e.message, /^node leader rank 0 cannot listen on \/nonexistent\/cim-sockets\/cim-[0-9a-f]{20}\.sock: listen (ENOENT|EACCES)/);
-  assert.match(String((follower as PromiseRejectedResult).reason), /rank 1 could not reach the node leader \(rank 0\) at \/nonexistent\/cim-sockets\/.* within 1500 ms/);
+  assert.match(
+    e.message,
+    /^node leader rank 0 cannot listen on \/nonexistent\/cim-sockets\/cim-[0-9a-f]{20}\.sock: listen (ENOENT|EACCES)/,
+  );
+  assert.match(
+    String((follower as PromiseRejectedResult).reason),
+    /rank 1 could not reach the node leader \(rank 0\) at \/nonexistent\/cim-sockets\/.* within 1500 ms/,
+  );
 });

@@ -99,8 +99,17 @@ export class NodeLocalCollective implements GangCollective {
     const members = topology.members[node];
     const leaders = topology.members.map((m) => m[0]);
     const M = topology.nodes.length;
-    const id = createHash('sha256').update(`${o.keyPrefix ?? 'cim'}\n${o.runId}\n${world.generation}\n${o.nodeName}`).digest('hex').slice(0, 20);
-    const localOptions = { socketPath: join(o.socketDir ?? tmpdir(), `cim-${id}.sock`), members, rank: o.rank, nodeName: o.nodeName, timeoutMs: o.rendezvousTimeoutMs ?? timeoutMs };
+    const id = createHash('sha256')
+      .update(`${o.keyPrefix ?? 'cim'}\n${o.runId}\n${world.generation}\n${o.nodeName}`)
+      .digest('hex')
+      .slice(0, 20);
+    const localOptions = {
+      socketPath: join(o.socketDir ?? tmpdir(), `cim-${id}.sock`),
+      members,
+      rank: o.rank,
+      nodeName: o.nodeName,
+      timeoutMs: o.rendezvousTimeoutMs ?? timeoutMs,
+    };
     const isLeader = members[0] === o.rank;
     if (!isLeader) {
       const local = await NodeLocalGroup.follow(localOptions);
@@ -111,7 +120,10 @@ export class NodeLocalCollective implements GangCollective {
       members.length > 1 ? NodeLocalGroup.lead(localOptions) : Promise.resolve(undefined),
       M > 1
         ? ShardedCollective.join({
-            ...o, runId: `${o.runId}:${world.generation}:nodes`, rank: node, worldSize: M,
+            ...o,
+            runId: `${o.runId}:${world.generation}:nodes`,
+            rank: node,
+            worldSize: M,
             memberNames: topology.nodes.map((n, i) => `node ${i} "${n}" (leader rank ${leaders[i]})`),
           })
         : Promise.resolve(undefined),
@@ -128,11 +140,15 @@ export class NodeLocalCollective implements GangCollective {
 
   allReduceMean(data: Float32Array): Promise<Float32Array> {
     return this.run('all-reduce', async (seq) => {
-      if (!this.isLeader) return float32Wire.decode(await this.local!.exchange(seq, 'all-reduce', float32Wire.encode(data), this.followerTimeout));
+      if (!this.isLeader)
+        return float32Wire.decode(await this.local!.exchange(seq, 'all-reduce', float32Wire.encode(data), this.followerTimeout));
       const parts = [data];
       for (const [i, p] of (this.local ? await this.local.gather(seq, 'all-reduce') : []).entries()) {
         const r = this.topology.members[this.node][i + 1];
-        if (p.length !== data.byteLength) throw new Error(`all-reduce ${seq}: rank ${r} all-reduces ${p.length / 4} elements, rank ${this.rank} has ${data.length}: every rank must pass an array of the same length`);
+        if (p.length !== data.byteLength)
+          throw new Error(
+            `all-reduce ${seq}: rank ${r} all-reduces ${p.length / 4} elements, rank ${this.rank} has ${data.length}: every rank must pass an array of the same length`,
+          );
         parts.push(float32Wire.decode(p));
       }
       // node sum in rank order, then the nodes' sums in node order, then ÷ N
@@ -185,7 +201,10 @@ export class NodeLocalCollective implements GangCollective {
   private run<T>(kind: LocalOpName, body: (seq: number) => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
       if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
-      if (this.broken) throw new Error(`${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`);
+      if (this.broken)
+        throw new Error(
+          `${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`,
+        );
       const seq = ++this.seq;
       try {
         return await body(seq);

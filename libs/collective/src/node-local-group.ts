@@ -68,7 +68,14 @@ export class NodeLocalGroup {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const missing = [...expected].filter((r) => !g.peers.has(r));
-        done(new CollectiveTimeoutError(`node-local group on ${g.where} timed out after ${o.timeoutMs} ms: rank(s) ${missing.join(', ')} never connected to the node leader (rank ${o.rank})`, 'node-local rendezvous', o.timeoutMs, missing));
+        done(
+          new CollectiveTimeoutError(
+            `node-local group on ${g.where} timed out after ${o.timeoutMs} ms: rank(s) ${missing.join(', ')} never connected to the node leader (rank ${o.rank})`,
+            'node-local rendezvous',
+            o.timeoutMs,
+            missing,
+          ),
+        );
       }, o.timeoutMs);
       const done = (e?: Error) => {
         clearTimeout(timer);
@@ -95,11 +102,18 @@ export class NodeLocalGroup {
         socket.on('error', () => {});
         socket.on('close', () => {
           if (rank === undefined || g.closing) return;
-          g.fail(new NodeLocalError(`rank ${rank} left the node-local group on ${g.where}: its connection to the node leader (rank ${g.leader}) closed (the process died?)`, [rank]));
+          g.fail(
+            new NodeLocalError(
+              `rank ${rank} left the node-local group on ${g.where}: its connection to the node leader (rank ${g.leader}) closed (the process died?)`,
+              [rank],
+            ),
+          );
         });
       });
       // a deployment fault (the socket directory missing or not writable), not the run's
-      g.server.on('error', (e) => done(new NodeLocalError(`node leader rank ${o.rank} cannot listen on ${o.socketPath}: ${e.message}`, [])));
+      g.server.on('error', (e) =>
+        done(new NodeLocalError(`node leader rank ${o.rank} cannot listen on ${o.socketPath}: ${e.message}`, [])),
+      );
       g.server.listen(o.socketPath, () => {
         if (!expected.size) done();
       });
@@ -122,7 +136,12 @@ export class NodeLocalGroup {
       } catch (e) {
         last = (e as Error).message;
         if (Date.now() > deadline) {
-          throw new CollectiveTimeoutError(`node-local group on ${g.where}: rank ${o.rank} could not reach the node leader (rank ${g.leader}) at ${o.socketPath} within ${o.timeoutMs} ms (${last})`, 'node-local rendezvous', o.timeoutMs, [g.leader]);
+          throw new CollectiveTimeoutError(
+            `node-local group on ${g.where}: rank ${o.rank} could not reach the node leader (rank ${g.leader}) at ${o.socketPath} within ${o.timeoutMs} ms (${last})`,
+            'node-local rendezvous',
+            o.timeoutMs,
+            [g.leader],
+          );
         }
         await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
       }
@@ -131,7 +150,12 @@ export class NodeLocalGroup {
     readFrames(socket, (f) => g.deliver(g.leader, f));
     socket.on('error', () => {});
     socket.on('close', () => {
-      if (!g.closing) g.fail(new NodeLocalError(`the node leader (rank ${g.leader}) on ${g.where} is gone: its connection closed (the process died?)`, [g.leader]));
+      if (!g.closing)
+        g.fail(
+          new NodeLocalError(`the node leader (rank ${g.leader}) on ${g.where} is gone: its connection closed (the process died?)`, [
+            g.leader,
+          ]),
+        );
     });
     writeFrame(socket, { seq: 0, kind: HELLO, from: o.rank });
     return g;
@@ -142,7 +166,11 @@ export class NodeLocalGroup {
     this.throwIfLost();
     writeFrame(this.peers.get(this.leader)!, { seq, kind: LOCAL_OP[op], from: this.o.rank, payload });
     const [reply] = await this.await(seq, [this.leader], timeoutMs, `${op} ${seq}`);
-    if (reply.kind === FAIL) throw new NodeLocalError(`the node leader (rank ${this.leader}) on ${this.where} failed ${op} ${seq}: ${reply.payload.toString('utf8')}`, []);
+    if (reply.kind === FAIL)
+      throw new NodeLocalError(
+        `the node leader (rank ${this.leader}) on ${this.where} failed ${op} ${seq}: ${reply.payload.toString('utf8')}`,
+        [],
+      );
     if (reply.kind !== REPLY) throw new Error(`${op} ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
     return reply.payload;
   }
@@ -152,7 +180,10 @@ export class NodeLocalGroup {
     const followers = this.o.members.slice(1);
     const frames = await this.await(seq, followers, this.o.timeoutMs, `${op} ${seq}`);
     frames.forEach((f, i) => {
-      if (f.kind !== LOCAL_OP[op]) throw new Error(`node-local ${op} ${seq} on ${this.where}: rank ${followers[i]} is at another operation (kind ${f.kind}): out of step`);
+      if (f.kind !== LOCAL_OP[op])
+        throw new Error(
+          `node-local ${op} ${seq} on ${this.where}: rank ${followers[i]} is at another operation (kind ${f.kind}): out of step`,
+        );
     });
     return frames.map((f) => f.payload);
   }
@@ -165,7 +196,8 @@ export class NodeLocalGroup {
 
   /** Leader: tell every follower that operation `seq` failed, and why. */
   abort(seq: number, message: string): void {
-    for (const s of this.peers.values()) if (!s.destroyed) writeFrame(s, { seq, kind: FAIL, from: this.o.rank, payload: Buffer.from(message, 'utf8') });
+    for (const s of this.peers.values())
+      if (!s.destroyed) writeFrame(s, { seq, kind: FAIL, from: this.o.rank, payload: Buffer.from(message, 'utf8') });
   }
 
   /**
@@ -184,10 +216,16 @@ export class NodeLocalGroup {
       const sockets = [...this.peers.values()];
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all(sockets.map((s) => (s.destroyed ? undefined : new Promise<void>((resolve) => {
-          s.once('close', () => resolve());
-          s.end();
-        })))),
+        Promise.all(
+          sockets.map((s) =>
+            s.destroyed
+              ? undefined
+              : new Promise<void>((resolve) => {
+                  s.once('close', () => resolve());
+                  s.end();
+                }),
+          ),
+        ),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, this.o.timeoutMs);
         }),
@@ -220,7 +258,14 @@ export class NodeLocalGroup {
         const got = this.inbox.get(seq);
         const missing = from.filter((r) => !got?.has(r));
         this.wake = undefined;
-        reject(new CollectiveTimeoutError(`node-local ${what} on ${this.where} timed out after ${timeoutMs} ms waiting for rank(s) ${missing.join(', ')}`, what, timeoutMs, missing));
+        reject(
+          new CollectiveTimeoutError(
+            `node-local ${what} on ${this.where} timed out after ${timeoutMs} ms waiting for rank(s) ${missing.join(', ')}`,
+            what,
+            timeoutMs,
+            missing,
+          ),
+        );
       }, timeoutMs);
       const check = () => {
         const got = this.inbox.get(seq);

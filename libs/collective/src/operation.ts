@@ -89,8 +89,13 @@ export class Operation {
       let reply: XReadReply;
       try {
         reply = (await this.link.reader.xreadBuffer(
-          'COUNT', count, 'BLOCK', ms, 'STREAMS',
-          ...active.map((s) => s.key), ...active.map((s) => lastId.get(s.key)!),
+          'COUNT',
+          count,
+          'BLOCK',
+          ms,
+          'STREAMS',
+          ...active.map((s) => s.key),
+          ...active.map((s) => lastId.get(s.key)!),
         )) as XReadReply;
       } catch (e) {
         this.throwIfFailed();

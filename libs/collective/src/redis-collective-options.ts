@@ -25,7 +25,8 @@ export interface RedisCollectiveOptions {
   memberNames?: readonly string[];
 }
 
-export type ResolvedRedisCollectiveOptions = Required<Omit<RedisCollectiveOptions, 'memberNames'>> & Pick<RedisCollectiveOptions, 'memberNames'>;
+export type ResolvedRedisCollectiveOptions = Required<Omit<RedisCollectiveOptions, 'memberNames'>> &
+  Pick<RedisCollectiveOptions, 'memberNames'>;
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -49,13 +50,15 @@ export function resolveRedisCollectiveOptions(o: RedisCollectiveOptions): Resolv
   if (typeof r.runId !== 'string' || !r.runId) fail(`runId must be a non-empty string, got ${JSON.stringify(r.runId)}`);
   if (typeof r.keyPrefix !== 'string' || !r.keyPrefix) fail(`keyPrefix must be a non-empty string, got ${JSON.stringify(r.keyPrefix)}`);
   if (!Number.isInteger(r.worldSize) || r.worldSize < 1) fail(`worldSize must be a positive integer, got ${r.worldSize}`);
-  if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank >= r.worldSize) fail(`rank must be an integer in [0, ${r.worldSize}), got ${r.rank}`);
+  if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank >= r.worldSize)
+    fail(`rank must be an integer in [0, ${r.worldSize}), got ${r.rank}`);
   for (const k of ['timeoutMs', 'rendezvousTimeoutMs'] as const) {
     if (!Number.isFinite(r[k]) || r[k] <= 0) fail(`${k} must be a positive number of ms, got ${r[k]}`);
   }
   if (!Number.isInteger(r.bucketBytes) || r.bucketBytes < 4) fail(`bucketBytes must be an integer ≥ 4, got ${r.bucketBytes}`);
   if (!WIRE_NAMES.includes(r.wire)) fail(`wire must be one of ${WIRE_NAMES.join(', ')}, got ${JSON.stringify(r.wire)}`);
-  if (r.memberNames && r.memberNames.length !== r.worldSize) fail(`memberNames must name all ${r.worldSize} members, got ${r.memberNames.length}`);
+  if (r.memberNames && r.memberNames.length !== r.worldSize)
+    fail(`memberNames must name all ${r.worldSize} members, got ${r.memberNames.length}`);
   try {
     const u = new URL(r.redisUrl);
     if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error();

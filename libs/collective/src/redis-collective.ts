@@ -16,7 +16,11 @@ import { OpKeys } from './op-keys.ts';
 import { Operation } from './operation.ts';
 import { RedisLink } from './redis-link.ts';
 import { RedisUnreachableError } from './redis-unreachable-error.ts';
-import { resolveRedisCollectiveOptions, type RedisCollectiveOptions, type ResolvedRedisCollectiveOptions } from './redis-collective-options.ts';
+import {
+  resolveRedisCollectiveOptions,
+  type RedisCollectiveOptions,
+  type ResolvedRedisCollectiveOptions,
+} from './redis-collective-options.ts';
 import { rendezvous } from './rendezvous.ts';
 import { wireFormat, type WireFormat } from './wire-format.ts';
 
@@ -67,7 +71,13 @@ export class RedisCollective {
     const link = new RedisLink(o.redisUrl, o.timeoutMs, `cim:${o.runId}:${o.rank}`);
     await link.connect(Math.min(o.timeoutMs, o.rendezvousTimeoutMs));
     try {
-      const generation = await rendezvous(link, { keyPrefix: o.keyPrefix, runId: o.runId, rank: o.rank, worldSize: o.worldSize, timeoutMs: o.rendezvousTimeoutMs });
+      const generation = await rendezvous(link, {
+        keyPrefix: o.keyPrefix,
+        runId: o.runId,
+        rank: o.rank,
+        worldSize: o.worldSize,
+        timeoutMs: o.rendezvousTimeoutMs,
+      });
       const c = new RedisCollective(link, o, generation);
       await link.writer.set(OpKeys.marker(c.keyBase, o.rank), 0, 'PX', c.ttlMs);
       return c;
@@ -123,8 +133,21 @@ export class RedisCollective {
   private run<T>(kind: string, body: (op: Operation) => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
       if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
-      if (this.broken) throw new Error(`${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`);
-      const op = new Operation(this.link, kind, this.keyBase, ++this.seq, this.rank, this.worldSize, this.options.timeoutMs, this.ttlMs, this.options.memberNames);
+      if (this.broken)
+        throw new Error(
+          `${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`,
+        );
+      const op = new Operation(
+        this.link,
+        kind,
+        this.keyBase,
+        ++this.seq,
+        this.rank,
+        this.worldSize,
+        this.options.timeoutMs,
+        this.ttlMs,
+        this.options.memberNames,
+      );
       try {
         const previous = await this.counted;
         if (previous) throw previous;

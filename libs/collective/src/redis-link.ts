@@ -10,7 +10,8 @@ import { registerCollectiveScripts, type CollectiveScripts } from './collective-
 import { maskRedisUrl, RedisUnreachableError } from './redis-unreachable-error.ts';
 
 /** ioredis messages that mean the server is out of reach (as opposed to a reply error). */
-const CONNECTION_TROUBLE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|max retries per request|Command timed out|connect ETIMEDOUT|Socket closed/i;
+const CONNECTION_TROUBLE =
+  /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|max retries per request|Command timed out|connect ETIMEDOUT|Socket closed/i;
 
 export class RedisLink {
   /** the URL with any password masked, for messages */
@@ -39,11 +40,16 @@ export class RedisLink {
       protocol: 2,
       disableClientInfo: true,
     };
-    this.writer = registerCollectiveScripts(new Redis(url, { ...failFast, commandTimeout: commandTimeoutMs, connectionName: `${name}:writer` }));
+    this.writer = registerCollectiveScripts(
+      new Redis(url, { ...failFast, commandTimeout: commandTimeoutMs, connectionName: `${name}:writer` }),
+    );
     // blockingTimeout: a client-side deadline (BLOCK ms + 100 ms) for blocking reads, should the
     // server hang or the TCP connection die silently
     this.reader = new Redis(url, { ...failFast, blockingTimeout: commandTimeoutMs, connectionName: `${name}:reader` });
-    for (const [c, other] of [[this.writer, this.reader], [this.reader, this.writer]] as const) {
+    for (const [c, other] of [
+      [this.writer, this.reader],
+      [this.reader, this.writer],
+    ] as const) {
       c.on('error', (e: Error) => {
         this.lastError = e.message;
       });

@@ -29,14 +29,27 @@ export async function rendezvous(link: RedisLink, q: RendezvousRequest): Promise
   const token = randomBytes(8).toString('hex');
   const what = `rendezvous for run ${q.runId}`;
   const started = Date.now();
-  const reply = await link.writer.cimJoin(roster, q.rank, q.worldSize, token, randomBytes(6).toString('hex'), q.timeoutMs, notifyPrefix, q.timeoutMs + 60_000);
+  const reply = await link.writer.cimJoin(
+    roster,
+    q.rank,
+    q.worldSize,
+    token,
+    randomBytes(6).toString('hex'),
+    q.timeoutMs,
+    notifyPrefix,
+    q.timeoutMs + 60_000,
+  );
   switch (reply[0]) {
     case 'sealed':
       return reply[1];
     case 'duplicate':
-      throw new Error(`${what}: rank ${q.rank} joined twice (another process joined as rank ${q.rank} ${reply[1]} ms ago and is still waiting)`);
+      throw new Error(
+        `${what}: rank ${q.rank} joined twice (another process joined as rank ${q.rank} ${reply[1]} ms ago and is still waiting)`,
+      );
     case 'worldSize':
-      throw new Error(`${what}: worldSize mismatch: rank ${q.rank} joined with worldSize ${q.worldSize}, rank ${reply[1]} with worldSize ${reply[2]}`);
+      throw new Error(
+        `${what}: worldSize mismatch: rank ${q.rank} joined with worldSize ${q.worldSize}, rank ${reply[1]} with worldSize ${reply[2]}`,
+      );
   }
   const notifyKey = notifyPrefix + token;
   const wait = async (ms: number): Promise<string | undefined> => {

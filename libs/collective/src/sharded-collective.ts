@@ -37,7 +37,9 @@ export class ShardedCollective implements GangCollective {
     if (!redisUrls.length) throw new Error('ShardedCollective: redisUrls must name at least one Redis');
     const K = redisUrls.length;
     const joins = await Promise.allSettled(
-      redisUrls.map((redisUrl, k) => RedisCollective.join({ ...rest, redisUrl, runId: K === 1 ? o.runId : `${o.runId}:shard-${k}-of-${K}` })),
+      redisUrls.map((redisUrl, k) =>
+        RedisCollective.join({ ...rest, redisUrl, runId: K === 1 ? o.runId : `${o.runId}:shard-${k}-of-${K}` }),
+      ),
     );
     const failed = joins.find((j) => j.status === 'rejected');
     if (failed) {
@@ -91,7 +93,8 @@ export class ShardedCollective implements GangCollective {
 
   private async guard<T>(body: () => Promise<T>): Promise<T> {
     if (this.closing) throw new Error(`${this} is closed`);
-    if (this.broken) throw new Error(`${this}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`);
+    if (this.broken)
+      throw new Error(`${this}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`);
     try {
       return await body();
     } catch (e) {

@@ -41,10 +41,13 @@ export function resolveEvalConfig(o: Partial<EvalConfig> = {}): EvalConfig {
   };
   if (!Number.isInteger(c.images) || c.images < 0) bad(`images must be a non-negative integer, got ${c.images}`);
   if (!(c.eps >= 0 && c.eps <= 1)) bad(`eps must be in [0, 1], got ${c.eps}`);
-  if (!Number.isInteger(c.pgdSteps) || c.pgdSteps < 0 || c.pgdSteps > 1000) bad(`pgdSteps must be an integer in [0, 1000], got ${c.pgdSteps}`);
+  if (!Number.isInteger(c.pgdSteps) || c.pgdSteps < 0 || c.pgdSteps > 1000)
+    bad(`pgdSteps must be an integer in [0, 1000], got ${c.pgdSteps}`);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) bad(`batchSize must be a positive integer, got ${c.batchSize}`);
-  for (const n of c.corruptions) if (!(CORRUPTION_NAMES as readonly string[]).includes(n)) bad(`unknown corruption "${n}"; choose from ${CORRUPTION_NAMES.join(', ')}`);
-  if (c.severities.some((s) => !Number.isInteger(s) || s < 1 || s > 5)) bad(`severities must be integers 1..5, got ${JSON.stringify(c.severities)}`);
+  for (const n of c.corruptions)
+    if (!(CORRUPTION_NAMES as readonly string[]).includes(n)) bad(`unknown corruption "${n}"; choose from ${CORRUPTION_NAMES.join(', ')}`);
+  if (c.severities.some((s) => !Number.isInteger(s) || s < 1 || s > 5))
+    bad(`severities must be integers 1..5, got ${JSON.stringify(c.severities)}`);
   return c;
 }
 

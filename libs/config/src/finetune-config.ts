@@ -97,11 +97,15 @@ export const defaultFinetuneConfig: FinetuneConfig = {
  * and scores on its held-out part (train/ and val/ folders, else a seeded stratified split).
  */
 export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): FinetuneConfig {
-  const splits = o.dataset && o.evalDataset === undefined && o.dataset.kind === 'image-folder' && o.dataset.split === undefined ? heldOutSplits(o.dataset) : undefined;
+  const splits =
+    o.dataset && o.evalDataset === undefined && o.dataset.kind === 'image-folder' && o.dataset.split === undefined
+      ? heldOutSplits(o.dataset)
+      : undefined;
   const c = { ...defaultFinetuneConfig, ...o, ...splits };
   const pos = (k: keyof FinetuneConfig, int = false) => {
     const v = c[k] as number;
-    if (!(Number.isFinite(v) && v > 0) || (int && !Number.isInteger(v))) throw new Error(`finetune config: ${k} must be a positive ${int ? 'integer' : 'number'}, got ${v}`);
+    if (!(Number.isFinite(v) && v > 0) || (int && !Number.isInteger(v)))
+      throw new Error(`finetune config: ${k} must be a positive ${int ? 'integer' : 'number'}, got ${v}`);
   };
   const nonNeg = (k: keyof FinetuneConfig) => {
     const v = c[k] as number;
@@ -109,7 +113,19 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
   };
   pos('batchSize', true);
   pos('epochs');
-  for (const k of ['warmupEpochs', 'baseLr', 'minLr', 'weightDecay', 'dropPath', 'labelSmoothing', 'mixup', 'cutmix', 'checkpointEvery', 'evalImages'] as const) nonNeg(k);
+  for (const k of [
+    'warmupEpochs',
+    'baseLr',
+    'minLr',
+    'weightDecay',
+    'dropPath',
+    'labelSmoothing',
+    'mixup',
+    'cutmix',
+    'checkpointEvery',
+    'evalImages',
+  ] as const)
+    nonNeg(k);
   for (const k of ['mixupProb', 'mixupSwitchProb', 'reprob', 'labelsFraction', 'layerDecay'] as const) {
     if (!(c[k] >= 0 && c[k] <= 1)) throw new Error(`finetune config: ${k} must be in [0, 1], got ${c[k]}`);
   }
@@ -117,7 +133,8 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
   if (c.labelsFraction === 0) throw new Error('finetune config: labelsFraction must be > 0');
   if (c.dropPath >= 1) throw new Error(`finetune config: dropPath must be < 1, got ${c.dropPath}`);
   if (!isCimModelName(c.model)) throw new Error(`finetune config: unknown model ${c.model} (known: ${cimModelNames.join(', ')})`);
-  if (c.encoder !== 'online' && c.encoder !== 'target') throw new Error(`finetune config: encoder must be online or target, got ${c.encoder}`);
+  if (c.encoder !== 'online' && c.encoder !== 'target')
+    throw new Error(`finetune config: encoder must be online or target, got ${c.encoder}`);
   if (c.randAugment && !(c.randAugment.m >= 0 && c.randAugment.m <= 10 && Number.isInteger(c.randAugment.n) && c.randAugment.n >= 0)) {
     throw new Error(`finetune config: randAugment needs integer n >= 0 and m in [0, 10], got ${JSON.stringify(c.randAugment)}`);
   }
@@ -152,5 +169,12 @@ export interface FinetunePlan {
 export function deriveFinetunePlan(c: FinetuneConfig, trainImages: number, imgSize: number, numClasses: number): FinetunePlan {
   const stepsPerEpoch = Math.floor(trainImages / c.batchSize);
   if (stepsPerEpoch < 1) throw new Error(`${trainImages} training images is less than one batch of ${c.batchSize}`);
-  return { trainImages, stepsPerEpoch, totalSteps: Math.ceil(c.epochs * stepsPerEpoch), peakLr: (c.baseLr * c.batchSize) / 256, imgSize, numClasses };
+  return {
+    trainImages,
+    stepsPerEpoch,
+    totalSteps: Math.ceil(c.epochs * stepsPerEpoch),
+    peakLr: (c.baseLr * c.batchSize) / 256,
+    imgSize,
+    numClasses,
+  };
 }

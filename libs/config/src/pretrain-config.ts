@@ -3,8 +3,14 @@
  * (`deriveTrainPlan`) and printed at start, the resolved config saved with every checkpoint.
  */
 import {
-  cimModelConfig, cimModelNames, isCimModelName, samplerConfig,
-  type AnyCimModelConfig, type CimModelName, type CimModelOverrides, type SamplerConfig,
+  cimModelConfig,
+  cimModelNames,
+  isCimModelName,
+  samplerConfig,
+  type AnyCimModelConfig,
+  type CimModelName,
+  type CimModelOverrides,
+  type SamplerConfig,
 } from '@cim-forge/cim/config';
 import type { SourceSpec } from '@cim-forge/data';
 
@@ -107,7 +113,8 @@ export const presets: Record<string, { description: string; config: Partial<Pret
     },
   },
   'cpu-resnet': {
-    description: 'Micro ResNet (basic blocks [1,1,1,1], 16..128 wide, stride 8) on 32-px contexts, 2k Fashion-MNIST images, 1 epoch (64 steps): about 4 minutes on one CPU core',
+    description:
+      'Micro ResNet (basic blocks [1,1,1,1], 16..128 wide, stride 8) on 32-px contexts, 2k Fashion-MNIST images, 1 epoch (64 steps): about 4 minutes on one CPU core',
     config: {
       model: 'cimResnetMicro',
       sampler: smallSampler,
@@ -125,8 +132,16 @@ export const presets: Record<string, { description: string; config: Partial<Pret
     config: { model: 'cimVitTinyPatch16', batchSize: 8, sampler: {} },
   },
   'official-vit-base': {
-    description: 'the paper: ViT-B/16, 300 epochs, effective batch 4096 (64 × 8 accumulation × 8 GPUs; the authors ran 256 × 2, which does not fit one 80 GiB worker in float32 tfjs)',
-    config: { model: 'cimVitBasePatch16', batchSize: 64, accumIter: 8, epochs: 300, warmupEpochs: 40, dataset: { kind: 'image-folder', root: 'imagenet/train' } },
+    description:
+      'the paper: ViT-B/16, 300 epochs, effective batch 4096 (64 × 8 accumulation × 8 GPUs; the authors ran 256 × 2, which does not fit one 80 GiB worker in float32 tfjs)',
+    config: {
+      model: 'cimVitBasePatch16',
+      batchSize: 64,
+      accumIter: 8,
+      epochs: 300,
+      warmupEpochs: 40,
+      dataset: { kind: 'image-folder', root: 'imagenet/train' },
+    },
   },
 };
 
@@ -154,13 +169,15 @@ export function validatePretrainConfig(c: PretrainConfig): void {
     if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
   }
   // configs saved before keepBest existed lack it (the engine then keeps 1)
-  if (c.keepBest !== undefined && !(Number.isInteger(c.keepBest) && c.keepBest >= 0)) bad(`keepBest must be a non-negative integer, got ${c.keepBest}`);
+  if (c.keepBest !== undefined && !(Number.isInteger(c.keepBest) && c.keepBest >= 0))
+    bad(`keepBest must be a non-negative integer, got ${c.keepBest}`);
   if (!Number.isInteger(c.prefetch) || c.prefetch < 1) bad(`prefetch must be a positive integer, got ${c.prefetch}`);
   if (!(c.epochs > 0)) bad(`epochs must be positive, got ${c.epochs}`);
   if (!(c.warmupEpochs >= 0 && c.warmupEpochs <= c.epochs)) bad(`warmupEpochs must be in [0, epochs], got ${c.warmupEpochs}`);
   for (const k of ['baseLr', 'minLr', 'weightDecay'] as const) if (!(c[k] >= 0)) bad(`${k} must be >= 0, got ${c[k]}`);
   for (const k of ['beta1', 'beta2'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1), got ${c[k]}`);
-  if (!(c.momentumBase >= 0 && c.momentumBase <= c.momentumEnd && c.momentumEnd <= 1)) bad('momentum must satisfy 0 <= momentumBase <= momentumEnd <= 1');
+  if (!(c.momentumBase >= 0 && c.momentumBase <= c.momentumEnd && c.momentumEnd <= 1))
+    bad('momentum must satisfy 0 <= momentumBase <= momentumEnd <= 1');
   if (c.clipGrad !== null && !(c.clipGrad > 0)) bad(`clipGrad must be positive or null, got ${c.clipGrad}`);
   let m: AnyCimModelConfig;
   try {
@@ -170,8 +187,10 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   }
   const s = samplerConfigOf(c);
   if (s.contextSize !== m.contextSize) bad(`sampler contextSize ${s.contextSize} differs from the model's ${m.contextSize}`);
-  if (s.exemplarSize !== m.templateSize) bad(`sampler exemplarSize ${s.exemplarSize} differs from the model's templateSize ${m.templateSize}`);
-  if (s.numExemplars !== m.numTemplates) bad(`sampler numExemplars ${s.numExemplars} differs from the model's numTemplates ${m.numTemplates}`);
+  if (s.exemplarSize !== m.templateSize)
+    bad(`sampler exemplarSize ${s.exemplarSize} differs from the model's templateSize ${m.templateSize}`);
+  if (s.numExemplars !== m.numTemplates)
+    bad(`sampler numExemplars ${s.numExemplars} differs from the model's numTemplates ${m.numTemplates}`);
 }
 
 /** The model's resolved config: a ViT's or a ResNet's (`architectureOf` tells which). */
@@ -200,7 +219,9 @@ export interface TrainPlan {
 export function deriveTrainPlan(c: PretrainConfig, shardSizePerRank: number, worldSize = 1): TrainPlan {
   const batchesPerEpoch = Math.floor(shardSizePerRank / c.batchSize);
   if (batchesPerEpoch < c.accumIter) {
-    throw new Error(`dataset too small: ${shardSizePerRank} images per rank give ${batchesPerEpoch} batches of ${c.batchSize}, fewer than accumIter ${c.accumIter}`);
+    throw new Error(
+      `dataset too small: ${shardSizePerRank} images per rank give ${batchesPerEpoch} batches of ${c.batchSize}, fewer than accumIter ${c.accumIter}`,
+    );
   }
   const stepsPerEpoch = Math.floor(batchesPerEpoch / c.accumIter);
   const effectiveBatch = c.batchSize * c.accumIter * worldSize;

@@ -28,10 +28,16 @@ test('the paper preset fits an 80 GiB worker as 64 × 8 accumulation; 256 per ra
 test('a fine-tune is estimated with the model its source run trained', () => {
   const ft = resolveFinetuneConfig({ batchSize: 32 });
   const own = estimateRunResources('finetune', ft).resources;
-  const fromTiny = estimateRunResources('finetune', ft, { kind: 'pretrain', config: resolvePretrainConfig('smoke', { model: 'cimVitTinyPatch4' }) }).resources;
+  const fromTiny = estimateRunResources('finetune', ft, {
+    kind: 'pretrain',
+    config: resolvePretrainConfig('smoke', { model: 'cimVitTinyPatch4' }),
+  }).resources;
   assert.ok(own.parameters < 300_000 && fromTiny.parameters > 5_000_000, `${own.parameters} ${fromTiny.parameters}`);
   // a ResNet source (no classifier yet) or a config that no longer parses: the config's own model
-  assert.equal(estimateRunResources('finetune', ft, { kind: 'pretrain', config: resolvePretrainConfig('cpu-resnet') }).resources.parameters, own.parameters);
+  assert.equal(
+    estimateRunResources('finetune', ft, { kind: 'pretrain', config: resolvePretrainConfig('cpu-resnet') }).resources.parameters,
+    own.parameters,
+  );
   assert.equal(estimateRunResources('finetune', ft, { kind: 'pretrain', config: { batchSize: 'x' } }).resources.parameters, own.parameters);
 });
 

@@ -12,8 +12,12 @@
  * libs/engine/src/resource-estimate.test.ts checks the estimate against measured peaks.
  */
 import {
-  cimModelConfig, resnetGrid, BOTTLENECK_EXPANSION,
-  type CimModelConfig, type CimResNetConfig, type ResNetConfig,
+  cimModelConfig,
+  resnetGrid,
+  BOTTLENECK_EXPANSION,
+  type CimModelConfig,
+  type CimResNetConfig,
+  type ResNetConfig,
 } from '@cim-forge/cim/config';
 import type { EvalConfig } from './eval-config.ts';
 import { defaultFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
@@ -65,7 +69,11 @@ function vitEncoder(m: CimModelConfig, side: number): Part {
   const L = 1 + (side / m.patchSize) ** 2;
   const b = vitBlock(m.embedDim, m.mlpRatio, L, m.numHeads);
   const patch = 3 * m.patchSize ** 2 * m.embedDim;
-  return { params: patch + m.embedDim + m.embedDim + 2 * m.embedDim + m.depth * b.params, macs: (L - 1) * patch + m.depth * b.macs, units: m.depth * b.units };
+  return {
+    params: patch + m.embedDim + m.embedDim + 2 * m.embedDim + m.depth * b.params,
+    macs: (L - 1) * patch + m.depth * b.macs,
+    units: m.depth * b.units,
+  };
 }
 
 function conv(cin: number, cout: number, k: number, side: number): Part {
@@ -123,7 +131,14 @@ function stateBytes(trainable: number, frozen: number): number {
 function finish(parameters: number, state: number, activationFloats: number, flopsPerStep: number): ResourceEstimate {
   const activationBytes = f32 * activationFloats;
   const peakTensorBytes = state + activationBytes;
-  return { parameters, stateBytes: state, activationBytes, peakTensorBytes, peakBytesPerRank: peakTensorBytes + RUNTIME_BYTES, flopsPerStep };
+  return {
+    parameters,
+    stateBytes: state,
+    activationBytes,
+    peakTensorBytes,
+    peakBytesPerRank: peakTensorBytes + RUNTIME_BYTES,
+    flopsPerStep,
+  };
 }
 
 export function estimatePretrain(c: PretrainConfig): ResourceEstimate {
@@ -148,7 +163,15 @@ export function estimatePretrain(c: PretrainConfig): ResourceEstimate {
     const v = m as CimModelConfig;
     encT = vitEncoder(v, s.exemplarSize);
     encC = vitEncoder(v, s.contextSize);
-    dec = decoder(v.embedDim, v.decoderEmbedDim, v.mlpRatio, v.decoderNumHeads, 1 + (s.contextSize / v.patchSize) ** 2, 1 + (s.exemplarSize / v.patchSize) ** 2, s.contextSize);
+    dec = decoder(
+      v.embedDim,
+      v.decoderEmbedDim,
+      v.mlpRatio,
+      v.decoderNumHeads,
+      1 + (s.contextSize / v.patchSize) ** 2,
+      1 + (s.exemplarSize / v.patchSize) ** 2,
+      s.contextSize,
+    );
     perUnit = VIT_FLOATS_PER_UNIT;
   }
   const trainable = encT.params + dec.params;
@@ -205,13 +228,18 @@ function sourceModelOf(source: { kind: string; config: unknown } | null): { mode
  * is estimated with the config's own model (eval: the default fine-tuning model).
  */
 export function estimateRunResources(
-  kind: 'pretrain' | 'finetune' | 'eval', config: PretrainConfig | FinetuneConfig | EvalConfig, source: { kind: string; config: unknown } | null = null,
+  kind: 'pretrain' | 'finetune' | 'eval',
+  config: PretrainConfig | FinetuneConfig | EvalConfig,
+  source: { kind: string; config: unknown } | null = null,
 ): { resources: ResourceEstimate; batch: number } {
   if (kind === 'pretrain') return { resources: estimatePretrain(config as PretrainConfig), batch: (config as PretrainConfig).batchSize };
   const src = sourceModelOf(source);
   if (kind === 'finetune') {
     const c = config as FinetuneConfig;
-    return { resources: src ? estimateFinetune({ ...c, imgSize: c.imgSize ?? src.side }, 10, src.model) : estimateFinetune(c), batch: c.batchSize };
+    return {
+      resources: src ? estimateFinetune({ ...c, imgSize: c.imgSize ?? src.side }, 10, src.model) : estimateFinetune(c),
+      batch: c.batchSize,
+    };
   }
   const c = config as EvalConfig;
   const model = src?.model ?? (cimModelConfig(defaultFinetuneConfig.model) as CimModelConfig);

@@ -25,28 +25,66 @@ export interface RunPlan {
 }
 
 /** Throws when the data is known to be too small for one step (the message says why). */
-export function deriveRunPlan(kind: 'pretrain' | 'finetune' | 'eval', config: PretrainConfig | FinetuneConfig | EvalConfig, worldSize: number): RunPlan {
+export function deriveRunPlan(
+  kind: 'pretrain' | 'finetune' | 'eval',
+  config: PretrainConfig | FinetuneConfig | EvalConfig,
+  worldSize: number,
+): RunPlan {
   if (kind === 'pretrain') {
     const c = config as PretrainConfig;
     const effectiveBatch = c.batchSize * c.accumIter * worldSize;
     const images = datasetImages(c.dataset);
-    const base = { effectiveBatch, peakLr: (c.baseLr * effectiveBatch) / 256, epochs: c.epochs, warmupEpochs: c.warmupEpochs, derivedBy: 'api' as const };
+    const base = {
+      effectiveBatch,
+      peakLr: (c.baseLr * effectiveBatch) / 256,
+      epochs: c.epochs,
+      warmupEpochs: c.warmupEpochs,
+      derivedBy: 'api' as const,
+    };
     if (images === null) return { ...base, trainImages: null, stepsPerEpoch: null, totalSteps: null, warmupSteps: null };
     const p = deriveTrainPlan(c, Math.floor(images / worldSize), worldSize);
-    return { ...base, trainImages: images, stepsPerEpoch: p.stepsPerEpoch, totalSteps: p.totalSteps, warmupSteps: Math.round(c.warmupEpochs * p.stepsPerEpoch) };
+    return {
+      ...base,
+      trainImages: images,
+      stepsPerEpoch: p.stepsPerEpoch,
+      totalSteps: p.totalSteps,
+      warmupSteps: Math.round(c.warmupEpochs * p.stepsPerEpoch),
+    };
   }
   if (kind === 'finetune') {
     const c = config as FinetuneConfig;
     const all = datasetImages(c.dataset);
-    const base = { effectiveBatch: c.batchSize, peakLr: (c.baseLr * c.batchSize) / 256, epochs: c.epochs, warmupEpochs: c.warmupEpochs, derivedBy: 'api' as const };
+    const base = {
+      effectiveBatch: c.batchSize,
+      peakLr: (c.baseLr * c.batchSize) / 256,
+      epochs: c.epochs,
+      warmupEpochs: c.warmupEpochs,
+      derivedBy: 'api' as const,
+    };
     if (all === null) return { ...base, trainImages: null, stepsPerEpoch: null, totalSteps: null, warmupSteps: null };
     const trainImages = Math.round(all * c.labelsFraction);
     const stepsPerEpoch = Math.floor(trainImages / c.batchSize);
     if (stepsPerEpoch < 1) throw new Error(`${trainImages} training images is less than one batch of ${c.batchSize}`);
-    return { ...base, trainImages, stepsPerEpoch, totalSteps: Math.ceil(c.epochs * stepsPerEpoch), warmupSteps: Math.round(c.warmupEpochs * stepsPerEpoch) };
+    return {
+      ...base,
+      trainImages,
+      stepsPerEpoch,
+      totalSteps: Math.ceil(c.epochs * stepsPerEpoch),
+      warmupSteps: Math.round(c.warmupEpochs * stepsPerEpoch),
+    };
   }
   const c = config as EvalConfig;
   const all = datasetImages(c.dataset);
-  const images = all === null ? (c.images || null) : c.images > 0 ? Math.min(c.images, all) : all;
-  return { effectiveBatch: c.batchSize, peakLr: 0, epochs: 0, warmupEpochs: 0, trainImages: null, stepsPerEpoch: null, totalSteps: images === null ? null : Math.ceil(images / c.batchSize), warmupSteps: null, derivedBy: 'api' };
+  const images = all === null ? c.images || null : c.images > 0 ? Math.min(c.images, all) : all;
+  return {
+    effectiveBatch: c.batchSize,
+    peakLr: 0,
+    epochs: 0,
+    warmupEpochs: 0,
+    trainImages: null,
+    stepsPerEpoch: null,
+    totalSteps: images === null ? null : Math.ceil(images / c.batchSize),
+    warmupSteps: null,
+    derivedBy: 'api',
+  };
 }

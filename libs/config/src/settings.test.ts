@@ -23,7 +23,10 @@ test('a variable the table does not give a role is a programming error, not a si
 });
 
 test('every problem is collected, each naming its variable; one alone is the message', () => {
-  const r = new SettingsReader({ PORT: '80a', CIM_RATE_LIMIT_PER_MINUTE: '0', REDIS_URL: 'http://:pw@r', S3_FORCE_PATH_STYLE: 'yes' }, 'api');
+  const r = new SettingsReader(
+    { PORT: '80a', CIM_RATE_LIMIT_PER_MINUTE: '0', REDIS_URL: 'http://:pw@r', S3_FORCE_PATH_STYLE: 'yes' },
+    'api',
+  );
   assert.equal(r.int('PORT', { min: 0, max: 65535 }), 0);
   r.int('CIM_RATE_LIMIT_PER_MINUTE');
   r.url('REDIS_URL', ['redis:', 'rediss:']);
@@ -34,7 +37,10 @@ test('every problem is collected, each naming its variable; one alone is the mes
     'REDIS_URL must start with redis:// or rediss://, got "http://…"',
     'S3_FORCE_PATH_STYLE must be true, false, 1 or 0, got "yes"',
   ]);
-  assert.throws(() => r.done('API'), (e: Error) => e.message.split('\n').length === 5 && e.message.startsWith('invalid API configuration:\n  - PORT'));
+  assert.throws(
+    () => r.done('API'),
+    (e: Error) => e.message.split('\n').length === 5 && e.message.startsWith('invalid API configuration:\n  - PORT'),
+  );
   const backend = new SettingsReader({ CIM_BACKEND: 'cuda' }, 'worker');
   assert.equal(backend.oneOf('CIM_BACKEND', BACKEND_NAMES), 'auto');
   assert.deepEqual(backend.problems, ['CIM_BACKEND must be one of auto, tensorflow, wasm, cpu, webgpu, got "cuda"']);
@@ -55,10 +61,18 @@ test('Redis: lists drop blanks, fall back when unset, mask passwords; the rename
 });
 
 test('S3: region falls back to AWS_REGION then us-east-1; path style defaults on with an endpoint; checksums are checked', () => {
-  const r = new SettingsReader({ S3_ENDPOINT: 'http://127.0.0.1:4569', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', AWS_REGION: 'eu-west-1' }, 'worker');
+  const r = new SettingsReader(
+    { S3_ENDPOINT: 'http://127.0.0.1:4569', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', AWS_REGION: 'eu-west-1' },
+    'worker',
+  );
   assert.deepEqual(r.s3(), {
-    endpoint: 'http://127.0.0.1:4569', region: 'eu-west-1', accessKeyId: 'k', secretAccessKey: 's',
-    sessionToken: undefined, forcePathStyle: true, checksums: undefined,
+    endpoint: 'http://127.0.0.1:4569',
+    region: 'eu-west-1',
+    accessKeyId: 'k',
+    secretAccessKey: 's',
+    sessionToken: undefined,
+    forcePathStyle: true,
+    checksums: undefined,
   });
   const aws = new SettingsReader({ S3_REGION: 'us-west-2' }, 'api').s3();
   assert.deepEqual([aws.region, aws.endpoint, aws.forcePathStyle], ['us-west-2', undefined, false]);
@@ -74,8 +88,20 @@ test('S3: region falls back to AWS_REGION then us-east-1; path style defaults on
 
 test('check() and validate() name the variable of a foreign check', () => {
   const r = new SettingsReader({ CIM_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/40', CIM_METRICS_TOKEN: 'short' }, 'controller');
-  assert.deepEqual(r.check('CIM_WEBHOOK_ALLOWED_NETWORKS', () => { throw new Error('prefix length'); }, ['fallback']), ['fallback']);
-  assert.equal(r.validate('CIM_METRICS_TOKEN', (t) => (t.length < 24 ? 'too short' : undefined)), 'short');
+  assert.deepEqual(
+    r.check(
+      'CIM_WEBHOOK_ALLOWED_NETWORKS',
+      () => {
+        throw new Error('prefix length');
+      },
+      ['fallback'],
+    ),
+    ['fallback'],
+  );
+  assert.equal(
+    r.validate('CIM_METRICS_TOKEN', (t) => (t.length < 24 ? 'too short' : undefined)),
+    'short',
+  );
   assert.deepEqual(r.problems, ['CIM_WEBHOOK_ALLOWED_NETWORKS: prefix length', 'CIM_METRICS_TOKEN: too short']);
 });
 
@@ -106,5 +132,8 @@ test("README's settings table is the rendered table, and every variable named in
       String.raw`^apps/stack/src/portal-browser\.ts: CHROMIUM_PATH$`,
     ].join('|'),
   );
-  assert.deepEqual(offenders.filter((o) => !allowed.test(o)), []);
+  assert.deepEqual(
+    offenders.filter((o) => !allowed.test(o)),
+    [],
+  );
 });

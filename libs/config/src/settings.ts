@@ -39,29 +39,45 @@ export type WebGpuAdapterName = (typeof WEBGPU_ADAPTERS)[number];
 
 export const SETTINGS: readonly SettingSpec[] = [
   {
-    name: 'DATABASE_URL', roles: [...SERVICES, 'dev'], default: { dev: 'postgresql://postgres@127.0.0.1:5432/cim_dev' },
+    name: 'DATABASE_URL',
+    roles: [...SERVICES, 'dev'],
+    default: { dev: 'postgresql://postgres@127.0.0.1:5432/cim_dev' },
     shown: 'required; `postgresql://postgres@127.0.0.1:5432/cim_dev` in dev',
     meaning: 'PostgreSQL (`npm run db:migrate` applies `prisma/migrations`)',
   },
   {
-    name: 'REDIS_URL', roles: [...SERVICES, 'cli', 'dev'], default: DEFAULT_REDIS_URL,
+    name: 'REDIS_URL',
+    roles: [...SERVICES, 'cli', 'dev'],
+    default: DEFAULT_REDIS_URL,
     meaning: 'the queues, cancel pub/sub and readiness; the all-reduce too unless `CIM_COLLECTIVE_REDIS_URLS` is set (`rediss://` for TLS)',
   },
   {
-    name: 'CIM_COLLECTIVE_REDIS_URLS', roles: [...WC, 'cli'], shown: '`REDIS_URL`',
+    name: 'CIM_COLLECTIVE_REDIS_URLS',
+    roles: [...WC, 'cli'],
+    shown: '`REDIS_URL`',
     meaning:
       "the gradient all-reduce's Redis servers, comma-separated; several shard every all-reduce (the chart deploys `collective.redis.shards`); the CLI's " +
-      "`pretrain --ranks` default for `--redis` (formerly `CIM_REDIS_URL`)",
+      '`pretrain --ranks` default for `--redis` (formerly `CIM_REDIS_URL`)',
   },
   {
-    name: 'CIM_QUEUE_PREFIX', roles: SERVICES, default: 'bull',
+    name: 'CIM_QUEUE_PREFIX',
+    roles: SERVICES,
+    default: 'bull',
     meaning: 'BullMQ key prefix (also of the cancel channel); the same for the API, controller and workers',
   },
   {
-    name: 'S3_BUCKET', roles: SERVICES, default: { controller: '' }, shown: 'required (API, workers); `cim-dev` in dev',
+    name: 'S3_BUCKET',
+    roles: SERVICES,
+    default: { controller: '' },
+    shown: 'required (API, workers); `cim-dev` in dev',
     meaning: 'checkpoints go to `s3://$S3_BUCKET/runs/<run>/checkpoints/`',
   },
-  { name: 'S3_ENDPOINT', roles: S3_ROLES, shown: 'AWS; `http://127.0.0.1:4569` in dev', meaning: 'any S3-compatible server (MinIO, s3rver)' },
+  {
+    name: 'S3_ENDPOINT',
+    roles: S3_ROLES,
+    shown: 'AWS; `http://127.0.0.1:4569` in dev',
+    meaning: 'any S3-compatible server (MinIO, s3rver)',
+  },
   { name: 'S3_REGION', roles: S3_ROLES, shown: '`AWS_REGION`, else `us-east-1`', meaning: '' },
   { name: 'AWS_REGION', roles: S3_ROLES, default: 'us-east-1', meaning: 'the region when `S3_REGION` is unset' },
   { name: 'S3_ACCESS_KEY_ID', roles: S3_ROLES, shown: 'the AWS default chain; `S3RVER` in dev', meaning: 'set both keys or neither' },
@@ -72,76 +88,139 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'S3_PORT', roles: ['dev'], default: '4569', meaning: "the dev stack's s3rver port" },
   { name: 'PORT', roles: ['api', 'dev'], default: '8080', meaning: "the API's port" },
   { name: 'HOST', roles: ['api'], default: '0.0.0.0', meaning: "the API's bind address" },
-  { name: 'LOG_LEVEL', roles: SERVICES, default: 'info', meaning: 'pino level (`fatal` … `trace`, `silent`); logs are JSON lines on stdout' },
   {
-    name: 'CIM_ADMIN_TOKEN', roles: ['api', 'dev'], default: { dev: 'dev-admin-token-0123456789abcdef' },
+    name: 'LOG_LEVEL',
+    roles: SERVICES,
+    default: 'info',
+    meaning: 'pino level (`fatal` … `trace`, `silent`); logs are JSON lines on stdout',
+  },
+  {
+    name: 'CIM_ADMIN_TOKEN',
+    roles: ['api', 'dev'],
+    default: { dev: 'dev-admin-token-0123456789abcdef' },
     shown: 'unset; `dev-admin-token-0123456789abcdef` in dev',
     meaning:
       'the bootstrap admin secret (≥ 24 characters); unset: only admin tokens stored in the database administer; workers, the controller and rank ' +
       'processes never get it',
   },
-  { name: 'CIM_WORKER_MEMORY_MB', roles: ['api'], default: '81920', meaning: 'what one worker (rank) holds: runs estimated above it are refused' },
-  { name: 'CIM_RATE_LIMIT_PER_MINUTE', roles: ['api'], default: '600', meaning: 'requests per minute per token on `/v1` (shared by replicas through Redis)' },
-  { name: 'CIM_CORS_ORIGINS', roles: ['api'], meaning: 'comma-separated exact browser origins allowed to call the API (a portal on another origin)' },
   {
-    name: 'CIM_WEBHOOK_ALLOWED_NETWORKS', roles: ['api', ...WC],
+    name: 'CIM_WORKER_MEMORY_MB',
+    roles: ['api'],
+    default: '81920',
+    meaning: 'what one worker (rank) holds: runs estimated above it are refused',
+  },
+  {
+    name: 'CIM_RATE_LIMIT_PER_MINUTE',
+    roles: ['api'],
+    default: '600',
+    meaning: 'requests per minute per token on `/v1` (shared by replicas through Redis)',
+  },
+  {
+    name: 'CIM_CORS_ORIGINS',
+    roles: ['api'],
+    meaning: 'comma-separated exact browser origins allowed to call the API (a portal on another origin)',
+  },
+  {
+    name: 'CIM_WEBHOOK_ALLOWED_NETWORKS',
+    roles: ['api', ...WC],
     meaning: 'CIDRs webhooks may reach although private or loopback ([docs/webhooks.md](docs/webhooks.md))',
   },
   {
-    name: 'CIM_METRICS_TOKEN', roles: SERVICES, shown: 'unset (a warning at start)',
+    name: 'CIM_METRICS_TOKEN',
+    roles: SERVICES,
+    shown: 'unset (a warning at start)',
     meaning:
       "set (≥ 24 characters): `/metrics` everywhere and the API's `/docs` need `Authorization: Bearer <it>` (401 otherwise); `/healthz`, `/readyz` stay " +
-      "open; the chart sets it (`secrets.metricsToken`)",
+      'open; the chart sets it (`secrets.metricsToken`)',
   },
   { name: 'WORKER_ID', roles: WC, shown: 'host-pid', meaning: 'names the worker in rank attempts' },
   { name: 'METRICS_PORT', roles: WC, default: { controller: '9465', worker: '9464' }, meaning: '`/metrics`, `/healthz`, `/readyz`' },
   { name: 'METRICS_HOST', roles: WC, default: '0.0.0.0', meaning: "the metrics server's bind address (`127.0.0.1`: this host only)" },
   {
-    name: 'CIM_BACKEND', roles: [...WC, 'cli'], default: 'auto',
-    meaning: '`tensorflow` (tfjs-node-gpu or tfjs-node), `wasm`, `cpu` or `webgpu` (Vulkan; metrics labelled `webgpu:<adapter>`); the CLI\'s `--backend` wins',
+    name: 'CIM_BACKEND',
+    roles: [...WC, 'cli'],
+    default: 'auto',
+    meaning:
+      "`tensorflow` (tfjs-node-gpu or tfjs-node), `wasm`, `cpu` or `webgpu` (Vulkan; metrics labelled `webgpu:<adapter>`); the CLI's `--backend` wins",
   },
   {
-    name: 'CIM_THREADS', roles: [...WC, 'cli'], shown: 'all cores',
-    meaning: "the native backend's intra-op threads per rank process (set it when several CPU workers share a host; `cim pretrain --ranks N` splits the cores)",
+    name: 'CIM_THREADS',
+    roles: [...WC, 'cli'],
+    shown: 'all cores',
+    meaning:
+      "the native backend's intra-op threads per rank process (set it when several CPU workers share a host; `cim pretrain --ranks N` splits the cores)",
   },
   {
-    name: 'CIM_WEBGPU_ADAPTER', roles: [...WC, 'cli'], default: 'gpu',
+    name: 'CIM_WEBGPU_ADAPTER',
+    roles: [...WC, 'cli'],
+    default: 'gpu',
     meaning: 'with `webgpu`: `gpu` (a real GPU over Vulkan) or `software` (Mesa llvmpipe; CI only)',
   },
-  { name: 'CIM_RENDEZVOUS_TIMEOUT_MS', roles: WC, default: '120000', meaning: 'a gang must assemble within this, else it is released and requeued' },
-  { name: 'CIM_COLLECTIVE_TIMEOUT_MS', roles: WC, default: '120000', meaning: 'one all-reduce may take this long before the rank is declared lost' },
   {
-    name: 'NODE_NAME', roles: WC,
+    name: 'CIM_RENDEZVOUS_TIMEOUT_MS',
+    roles: WC,
+    default: '120000',
+    meaning: 'a gang must assemble within this, else it is released and requeued',
+  },
+  {
+    name: 'CIM_COLLECTIVE_TIMEOUT_MS',
+    roles: WC,
+    default: '120000',
+    meaning: 'one all-reduce may take this long before the rank is declared lost',
+  },
+  {
+    name: 'NODE_NAME',
+    roles: WC,
     meaning: "the worker's node (the chart sets it from `spec.nodeName`): ranks on one node sum locally, one per node talks to Redis",
   },
   {
-    name: 'CIM_COLLECTIVE_SOCKET_DIR', roles: WC, shown: '`os.tmpdir()`',
+    name: 'CIM_COLLECTIVE_SOCKET_DIR',
+    roles: WC,
+    shown: '`os.tmpdir()`',
     meaning: "where a node's ranks meet (Unix sockets); shared by the node's worker pods (a hostPath in the chart)",
   },
   {
-    name: 'CIM_COLLECTIVE_WIRE', roles: WC, default: 'auto',
+    name: 'CIM_COLLECTIVE_WIRE',
+    roles: WC,
+    default: 'auto',
     meaning: 'gradients on the Redis wire: `auto` (bfloat16 across nodes, else float32), `float32`, `bfloat16`, `float16`',
   },
   { name: 'CIM_HEARTBEAT_MS', roles: WC, default: '2000', meaning: 'how often a worker heartbeats its rank attempt' },
   {
-    name: 'CIM_HEARTBEAT_TIMEOUT_MS', roles: WC, default: '20000',
+    name: 'CIM_HEARTBEAT_TIMEOUT_MS',
+    roles: WC,
+    default: '20000',
     meaning: 'the silence after which the controller declares a rank lost and the gang restarts',
   },
-  { name: 'CIM_CONTROLLER_LOCK_MS', roles: WC, default: '30000', meaning: "a dead controller's runs move to another controller after about this long" },
   {
-    name: 'CIM_DATA_ROOT', roles: [...WC, 'dev'], default: { dev: '.cache/data' }, shown: 'none; `.cache/data` in dev',
+    name: 'CIM_CONTROLLER_LOCK_MS',
+    roles: WC,
+    default: '30000',
+    meaning: "a dead controller's runs move to another controller after about this long",
+  },
+  {
+    name: 'CIM_DATA_ROOT',
+    roles: [...WC, 'dev'],
+    default: { dev: '.cache/data' },
+    shown: 'none; `.cache/data` in dev',
     meaning: "teams' data areas on disk (absolute): a run's image folder `root` is `$CIM_DATA_ROOT/<team id>/<root>`",
   },
   {
-    name: 'CIM_DATA_CACHE', roles: WC, shown: '`<tmp>/cim-data`',
+    name: 'CIM_DATA_CACHE',
+    roles: WC,
+    shown: '`<tmp>/cim-data`',
     meaning: "where a run's image folder in `s3://$S3_BUCKET/data/<team id>/<root>/` is fetched (absolute)",
   },
   {
-    name: 'CIM_DATA_MAX_BYTES', roles: [...WC, 'cli'], default: '21474836480',
+    name: 'CIM_DATA_MAX_BYTES',
+    roles: [...WC, 'cli'],
+    default: '21474836480',
     meaning: 'at most how many bytes one rank (or `cim --dataset s3://…`) fetches from S3 (20 GiB)',
   },
   {
-    name: 'CIM_CACHE_DIR', roles: ['cli', 'worker'], shown: '`$XDG_CACHE_HOME/cim-forge`, else `~/.cache/cim-forge`',
+    name: 'CIM_CACHE_DIR',
+    roles: ['cli', 'worker'],
+    shown: '`$XDG_CACHE_HOME/cim-forge`, else `~/.cache/cim-forge`',
     meaning: 'derived data (the Fashion-MNIST binary, `s3://` data sets fetched by the CLI)',
   },
   { name: 'XDG_CACHE_HOME', roles: ['cli', 'worker'], meaning: 'see `CIM_CACHE_DIR`' },
@@ -162,7 +241,9 @@ export function settingsTable(): string {
     if (s.shown !== undefined) return s.shown;
     if (s.default === undefined) return 'unset';
     if (typeof s.default === 'string') return `\`${s.default}\``;
-    return Object.entries(s.default).map(([r, v]) => `\`${v}\` (${ROLE_LABEL[r as Role]})`).join(', ');
+    return Object.entries(s.default)
+      .map(([r, v]) => `\`${v}\` (${ROLE_LABEL[r as Role]})`)
+      .join(', ');
   };
   return [
     '| variable | read by | default | meaning |',
@@ -256,7 +337,8 @@ export class SettingsReader {
       this.problems.push(`${name} is not a URL: "${maskUrl(v)}"`);
       return v;
     }
-    if (!protocols.includes(u.protocol)) this.problems.push(`${name} must start with ${protocols.map((p) => p + '//').join(' or ')}, got "${u.protocol}//…"`);
+    if (!protocols.includes(u.protocol))
+      this.problems.push(`${name} must start with ${protocols.map((p) => p + '//').join(' or ')}, got "${u.protocol}//…"`);
     return v;
   }
 
@@ -264,7 +346,10 @@ export class SettingsReader {
   redisUrls(name: string, fallback: string[]): string[] {
     const v = this.text(name);
     if (v === undefined) return fallback;
-    const urls = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const urls = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const u of urls) {
       if (!/^rediss?:\/\/\S+$/.test(u)) {
         this.problems.push(`${name} must be redis:// or rediss:// URLs separated by commas, got "${maskUrl(u)}"`);
@@ -358,7 +443,11 @@ export class SettingsReader {
   }
 
   webGpuAdapter(): WebGpuAdapterName {
-    return this.oneOf('CIM_WEBGPU_ADAPTER', WEBGPU_ADAPTERS, (v) => `CIM_WEBGPU_ADAPTER: unknown WebGPU adapter "${v}": use gpu or software`);
+    return this.oneOf(
+      'CIM_WEBGPU_ADAPTER',
+      WEBGPU_ADAPTERS,
+      (v) => `CIM_WEBGPU_ADAPTER: unknown WebGPU adapter "${v}": use gpu or software`,
+    );
   }
 
   /**

@@ -11,13 +11,22 @@ import { openSource } from './source-spec.ts';
 
 let dir: string;
 let area: string;
-const png = (v: number) => sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+const png = (v: number) =>
+  sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: v, b: v } } })
+    .png()
+    .toBuffer();
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cim-area-'));
   area = join(dir, 'data', 'team-a');
   const outside = join(dir, 'outside');
-  for (const d of [join(outside, 'secret-class'), join(area, 'flowers', 'rose'), join(area, 'flowers', 'tulip'), join(area, 'shared', 'daisy')]) await mkdir(d, { recursive: true });
+  for (const d of [
+    join(outside, 'secret-class'),
+    join(area, 'flowers', 'rose'),
+    join(area, 'flowers', 'tulip'),
+    join(area, 'shared', 'daisy'),
+  ])
+    await mkdir(d, { recursive: true });
   await writeFile(join(outside, 'secret-class', 'x.png'), await png(9));
   await writeFile(join(area, 'flowers', 'rose', 'a.png'), await png(1));
   await writeFile(join(area, 'flowers', 'tulip', 'b.png'), await png(2));
@@ -51,9 +60,21 @@ test('symlinks that lead out of the area are skipped by the walk and refused by 
 
 test('a root through /, /proc/self/root or into another area reads exactly like one that does not exist', async () => {
   const messages: string[] = [];
-  for (const root of ['escape/etc', 'proc/etc', 'sibling/secret-class', 'sibling', 'escape', 'missing', 'sibling/no-such-dir', 'flowers/rose/a.png']) {
+  for (const root of [
+    'escape/etc',
+    'proc/etc',
+    'sibling/secret-class',
+    'sibling',
+    'escape',
+    'missing',
+    'sibling/no-such-dir',
+    'flowers/rose/a.png',
+  ]) {
     const store = localImageStore(join(area, root), { area });
-    const err = await store.list().then(() => undefined, (e: Error) => e);
+    const err = await store.list().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err, `${root} was listed`);
     assert.equal(err.message, notInAreaMessage(`data:${root}`));
     messages.push(err.message.replace(`data:${root}`, '<root>'));
@@ -92,7 +113,9 @@ test('a folder of symlink loops is listed in linear time: each real directory on
 
 test('the walk is bounded in entries and depth, with a message and no hang', async () => {
   const store = localImageStore(join(area, 'flowers'), { area, maxEntries: 3 });
-  await assert.rejects(store.list(), { message: 'image folder data:flowers: more than the limit of directory entries; split the data set' });
+  await assert.rejects(store.list(), {
+    message: 'image folder data:flowers: more than the limit of directory entries; split the data set',
+  });
   const deep = localImageStore(join(area, 'loops'), { area, maxDepth: 4 });
   await assert.rejects(deep.list(), { message: 'image folder data:loops: directories nested deeper than 4 levels' });
 });
@@ -100,7 +123,10 @@ test('the walk is bounded in entries and depth, with a message and no hang', asy
 test("in an area, a read that fails is reported without the worker's own path", async () => {
   const store = localImageStore(join(area, 'flowers'), { area });
   // a key that names a directory: readFile fails (EISDIR) with a message naming the absolute path
-  const err = await store.read('rose').then(() => undefined, (e: Error) => e);
+  const err = await store.read('rose').then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.equal(err?.message, 'image data:flowers/rose cannot be read (EISDIR)');
   // outside an area (the CLI on your own machine) the system's message stays as it is
   await assert.rejects(localImageStore(join(area, 'flowers')).read('rose'), { code: 'EISDIR' });

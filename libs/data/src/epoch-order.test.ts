@@ -23,7 +23,10 @@ test('SeededRandom is roughly uniform', () => {
 
 test('epochPermutation is a permutation, deterministic, and differs by epoch and seed', () => {
   const a = epochPermutation(1000, 5, 0);
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(a, epochPermutation(1000, 5, 0));
   const differing = (x: Uint32Array, y: Uint32Array) => x.filter((v, i) => v !== y[i]).length;
   assert.ok(differing(a, epochPermutation(1000, 5, 1)) > 950);

@@ -4,12 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { defaultCacheDir } from './cache-dir.ts';
-import {
-  FASHION_MNIST_CACHE_FILE,
-  FASHION_MNIST_CLASSES,
-  fashionMnistSource,
-  loadFashionMnist,
-} from './fashion-mnist.ts';
+import { FASHION_MNIST_CACHE_FILE, FASHION_MNIST_CLASSES, fashionMnistSource, loadFashionMnist } from './fashion-mnist.ts';
 import type { ImageSource, RgbImage } from './image-source.ts';
 
 // One private cache for this file: the first open builds it from the package's JSON (~2 s).
@@ -76,7 +71,10 @@ test('all = train followed by test', async () => {
 });
 
 test('labels are balanced and interleaved (label = index mod 10), with class names', async () => {
-  for (const [split, perClass] of [['train', 6000], ['test', 1000]] as const) {
+  for (const [split, perClass] of [
+    ['train', 6000],
+    ['test', 1000],
+  ] as const) {
     const s = await fashionMnistSource({ split, cacheDir });
     const counts = new Array(10).fill(0);
     for (let i = 0; i < s.size; i++) {

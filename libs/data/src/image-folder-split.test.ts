@@ -9,7 +9,10 @@ import sharp from 'sharp';
 import { openSource } from './source-spec.ts';
 
 let dir: string;
-const png = (v: number) => sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: 0, b: 0 } } }).png().toBuffer();
+const png = (v: number) =>
+  sharp({ create: { width: 4, height: 4, channels: 3, background: { r: v, g: 0, b: 0 } } })
+    .png()
+    .toBuffer();
 async function images(folder: string, n: number, base: number) {
   await mkdir(folder, { recursive: true });
   for (let i = 0; i < n; i++) await writeFile(join(folder, `${String(i).padStart(3, '0')}.png`), await png(base + i));
@@ -72,5 +75,8 @@ test('train/ and val/ folders: each its own part, val labelled with the classes 
   assert.deepEqual(train.labels, [0, 0, 0, 0, 1, 1, 1, 2, 2]);
   assert.deepEqual(val.classes, ['ant', 'bee', 'cat']);
   assert.deepEqual(val.labels, [0, 0, 2]);
-  await assert.rejects(openSource({ kind: 'image-folder', root: join(dir, 'bad'), split: 'val' }), /class zebra is not one of the training classes \(ant\)/);
+  await assert.rejects(
+    openSource({ kind: 'image-folder', root: join(dir, 'bad'), split: 'val' }),
+    /class zebra is not one of the training classes \(ant\)/,
+  );
 });

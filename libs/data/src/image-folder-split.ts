@@ -31,7 +31,8 @@ function subStore(store: ImageStore, keys: string[], dir: string): ImageStore {
 
 export async function imageFolderSplit(store: ImageStore, opts: FolderSplitOptions = {}): Promise<ImageSource> {
   const split = opts.split ?? 'all';
-  if (split !== 'all' && split !== 'train' && split !== 'val') throw new Error(`image folder split must be all, train or val, got ${JSON.stringify(split)}`);
+  if (split !== 'all' && split !== 'train' && split !== 'val')
+    throw new Error(`image folder split must be all, train or val, got ${JSON.stringify(split)}`);
   const fraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`valFraction must be in (0, 1), got ${fraction}`);
   const keys = await store.list();

@@ -48,11 +48,19 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'cim-imagefolder-'));
   // classes deliberately created out of order; "Zebra" sorts before "ant" (code units, like Python)
   for (const cls of ['dog', 'cat', 'ant', 'Zebra']) await mkdir(join(root, cls));
-  await toSharp(pattern(0)).png().toFile(join(root, 'cat', 'b.png'));
-  await toSharp(pattern(1)).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toFile(join(root, 'cat', 'a.JPG'));
-  await toSharp(pattern(2)).webp({ lossless: true }).toFile(join(root, 'dog', 'x.webp'));
+  await toSharp(pattern(0))
+    .png()
+    .toFile(join(root, 'cat', 'b.png'));
+  await toSharp(pattern(1))
+    .jpeg({ quality: 95, chromaSubsampling: '4:4:4' })
+    .toFile(join(root, 'cat', 'a.JPG'));
+  await toSharp(pattern(2))
+    .webp({ lossless: true })
+    .toFile(join(root, 'dog', 'x.webp'));
   await mkdir(join(root, 'dog', 'nested'));
-  await toSharp(pattern(3)).png().toFile(join(root, 'dog', 'nested', 'y.png'));
+  await toSharp(pattern(3))
+    .png()
+    .toFile(join(root, 'dog', 'nested', 'y.png'));
   // grayscale PNG, RGBA PNG, and a wide image for maxSide
   await sharp(Buffer.from(Array.from({ length: 12 }, (_, i) => i * 20)), { raw: { width: 4, height: 3, channels: 1 } })
     .png()
@@ -60,9 +68,14 @@ before(async () => {
   await sharp(Buffer.from([10, 20, 30, 0, 40, 50, 60, 255]), { raw: { width: 2, height: 1, channels: 4 } })
     .png()
     .toFile(join(root, 'ant', 'rgba.png'));
-  await toSharp(pattern(4, 300, 120)).png().toFile(join(root, 'Zebra', 'wide.png'));
+  await toSharp(pattern(4, 300, 120))
+    .png()
+    .toFile(join(root, 'Zebra', 'wide.png'));
   // a JPEG stored sideways with EXIF orientation 6 (display = rotate 90° clockwise)
-  await toSharp(pattern(5)).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).withMetadata({ orientation: 6 }).toFile(join(root, 'Zebra', 'rotated.jpg'));
+  await toSharp(pattern(5))
+    .jpeg({ quality: 95, chromaSubsampling: '4:4:4' })
+    .withMetadata({ orientation: 6 })
+    .toFile(join(root, 'Zebra', 'rotated.jpg'));
   await writeFile(join(root, 'cat', 'notes.txt'), 'ignored');
   await writeFile(join(root, 'README.md'), 'ignored: not in a class');
 });
@@ -132,7 +145,9 @@ test('clear errors: missing root, no images, empty class, corrupt file', async (
     await writeFile(join(empty, 'a', 'x.gif'), 'GIF89a');
     await assert.rejects(imageFolderSource(empty), /no images found \(accepted extensions: \.jpg, \.jpeg, \.png, \.webp\)/);
     await mkdir(join(empty, 'b'));
-    await toSharp(pattern(0)).png().toFile(join(empty, 'b', 'ok.png'));
+    await toSharp(pattern(0))
+      .png()
+      .toFile(join(empty, 'b', 'ok.png'));
     await assert.rejects(imageFolderSource(empty), /no images in class a /);
     await writeFile(join(empty, 'a', 'broken.jpg'), Buffer.from('this is not a jpeg'));
     const s = await imageFolderSource(empty);

@@ -46,9 +46,13 @@ export async function imageFolderFromStore(store: ImageStore, opts: ImageFolderO
   if (opts.classNames) {
     const known = new Set(opts.classNames);
     const unknown = found.filter((c) => !known.has(c));
-    if (unknown.length > 0) throw new Error(`image folder ${store.location}: class ${unknown.join(', ')} is not one of the training classes (${opts.classNames.join(', ')})`);
+    if (unknown.length > 0)
+      throw new Error(
+        `image folder ${store.location}: class ${unknown.join(', ')} is not one of the training classes (${opts.classNames.join(', ')})`,
+      );
     const empty = found.filter((c) => byClass.get(c)!.length === 0);
-    if (empty.length > 0) throw new Error(`image folder ${store.location}: no images in class ${empty.join(', ')} (accepted extensions: ${accepted})`);
+    if (empty.length > 0)
+      throw new Error(`image folder ${store.location}: no images in class ${empty.join(', ')} (accepted extensions: ${accepted})`);
     if (found.length === 0) throw new Error(`image folder ${store.location}: no images found (accepted extensions: ${accepted})`);
     for (const c of opts.classNames) if (!byClass.has(c)) byClass.set(c, []);
   }
@@ -114,11 +118,7 @@ export async function decodeRgb(bytes: Uint8Array, maxSide?: number): Promise<Rg
   if (maxSide !== undefined) {
     pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true });
   }
-  const { data, info } = await pipeline
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const { width, height, channels } = info;
   if (channels === 3) {
     return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };

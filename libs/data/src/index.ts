@@ -16,10 +16,4 @@ export { openSource, type ImageFolderSpec, type SourceSpec } from './source-spec
 export { hashSeeds, mixUint32, sampleSeed, SeededRandom } from './seeded-random.ts';
 export { epochOrder, epochPermutation, shardPositionInEpoch, shardSize } from './epoch-order.ts';
 export { type SampleFunction, type SampleInfo, type SampleTask } from './sample-function.ts';
-export {
-  PrefetchLoader,
-  type LoaderBatch,
-  type LoaderInfo,
-  type LoaderState,
-  type PrefetchLoaderOptions,
-} from './prefetch-loader.ts';
+export { PrefetchLoader, type LoaderBatch, type LoaderInfo, type LoaderState, type PrefetchLoaderOptions } from './prefetch-loader.ts';

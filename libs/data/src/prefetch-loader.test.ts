@@ -45,10 +45,23 @@ test('batches follow the epoch order, never span epochs, and seeds are hash(seed
   const batches = await take({ workers: 0 }, 9);
   assert.deepEqual(
     batches.map((b) => [b.epoch, b.cursor, b.samples.length]),
-    [[0, 8, 8], [0, 16, 8], [0, 24, 8], [0, 32, 8], [0, 40, 8], [0, 48, 8], [0, 50, 2], [1, 8, 8], [1, 16, 8]],
+    [
+      [0, 8, 8],
+      [0, 16, 8],
+      [0, 24, 8],
+      [0, 32, 8],
+      [0, 40, 8],
+      [0, 48, 8],
+      [0, 50, 2],
+      [1, 8, 8],
+      [1, 16, 8],
+    ],
   );
   const order0 = epochOrder(50, 1234, 0);
-  assert.deepEqual(batches.slice(0, 7).flatMap((b) => b.indices), Array.from(order0));
+  assert.deepEqual(
+    batches.slice(0, 7).flatMap((b) => b.indices),
+    Array.from(order0),
+  );
   assert.deepEqual(batches[7].indices, Array.from(epochOrder(50, 1234, 1).subarray(0, 8)));
   const s = batches[1].samples[3];
   assert.equal(s.index, order0[11]);
@@ -88,12 +101,19 @@ test('resuming from state() reproduces the following batches', async () => {
 test('the shards of 2 ranks are disjoint and cover the epoch', async () => {
   const rank0 = await take({ workers: 0, rank: 0, worldSize: 2 }, 4); // 25 per rank: 8+8+8+1
   const rank1 = await take({ workers: 0, rank: 1, worldSize: 2 }, 4);
-  for (const r of [rank0, rank1]) assert.deepEqual(r.map((b) => b.cursor), [8, 16, 24, 25]);
+  for (const r of [rank0, rank1])
+    assert.deepEqual(
+      r.map((b) => b.cursor),
+      [8, 16, 24, 25],
+    );
   const i0 = rank0.flatMap((b) => b.indices);
   const i1 = rank1.flatMap((b) => b.indices);
   assert.equal(new Set([...i0, ...i1]).size, 50);
   // positions interleave: rank r holds permutation positions r, r + 2, ...
-  assert.deepEqual(rank1[0].samples.map((s) => s.position), [1, 3, 5, 7, 9, 11, 13, 15]);
+  assert.deepEqual(
+    rank1[0].samples.map((s) => s.position),
+    [1, 3, 5, 7, 9, 11, 13, 15],
+  );
 });
 
 test('dropLast skips the short batch; ready() reports the epoch geometry', async () => {

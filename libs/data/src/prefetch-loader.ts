@@ -212,9 +212,13 @@ export class PrefetchLoader<S = unknown> {
     const indices = tasks.map((t) => t.index);
     const { source } = opened;
     const labels = source.label ? indices.map((i) => source.label!(i)) : undefined;
-    const batch = this.compute(opened, epoch, tasks).then(
-      (samples): LoaderBatch<S> => ({ epoch, cursor: end, indices, ...(labels ? { labels } : {}), samples: samples as S[] }),
-    );
+    const batch = this.compute(opened, epoch, tasks).then((samples): LoaderBatch<S> => ({
+      epoch,
+      cursor: end,
+      indices,
+      ...(labels ? { labels } : {}),
+      samples: samples as S[],
+    }));
     batch.catch(() => {}); // a prefetched batch nobody awaits must not be an unhandled rejection
     this.queue.push({ seq: ++this.scheduledSeq, batch });
   }

@@ -10,10 +10,7 @@ const init = workerData as LoaderWorkerInit;
 const port = parentPort!;
 
 const ready: Promise<{ source: ImageSource; fn: SampleFunction }> = (async () => {
-  const [source, fn] = await Promise.all([
-    openSource(init.source),
-    loadSampleFunction(init.sampleModule, init.sampleExport),
-  ]);
+  const [source, fn] = await Promise.all([openSource(init.source), loadSampleFunction(init.sampleModule, init.sampleExport)]);
   if (source.size !== init.sourceSize) {
     throw new Error(`${source.name} has ${source.size} images in a loader worker but ${init.sourceSize} in the main thread`);
   }

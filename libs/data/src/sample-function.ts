@@ -18,12 +18,7 @@ export interface SampleInfo {
  * (run seed, epoch, position), so the result does not depend on which thread ran it. Typed arrays
  * in the result are moved, not copied, between threads when they own their whole buffer.
  */
-export type SampleFunction = (
-  image: RgbImage,
-  options: unknown,
-  seed: number,
-  info: SampleInfo,
-) => unknown | Promise<unknown>;
+export type SampleFunction = (image: RgbImage, options: unknown, seed: number, info: SampleInfo) => unknown | Promise<unknown>;
 
 /** One unit of work: which image, and the seed it must be sampled with. */
 export interface SampleTask {

@@ -38,7 +38,8 @@ export async function openSource(spec: SourceSpec): Promise<ImageSource> {
     case 'fashion-mnist':
       return fashionMnistSource({ split: spec.split, limit: spec.limit, cacheDir: spec.cacheDir });
     case 'image-folder': {
-      if (spec.store === 's3') throw new Error(`image folder ${spec.root} is in S3: the worker fetches it into its data area before opening it`);
+      if (spec.store === 's3')
+        throw new Error(`image folder ${spec.root} is in S3: the worker fetches it into its data area before opening it`);
       const store = localImageStore(spec.root, { area: spec.area });
       const { maxSide, split, valFraction, splitSeed } = spec;
       return firstN(await imageFolderSplit(store, { maxSide, split, valFraction, splitSeed }), spec.limit);

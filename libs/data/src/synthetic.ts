@@ -102,7 +102,7 @@ export function renderSynthetic(seed: number, index: number, n: number): { image
         let useB = false;
         if (pattern === 1) useB = Math.floor((x * sx + y * sy) / period) % 2 !== 0;
         else if (pattern === 2) useB = (Math.floor((x - x0) / period) + Math.floor((y - y0) / period)) % 2 !== 0;
-        else if (pattern === 3) useB = Math.floor((Math.sqrt(u * u * w * w + v * v * h * h)) / period) % 2 !== 0;
+        else if (pattern === 3) useB = Math.floor(Math.sqrt(u * u * w * w + v * v * h * h) / period) % 2 !== 0;
         const col = useB ? colourB : colourA;
         const o = (y * n + x) * 3;
         data[o] = col[0];

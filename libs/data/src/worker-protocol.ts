@@ -21,6 +21,4 @@ export interface TaskMessage {
 }
 
 /** worker → main */
-export type ResultMessage =
-  | { id: number; ok: true; samples: unknown[] }
-  | { id: number; ok: false; message: string; stack?: string };
+export type ResultMessage = { id: number; ok: true; samples: unknown[] } | { id: number; ok: false; message: string; stack?: string };

@@ -48,7 +48,14 @@ test('a team, a hashed token, a run, its checkpoint, a fine-tune from it, events
   await db.run.create({ data: { teamId: other.id, kind: 'eval', config, worldSize: 1, idempotencyKey: 'k-1' } });
 
   await db.rankAttempt.createMany({
-    data: [0, 1].map((rank) => ({ runId: run.id, rank, attempt: 0, workerId: `w${rank}`, status: 'RUNNING' as const, startedAt: new Date() })),
+    data: [0, 1].map((rank) => ({
+      runId: run.id,
+      rank,
+      attempt: 0,
+      workerId: `w${rank}`,
+      status: 'RUNNING' as const,
+      startedAt: new Date(),
+    })),
   });
   await db.run.update({ where: { id: run.id }, data: { status: 'RUNNING', startedAt: new Date() } });
   await db.runEvent.create({ data: { runId: run.id, type: 'run.status', message: 'RUNNING on 2 ranks', data: { workers: ['w0', 'w1'] } } });
@@ -71,7 +78,12 @@ test('a team, a hashed token, a run, its checkpoint, a fine-tune from it, events
   await assert.rejects(db.checkpoint.delete({ where: { id: ckpt.id } }));
   assert.equal(await db.checkpoint.count({ where: { id: ckpt.id, finetunes: { some: {} } } }), 1);
 
-  await db.metric.createMany({ data: [{ runId: run.id, name: 'lr', step: 1, value: 1e-5 }, { runId: run.id, name: 'loss', rank: 1, step: 1, value: 2.5 }] });
+  await db.metric.createMany({
+    data: [
+      { runId: run.id, name: 'lr', step: 1, value: 1e-5 },
+      { runId: run.id, name: 'loss', rank: 1, step: 1, value: 2.5 },
+    ],
+  });
   await writeMetrics(db, [
     { runId: run.id, name: 'loss', step: 1, value: 2.0 },
     { runId: run.id, name: 'loss', step: 2, value: 1.5 },
@@ -79,9 +91,18 @@ test('a team, a hashed token, a run, its checkpoint, a fine-tune from it, events
   // re-logged after a restart: replaced, not duplicated (rank null included)
   await writeMetrics(db, [{ runId: run.id, name: 'loss', step: 2, value: 1.4 }]);
   const loss = await readMetricSeries(db, { runId: run.id, name: 'loss' });
-  assert.deepEqual(loss.map((p) => [p.step, p.value]), [[1, 2.0], [2, 1.4]]);
+  assert.deepEqual(
+    loss.map((p) => [p.step, p.value]),
+    [
+      [1, 2.0],
+      [2, 1.4],
+    ],
+  );
   const rank1 = await readMetricSeries(db, { runId: run.id, name: 'loss', rank: 1 });
-  assert.deepEqual(rank1.map((p) => [p.step, p.value]), [[1, 2.5]]);
+  assert.deepEqual(
+    rank1.map((p) => [p.step, p.value]),
+    [[1, 2.5]],
+  );
 
   const full = await db.run.findUniqueOrThrow({
     where: { id: run.id },

@@ -56,9 +56,14 @@ test(`a ${POINTS}-point series is written in batches and read downsampled throug
   assert.equal(all[12345].step, 12345);
   assert.ok(Math.abs(all[12345].value - loss(12345)) < 1e-12);
 
-  const [every, everyMs] = await timed('read every=100 (1000 points)', () => readMetricSeries(db, { runId: run.id, name: 'loss', every: 100 }));
+  const [every, everyMs] = await timed('read every=100 (1000 points)', () =>
+    readMetricSeries(db, { runId: run.id, name: 'loss', every: 100 }),
+  );
   assert.equal(every.length, POINTS / 100);
-  assert.deepEqual(every.slice(0, 3).map((p) => p.step), [0, 100, 200]);
+  assert.deepEqual(
+    every.slice(0, 3).map((p) => p.step),
+    [0, 100, 200],
+  );
 
   const [ranged, rangedMs] = await timed('read from=50000 to=59999 every=10', () =>
     readMetricSeries(db, { runId: run.id, name: 'loss', from: 50_000, to: 59_999, every: 10 }),
@@ -66,9 +71,14 @@ test(`a ${POINTS}-point series is written in batches and read downsampled throug
   assert.equal(ranged.length, 1000);
   assert.equal(ranged[0].step, 50_000);
 
-  const [buckets, bucketMs] = await timed('read 500 bucket averages', () => readMetricBuckets(db, { runId: run.id, name: 'loss', buckets: 500 }));
+  const [buckets, bucketMs] = await timed('read 500 bucket averages', () =>
+    readMetricBuckets(db, { runId: run.id, name: 'loss', buckets: 500 }),
+  );
   assert.equal(buckets.length, 500);
-  assert.equal(buckets.reduce((s, b) => s + b.count, 0), POINTS);
+  assert.equal(
+    buckets.reduce((s, b) => s + b.count, 0),
+    POINTS,
+  );
   const first = buckets[0];
   const expected = Array.from({ length: first.count }, (_, i) => loss(i)).reduce((s, v) => s + v, 0) / first.count;
   assert.ok(Math.abs(first.mean - expected) < 1e-9, `${first.mean} vs ${expected}`);

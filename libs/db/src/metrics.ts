@@ -81,10 +81,7 @@ export interface SeriesBucket {
 }
 
 // Averages the range into at most `buckets` equal-width step buckets (for charts).
-export async function readMetricBuckets(
-  db: Db,
-  q: Omit<SeriesQuery, 'every'> & { buckets: number },
-): Promise<SeriesBucket[]> {
+export async function readMetricBuckets(db: Db, q: Omit<SeriesQuery, 'every'> & { buckets: number }): Promise<SeriesBucket[]> {
   const buckets = Math.max(1, Math.floor(q.buckets));
   const rows = await db.$queryRaw<{ step: number; lastStep: number; mean: number; min: number; max: number; count: bigint }[]>`
     WITH s AS (SELECT step, value FROM metrics WHERE ${seriesWhere(q)}),

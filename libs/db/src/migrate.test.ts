@@ -35,11 +35,17 @@ test('migrate applies every migration and records it as prisma migrate deploy do
     const local = readMigrations();
     assert.ok(local.length >= 1);
     const r = await migrate(db.url);
-    assert.deepEqual(r.applied, local.map((m) => m.name));
+    assert.deepEqual(
+      r.applied,
+      local.map((m) => m.name),
+    );
     assert.deepEqual(r.skipped, []);
 
     const rows = await query<MigrationRow>(db.url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
-    assert.deepEqual(rows.map((x) => x.migration_name), local.map((m) => m.name));
+    assert.deepEqual(
+      rows.map((x) => x.migration_name),
+      local.map((m) => m.name),
+    );
     for (const row of rows) {
       const file = readFileSync(join(defaultMigrationsDir, row.migration_name, 'migration.sql'));
       assert.equal(row.checksum, createHash('sha256').update(file).digest('hex'));
@@ -53,19 +59,35 @@ test('migrate applies every migration and records it as prisma migrate deploy do
       db.url,
       `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position`,
     );
-    assert.deepEqual(columns.map((c) => c.column_name), [
-      'id', 'checksum', 'finished_at', 'migration_name', 'logs', 'rolled_back_at', 'started_at', 'applied_steps_count',
-    ]);
+    assert.deepEqual(
+      columns.map((c) => c.column_name),
+      ['id', 'checksum', 'finished_at', 'migration_name', 'logs', 'rolled_back_at', 'started_at', 'applied_steps_count'],
+    );
     const tables = await query<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`);
-    assert.deepEqual(tables.map((t) => t.tablename), [
-      '_prisma_migrations', 'api_tokens', 'checkpoints', 'figures', 'metrics', 'rank_attempts', 'run_events', 'runs', 'teams',
-      'webhook_deliveries', 'webhooks',
-    ]);
+    assert.deepEqual(
+      tables.map((t) => t.tablename),
+      [
+        '_prisma_migrations',
+        'api_tokens',
+        'checkpoints',
+        'figures',
+        'metrics',
+        'rank_attempts',
+        'run_events',
+        'runs',
+        'teams',
+        'webhook_deliveries',
+        'webhooks',
+      ],
+    );
 
     // a second run is a no-op
     const again = await migrate(db.url);
     assert.deepEqual(again.applied, []);
-    assert.deepEqual(again.skipped, local.map((m) => m.name));
+    assert.deepEqual(
+      again.skipped,
+      local.map((m) => m.name),
+    );
     const after = await query<MigrationRow>(db.url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
     assert.deepEqual(after, rows);
   } finally {
@@ -133,7 +155,10 @@ test('concurrent runners apply each migration once', async () => {
       db.url,
       'SELECT migration_name, count(*) AS n FROM "_prisma_migrations" GROUP BY 1 ORDER BY 1',
     );
-    assert.deepEqual(rows.map((r) => [r.migration_name, Number(r.n)]), names.map((n) => [n, 1]));
+    assert.deepEqual(
+      rows.map((r) => [r.migration_name, Number(r.n)]),
+      names.map((n) => [n, 1]),
+    );
   } finally {
     await db.drop();
   }
@@ -147,7 +172,10 @@ test('the migrate script applies migrations from DATABASE_URL', async () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /migrate: 1 applied, 0 already applied|migrate: \d+ applied, 0 already applied/);
-    const r2 = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' });
+    const r2 = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, DATABASE_URL: db.url },
+      encoding: 'utf8',
+    });
     assert.match(r2.stdout, /migrate: 0 applied, \d+ already applied/);
   } finally {
     await db.drop();
@@ -164,7 +192,9 @@ test('failure_category: the migration backfills it from the old "<category>: " p
     cpSync(join(defaultMigrationsDir, 'migration_lock.toml'), join(dir, 'migration_lock.toml'));
     for (const m of all.slice(0, target)) cpSync(join(defaultMigrationsDir, m.name), join(dir, m.name), { recursive: true });
     await migrate(db.url, { migrationsDir: dir });
-    await query(db.url, `
+    await query(
+      db.url,
+      `
       INSERT INTO teams (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 't');
       INSERT INTO runs (id, team_id, kind, status, config, world_size, error) VALUES
         ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001', 'pretrain', 'FAILED', '{}', 4, 'rank 1: loss is NaN'),
@@ -175,21 +205,37 @@ test('failure_category: the migration backfills it from the old "<category>: " p
         ('00000000-0000-0000-0000-0000000000a1', 0, 1, 'FAILED', 'stopped: gang: stopped'),
         ('00000000-0000-0000-0000-0000000000a1', 0, 2, 'FAILED', 'heartbeat lost'),
         ('00000000-0000-0000-0000-0000000000a1', 0, 3, 'CANCELLED', 'cancelled: never started'),
-        ('00000000-0000-0000-0000-0000000000a3', 0, 0, 'SUCCEEDED', 'ok: exit 0');`);
+        ('00000000-0000-0000-0000-0000000000a3', 0, 0, 'SUCCEEDED', 'ok: exit 0');`,
+    );
     cpSync(join(defaultMigrationsDir, all[target].name), join(dir, all[target].name), { recursive: true });
     const r = await migrate(db.url, { migrationsDir: dir });
     assert.deepEqual(r.applied, [all[target].name]);
-    const attempts = await query<{ rank: number; status: string; failure_category: string | null; exit_reason: string }>(db.url,
-      'SELECT rank, status, failure_category, exit_reason FROM rank_attempts ORDER BY run_id, rank');
-    assert.deepEqual(attempts.map((a) => [a.status, a.failure_category, a.exit_reason]), [
-      ['FAILED', 'user', 'loss is NaN'],
-      ['FAILED', 'stopped', 'gang: stopped'],
-      ['FAILED', 'infra', 'heartbeat lost'],
-      ['CANCELLED', null, 'never started'],
-      ['SUCCEEDED', null, 'exit 0'],
-    ]);
-    const runs = await query<{ status: string; failure_category: string | null }>(db.url, 'SELECT status, failure_category FROM runs ORDER BY id');
-    assert.deepEqual(runs.map((x) => [x.status, x.failure_category]), [['FAILED', 'user'], ['FAILED', 'infra'], ['SUCCEEDED', null]]);
+    const attempts = await query<{ rank: number; status: string; failure_category: string | null; exit_reason: string }>(
+      db.url,
+      'SELECT rank, status, failure_category, exit_reason FROM rank_attempts ORDER BY run_id, rank',
+    );
+    assert.deepEqual(
+      attempts.map((a) => [a.status, a.failure_category, a.exit_reason]),
+      [
+        ['FAILED', 'user', 'loss is NaN'],
+        ['FAILED', 'stopped', 'gang: stopped'],
+        ['FAILED', 'infra', 'heartbeat lost'],
+        ['CANCELLED', null, 'never started'],
+        ['SUCCEEDED', null, 'exit 0'],
+      ],
+    );
+    const runs = await query<{ status: string; failure_category: string | null }>(
+      db.url,
+      'SELECT status, failure_category FROM runs ORDER BY id',
+    );
+    assert.deepEqual(
+      runs.map((x) => [x.status, x.failure_category]),
+      [
+        ['FAILED', 'user'],
+        ['FAILED', 'infra'],
+        ['SUCCEEDED', null],
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await db.drop();

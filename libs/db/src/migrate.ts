@@ -97,11 +97,7 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
   }
 }
 
-async function applyPending(
-  client: pg.Client,
-  migrations: MigrationFile[],
-  log: (line: string) => void,
-): Promise<MigrateResult> {
+async function applyPending(client: pg.Client, migrations: MigrationFile[], log: (line: string) => void): Promise<MigrateResult> {
   await client.query(CREATE_MIGRATIONS_TABLE);
   const { rows } = await client.query<AppliedRow>(
     `SELECT migration_name, checksum, finished_at, rolled_back_at, logs FROM "_prisma_migrations"

@@ -3,9 +3,29 @@ import assert from 'node:assert/strict';
 import { createDb, type Db } from './client.ts';
 import { migrate } from './migrate.ts';
 import {
-  ATTEMPT_TRANSITIONS, RUN_TRANSITIONS, IllegalTransitionError, attemptFailure, cancelPendingRanks, cancelRun, categoryOfExit, checkAttemptTransition,
-  checkRunTransition, createAttempt, endRank, failRun, moveRun, parseStopMessage, queueRun, rankJoined, restartRun, runRunning, startRun, stopMessage,
-  succeedRun, takeRank, toJsonValue,
+  ATTEMPT_TRANSITIONS,
+  RUN_TRANSITIONS,
+  IllegalTransitionError,
+  attemptFailure,
+  cancelPendingRanks,
+  cancelRun,
+  categoryOfExit,
+  checkAttemptTransition,
+  checkRunTransition,
+  createAttempt,
+  endRank,
+  failRun,
+  moveRun,
+  parseStopMessage,
+  queueRun,
+  rankJoined,
+  restartRun,
+  runRunning,
+  startRun,
+  stopMessage,
+  succeedRun,
+  takeRank,
+  toJsonValue,
 } from './run-lifecycle.ts';
 import { createTempDatabase, type TempDatabase } from './testing/temp-database.ts';
 
@@ -27,7 +47,11 @@ after(async () => {
 
 const queue = (worldSize = 2) =>
   queueRun(db, { teamId, kind: 'pretrain', config: toJsonValue({ epochs: 1 }), worldSize }, 'queued', {
-    kind: 'pretrain', preset: null, worldSize, priority: 0, sourceCheckpointId: null,
+    kind: 'pretrain',
+    preset: null,
+    worldSize,
+    priority: 0,
+    sourceCheckpointId: null,
   });
 const events = async (runId: string) => (await db.runEvent.findMany({ where: { runId }, orderBy: { id: 'asc' } })).map((e) => e.type);
 
@@ -42,10 +66,13 @@ test('the tables: terminal states move nowhere, every active run state can end t
   // 7 run states, 20 legal run moves; 6 attempt states, 9 legal attempt moves
   assert.equal(Object.values(RUN_TRANSITIONS).flat().length, 20);
   assert.equal(Object.values(ATTEMPT_TRANSITIONS).flat().length, 9);
-  assert.throws(() => checkRunTransition('SUCCEEDED', 'RUNNING'), (e: Error) => e instanceof IllegalTransitionError
-    && e.message === 'illegal run transition SUCCEEDED → RUNNING: SUCCEEDED is terminal');
+  assert.throws(
+    () => checkRunTransition('SUCCEEDED', 'RUNNING'),
+    (e: Error) => e instanceof IllegalTransitionError && e.message === 'illegal run transition SUCCEEDED → RUNNING: SUCCEEDED is terminal',
+  );
   assert.throws(() => checkRunTransition('RUNNING', 'STARTING'), {
-    name: 'IllegalTransitionError', message: 'illegal run transition RUNNING → STARTING: RUNNING moves only to RESTARTING, SUCCEEDED, FAILED, CANCELLED',
+    name: 'IllegalTransitionError',
+    message: 'illegal run transition RUNNING → STARTING: RUNNING moves only to RESTARTING, SUCCEEDED, FAILED, CANCELLED',
   });
   assert.throws(() => checkAttemptTransition('PENDING', 'RUNNING'), {
     message: 'illegal rank attempt transition PENDING → RUNNING: PENDING moves only to RENDEZVOUS, CANCELLED',
@@ -54,7 +81,10 @@ test('the tables: terminal states move nowhere, every active run state can end t
 });
 
 test('exit codes and stop messages', () => {
-  assert.deepEqual([0, 10, 11, 12, 13, 99, null].map((c) => categoryOfExit(c, null)), ['ok', 'user', 'rendezvous', 'infra', 'stopped', 'infra', 'infra']);
+  assert.deepEqual(
+    [0, 10, 11, 12, 13, 99, null].map((c) => categoryOfExit(c, null)),
+    ['ok', 'user', 'rendezvous', 'infra', 'stopped', 'infra', 'infra'],
+  );
   assert.equal(categoryOfExit(0, 'SIGKILL'), 'infra');
   assert.equal(stopMessage('r-1'), 'r-1');
   assert.equal(stopMessage('r-1', 3), 'r-1:3');
@@ -84,9 +114,13 @@ test('a run through two attempts in Postgres: an infra failure, a restart, succe
   assert.equal(await endRank(db, k1, 'ok', 'exit 0'), false); // ended once
   assert.equal(await endRank(db, k0, 'cancelled', 'gang stopped (attempt 0)'), true);
   const rows = await db.rankAttempt.findMany({ where: { runId }, orderBy: { rank: 'asc' } });
-  assert.deepEqual(rows.map((r) => [r.status, r.failureCategory, r.exitReason]), [
-    ['CANCELLED', null, 'gang stopped (attempt 0)'], ['FAILED', 'infra', 'peer lost'],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.status, r.failureCategory, r.exitReason]),
+    [
+      ['CANCELLED', null, 'gang stopped (attempt 0)'],
+      ['FAILED', 'infra', 'peer lost'],
+    ],
+  );
   assert.deepEqual(attemptFailure(rows[1]), { category: 'infra', rank: 1, reason: 'peer lost' });
 
   assert.equal(await restartRun(db, runId), true);
@@ -116,7 +150,10 @@ test('the failure category is written on the run and read back; a cancel and the
   await endRank(db, { runId: failed, attempt: 0, rank: 0 }, 'user', 'loss is NaN at step 3');
   const row = await db.rankAttempt.findFirstOrThrow({ where: { runId: failed } });
   assert.equal(row.failureCategory, 'user');
-  assert.equal(await failRun(db, failed, { category: 'user', error: 'rank 0: loss is NaN at step 3', data: { attempt: 0, rank: 0 } }), true);
+  assert.equal(
+    await failRun(db, failed, { category: 'user', error: 'rank 0: loss is NaN at step 3', data: { attempt: 0, rank: 0 } }),
+    true,
+  );
   const f = await db.run.findUniqueOrThrow({ where: { id: failed } });
   assert.deepEqual([f.status, f.failureCategory, f.error], ['FAILED', 'user', 'rank 0: loss is NaN at step 3']);
   assert.ok(f.finishedAt instanceof Date);
@@ -132,7 +169,13 @@ test('the failure category is written on the run and read back; a cancel and the
   await cancelPendingRanks(db, cancelled, 0);
   const c = await db.run.findUniqueOrThrow({ where: { id: cancelled }, include: { rankAttempts: true } });
   assert.deepEqual([c.status, c.error, c.failureCategory], ['CANCELLED', 'cancelled by cim_abc', null]);
-  assert.deepEqual(c.rankAttempts.map((r) => [r.status, r.exitReason]), [['CANCELLED', 'never started'], ['CANCELLED', 'never started']]);
+  assert.deepEqual(
+    c.rankAttempts.map((r) => [r.status, r.exitReason]),
+    [
+      ['CANCELLED', 'never started'],
+      ['CANCELLED', 'never started'],
+    ],
+  );
   assert.equal(await takeRank(db, { runId: cancelled, attempt: 0, rank: 0 }, 'w0'), false);
   assert.deepEqual(await events(cancelled), ['run.queued', 'run.attempt', 'run.cancelled']);
 });

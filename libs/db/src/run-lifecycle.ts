@@ -52,7 +52,15 @@
  * (a cancel and a success) cannot both win: the loser gets `false` and reads the row again. A move
  * the table does not allow is a programming error and throws IllegalTransitionError before any SQL.
  */
-import { Prisma, type FailureCategory, type RankAttempt, type RankAttemptStatus, type Run, type RunKind, type RunStatus } from './generated/prisma/client.ts';
+import {
+  Prisma,
+  type FailureCategory,
+  type RankAttempt,
+  type RankAttemptStatus,
+  type Run,
+  type RunKind,
+  type RunStatus,
+} from './generated/prisma/client.ts';
 import type { Db } from './client.ts';
 
 /** the client or a transaction's client (the API moves a run and records its event in one transaction) */
@@ -164,7 +172,9 @@ export interface RunEventData {
   'run.eval': object;
   'rank.failed': { attempt: number; rank: number; category: FailureCategory };
   /** lost by the controller (no heartbeat) or named by a peer that waited for it */
-  'rank.lost': { attempt: number; rank: number; workerId: string | null } | { attempt: number; missingRanks: number[]; operation: string; reporter: number };
+  'rank.lost':
+    | { attempt: number; rank: number; workerId: string | null }
+    | { attempt: number; missingRanks: number[]; operation: string; reporter: number };
   'checkpoint.complete': { checkpointId: string; step: number };
   'checkpoint.skipped': { checkpoint: string; attempt: number };
 }
@@ -176,8 +186,16 @@ export function toJsonValue(value: object): Prisma.InputJsonValue {
   return JSON.parse(JSON.stringify(value)) as Prisma.InputJsonValue;
 }
 
-export async function recordEvent<T extends RunEventType>(db: DbClient, runId: string, type: T, message: string, data?: RunEventData[T]): Promise<void> {
-  await db.runEvent.create({ data: { runId, type, message, data: data === undefined || Object.keys(data).length === 0 ? undefined : toJsonValue(data) } });
+export async function recordEvent<T extends RunEventType>(
+  db: DbClient,
+  runId: string,
+  type: T,
+  message: string,
+  data?: RunEventData[T],
+): Promise<void> {
+  await db.runEvent.create({
+    data: { runId, type, message, data: data === undefined || Object.keys(data).length === 0 ? undefined : toJsonValue(data) },
+  });
 }
 
 // ── run moves ──────────────────────────────────────────────────────────────────────────────────
@@ -198,14 +216,23 @@ function runSources(to: RunStatus, from?: readonly RunStatus[]): RunStatus[] {
 }
 
 /** Moves the run to `to` if it is in one of `from` (default: every legal predecessor); true when it did. */
-export async function moveRun(db: DbClient, runId: string, to: RunStatus, fields: RunMoveFields = {}, from?: readonly RunStatus[]): Promise<boolean> {
+export async function moveRun(
+  db: DbClient,
+  runId: string,
+  to: RunStatus,
+  fields: RunMoveFields = {},
+  from?: readonly RunStatus[],
+): Promise<boolean> {
   const r = await db.run.updateMany({ where: { id: runId, status: { in: runSources(to, from) } }, data: { status: to, ...fields } });
   return r.count === 1;
 }
 
 /** POST /v1/runs: the QUEUED row and its "run.queued" event (call inside the submit's transaction) */
 export async function queueRun(
-  tx: DbClient, data: Omit<Prisma.RunUncheckedCreateInput, 'status' | 'failureCategory'>, message: string, event: RunEventData['run.queued'],
+  tx: DbClient,
+  data: Omit<Prisma.RunUncheckedCreateInput, 'status' | 'failureCategory'>,
+  message: string,
+  event: RunEventData['run.queued'],
 ): Promise<string> {
   const run = await tx.run.create({ data: { ...data, status: 'QUEUED', queuedAt: data.queuedAt ?? new Date() }, select: { id: true } });
   await recordEvent(tx, run.id, 'run.queued', message, event);
@@ -279,7 +306,10 @@ function attemptSources(to: RankAttemptStatus, from: readonly RankAttemptStatus[
 /** Attempt `attempt` of the run: one PENDING row per rank and a "run.attempt" event (idempotent). */
 export async function createAttempt(db: DbClient, runId: string, attempt: number, worldSize: number): Promise<void> {
   const ranks = Array.from({ length: worldSize }, (_, rank) => rank);
-  const made = await db.rankAttempt.createMany({ data: ranks.map((rank) => ({ runId, attempt, rank, status: 'PENDING' as const })), skipDuplicates: true });
+  const made = await db.rankAttempt.createMany({
+    data: ranks.map((rank) => ({ runId, attempt, rank, status: 'PENDING' as const })),
+    skipDuplicates: true,
+  });
   if (made.count > 0) await recordEvent(db, runId, 'run.attempt', `attempt ${attempt}: ${worldSize} rank job(s) queued`, { attempt });
 }
 
@@ -295,7 +325,10 @@ export async function takeRank(db: DbClient, k: RankKey, workerId: string): Prom
 
 /** The rank joined its gang: RENDEZVOUS → RUNNING. */
 export async function rankJoined(db: DbClient, k: RankKey): Promise<boolean> {
-  const r = await db.rankAttempt.updateMany({ where: { ...k, status: { in: attemptSources('RUNNING', ['RENDEZVOUS']) } }, data: { status: 'RUNNING' } });
+  const r = await db.rankAttempt.updateMany({
+    where: { ...k, status: { in: attemptSources('RUNNING', ['RENDEZVOUS']) } },
+    data: { status: 'RUNNING' },
+  });
   return r.count === 1;
 }
 
@@ -338,6 +371,10 @@ export async function failLiveRanks(db: DbClient, runId: string, attempt: number
 }
 
 /** why a FAILED rank attempt failed, from its columns (a row from before the column: infra) */
-export function attemptFailure(r: Pick<RankAttempt, 'rank' | 'failureCategory' | 'exitReason'>): { category: FailureCategory; rank: number; reason: string } {
+export function attemptFailure(r: Pick<RankAttempt, 'rank' | 'failureCategory' | 'exitReason'>): {
+  category: FailureCategory;
+  rank: number;
+  reason: string;
+} {
   return { category: r.failureCategory ?? 'infra', rank: r.rank, reason: r.exitReason ?? 'unknown' };
 }

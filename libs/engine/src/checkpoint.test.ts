@@ -53,6 +53,9 @@ test('an encoder-only checkpoint fills the target from the online encoder and ke
   assert.deepEqual(after.get('decoder_embed.weight')!.data, decoderBefore);
   // a checkpoint of another shape is refused with the parameter's name
   const wrong = new CimViT(cimVitMicroPatch4({ depth: 2, embedDim: 32, numHeads: 2 }), 0);
-  assert.throws(() => loadModelSafetensors(wrong, serializeSafetensors(encoderOnly), 'x'), /parameter .*: checkpoint shape .* model expects/);
+  assert.throws(
+    () => loadModelSafetensors(wrong, serializeSafetensors(encoderOnly), 'x'),
+    /parameter .*: checkpoint shape .* model expects/,
+  );
   for (const m of [src, dst, wrong]) m.dispose();
 });

@@ -49,7 +49,10 @@ export async function saveCheckpoint(
   const model = trainer.model;
   const specs = new Map(model.specs.map((s) => [s.name, s]));
   const moments: Array<[string, { shape: number[]; data: Float32Array }]> = [];
-  for (const [kind, m] of [['exp_avg', trainer.optimizer.m], ['exp_avg_sq', trainer.optimizer.v]] as const) {
+  for (const [kind, m] of [
+    ['exp_avg', trainer.optimizer.m],
+    ['exp_avg_sq', trainer.optimizer.v],
+  ] as const) {
     for (const [name, v] of m) {
       const s = specs.get(name)!;
       moments.push([`${kind}/${name}`, { shape: s.torchShape, data: toTorch(s, (await v.data()) as Float32Array) }]);
@@ -70,7 +73,10 @@ export async function loadCheckpoint(store: CheckpointStore, id: string, trainer
   loadModelSafetensors(trainer.model, await store.read(id, 'model.safetensors'), `${store.location}/${id}/model.safetensors`);
   const opt = parseSafetensors(await store.read(id, 'optimizer.safetensors'), `${id}/optimizer.safetensors`);
   const specs = new Map(trainer.model.specs.map((s) => [s.name, s]));
-  for (const [kind, m] of [['exp_avg', trainer.optimizer.m], ['exp_avg_sq', trainer.optimizer.v]] as const) {
+  for (const [kind, m] of [
+    ['exp_avg', trainer.optimizer.m],
+    ['exp_avg_sq', trainer.optimizer.v],
+  ] as const) {
     for (const [name, v] of m) {
       const t = opt.tensors.get(`${kind}/${name}`);
       if (!t) throw new Error(`checkpoint ${id}: optimizer state lacks ${kind}/${name}`);

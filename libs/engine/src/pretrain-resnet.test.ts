@@ -49,8 +49,14 @@ test('config: ResNet names are model names; the sampler follows the ResNet sizes
   const big = resolvePretrainConfig('smoke', { model: 'cimResnet50', sampler: {} });
   assert.deepEqual([samplerConfigOf(big).contextSize, samplerConfigOf(big).exemplarSize], [160, 64]);
   assert.throws(() => tinyResNetConfig({ sampler: { contextSize: 48 } }), /sampler contextSize 48 differs from the model's 32/);
-  assert.throws(() => tinyResNetConfig({ modelOverrides: { embedDim: 8 } }), /config: modelOverrides of cimResnetMicro: unknown field\(s\) embedDim/);
-  assert.throws(() => resolvePretrainConfig('smoke', { model: 'resnet9000' as never }), /model "resnet9000" is not one of .*cimResnetMicro/);
+  assert.throws(
+    () => tinyResNetConfig({ modelOverrides: { embedDim: 8 } }),
+    /config: modelOverrides of cimResnetMicro: unknown field\(s\) embedDim/,
+  );
+  assert.throws(
+    () => resolvePretrainConfig('smoke', { model: 'resnet9000' as never }),
+    /model "resnet9000" is not one of .*cimResnetMicro/,
+  );
 });
 
 test('pretrain a tiny CIM ResNet: loss falls by >70% over 40 steps; tensors flat; a self-describing checkpoint', async (t) => {
@@ -72,7 +78,9 @@ test('pretrain a tiny CIM ResNet: loss falls by >70% over 40 steps; tensors flat
   assert.equal(r.steps, steps);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const [early, late] = [mean(losses.slice(0, 5)), mean(losses.slice(-5))];
-  t.diagnostic(`loss first 5 steps ${early.toFixed(2)} → last 5 ${late.toFixed(2)}; tensors per step ${Math.min(...tensors)}..${Math.max(...tensors)}; eval ${JSON.stringify(r.eval)}`);
+  t.diagnostic(
+    `loss first 5 steps ${early.toFixed(2)} → last 5 ${late.toFixed(2)}; tensors per step ${Math.min(...tensors)}..${Math.max(...tensors)}; eval ${JSON.stringify(r.eval)}`,
+  );
   // calibrated 2026-11-27 (wasm, seed 0): ~35 → ~5.6
   assert.ok(late < 0.3 * early, `loss fell from ${early.toFixed(2)} to ${late.toFixed(2)}, by less than 70%`);
   assert.ok(losses.every(Number.isFinite));
@@ -102,10 +110,22 @@ test('exact resume of a ResNet run: 6 steps straight = 3, stop, resume 3 (weight
   assert.equal((await pretrain({ config, store: new LocalCheckpointStore(straight), maxSteps: 6 })).steps, 6);
   assert.equal((await pretrain({ config, store: new LocalCheckpointStore(split), maxSteps: 3 })).steps, 3);
   const logs: string[] = [];
-  const b2 = await pretrain({ config, store: new LocalCheckpointStore(split), resume: true, maxSteps: 3, hooks: { log: (m) => logs.push(m) } });
+  const b2 = await pretrain({
+    config,
+    store: new LocalCheckpointStore(split),
+    resume: true,
+    maxSteps: 3,
+    hooks: { log: (m) => logs.push(m) },
+  });
   assert.equal(b2.steps, 3, logs.join('\n'));
   const [wa, wb] = [await latestWeights(straight), await latestWeights(split)];
-  for (const k of ['encoder.layer1.0.conv1.weight', 'encoder_c.layer2.0.downsample.1.running_mean', 'encoder.bn1.running_var', 'decoder_pred_mask.0.weight']) assert.ok(wa.has(k), k);
+  for (const k of [
+    'encoder.layer1.0.conv1.weight',
+    'encoder_c.layer2.0.downsample.1.running_mean',
+    'encoder.bn1.running_var',
+    'decoder_pred_mask.0.weight',
+  ])
+    assert.ok(wa.has(k), k);
   const err = maxRelErr(wa, wb);
   t.diagnostic(`max relative error, straight vs resumed, over ${wa.size} tensors: ${err}`);
   assert.ok(err <= 1e-6, `resumed run differs: relative error ${err}`);
@@ -126,7 +146,10 @@ test('checkpoints say which model they hold: a ResNet file is refused by a ViT r
   const resnet = createCimModel('cimResnetMicro', { backbone: { widths: [8, 16, 16, 32], stemWidth: 8 } }, 1);
   const vit = createCimModel('cimVitMicroPatch4', { depth: 1 }, 1);
   const bytes = await modelToSafetensors(resnet);
-  assert.throws(() => loadModelSafetensors(vit, bytes, 'r.safetensors'), /r\.safetensors holds a cim-resnet model; this run's model is a cim-vit/);
+  assert.throws(
+    () => loadModelSafetensors(vit, bytes, 'r.safetensors'),
+    /r\.safetensors holds a cim-resnet model; this run's model is a cim-vit/,
+  );
   const vitBytes = await modelToSafetensors(vit);
   assert.throws(() => loadModelSafetensors(resnet, vitBytes, 'v'), /holds a cim-vit model; this run's model is a cim-resnet/);
   const path = join(await mkdtemp(join(tmpdir(), 'cim-resnet-ft-')), 'model.safetensors');
@@ -187,7 +210,10 @@ test('two ranks on different shards end with identical weights and BatchNorm sta
   for (let s = 0; s < 2; s++) await Promise.all(trainers.map((tr, r) => tr.trainStep([shards[r][s]])));
   const [a, b] = await Promise.all(models.map((m) => m.stateDict()));
   for (const [k, v] of a) assert.deepEqual(b.get(k)!.data, v.data, k);
-  assert.ok(a.get('encoder.bn1.running_mean')!.data.some((v) => v !== 0), 'statistics moved');
+  assert.ok(
+    a.get('encoder.bn1.running_mean')!.data.some((v) => v !== 0),
+    'statistics moved',
+  );
   trainers.forEach((t) => t.dispose());
   models.forEach((m) => m.dispose());
   // a ViT has no statistics to average: its flat buffer is unchanged

@@ -79,13 +79,22 @@ test('a corrupt checkpoint is never resumed from: the previous complete one is u
   const logs: string[] = [];
   const events: EngineEvent[] = [];
   const r = await pretrain({
-    config, store: new LocalCheckpointStore(dir), resume: true, maxSteps: 1, hooks: { log: (m) => logs.push(m) }, onEvent: (e) => events.push(e),
+    config,
+    store: new LocalCheckpointStore(dir),
+    resume: true,
+    maxSteps: 1,
+    hooks: { log: (m) => logs.push(m) },
+    onEvent: (e) => events.push(e),
   });
   assert.equal(r.steps, 1);
   assert.match(logs.join('\n'), /step-00000004 unusable .*corrupt/);
-  assert.deepEqual(events.map((e) => [e.type, e.checkpoint, e.type === 'checkpoint.resumed' ? e.step : undefined]), [
-    ['checkpoint.skipped', 'step-00000004', undefined], ['checkpoint.resumed', 'step-00000002', 2],
-  ]);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.checkpoint, e.type === 'checkpoint.resumed' ? e.step : undefined]),
+    [
+      ['checkpoint.skipped', 'step-00000004', undefined],
+      ['checkpoint.resumed', 'step-00000002', 2],
+    ],
+  );
   assert.match(events[0].type === 'checkpoint.skipped' ? events[0].reason : '', /corrupt/);
   const ids = (await new LocalCheckpointStore(dir).list()).map((m) => m.id);
   assert.ok(ids.includes('step-00000003'), `resumed from step 2 and wrote step 3: ${ids}`);
@@ -95,8 +104,14 @@ test('metrics JSONL: one line per step with loss, lr, momentum, images/s', async
   const config = tinyConfig({ workers: 0 });
   const dir = await mkdtemp(join(tmpdir(), 'cim-metrics-'));
   await pretrain({ config, metrics: new JsonlMetricsSink(join(dir, 'm.jsonl')), maxSteps: 3 });
-  const lines = (await readFile(join(dir, 'm.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.step), [1, 2, 3]);
+  const lines = (await readFile(join(dir, 'm.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.step),
+    [1, 2, 3],
+  );
   for (const l of lines) {
     assert.ok(Number.isFinite(l.loss) && l.loss > 0);
     assert.ok(l.images_per_sec > 0);

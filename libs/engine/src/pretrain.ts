@@ -126,14 +126,29 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       return {
         loss: r.loss,
         stop: r.stop,
-        metrics: [{
-          step: r.step, epoch, loss: r.loss, lr: r.lr, momentum: r.momentum, grad_norm: r.gradNorm,
-          images_per_sec: imagesPerSec, step_seconds: seconds, data_wait_seconds: wait / 1000,
-          allreduce_seconds: r.allReduceSeconds, time: Date.now() / 1000,
-        }],
+        metrics: [
+          {
+            step: r.step,
+            epoch,
+            loss: r.loss,
+            lr: r.lr,
+            momentum: r.momentum,
+            grad_norm: r.gradNorm,
+            images_per_sec: imagesPerSec,
+            step_seconds: seconds,
+            data_wait_seconds: wait / 1000,
+            allreduce_seconds: r.allReduceSeconds,
+            time: Date.now() / 1000,
+          },
+        ],
         rankMetrics: {
-          step: r.step, rank: collective.rank, step_seconds: seconds, compute_seconds: r.computeSeconds,
-          allreduce_seconds: r.allReduceSeconds, allreduce_bytes: r.allReduceBytes, data_wait_seconds: wait / 1000,
+          step: r.step,
+          rank: collective.rank,
+          step_seconds: seconds,
+          compute_seconds: r.computeSeconds,
+          allreduce_seconds: r.allReduceSeconds,
+          allreduce_bytes: r.allReduceBytes,
+          data_wait_seconds: wait / 1000,
         },
         report: () => hooks.onStep?.({ ...r, epoch, imagesPerSec, dataWaitSeconds: wait / 1000, totalSteps: plan.totalSteps }),
       };
@@ -151,11 +166,19 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
   try {
     const run = await runScaffold(steps, {
-      store: o.store, metrics: o.metrics, rankMetrics: o.rankMetrics, collective, resume: o.resume, maxSteps: o.maxSteps,
+      store: o.store,
+      metrics: o.metrics,
+      rankMetrics: o.rankMetrics,
+      collective,
+      resume: o.resume,
+      maxSteps: o.maxSteps,
       checkpointEvery: config.checkpointEvery,
       // the newest K and the best M (lowest loss at their step)
       retention: { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' },
-      log, onEvent: o.onEvent, shouldStop: hooks.shouldStop, onCheckpoint: hooks.onCheckpoint,
+      log,
+      onEvent: o.onEvent,
+      shouldStop: hooks.shouldStop,
+      onCheckpoint: hooks.onCheckpoint,
     });
     const result: PretrainResult = {
       steps: run.steps,

@@ -33,7 +33,14 @@ async function measure(c: PretrainConfig): Promise<{ peakBytes: number; paramete
 const configs: Array<[string, PretrainConfig]> = [
   ['micro ViT/4 (smoke), batch 8', resolvePretrainConfig('smoke', { batchSize: 8, workers: 0 })],
   ['Tiny ViT/4, batch 4', resolvePretrainConfig('smoke', { model: 'cimVitTinyPatch4', batchSize: 4, workers: 0 })],
-  ['micro ResNet (cpu-resnet) with doubled widths, batch 8', resolvePretrainConfig('cpu-resnet', { batchSize: 8, workers: 0, modelOverrides: { backbone: { widths: [32, 64, 128, 256], stemWidth: 32 } } })],
+  [
+    'micro ResNet (cpu-resnet) with doubled widths, batch 8',
+    resolvePretrainConfig('cpu-resnet', {
+      batchSize: 8,
+      workers: 0,
+      modelOverrides: { backbone: { widths: [32, 64, 128, 256], stemWidth: 32 } },
+    }),
+  ],
 ];
 
 for (const [name, config] of configs) {
@@ -41,7 +48,17 @@ for (const [name, config] of configs) {
     const m = await measure(config);
     const e = estimatePretrain(config);
     const ratio = e.peakTensorBytes / m.peakBytes;
-    console.log(JSON.stringify({ config: name, measuredPeakMiB: +(m.peakBytes / 2 ** 20).toFixed(1), estimatedPeakMiB: +(e.peakTensorBytes / 2 ** 20).toFixed(1), ratio: +ratio.toFixed(3), parameters: m.parameters, estimatedParameters: e.parameters, gflopsPerStep: +(e.flopsPerStep / 1e9).toFixed(2) }));
+    console.log(
+      JSON.stringify({
+        config: name,
+        measuredPeakMiB: +(m.peakBytes / 2 ** 20).toFixed(1),
+        estimatedPeakMiB: +(e.peakTensorBytes / 2 ** 20).toFixed(1),
+        ratio: +ratio.toFixed(3),
+        parameters: m.parameters,
+        estimatedParameters: e.parameters,
+        gflopsPerStep: +(e.flopsPerStep / 1e9).toFixed(2),
+      }),
+    );
     assert.ok(ratio > 0.7 && ratio < 1.3, `estimate ${e.peakTensorBytes} vs measured ${m.peakBytes} (×${ratio.toFixed(2)})`);
     assert.ok(Math.abs(e.parameters / m.parameters - 1) < 0.02, `parameters ${e.parameters} vs ${m.parameters}`);
     assert.ok(e.peakBytesPerRank > e.peakTensorBytes && e.flopsPerStep > 0);

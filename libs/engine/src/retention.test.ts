@@ -17,11 +17,17 @@ test('retention keeps the newest K and the best M by loss, and removes the rest'
     for (let i = 0; i < losses.length; i++) await store.write(`step-${i + 1}`, i + 1, { 'state.json': state(losses[i]) });
     const removed = await applyRetention(store, { keepLatest: 2, keepBest: 1, metric: 'loss', better: 'lower' });
     assert.deepEqual(removed, ['step-1', 'step-3', 'step-4']);
-    assert.deepEqual((await store.list()).map((m) => m.id), ['step-2', 'step-5', 'step-6']);
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['step-2', 'step-5', 'step-6'],
+    );
     // best 2 (higher is better): the two largest values among what is left, plus the newest 1
     const removed2 = await applyRetention(store, { keepLatest: 1, keepBest: 1, metric: 'loss', better: 'higher' });
     assert.deepEqual(removed2, ['step-2']);
-    assert.deepEqual((await store.list()).map((m) => m.id), ['step-5', 'step-6']);
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['step-5', 'step-6'],
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -36,7 +42,10 @@ test('retention: a checkpoint whose state cannot be read is never the best; keep
     await store.write('c', 3, { 'state.json': state(2) });
     assert.deepEqual(await applyRetention(store, { keepLatest: 1, keepBest: 1, metric: 'loss', better: 'lower' }), ['a']);
     assert.deepEqual(await applyRetention(store, { keepLatest: 1, keepBest: 0, metric: 'loss', better: 'lower' }), ['b']);
-    assert.deepEqual((await store.list()).map((m) => m.id), ['c']);
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['c'],
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

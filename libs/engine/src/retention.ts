@@ -33,8 +33,11 @@ export async function applyRetention(store: CheckpointStore, p: RetentionPolicy,
       }
       scores.set(m.id, v);
     }
-    const ranked = all.filter((m) => Number.isFinite(scores.get(m.id)!))
-      .sort((a, b) => (p.better === 'lower' ? scores.get(a.id)! - scores.get(b.id)! : scores.get(b.id)! - scores.get(a.id)!) || b.step - a.step);
+    const ranked = all
+      .filter((m) => Number.isFinite(scores.get(m.id)!))
+      .sort(
+        (a, b) => (p.better === 'lower' ? scores.get(a.id)! - scores.get(b.id)! : scores.get(b.id)! - scores.get(a.id)!) || b.step - a.step,
+      );
     for (const m of ranked.slice(0, p.keepBest)) keep.add(m.id);
   }
   const removed: string[] = [];

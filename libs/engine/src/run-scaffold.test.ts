@@ -36,7 +36,9 @@ class QuadraticRun implements RunSteps {
   }
   save(store: CheckpointStore, last: { loss: number }) {
     const state = { w: this.w, step: this.k, metrics: { loss: last.loss } };
-    return store.write(`step-${String(this.k).padStart(8, '0')}`, this.k, { 'state.json': new TextEncoder().encode(JSON.stringify(state)) });
+    return store.write(`step-${String(this.k).padStart(8, '0')}`, this.k, {
+      'state.json': new TextEncoder().encode(JSON.stringify(state)),
+    });
   }
 }
 
@@ -49,17 +51,32 @@ test('scaffold: checkpoints every N steps and at the end, retention keeps the ne
     const run = new QuadraticRun(7);
     const saved: Array<[string, number]> = [];
     const r = await runScaffold(run, {
-      store, metrics: new JsonlMetricsSink(join(dir, 'm.jsonl')), checkpointEvery: 2, retention: retention(2),
+      store,
+      metrics: new JsonlMetricsSink(join(dir, 'm.jsonl')),
+      checkpointEvery: 2,
+      retention: retention(2),
       onCheckpoint: (id, step) => saved.push([id, step]),
     });
     assert.equal(r.steps, 7);
     assert.equal(r.stopped, false);
     assert.equal(r.firstLoss, 9);
     assert.equal(r.lastCheckpoint, 'step-00000007');
-    assert.deepEqual(saved.map(([, s]) => s), [2, 4, 6, 7]);
-    assert.deepEqual((await store.list()).map((m) => m.id), ['step-00000006', 'step-00000007']);
-    const rows = (await readFile(join(dir, 'm.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((x) => x.step), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      saved.map(([, s]) => s),
+      [2, 4, 6, 7],
+    );
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['step-00000006', 'step-00000007'],
+    );
+    const rows = (await readFile(join(dir, 'm.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rows.map((x) => x.step),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     assert.equal(rows[1].loss, (0.6 - 3) ** 2);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -74,7 +91,10 @@ test('scaffold resume: the newest usable checkpoint; a corrupt newer one is skip
 
     const store = new LocalCheckpointStore(dir);
     await runScaffold(new QuadraticRun(8), { store, checkpointEvery: 2, retention: retention(3), maxSteps: 6 });
-    assert.deepEqual((await store.list()).map((m) => m.id), ['step-00000002', 'step-00000004', 'step-00000006']);
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['step-00000002', 'step-00000004', 'step-00000006'],
+    );
     const f = join(dir, 'step-00000006', 'state.json');
     const bytes = await readFile(f);
     bytes[2] ^= 0x01;
@@ -84,7 +104,12 @@ test('scaffold resume: the newest usable checkpoint; a corrupt newer one is skip
     const logs: string[] = [];
     const resumed = new QuadraticRun(8);
     const r = await runScaffold(resumed, {
-      store, resume: true, checkpointEvery: 2, retention: retention(3), log: (m) => logs.push(m), onEvent: (e) => events.push(e),
+      store,
+      resume: true,
+      checkpointEvery: 2,
+      retention: retention(3),
+      log: (m) => logs.push(m),
+      onEvent: (e) => events.push(e),
     });
     assert.equal(events.length, 2);
     assert.deepEqual(events[0].type === 'checkpoint.skipped' && events[0].checkpoint, 'step-00000006');
@@ -96,7 +121,10 @@ test('scaffold resume: the newest usable checkpoint; a corrupt newer one is skip
     assert.equal(r.steps, 4);
     // from step 4 to 8 the same updates: exactly the straight run's w
     assert.equal(resumed.w, straight.w);
-    assert.deepEqual((await store.list()).map((m) => m.id), ['step-00000004', 'step-00000006', 'step-00000008']);
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['step-00000004', 'step-00000006', 'step-00000008'],
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -110,18 +138,35 @@ test('scaffold: an empty store starts fresh; a store where nothing loads is an e
     let asked = 0;
     const run = new QuadraticRun(10);
     const r = await runScaffold(run, {
-      store, resume: true, checkpointEvery: 0, retention: retention(1), onEvent: (e) => events.push(e), shouldStop: () => ++asked > 3,
+      store,
+      resume: true,
+      checkpointEvery: 0,
+      retention: retention(1),
+      onEvent: (e) => events.push(e),
+      shouldStop: () => ++asked > 3,
     });
     assert.equal(events.length, 0);
     assert.deepEqual(run.begun, [undefined]);
     assert.equal(r.stopped, true);
     assert.equal(r.steps, 3);
-    assert.deepEqual((await store.list()).map((m) => m.id), ['step-00000003']);
+    assert.deepEqual(
+      (await store.list()).map((m) => m.id),
+      ['step-00000003'],
+    );
 
     await writeFile(join(dir, 'step-00000003', 'state.json'), '{}');
-    const again = runScaffold(new QuadraticRun(10), { store, resume: true, checkpointEvery: 0, retention: retention(1), onEvent: (e) => events.push(e) });
+    const again = runScaffold(new QuadraticRun(10), {
+      store,
+      resume: true,
+      checkpointEvery: 0,
+      retention: retention(1),
+      onEvent: (e) => events.push(e),
+    });
     await assert.rejects(again, new RegExp(`no usable checkpoint in ${dir}`));
-    assert.deepEqual(events.map((e) => e.type), ['checkpoint.skipped']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['checkpoint.skipped'],
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

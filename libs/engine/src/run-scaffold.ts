@@ -13,7 +13,8 @@ import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
 import { applyRetention, type RetentionPolicy } from './retention.ts';
 
 /** What the engine reports as it goes (typed: nobody parses the log lines). */
-export type EngineEvent = { type: 'checkpoint.skipped'; checkpoint: string; reason: string } | { type: 'checkpoint.resumed'; checkpoint: string; step: number };
+export type EngineEvent =
+  { type: 'checkpoint.skipped'; checkpoint: string; reason: string } | { type: 'checkpoint.resumed'; checkpoint: string; step: number };
 
 export type MetricsRecord = Record<string, number | string | null>;
 

@@ -30,7 +30,8 @@ export function syntheticBatches(config: PretrainConfig, n: number, seed = 1): C
   const out: CimBatch[] = [];
   for (let b = 0; b < n; b++) {
     const samples = [];
-    for (let i = 0; i < config.batchSize; i++) samples.push(sampleCim(src.get(b * config.batchSize + i) as never, s, new Rng(seed * 1000 + b * 100 + i)));
+    for (let i = 0; i < config.batchSize; i++)
+      samples.push(sampleCim(src.get(b * config.batchSize + i) as never, s, new Rng(seed * 1000 + b * 100 + i)));
     out.push(collate(samples, s));
   }
   return out;

@@ -69,7 +69,9 @@ test('memory stays flat over 50 training steps: tf.memory().numTensors exactly, 
   assert.deepEqual(new Set(counts), new Set([before]), `tensor counts over 50 steps: ${counts.join(',')} (start ${before})`);
   const [base, ...after] = rss;
   const worst = Math.max(...after);
-  t.diagnostic(`${tf.getBackend()}: ${before} tensors at every step; RSS after GC at steps 10..50: ${rss.map((r) => (r / 2 ** 20).toFixed(1)).join(', ')} MiB (max ${((worst / base - 1) * 100).toFixed(2)}% over step 10)`);
+  t.diagnostic(
+    `${tf.getBackend()}: ${before} tensors at every step; RSS after GC at steps 10..50: ${rss.map((r) => (r / 2 ** 20).toFixed(1)).join(', ')} MiB (max ${((worst / base - 1) * 100).toFixed(2)}% over step 10)`,
+  );
   assert.ok(worst <= base * 1.05, `RSS grew ${((worst / base - 1) * 100).toFixed(1)}% after warm-up`);
   trainer.dispose();
   trainer.model.dispose();
@@ -145,7 +147,10 @@ test('clipping by global norm bounds the update; a non-finite loss stops the run
   const r = await trainer.trainStep([batch]);
   assert.ok(r.gradNorm !== null && r.gradNorm > 0.01, `grad norm ${r.gradNorm} is reported before clipping`);
   const bad = { ...batch, context: batch.context.map(() => NaN) };
-  await assert.rejects(() => trainer.trainStep([bad]), (e: Error) => e instanceof NonFiniteLossError && /non-finite loss/.test(e.message));
+  await assert.rejects(
+    () => trainer.trainStep([bad]),
+    (e: Error) => e instanceof NonFiniteLossError && /non-finite loss/.test(e.message),
+  );
   trainer.dispose();
   trainer.model.dispose();
 });

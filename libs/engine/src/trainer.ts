@@ -34,9 +34,7 @@ export class CimTrainer {
     readonly plan: TrainPlan,
     readonly collective: Collective = soloCollective,
   ) {
-    const params = model.specs
-      .filter((s) => s.trainable)
-      .map((s) => ({ name: s.name, variable: model.p(s.name), decay: s.decay }));
+    const params = model.specs.filter((s) => s.trainable).map((s) => ({ name: s.name, variable: model.p(s.name), decay: s.decay }));
     this.optimizer = new AdamW(params, { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay });
   }
 
@@ -62,7 +60,14 @@ export class CimTrainer {
   async gradients(
     micro: CimBatch[],
     stopVote = false,
-  ): Promise<{ loss: number; grads: Map<string, tf.Tensor>; computeMs: number; allReduceSeconds: number; allReduceBytes: number; stop: boolean }> {
+  ): Promise<{
+    loss: number;
+    grads: Map<string, tf.Tensor>;
+    computeMs: number;
+    allReduceSeconds: number;
+    allReduceBytes: number;
+    stop: boolean;
+  }> {
     const t0 = performance.now();
     const names = this.model.trainableNames();
     let sum: Map<string, tf.Tensor> | undefined;
@@ -118,7 +123,8 @@ export class CimTrainer {
   }
 
   async trainStep(micro: CimBatch[], stopVote = false): Promise<StepResult> {
-    if (micro.length !== this.config.accumIter) throw new Error(`trainStep needs ${this.config.accumIter} micro-batches, got ${micro.length}`);
+    if (micro.length !== this.config.accumIter)
+      throw new Error(`trainStep needs ${this.config.accumIter} micro-batches, got ${micro.length}`);
     const { loss, grads, computeMs, allReduceSeconds, allReduceBytes, stop } = await this.gradients(micro, stopVote);
     const t2 = performance.now();
     const gradNorm = this.config.clipGrad !== null ? await clipByGlobalNorm(grads, this.config.clipGrad) : null;

@@ -93,12 +93,16 @@ export function ranksQueue(o: QueueOptions): Queue<RankJobData> {
 
 /** Enqueue a QUEUED run for the controller; idempotent (the job id is the run's). */
 export async function enqueueRun(queue: Queue<RunJobData>, runId: string, priority: number): Promise<void> {
-  await queue.add('run', { runId }, {
-    jobId: runJobId(runId),
-    priority: bullPriority(priority),
-    removeOnComplete: true,
-    removeOnFail: 1000,
-  });
+  await queue.add(
+    'run',
+    { runId },
+    {
+      jobId: runJobId(runId),
+      priority: bullPriority(priority),
+      removeOnComplete: true,
+      removeOnFail: 1000,
+    },
+  );
 }
 
 /** Tell every controller and worker to stop this run's ranks now. */
@@ -123,6 +127,10 @@ export function figuresQueue(o: QueueOptions): Queue<FigureJobData> {
 
 /** Enqueue a pending figure for a worker; idempotent (the job id is the figure's). */
 export async function enqueueFigure(queue: Queue<FigureJobData>, figureId: string): Promise<void> {
-  await queue.add('figure', { figureId }, { jobId: `figure-${figureId}`, attempts: 2, backoff: { type: 'fixed', delay: 5000 }, removeOnComplete: true, removeOnFail: 1000 });
+  await queue.add(
+    'figure',
+    { figureId },
+    { jobId: `figure-${figureId}`, attempts: 2, backoff: { type: 'fixed', delay: 5000 }, removeOnComplete: true, removeOnFail: 1000 },
+  );
 }
 export { WORKER_ENTRY_TTL_MS, liveWorkerCount, registerWorker, unregisterWorker, workerRegistryKey } from './worker-registry.ts';

@@ -15,7 +15,10 @@ test('Rng: a saved state resumes the stream exactly', () => {
   const s = r.getState();
   const a = Array.from({ length: 5 }, () => r.random());
   const b = new Rng(s);
-  assert.deepEqual(Array.from({ length: 5 }, () => b.random()), a);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => b.random()),
+    a,
+  );
 });
 
 test('Rng: int, uniform and logUniform stay in range; the mean of random() is 1/2', () => {

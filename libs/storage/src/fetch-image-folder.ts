@@ -22,7 +22,8 @@ export class FetchLimitError extends Error {}
 export async function fetchImageFolder(store: S3ImageStore, dir: string, opts: FetchImageFolderOptions): Promise<number> {
   const keys = (await store.list()).filter((k) => opts.extensions.some((e) => k.toLowerCase().endsWith(e)));
   for (const k of keys) {
-    if (k.split('/').some((p) => p === '' || p === '.' || p === '..' || p.startsWith('.'))) throw new Error(`image folder ${store.location} has an object with an unusable name: ${k}`);
+    if (k.split('/').some((p) => p === '' || p === '.' || p === '..' || p.startsWith('.')))
+      throw new Error(`image folder ${store.location} has an object with an unusable name: ${k}`);
   }
   let next = 0;
   let failed = false;

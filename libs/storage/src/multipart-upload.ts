@@ -29,11 +29,11 @@ const MAX_PARTS = 10_000;
 export async function multipartUpload(p: MultipartUploadParams): Promise<void> {
   const partCount = Math.max(1, Math.ceil(p.body.byteLength / p.partSize));
   if (partCount > MAX_PARTS) {
-    throw new Error(`${p.key}: ${p.body.byteLength} B in ${p.partSize} B parts is ${partCount} parts, over S3's ${MAX_PARTS}; raise partSize`);
+    throw new Error(
+      `${p.key}: ${p.body.byteLength} B in ${p.partSize} B parts is ${partCount} parts, over S3's ${MAX_PARTS}; raise partSize`,
+    );
   }
-  const created = await p.client.send(
-    new CreateMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, ContentType: p.contentType }),
-  );
+  const created = await p.client.send(new CreateMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, ContentType: p.contentType }));
   const uploadId = created.UploadId;
   if (!uploadId) throw new Error(`${p.key}: CreateMultipartUpload returned no UploadId`);
 

@@ -18,8 +18,17 @@ function pattern(n: number, seed: number): Uint8Array {
 }
 
 /** a fresh client on the same server whose send() can be observed or made to fail */
-function instrumentedClient(s3: S3TestServer, onSend: (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => void): S3Client {
-  const client = createS3Client({ endpoint: s3.endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+function instrumentedClient(
+  s3: S3TestServer,
+  onSend: (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => void,
+): S3Client {
+  const client = createS3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    forcePathStyle: true,
+  });
   const send = client.send.bind(client);
   client.send = ((cmd: { constructor: { name: string }; input: Record<string, unknown> }, ...rest: unknown[]) => {
     onSend(cmd);
@@ -39,7 +48,11 @@ async function exists(s3: S3TestServer, key: string): Promise<boolean> {
 
 describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () => {
   let s3: S3TestServer;
-  const files = { 'weights.bin': pattern(11 * MIB, 1), 'optimizer.bin': pattern(4096, 2), 'state.json': new TextEncoder().encode('{"step":10}') };
+  const files = {
+    'weights.bin': pattern(11 * MIB, 1),
+    'optimizer.bin': pattern(4096, 2),
+    'state.json': new TextEncoder().encode('{"step":10}'),
+  };
 
   before(async () => {
     s3 = await startS3TestServer();
@@ -66,7 +79,13 @@ describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () =>
 
     await store.write('step-20', 20, { 'state.json': files['state.json'] });
     const listed = await store.list();
-    assert.deepEqual(listed.map((c) => [c.id, c.step]), [['step-10', 10], ['step-20', 20]]);
+    assert.deepEqual(
+      listed.map((c) => [c.id, c.step]),
+      [
+        ['step-10', 10],
+        ['step-20', 20],
+      ],
+    );
     for (const [name, bytes] of Object.entries(files)) assert.deepEqual(await store.read('step-10', name), bytes);
     await assert.rejects(store.read('step-10', 'nope.bin'), /checkpoint step-10 has no file nope\.bin/);
     client.destroy();
@@ -77,7 +96,10 @@ describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () =>
     await store.write('step-1', 1, { 'a.bin': pattern(100, 3) });
     // files of step-2 landed, its manifest never did (the writer died)
     await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'runs/r2/step-2/a.bin', Body: pattern(100, 4) }));
-    assert.deepEqual((await store.list()).map((c) => c.id), ['step-1']);
+    assert.deepEqual(
+      (await store.list()).map((c) => c.id),
+      ['step-1'],
+    );
     assert.equal(await store.manifest('step-2'), undefined);
     await assert.rejects(store.read('step-2', 'a.bin'), /checkpoint step-2 at s3:\/\/cim-test\/runs\/r2\/step-2 is missing or incomplete/);
   });
@@ -99,7 +121,10 @@ describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () =>
       return true;
     });
     await assert.rejects(store.read('step-5', 'b.bin'), /checkpoint step-5: b\.bin is corrupt \(size 999 B, manifest says 1000 B\)/);
-    await assert.rejects(store.read('step-5', 'c.bin'), /checkpoint step-5: c\.bin is corrupt \(object s3:\/\/cim-test\/runs\/r3\/step-5\/c\.bin is missing\)/);
+    await assert.rejects(
+      store.read('step-5', 'c.bin'),
+      /checkpoint step-5: c\.bin is corrupt \(object s3:\/\/cim-test\/runs\/r3\/step-5\/c\.bin is missing\)/,
+    );
   });
 
   test('remove() deletes every object under the id and leaves the others', async () => {
@@ -110,7 +135,10 @@ describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () =>
     await store.remove('step-1');
     await store.remove('step-1'); // twice is fine
     for (const f of ['manifest.json', 'a.bin', 'b.bin', 'stray.tmp']) assert.equal(await exists(s3, `runs/r4/step-1/${f}`), false, f);
-    assert.deepEqual((await store.list()).map((c) => c.id), ['step-10']);
+    assert.deepEqual(
+      (await store.list()).map((c) => c.id),
+      ['step-10'],
+    );
     assert.deepEqual(await store.read('step-10', 'a.bin'), pattern(10, 3));
   });
 
@@ -139,12 +167,18 @@ describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () =>
       const store = new S3CheckpointStore({ client, bucket: s3.bucket, prefix: 'runs/r6', partSize: PART });
       await store.write('step-1', 1, { 'state.json': files['state.json'] });
       const weights = failing === 'UploadPartCommand' ? files['weights.bin'] : pattern(1000, 8); // multipart or single PUT
-      await assert.rejects(store.write('step-2', 2, { 'state.json': files['state.json'], 'weights.bin': weights, 'z.bin': pattern(10, 1) }), /injected/);
+      await assert.rejects(
+        store.write('step-2', 2, { 'state.json': files['state.json'], 'weights.bin': weights, 'z.bin': pattern(10, 1) }),
+        /injected/,
+      );
       assert.equal(await exists(s3, 'runs/r6/step-1/manifest.json'), true);
       assert.equal(await exists(s3, 'runs/r6/step-2/state.json'), true); // the first file did land…
       assert.equal(await exists(s3, 'runs/r6/step-2/manifest.json'), false); // …but no manifest
       assert.equal(await exists(s3, secondKey), false);
-      assert.deepEqual((await store.list()).map((c) => c.id), ['step-1']);
+      assert.deepEqual(
+        (await store.list()).map((c) => c.id),
+        ['step-1'],
+      );
       // a failed multipart upload is aborted (s3rver refuses the abort; the injected error still surfaces)
       assert.equal(sent.includes('AbortMultipartUploadCommand'), failing === 'UploadPartCommand');
       assert.equal(sent.includes('CompleteMultipartUploadCommand'), false);
@@ -164,6 +198,9 @@ describe('S3CheckpointStore against a real S3-compatible server (s3rver)', () =>
     await assert.rejects(store.write('../x', 1, {}), /bad checkpoint id/);
     await assert.rejects(store.write('step-2', 2, { 'a/b': pattern(1, 1) }), /bad checkpoint file name/);
     await assert.rejects(store.write('step-2', 2, { 'manifest.json': pattern(1, 1) }), /may not be called manifest\.json/);
-    assert.throws(() => new S3CheckpointStore({ client: s3.client, bucket: s3.bucket, partSize: MIB }), /partSize must be an integer ≥ 5242880/);
+    assert.throws(
+      () => new S3CheckpointStore({ client: s3.client, bucket: s3.bucket, partSize: MIB }),
+      /partSize must be an integer ≥ 5242880/,
+    );
   });
 });

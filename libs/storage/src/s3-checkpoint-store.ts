@@ -166,7 +166,14 @@ export class S3CheckpointStore {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes }));
       return;
     }
-    await multipartUpload({ client: this.client, bucket: this.bucket, key, body: bytes, partSize: this.partSize, queueSize: this.queueSize });
+    await multipartUpload({
+      client: this.client,
+      bucket: this.bucket,
+      key,
+      body: bytes,
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+    });
   }
 
   private async manifestEntry(id: string, file: string): Promise<{ sha256: string; bytes: number }> {
@@ -192,9 +199,7 @@ export class S3CheckpointStore {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const res = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
+      const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
       for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);

@@ -32,7 +32,13 @@ describe('S3ImageStore against a real S3-compatible server (s3rver)', () => {
   });
 
   test('a prefix or bucket with nothing under it rejects like a missing folder', async () => {
-    await assert.rejects(new S3ImageStore({ client: s3.client, bucket: s3.bucket, prefix: 'datasets/none' }).list(), /image folder s3:\/\/images\/datasets\/none does not exist/);
-    await assert.rejects(new S3ImageStore({ client: s3.client, bucket: 'no-such-bucket', prefix: 'x' }).list(), /does not exist \(no bucket no-such-bucket\)/);
+    await assert.rejects(
+      new S3ImageStore({ client: s3.client, bucket: s3.bucket, prefix: 'datasets/none' }).list(),
+      /image folder s3:\/\/images\/datasets\/none does not exist/,
+    );
+    await assert.rejects(
+      new S3ImageStore({ client: s3.client, bucket: 'no-such-bucket', prefix: 'x' }).list(),
+      /does not exist \(no bucket no-such-bucket\)/,
+    );
   });
 });

@@ -7,7 +7,11 @@ import YAML from 'yaml';
 import { DEFAULT_PORTS } from './index.ts';
 import { repoPath } from './testing/tools.ts';
 
-interface Stage { from: string; name?: string; lines: string[] }
+interface Stage {
+  from: string;
+  name?: string;
+  lines: string[];
+}
 
 /** Dockerfile → stages (continuation lines joined, comments dropped), ARG defaults substituted in FROM */
 function stages(file: string): Stage[] {
@@ -41,7 +45,10 @@ function checkRuntimeStage(file: string, s: Stage, port: number, entry: string):
   assert.match(hc[0], new RegExp(`\\|\\| ${port}\\)`), `${file}/${s.name}: health check on ${port}`);
   assert.deepEqual(instr(s, 'EXPOSE'), [`EXPOSE ${port}`]);
   assert.deepEqual(instr(s, 'CMD'), [`CMD ["node", "--import", "tsx", "${entry}"]`]);
-  assert.ok(s.lines.some((l) => l.startsWith('COPY --from=') && l.includes('--chown=1000:1000')), `${file}/${s.name}: app copied owned by the runtime user`);
+  assert.ok(
+    s.lines.some((l) => l.startsWith('COPY --from=') && l.includes('--chown=1000:1000')),
+    `${file}/${s.name}: app copied owned by the runtime user`,
+  );
 }
 
 describe('docker/api.Dockerfile', () => {
@@ -97,10 +104,13 @@ describe('docker/worker.Dockerfile', () => {
     assert.ok(cpu.lines.some((l) => /CIM_BACKEND=tensorflow/.test(l)));
     assert.ok(cpu.lines.some((l) => l.startsWith('COPY --from=cpu-build')));
     const build = st.find((s) => s.name === 'cpu-build')!;
-    assert.ok(build.lines.some((l) => /tfjs-node && node scripts\/install\.js/.test(l)), 'the official install script runs');
+    assert.ok(
+      build.lines.some((l) => /tfjs-node && node scripts\/install\.js/.test(l)),
+      'the official install script runs',
+    );
   });
 
-  it('images skip the development machines\' native set-up and copy the script postinstall calls', () => {
+  it("images skip the development machines' native set-up and copy the script postinstall calls", () => {
     for (const f of ['api.Dockerfile', 'worker.Dockerfile']) {
       const build = stages(f).find((s) => s.name === 'build')!;
       const ci = build.lines.findIndex((l) => l.startsWith('RUN npm ci'));
@@ -132,18 +142,48 @@ describe('docker/worker.Dockerfile', () => {
 
 describe('docker/compose.yaml', () => {
   const compose = YAML.parse(readFileSync(repoPath('docker/compose.yaml'), 'utf8'), { merge: true }) as {
-    services: Record<string, {
-      image?: string; build?: { context: string; dockerfile: string; target?: string }; command?: string[];
-      environment?: Record<string, string>; ports?: string[]; expose?: string[]; volumes?: string[];
-      healthcheck?: { test?: string[]; disable?: boolean }; depends_on?: Record<string, { condition: string }>;
-    }>;
+    services: Record<
+      string,
+      {
+        image?: string;
+        build?: { context: string; dockerfile: string; target?: string };
+        command?: string[];
+        environment?: Record<string, string>;
+        ports?: string[];
+        expose?: string[];
+        volumes?: string[];
+        healthcheck?: { test?: string[]; disable?: boolean };
+        depends_on?: Record<string, { condition: string }>;
+      }
+    >;
   };
   const s = compose.services;
-  const APP_ENV = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID',
-    'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE', 'CIM_QUEUE_PREFIX', 'LOG_LEVEL'];
+  const APP_ENV = [
+    'DATABASE_URL',
+    'REDIS_URL',
+    'S3_ENDPOINT',
+    'S3_BUCKET',
+    'S3_REGION',
+    'S3_ACCESS_KEY_ID',
+    'S3_SECRET_ACCESS_KEY',
+    'S3_FORCE_PATH_STYLE',
+    'CIM_QUEUE_PREFIX',
+    'LOG_LEVEL',
+  ];
 
   it('has every service of the laptop stack', () => {
-    assert.deepEqual(Object.keys(s).sort(), ['api', 'controller', 'grafana', 'migrate', 'minio', 'minio-init', 'postgres', 'prometheus', 'redis', 'worker']);
+    assert.deepEqual(Object.keys(s).sort(), [
+      'api',
+      'controller',
+      'grafana',
+      'migrate',
+      'minio',
+      'minio-init',
+      'postgres',
+      'prometheus',
+      'redis',
+      'worker',
+    ]);
   });
 
   it('long-running services have health checks; one-shots do not', () => {
@@ -151,19 +191,29 @@ describe('docker/compose.yaml', () => {
       if (name === 'minio-init' || name === 'migrate') continue;
       assert.ok(svc.healthcheck?.test?.length, `${name} healthcheck`);
     }
-    for (const [name, port] of [['api', DEFAULT_PORTS.api], ['controller', DEFAULT_PORTS.controllerMetrics], ['worker', DEFAULT_PORTS.workerMetrics]] as const) {
+    for (const [name, port] of [
+      ['api', DEFAULT_PORTS.api],
+      ['controller', DEFAULT_PORTS.controllerMetrics],
+      ['worker', DEFAULT_PORTS.workerMetrics],
+    ] as const) {
       assert.match(s[name].healthcheck!.test!.join(' '), new RegExp(`127\\.0\\.0\\.1:${port}/healthz`), name);
     }
   });
 
   it('the apps run their entrypoints with the env they read, on the default ports', () => {
-    const entry = { api: 'apps/api/src/main.ts', controller: 'apps/worker/src/controller-main.ts', worker: 'apps/worker/src/worker-main.ts', migrate: 'libs/db/src/migrate.ts' };
+    const entry = {
+      api: 'apps/api/src/main.ts',
+      controller: 'apps/worker/src/controller-main.ts',
+      worker: 'apps/worker/src/worker-main.ts',
+      migrate: 'libs/db/src/migrate.ts',
+    };
     for (const [name, file] of Object.entries(entry)) assert.deepEqual(s[name].command, ['node', '--import', 'tsx', file], name);
     for (const name of ['api', 'controller', 'worker']) for (const k of APP_ENV) assert.ok(s[name].environment?.[k], `${name}: ${k}`);
     assert.equal(s.api.environment?.PORT, String(DEFAULT_PORTS.api));
     // the admin secret only where the API runs, long enough for the API to start (issue 13)
-    assert.ok((s.api.environment?.CIM_ADMIN_TOKEN ?? '').length >= 24, 'the API\'s CIM_ADMIN_TOKEN has >= 24 characters');
-    for (const name of ['controller', 'worker', 'migrate']) assert.equal(s[name].environment?.CIM_ADMIN_TOKEN, undefined, `${name} gets no admin token`);
+    assert.ok((s.api.environment?.CIM_ADMIN_TOKEN ?? '').length >= 24, "the API's CIM_ADMIN_TOKEN has >= 24 characters");
+    for (const name of ['controller', 'worker', 'migrate'])
+      assert.equal(s[name].environment?.CIM_ADMIN_TOKEN, undefined, `${name} gets no admin token`);
     assert.deepEqual(s.api.ports, [`${DEFAULT_PORTS.api}:${DEFAULT_PORTS.api}`]);
     assert.equal(s.controller.environment?.METRICS_PORT, String(DEFAULT_PORTS.controllerMetrics));
     assert.equal(s.worker.environment?.METRICS_PORT, String(DEFAULT_PORTS.workerMetrics));
@@ -197,12 +247,27 @@ describe('docker/compose.yaml', () => {
       }
     }
     const prom = YAML.parse(readFileSync(repoPath('deploy/prometheus/prometheus.yml'), 'utf8')) as {
-      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+      scrape_configs: {
+        job_name: string;
+        static_configs?: { targets: string[] }[];
+        dns_sd_configs?: { names: string[]; port: number }[];
+      }[];
     };
-    const targets = Object.fromEntries(prom.scrape_configs.map((c) => [c.job_name, c.static_configs?.[0].targets[0] ?? `${c.dns_sd_configs?.[0].names[0]}:${c.dns_sd_configs?.[0].port}`]));
-    assert.deepEqual(targets, { 'cim-api': `api:${DEFAULT_PORTS.api}`, 'cim-controller': `controller:${DEFAULT_PORTS.controllerMetrics}`, 'cim-worker': `worker:${DEFAULT_PORTS.workerMetrics}` });
+    const targets = Object.fromEntries(
+      prom.scrape_configs.map((c) => [
+        c.job_name,
+        c.static_configs?.[0].targets[0] ?? `${c.dns_sd_configs?.[0].names[0]}:${c.dns_sd_configs?.[0].port}`,
+      ]),
+    );
+    assert.deepEqual(targets, {
+      'cim-api': `api:${DEFAULT_PORTS.api}`,
+      'cim-controller': `controller:${DEFAULT_PORTS.controllerMetrics}`,
+      'cim-worker': `worker:${DEFAULT_PORTS.workerMetrics}`,
+    });
     assert.ok(s.grafana.volumes?.includes('../deploy/grafana/dashboards:/var/lib/grafana/dashboards/cim-forge:ro'));
-    const prov = YAML.parse(readFileSync(repoPath('deploy/grafana/provisioning/dashboards/cim-forge.yaml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    const prov = YAML.parse(readFileSync(repoPath('deploy/grafana/provisioning/dashboards/cim-forge.yaml'), 'utf8')) as {
+      providers: { options: { path: string } }[];
+    };
     assert.equal(prov.providers[0].options.path, '/var/lib/grafana/dashboards/cim-forge');
   });
 });

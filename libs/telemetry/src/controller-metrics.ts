@@ -2,8 +2,16 @@ import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { catalogue, type RestartCause } from './catalogue.ts';
 import { counterOf, gaugeOf, histogramOf } from './registry.ts';
 
-export interface RunCount { status: string; team: string; count: number }
-export interface QueueCount { queue: string; state: string; count: number }
+export interface RunCount {
+  status: string;
+  team: string;
+  count: number;
+}
+export interface QueueCount {
+  queue: string;
+  state: string;
+  count: number;
+}
 
 export interface ControllerMetricsOptions {
   /** read at every scrape: run counts grouped by status and team (one SQL GROUP BY) */
@@ -31,16 +39,26 @@ export interface ControllerMetrics {
  */
 export function controllerMetrics(registry: Registry, opts: ControllerMetricsOptions = {}): ControllerMetrics {
   const { collectRuns, collectQueues } = opts;
-  const runs = gaugeOf(registry, catalogue.runs, collectRuns && (async function () {
-    const rows = await collectRuns();
-    this.reset();
-    for (const r of rows) this.set({ status: r.status, team: r.team }, r.count);
-  }));
-  const queueDepth = gaugeOf(registry, catalogue.queueDepth, collectQueues && (async function () {
-    const rows = await collectQueues();
-    this.reset();
-    for (const r of rows) this.set({ queue: r.queue, state: r.state }, r.count);
-  }));
+  const runs = gaugeOf(
+    registry,
+    catalogue.runs,
+    collectRuns &&
+      async function () {
+        const rows = await collectRuns();
+        this.reset();
+        for (const r of rows) this.set({ status: r.status, team: r.team }, r.count);
+      },
+  );
+  const queueDepth = gaugeOf(
+    registry,
+    catalogue.queueDepth,
+    collectQueues &&
+      async function () {
+        const rows = await collectQueues();
+        this.reset();
+        for (const r of rows) this.set({ queue: r.queue, state: r.state }, r.count);
+      },
+  );
   const runRestarts = counterOf(registry, catalogue.runRestarts);
   const runsFinished = counterOf(registry, catalogue.runsFinished);
   const restartCauses = new Map<string, Set<string>>(); // run_id → "team\0cause" seen

@@ -14,8 +14,12 @@ const isObj = (v: unknown): v is Tree => typeof v === 'object' && v !== null && 
 const values = YAML.parse(readFileSync(chart('values.yaml'), 'utf8')) as Tree;
 const schema = JSON.parse(readFileSync(chart('values.schema.json'), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true }).compile(schema);
-const ciFiles = readdirSync(chart('ci')).filter((f) => f.endsWith('.yaml')).sort();
-const templateFiles = readdirSync(chart('templates')).filter((f) => /\.(yaml|tpl|txt)$/.test(f)).sort();
+const ciFiles = readdirSync(chart('ci'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const templateFiles = readdirSync(chart('templates'))
+  .filter((f) => /\.(yaml|tpl|txt)$/.test(f))
+  .sort();
 const templates = Object.fromEntries(templateFiles.map((f) => [f, readFileSync(chart('templates', f), 'utf8')]));
 
 /** Helm's coalescing of an override onto values.yaml: maps merge, null deletes, the rest replaces */
@@ -49,18 +53,33 @@ describe('helm/cim-forge values.schema.json', () => {
     ['no API image', { api: { image: { repository: null } } }, /\.api\.image should have required property 'repository'/],
     ['an empty worker image', { worker: { image: { repository: '' } } }, /\.worker\.image\.repository should NOT be shorter than 1/],
     ['an unknown backend', { worker: { backend: 'cuda' } }, /\.worker\.backend should be equal to one of the allowed values/],
-    ['an unknown WebGPU adapter', { worker: { backend: 'webgpu', webgpuAdapter: 'vulkan' } }, /\.worker\.webgpuAdapter should be equal to one of the allowed values/],
+    [
+      'an unknown WebGPU adapter',
+      { worker: { backend: 'webgpu', webgpuAdapter: 'vulkan' } },
+      /\.worker\.webgpuAdapter should be equal to one of the allowed values/,
+    ],
     ['a misspelt key', { worker: { gpu: 2 } }, /\.worker should NOT have additional properties/],
     ['a port out of range', { api: { port: 70000 } }, /\.api\.port should be <= 65535/],
     ['a negative shard count', { collective: { redis: { shards: -1 } } }, /\.collective\.redis\.shards should be >= 0/],
-    ['a collective URL that is not redis://', { collective: { redis: { urls: ['http://x:6379'] } } }, /\.collective\.redis\.urls\[0\] should match pattern/],
+    [
+      'a collective URL that is not redis://',
+      { collective: { redis: { urls: ['http://x:6379'] } } },
+      /\.collective\.redis\.urls\[0\] should match pattern/,
+    ],
     ['an unknown wire format', { collective: { wire: 'int8' } }, /\.collective\.wire should be equal to one of the allowed values/],
-    ['a grace period too short for a checkpoint', { worker: { terminationGracePeriodSeconds: 5 } }, /terminationGracePeriodSeconds should be >= 30/],
+    [
+      'a grace period too short for a checkpoint',
+      { worker: { terminationGracePeriodSeconds: 5 } },
+      /terminationGracePeriodSeconds should be >= 30/,
+    ],
   ];
   for (const [what, over, msg] of bad) {
     it(`rejects ${what}`, () => {
       const errs = errorsOf(merge(values, over));
-      assert.ok(errs.some((e) => msg.test(e)), errs.join('\n'));
+      assert.ok(
+        errs.some((e) => msg.test(e)),
+        errs.join('\n'),
+      );
     });
   }
 });
@@ -85,39 +104,65 @@ describe('helm/cim-forge templates (static)', () => {
   it('every include/template names a define that exists', () => {
     const defined = new Set(Object.values(templates).flatMap((t) => [...t.matchAll(/\{\{-?\s*define\s+"([^"]+)"/g)].map((m) => m[1])));
     assert.ok(defined.has('cim-forge.fullname'));
-    const used = Object.entries(templates).flatMap(([f, t]) => [...t.matchAll(/\b(?:include|template)\s+"([^"]+)"/g)].map((m) => [f, m[1]]));
+    const used = Object.entries(templates).flatMap(([f, t]) =>
+      [...t.matchAll(/\b(?:include|template)\s+"([^"]+)"/g)].map((m) => [f, m[1]]),
+    );
     assert.ok(used.length > 20);
     for (const [f, name] of used) assert.ok(defined.has(name), `${f}: include "${name}" has no define`);
   });
 
   it('every .Values path a template reads exists in values.yaml', () => {
     const paths = new Set<string>();
-    for (const t of Object.values(templates)) for (const m of t.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) paths.add(m[1].slice(1));
+    for (const t of Object.values(templates))
+      for (const m of t.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) paths.add(m[1].slice(1));
     assert.ok(paths.size > 30);
     for (const p of paths) assert.notEqual(get(values, p.split('.')), undefined, `.Values.${p} is not in values.yaml`);
   });
 
-  it('ports agree with the apps\' defaults', () => {
+  it("ports agree with the apps' defaults", () => {
     assert.equal(get(values, ['api', 'port']), DEFAULT_PORTS.api);
     assert.equal(get(values, ['worker', 'metricsPort']), DEFAULT_PORTS.workerMetrics);
     assert.equal(get(values, ['controller', 'metricsPort']), DEFAULT_PORTS.controllerMetrics);
     assert.match(templates['api-deployment.yaml'], /name: PORT\n\s+value: \{\{ \.Values\.api\.port \| quote \}\}/);
     assert.match(templates['worker-deployment.yaml'], /name: METRICS_PORT\n\s+value: \{\{ \.Values\.worker\.metricsPort \| quote \}\}/);
-    assert.match(templates['controller-deployment.yaml'], /name: METRICS_PORT\n\s+value: \{\{ \.Values\.controller\.metricsPort \| quote \}\}/);
+    assert.match(
+      templates['controller-deployment.yaml'],
+      /name: METRICS_PORT\n\s+value: \{\{ \.Values\.controller\.metricsPort \| quote \}\}/,
+    );
   });
 
   it('the pods get every env var the apps read', () => {
     const all = Object.values(templates).join('\n');
     const names = new Set([...all.matchAll(/- name: ([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
     for (const m of templates['configmap.yaml'].matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)) names.add(m[1]);
-    for (const k of ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
-      'S3_FORCE_PATH_STYLE', 'PORT', 'METRICS_PORT', 'CIM_ADMIN_TOKEN', 'CIM_METRICS_TOKEN', 'CIM_QUEUE_PREFIX', 'CIM_BACKEND', 'CIM_WEBGPU_ADAPTER', 'LOG_LEVEL', 'WORKER_ID',
-      'CIM_COLLECTIVE_REDIS_URLS', 'CIM_COLLECTIVE_WIRE', 'NODE_NAME', 'CIM_COLLECTIVE_SOCKET_DIR']) {
+    for (const k of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'S3_ENDPOINT',
+      'S3_BUCKET',
+      'S3_REGION',
+      'S3_ACCESS_KEY_ID',
+      'S3_SECRET_ACCESS_KEY',
+      'S3_FORCE_PATH_STYLE',
+      'PORT',
+      'METRICS_PORT',
+      'CIM_ADMIN_TOKEN',
+      'CIM_METRICS_TOKEN',
+      'CIM_QUEUE_PREFIX',
+      'CIM_BACKEND',
+      'CIM_WEBGPU_ADAPTER',
+      'LOG_LEVEL',
+      'WORKER_ID',
+      'CIM_COLLECTIVE_REDIS_URLS',
+      'CIM_COLLECTIVE_WIRE',
+      'NODE_NAME',
+      'CIM_COLLECTIVE_SOCKET_DIR',
+    ]) {
       assert.ok(names.has(k), k);
     }
   });
 
-  it('the chart\'s dashboards and alert rules are byte-identical copies of deploy/', () => {
+  it("the chart's dashboards and alert rules are byte-identical copies of deploy/", () => {
     const dash = readdirSync(chart('dashboards')).sort();
     assert.deepEqual(dash, readdirSync(repoPath('deploy/grafana/dashboards')).sort());
     for (const f of dash) assert.ok(readFileSync(chart('dashboards', f)).equals(readFileSync(repoPath('deploy/grafana/dashboards', f))), f);
@@ -136,11 +181,18 @@ describe('helm/cim-forge templates (static)', () => {
   });
 });
 
-interface K8s { kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Tree; data?: Record<string, string> }
+interface K8s {
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Tree;
+  data?: Record<string, string>;
+}
 function render(valuesFile: string, ...extra: string[]): K8s[] {
   const r = run(helm!, ['template', 'rel', chart(), '--namespace', 'ml', '-f', chart('ci', valuesFile), ...extra]);
   assert.equal(r.status, 0, r.stderr);
-  return YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON() as K8s).filter(Boolean);
+  return YAML.parseAllDocuments(r.stdout)
+    .map((d) => d.toJSON() as K8s)
+    .filter(Boolean);
 }
 
 describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM }, () => {
@@ -166,10 +218,22 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
   it('minimal values: the resources, GPUs, hook, dashboards and rules', () => {
     const docs = render('minimal-values.yaml');
     const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
-    for (const k of ['Deployment/rel-cim-forge-api', 'Deployment/rel-cim-forge-controller', 'Deployment/rel-cim-forge-worker',
-      'Service/rel-cim-forge-api', 'Service/rel-cim-forge-worker', 'Job/rel-cim-forge-migrate', 'Secret/rel-cim-forge',
-      'Secret/rel-cim-forge-migrate', 'ConfigMap/rel-cim-forge', 'ServiceMonitor/rel-cim-forge', 'PrometheusRule/rel-cim-forge',
-      'ConfigMap/rel-cim-forge-dashboard-overview', 'ConfigMap/rel-cim-forge-dashboard-run', 'ConfigMap/rel-cim-forge-dashboard-queue']) {
+    for (const k of [
+      'Deployment/rel-cim-forge-api',
+      'Deployment/rel-cim-forge-controller',
+      'Deployment/rel-cim-forge-worker',
+      'Service/rel-cim-forge-api',
+      'Service/rel-cim-forge-worker',
+      'Job/rel-cim-forge-migrate',
+      'Secret/rel-cim-forge',
+      'Secret/rel-cim-forge-migrate',
+      'ConfigMap/rel-cim-forge',
+      'ServiceMonitor/rel-cim-forge',
+      'PrometheusRule/rel-cim-forge',
+      'ConfigMap/rel-cim-forge-dashboard-overview',
+      'ConfigMap/rel-cim-forge-dashboard-run',
+      'ConfigMap/rel-cim-forge-dashboard-queue',
+    ]) {
       assert.ok(kinds.includes(k), `${k} in ${kinds.join(', ')}`);
     }
     const worker = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!;
@@ -182,19 +246,29 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     const job = docs.find((d) => d.kind === 'Job')!;
     assert.equal(job.metadata.annotations?.['helm.sh/hook'], 'pre-install,pre-upgrade');
     const ctrl = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-controller'))!;
-    assert.equal(get(ctrl.spec, ['template', 'spec', 'containers', '0', 'image']) ?? (get(ctrl.spec, ['template', 'spec']) as { containers: Tree[] }).containers[0].image, 'registry.example.com/cim-forge/api:0.1.0');
+    assert.equal(
+      get(ctrl.spec, ['template', 'spec', 'containers', '0', 'image']) ??
+        (get(ctrl.spec, ['template', 'spec']) as { containers: Tree[] }).containers[0].image,
+      'registry.example.com/cim-forge/api:0.1.0',
+    );
     for (const name of ['overview', 'run', 'queue']) {
       const cm = docs.find((d) => d.metadata.name === `rel-cim-forge-dashboard-${name}`)!;
       assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
-      assert.equal(cm.data?.[`cim-forge-${name}.json`], readFileSync(repoPath('deploy/grafana/dashboards', `${name}.json`), 'utf8').replace(/\n$/, ''));
+      assert.equal(
+        cm.data?.[`cim-forge-${name}.json`],
+        readFileSync(repoPath('deploy/grafana/dashboards', `${name}.json`), 'utf8').replace(/\n$/, ''),
+      );
     }
     const rule = docs.find((d) => d.kind === 'PrometheusRule')!;
     assert.deepEqual(rule.spec, YAML.parse(readFileSync(repoPath('deploy/prometheus/alerts.yaml'), 'utf8')));
   });
 
-  it('an existing Secret replaces the chart\'s; TLS ingress; controller on the worker image', () => {
+  it("an existing Secret replaces the chart's; TLS ingress; controller on the worker image", () => {
     const docs = render('production-values.yaml');
-    assert.deepEqual(docs.filter((d) => d.kind === 'Secret').map((d) => d.metadata.name), []);
+    assert.deepEqual(
+      docs.filter((d) => d.kind === 'Secret').map((d) => d.metadata.name),
+      [],
+    );
     const pods = JSON.stringify(docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'));
     const refs = new Set([...pods.matchAll(/"secretKeyRef":\{"name":"([^"]+)"/g)].map((m) => m[1]));
     assert.deepEqual([...refs], ['cim-forge-credentials']);
@@ -206,7 +280,8 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
     assert.equal(sm.metadata.labels?.release, 'kube-prometheus-stack');
     // the scrapes read the metrics token from the existing Secret
-    for (const e of (sm.spec as { endpoints: Tree[] }).endpoints) assert.deepEqual(e.authorization, { type: 'Bearer', credentials: { name: 'cim-forge-credentials', key: 'CIM_METRICS_TOKEN' } });
+    for (const e of (sm.spec as { endpoints: Tree[] }).endpoints)
+      assert.deepEqual(e.authorization, { type: 'Bearer', credentials: { name: 'cim-forge-credentials', key: 'CIM_METRICS_TOKEN' } });
   });
 
   it('WebGPU values: the webgpu image, CIM_BACKEND=webgpu, the adapter, the graphics capability, one GPU', () => {
@@ -232,21 +307,38 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     const docs = render('minimal-values.yaml');
     const sts = docs.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'rel-cim-forge-collective-redis')!;
     assert.equal(get(sts.spec, ['replicas']), 4);
-    assert.ok(docs.some((d) => d.kind === 'Service' && d.metadata.name === 'rel-cim-forge-collective-redis' && get(d.spec, ['clusterIP']) === 'None'), 'a headless Service for the shards');
+    assert.ok(
+      docs.some(
+        (d) => d.kind === 'Service' && d.metadata.name === 'rel-cim-forge-collective-redis' && get(d.spec, ['clusterIP']) === 'None',
+      ),
+      'a headless Service for the shards',
+    );
     const pod = get(docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!.spec, ['template', 'spec']) as Tree;
-    const env = ((pod.containers as Tree[])[0].env as Tree[]);
+    const env = (pod.containers as Tree[])[0].env as Tree[];
     const urls = env.find((e) => e.name === 'CIM_COLLECTIVE_REDIS_URLS')!.value as string;
-    assert.deepEqual(urls.split(','), [0, 1, 2, 3].map((k) => `redis://rel-cim-forge-collective-redis-${k}.rel-cim-forge-collective-redis.ml.svc:6379`));
+    assert.deepEqual(
+      urls.split(','),
+      [0, 1, 2, 3].map((k) => `redis://rel-cim-forge-collective-redis-${k}.rel-cim-forge-collective-redis.ml.svc:6379`),
+    );
     assert.deepEqual(env.find((e) => e.name === 'NODE_NAME')!.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
     assert.equal(env.find((e) => e.name === 'CIM_COLLECTIVE_WIRE')!.value, 'auto');
     const dir = env.find((e) => e.name === 'CIM_COLLECTIVE_SOCKET_DIR')!.value;
     const mount = ((pod.containers as Tree[])[0].volumeMounts as Tree[]).find((m) => m.mountPath === dir)!;
-    assert.deepEqual((pod.volumes as Tree[]).find((v) => v.name === mount.name)!.hostPath, { path: '/var/run/cim-forge/collective', type: 'DirectoryOrCreate' });
+    assert.deepEqual((pod.volumes as Tree[]).find((v) => v.name === mount.name)!.hostPath, {
+      path: '/var/run/cim-forge/collective',
+      type: 'DirectoryOrCreate',
+    });
     // external servers instead: no StatefulSet, their URLs; node-local off: no NODE_NAME, no hostPath
-    const ext = render('minimal-values.yaml', '--set', 'collective.redis.urls={redis://a:6379,redis://b:6379}', '--set', 'collective.nodeLocal.enabled=false');
+    const ext = render(
+      'minimal-values.yaml',
+      '--set',
+      'collective.redis.urls={redis://a:6379,redis://b:6379}',
+      '--set',
+      'collective.nodeLocal.enabled=false',
+    );
     assert.ok(!ext.some((d) => d.kind === 'StatefulSet'), 'no shards of our own with external URLs');
     const extPod = get(ext.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!.spec, ['template', 'spec']) as Tree;
-    const extEnv = ((extPod.containers as Tree[])[0].env as Tree[]);
+    const extEnv = (extPod.containers as Tree[])[0].env as Tree[];
     assert.equal(extEnv.find((e) => e.name === 'CIM_COLLECTIVE_REDIS_URLS')!.value, 'redis://a:6379,redis://b:6379');
     assert.ok(!extEnv.some((e) => e.name === 'NODE_NAME'), 'no NODE_NAME with nodeLocal off');
     assert.ok(!JSON.stringify(extPod.volumes).includes('hostPath'), 'no hostPath with nodeLocal off');
@@ -255,6 +347,9 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
   it('CPU values: no GPU requests, no Operator resources', () => {
     const docs = render('cpu-values.yaml');
     assert.ok(!JSON.stringify(docs).includes('nvidia.com/gpu"'), 'a GPU request rendered');
-    assert.deepEqual(docs.filter((d) => d.kind === 'ServiceMonitor' || d.kind === 'PrometheusRule'), []);
+    assert.deepEqual(
+      docs.filter((d) => d.kind === 'ServiceMonitor' || d.kind === 'PrometheusRule'),
+      [],
+    );
   });
 });

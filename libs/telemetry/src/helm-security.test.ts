@@ -37,20 +37,31 @@ describe('helm/cim-forge security values', () => {
     assert.equal(valid({ secrets: { metricsToken: 'x'.repeat(24) } }), true);
     assert.equal(valid({ metrics: { requireToken: 'yes' } }), false);
     for (const f of ['cpu-values.yaml', 'minimal-values.yaml', 'production-values.yaml']) {
-      assert.equal(validate(merge(values, YAML.parse(readFileSync(chart('ci', f), 'utf8')) as Tree)), true, `${f}: ${JSON.stringify(validate.errors)}`);
+      assert.equal(
+        validate(merge(values, YAML.parse(readFileSync(chart('ci', f), 'utf8')) as Tree)),
+        true,
+        `${f}: ${JSON.stringify(validate.errors)}`,
+      );
     }
   });
 });
 
-interface K8s { kind: string; metadata: { name: string }; spec?: Tree }
-const podSpec = (d: K8s): Tree | undefined => ((d.spec?.template as Tree | undefined)?.spec as Tree | undefined);
-const envNames = (pod: Tree) => (pod.containers as Tree[]).flatMap((c) => ((c.env as Tree[] | undefined) ?? []).map((e) => e.name as string));
+interface K8s {
+  kind: string;
+  metadata: { name: string };
+  spec?: Tree;
+}
+const podSpec = (d: K8s): Tree | undefined => (d.spec?.template as Tree | undefined)?.spec as Tree | undefined;
+const envNames = (pod: Tree) =>
+  (pod.containers as Tree[]).flatMap((c) => ((c.env as Tree[] | undefined) ?? []).map((e) => e.name as string));
 
 describe('helm/cim-forge security, rendered (needs helm)', { skip: helm ? false : NO_HELM }, () => {
   const render = (...extra: string[]): K8s[] => {
     const r = run(helm!, ['template', 'rel', chart(), '--namespace', 'ml', '-f', chart('ci', 'minimal-values.yaml'), ...extra]);
     assert.equal(r.status, 0, r.stderr);
-    return YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON() as K8s).filter(Boolean);
+    return YAML.parseAllDocuments(r.stdout)
+      .map((d) => d.toJSON() as K8s)
+      .filter(Boolean);
   };
 
   it('every pod: automountServiceAccountToken false; CIM_ADMIN_TOKEN only in the API', () => {
@@ -68,18 +79,27 @@ describe('helm/cim-forge security, rendered (needs helm)', { skip: helm ? false 
 
   it('the metrics token: in the Secret, in the API, controller and worker pods only, and in both ServiceMonitor endpoints', () => {
     const docs = render();
-    const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === 'rel-cim-forge') as K8s & { stringData: Record<string, string> };
+    const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === 'rel-cim-forge') as K8s & {
+      stringData: Record<string, string>;
+    };
     assert.equal(secret.stringData.CIM_METRICS_TOKEN, 'example-metrics-token-0123456789abcdef');
     const pods = docs.filter((d) => podSpec(d) !== undefined);
-    const holders = pods.filter((d) => envNames(podSpec(d)!).includes('CIM_METRICS_TOKEN')).map((d) => `${d.kind}/${d.metadata.name}`).sort();
+    const holders = pods
+      .filter((d) => envNames(podSpec(d)!).includes('CIM_METRICS_TOKEN'))
+      .map((d) => `${d.kind}/${d.metadata.name}`)
+      .sort();
     assert.deepEqual(holders, ['Deployment/rel-cim-forge-api', 'Deployment/rel-cim-forge-controller', 'Deployment/rel-cim-forge-worker']);
     const api = pods.find((d) => d.metadata.name === 'rel-cim-forge-api')!;
     const env = ((podSpec(api)!.containers as Tree[])[0].env as Tree[]).find((e) => e.name === 'CIM_METRICS_TOKEN')!;
     assert.deepEqual(env.valueFrom, { secretKeyRef: { name: 'rel-cim-forge', key: 'CIM_METRICS_TOKEN' } });
     const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
     const endpoints = sm.spec!.endpoints as Tree[];
-    assert.deepEqual(endpoints.map((e) => e.port), ['http', 'metrics']);
-    for (const e of endpoints) assert.deepEqual(e.authorization, { type: 'Bearer', credentials: { name: 'rel-cim-forge', key: 'CIM_METRICS_TOKEN' } });
+    assert.deepEqual(
+      endpoints.map((e) => e.port),
+      ['http', 'metrics'],
+    );
+    for (const e of endpoints)
+      assert.deepEqual(e.authorization, { type: 'Bearer', credentials: { name: 'rel-cim-forge', key: 'CIM_METRICS_TOKEN' } });
   });
 
   it('metrics.requireToken=false: no metrics token anywhere; true without one: an error naming the value', () => {
@@ -99,7 +119,10 @@ describe('helm/cim-forge security, rendered (needs helm)', { skip: helm ? false 
       const p = pols.find((x) => x.metadata.name === name)!;
       const rule = (p.spec!.ingress as Tree[])[0];
       assert.deepEqual(rule.ports, [{ port: 'metrics' }]);
-      assert.deepEqual(rule.from, [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+      assert.deepEqual(rule.from, [
+        { podSelector: {} },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+      ]);
     }
     assert.equal(render('--set', 'networkPolicy.enabled=false').filter((d) => d.kind === 'NetworkPolicy').length, 0);
   });

@@ -15,7 +15,10 @@ describe('startMetricsServer', () => {
       const m = await fetch(`${base}/metrics`);
       assert.equal(m.status, 200);
       assert.equal(m.headers.get('content-type'), Registry.PROMETHEUS_CONTENT_TYPE);
-      assert.match(await m.text(), /^cim_rank_heartbeat_timestamp_seconds\{run_id="r",rank="3",team="t",component="worker",backend="cpu"\} 42$/m);
+      assert.match(
+        await m.text(),
+        /^cim_rank_heartbeat_timestamp_seconds\{run_id="r",rank="3",team="t",component="worker",backend="cpu"\} 42$/m,
+      );
       const h = await fetch(`${base}/healthz`);
       assert.equal(h.status, 200);
       assert.deepEqual(await h.json(), { status: 'ok' });

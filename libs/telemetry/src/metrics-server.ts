@@ -55,7 +55,11 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
         return send(res, 200, 'application/json', '{"status":"ok"}\n');
       case '/readyz': {
         let ok = true;
-        if (ready) ok = await ready().then((r) => r === true, () => false);
+        if (ready)
+          ok = await ready().then(
+            (r) => r === true,
+            () => false,
+          );
         return send(res, ok ? 200 : 503, 'application/json', ok ? '{"status":"ready"}\n' : '{"status":"not ready"}\n');
       }
       default:

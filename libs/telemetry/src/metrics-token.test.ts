@@ -9,7 +9,18 @@ describe('bearerMatches', () => {
   it('accepts exactly "Bearer <token>" (scheme in any case) and nothing near it', () => {
     assert.equal(bearerMatches(`Bearer ${token}`, token), true);
     assert.equal(bearerMatches(`bearer ${token}`, token), true);
-    for (const h of [undefined, '', 'Bearer', 'Bearer ', token, `Basic ${token}`, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Bearer ${token} extra`, [`Bearer ${token}`]]) {
+    for (const h of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      token,
+      `Basic ${token}`,
+      `Bearer ${token}x`,
+      `Bearer ${token.slice(0, -1)}`,
+      `Bearer ${token} extra`,
+      [`Bearer ${token}`],
+    ]) {
       assert.equal(bearerMatches(h, token), false, String(h));
     }
   });
@@ -24,7 +35,9 @@ describe('bearerMatches', () => {
 describe('startMetricsServer with a token', () => {
   it('/metrics → 401 without or with a wrong token, 200 with it; /healthz and /readyz stay open', async () => {
     const registry = new Registry();
-    workerMetrics(registry, { worker: 'w-1', backend: 'cpu' }).rank({ run_id: 'run-secret-id', rank: 0, team: 'team-secret-id' }).heartbeat(7);
+    workerMetrics(registry, { worker: 'w-1', backend: 'cpu' })
+      .rank({ run_id: 'run-secret-id', rank: 0, team: 'team-secret-id' })
+      .heartbeat(7);
     const server = await startMetricsServer({ registry, port: 0, host: '127.0.0.1', token });
     try {
       const base = `http://127.0.0.1:${server.port}`;
@@ -56,7 +69,10 @@ describe('startMetricsServer with a token', () => {
   it('a collector that throws answers a generic 500, its message stays in the process', async () => {
     const registry = new Registry();
     registry.registerMetric({
-      name: 'broken', help: 'x', type: 'gauge', aggregator: 'sum',
+      name: 'broken',
+      help: 'x',
+      type: 'gauge',
+      aggregator: 'sum',
       get: () => Promise.reject(new Error('connect ECONNREFUSED db.internal:5432')),
       reset: () => {},
       // prom-client's Metric interface, the minimum a registry calls

@@ -17,7 +17,8 @@ export const METRICS_UNAUTHORIZED = {
 
 /** undefined when `value` is usable as CIM_METRICS_TOKEN, else the reason */
 export function metricsTokenProblem(value: string): string | undefined {
-  if (value.length < MIN_METRICS_TOKEN) return `CIM_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN} characters (e.g. openssl rand -base64 32)`;
+  if (value.length < MIN_METRICS_TOKEN)
+    return `CIM_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN} characters (e.g. openssl rand -base64 32)`;
   if (!/^[\x21-\x7e]+$/.test(value)) return 'CIM_METRICS_TOKEN may hold only printable ASCII without spaces';
   return undefined;
 }
@@ -29,7 +30,9 @@ export function metricsTokenProblem(value: string): string | undefined {
 export function bearerMatches(header: string | string[] | undefined, token: string): boolean {
   if (typeof header !== 'string') return false;
   const m = /^Bearer +(\S+) *$/i.exec(header);
-  const given = createHash('sha256').update(m ? m[1] : '').digest();
+  const given = createHash('sha256')
+    .update(m ? m[1] : '')
+    .digest();
   const want = createHash('sha256').update(token).digest();
   return timingSafeEqual(given, want) && m !== null;
 }

@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Counter, Registry } from 'prom-client';
 import {
-  allMetricSpecs, apiMetrics, catalogue, controllerMetrics, createRegistry, exposedNames,
-  httpDurationHistogram, LINT_FAILING_DEFAULTS, workerMetrics,
+  allMetricSpecs,
+  apiMetrics,
+  catalogue,
+  controllerMetrics,
+  createRegistry,
+  exposedNames,
+  httpDurationHistogram,
+  LINT_FAILING_DEFAULTS,
+  workerMetrics,
 } from './index.ts';
 import { sampleExpositions } from './testing/samples.ts';
 import { NO_PROMTOOL, promtool, run } from './testing/tools.ts';
@@ -48,7 +55,13 @@ describe('metric catalogue', () => {
       }
     }
     const w = samples(text.worker);
-    assert.deepEqual(w.get('cim_rank_images_per_second')?.[0], { run_id: 'run-1', rank: '0', team: 'vision', component: 'worker', backend: 'wasm' });
+    assert.deepEqual(w.get('cim_rank_images_per_second')?.[0], {
+      run_id: 'run-1',
+      rank: '0',
+      team: 'vision',
+      component: 'worker',
+      backend: 'wasm',
+    });
     assert.match(text.worker, /^cim_rank_images_per_second\{[^}]*\} 128$/m);
     assert.match(text.worker, /^cim_worker_info\{worker="worker-0",backend="wasm",component="worker"\} 1$/m);
     assert.match(text.controller, /^cim_runs\{status="QUEUED",team="nlp",component="controller"\} 1$/m);
@@ -107,7 +120,10 @@ describe('metric catalogue', () => {
   });
 
   it('scrape-time gauges drop a status that has no runs left; finished() drops restart series', async () => {
-    let rows = [{ status: 'RUNNING', team: 't', count: 1 }, { status: 'QUEUED', team: 't', count: 4 }];
+    let rows = [
+      { status: 'RUNNING', team: 't', count: 1 },
+      { status: 'QUEUED', team: 't', count: 4 },
+    ];
     const reg = createRegistry({ service: 'controller', defaultMetrics: false });
     const cm = controllerMetrics(reg, { collectRuns: () => rows });
     assert.match(await reg.metrics(), /^cim_runs\{status="QUEUED",team="t",component="controller"\} 4$/m);

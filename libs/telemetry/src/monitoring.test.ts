@@ -10,15 +10,38 @@ import { exportedNames } from './testing/exported.ts';
 import { expandGrafanaVariables, promqlNames } from './testing/promql.ts';
 import { NO_PROMTOOL, promtool, repoPath, run } from './testing/tools.ts';
 
-interface Target { expr: string; refId: string; datasource?: { uid?: string } }
-interface Panel { id: number; title: string; type: string; targets: Target[]; datasource?: { uid?: string }; gridPos: { x: number; y: number; w: number; h: number } }
-interface Variable { name: string; type: string; query?: unknown; definition?: string }
-interface Dashboard { uid: string; title: string; panels: Panel[]; templating: { list: Variable[] } }
+interface Target {
+  expr: string;
+  refId: string;
+  datasource?: { uid?: string };
+}
+interface Panel {
+  id: number;
+  title: string;
+  type: string;
+  targets: Target[];
+  datasource?: { uid?: string };
+  gridPos: { x: number; y: number; w: number; h: number };
+}
+interface Variable {
+  name: string;
+  type: string;
+  query?: unknown;
+  definition?: string;
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: Variable[] };
+}
 
 const DASHBOARDS = ['overview', 'run', 'queue'] as const;
 const loadDashboard = (n: string) => JSON.parse(readFileSync(repoPath('deploy/grafana/dashboards', `${n}.json`), 'utf8')) as Dashboard;
 const alertsText = readFileSync(repoPath('deploy/prometheus/alerts.yaml'), 'utf8');
-const alerts = YAML.parse(alertsText) as { groups: { name: string; rules: { alert?: string; expr: string; for?: string; labels?: Record<string, string> }[] }[] };
+const alerts = YAML.parse(alertsText) as {
+  groups: { name: string; rules: { alert?: string; expr: string; for?: string; labels?: Record<string, string> }[] }[];
+};
 
 let exported: Awaited<ReturnType<typeof exportedNames>>;
 before(async () => {
@@ -35,13 +58,18 @@ function unknownNames(expr: string): string[] {
 
 describe('PromQL name extraction (the checker the next tests rely on)', () => {
   it('finds metrics and labels, skips functions, keywords, durations and strings', () => {
-    const n = promqlNames('histogram_quantile(0.95, sum by (le, route) (rate(cim_http_request_duration_seconds_bucket{status_code=~"5..", method!="GET"}[5m] offset 1h))) / on (route) group_left (team) max without (rank) (cim_x) and cim_y > bool 2');
+    const n = promqlNames(
+      'histogram_quantile(0.95, sum by (le, route) (rate(cim_http_request_duration_seconds_bucket{status_code=~"5..", method!="GET"}[5m] offset 1h))) / on (route) group_left (team) max without (rank) (cim_x) and cim_y > bool 2',
+    );
     assert.deepEqual([...n.metrics].sort(), ['cim_http_request_duration_seconds_bucket', 'cim_x', 'cim_y']);
     assert.deepEqual([...n.labels].sort(), ['le', 'method', 'rank', 'route', 'status_code', 'team']);
   });
 
   it('flags a name we do not export', () => {
-    assert.deepEqual(unknownNames('sum by (pod) (rate(cim_rank_steps_total{run_id="$run_id"}[$__rate_interval])) + cim_made_up'), ['metric cim_made_up', 'label pod']);
+    assert.deepEqual(unknownNames('sum by (pod) (rate(cim_rank_steps_total{run_id="$run_id"}[$__rate_interval])) + cim_made_up'), [
+      'metric cim_made_up',
+      'label pod',
+    ]);
     assert.deepEqual(unknownNames('sum by (rank) (rate(cim_rank_step_seconds_sum{run_id="$run_id"}[$__rate_interval]))'), []);
   });
 });
@@ -49,7 +77,17 @@ describe('PromQL name extraction (the checker the next tests rely on)', () => {
 describe('Grafana dashboards', () => {
   const required: Record<(typeof DASHBOARDS)[number], string[]> = {
     overview: ['Queue depth', 'Runs by status', 'Cluster throughput (images/s)', 'API errors (5xx/s)', 'Rank failures', 'Busy workers'],
-    run: ['Loss', 'Learning rate', 'Target momentum', 'Images/s per rank', 'All-reduce share of step time', 'Checkpoints', 'Checkpoint bytes', 'Restarts', 'Heartbeat age'],
+    run: [
+      'Loss',
+      'Learning rate',
+      'Target momentum',
+      'Images/s per rank',
+      'All-reduce share of step time',
+      'Checkpoints',
+      'Checkpoint bytes',
+      'Restarts',
+      'Heartbeat age',
+    ],
     queue: ['Queue depth by state', 'Queue wait p50 / p95', 'Runs submitted by kind', 'Runs by status and team'],
   };
 
@@ -100,9 +138,14 @@ describe('Grafana dashboards', () => {
   });
 
   it('promtool parses every panel query', { skip: promtool ? false : NO_PROMTOOL }, () => {
-    const rules = DASHBOARDS.flatMap((n) => loadDashboard(n).panels.flatMap((p) => p.targets.map((t, i) => ({
-      record: `dashboard:${n}_${p.id}_${i}`, expr: expandGrafanaVariables(t.expr),
-    }))));
+    const rules = DASHBOARDS.flatMap((n) =>
+      loadDashboard(n).panels.flatMap((p) =>
+        p.targets.map((t, i) => ({
+          record: `dashboard:${n}_${p.id}_${i}`,
+          expr: expandGrafanaVariables(t.expr),
+        })),
+      ),
+    );
     assert.ok(rules.length >= 30);
     const dir = mkdtempSync(join(tmpdir(), 'cim-dash-'));
     try {
@@ -121,7 +164,14 @@ describe('Prometheus alert rules', () => {
   it('has the hung-run, crash-loop and growing-queue alerts, each with a severity', () => {
     const rules = alerts.groups.flatMap((g) => g.rules);
     const names = rules.map((r) => r.alert);
-    for (const a of ['CimRunHung', 'CimRankHeartbeatStale', 'CimRunRestartLoop', 'CimWorkerCrashLooping', 'CimQueueGrowing', 'CimApiErrors']) {
+    for (const a of [
+      'CimRunHung',
+      'CimRankHeartbeatStale',
+      'CimRunRestartLoop',
+      'CimWorkerCrashLooping',
+      'CimQueueGrowing',
+      'CimApiErrors',
+    ]) {
       assert.ok(names.includes(a), a);
     }
     for (const r of rules) assert.match(r.labels?.severity ?? '', /^(page|warning)$/, r.alert);

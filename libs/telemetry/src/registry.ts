@@ -65,7 +65,11 @@ export function histogramOf<const L extends readonly string[]>(
   const existing = registry.getSingleMetric(s.name);
   if (existing) return expectKind(existing, Histogram, s) as Histogram<Labels<L>>;
   return new Histogram({
-    name: s.name, help: s.help, labelNames: s.labelNames, buckets: [...(s.buckets ?? [])], registers: [registry],
+    name: s.name,
+    help: s.help,
+    labelNames: s.labelNames,
+    buckets: [...(s.buckets ?? [])],
+    registers: [registry],
   });
 }
 

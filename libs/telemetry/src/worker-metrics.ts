@@ -85,8 +85,18 @@ export function workerMetrics(registry: Registry, opts: WorkerMetricsOptions): W
   info.set({ worker: opts.worker, backend: opts.backend }, 1);
   busy.set({ worker: opts.worker }, 0);
 
-  const perRank = [steps, stepSeconds, imagesPerSecond, loss, lr, targetMomentum, allreduceSeconds,
-    allreduceBytes, dataWaitSeconds, heartbeat] as const;
+  const perRank = [
+    steps,
+    stepSeconds,
+    imagesPerSecond,
+    loss,
+    lr,
+    targetMomentum,
+    allreduceSeconds,
+    allreduceBytes,
+    dataWaitSeconds,
+    heartbeat,
+  ] as const;
   /** run_id → rank handles and the failure reasons seen, for forgetRun */
   const runs = new Map<string, { ranks: Map<number, RankMetrics>; reasons: Set<string> }>();
 
@@ -147,8 +157,21 @@ export function workerMetrics(registry: Registry, opts: WorkerMetricsOptions): W
   }
 
   return {
-    info, busy, steps, stepSeconds, imagesPerSecond, loss, lr, targetMomentum, allreduceSeconds,
-    allreduceBytes, dataWaitSeconds, heartbeat, failures, checkpointWriteSeconds, checkpointBytes,
+    info,
+    busy,
+    steps,
+    stepSeconds,
+    imagesPerSecond,
+    loss,
+    lr,
+    targetMomentum,
+    allreduceSeconds,
+    allreduceBytes,
+    dataWaitSeconds,
+    heartbeat,
+    failures,
+    checkpointWriteSeconds,
+    checkpointBytes,
     setBusy: (b) => busy.set({ worker: opts.worker }, b ? 1 : 0),
     rank,
     forgetRun,

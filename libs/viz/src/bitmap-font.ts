@@ -64,14 +64,7 @@ export function textWidth(text: string, scale = 1): number {
 }
 
 /** Draws `text` with its top-left corner at (x, y); each font pixel becomes a scale×scale block. */
-export function drawText(
-  raster: Raster,
-  x: number,
-  y: number,
-  text: string,
-  colour: readonly [number, number, number],
-  scale = 1,
-): void {
+export function drawText(raster: Raster, x: number, y: number, text: string, colour: readonly [number, number, number], scale = 1): void {
   let penX = x;
   for (const ch of text.toUpperCase()) {
     const rows = (GLYPHS[ch] ?? GLYPHS[' ']).split(' ');

@@ -24,9 +24,5 @@ export function viridis(t: number): [number, number, number] {
   const u = f - i;
   const a = VIRIDIS_STOPS[i];
   const b = VIRIDIS_STOPS[i + 1];
-  return [
-    Math.round(a[0] + (b[0] - a[0]) * u),
-    Math.round(a[1] + (b[1] - a[1]) * u),
-    Math.round(a[2] + (b[2] - a[2]) * u),
-  ];
+  return [Math.round(a[0] + (b[0] - a[0]) * u), Math.round(a[1] + (b[1] - a[1]) * u), Math.round(a[2] + (b[2] - a[2]) * u)];
 }

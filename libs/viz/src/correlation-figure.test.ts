@@ -34,7 +34,12 @@ test('the PNG decodes to the laid-out size; 32 px contexts are upscaled to 192 p
   const [cx, cy] = layout.panels(2).context;
   const o = (3 * 32 + 20) * 3;
   const expected = [...input.context.data.subarray(o, o + 3)];
-  for (const [dx, dy] of [[0, 0], [5, 5], [2, 4]]) assert.deepEqual(img.at(cx + 20 * 6 + dx, cy + 3 * 6 + dy), expected);
+  for (const [dx, dy] of [
+    [0, 0],
+    [5, 5],
+    [2, 4],
+  ])
+    assert.deepEqual(img.at(cx + 20 * 6 + dx, cy + 3 * 6 + dy), expected);
 });
 
 test('outlines sit exactly on the mask boundary, with a dark halo just outside', async () => {
@@ -50,7 +55,10 @@ test('outlines sit exactly on the mask boundary, with a dark halo just outside',
   const t = layout.outline;
   assert.equal(t, 2);
   const img = await decode(png);
-  const { context: [cx, cy], prediction: [px, py] } = layout.panels(0);
+  const {
+    context: [cx, cy],
+    prediction: [px, py],
+  } = layout.panels(0);
   const inBox = (x: number, y: number, grow: number) => x >= 48 - grow && x < 96 + grow && y >= 60 - grow && y < 120 + grow;
   const v = viridis(0);
   const heat = [0, 1, 2].map((k) => Math.round(0.4 * 128 + 0.6 * v[k]));
@@ -59,7 +67,7 @@ test('outlines sit exactly on the mask boundary, with a dark halo just outside',
     for (let x = 0; x < layout.panelWidth; x++) {
       const onOutline: boolean = inBox(x, y, 0) && !(x >= 48 + t && x < 96 - t && y >= 60 + t && y < 120 - t);
       // the halo is the 4-neighbourhood ring, so the ring's corners stay background
-      const onHalo = !inBox(x, y, 0) && (inBox(x, y, 1) && ((x >= 48 && x < 96) || (y >= 60 && y < 120)));
+      const onHalo = !inBox(x, y, 0) && inBox(x, y, 1) && ((x >= 48 && x < 96) || (y >= 60 && y < 120));
       const ctx: number[] = onOutline ? [...TRUE_OUTLINE_ON_CONTEXT] : onHalo ? [...OUTLINE_HALO] : [128, 128, 128];
       const pred: number[] = onOutline ? [...TRUE_OUTLINE_ON_PREDICTION] : onHalo ? [...OUTLINE_HALO] : heat;
       assert.deepEqual(img.at(cx + x, cy + y), ctx, `context panel (${x}, ${y})`);
@@ -101,10 +109,7 @@ test('viridis endpoints and clamping', () => {
 
 test('mismatched inputs are rejected with a clear message', async () => {
   const input = exampleFigureInput(16);
-  await assert.rejects(
-    renderCorrelationFigure({ ...input, predicted: input.predicted.slice(1) }),
-    /3 exemplars, 3 masks, 2 predictions/,
-  );
+  await assert.rejects(renderCorrelationFigure({ ...input, predicted: input.predicted.slice(1) }), /3 exemplars, 3 masks, 2 predictions/);
   await assert.rejects(
     renderCorrelationFigure({ ...input, trueMasks: [new Uint8Array(5), ...input.trueMasks.slice(1)] }),
     /mask\/prediction 0 must have 16×16 = 256 values/,

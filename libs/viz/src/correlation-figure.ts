@@ -92,9 +92,7 @@ export async function renderCorrelationFigure(input: CorrelationFigureInput): Pr
   checkImage('context', context);
   if (exemplars.length === 0) throw new Error('renderCorrelationFigure: no exemplars');
   if (trueMasks.length !== exemplars.length || predicted.length !== exemplars.length) {
-    throw new Error(
-      `renderCorrelationFigure: ${exemplars.length} exemplars, ${trueMasks.length} masks, ${predicted.length} predictions`,
-    );
+    throw new Error(`renderCorrelationFigure: ${exemplars.length} exemplars, ${trueMasks.length} masks, ${predicted.length} predictions`);
   }
   exemplars.forEach((e, t) => checkImage(`exemplar ${t}`, e));
   for (let t = 0; t < exemplars.length; t++) {
@@ -218,13 +216,7 @@ export function forEachOutlinePixel(
 }
 
 /** Visits the pixels of the upscaled panel just outside the mask: 4-neighbours of an inside pixel. */
-export function forEachHaloPixel(
-  mask: Uint8Array,
-  w: number,
-  h: number,
-  s: number,
-  visit: (x: number, y: number) => void,
-): void {
+export function forEachHaloPixel(mask: Uint8Array, w: number, h: number, s: number, visit: (x: number, y: number) => void): void {
   const W = w * s;
   const H = h * s;
   const inside = insideUpscaled(mask, w, h, s);

@@ -4,9 +4,28 @@ import { AddressPolicy, parseAllowedNetworks } from './address-policy.ts';
 import { checkWebhookUrl, WebhookUrlError } from './webhook-url.ts';
 
 const BLOCKED = [
-  '127.0.0.1', '127.8.9.10', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
-  '224.0.0.1', '255.255.255.255', '::1', '::', '::7f00:1', '::ffff:127.0.0.1', '::ffff:a9fe:a9fe', '64:ff9b::a9fe:a9fe', '2002:7f00:1::1', 'fd00:ec2::254',
-  'fc00::1', 'fe80::1', 'ff02::1',
+  '127.0.0.1',
+  '127.8.9.10',
+  '10.0.0.1',
+  '172.16.0.1',
+  '172.31.255.255',
+  '192.168.1.1',
+  '169.254.169.254',
+  '100.64.0.1',
+  '0.0.0.0',
+  '224.0.0.1',
+  '255.255.255.255',
+  '::1',
+  '::',
+  '::7f00:1',
+  '::ffff:127.0.0.1',
+  '::ffff:a9fe:a9fe',
+  '64:ff9b::a9fe:a9fe',
+  '2002:7f00:1::1',
+  'fd00:ec2::254',
+  'fc00::1',
+  'fe80::1',
+  'ff02::1',
 ];
 const PUBLIC = ['8.8.8.8', '1.1.1.1', '172.32.0.1', '192.169.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'];
 
@@ -32,7 +51,15 @@ test("an admin's allowance opens exactly its networks", () => {
 
 test('checkWebhookUrl: syntax, then every resolved address (a name with one private address among public ones is refused)', async () => {
   const p = new AddressPolicy();
-  const dns = async (h: string) => (h === 'mixed.example' ? [{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.5', family: 4 }] : h === 'ok.example' ? [{ address: '93.184.216.34', family: 4 }] : Promise.reject(Object.assign(new Error('nx'), { code: 'ENOTFOUND' })));
+  const dns = async (h: string) =>
+    h === 'mixed.example'
+      ? [
+          { address: '93.184.216.34', family: 4 },
+          { address: '10.0.0.5', family: 4 },
+        ]
+      : h === 'ok.example'
+        ? [{ address: '93.184.216.34', family: 4 }]
+        : Promise.reject(Object.assign(new Error('nx'), { code: 'ENOTFOUND' }));
   assert.equal((await checkWebhookUrl('https://ok.example/hook?x=1', p, dns)).href, 'https://ok.example/hook?x=1');
   const refusal = async (url: string) => {
     try {

@@ -90,7 +90,10 @@ export function parseCidr(cidr: string): { net: string; prefix: number; family: 
 
 /** CIM_WEBHOOK_ALLOWED_NETWORKS: comma-separated CIDRs → the list, or throws naming the bad one */
 export function parseAllowedNetworks(text: string | undefined): string[] {
-  const list = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const c of list) parseCidr(c);
   return list;
 }

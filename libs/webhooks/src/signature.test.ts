@@ -36,7 +36,9 @@ test('secrets: whsec_ + 43 base64url chars (32 bytes), never repeated', () => {
 test('the Node verification recipe in docs/webhooks.md accepts our signatures and refuses stale, tampered or foreign ones', async () => {
   const md = readFileSync(new URL('../../../docs/webhooks.md', import.meta.url), 'utf8');
   const code = /```js\n([\s\S]*?)```/.exec(md)![1] + '\nexport { verify };\n';
-  const { verify } = (await import(`data:text/javascript,${encodeURIComponent(code)}`)) as { verify(s: string, b: string, h: string): boolean };
+  const { verify } = (await import(`data:text/javascript,${encodeURIComponent(code)}`)) as {
+    verify(s: string, b: string, h: string): boolean;
+  };
   const now = Math.floor(Date.now() / 1000);
   const body = '{"type":"run.failed"}';
   assert.deepEqual(

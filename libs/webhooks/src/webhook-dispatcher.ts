@@ -69,14 +69,17 @@ export class WebhookDispatcher {
   constructor(private readonly o: WebhookDispatcherOptions) {
     this.attempts = o.attempts ?? 10;
     this.backoffMs = o.backoffMs ?? 5000;
-    if (!Number.isInteger(this.attempts) || this.attempts < 1) throw new RangeError(`attempts must be an integer ≥ 1, got ${this.attempts}`);
+    if (!Number.isInteger(this.attempts) || this.attempts < 1)
+      throw new RangeError(`attempts must be an integer ≥ 1, got ${this.attempts}`);
   }
 
   async start(): Promise<void> {
     const connection = redisConnection(this.o.redisUrl);
     this.queue = new Queue<WebhookJobData>(WEBHOOKS_QUEUE, { connection, prefix: this.o.prefix });
     this.worker = new Worker<WebhookJobData>(WEBHOOKS_QUEUE, (job) => this.deliver(job), {
-      connection, prefix: this.o.prefix, concurrency: this.o.concurrency ?? 8,
+      connection,
+      prefix: this.o.prefix,
+      concurrency: this.o.concurrency ?? 8,
     });
     this.worker.on('error', (e) => this.o.log?.(`webhook worker error: ${e.message}`));
     await Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]);
@@ -106,17 +109,19 @@ export class WebhookDispatcher {
     const rows = await db.$queryRaw<{ id: string }[]>`
       SELECT id::text FROM webhook_deliveries WHERE enqueued_at IS NULL ORDER BY created_at LIMIT ${SCAN_BATCH}`;
     if (rows.length === 0) return 0;
-    await this.queue!.addBulk(rows.map((r) => ({
-      name: 'deliver',
-      data: { deliveryId: r.id },
-      opts: {
-        jobId: `whd-${r.id}`,
-        attempts: this.attempts,
-        backoff: { type: 'exponential', delay: this.backoffMs },
-        removeOnComplete: { age: 3600 },
-        removeOnFail: { age: 86_400 },
-      },
-    })));
+    await this.queue!.addBulk(
+      rows.map((r) => ({
+        name: 'deliver',
+        data: { deliveryId: r.id },
+        opts: {
+          jobId: `whd-${r.id}`,
+          attempts: this.attempts,
+          backoff: { type: 'exponential', delay: this.backoffMs },
+          removeOnComplete: { age: 3600 },
+          removeOnFail: { age: 86_400 },
+        },
+      })),
+    );
     const ids = rows.map((r) => r.id);
     await db.$executeRaw`UPDATE webhook_deliveries SET enqueued_at = now() WHERE id = ANY(${ids}::uuid[]) AND enqueued_at IS NULL`;
     return rows.length;
@@ -151,7 +156,10 @@ export class WebhookDispatcher {
           last_attempt_at = now(), finished_at = CASE WHEN ${status} = 'pending' THEN NULL ELSE now() END,
           attempt_log = attempt_log || ${JSON.stringify([entry])}::jsonb
       WHERE id = ${d.id}::uuid`;
-    this.o.log?.(`webhook delivery ${d.id} (${d.event}) attempt ${attempt}: ${r.error ?? `HTTP ${r.statusCode}`}`, { webhook_id: d.webhookId, run_id: d.runId });
+    this.o.log?.(`webhook delivery ${d.id} (${d.event}) attempt ${attempt}: ${r.error ?? `HTTP ${r.statusCode}`}`, {
+      webhook_id: d.webhookId,
+      run_id: d.runId,
+    });
     if (r.error === undefined) return;
     if (status === 'failed') throw new UnrecoverableError(r.error);
     throw new Error(r.error);

@@ -87,7 +87,8 @@ export async function postWebhook(o: WebhookPostOptions): Promise<WebhookPostRes
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) return resolve(done({ statusCode: status, refused: false }));
           const text = Buffer.concat(chunks).toString('utf8').slice(0, KEEP_RESPONSE).replace(/\s+/g, ' ').trim();
-          const where = status >= 300 && status < 400 ? ` (redirects are not followed${res.headers.location ? `: ${res.headers.location}` : ''})` : '';
+          const where =
+            status >= 300 && status < 400 ? ` (redirects are not followed${res.headers.location ? `: ${res.headers.location}` : ''})` : '';
           resolve(done({ statusCode: status, error: `HTTP ${status}${where}${text ? `: ${text}` : ''}`, refused: false }));
         });
         res.on('error', (e) => resolve(done({ statusCode: res.statusCode, error: `response: ${e.message}`, refused: false })));
@@ -96,7 +97,9 @@ export async function postWebhook(o: WebhookPostOptions): Promise<WebhookPostRes
     req.on('timeout', () => req.destroy(new Error(`no response within ${o.timeoutMs} ms`)));
     req.on('error', (e) => {
       const refused = e instanceof RefusedAddress;
-      resolve(done({ error: refused ? `refused: ${e.message}` : `${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`, refused }));
+      resolve(
+        done({ error: refused ? `refused: ${e.message}` : `${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`, refused }),
+      );
     });
     req.end(o.body);
   });

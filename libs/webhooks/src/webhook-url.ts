@@ -28,7 +28,8 @@ export function parseWebhookUrl(text: string): URL {
     throw new WebhookUrlError(`url "${text}" is not an absolute URL`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new WebhookUrlError(`url must be http:// or https://, got ${u.protocol}//`);
-  if (u.username || u.password) throw new WebhookUrlError('url must not carry credentials (user:password@); authenticate deliveries by their signature');
+  if (u.username || u.password)
+    throw new WebhookUrlError('url must not carry credentials (user:password@); authenticate deliveries by their signature');
   if (u.hash) throw new WebhookUrlError('url must not have a #fragment');
   if (!u.hostname) throw new WebhookUrlError('url has no host');
   return u;

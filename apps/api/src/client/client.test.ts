@@ -37,7 +37,10 @@ test('the committed client types equal a fresh generation from the OpenAPI docum
 });
 
 test('the client and its example type-check as a browser sees them (DOM, no Node types)', () => {
-  const r = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'libs/client/tsconfig.json'], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'libs/client/tsconfig.json'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 

@@ -9,7 +9,14 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const inert = {} as never;
   // @fastify/rate-limit's Redis store defines its Lua command when the app is built
   const redis = { defineCommand: () => undefined } as never;
-  const deps: ApiDeps = { db: inert, redis, runsQueue: inert, figuresQueue: inert, s3: { client: inert, bucket: 'unused' }, registry: new Registry() };
+  const deps: ApiDeps = {
+    db: inert,
+    redis,
+    runsQueue: inert,
+    figuresQueue: inert,
+    s3: { client: inert, bucket: 'unused' },
+    registry: new Registry(),
+  };
   const app = await buildApp(deps);
   try {
     return app.swagger() as unknown as Record<string, unknown>;

@@ -29,9 +29,11 @@ export async function decodeUploadImage(text: string): Promise<UploadImage> {
   const b64 = (m ? text.slice(m[0].length) : text).replace(/\s+/g, '');
   if (b64.length === 0) throw new UploadImageError('image is empty');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 === 1) throw new UploadImageError('image is not base64');
-  if (Math.floor((b64.length * 3) / 4) > MAX_UPLOAD_BYTES + 2) throw new UploadImageError(`image is larger than ${MAX_UPLOAD_BYTES} bytes (2 MiB) decoded`);
+  if (Math.floor((b64.length * 3) / 4) > MAX_UPLOAD_BYTES + 2)
+    throw new UploadImageError(`image is larger than ${MAX_UPLOAD_BYTES} bytes (2 MiB) decoded`);
   const bytes = Buffer.from(b64, 'base64');
-  if (bytes.length > MAX_UPLOAD_BYTES) throw new UploadImageError(`image is ${bytes.length} bytes decoded; at most ${MAX_UPLOAD_BYTES} (2 MiB)`);
+  if (bytes.length > MAX_UPLOAD_BYTES)
+    throw new UploadImageError(`image is ${bytes.length} bytes decoded; at most ${MAX_UPLOAD_BYTES} (2 MiB)`);
   const isPng = bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
   if (!isPng && !isJpeg) throw new UploadImageError('image must be a PNG or a JPEG (its first bytes are neither signature)');

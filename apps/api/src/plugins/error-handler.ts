@@ -32,7 +32,9 @@ export default fp(
       if (err instanceof HttpError) return reply.status(err.statusCode).send(err.toBody());
       const status = err.statusCode ?? 500;
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return reply.status(413).send(body(413, `request body is larger than the ${request.routeOptions.bodyLimit ?? BODY_LIMIT}-byte limit`));
+        return reply
+          .status(413)
+          .send(body(413, `request body is larger than the ${request.routeOptions.bodyLimit ?? BODY_LIMIT}-byte limit`));
       }
       if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
         return reply.status(400).send(body(400, `body is not valid JSON: ${err.message}`));

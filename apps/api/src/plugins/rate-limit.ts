@@ -34,6 +34,9 @@ export async function registerRateLimit(app: FastifyInstance, opts: RateLimitOpt
     skipOnError: true,
     keyGenerator: callerKey,
     errorResponseBuilder: (_request, ctx) =>
-      new TooManyRequests(`rate limit: at most ${ctx.max} requests per ${Math.round(opts.windowMs / 1000)} s per token; retry in ${Math.ceil(ctx.ttl / 1000)} s`, Math.ceil(ctx.ttl / 1000)),
+      new TooManyRequests(
+        `rate limit: at most ${ctx.max} requests per ${Math.round(opts.windowMs / 1000)} s per token; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+        Math.ceil(ctx.ttl / 1000),
+      ),
   });
 }

@@ -36,7 +36,10 @@ export default fp<ApiDeps>(
   async (app, deps) => {
     let figuresQueue = deps.figuresQueue;
     if (!figuresQueue) {
-      const own = new Queue<FigureJobData>(FIGURES_QUEUE, { connection: deps.runsQueue.opts.connection, prefix: deps.queuePrefix ?? 'bull' });
+      const own = new Queue<FigureJobData>(FIGURES_QUEUE, {
+        connection: deps.runsQueue.opts.connection,
+        prefix: deps.queuePrefix ?? 'bull',
+      });
       app.addHook('onClose', async () => own.close());
       figuresQueue = own;
     }

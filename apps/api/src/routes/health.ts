@@ -24,7 +24,11 @@ async function probe(what: Promise<unknown>, onError: (err: unknown) => void): P
   }
 }
 
-const StringEnumOk = Type.Unsafe<'ok' | 'unavailable'>({ type: 'string', enum: ['ok', 'unavailable'], description: 'ok, or unavailable (details only in the log)' });
+const StringEnumOk = Type.Unsafe<'ok' | 'unavailable'>({
+  type: 'string',
+  enum: ['ok', 'unavailable'],
+  description: 'ok, or unavailable (details only in the log)',
+});
 
 const Readiness = Type.Object({
   ok: Type.Boolean(),

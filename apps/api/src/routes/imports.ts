@@ -26,13 +26,17 @@ const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Weights a team brings (e.g. a PyTorch state_dict converted with safetensors.torch.save_file) are uploaded ' +
           'with a presigned PUT to s3://<bucket>/imports/<team>/<upload id>/<name>; finetune and eval runs take them ' +
-          'as source.uri. A source uri outside the team\'s own import area (or its own runs\' checkpoints) is refused.',
+          "as source.uri. A source uri outside the team's own import area (or its own runs' checkpoints) is refused.",
         tags: ['artifacts'],
         security: bearer,
         body: Type.Object(
           {
             name: Type.String({ pattern: IMPORT_NAME_PATTERN, description: 'the file name, e.g. vit-b16.safetensors' }),
-            bytes: Type.Integer({ minimum: 1, maximum: MAX_IMPORT_BYTES, description: 'the file size; the PUT must carry exactly this many bytes' }),
+            bytes: Type.Integer({
+              minimum: 1,
+              maximum: MAX_IMPORT_BYTES,
+              description: 'the file size; the PUT must carry exactly this many bytes',
+            }),
           },
           { additionalProperties: false },
         ),

@@ -32,7 +32,10 @@ export default async function portalRoutes(app: FastifyInstance, opts: { dir?: s
     app.get(url, { schema: { hide: true } }, async (_request, reply) => {
       reply.header('cache-control', 'no-cache');
       // figures and downloads are presigned S3 URLs on another origin: images may come from anywhere
-      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'");
+      reply.header(
+        'content-security-policy',
+        "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+      );
       if (!built) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);
       return reply.sendFile('index.html', dir!);
     });

@@ -10,13 +10,21 @@ const asJson = (c: object) => c as unknown as Record<string, unknown>;
 /** computed once: presets are constants of the config lib */
 function catalog() {
   return {
-    pretrain: Object.entries(presetCatalog.pretrain).map(([name, p]) => ({ name, description: p.description, config: asJson(resolvePretrainConfig(name)) })),
+    pretrain: Object.entries(presetCatalog.pretrain).map(([name, p]) => ({
+      name,
+      description: p.description,
+      config: asJson(resolvePretrainConfig(name)),
+    })),
     finetune: Object.entries(presetCatalog.finetune).map(([name, p]) => ({
       name,
       description: p.description,
       config: asJson(resolveFinetuneConfig(p.config as Partial<FinetuneConfig>)),
     })),
-    eval: Object.entries(presetCatalog.eval).map(([name, p]) => ({ name, description: p.description, config: asJson(resolveEvalConfig(p.config as Partial<EvalConfig>)) })),
+    eval: Object.entries(presetCatalog.eval).map(([name, p]) => ({
+      name,
+      description: p.description,
+      config: asJson(resolveEvalConfig(p.config as Partial<EvalConfig>)),
+    })),
   };
 }
 

@@ -9,7 +9,7 @@ const QueueEntry = Type.Object({
   teamId: Uuid,
   kind: StringEnum(RUN_KINDS),
   priority: Type.Integer(),
-  position: Type.Integer({ description: '1-based, among every team\'s queued runs' }),
+  position: Type.Integer({ description: "1-based, among every team's queued runs" }),
   queuedAt: Nullable(IsoTime),
   estimatedStartAt: IsoTime,
 });

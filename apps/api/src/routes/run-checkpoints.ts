@@ -92,7 +92,8 @@ const checkpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
         where: { id: cid, OR: [{ runId: id }, ...(run.sourceCheckpointId === cid ? [{ id: cid }] : [])] },
       });
       if (!cp) throw notFound(`checkpoint ${cid} not found in run ${id}`);
-      if (cp.status !== CheckpointStatus.COMPLETE) throw conflict(`checkpoint ${cid} is ${cp.status}; only COMPLETE checkpoints can be downloaded`);
+      if (cp.status !== CheckpointStatus.COMPLETE)
+        throw conflict(`checkpoint ${cid} is ${cp.status}; only COMPLETE checkpoints can be downloaded`);
       const expiresAt = new Date(Date.now() + presignSeconds * 1000).toISOString();
 
       if (cp.runId === null) {
@@ -101,12 +102,17 @@ const checkpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const name = loc.key.slice(loc.key.lastIndexOf('/') + 1);
         const file = request.query.file ?? name;
         if (file !== name) throw notFound(`imported checkpoint ${cid} has one file: ${name}`);
-        const head = await s3.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key })).catch((err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
-          // the imported object was deleted (or moved) after the run pinned it
-          if (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404) throw gone(`imported checkpoint ${cid}'s file ${name} no longer exists in storage`);
-          throw err;
+        const head = await s3.client
+          .send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }))
+          .catch((err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+            // the imported object was deleted (or moved) after the run pinned it
+            if (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)
+              throw gone(`imported checkpoint ${cid}'s file ${name} no longer exists in storage`);
+            throw err;
+          });
+        const url = await getSignedUrl(s3.client, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+          expiresIn: presignSeconds,
         });
-        const url = await getSignedUrl(s3.client, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { expiresIn: presignSeconds });
         return { url, file, sha256: null, bytes: head.ContentLength ?? 0, expiresAt };
       }
 

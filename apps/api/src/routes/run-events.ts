@@ -35,7 +35,9 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         orderBy: [{ at: 'asc' }, { id: 'asc' }],
         take: MAX_EVENTS,
       });
-      return { events: rows.map((e) => ({ id: e.id.toString(), at: e.at.toISOString(), type: e.type, message: e.message, data: e.data ?? null })) };
+      return {
+        events: rows.map((e) => ({ id: e.id.toString(), at: e.at.toISOString(), type: e.type, message: e.message, data: e.data ?? null })),
+      };
     },
   );
 };

@@ -38,7 +38,8 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: "A pre-training's correlation-map figures, oldest first",
-        description: 'Held-out figures (one per checkpoint, the same image at every step) and uploaded-image figures; a ready one has a presigned url.',
+        description:
+          'Held-out figures (one per checkpoint, the same image at every step) and uploaded-image figures; a ready one has a presigned url.',
         tags: ['figures'],
         security: bearer,
         params: Type.Object({ id: Uuid }),
@@ -49,21 +50,23 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { db, s3, presignSeconds } = app.services;
       await assertVisibleRun(db, request.principal!, request.params.id);
       const rows = await db.figure.findMany({ where: { runId: request.params.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-      const items = await Promise.all(rows.map(async (f) => ({
-        id: f.id,
-        checkpointId: f.checkpointId,
-        step: f.step,
-        source: f.source as 'heldout' | 'upload',
-        status: f.status as 'pending' | 'ready' | 'failed',
-        createdAt: f.createdAt.toISOString(),
-        ...(f.error ? { error: f.error } : {}),
-        ...(f.status === 'ready' && f.key
-          ? {
-              url: await getSignedUrl(s3.client, new GetObjectCommand({ Bucket: s3.bucket, Key: f.key }), { expiresIn: presignSeconds }),
-              ...(f.width !== null && f.height !== null ? { width: f.width, height: f.height } : {}),
-            }
-          : {}),
-      })));
+      const items = await Promise.all(
+        rows.map(async (f) => ({
+          id: f.id,
+          checkpointId: f.checkpointId,
+          step: f.step,
+          source: f.source as 'heldout' | 'upload',
+          status: f.status as 'pending' | 'ready' | 'failed',
+          createdAt: f.createdAt.toISOString(),
+          ...(f.error ? { error: f.error } : {}),
+          ...(f.status === 'ready' && f.key
+            ? {
+                url: await getSignedUrl(s3.client, new GetObjectCommand({ Bucket: s3.bucket, Key: f.key }), { expiresIn: presignSeconds }),
+                ...(f.width !== null && f.height !== null ? { width: f.width, height: f.height } : {}),
+              }
+            : {}),
+        })),
+      );
       return { items };
     },
   );
@@ -97,14 +100,16 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const run = await db.run.findUniqueOrThrow({ where: { id: runId }, select: { kind: true } });
       if (run.kind !== 'pretrain') throw badRequest(`figures are drawn for pre-training checkpoints; run ${runId} is a ${run.kind} run`);
       const { checkpoint } = request.body;
-      const cp = checkpoint === 'latest'
-        ? await db.checkpoint.findFirst({ where: { runId, status: CheckpointStatus.COMPLETE }, orderBy: { step: 'desc' } })
-        : await db.checkpoint.findFirst({ where: { id: checkpoint, runId } });
+      const cp =
+        checkpoint === 'latest'
+          ? await db.checkpoint.findFirst({ where: { runId, status: CheckpointStatus.COMPLETE }, orderBy: { step: 'desc' } })
+          : await db.checkpoint.findFirst({ where: { id: checkpoint, runId } });
       if (!cp) {
         if (checkpoint === 'latest') throw conflict(`run ${runId} has no COMPLETE checkpoint yet`);
         throw notFound(`checkpoint ${checkpoint} not found in run ${runId}`);
       }
-      if (cp.status !== CheckpointStatus.COMPLETE) throw conflict(`checkpoint ${cp.id} is ${cp.status}; figures need a COMPLETE checkpoint`);
+      if (cp.status !== CheckpointStatus.COMPLETE)
+        throw conflict(`checkpoint ${cp.id} is ${cp.status}; figures need a COMPLETE checkpoint`);
       let image;
       try {
         image = await decodeUploadImage(request.body.image);
@@ -113,18 +118,27 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw e;
       }
       const pending = await db.figure.count({ where: { runId, source: 'upload', status: 'pending' } });
-      if (pending >= MAX_PENDING_UPLOADS) throw conflict(`run ${runId} already has ${pending} uploaded figures waiting to be drawn; try again when they are done`);
+      if (pending >= MAX_PENDING_UPLOADS)
+        throw conflict(`run ${runId} already has ${pending} uploaded figures waiting to be drawn; try again when they are done`);
 
       const id = randomUUID();
       const inputKey = figureInputKey(runId, id, image.format);
-      await s3.client.send(new PutObjectCommand({
-        Bucket: s3.bucket, Key: inputKey, Body: image.bytes, ContentType: image.format === 'png' ? 'image/png' : 'image/jpeg',
-      }));
+      await s3.client.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: inputKey,
+          Body: image.bytes,
+          ContentType: image.format === 'png' ? 'image/png' : 'image/jpeg',
+        }),
+      );
       await db.figure.create({ data: { id, runId, checkpointId: cp.id, step: cp.step, source: 'upload', inputKey } });
       try {
         await enqueueFigure(figuresQueue, id);
       } catch (e) {
-        await db.figure.update({ where: { id }, data: { status: 'failed', error: `could not enqueue: ${(e as Error).message}`, finishedAt: new Date() } });
+        await db.figure.update({
+          where: { id },
+          data: { status: 'failed', error: `could not enqueue: ${(e as Error).message}`, finishedAt: new Date() },
+        });
         throw new HttpError(503, `figure ${id} could not be queued: ${(e as Error).message}`);
       }
       return reply.status(202).send({ id, status: 'pending' as const });

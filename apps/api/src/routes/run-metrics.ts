@@ -28,7 +28,13 @@ const Series = Type.Object({
 
 const SeriesList = Type.Object({
   series: Type.Array(
-    Type.Object({ name: Type.String(), rank: Nullable(Type.Integer()), points: Type.Integer(), firstStep: Type.Integer(), lastStep: Type.Integer() }),
+    Type.Object({
+      name: Type.String(),
+      rank: Nullable(Type.Integer()),
+      points: Type.Integer(),
+      firstStep: Type.Integer(),
+      lastStep: Type.Integer(),
+    }),
   ),
 });
 
@@ -73,7 +79,8 @@ const metricRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const runId = request.params.id;
       await assertVisibleRun(db, request.principal!, runId);
       const { name, rank, from, to, buckets, reduce } = request.query;
-      if (buckets !== undefined && request.query.every !== undefined) throw badRequest('querystring: give either every or buckets, not both');
+      if (buckets !== undefined && request.query.every !== undefined)
+        throw badRequest('querystring: give either every or buckets, not both');
       if (reduce !== undefined && buckets === undefined) throw badRequest('querystring/reduce needs buckets');
       if (name === undefined) {
         const rows = await db.$queryRaw<{ name: string; rank: number | null; points: number; firstStep: number; lastStep: number }[]>`
@@ -84,10 +91,20 @@ const metricRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const total = await db.metric.count({ where: { runId, name, rank: rank ?? null, step: { gte: from, lte: to } } });
       if (buckets !== undefined) {
         // a series that already fits is returned whole
-        const points = total <= 4 * buckets
-          ? await readMetricSeries(db, { runId, name, rank: rank ?? null, from, to })
-          : await readMetricMinMax(db, { runId, name, rank: rank ?? null, from, to, buckets });
-        return { runId, name, rank: rank ?? null, every: 1, buckets, reduce: 'minmax' as const, total, points: points.map((p) => ({ step: p.step, value: p.value, at: p.at.toISOString() })) };
+        const points =
+          total <= 4 * buckets
+            ? await readMetricSeries(db, { runId, name, rank: rank ?? null, from, to })
+            : await readMetricMinMax(db, { runId, name, rank: rank ?? null, from, to, buckets });
+        return {
+          runId,
+          name,
+          rank: rank ?? null,
+          every: 1,
+          buckets,
+          reduce: 'minmax' as const,
+          total,
+          points: points.map((p) => ({ step: p.step, value: p.value, at: p.at.toISOString() })),
+        };
       }
       const every = chooseEvery(total, request.query.every);
       const points = await readMetricSeries(db, { runId, name, rank: rank ?? null, from, to, every });

@@ -55,7 +55,12 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
             cursor: Type.Optional(Type.String({ maxLength: 200 })),
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs whose name contains this, ignoring case' })),
-            sourceRunId: Type.Optional(Type.String({ format: 'uuid', description: "runs whose pinned source checkpoint is this run's (its fine-tunes or evaluations)" })),
+            sourceRunId: Type.Optional(
+              Type.String({
+                format: 'uuid',
+                description: "runs whose pinned source checkpoint is this run's (its fine-tunes or evaluations)",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -107,7 +112,8 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: 'Cancel a queued or running run',
-        description: 'Sets CANCELLED, drops the waiting queue job and tells controllers and workers to stop its ranks. A finished run is a 409.',
+        description:
+          'Sets CANCELLED, drops the waiting queue job and tells controllers and workers to stop its ranks. A finished run is a 409.',
         tags: ['runs'],
         security: bearer,
         params: RunIdParams,

@@ -76,7 +76,12 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const stream = new RunStream(db, request.params.id, start);
       if (last === undefined) await stream.skipExisting();
       const conn = new SseConnection(request, reply, opts.heartbeatMs);
-      pump(conn, () => stream.poll(), () => stream.done, (err) => request.log.warn({ err }, 'run stream read failed'));
+      pump(
+        conn,
+        () => stream.poll(),
+        () => stream.done,
+        (err) => request.log.warn({ err }, 'run stream read failed'),
+      );
     },
   );
 
@@ -100,7 +105,12 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const start = last !== undefined ? parseTeamCursor(last) : await currentTeamCursor(db);
       const stream = new TeamStream(db, visibleRunsWhere(request.principal!), start);
       const conn = new SseConnection(request, reply, opts.heartbeatMs);
-      pump(conn, () => stream.poll(), () => false, (err) => request.log.warn({ err }, 'team stream read failed'));
+      pump(
+        conn,
+        () => stream.poll(),
+        () => false,
+        (err) => request.log.warn({ err }, 'team stream read failed'),
+      );
     },
   );
 };

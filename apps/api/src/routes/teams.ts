@@ -6,7 +6,8 @@ import { MAX_WORLD_SIZE } from '../schemas/run.ts';
 import { isUniqueViolation } from '../prisma-errors.ts';
 import { IsoTime, Uuid, bearer, errors } from '../schemas/common.ts';
 
-const quota = (description: string, maximum: number, minimum = 0) => Type.Union([Type.Integer({ minimum, maximum }), Type.Null()], { description: `${description}; null = no limit` });
+const quota = (description: string, maximum: number, minimum = 0) =>
+  Type.Union([Type.Integer({ minimum, maximum }), Type.Null()], { description: `${description}; null = no limit` });
 const Quotas = {
   maxActiveRanks: quota('ranks (GPUs) of its starting and running runs together', 100_000),
   maxQueuedRuns: quota('runs waiting in the queue', 100_000),
@@ -14,9 +15,21 @@ const Quotas = {
 };
 const Team = Type.Object({ id: Uuid, name: Type.String(), createdAt: IsoTime, ...Quotas });
 
-type TeamRow = { id: string; name: string; createdAt: Date; maxActiveRanks: number | null; maxQueuedRuns: number | null; maxPriority: number | null };
+type TeamRow = {
+  id: string;
+  name: string;
+  createdAt: Date;
+  maxActiveRanks: number | null;
+  maxQueuedRuns: number | null;
+  maxPriority: number | null;
+};
 const toTeam = (t: TeamRow) => ({
-  id: t.id, name: t.name, createdAt: t.createdAt.toISOString(), maxActiveRanks: t.maxActiveRanks, maxQueuedRuns: t.maxQueuedRuns, maxPriority: t.maxPriority,
+  id: t.id,
+  name: t.name,
+  createdAt: t.createdAt.toISOString(),
+  maxActiveRanks: t.maxActiveRanks,
+  maxQueuedRuns: t.maxQueuedRuns,
+  maxPriority: t.maxPriority,
 });
 
 const teamRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -59,7 +72,11 @@ const teamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: bearer,
         params: Type.Object({ id: Uuid }),
         body: Type.Object(
-          { maxActiveRanks: Type.Optional(Quotas.maxActiveRanks), maxQueuedRuns: Type.Optional(Quotas.maxQueuedRuns), maxPriority: Type.Optional(Quotas.maxPriority) },
+          {
+            maxActiveRanks: Type.Optional(Quotas.maxActiveRanks),
+            maxQueuedRuns: Type.Optional(Quotas.maxQueuedRuns),
+            maxPriority: Type.Optional(Quotas.maxPriority),
+          },
           { additionalProperties: false, minProperties: 1 },
         ),
         response: { 200: Team, ...errors(400, 401, 403, 404) },

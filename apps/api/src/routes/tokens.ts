@@ -52,7 +52,9 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
             teamId: Type.Optional(Uuid),
             admin: Type.Optional(Type.Boolean()),
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })),
-            expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_EXPIRES_IN, description: 'the token stops working after this long; default never' })),
+            expiresInSeconds: Type.Optional(
+              Type.Integer({ minimum: 60, maximum: MAX_EXPIRES_IN, description: 'the token stops working after this long; default never' }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -69,7 +71,11 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const token = generateToken();
       const row = await db.apiToken.create({
         data: {
-          teamId: teamId ?? null, admin, name: name ?? null, tokenHash: hashToken(token), prefix: tokenPrefix(token),
+          teamId: teamId ?? null,
+          admin,
+          name: name ?? null,
+          tokenHash: hashToken(token),
+          prefix: tokenPrefix(token),
           expiresAt: expiresInSeconds !== undefined ? new Date(Date.now() + expiresInSeconds * 1000) : null,
         },
       });
@@ -94,7 +100,10 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description: "An admin sees every token, or one team's with ?teamId=; a team token sees its own team's.",
         tags: ['admin'],
         security: bearer,
-        querystring: Type.Object({ teamId: Type.Optional(Uuid), includeRevoked: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { teamId: Type.Optional(Uuid), includeRevoked: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors(400, 401, 403) },
       },
     },
@@ -110,8 +119,15 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       });
       return {
         tokens: rows.map((r) => ({
-          id: r.id, prefix: r.prefix, teamId: r.teamId, admin: r.admin, name: r.name, createdAt: r.createdAt.toISOString(),
-          lastUsedAt: iso(r.lastUsedAt), expiresAt: iso(r.expiresAt), revokedAt: iso(r.revokedAt),
+          id: r.id,
+          prefix: r.prefix,
+          teamId: r.teamId,
+          admin: r.admin,
+          name: r.name,
+          createdAt: r.createdAt.toISOString(),
+          lastUsedAt: iso(r.lastUsedAt),
+          expiresAt: iso(r.expiresAt),
+          revokedAt: iso(r.revokedAt),
         })),
       };
     },
@@ -134,7 +150,8 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { db } = app.services;
       const row = await db.apiToken.findUnique({ where: { id: request.params.id } });
       // another team's token is as absent as a missing one
-      if (!row || (!p.admin && (row.teamId === null || row.teamId !== p.teamId || row.admin))) throw notFound(`token ${request.params.id} not found`);
+      if (!row || (!p.admin && (row.teamId === null || row.teamId !== p.teamId || row.admin)))
+        throw notFound(`token ${request.params.id} not found`);
       const revoked = row.revokedAt ?? (await db.apiToken.update({ where: { id: row.id }, data: { revokedAt: new Date() } })).revokedAt!;
       return { id: row.id, revokedAt: revoked.toISOString() };
     },

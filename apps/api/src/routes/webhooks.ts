@@ -89,7 +89,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Register a webhook for run state changes',
         description:
-          'Every state change of the team\'s runs among `events` (default: all five) is POSTed as JSON, signed: ' +
+          "Every state change of the team's runs among `events` (default: all five) is POSTed as JSON, signed: " +
           '`X-CIM-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Failed deliveries are retried with ' +
           'exponential backoff. The URL must be http(s) and must not resolve to a private, loopback, link-local or ' +
           'metadata address unless an admin allows that network.',
@@ -121,7 +121,13 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const secret = newWebhookSecret();
       const row = await db.webhook.create({
-        data: { teamId, url: url.href, secret, events: request.body.events ?? [...WEBHOOK_EVENTS], description: request.body.description ?? null },
+        data: {
+          teamId,
+          url: url.href,
+          secret,
+          events: request.body.events ?? [...WEBHOOK_EVENTS],
+          description: request.body.description ?? null,
+        },
       });
       return reply.status(201).send({ ...toWebhook(row), secret });
     },
@@ -178,7 +184,10 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { db } = app.services;
-      const hook = await db.webhook.findFirst({ where: { id: request.params.id, teamId: teamOf(request.principal!) }, select: { id: true } });
+      const hook = await db.webhook.findFirst({
+        where: { id: request.params.id, teamId: teamOf(request.principal!) },
+        select: { id: true },
+      });
       if (!hook) throw notFound(`webhook ${request.params.id} not found`);
       const rows = await db.webhookDelivery.findMany({
         where: { webhookId: hook.id },

@@ -30,7 +30,9 @@ export const RunPlan = Type.Object(
     stepsPerEpoch: Nullable(Type.Integer()),
     totalSteps: Nullable(Type.Integer()),
     warmupSteps: Nullable(Type.Integer()),
-    derivedBy: StringEnum(['api', 'worker'] as const, { description: 'api: from the config at submission (steps null when the data size is unknown); worker: from the data' }),
+    derivedBy: StringEnum(['api', 'worker'] as const, {
+      description: 'api: from the config at submission (steps null when the data size is unknown); worker: from the data',
+    }),
   },
   { description: 'derived once from the resolved config' },
 );
@@ -79,12 +81,22 @@ export const SubmitRunBody = Type.Object(
     preset: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'see GET /v1/presets' })),
     config: Type.Optional(
       Type.Union([runConfigInputSchemas.pretrain, runConfigInputSchemas.finetune, runConfigInputSchemas.eval], {
-        description: "fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded",
+        description:
+          "fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded",
       }),
     ),
-    worldSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WORLD_SIZE, description: 'ranks (GPUs); finetune and eval take 1. Default 1' })),
+    worldSize: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_WORLD_SIZE, description: 'ranks (GPUs); finetune and eval take 1. Default 1' }),
+    ),
     priority: Type.Optional(Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX, description: 'higher runs first. Default 0' })),
-    maxRestarts: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'gang restarts after infrastructure failures (lost worker or rank, Redis/S3/network errors) before the run FAILS; errors in the run itself fail it at once, and preemptions (SIGTERM) and rendezvous timeouts spend nothing. Default 3' })),
+    maxRestarts: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 20,
+        description:
+          'gang restarts after infrastructure failures (lost worker or rank, Redis/S3/network errors) before the run FAILS; errors in the run itself fail it at once, and preemptions (SIGTERM) and rendezvous timeouts spend nothing. Default 3',
+      }),
+    ),
     source: Type.Optional(
       Type.Object(
         {

@@ -39,7 +39,10 @@ export function formatRunCursor(c: RunCursor): string {
 
 export function parseRunCursor(text: string): RunCursor {
   const m = CURSOR.exec(text);
-  if (!m) throw badRequest(`Last-Event-ID must be <status ms>.<event id>.<metric id> as this stream sent it, got ${JSON.stringify(text.slice(0, 64))}`);
+  if (!m)
+    throw badRequest(
+      `Last-Event-ID must be <status ms>.<event id>.<metric id> as this stream sent it, got ${JSON.stringify(text.slice(0, 64))}`,
+    );
   return { statusMs: Number(m[1]), eventId: BigInt(m[2]), metricId: BigInt(m[3]) };
 }
 
@@ -70,8 +73,14 @@ export class RunStream {
   /** a new client (no Last-Event-ID): what already sits inside the windows is not news */
   async skipExisting(): Promise<void> {
     const [events, metrics] = await Promise.all([
-      this.db.runEvent.findMany({ where: { runId: this.runId, id: { gt: this.events.low, lte: this.events.position } }, select: { id: true } }),
-      this.db.metric.findMany({ where: { runId: this.runId, id: { gt: this.metrics.low, lte: this.metrics.position } }, select: { id: true } }),
+      this.db.runEvent.findMany({
+        where: { runId: this.runId, id: { gt: this.events.low, lte: this.events.position } },
+        select: { id: true },
+      }),
+      this.db.metric.findMany({
+        where: { runId: this.runId, id: { gt: this.metrics.low, lte: this.metrics.position } },
+        select: { id: true },
+      }),
     ]);
     this.events.markSeen(events);
     this.metrics.markSeen(metrics);
@@ -123,7 +132,11 @@ export class RunStream {
         select: { id: true, at: true, type: true, message: true, data: true },
       });
       for (const e of this.events.accept(rows)) {
-        out.push({ id: this.id(), event: 'run-event', data: { id: Number(e.id), at: e.at.toISOString(), type: e.type, message: e.message, data: e.data } });
+        out.push({
+          id: this.id(),
+          event: 'run-event',
+          data: { id: Number(e.id), at: e.at.toISOString(), type: e.type, message: e.message, data: e.data },
+        });
       }
       if (rows.length < EVENT_PAGE) break;
     }

@@ -21,7 +21,11 @@ export class SseConnection {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly onGone: (() => void)[] = [];
 
-  constructor(request: FastifyRequest, private readonly reply: FastifyReply, heartbeatMs: number) {
+  constructor(
+    request: FastifyRequest,
+    private readonly reply: FastifyReply,
+    heartbeatMs: number,
+  ) {
     reply.hijack();
     // headers set by hooks before the hijack (request id, CORS) go out with ours
     const headers = { ...reply.getHeaders() } as Record<string, string>;

@@ -15,7 +15,8 @@ export const LOOKBACK_MS = 5000;
 const PAGE = 500;
 
 export function parseTeamCursor(text: string): number {
-  if (!/^\d{1,15}$/.test(text)) throw badRequest(`Last-Event-ID must be the ms timestamp this stream sent, got ${JSON.stringify(text.slice(0, 64))}`);
+  if (!/^\d{1,15}$/.test(text))
+    throw badRequest(`Last-Event-ID must be the ms timestamp this stream sent, got ${JSON.stringify(text.slice(0, 64))}`);
   return Number(text);
 }
 
@@ -54,8 +55,14 @@ export class TeamStream {
           id: String(this.cursorMs),
           event: 'status',
           data: {
-            id: r.id, kind: r.kind, name: r.name, status: r.status, error: r.error, updatedAt: r.updatedAt.toISOString(),
-            startedAt: r.startedAt?.toISOString() ?? null, finishedAt: r.finishedAt?.toISOString() ?? null,
+            id: r.id,
+            kind: r.kind,
+            name: r.name,
+            status: r.status,
+            error: r.error,
+            updatedAt: r.updatedAt.toISOString(),
+            startedAt: r.startedAt?.toISOString() ?? null,
+            finishedAt: r.finishedAt?.toISOString() ?? null,
           },
         });
       }

@@ -44,7 +44,16 @@ export async function startApiTestEnv(extra: Partial<ApiDeps> = {}): Promise<Api
   const s3 = await startS3TestServer();
   const registry = new Registry();
   const adminToken = `admin-${randomBytes(24).toString('base64url')}`;
-  const app = await buildApp({ db, redis, runsQueue: queue, queuePrefix: prefix, s3: { client: s3.client, bucket: s3.bucket }, adminToken, registry, ...extra });
+  const app = await buildApp({
+    db,
+    redis,
+    runsQueue: queue,
+    queuePrefix: prefix,
+    s3: { client: s3.client, bucket: s3.bucket },
+    adminToken,
+    registry,
+    ...extra,
+  });
   let n = 0;
   let closed = false;
   return {

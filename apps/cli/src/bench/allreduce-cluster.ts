@@ -44,7 +44,9 @@ const repsFor = (sizeMB: number, reps: number | undefined) => reps ?? (sizeMB >=
 
 export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
   const cores = availableParallelism();
-  console.log(JSON.stringify({ bench: 'allreduce-local', ranksPerNode: o.ranksPerNode, ...(await localReduceSpeed(o.ranksPerNode)), cores }));
+  console.log(
+    JSON.stringify({ bench: 'allreduce-local', ranksPerNode: o.ranksPerNode, ...(await localReduceSpeed(o.ranksPerNode)), cores }),
+  );
   const servers = await startLocalRedisServers(o.shards);
   try {
     const N = o.nodes * o.ranksPerNode;
@@ -52,7 +54,16 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
     const self = fileURLToPath(import.meta.url);
     const reports = new Map<number, number[][]>();
     const children = Array.from({ length: N }, (_, rank) => {
-      const config: ChildConfig = { rank, worldSize: N, nodeName: `node-${Math.floor(rank / o.ranksPerNode)}`, redisUrls: servers.urls, runId, sizesMB: o.sizesMB, wire: o.wire, reps: o.reps };
+      const config: ChildConfig = {
+        rank,
+        worldSize: N,
+        nodeName: `node-${Math.floor(rank / o.ranksPerNode)}`,
+        redisUrls: servers.urls,
+        runId,
+        sizesMB: o.sizesMB,
+        wire: o.wire,
+        reps: o.reps,
+      };
       const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
       createInterface({ input: child.stdout }).on('line', (line) => {
         const r = JSON.parse(line) as { sizeMB: number; seconds: number[] };
@@ -76,11 +87,22 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
     const Sw = (sizeMB * 1e6 * (wire === 'float32' ? 4 : 2)) / 4;
     const shardBytes = M > 1 ? (M * Sw * (1 + (2 * (M - 1)) / M)) / o.shards : 0;
     const N = M * o.ranksPerNode;
-    console.log(JSON.stringify({
-      bench: 'allreduce-cluster', shards: o.shards, nodes: M, ranksPerNode: o.ranksPerNode, wire: M > 1 ? wire : 'none (one node)', sizeMB, reps: all[0].length,
-      secondsPerAllReduce: round(t), algBandwidthMBps: round((sizeMB * 1e6) / t / 1e6), busiestShardMBps: round(shardBytes / t / 1e6),
-      cores, oversubscribed: N + o.shards > cores,
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'allreduce-cluster',
+        shards: o.shards,
+        nodes: M,
+        ranksPerNode: o.ranksPerNode,
+        wire: M > 1 ? wire : 'none (one node)',
+        sizeMB,
+        reps: all[0].length,
+        secondsPerAllReduce: round(t),
+        algBandwidthMBps: round((sizeMB * 1e6) / t / 1e6),
+        busiestShardMBps: round(shardBytes / t / 1e6),
+        cores,
+        oversubscribed: N + o.shards > cores,
+      }),
+    );
   }
 }
 
@@ -124,7 +146,15 @@ async function localReduceSpeed(R: number): Promise<{ localSumGBps: number; unix
 }
 
 async function runRank(c: ChildConfig): Promise<void> {
-  const collective = await joinCollective({ redisUrls: c.redisUrls, nodeName: c.nodeName, runId: c.runId, rank: c.rank, worldSize: c.worldSize, wire: c.wire, timeoutMs: 120_000 });
+  const collective = await joinCollective({
+    redisUrls: c.redisUrls,
+    nodeName: c.nodeName,
+    runId: c.runId,
+    rank: c.rank,
+    worldSize: c.worldSize,
+    wire: c.wire,
+    timeoutMs: 120_000,
+  });
   for (const sizeMB of c.sizesMB) {
     const data = Float32Array.from({ length: Math.max(1, Math.round((sizeMB * 1e6) / 4)) }, (_, i) => Math.sin(i + c.rank));
     const seconds: number[] = [];

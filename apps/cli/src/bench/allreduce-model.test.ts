@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { commShare, ncclRingSeconds, predictAllReduce, type CostConstants } from './allreduce-model.ts';
 
 const c: CostConstants = {
-  opOverheadS: 0.01, messageOverheadS: 1e-4, shardBytesPerS: 1e9, nicBytesPerS: 25e9, localLinkBytesPerS: 2e9, localSumBytesPerS: 4e9, bucketBytes: 4e6,
+  opOverheadS: 0.01,
+  messageOverheadS: 1e-4,
+  shardBytesPerS: 1e9,
+  nicBytesPerS: 25e9,
+  localLinkBytesPerS: 2e9,
+  localSumBytesPerS: 4e9,
+  bucketBytes: 4e6,
 };
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-9, `${a} vs ${b}`);
 
@@ -25,6 +31,6 @@ test('one node has no cross-node part; one GPU a node has no local part', () => 
 });
 
 test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
-  close(ncclRingSeconds(344e6, 64, 90e9), ((2 * 63) / 64) * 344e6 / 90e9);
+  close(ncclRingSeconds(344e6, 64, 90e9), (((2 * 63) / 64) * 344e6) / 90e9);
   close(commShare(1, 3), 0.25);
 });

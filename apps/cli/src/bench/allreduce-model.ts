@@ -53,7 +53,7 @@ export function predictAllReduce(S: number, N: number, G: number, K: number, wir
 
 /** NCCL ring all-reduce: 2(N−1)/N·S bytes through each GPU's link at the bus bandwidth */
 export function ncclRingSeconds(S: number, N: number, busBytesPerS: number): number {
-  return ((2 * (N - 1)) / N) * S / busBytesPerS;
+  return (((2 * (N - 1)) / N) * S) / busBytesPerS;
 }
 
 /** communication share of a step that computes for `computeS` and then all-reduces (no overlap) */
@@ -70,7 +70,10 @@ export const MODELS = [
 export const NCCL_BUSBW = { intraNode: 208e9, interNode: 90e9 };
 
 function table(c: CostConstants, label: string): string {
-  const rows = [`| model | GPUs | K=1: s (comm %) | K=4 | K=16 | K=16, no node-local (G=1) | K=16, float32 wire | NCCL ring s (comm %) |`, '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = [
+    `| model | GPUs | K=1: s (comm %) | K=4 | K=16 | K=16, no node-local (G=1) | K=16, float32 wire | NCCL ring s (comm %) |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   const f = (p: number, step: number) => `${p < 0.1 ? p.toFixed(3) : p.toFixed(2)} (${Math.round(100 * commShare(p, step))}%)`;
   for (const m of MODELS) {
     for (const N of [8, 64, 256]) {

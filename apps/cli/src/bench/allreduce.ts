@@ -73,8 +73,12 @@ if (values.child) await runRank(JSON.parse(values.child) as ChildConfig);
 else if (values.shards !== undefined || values.nodes !== undefined) {
   const wire = values.wire === 'float32' || values.wire === 'float16' || values.wire === 'bfloat16' ? values.wire : 'auto';
   await runClusterBench({
-    shards: positive('shards', values.shards, 1), nodes: positive('nodes', values.nodes, 1), ranksPerNode: positive('ranks-per-node', values['ranks-per-node'], 2),
-    sizesMB: (process.argv.includes('--sizes') ? values.sizes : '0.004,4,23').split(',').map(Number), wire, reps: values.reps ? Number(values.reps) : undefined,
+    shards: positive('shards', values.shards, 1),
+    nodes: positive('nodes', values.nodes, 1),
+    ranksPerNode: positive('ranks-per-node', values['ranks-per-node'], 2),
+    sizesMB: (process.argv.includes('--sizes') ? values.sizes : '0.004,4,23').split(',').map(Number),
+    wire,
+    reps: values.reps ? Number(values.reps) : undefined,
   });
 } else await runBench();
 
@@ -90,8 +94,20 @@ async function runBench(): Promise<void> {
     const runId = `allreduce-${N}-${Date.now()}`;
     const reports = new Map<number, ChildReport[]>();
     const children = Array.from({ length: N }, (_, rank) => {
-      const config: ChildConfig = { rank, worldSize: N, sizesMB, reps: values.reps ? Number(values.reps) : undefined, redisUrl: values.redis, keyPrefix, runId, bucketBytes, wire };
-      const child = spawn(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const config: ChildConfig = {
+        rank,
+        worldSize: N,
+        sizesMB,
+        reps: values.reps ? Number(values.reps) : undefined,
+        redisUrl: values.redis,
+        keyPrefix,
+        runId,
+        bucketBytes,
+        wire,
+      };
+      const child = spawn(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(config)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       createInterface({ input: child.stdout }).on('line', (line) => {
         const report = JSON.parse(line) as ChildReport;
         const all = reports.get(report.sizeMB) ?? [];
@@ -114,20 +130,38 @@ async function runBench(): Promise<void> {
     const alg = S / t / 1e6;
     const bus = (alg * 2 * (N - 1)) / N;
     const raw = S / tRaw / 1e6;
-    console.log(JSON.stringify({
-      bench: 'allreduce', ranks: N, sizeMB, bucketMB: bucketBytes / 2 ** 20, wire, reps: all[0].allReduce.length,
-      secondsPerAllReduce: round(t), algBandwidthMBps: round(alg), busBandwidthMBps: round(bus),
-      rawSecondsPerOp: round(tRaw), rawMBps: round(raw), busToRaw: round(bus / raw, 3),
-      cores, oversubscribed: N + 1 > cores,
-      ...(N + 1 > cores ? { note: `${N} rank processes + redis-server share ${cores} cores: time-sliced, not parallel` } : {}),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'allreduce',
+        ranks: N,
+        sizeMB,
+        bucketMB: bucketBytes / 2 ** 20,
+        wire,
+        reps: all[0].allReduce.length,
+        secondsPerAllReduce: round(t),
+        algBandwidthMBps: round(alg),
+        busBandwidthMBps: round(bus),
+        rawSecondsPerOp: round(tRaw),
+        rawMBps: round(raw),
+        busToRaw: round(bus / raw, 3),
+        cores,
+        oversubscribed: N + 1 > cores,
+        ...(N + 1 > cores ? { note: `${N} rank processes + redis-server share ${cores} cores: time-sliced, not parallel` } : {}),
+      }),
+    );
   }
 }
 
 async function runRank(c: ChildConfig): Promise<void> {
   const collective = await RedisCollective.join({
-    redisUrl: c.redisUrl, keyPrefix: c.keyPrefix, runId: c.runId, rank: c.rank, worldSize: c.worldSize,
-    bucketBytes: c.bucketBytes, wire: c.wire, timeoutMs: 120_000,
+    redisUrl: c.redisUrl,
+    keyPrefix: c.keyPrefix,
+    runId: c.runId,
+    rank: c.rank,
+    worldSize: c.worldSize,
+    bucketBytes: c.bucketBytes,
+    wire: c.wire,
+    timeoutMs: 120_000,
   });
   // the raw baseline's own connections: one for writes, one for blocking reads, as the collective has
   const writer = new Redis(c.redisUrl, { protocol: 2 });
@@ -161,17 +195,26 @@ async function runRank(c: ChildConfig): Promise<void> {
 }
 
 /** Writes `data` to stream base:rank in chunkBytes messages while reading base:(rank+1) to the end; resolves with the stream it wrote. */
-async function rawExchange(writer: Redis, reader: Redis, base: string, c: ChildConfig, data: Float32Array, chunkBytes: number): Promise<string> {
+async function rawExchange(
+  writer: Redis,
+  reader: Redis,
+  base: string,
+  c: ChildConfig,
+  data: Float32Array,
+  chunkBytes: number,
+): Promise<string> {
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const mine = `${base}:${c.rank}`;
   const peer = `${base}:${(c.rank + 1) % c.worldSize}`;
   const writes: Promise<unknown>[] = [];
-  for (let off = 0; off < bytes.length; off += chunkBytes) writes.push(writer.xaddBuffer(mine, '*', 'd', bytes.subarray(off, off + chunkBytes)));
+  for (let off = 0; off < bytes.length; off += chunkBytes)
+    writes.push(writer.xaddBuffer(mine, '*', 'd', bytes.subarray(off, off + chunkBytes)));
   const count = Math.max(1, Math.floor((16 * 1024 * 1024) / chunkBytes));
   let got = 0;
   let last = '0-0';
   while (got < bytes.length) {
-    const reply = (await reader.xreadBuffer('COUNT', count, 'BLOCK', 60_000, 'STREAMS', peer, last)) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    const reply = (await reader.xreadBuffer('COUNT', count, 'BLOCK', 60_000, 'STREAMS', peer, last)) as
+      [Buffer, [Buffer, Buffer[]][]][] | null;
     if (!reply) throw new Error(`raw read of ${peer} timed out`);
     for (const [id, fields] of reply[0][1]) {
       got += fields[1].length;

@@ -36,8 +36,14 @@ try {
   const reads: [string, () => Promise<unknown[]>][] = [
     [`all ${points}`, () => readMetricSeries(db, { runId: run.id, name: 'loss' })],
     ['every=100', () => readMetricSeries(db, { runId: run.id, name: 'loss', every: 100 })],
-    ['every=20 (the API default for 100k: at most 5000 points)', () => readMetricSeries(db, { runId: run.id, name: 'loss', every: Math.ceil(points / 5000) })],
-    ['range 10k steps, every=10', () => readMetricSeries(db, { runId: run.id, name: 'loss', from: points / 2, to: points / 2 + 9999, every: 10 })],
+    [
+      'every=20 (the API default for 100k: at most 5000 points)',
+      () => readMetricSeries(db, { runId: run.id, name: 'loss', every: Math.ceil(points / 5000) }),
+    ],
+    [
+      'range 10k steps, every=10',
+      () => readMetricSeries(db, { runId: run.id, name: 'loss', from: points / 2, to: points / 2 + 9999, every: 10 }),
+    ],
     ['500 bucket averages', () => readMetricBuckets(db, { runId: run.id, name: 'loss', buckets: 500 })],
   ];
   for (const [op, fn] of reads) {

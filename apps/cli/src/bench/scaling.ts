@@ -23,17 +23,45 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function run(backend: string, preset: string, ranks: number, steps: number): Record<string, number | string> {
   const out = mkdtempSync(join(tmpdir(), `cim-scaling-${preset}-${ranks}-`));
-  const args = ['--import', 'tsx', 'apps/cli/src/main.ts', 'pretrain', '--preset', preset, '--dataset', 'synthetic', '--limit', '1024',
-    '--max-steps', String(steps), '--checkpoint-every', '0', '--eval-images', '0', '--out', out, ...(ranks > 1 ? ['--ranks', String(ranks)] : [])];
+  const args = [
+    '--import',
+    'tsx',
+    'apps/cli/src/main.ts',
+    'pretrain',
+    '--preset',
+    preset,
+    '--dataset',
+    'synthetic',
+    '--limit',
+    '1024',
+    '--max-steps',
+    String(steps),
+    '--checkpoint-every',
+    '0',
+    '--eval-images',
+    '0',
+    '--out',
+    out,
+    ...(ranks > 1 ? ['--ranks', String(ranks)] : []),
+  ];
   const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, CIM_BACKEND: backend } });
   if (r.status !== 0) throw new Error(`${preset} × ${ranks}: exit ${r.status}\n${r.stderr.slice(-2000)}`);
   const log = ranks > 1 ? join(out, 'ranks', 'rank-0.jsonl') : join(out, 'metrics.jsonl');
   if (!existsSync(log)) throw new Error(`no ${log}`);
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).slice(1); // the first step warms up
+  const lines = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .slice(1); // the first step warms up
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   const step = median(lines.map((l) => l.step_seconds));
   return {
-    bench: 'scaling', backend, preset, ranks, batchPerRank: config.batchSize, steps: lines.length,
+    bench: 'scaling',
+    backend,
+    preset,
+    ranks,
+    batchPerRank: config.batchSize,
+    steps: lines.length,
     secondsPerStep: +step.toFixed(3),
     imagesPerSec: +((config.batchSize * ranks) / step).toFixed(2),
     allReduceSecondsPerStep: +median(lines.map((l) => l.allreduce_seconds ?? 0)).toFixed(3),
@@ -41,14 +69,27 @@ function run(backend: string, preset: string, ranks: number, steps: number): Rec
   };
 }
 
-const plan: Array<[string, number]> = [['cpu-small', Number(values.steps ?? 12)], ['bench-vit-tiny', Number(values.steps ?? 5)]];
+const plan: Array<[string, number]> = [
+  ['cpu-small', Number(values.steps ?? 12)],
+  ['bench-vit-tiny', Number(values.steps ?? 5)],
+];
 for (const backend of (values.backends ?? 'tensorflow,wasm').split(',')) {
   for (const [preset, steps] of plan) {
     if (values.only && values.only !== preset) continue;
     const one = run(backend, preset, 1, steps);
     console.log(JSON.stringify(one));
     const two = run(backend, preset, 2, steps);
-    console.log(JSON.stringify({ ...two, speedup: +((two.imagesPerSec as number) / (one.imagesPerSec as number)).toFixed(2),
-      ...(preset === 'bench-vit-tiny' ? { pytorchImagesPerSec: PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC, ratioToPytorch: +((two.imagesPerSec as number) / PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC).toFixed(2) } : {}) }));
+    console.log(
+      JSON.stringify({
+        ...two,
+        speedup: +((two.imagesPerSec as number) / (one.imagesPerSec as number)).toFixed(2),
+        ...(preset === 'bench-vit-tiny'
+          ? {
+              pytorchImagesPerSec: PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC,
+              ratioToPytorch: +((two.imagesPerSec as number) / PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC).toFixed(2),
+            }
+          : {}),
+      }),
+    );
   }
 }

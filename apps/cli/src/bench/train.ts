@@ -27,20 +27,52 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_CHOICES, cimModelFromConfig, collate, currentWebGpuAdapter, initBackend, setKernelStyle, type BackendChoice, type CimBatch, type CimSample, type KernelStyle } from '@cim-forge/cim';
-import { CimTrainer, cimSampleModule, deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, syntheticBatches, type PretrainConfig } from '@cim-forge/engine';
+import {
+  BACKEND_CHOICES,
+  cimModelFromConfig,
+  collate,
+  currentWebGpuAdapter,
+  initBackend,
+  setKernelStyle,
+  type BackendChoice,
+  type CimBatch,
+  type CimSample,
+  type KernelStyle,
+} from '@cim-forge/cim';
+import {
+  CimTrainer,
+  cimSampleModule,
+  deriveTrainPlan,
+  modelConfigOf,
+  resolvePretrainConfig,
+  samplerConfigOf,
+  syntheticBatches,
+  type PretrainConfig,
+} from '@cim-forge/engine';
 import { PrefetchLoader } from '@cim-forge/data';
 import { takeWebGpuAdapterFlag } from '../webgpu-flag.ts';
 
 const PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC = 1.29;
-const PRESETS = [['cpu-small', 28], ['cpu-resnet', 28], ['bench-vit-tiny', 375], ['official-vit-base', 375]] as const;
+const PRESETS = [
+  ['cpu-small', 28],
+  ['cpu-resnet', 28],
+  ['bench-vit-tiny', 375],
+  ['official-vit-base', 375],
+] as const;
 const DEFAULT_ONLY = ['matmul', 'cpu-small', 'cpu-resnet', 'bench-vit-tiny'];
 
 const { values } = parseArgs({
   args: takeWebGpuAdapterFlag(process.argv.slice(2), process.env),
   options: {
-    steps: { type: 'string' }, only: { type: 'string' }, warmup: { type: 'string' }, backend: { type: 'string' },
-    backends: { type: 'string' }, kernels: { type: 'string' }, threads: { type: 'string' }, 'batch-size': { type: 'string' }, mode: { type: 'string' },
+    steps: { type: 'string' },
+    only: { type: 'string' },
+    warmup: { type: 'string' },
+    backend: { type: 'string' },
+    backends: { type: 'string' },
+    kernels: { type: 'string' },
+    threads: { type: 'string' },
+    'batch-size': { type: 'string' },
+    mode: { type: 'string' },
   },
 });
 const only = values.only === 'all' ? ['matmul', ...PRESETS.map(([p]) => p)] : (values.only?.split(',') ?? DEFAULT_ONLY);
@@ -56,7 +88,9 @@ const modes = values.mode ? values.mode.split(',') : ['step', 'with-sampler'];
 /** The parent: one child process per backend, its lines passed through. */
 async function runPerBackend(backends: string[]): Promise<number> {
   const self = fileURLToPath(import.meta.url);
-  const passOn = process.argv.slice(2).filter((a, i, all) => a !== '--backends' && all[i - 1] !== '--backends' && !a.startsWith('--backends='));
+  const passOn = process.argv
+    .slice(2)
+    .filter((a, i, all) => a !== '--backends' && all[i - 1] !== '--backends' && !a.startsWith('--backends='));
   let status = 0;
   for (const b of backends) {
     const code = await new Promise<number>((resolve) => {
@@ -82,33 +116,64 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
   const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads });
-  const common = { backend: backend.name, kernels, threads: process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : undefined };
+  const common = {
+    backend: backend.name,
+    kernels,
+    threads: process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : undefined,
+  };
   const adapter = currentWebGpuAdapter();
   /** on webgpu: the adapter and tfjs' GPU buffers, read when the line is printed */
   const where = (): Record<string, unknown> => {
     if (!adapter) return {};
     const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
-    return { adapter: adapter.name, adapterKind: adapter.kind, gpuBytes: m.numBytesAllocatedInGPU ?? null, gpuBytesInUse: m.numBytesInGPU ?? null };
+    return {
+      adapter: adapter.name,
+      adapterKind: adapter.kind,
+      gpuBytes: m.numBytesAllocatedInGPU ?? null,
+      gpuBytesInUse: m.numBytesInGPU ?? null,
+    };
   };
 
   async function bench(preset: string, imageSize: number): Promise<void> {
     // one micro-batch a step (official-vit-base accumulates 2 in the paper: a step here is half of theirs)
     const config: PretrainConfig = resolvePretrainConfig(preset, {
-      dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 }, workers: 1, warmupEpochs: 0, accumIter: 1, ...(batchOverride ? { batchSize: batchOverride } : {}),
+      dataset: { kind: 'synthetic', size: 4096, imageSize, seed: 0 },
+      workers: 1,
+      warmupEpochs: 0,
+      accumIter: 1,
+      ...(batchOverride ? { batchSize: batchOverride } : {}),
     });
     const model = cimModelFromConfig(modelConfigOf(config), 0);
     const trainer = new CimTrainer(model, config, deriveTrainPlan(config, 4096));
     const B = config.batchSize;
     const line = (mode: string, perStep: number[], extra: Record<string, unknown> = {}) => {
       const s = stats(perStep);
-      console.log(JSON.stringify({
-        bench: 'train', ...common, preset, mode, model: config.model, batch: B, exemplars: samplerConfigOf(config).numExemplars, steps: perStep.length,
-        secondsPerStep: round(s.median), minSecondsPerStep: round(s.min), maxSecondsPerStep: round(s.max), imagesPerSec: round(B / s.median), ...extra,
-        ...(preset === 'bench-vit-tiny'
-          ? { pytorchImagesPerSec: PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC, ratioToPytorch: round(B / s.median / PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC) }
-          : {}),
-        rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20), numTensors: tf.memory().numTensors, ...where(),
-      }));
+      console.log(
+        JSON.stringify({
+          bench: 'train',
+          ...common,
+          preset,
+          mode,
+          model: config.model,
+          batch: B,
+          exemplars: samplerConfigOf(config).numExemplars,
+          steps: perStep.length,
+          secondsPerStep: round(s.median),
+          minSecondsPerStep: round(s.min),
+          maxSecondsPerStep: round(s.max),
+          imagesPerSec: round(B / s.median),
+          ...extra,
+          ...(preset === 'bench-vit-tiny'
+            ? {
+                pytorchImagesPerSec: PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC,
+                ratioToPytorch: round(B / s.median / PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC),
+              }
+            : {}),
+          rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+          numTensors: tf.memory().numTensors,
+          ...where(),
+        }),
+      );
     };
     // 1. the step alone, on batches sampled beforehand; `--kernels compare` alternates the two
     //    kernel styles step by step, so a loaded machine slows both alike
@@ -133,8 +198,15 @@ async function benchChild(choice: BackendChoice): Promise<void> {
     // 2. fed by the loader: sampling on a worker thread, overlapped with the step
     const s = samplerConfigOf(config);
     const loader = new PrefetchLoader<CimSample>({
-      source: config.dataset, sampleModule: cimSampleModule, sampleExport: 'cimSample', sampleOptions: s,
-      batchSize: B, seed: 0, workers: 1, prefetch: 2, dropLast: true,
+      source: config.dataset,
+      sampleModule: cimSampleModule,
+      sampleExport: 'cimSample',
+      sampleOptions: s,
+      batchSize: B,
+      seed: 0,
+      workers: 1,
+      prefetch: 2,
+      dropLast: true,
     });
     for (let i = 0; i < warmup; i++) await trainer.trainStep([collate((await loader.next()).samples, s)]);
     const withSampler: number[] = [];
@@ -147,7 +219,11 @@ async function benchChild(choice: BackendChoice): Promise<void> {
       withSampler.push((performance.now() - t0) / 1000);
     }
     const wait = stats(waits).median;
-    line('with-sampler', withSampler, { dataWaitSecondsPerStep: round(wait), dataWaitShare: round(wait / stats(withSampler).median), imageSize });
+    line('with-sampler', withSampler, {
+      dataWaitSecondsPerStep: round(wait),
+      dataWaitShare: round(wait / stats(withSampler).median),
+      imageSize,
+    });
     await loader.close();
     trainer.dispose();
     model.dispose();
@@ -157,7 +233,19 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   /** The kernel everything rests on: untransposed 2-D matmul, and with a transpose flag, for the ratio. */
   async function benchMatmul(): Promise<void> {
     // a GPU gets a large product too; llvmpipe (the software adapter, ~1 GFLOP/s) only the small one
-    const shapes = adapter?.kind === 'gpu' ? [[512, 512, 512], [4848, 512, 2048], [4096, 4096, 4096]] : adapter?.kind === 'software' ? [[512, 512, 512]] : [[512, 512, 512], [4848, 512, 2048]];
+    const shapes =
+      adapter?.kind === 'gpu'
+        ? [
+            [512, 512, 512],
+            [4848, 512, 2048],
+            [4096, 4096, 4096],
+          ]
+        : adapter?.kind === 'software'
+          ? [[512, 512, 512]]
+          : [
+              [512, 512, 512],
+              [4848, 512, 2048],
+            ];
     for (const [m, k, n] of shapes) {
       const a = tf.randomNormal([m, k]);
       const b = tf.randomNormal([k, n]);
@@ -179,7 +267,16 @@ async function benchChild(choice: BackendChoice): Promise<void> {
       };
       const plain = await time(() => tf.matMul(a, b));
       const flagged = await time(() => tf.matMul(a, bT, false, true));
-      console.log(JSON.stringify({ bench: 'matmul', ...common, shape: [m, k, n], gflops: round((2 * m * k * n) / plain / 1e9, 1), transposeFlagGflops: round((2 * m * k * n) / flagged / 1e9, 1), ...where() }));
+      console.log(
+        JSON.stringify({
+          bench: 'matmul',
+          ...common,
+          shape: [m, k, n],
+          gflops: round((2 * m * k * n) / plain / 1e9, 1),
+          transposeFlagGflops: round((2 * m * k * n) / flagged / 1e9, 1),
+          ...where(),
+        }),
+      );
       tf.dispose([a, b, bT]);
     }
   }

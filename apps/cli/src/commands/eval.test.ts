@@ -43,13 +43,55 @@ test('flags: ε as 2/255 or 0.008; corruptions and severities checked; bad input
 
 test('eval on a tiny fine-tune run directory writes a report; --baseline normalizes the mCE', async () => {
   const ft = await mkdtemp(join(tmpdir(), 'eval-ft-'));
-  const trained = await quiet(() => runFinetune([
-    '--from', 'scratch', '--model', 'cimVitMicroPatch4', '--img-size', '16', '--dataset', 'fashion-mnist', '--limit', '64', '--eval-images', '16',
-    '--batch-size', '16', '--epochs', '1', '--no-aug', '--out', ft, '--backend', testBackendChoice(), '--max-steps', '2',
-  ]));
+  const trained = await quiet(() =>
+    runFinetune([
+      '--from',
+      'scratch',
+      '--model',
+      'cimVitMicroPatch4',
+      '--img-size',
+      '16',
+      '--dataset',
+      'fashion-mnist',
+      '--limit',
+      '64',
+      '--eval-images',
+      '16',
+      '--batch-size',
+      '16',
+      '--epochs',
+      '1',
+      '--no-aug',
+      '--out',
+      ft,
+      '--backend',
+      testBackendChoice(),
+      '--max-steps',
+      '2',
+    ]),
+  );
   assert.equal(trained.value, 0, trained.stderr);
   const out = join(ft, 'robustness.json');
-  const args = ['--from', ft, '--dataset', 'fashion-mnist', '--limit', '24', '--eps', '2/255', '--pgd-steps', '3', '--corruptions', 'gaussian_noise,jpeg', '--severities', '1,5', '--batch-size', '12', '--backend', testBackendChoice()];
+  const args = [
+    '--from',
+    ft,
+    '--dataset',
+    'fashion-mnist',
+    '--limit',
+    '24',
+    '--eps',
+    '2/255',
+    '--pgd-steps',
+    '3',
+    '--corruptions',
+    'gaussian_noise,jpeg',
+    '--severities',
+    '1,5',
+    '--batch-size',
+    '12',
+    '--backend',
+    testBackendChoice(),
+  ];
   const r = await quiet(() => run([...args, '--out', out]));
   assert.equal(r.value, 0);
   assert.match(r.stderr, /clean top-1/);
@@ -61,18 +103,35 @@ test('eval on a tiny fine-tune run directory writes a report; --baseline normali
   assert.equal(file.images, 24);
   assert.equal(file.settings.eps, 2 / 255);
   assert.ok(Math.abs(file.settings.pgdAlpha - (2.5 * 2) / 255 / 3) < 1e-12);
-  for (const v of [file.clean.top1, file.fgsm.top1, file.pgd.top1, file.corruptions.jpeg['5'], file.mCE]) assert.ok(v >= 0 && v <= 1, String(v));
+  for (const v of [file.clean.top1, file.fgsm.top1, file.pgd.top1, file.corruptions.jpeg['5'], file.mCE])
+    assert.ok(v >= 0 && v <= 1, String(v));
   assert.ok(file.clean.top1 >= file.pgd.top1);
   assert.equal(file.mceNormalization, 'unnormalized');
-  console.log(`eval CLI: clean ${file.clean.top1.toFixed(3)} FGSM ${file.fgsm.top1.toFixed(3)} PGD ${file.pgd.top1.toFixed(3)} mCE ${file.mCE.toFixed(3)}`);
+  console.log(
+    `eval CLI: clean ${file.clean.top1.toFixed(3)} FGSM ${file.fgsm.top1.toFixed(3)} PGD ${file.pgd.top1.toFixed(3)} mCE ${file.mCE.toFixed(3)}`,
+  );
   // the same model as its own baseline: every CE_c is 1 (when its errors are not 0)
   const base = join(ft, 'base.json');
-  await writeFile(base, JSON.stringify({ ...file, corruptions: Object.fromEntries(Object.entries(file.corruptions as Record<string, Record<string, number>>).map(([c, s]) => [c, Object.fromEntries(Object.keys(s).map((k) => [k, 0.5]))])) }));
+  await writeFile(
+    base,
+    JSON.stringify({
+      ...file,
+      corruptions: Object.fromEntries(
+        Object.entries(file.corruptions as Record<string, Record<string, number>>).map(([c, s]) => [
+          c,
+          Object.fromEntries(Object.keys(s).map((k) => [k, 0.5])),
+        ]),
+      ),
+    }),
+  );
   const r2 = await quiet(() => run([...args, '--eps', '0', '--baseline', base]));
   const rel = JSON.parse(r2.stdout.trim());
   assert.equal(rel.mceNormalization, 'baseline');
   assert.equal(rel.fgsm, null);
-  const expect = (Object.values(rel.corruptions as Record<string, Record<string, number>>).map((s) => Object.values(s).reduce((a, v) => a + 1 - v, 0) / 1).reduce((a, v) => a + v, 0)) / 2;
+  const expect =
+    Object.values(rel.corruptions as Record<string, Record<string, number>>)
+      .map((s) => Object.values(s).reduce((a, v) => a + 1 - v, 0) / 1)
+      .reduce((a, v) => a + v, 0) / 2;
   assert.ok(Math.abs(rel.mCE - expect) < 1e-9, `mCE ${rel.mCE} vs ${expect}`);
   await assert.rejects(run([...args, '--severities', '3', '--baseline', base]), /--baseline lacks/);
 });

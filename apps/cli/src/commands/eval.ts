@@ -3,8 +3,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  CORRUPTIONS, evaluateRobustness, formatRobustnessTable, isCorruption, loadImageClassifierFile, loadLabelledImages,
-  type CorruptionErrors, type CorruptionName, type RobustnessReport,
+  CORRUPTIONS,
+  evaluateRobustness,
+  formatRobustnessTable,
+  isCorruption,
+  loadImageClassifierFile,
+  loadLabelledImages,
+  type CorruptionErrors,
+  type CorruptionName,
+  type RobustnessReport,
 } from '@cim-forge/engine';
 import { initCliBackend, num, UsageError } from '../args.ts';
 import { resolveFrom, valFractionFlag } from './finetune.ts';
@@ -47,15 +54,20 @@ export function parseFraction(flag: string, v: string | undefined): number | und
   if (v === undefined) return undefined;
   const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+))?\s*$/.exec(v);
   const x = m ? Number(m[1]) / (m[2] === undefined ? 1 : Number(m[2])) : NaN;
-  if (!Number.isFinite(x) || x < 0 || x > 1) throw new UsageError(`--${flag} must be a number in [0, 1] in pixel units, like 2/255 or 0.008, got "${v}"`);
+  if (!Number.isFinite(x) || x < 0 || x > 1)
+    throw new UsageError(`--${flag} must be a number in [0, 1] in pixel units, like 2/255 or 0.008, got "${v}"`);
   return x;
 }
 
 export function parseCorruptions(v: string | undefined): CorruptionName[] {
   if (v === undefined) return [...CORRUPTIONS];
   if (v === 'none') return [];
-  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!isCorruption(n)) throw new UsageError(`--corruptions: unknown "${n}"; choose from ${CORRUPTIONS.join(', ')} (or none)`);
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!isCorruption(n)) throw new UsageError(`--corruptions: unknown "${n}"; choose from ${CORRUPTIONS.join(', ')} (or none)`);
   if (names.length === 0) throw new UsageError('--corruptions is empty (say none to skip them)');
   return [...new Set(names)] as CorruptionName[];
 }
@@ -63,7 +75,8 @@ export function parseCorruptions(v: string | undefined): CorruptionName[] {
 export function parseSeverities(v: string | undefined): number[] {
   if (v === undefined) return [1, 2, 3, 4, 5];
   const s = v.split(',').map((t) => Number(t.trim()));
-  if (s.length === 0 || s.some((x) => !Number.isInteger(x) || x < 1 || x > 5)) throw new UsageError(`--severities must be integers 1..5 separated by commas, got "${v}"`);
+  if (s.length === 0 || s.some((x) => !Number.isInteger(x) || x < 1 || x > 5))
+    throw new UsageError(`--severities must be integers 1..5 separated by commas, got "${v}"`);
   return [...new Set(s)].sort((a, b) => a - b);
 }
 
@@ -75,7 +88,9 @@ async function readBaseline(path: string): Promise<CorruptionErrors> {
     throw new UsageError(`--baseline ${path}: ${(e as Error).message}`);
   }
   if (!r.corruptions) throw new UsageError(`--baseline ${path}: not an eval report (no "corruptions")`);
-  return Object.fromEntries(Object.entries(r.corruptions).map(([c, s]) => [c, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, 1 - v]))]));
+  return Object.fromEntries(
+    Object.entries(r.corruptions).map(([c, s]) => [c, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, 1 - v]))]),
+  );
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -83,10 +98,22 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' }, dataset: { type: 'string' }, limit: { type: 'string' }, split: { type: 'string' }, 'val-fraction': { type: 'string' },
-      eps: { type: 'string' }, 'pgd-steps': { type: 'string' }, 'pgd-alpha': { type: 'string' }, 'random-start': { type: 'boolean' },
-      corruptions: { type: 'string' }, severities: { type: 'string' }, baseline: { type: 'string' },
-      'batch-size': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+      from: { type: 'string' },
+      dataset: { type: 'string' },
+      limit: { type: 'string' },
+      split: { type: 'string' },
+      'val-fraction': { type: 'string' },
+      eps: { type: 'string' },
+      'pgd-steps': { type: 'string' },
+      'pgd-alpha': { type: 'string' },
+      'random-start': { type: 'boolean' },
+      corruptions: { type: 'string' },
+      severities: { type: 'string' },
+      baseline: { type: 'string' },
+      'batch-size': { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string' },
     },
   });
   if (values.help) {
@@ -100,8 +127,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!['val', 'train', 'all'].includes(split)) throw new UsageError(`--split must be val, train or all, got "${values.split}"`);
   const valFraction = valFractionFlag(values['val-fraction']);
   const folder = await folderOf('dataset', dataset);
-  if (folder === undefined && (values.split !== undefined || valFraction !== undefined)) throw new UsageError('--split and --val-fraction apply to an ImageFolder');
-  if (folder !== undefined && values.limit !== undefined) throw new UsageError('--limit applies to fashion-mnist; a folder\'s whole held-out part is scored');
+  if (folder === undefined && (values.split !== undefined || valFraction !== undefined))
+    throw new UsageError('--split and --val-fraction apply to an ImageFolder');
+  if (folder !== undefined && values.limit !== undefined)
+    throw new UsageError("--limit applies to fashion-mnist; a folder's whole held-out part is scored");
   const eps = parseFraction('eps', values.eps) ?? 1 / 255;
   const pgdSteps = num('pgd-steps', values['pgd-steps'], { int: true, min: 0 }) ?? 10;
   const pgdAlpha = parseFraction('pgd-alpha', values['pgd-alpha']);
@@ -112,9 +141,11 @@ export async function run(argv: string[]): Promise<number> {
   const seed = num('seed', values.seed, { int: true, min: 0 }) ?? 0;
   const baseline = values.baseline === undefined ? undefined : await readBaseline(values.baseline);
   if (baseline) {
-    for (const c of corruptions) for (const s of severities) {
-      if (baseline[c]?.[String(s)] === undefined) throw new UsageError(`--baseline lacks ${c} at severity ${s}: evaluate both with the same --corruptions and --severities`);
-    }
+    for (const c of corruptions)
+      for (const s of severities) {
+        if (baseline[c]?.[String(s)] === undefined)
+          throw new UsageError(`--baseline lacks ${c} at severity ${s}: evaluate both with the same --corruptions and --severities`);
+      }
   }
   const from = await resolveFrom(values.from);
   if (from === null) throw new UsageError('--from scratch: eval needs a fine-tuned classifier (run `cim finetune` first)');
@@ -123,15 +154,30 @@ export async function run(argv: string[]): Promise<number> {
   const model = await loadImageClassifierFile(from);
   try {
     const side = model.config.imgSize;
-    const spec: SourceSpec = folder !== undefined ? folderSpec(folder, split, valFraction) : { kind: 'fashion-mnist', split: 'test', ...(limit > 0 ? { limit } : {}) };
+    const spec: SourceSpec =
+      folder !== undefined
+        ? folderSpec(folder, split, valFraction)
+        : { kind: 'fashion-mnist', split: 'test', ...(limit > 0 ? { limit } : {}) };
     const data = await loadLabelledImages(spec, side);
-    if (data.numClasses > model.config.numClasses) throw new UsageError(`${from} has ${model.config.numClasses} classes, ${data.name} ${data.numClasses}`);
+    if (data.numClasses > model.config.numClasses)
+      throw new UsageError(`${from} has ${model.config.numClasses} classes, ${data.name} ${data.numClasses}`);
     console.error(`backend      ${backend.name} (${backend.detail})`);
     console.error(`model        ${resolve(from)} (${model.config.numClasses} classes, ${side} px)`);
     console.error(`data         ${data.name}, ${data.size} images, ${data.numClasses} classes`);
     const report = await evaluateRobustness({
-      forward: (x) => model.forward(x as tf.Tensor4D), images: data.pixels, labels: data.labels, side,
-      eps, pgdSteps, pgdAlpha, pgdRandomStart: values['random-start'] ?? false, corruptions, severities, batchSize, seed, baseline,
+      forward: (x) => model.forward(x as tf.Tensor4D),
+      images: data.pixels,
+      labels: data.labels,
+      side,
+      eps,
+      pgdSteps,
+      pgdAlpha,
+      pgdRandomStart: values['random-start'] ?? false,
+      corruptions,
+      severities,
+      batchSize,
+      seed,
+      baseline,
     });
     const full = { from: resolve(from), dataset: folder !== undefined ? data.name : `${data.name}/test`, ...report };
     console.error(`\n${formatRobustnessTable(report)}\n(${report.seconds.toFixed(1)} s)`);

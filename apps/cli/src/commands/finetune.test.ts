@@ -64,8 +64,25 @@ test('a fine-tune run writes config.json, and --resume without --out is refused'
   console.log = (s: string) => (json = s);
   try {
     const code = await run([
-      '--from', 'scratch', '--dataset', 'fashion-mnist', '--limit', '64', '--eval-images', '32', '--batch-size', '16',
-      '--epochs', '1', '--no-aug', '--out', out, '--backend', testBackendChoice(), '--max-steps', '2',
+      '--from',
+      'scratch',
+      '--dataset',
+      'fashion-mnist',
+      '--limit',
+      '64',
+      '--eval-images',
+      '32',
+      '--batch-size',
+      '16',
+      '--epochs',
+      '1',
+      '--no-aug',
+      '--out',
+      out,
+      '--backend',
+      testBackendChoice(),
+      '--max-steps',
+      '2',
     ]);
     assert.equal(code, 0);
   } finally {

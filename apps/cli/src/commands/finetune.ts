@@ -74,12 +74,19 @@ export async function resolveFrom(from: string): Promise<string | null> {
  * ImageFolder (a directory or s3://bucket/prefix): its train part to learn, its held-out part
  * (val/ folders, else a seeded stratified --val-fraction of each class) to score.
  */
-export async function labelledDataset(d: string | undefined, limit?: number, evalImages?: number, valFraction?: number): Promise<{ dataset: SourceSpec; evalDataset: SourceSpec } | undefined> {
+export async function labelledDataset(
+  d: string | undefined,
+  limit?: number,
+  evalImages?: number,
+  valFraction?: number,
+): Promise<{ dataset: SourceSpec; evalDataset: SourceSpec } | undefined> {
   if (d === undefined) return undefined;
-  if (d === 'synthetic') throw new UsageError('--dataset synthetic has no labels: use fashion-mnist or an ImageFolder directory (DIR/<class>/<images>)');
+  if (d === 'synthetic')
+    throw new UsageError('--dataset synthetic has no labels: use fashion-mnist or an ImageFolder directory (DIR/<class>/<images>)');
   const folder = await folderOf('dataset', d);
   if (folder !== undefined) {
-    if (limit !== undefined || evalImages !== undefined) throw new UsageError('--limit and --eval-images apply to fashion-mnist; for a folder use --labels-fraction and --val-fraction');
+    if (limit !== undefined || evalImages !== undefined)
+      throw new UsageError('--limit and --eval-images apply to fashion-mnist; for a folder use --labels-fraction and --val-fraction');
     return { dataset: folderSpec(folder, 'train', valFraction), evalDataset: folderSpec(folder, 'val', valFraction) };
   }
   if (valFraction !== undefined) throw new UsageError('--val-fraction applies to an ImageFolder (fashion-mnist has its own test split)');
@@ -97,7 +104,8 @@ export function valFractionFlag(v: string | undefined): number | undefined {
 
 /** "64-d, depth 4, patch 4" for a ViT, "resnet 1,1,1,1 basic, 128-d" for a ResNet */
 function encoderShape(e: AnyCimModelConfig): string {
-  if ('backbone' in e) return `ResNet ${e.backbone.block} [${e.backbone.layers.join(', ')}], ${e.backbone.stem} stem, widths ${e.backbone.widths.join('/')}`;
+  if ('backbone' in e)
+    return `ResNet ${e.backbone.block} [${e.backbone.layers.join(', ')}], ${e.backbone.stem} stem, widths ${e.backbone.widths.join('/')}`;
   return `${e.embedDim}-d, depth ${e.depth}, patch ${e.patchSize}`;
 }
 
@@ -114,13 +122,35 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
-      dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
-      'val-fraction': { type: 'string' }, epochs: { type: 'string' }, 'warmup-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, 'base-lr': { type: 'string' },
-      'min-lr': { type: 'string' }, 'layer-decay': { type: 'string' }, 'weight-decay': { type: 'string' }, 'drop-path': { type: 'string' },
-      smoothing: { type: 'string' }, mixup: { type: 'string' }, cutmix: { type: 'string' }, reprob: { type: 'string' },
-      'rand-augment': { type: 'string' }, 'no-aug': { type: 'boolean' }, config: { type: 'string' }, seed: { type: 'string' },
-      out: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'max-steps': { type: 'string' },
+      from: { type: 'string' },
+      encoder: { type: 'string' },
+      model: { type: 'string' },
+      'img-size': { type: 'string' },
+      dataset: { type: 'string' },
+      limit: { type: 'string' },
+      'eval-images': { type: 'string' },
+      'labels-fraction': { type: 'string' },
+      'val-fraction': { type: 'string' },
+      epochs: { type: 'string' },
+      'warmup-epochs': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'base-lr': { type: 'string' },
+      'min-lr': { type: 'string' },
+      'layer-decay': { type: 'string' },
+      'weight-decay': { type: 'string' },
+      'drop-path': { type: 'string' },
+      smoothing: { type: 'string' },
+      mixup: { type: 'string' },
+      cutmix: { type: 'string' },
+      reprob: { type: 'string' },
+      'rand-augment': { type: 'string' },
+      'no-aug': { type: 'boolean' },
+      config: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'boolean' },
+      'max-steps': { type: 'string' },
       backend: { type: 'string' },
     },
   });
@@ -134,10 +164,13 @@ export async function run(argv: string[]): Promise<number> {
   if (values.resume) {
     config = await dir.readSavedConfig();
   } else {
-    if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
+    if (values.from === undefined)
+      throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
     await dir.refuseExistingCheckpoints();
-    if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-    if (values.model !== undefined && !isCimModelName(values.model)) throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
+    if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target')
+      throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
+    if (values.model !== undefined && !isCimModelName(values.model))
+      throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
     const fileCfg = await readConfigFile<FinetuneConfig>(values.config);
     // fashion-mnist has its own test split: --val-fraction carves a validation split from train (scored every epoch; test at the end)
     const fmVal = values['val-fraction'] !== undefined && (values.dataset === undefined || values.dataset === 'fashion-mnist');
@@ -147,7 +180,12 @@ export async function run(argv: string[]): Promise<number> {
       encoder: values.encoder as FinetuneConfig['encoder'] | undefined,
       model: values.model as CimModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...(await labelledDataset(values.dataset, num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), fmVal ? undefined : valFractionFlag(values['val-fraction']))),
+      ...(await labelledDataset(
+        values.dataset,
+        num('limit', values.limit, { int: true, min: 1 }),
+        num('eval-images', values['eval-images'], { int: true, min: 1 }),
+        fmVal ? undefined : valFractionFlag(values['val-fraction']),
+      )),
       valFraction: fmVal ? valFractionFlag(values['val-fraction']) : undefined,
       labelsFraction: num('labels-fraction', values['labels-fraction'], { min: 0 }),
       epochs: num('epochs', values.epochs, { min: 0 }),
@@ -177,51 +215,62 @@ export async function run(argv: string[]): Promise<number> {
   await mkdir(out, { recursive: true });
   if (!values.resume) await dir.saveConfig(config);
 
-  const progress = new TrainingProgress('finetune |{bar}| {value}/{total} steps | loss {loss} | top-1 {top1} | {ips} img/s | lr {lr} | ETA {eta_formatted}');
+  const progress = new TrainingProgress(
+    'finetune |{bar}| {value}/{total} steps | loss {loss} | top-1 {top1} | {ips} img/s | lr {lr} | ETA {eta_formatted}',
+  );
   let top1 = '-';
   let numClasses = 0;
-  const result = await withStopAndProgress(progress, (shouldStop) => finetune({
-    config,
-    store: new LocalCheckpointStore(dir.checkpoints),
-    metrics: new JsonlMetricsSink(dir.metrics),
-    resume: values.resume,
-    maxSteps,
-    hooks: {
-      log: (m) => console.error(m),
-      onPlan: ({ plan, encoder, resumedFrom, startStep, params, trainImages, evalImages }) => {
-        const c = config;
-        numClasses = plan.numClasses;
-        console.error([
-          `backend      ${backend.name} (${backend.detail})`,
-          `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ${encoderShape(encoder)}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
-          `data         ${trainImages} training images${c.labelsFraction < 1 ? ` (${c.labelsFraction} of the labels, stratified)` : ''}, ${evalImages} held out, ${plan.numClasses} classes`,
-          `lr           ${c.baseLr} × ${c.batchSize}/256 = ${plan.peakLr.toExponential(3)} peak; layer decay ${c.layerDecay}; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}; wd ${c.weightDecay}`,
-          `augment      drop path ${c.dropPath}, RandAugment ${c.randAugment ? `n${c.randAugment.n} m${c.randAugment.m}` : 'off'}, erasing ${c.reprob}, mixup ${c.mixup}, cutmix ${c.cutmix}, smoothing ${c.labelSmoothing}`,
-          `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}   seed ${c.seed}`,
-          `out          ${out}`,
-        ].join('\n'));
-        progress.start(plan.totalSteps, startStep, { loss: '-', top1, ips: '-', lr: '-' });
+  const result = await withStopAndProgress(progress, (shouldStop) =>
+    finetune({
+      config,
+      store: new LocalCheckpointStore(dir.checkpoints),
+      metrics: new JsonlMetricsSink(dir.metrics),
+      resume: values.resume,
+      maxSteps,
+      hooks: {
+        log: (m) => console.error(m),
+        onPlan: ({ plan, encoder, resumedFrom, startStep, params, trainImages, evalImages }) => {
+          const c = config;
+          numClasses = plan.numClasses;
+          console.error(
+            [
+              `backend      ${backend.name} (${backend.detail})`,
+              `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ${encoderShape(encoder)}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
+              `data         ${trainImages} training images${c.labelsFraction < 1 ? ` (${c.labelsFraction} of the labels, stratified)` : ''}, ${evalImages} held out, ${plan.numClasses} classes`,
+              `lr           ${c.baseLr} × ${c.batchSize}/256 = ${plan.peakLr.toExponential(3)} peak; layer decay ${c.layerDecay}; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}; wd ${c.weightDecay}`,
+              `augment      drop path ${c.dropPath}, RandAugment ${c.randAugment ? `n${c.randAugment.n} m${c.randAugment.m}` : 'off'}, erasing ${c.reprob}, mixup ${c.mixup}, cutmix ${c.cutmix}, smoothing ${c.labelSmoothing}`,
+              `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}   seed ${c.seed}`,
+              `out          ${out}`,
+            ].join('\n'),
+          );
+          progress.start(plan.totalSteps, startStep, { loss: '-', top1, ips: '-', lr: '-' });
+        },
+        onStep: (r) =>
+          progress.step(r.step, r.totalSteps, { loss: r.loss.toFixed(4), top1, ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) }),
+        onEval: (e) => {
+          top1 = `${(100 * e.top1).toFixed(1)}%`;
+          progress.note(`epoch ${e.epoch.toFixed(2)}: held-out top-1 ${top1} (loss ${e.loss.toFixed(3)})`);
+        },
+        onCheckpoint: (id, step) => progress.checkpoint(id, step),
+        shouldStop,
       },
-      onStep: (r) => progress.step(r.step, r.totalSteps, { loss: r.loss.toFixed(4), top1, ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) }),
-      onEval: (e) => {
-        top1 = `${(100 * e.top1).toFixed(1)}%`;
-        progress.note(`epoch ${e.epoch.toFixed(2)}: held-out top-1 ${top1} (loss ${e.loss.toFixed(3)})`);
-      },
-      onCheckpoint: (id, step) => progress.checkpoint(id, step),
-      shouldStop,
-    },
-  }));
+    }),
+  );
 
   const unfinished = result.finalStep < result.totalSteps;
-  console.error([
-    '',
-    unfinished ? `stopped after ${result.steps} steps; continue with: npm run cim -- finetune --out ${out} --resume` : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
-    `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
-    `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} ${config.valFraction > 0 ? 'validation' : 'held-out'} images (chance ${(100 / numClasses).toFixed(0)}%)`,
-    ...(result.test ? [`test top-1   ${(100 * result.test.top1).toFixed(2)}% on ${result.test.images} test images`] : []),
-    ...(result.lastCheckpoint ? [`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`] : []),
-    `metrics      ${join(out, 'metrics.jsonl')}`,
-  ].join('\n'));
+  console.error(
+    [
+      '',
+      unfinished
+        ? `stopped after ${result.steps} steps; continue with: npm run cim -- finetune --out ${out} --resume`
+        : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
+      `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
+      `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} ${config.valFraction > 0 ? 'validation' : 'held-out'} images (chance ${(100 / numClasses).toFixed(0)}%)`,
+      ...(result.test ? [`test top-1   ${(100 * result.test.top1).toFixed(2)}% on ${result.test.images} test images`] : []),
+      ...(result.lastCheckpoint ? [`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`] : []),
+      `metrics      ${join(out, 'metrics.jsonl')}`,
+    ].join('\n'),
+  );
   console.log(JSON.stringify({ out, ...result }));
   return 0;
 }

@@ -31,8 +31,14 @@ before(async () => {
   const files = await imageFolderFiles(30);
   await writeImageFolder(folder, files);
   s3 = await startS3TestServer();
-  for (const [key, body] of files) await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `teams/x/colours/${key}`, Body: body }));
-  Object.assign(process.env, { S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CIM_CACHE_DIR: join(dir, 'cache') });
+  for (const [key, body] of files)
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `teams/x/colours/${key}`, Body: body }));
+  Object.assign(process.env, {
+    S3_ENDPOINT: s3.endpoint,
+    S3_ACCESS_KEY_ID: 'S3RVER',
+    S3_SECRET_ACCESS_KEY: 'S3RVER',
+    CIM_CACHE_DIR: join(dir, 'cache'),
+  });
 });
 after(async () => {
   process.env = saved;
@@ -63,7 +69,17 @@ test('probe --dataset DIR and --dataset s3://…: held-out top-1 far above chanc
   // 30 per class, 20% held out: 72 to train, 18 to score
   assert.deepEqual([disk.json.trainImages, disk.json.evalImages], [72, 18]);
   assert.ok((disk.json.top1 as number) >= 0.8, `disk top-1 ${disk.json.top1}`);
-  const fromS3 = await cli(runProbe, ['--from', 'scratch', ...small, '--dataset', `s3://${s3.bucket}/teams/x/colours`, '--epochs', '30', '--batch-size', '32']);
+  const fromS3 = await cli(runProbe, [
+    '--from',
+    'scratch',
+    ...small,
+    '--dataset',
+    `s3://${s3.bucket}/teams/x/colours`,
+    '--epochs',
+    '30',
+    '--batch-size',
+    '32',
+  ]);
   assert.equal(fromS3.code, 0);
   assert.equal(fromS3.json.top1, disk.json.top1, 'the same images, the same split, the same result');
   // fetched once into the cache, reused after
@@ -75,13 +91,40 @@ test('probe --dataset DIR and --dataset s3://…: held-out top-1 far above chanc
 test('finetune --dataset DIR learns the classes; eval --dataset DIR scores the held-out part; visualize draws from it', async () => {
   const out = join(dir, 'ft');
   const ft = await cli(runFinetune, [
-    '--from', 'scratch', ...small, '--dataset', folder, '--epochs', '3', '--batch-size', '16', '--base-lr', '0.16', '--layer-decay', '1',
-    '--no-aug', '--smoothing', '0', '--out', out,
+    '--from',
+    'scratch',
+    ...small,
+    '--dataset',
+    folder,
+    '--epochs',
+    '3',
+    '--batch-size',
+    '16',
+    '--base-lr',
+    '0.16',
+    '--layer-decay',
+    '1',
+    '--no-aug',
+    '--smoothing',
+    '0',
+    '--out',
+    out,
   ]);
   assert.equal(ft.code, 0);
   assert.deepEqual([ft.json.trainImages, ft.json.evalImages], [72, 18]);
   assert.ok((ft.json.top1 as number) >= 0.8, `fine-tune top-1 ${ft.json.top1}`);
-  const ev = await cli(runEval, ['--from', out, '--dataset', folder, '--eps', '0', '--corruptions', 'none', '--backend', testBackendChoice()]);
+  const ev = await cli(runEval, [
+    '--from',
+    out,
+    '--dataset',
+    folder,
+    '--eps',
+    '0',
+    '--corruptions',
+    'none',
+    '--backend',
+    testBackendChoice(),
+  ]);
   assert.equal(ev.code, 0);
   const clean = ev.json.clean as { top1: number; images?: number };
   assert.equal(clean.top1, ft.json.top1, 'eval scores the same held-out images the fine-tune did');
@@ -91,8 +134,22 @@ test('finetune --dataset DIR learns the classes; eval --dataset DIR scores the h
   const ckpt = join(dir, 'cim.safetensors');
   await writeFile(ckpt, await modelToSafetensors(cim));
   cim.dispose();
-  const viz = await cli(runVisualize, ['--checkpoint', ckpt, '--dataset', folder, '--index', '45', '--out', join(dir, 'maps.png'), '--backend', testBackendChoice()]);
+  const viz = await cli(runVisualize, [
+    '--checkpoint',
+    ckpt,
+    '--dataset',
+    folder,
+    '--index',
+    '45',
+    '--out',
+    join(dir, 'maps.png'),
+    '--backend',
+    testBackendChoice(),
+  ]);
   assert.equal(viz.code, 0);
   assert.ok(existsSync(join(dir, 'maps.png')));
-  await assert.rejects(runVisualize(['--checkpoint', ckpt, '--dataset', folder, '--index', '90']), /--index 90: image-folder:.* has 90 images/);
+  await assert.rejects(
+    runVisualize(['--checkpoint', ckpt, '--dataset', folder, '--index', '90']),
+    /--index 90: image-folder:.* has 90 images/,
+  );
 });

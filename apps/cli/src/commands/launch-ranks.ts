@@ -26,7 +26,13 @@ export function simulatedNode(rank: number, ranks: number, nodes: number): strin
   return `node-${Math.floor((rank * nodes) / ranks)}`;
 }
 
-export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: number; out: string; log: (m: string) => void }): Promise<RankOutcome[]> {
+export async function launchRanks(o: {
+  argv: string[];
+  ranks: number;
+  nodes?: number;
+  out: string;
+  log: (m: string) => void;
+}): Promise<RankOutcome[]> {
   const runId = `cli-${randomUUID()}`;
   // the simulated nodes' Unix sockets: one directory for this gang, removed when it ends (a killed
   // leader cannot remove its own socket file)
@@ -35,7 +41,21 @@ export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: nu
   const outcomes: Promise<RankOutcome>[] = [];
   let failed = false;
   for (let rank = 0; rank < o.ranks; rank++) {
-    const args = ['--import', 'tsx', main, 'pretrain', ...o.argv, '--rank', String(rank), '--world-size', String(o.ranks), '--run-id', runId, '--out', o.out];
+    const args = [
+      '--import',
+      'tsx',
+      main,
+      'pretrain',
+      ...o.argv,
+      '--rank',
+      String(rank),
+      '--world-size',
+      String(o.ranks),
+      '--run-id',
+      runId,
+      '--out',
+      o.out,
+    ];
     if (socketDir) args.push('--node', simulatedNode(rank, o.ranks, o.nodes!), '--socket-dir', socketDir);
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
@@ -59,8 +79,12 @@ export async function launchRanks(o: { argv: string[]; ranks: number; nodes?: nu
           }
           if ((code !== 0 || signal) && !failed) {
             failed = true;
-            const where = o.nodes ? ` (${simulatedNode(rank, o.ranks, o.nodes)}${rank === 0 || simulatedNode(rank - 1, o.ranks, o.nodes) !== simulatedNode(rank, o.ranks, o.nodes) ? ', node leader' : ''})` : '';
-            o.log(`rank ${rank}${where} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : ''}`);
+            const where = o.nodes
+              ? ` (${simulatedNode(rank, o.ranks, o.nodes)}${rank === 0 || simulatedNode(rank - 1, o.ranks, o.nodes) !== simulatedNode(rank, o.ranks, o.nodes) ? ', node leader' : ''})`
+              : '';
+            o.log(
+              `rank ${rank}${where} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : ''}`,
+            );
             // the others are blocked in an all-reduce that can never complete
             setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 2000).unref();
           }

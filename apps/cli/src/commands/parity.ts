@@ -16,7 +16,10 @@ The authors' fixture ships in the repository: --fixture fixtures/cim-parity-smal
 (its layout: fixtures/README.md).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { fixture: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { fixture: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     console.log(help);
     return 0;

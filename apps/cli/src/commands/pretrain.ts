@@ -3,9 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cimModelNames } from '@cim-forge/cim';
-import {
-  JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig,
-} from '@cim-forge/engine';
+import { JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { cliSettings, defined, initCliBackend, num, UsageError } from '../args.ts';
@@ -70,16 +68,38 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      dataset: { type: 'string' }, limit: { type: 'string' }, preset: { type: 'string' }, config: { type: 'string' },
-      model: { type: 'string' }, 'batch-size': { type: 'string' }, 'accum-iter': { type: 'string' }, epochs: { type: 'string' },
-      'warmup-epochs': { type: 'string' }, 'base-lr': { type: 'string' }, 'weight-decay': { type: 'string' },
-      'clip-grad': { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' },
-      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'init-from': { type: 'string' },
-      'max-steps': { type: 'string' }, backend: { type: 'string' }, 'eval-images': { type: 'string' },
-      ranks: { type: 'string' }, redis: { type: 'string' }, 'collective-timeout': { type: 'string' },
-      nodes: { type: 'string' }, wire: { type: 'string' }, node: { type: 'string' }, 'socket-dir': { type: 'string' },
+      dataset: { type: 'string' },
+      limit: { type: 'string' },
+      preset: { type: 'string' },
+      config: { type: 'string' },
+      model: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'accum-iter': { type: 'string' },
+      epochs: { type: 'string' },
+      'warmup-epochs': { type: 'string' },
+      'base-lr': { type: 'string' },
+      'weight-decay': { type: 'string' },
+      'clip-grad': { type: 'string' },
+      seed: { type: 'string' },
+      workers: { type: 'string' },
+      out: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'boolean' },
+      'init-from': { type: 'string' },
+      'max-steps': { type: 'string' },
+      backend: { type: 'string' },
+      'eval-images': { type: 'string' },
+      ranks: { type: 'string' },
+      redis: { type: 'string' },
+      'collective-timeout': { type: 'string' },
+      nodes: { type: 'string' },
+      wire: { type: 'string' },
+      node: { type: 'string' },
+      'socket-dir': { type: 'string' },
       // set by the --ranks launcher for each rank process
-      rank: { type: 'string' }, 'world-size': { type: 'string' }, 'run-id': { type: 'string' },
+      rank: { type: 'string' },
+      'world-size': { type: 'string' },
+      'run-id': { type: 'string' },
     },
   });
   if (values.help) {
@@ -91,7 +111,9 @@ export async function run(argv: string[]): Promise<number> {
   let config: PretrainConfig;
   if (values.resume) {
     config = await dir.readSavedConfig();
-    const changed = ['dataset', 'preset', 'config', 'model', 'batch-size', 'epochs', 'base-lr', 'seed'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
+    const changed = ['dataset', 'preset', 'config', 'model', 'batch-size', 'epochs', 'base-lr', 'seed'].filter(
+      (k) => (values as Record<string, unknown>)[k] !== undefined,
+    );
     if (changed.length) console.error(`note: resuming with the run's saved config; ignoring --${changed.join(', --')}`);
     if (values.workers !== undefined) config.workers = num('workers', values.workers, { int: true, min: 0 })!;
   } else {
@@ -103,7 +125,8 @@ export async function run(argv: string[]): Promise<number> {
     // --dataset of the preset's own kind keeps the preset's settings (cpu-small's 8k-image subset)
     let dataset = values.dataset ? datasetSpec(values.dataset, limit) : undefined;
     if (presetData && dataset?.kind === presetData.kind && limit === undefined) dataset = presetData;
-    if (presetData && !dataset && limit) dataset = (presetData.kind === 'synthetic' ? { ...presetData, size: limit } : { ...presetData, limit }) as SourceSpec;
+    if (presetData && !dataset && limit)
+      dataset = (presetData.kind === 'synthetic' ? { ...presetData, size: limit } : { ...presetData, limit }) as SourceSpec;
     const flags = defined({
       dataset,
       model: values.model as PretrainConfig['model'] | undefined,
@@ -137,7 +160,8 @@ export async function run(argv: string[]): Promise<number> {
   if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
   const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
   if (!redisUrls.length) throw new UsageError('--redis: no URL given');
-  for (const u of redisUrls) if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
+  for (const u of redisUrls)
+    if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
   if (ranks > 1 && rank === undefined) {
     await mkdir(out, { recursive: true });
     if (!values.resume) await dir.saveConfig(config);
@@ -145,78 +169,106 @@ export async function run(argv: string[]): Promise<number> {
     const outcomes = await launchRanks({ argv: forwarded, ranks, nodes, out, log: (m) => console.error(m) });
     const digests = new Set(outcomes.map((r) => r.result?.weightsDigest));
     const ok = outcomes.every((r) => r.code === 0);
-    console.log(JSON.stringify({
-      out, ranks, ok, identicalWeights: ok && digests.size === 1,
-      ...(outcomes[0].result ?? {}),
-      perRank: outcomes.map((r) => ({ rank: r.rank, code: r.code, signal: r.signal, weightsDigest: r.result?.weightsDigest, steps: r.result?.steps })),
-    }));
+    console.log(
+      JSON.stringify({
+        out,
+        ranks,
+        ok,
+        identicalWeights: ok && digests.size === 1,
+        ...(outcomes[0].result ?? {}),
+        perRank: outcomes.map((r) => ({
+          rank: r.rank,
+          code: r.code,
+          signal: r.signal,
+          weightsDigest: r.result?.weightsDigest,
+          steps: r.result?.steps,
+        })),
+      }),
+    );
     if (ok && digests.size !== 1) console.error('error: the ranks ended with different weights');
     return ok && digests.size === 1 ? 0 : 1;
   }
   const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
   if (!values.resume && rank === undefined) await dir.saveConfig(config);
-  const collective = rank === undefined
-    ? undefined
-    : await joinCollective({
-        redisUrls,
-        nodeName: values.node,
-        socketDir: values['socket-dir'],
-        wire,
-        runId: values['run-id'] ?? 'cli',
-        rank,
-        worldSize,
-        timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
-      });
+  const collective =
+    rank === undefined
+      ? undefined
+      : await joinCollective({
+          redisUrls,
+          nodeName: values.node,
+          socketDir: values['socket-dir'],
+          wire,
+          runId: values['run-id'] ?? 'cli',
+          rank,
+          worldSize,
+          timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
+        });
 
-  const progress = new TrainingProgress('pretrain |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}');
-  const result = await withStopAndProgress(progress, (shouldStop) => pretrain({
-    config,
-    store: new LocalCheckpointStore(dir.checkpoints),
-    metrics: new JsonlMetricsSink(dir.metrics),
-    rankMetrics: collective ? new JsonlMetricsSink(join(out, 'ranks', `rank-${collective.rank}.jsonl`)) : undefined,
-    collective,
-    resume: values.resume,
-    maxSteps,
-    hooks: {
-      log: (m) => console.error(m),
-      onPlan: ({ plan, resumedFrom, startStep, params }) => {
-        const c = config;
-        console.error(
-          [
-            `backend      ${backend.name} (${backend.detail})`,
-            `model        ${c.model} ${JSON.stringify(c.modelOverrides)} — ${(params / 1e6).toFixed(2)} M trainable parameters`,
-            `data         ${JSON.stringify(c.dataset)}: ${plan.imagesPerEpoch} images/epoch`,
-            `batch        ${c.batchSize} × ${c.accumIter} accumulation × ${plan.worldSize} rank(s) = effective ${plan.effectiveBatch}`,
-            `lr           ${c.baseLr} × ${plan.effectiveBatch}/256 = ${plan.peakLr.toExponential(3)} peak; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}`,
-            `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}`,
-            `momentum     ${c.momentumBase} → ${c.momentumEnd} (cosine)   clip ${c.clipGrad ?? 'off'}   seed ${c.seed}`,
-            `out          ${out}`,
-          ].join('\n'),
-        );
-        progress.start(plan.totalSteps, startStep, { loss: '-', ips: '-', lr: '-' });
-      },
-      onStep: (r) => progress.step(r.step, r.totalSteps, { loss: r.loss.toFixed(4), ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) }),
-      onCheckpoint: (id, step) => progress.checkpoint(id, step),
-      shouldStop,
+  const progress = new TrainingProgress(
+    'pretrain |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}',
+  );
+  const result = await withStopAndProgress(
+    progress,
+    (shouldStop) =>
+      pretrain({
+        config,
+        store: new LocalCheckpointStore(dir.checkpoints),
+        metrics: new JsonlMetricsSink(dir.metrics),
+        rankMetrics: collective ? new JsonlMetricsSink(join(out, 'ranks', `rank-${collective.rank}.jsonl`)) : undefined,
+        collective,
+        resume: values.resume,
+        maxSteps,
+        hooks: {
+          log: (m) => console.error(m),
+          onPlan: ({ plan, resumedFrom, startStep, params }) => {
+            const c = config;
+            console.error(
+              [
+                `backend      ${backend.name} (${backend.detail})`,
+                `model        ${c.model} ${JSON.stringify(c.modelOverrides)} — ${(params / 1e6).toFixed(2)} M trainable parameters`,
+                `data         ${JSON.stringify(c.dataset)}: ${plan.imagesPerEpoch} images/epoch`,
+                `batch        ${c.batchSize} × ${c.accumIter} accumulation × ${plan.worldSize} rank(s) = effective ${plan.effectiveBatch}`,
+                `lr           ${c.baseLr} × ${plan.effectiveBatch}/256 = ${plan.peakLr.toExponential(3)} peak; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}`,
+                `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}`,
+                `momentum     ${c.momentumBase} → ${c.momentumEnd} (cosine)   clip ${c.clipGrad ?? 'off'}   seed ${c.seed}`,
+                `out          ${out}`,
+              ].join('\n'),
+            );
+            progress.start(plan.totalSteps, startStep, { loss: '-', ips: '-', lr: '-' });
+          },
+          onStep: (r) =>
+            progress.step(r.step, r.totalSteps, { loss: r.loss.toFixed(4), ips: r.imagesPerSec.toFixed(1), lr: r.lr.toExponential(2) }),
+          onCheckpoint: (id, step) => progress.checkpoint(id, step),
+          shouldStop,
+        },
+      }),
+    async () => {
+      await collective?.close();
     },
-  }), async () => {
-    await collective?.close();
-  });
+  );
 
   const lines = [
     '',
-    result.stopped ? `stopped after ${result.steps} steps; continue with: npm run cim -- pretrain --out ${out} --resume` : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
+    result.stopped
+      ? `stopped after ${result.steps} steps; continue with: npm run cim -- pretrain --out ${out} --resume`
+      : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
     `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
   ];
   if (result.eval) {
     const e = result.eval;
-    lines.push(`held-out     IoU ${fmt(e.meanIoU, 3)} of predicted (p > 0.5) vs true maps over ${e.exemplars} exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`);
-    lines.push(`correlation  held-out loss ${fmt(e.loss, 3)} with each image's own exemplars vs ${fmt(e.mismatchedLoss, 3)} with another image's: the gap (${fmt(e.mismatchedLoss - e.loss, 3)}) is what the exemplars tell the model`);
+    lines.push(
+      `held-out     IoU ${fmt(e.meanIoU, 3)} of predicted (p > 0.5) vs true maps over ${e.exemplars} exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`,
+    );
+    lines.push(
+      `correlation  held-out loss ${fmt(e.loss, 3)} with each image's own exemplars vs ${fmt(e.mismatchedLoss, 3)} with another image's: the gap (${fmt(e.mismatchedLoss - e.loss, 3)}) is what the exemplars tell the model`,
+    );
   }
   if (result.lastCheckpoint) lines.push(`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`);
   lines.push(`metrics      ${join(out, 'metrics.jsonl')}`);
-  lines.push(`see it       npm run cim -- visualize --checkpoint ${out}${config.dataset.kind === 'fashion-mnist' ? ' --dataset fashion-mnist' : ' --image PATH'} --out ${join(out, 'maps.png')}`);
+  lines.push(
+    `see it       npm run cim -- visualize --checkpoint ${out}${config.dataset.kind === 'fashion-mnist' ? ' --dataset fashion-mnist' : ' --image PATH'} --out ${join(out, 'maps.png')}`,
+  );
   console.error(lines.join('\n'));
   console.log(JSON.stringify({ out, ...result }));
   return 0;

@@ -35,21 +35,37 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' }, encoder: { type: 'string' }, model: { type: 'string' }, 'img-size': { type: 'string' },
-      dataset: { type: 'string' }, limit: { type: 'string' }, 'eval-images': { type: 'string' }, 'labels-fraction': { type: 'string' },
-      'val-fraction': { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' },
-      seed: { type: 'string' }, backend: { type: 'string' }, knn: { type: 'string' },
+      from: { type: 'string' },
+      encoder: { type: 'string' },
+      model: { type: 'string' },
+      'img-size': { type: 'string' },
+      dataset: { type: 'string' },
+      limit: { type: 'string' },
+      'eval-images': { type: 'string' },
+      'labels-fraction': { type: 'string' },
+      'val-fraction': { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      'weight-decay': { type: 'string' },
+      seed: { type: 'string' },
+      backend: { type: 'string' },
+      knn: { type: 'string' },
     },
   });
   if (values.help) {
     console.log(help);
     return 0;
   }
-  if (values.from === undefined) throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
-  if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target') throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-  if (values.model !== undefined && !isCimModelName(values.model)) throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
+  if (values.from === undefined)
+    throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
+  if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target')
+    throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
+  if (values.model !== undefined && !isCimModelName(values.model))
+    throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
   const fraction = num('labels-fraction', values['labels-fraction'], { min: 0 });
-  if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
+  if (fraction !== undefined && !(fraction > 0 && fraction <= 1))
+    throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
   const config: ProbeConfig = {
     ...defaultProbeConfig,
     ...defined({
@@ -57,7 +73,12 @@ export async function run(argv: string[]): Promise<number> {
       encoder: values.encoder as ProbeConfig['encoder'] | undefined,
       model: values.model as CimModelName | undefined,
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...(await labelledDataset(values.dataset ?? 'fashion-mnist', num('limit', values.limit, { int: true, min: 1 }), num('eval-images', values['eval-images'], { int: true, min: 1 }), valFractionFlag(values['val-fraction']))),
+      ...(await labelledDataset(
+        values.dataset ?? 'fashion-mnist',
+        num('limit', values.limit, { int: true, min: 1 }),
+        num('eval-images', values['eval-images'], { int: true, min: 1 }),
+        valFractionFlag(values['val-fraction']),
+      )),
       labelsFraction: fraction,
       epochs: num('epochs', values.epochs, { int: true, min: 1 }),
       batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),
@@ -69,20 +90,25 @@ export async function run(argv: string[]): Promise<number> {
   };
   const backend = await initCliBackend(values.backend);
   console.error(`backend      ${backend.name} (${backend.detail})`);
-  console.error(`encoder      ${config.initFrom ? `${config.encoder} encoder of ${resolve(config.initFrom)}` : `${config.model}, random init (baseline)`}`);
+  console.error(
+    `encoder      ${config.initFrom ? `${config.encoder} encoder of ${resolve(config.initFrom)}` : `${config.model}, random init (baseline)`}`,
+  );
   const result = await linearProbe({
     config,
     log: (m) => console.error(m),
     onEpoch: (e) => {
-      if (e.epoch === 1 || e.epoch === config.epochs || e.epoch % 10 === 0) console.error(`epoch ${e.epoch}/${config.epochs} loss ${e.loss.toFixed(4)}`);
+      if (e.epoch === 1 || e.epoch === config.epochs || e.epoch % 10 === 0)
+        console.error(`epoch ${e.epoch}/${config.epochs} loss ${e.loss.toFixed(4)}`);
     },
   });
-  console.error([
-    '',
-    `features     ${result.featureDim}-d for ${result.trainImages} + ${result.evalImages} images in ${result.featureSeconds.toFixed(1)} s`,
-    `top-1        ${(100 * result.top1).toFixed(2)}% held out (train ${(100 * result.trainTop1).toFixed(2)}%)`,
-    ...(result.knnTop1 !== undefined ? [`k-NN top-1   ${(100 * result.knnTop1).toFixed(2)}% held out (k = ${config.knnK}, cosine)`] : []),
-  ].join('\n'));
+  console.error(
+    [
+      '',
+      `features     ${result.featureDim}-d for ${result.trainImages} + ${result.evalImages} images in ${result.featureSeconds.toFixed(1)} s`,
+      `top-1        ${(100 * result.top1).toFixed(2)}% held out (train ${(100 * result.trainTop1).toFixed(2)}%)`,
+      ...(result.knnTop1 !== undefined ? [`k-NN top-1   ${(100 * result.knnTop1).toFixed(2)}% held out (k = ${config.knnK}, cosine)`] : []),
+    ].join('\n'),
+  );
   console.log(JSON.stringify({ from: config.initFrom ?? 'scratch', encoder: config.encoder, ...result }));
   return 0;
 }

@@ -3,7 +3,12 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  Rng, cimModelConfigFromMetadata, cimModelFromConfig, parseSafetensors, sampleCim, samplerConfig,
+  Rng,
+  cimModelConfigFromMetadata,
+  cimModelFromConfig,
+  parseSafetensors,
+  sampleCim,
+  samplerConfig,
   type SamplerConfig,
 } from '@cim-forge/cim';
 import { parseRunConfig, type PretrainConfig } from '@cim-forge/config';
@@ -55,9 +60,16 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      help: { type: 'boolean', short: 'h' }, checkpoint: { type: 'string' }, image: { type: 'string' }, dataset: { type: 'string' },
-      index: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'no-augment': { type: 'boolean' },
-      scale: { type: 'string' }, backend: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      checkpoint: { type: 'string' },
+      image: { type: 'string' },
+      dataset: { type: 'string' },
+      index: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      'no-augment': { type: 'boolean' },
+      scale: { type: 'string' },
+      backend: { type: 'string' },
     },
   });
   if (values.help) {
@@ -83,8 +95,11 @@ export async function run(argv: string[]): Promise<number> {
     const d = values.dataset!;
     const folder = await folderOf('dataset', d);
     const src = await openSource(
-      folder !== undefined ? { kind: 'image-folder', root: folder }
-        : d === 'fashion-mnist' ? { kind: 'fashion-mnist', split: 'test' } : { kind: 'synthetic', size: index + 1, imageSize: 48, seed: 1_000_003 },
+      folder !== undefined
+        ? { kind: 'image-folder', root: folder }
+        : d === 'fashion-mnist'
+          ? { kind: 'fashion-mnist', split: 'test' }
+          : { kind: 'synthetic', size: index + 1, imageSize: 48, seed: 1_000_003 },
     );
     if (index >= src.size) throw new UsageError(`--index ${index}: ${src.name} has ${src.size} images`);
     image = await src.get(index);
@@ -93,7 +108,12 @@ export async function run(argv: string[]): Promise<number> {
   // the run's own sampler when we know it, else the official proportions around the model's sizes
   let sCfg: SamplerConfig = config
     ? samplerConfigOf(config)
-    : samplerConfig({ searchSize: Math.round(cfg.contextSize * 1.4), contextSize: cfg.contextSize, exemplarSize: cfg.templateSize, numExemplars: cfg.numTemplates });
+    : samplerConfig({
+        searchSize: Math.round(cfg.contextSize * 1.4),
+        contextSize: cfg.contextSize,
+        exemplarSize: cfg.templateSize,
+        numExemplars: cfg.numTemplates,
+      });
   if (values['no-augment']) sCfg = { ...sCfg, augment: false };
 
   await initCliBackend(values.backend);
@@ -106,7 +126,9 @@ export async function run(argv: string[]): Promise<number> {
     const T = sCfg.numExemplars;
     const out = resolve(values.out ?? 'maps.png');
     await writeFile(out, png);
-    console.error(`wrote ${out}: ${T} exemplars, IoU ${ious.map((x) => x.toFixed(2)).join(' ')} (mean ${(ious.reduce((a, b) => a + b, 0) / T).toFixed(3)})`);
+    console.error(
+      `wrote ${out}: ${T} exemplars, IoU ${ious.map((x) => x.toFixed(2)).join(' ')} (mean ${(ious.reduce((a, b) => a + b, 0) / T).toFixed(3)})`,
+    );
     console.log(JSON.stringify({ out, iou: ious, checkpoint: file }));
     return 0;
   } finally {

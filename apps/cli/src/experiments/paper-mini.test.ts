@@ -12,7 +12,10 @@ const script = fileURLToPath(new URL('./paper-mini.ts', import.meta.url));
 
 function runScript(args: string[]): { stdout: string; stderr: string; seconds: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: { ...process.env, CIM_BACKEND: testBackendChoice() } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CIM_BACKEND: testBackendChoice() },
+  });
   const seconds = (performance.now() - t0) / 1000;
   assert.equal(r.status, 0, `paper-mini exited ${r.status}:\n${r.stderr}`);
   return { stdout: r.stdout, stderr: r.stderr, seconds };
@@ -57,7 +60,10 @@ test('--budget tiny writes the table and the commands; a second invocation reuse
   assert.equal(rows.length, 2, md);
   assert.match(md, /\| init \| fine-tune 10% \| fine-tune 100% \| linear probe \|/);
   for (const row of rows) {
-    const cells = row.split('|').slice(2, 5).map((c) => c.trim());
+    const cells = row
+      .split('|')
+      .slice(2, 5)
+      .map((c) => c.trim());
     assert.equal(cells.length, 3);
     for (const c of cells) {
       const m = /^(\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)$/.exec(c);
@@ -72,7 +78,8 @@ test('--budget tiny writes the table and the commands; a second invocation reuse
   assert.match(md, /Machine: .+, \d+ cores/);
   const j1 = JSON.parse(first.stdout.trim().split('\n').at(-1)!);
   assert.equal(j1.reused.length, 0);
-  for (const init of ['cim', 'scratch']) for (const task of ['ft10', 'ft100', 'probe']) assert.ok(j1.table[init][task].mean >= 0 && j1.table[init][task].mean <= 100);
+  for (const init of ['cim', 'scratch'])
+    for (const task of ['ft10', 'ft100', 'probe']) assert.ok(j1.table[init][task].mean >= 0 && j1.table[init][task].mean <= 100);
 
   const second = runScript(args);
   const j2 = JSON.parse(second.stdout.trim().split('\n').at(-1)!);
@@ -82,7 +89,10 @@ test('--budget tiny writes the table and the commands; a second invocation reuse
   assert.deepEqual(j2.perSeed, j1.perSeed);
   assert.ok(second.seconds < first.seconds / 2, `second run ${second.seconds.toFixed(1)} s vs first ${first.seconds.toFixed(1)} s`);
   const md2 = await readFile(results, 'utf8');
-  assert.deepEqual(md2.split('\n').filter((l) => /^\| (CIM pre-trained|scratch) \|/.test(l)), rows);
+  assert.deepEqual(
+    md2.split('\n').filter((l) => /^\| (CIM pre-trained|scratch) \|/.test(l)),
+    rows,
+  );
 });
 
 test('a run directory keeps its budget; bad flags are usage errors', async () => {

@@ -23,13 +23,29 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, type ModelName } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
 import {
-  finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, pretrain, defaultProbeConfig, resolveFinetuneConfig, resolvePretrainConfig,
-  type FinetuneConfig, type PretrainConfig, type ProbeConfig,
+  finetune,
+  JsonlMetricsSink,
+  linearProbe,
+  LocalCheckpointStore,
+  pretrain,
+  defaultProbeConfig,
+  resolveFinetuneConfig,
+  resolvePretrainConfig,
+  type FinetuneConfig,
+  type PretrainConfig,
+  type ProbeConfig,
 } from '@cim-forge/engine';
 import { UsageError } from '../args.ts';
 import { resolveFrom } from '../commands/finetune.ts';
 import {
-  estimateProtocolSeconds, FT_IMAGES_PER_SEC, planProtocol, PT_IMAGES_PER_SEC, protocolBudgets, protocolMarkdown, runProtocol, type ProtocolBudgetName,
+  estimateProtocolSeconds,
+  FT_IMAGES_PER_SEC,
+  planProtocol,
+  PT_IMAGES_PER_SEC,
+  protocolBudgets,
+  protocolMarkdown,
+  runProtocol,
+  type ProtocolBudgetName,
 } from './paper-protocol.ts';
 
 export type BudgetName = 'full' | 'quick' | 'tiny';
@@ -66,20 +82,44 @@ export interface Budget {
 export const budgets: Record<BudgetName, Budget> = {
   full: {
     description: 'under two hours on 2 cores with --parallel 2: 1500 pre-training steps on 48k images, 12k labelled images, 3 seeds',
-    ptImages: 48000, ptEpochs: 1, ptWarmupEpochs: 0.05,
-    ftImages: 12000, evalImages: 5000, ftBatch: 64, ftEpochs100: 2, ftEpochs10: 10, ftWarmupEpochs: 0.2, ftBaseLr: 4e-3,
+    ptImages: 48000,
+    ptEpochs: 1,
+    ptWarmupEpochs: 0.05,
+    ftImages: 12000,
+    evalImages: 5000,
+    ftBatch: 64,
+    ftEpochs100: 2,
+    ftEpochs10: 10,
+    ftWarmupEpochs: 0.2,
+    ftBaseLr: 4e-3,
     probeEpochs: 30,
   },
   quick: {
     description: 'about 15 minutes on 2 cores with --parallel 2 and --seeds 0: 200 pre-training steps, 3k labelled images',
-    ptImages: 6400, ptEpochs: 1, ptWarmupEpochs: 0.1,
-    ftImages: 3000, evalImages: 2000, ftBatch: 64, ftEpochs100: 2, ftEpochs10: 10, ftWarmupEpochs: 0.2, ftBaseLr: 4e-3,
+    ptImages: 6400,
+    ptEpochs: 1,
+    ptWarmupEpochs: 0.1,
+    ftImages: 3000,
+    evalImages: 2000,
+    ftBatch: 64,
+    ftEpochs100: 2,
+    ftEpochs10: 10,
+    ftWarmupEpochs: 0.2,
+    ftBaseLr: 4e-3,
     probeEpochs: 30,
   },
   tiny: {
     description: 'about a minute: a smoke test of the whole pipeline, its numbers mean nothing',
-    ptImages: 128, ptEpochs: 1, ptWarmupEpochs: 0.25,
-    ftImages: 320, evalImages: 200, ftBatch: 16, ftEpochs100: 1, ftEpochs10: 2, ftWarmupEpochs: 0, ftBaseLr: 4e-3,
+    ptImages: 128,
+    ptEpochs: 1,
+    ptWarmupEpochs: 0.25,
+    ftImages: 320,
+    evalImages: 200,
+    ftBatch: 16,
+    ftEpochs100: 1,
+    ftEpochs10: 2,
+    ftWarmupEpochs: 0,
+    ftBaseLr: 4e-3,
     probeEpochs: 5,
   },
 };
@@ -127,7 +167,12 @@ const testSpec = (limit: number): SourceSpec => ({ kind: 'fashion-mnist', split:
 
 export function pretrainConfig(b: Budget): PretrainConfig {
   return resolvePretrainConfig('cpu-small', {
-    dataset: trainSpec(b.ptImages), epochs: b.ptEpochs, warmupEpochs: b.ptWarmupEpochs, seed: 0, checkpointEvery: 100, evalImages: 0,
+    dataset: trainSpec(b.ptImages),
+    epochs: b.ptEpochs,
+    warmupEpochs: b.ptWarmupEpochs,
+    seed: 0,
+    checkpointEvery: 100,
+    evalImages: 0,
   });
 }
 
@@ -136,14 +181,35 @@ export const layerDecayOf = (init: Init) => (init === 'cim' ? 0.8 : 1);
 
 export function finetuneConfig(b: Budget, task: 'ft10' | 'ft100', seed: number, initFrom: string | null): FinetuneConfig {
   return resolveFinetuneConfig({
-    model: MODEL, initFrom, encoder: 'online', dataset: trainSpec(b.ftImages), evalDataset: testSpec(b.evalImages),
-    labelsFraction: task === 'ft10' ? 0.1 : 1, epochs: task === 'ft10' ? b.ftEpochs10 : b.ftEpochs100, warmupEpochs: b.ftWarmupEpochs,
-    batchSize: b.ftBatch, baseLr: b.ftBaseLr, layerDecay: layerDecayOf(initFrom ? 'cim' : 'scratch'), ...FT_AUG, seed, checkpointEvery: 50, evalImages: 0,
+    model: MODEL,
+    initFrom,
+    encoder: 'online',
+    dataset: trainSpec(b.ftImages),
+    evalDataset: testSpec(b.evalImages),
+    labelsFraction: task === 'ft10' ? 0.1 : 1,
+    epochs: task === 'ft10' ? b.ftEpochs10 : b.ftEpochs100,
+    warmupEpochs: b.ftWarmupEpochs,
+    batchSize: b.ftBatch,
+    baseLr: b.ftBaseLr,
+    layerDecay: layerDecayOf(initFrom ? 'cim' : 'scratch'),
+    ...FT_AUG,
+    seed,
+    checkpointEvery: 50,
+    evalImages: 0,
   });
 }
 
 export function probeConfig(b: Budget, seed: number, initFrom: string | null): ProbeConfig {
-  return { ...defaultProbeConfig, model: MODEL, initFrom, encoder: 'online', dataset: trainSpec(b.ftImages), evalDataset: testSpec(b.evalImages), epochs: b.probeEpochs, seed };
+  return {
+    ...defaultProbeConfig,
+    model: MODEL,
+    initFrom,
+    encoder: 'online',
+    dataset: trainSpec(b.ftImages),
+    evalDataset: testSpec(b.evalImages),
+    epochs: b.probeEpochs,
+    seed,
+  };
 }
 
 export function planJobs(budget: BudgetName, seeds: number[], out: string): Job[] {
@@ -187,10 +253,14 @@ export async function runJob(job: Job, log: (m: string) => void): Promise<JobRes
     await writeJson(join(dir, 'config.json'), config);
     let last = 0;
     const res = await pretrain({
-      config, store: new LocalCheckpointStore(join(dir, 'checkpoints')), metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')), resume: true,
+      config,
+      store: new LocalCheckpointStore(join(dir, 'checkpoints')),
+      metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
+      resume: true,
       hooks: {
         log,
-        onPlan: ({ plan, startStep }) => log(`pretrain: ${plan.totalSteps} steps of ${config.batchSize}${startStep ? `, resuming at ${startStep}` : ''}`),
+        onPlan: ({ plan, startStep }) =>
+          log(`pretrain: ${plan.totalSteps} steps of ${config.batchSize}${startStep ? `, resuming at ${startStep}` : ''}`),
         onStep: (s) => {
           if (s.step === 1 || s.step === s.totalSteps || Date.now() - last > 30_000) {
             last = Date.now();
@@ -200,18 +270,32 @@ export async function runJob(job: Job, log: (m: string) => void): Promise<JobRes
       },
     });
     if (res.stopped) throw new Error('pre-training stopped early');
-    r = { seconds: res.seconds, steps: res.steps, secondsPerStep: res.steps ? res.seconds / res.steps : undefined, extra: { earlyLoss: res.earlyLoss, lateLoss: res.lateLoss } };
+    r = {
+      seconds: res.seconds,
+      steps: res.steps,
+      secondsPerStep: res.steps ? res.seconds / res.steps : undefined,
+      extra: { earlyLoss: res.earlyLoss, lateLoss: res.lateLoss },
+    };
   } else {
     const initFrom = job.init === 'cim' ? await resolveFrom(pretrainDir(job.out)) : null;
     if (job.kind === 'probe') {
       const res = await linearProbe({ config: probeConfig(b, job.seed, initFrom), log });
-      r = { top1: res.top1, seconds: res.seconds, trainImages: res.trainImages, evalImages: res.evalImages, extra: { trainTop1: res.trainTop1, featureSeconds: res.featureSeconds } };
+      r = {
+        top1: res.top1,
+        seconds: res.seconds,
+        trainImages: res.trainImages,
+        evalImages: res.evalImages,
+        extra: { trainTop1: res.trainTop1, featureSeconds: res.featureSeconds },
+      };
     } else {
       const config = finetuneConfig(b, job.kind, job.seed, initFrom);
       await writeJson(join(dir, 'config.json'), config);
       let last = 0;
       const res = await finetune({
-        config, store: new LocalCheckpointStore(join(dir, 'checkpoints')), metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')), resume: true,
+        config,
+        store: new LocalCheckpointStore(join(dir, 'checkpoints')),
+        metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
+        resume: true,
         hooks: {
           log,
           onStep: (s) => {
@@ -225,8 +309,13 @@ export async function runJob(job: Job, log: (m: string) => void): Promise<JobRes
       });
       if (res.finalStep < res.totalSteps) throw new Error(`fine-tuning stopped at ${res.finalStep}/${res.totalSteps}`);
       r = {
-        top1: res.top1, seconds: res.seconds, steps: res.steps, secondsPerStep: res.steps ? res.seconds / res.steps : undefined,
-        trainImages: res.trainImages, evalImages: res.evalImages, extra: { evals: res.evals, lateLoss: res.lateLoss },
+        top1: res.top1,
+        seconds: res.seconds,
+        steps: res.steps,
+        secondsPerStep: res.steps ? res.seconds / res.steps : undefined,
+        trainImages: res.trainImages,
+        evalImages: res.evalImages,
+        extra: { evals: res.evals, lateLoss: res.lateLoss },
       };
     }
   }
@@ -260,7 +349,11 @@ function runChild(job: Job, log: (m: string) => void): Promise<void> {
 }
 
 /** Runs the jobs not yet done, `parallel` at a time; CIM jobs wait for the pre-training. */
-export async function runAll(jobs: Job[], parallel: number, log: (m: string) => void): Promise<{ results: Map<string, JobResult>; reused: string[] }> {
+export async function runAll(
+  jobs: Job[],
+  parallel: number,
+  log: (m: string) => void,
+): Promise<{ results: Map<string, JobResult>; reused: string[] }> {
   const results = new Map<string, JobResult>();
   const reused: string[] = [];
   for (const j of jobs) {
@@ -353,7 +446,8 @@ export function whatThisShows(t: Table, pretrainSteps: number): string {
   const say = (what: string, v: ReturnType<typeof verdict>) => {
     const d = `${v.diff >= 0 ? '+' : ''}${v.diff.toFixed(1)} points${n > 1 ? ` (standard error ${v.se.toFixed(1)})` : ''}`;
     if (v.clear) return `${what}, CIM beats scratch by a clear margin: ${d}.`;
-    if (v.better) return `${what}, CIM is ahead of scratch by ${d}, which is not a clear margin (we ask for at least 1 point and twice the standard error).`;
+    if (v.better)
+      return `${what}, CIM is ahead of scratch by ${d}, which is not a clear margin (we ask for at least 1 point and twice the standard error).`;
     return `${what}, CIM does **not** beat scratch: ${d}.`;
   };
   const v10 = verdict(t.cim.ft10, t.scratch.ft10);
@@ -365,7 +459,7 @@ export function whatThisShows(t: Table, pretrainSteps: number): string {
   const claim = v10.clear && vp.clear;
   parts.push(
     claim
-      ? 'The paper\'s claim holds in miniature: pre-training helps most where labels are scarce, and the frozen features are better than random ones.'
+      ? "The paper's claim holds in miniature: pre-training helps most where labels are scarce, and the frozen features are better than random ones."
       : `The paper's claim (a clear gain with 10% of the labels and on the probe) is ${v10.clear || vp.clear ? 'only partly' : 'not'} reproduced at this scale. ` +
           `Plausible reasons: the pre-training here is ${pretrainSteps} CPU steps of batch 32 for a 0.2 M-parameter ViT on 32-px images, orders of magnitude below the paper's 300 ImageNet epochs of ViT-B; ` +
           'Fashion-MNIST is easy enough that a small model from scratch learns most of it from a few thousand labels; and a random encoder is a strong linear-probe baseline on such simple images. ' +
@@ -431,7 +525,14 @@ function phaseStats(results: JobResult[]): { wallSeconds: number; jobSeconds: nu
   return { wallSeconds: wall, jobSeconds, ...(steps ? { secondsPerStep: jobSeconds / steps } : {}) };
 }
 
-export function buildReport(budget: BudgetName, parallel: number, seeds: number[], results: Map<string, JobResult>, totalSeconds: number, reused: string[]): Report {
+export function buildReport(
+  budget: BudgetName,
+  parallel: number,
+  seeds: number[],
+  results: Map<string, JobResult>,
+  totalSeconds: number,
+  reused: string[],
+): Report {
   const all = [...results.values()];
   return {
     budget,
@@ -495,14 +596,19 @@ export function markdown(rep: Report, results: Map<string, JobResult>, commands:
     `| this invocation | ${min(rep.totalSeconds)} | | |`,
     '',
     `Wall = the time at least one job of the phase was running; job-seconds = the sum over its jobs. Run with --parallel ${rep.parallel}` +
-      (rep.parallel > 1 ? ' (jobs as child processes, one core each; the scratch jobs run beside the pre-training, so phases overlap).' : ' (one job at a time).') +
+      (rep.parallel > 1
+        ? ' (jobs as child processes, one core each; the scratch jobs run beside the pre-training, so phases overlap).'
+        : ' (one job at a time).') +
       (rep.reused.length ? ` ${rep.reused.length} job(s) were reused from an earlier invocation; their times are the original ones.` : ''),
     '',
     '## Per seed',
     '',
     '| job | top-1 % | seconds |',
     '| --- | --- | --- |',
-    ...[...results.values()].filter((r) => r.top1 !== undefined).sort((a, z) => a.id.localeCompare(z.id)).map((r) => `| ${r.id} | ${(100 * r.top1!).toFixed(2)} | ${r.seconds.toFixed(1)} |`),
+    ...[...results.values()]
+      .filter((r) => r.top1 !== undefined)
+      .sort((a, z) => a.id.localeCompare(z.id))
+      .map((r) => `| ${r.id} | ${(100 * r.top1!).toFixed(2)} | ${r.seconds.toFixed(1)} |`),
     '',
     '## Commands to reproduce',
     '',
@@ -520,7 +626,9 @@ const fmtHours = (sec: number) => (sec >= 3600 ? `${(sec / 3600).toFixed(1)} h` 
 function estimateLines(name: ProtocolBudgetName, seeds: number): string {
   const e = estimateProtocolSeconds(protocolBudgets[name], seeds);
   const total = Object.values(e).reduce((a, v) => a + v, 0);
-  return [...Object.entries(e).map(([k, v]) => `    ${k.padEnd(10)} ${fmtHours(v)}`), `    ${'total'.padEnd(10)} ${fmtHours(total)}`].join('\n');
+  return [...Object.entries(e).map(([k, v]) => `    ${k.padEnd(10)} ${fmtHours(v)}`), `    ${'total'.padEnd(10)} ${fmtHours(total)}`].join(
+    '\n',
+  );
 }
 const ESTIMATE = estimateLines('protocol', 3);
 
@@ -553,8 +661,14 @@ export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      help: { type: 'boolean', short: 'h' }, budget: { type: 'string' }, seeds: { type: 'string' }, parallel: { type: 'string' },
-      out: { type: 'string' }, results: { type: 'string' }, job: { type: 'string' }, 'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      budget: { type: 'string' },
+      seeds: { type: 'string' },
+      parallel: { type: 'string' },
+      out: { type: 'string' },
+      results: { type: 'string' },
+      job: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -569,10 +683,22 @@ export async function main(argv: string[]): Promise<number> {
   }
   const budget = (values.budget ?? 'full') as BudgetName;
   const protocol = Object.hasOwn(protocolBudgets, budget) ? (budget as unknown as ProtocolBudgetName) : undefined;
-  if (!(budget in budgets) && !protocol) throw new UsageError(`--budget must be full, quick or tiny (the ViT table), or protocol / protocol-tiny (issue 15, ResNet), got "${values.budget}"`);
+  if (!(budget in budgets) && !protocol)
+    throw new UsageError(
+      `--budget must be full, quick or tiny (the ViT table), or protocol / protocol-tiny (issue 15, ResNet), got "${values.budget}"`,
+    );
   const seeds = (values.seeds ?? '0,1,2').split(',').map((s) => Number(s.trim()));
-  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds must be distinct non-negative integers, got "${values.seeds}"`);
-  if (protocol) return mainProtocol(protocol, seeds, values.out ?? 'runs/paper-protocol', values.results ?? 'docs/paper-protocol-results.md', values['dry-run'] ?? false, log);
+  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length)
+    throw new UsageError(`--seeds must be distinct non-negative integers, got "${values.seeds}"`);
+  if (protocol)
+    return mainProtocol(
+      protocol,
+      seeds,
+      values.out ?? 'runs/paper-protocol',
+      values.results ?? 'docs/paper-protocol-results.md',
+      values['dry-run'] ?? false,
+      log,
+    );
   const parallel = Number(values.parallel ?? 1);
   if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel must be a positive integer, got "${values.parallel}"`);
   const outArg = values.out ?? 'runs/paper-mini';
@@ -583,7 +709,8 @@ export async function main(argv: string[]): Promise<number> {
   const stamp = join(out, 'experiment.json');
   if (existsSync(stamp)) {
     const prev = JSON.parse(await readFile(stamp, 'utf8')) as { budget: BudgetName };
-    if (prev.budget !== budget) throw new UsageError(`${out} holds a --budget ${prev.budget} experiment; choose another --out for --budget ${budget}`);
+    if (prev.budget !== budget)
+      throw new UsageError(`${out} holds a --budget ${prev.budget} experiment; choose another --out for --budget ${budget}`);
   } else await writeJson(stamp, { budget, budgetConfig: budgets[budget] });
 
   const t0 = performance.now();
@@ -602,13 +729,31 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** --budget protocol | protocol-tiny: issue 15's ResNet protocol (paper-protocol.ts). */
-async function mainProtocol(name: ProtocolBudgetName, seeds: number[], outArg: string, resultsArg: string, dryRun: boolean, log: (m: string) => void): Promise<number> {
+async function mainProtocol(
+  name: ProtocolBudgetName,
+  seeds: number[],
+  outArg: string,
+  resultsArg: string,
+  dryRun: boolean,
+  log: (m: string) => void,
+): Promise<number> {
   const jobs = planProtocol(protocolBudgets[name], seeds);
   if (dryRun) {
     const counts: Record<string, number> = {};
     for (const j of jobs) counts[j.kind] = (counts[j.kind] ?? 0) + 1;
-    log(`protocol ${name}: ${jobs.length} jobs (${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}); estimated wall time:\n${estimateLines(name, seeds.length)}`);
-    console.log(JSON.stringify({ budget: name, seeds, jobs: jobs.map((j) => j.id), estimateSeconds: estimateProtocolSeconds(protocolBudgets[name], seeds.length) }));
+    log(
+      `protocol ${name}: ${jobs.length} jobs (${Object.entries(counts)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ')}); estimated wall time:\n${estimateLines(name, seeds.length)}`,
+    );
+    console.log(
+      JSON.stringify({
+        budget: name,
+        seeds,
+        jobs: jobs.map((j) => j.id),
+        estimateSeconds: estimateProtocolSeconds(protocolBudgets[name], seeds.length),
+      }),
+    );
     return 0;
   }
   const out = resolve(outArg);
@@ -616,7 +761,8 @@ async function mainProtocol(name: ProtocolBudgetName, seeds: number[], outArg: s
   const stamp = join(out, 'experiment.json');
   if (existsSync(stamp)) {
     const prev = JSON.parse(await readFile(stamp, 'utf8')) as { budget: string };
-    if (prev.budget !== name) throw new UsageError(`${out} holds a --budget ${prev.budget} experiment; choose another --out for --budget ${name}`);
+    if (prev.budget !== name)
+      throw new UsageError(`${out} holds a --budget ${prev.budget} experiment; choose another --out for --budget ${name}`);
   } else await writeJson(stamp, { budget: name, budgetConfig: protocolBudgets[name] });
   const t0 = performance.now();
   const results = await runProtocol(name, seeds, out, log);

@@ -25,9 +25,23 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createCimModel, initBackend } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
 import {
-  CORRUPTIONS, defaultProbeConfig, evaluateOn, evaluateRobustness, finetune, JsonlMetricsSink, linearProbe, loadImageClassifierFile,
-  loadLabelledImages, loadModelSafetensors, LocalCheckpointStore, pretrain, resolveFinetuneConfig, resolvePretrainConfig,
-  type FinetuneConfig, type PretrainConfig, type ProbeConfig,
+  CORRUPTIONS,
+  defaultProbeConfig,
+  evaluateOn,
+  evaluateRobustness,
+  finetune,
+  JsonlMetricsSink,
+  linearProbe,
+  loadImageClassifierFile,
+  loadLabelledImages,
+  loadModelSafetensors,
+  LocalCheckpointStore,
+  pretrain,
+  resolveFinetuneConfig,
+  resolvePretrainConfig,
+  type FinetuneConfig,
+  type PretrainConfig,
+  type ProbeConfig,
 } from '@cim-forge/engine';
 
 export const PROTOCOL_MODEL = 'cimResnetMicro' as const;
@@ -81,18 +95,55 @@ export const FEATURE_IMAGES_PER_SEC = 300;
 
 export const protocolBudgets: Record<'protocol' | 'protocol-tiny', ProtocolBudget> = {
   protocol: {
-    description: 'issue 15 on cimResnetMicro: 60k-image pre-training with curves, per-arm lr × layer-decay grid on a validation split, 1/10/100% fine-tunes, probe, k-NN, robustness, 3 seeds',
-    trainImages: 60000, ptEpochs: 10, ptBatch: 64, ptBaseLr: 0.02, ptWarmupEpochs: 0.5, ptCheckpointEvery: 938, ptCurveImages: 1024,
-    testImages: 0, valFraction: 0.1, fractions: [0.01, 0.1, 1], ftEpochs: { '0.01': 60, '0.1': 20, '1': 5 }, ftBatch: 128, ftWarmupEpochs: 0.5,
-    lrGrid: [2e-3, 8e-3], gridEpochScale: 0.5, layerDecayGrid: [1, 0.75],
-    probeEpochs: 30, knnK: 20, robustImages: 1000, robustEps: 2 / 255, pgdSteps: 10, severities: [1, 2, 3, 4, 5],
+    description:
+      'issue 15 on cimResnetMicro: 60k-image pre-training with curves, per-arm lr × layer-decay grid on a validation split, 1/10/100% fine-tunes, probe, k-NN, robustness, 3 seeds',
+    trainImages: 60000,
+    ptEpochs: 10,
+    ptBatch: 64,
+    ptBaseLr: 0.02,
+    ptWarmupEpochs: 0.5,
+    ptCheckpointEvery: 938,
+    ptCurveImages: 1024,
+    testImages: 0,
+    valFraction: 0.1,
+    fractions: [0.01, 0.1, 1],
+    ftEpochs: { '0.01': 60, '0.1': 20, '1': 5 },
+    ftBatch: 128,
+    ftWarmupEpochs: 0.5,
+    lrGrid: [2e-3, 8e-3],
+    gridEpochScale: 0.5,
+    layerDecayGrid: [1, 0.75],
+    probeEpochs: 30,
+    knnK: 20,
+    robustImages: 1000,
+    robustEps: 2 / 255,
+    pgdSteps: 10,
+    severities: [1, 2, 3, 4, 5],
   },
   'protocol-tiny': {
     description: 'the protocol pipeline on 640 images in a few minutes: a smoke test, its numbers mean nothing',
-    trainImages: 640, ptEpochs: 1, ptBatch: 32, ptBaseLr: 0.02, ptWarmupEpochs: 0.1, ptCheckpointEvery: 10, ptCurveImages: 64,
-    testImages: 200, valFraction: 0.1, fractions: [0.1, 1], ftEpochs: { '0.1': 2, '1': 1 }, ftBatch: 32, ftWarmupEpochs: 0,
-    lrGrid: [4e-3], gridEpochScale: 1, layerDecayGrid: [1],
-    probeEpochs: 3, knnK: 20, robustImages: 32, robustEps: 2 / 255, pgdSteps: 2, severities: [3],
+    trainImages: 640,
+    ptEpochs: 1,
+    ptBatch: 32,
+    ptBaseLr: 0.02,
+    ptWarmupEpochs: 0.1,
+    ptCheckpointEvery: 10,
+    ptCurveImages: 64,
+    testImages: 200,
+    valFraction: 0.1,
+    fractions: [0.1, 1],
+    ftEpochs: { '0.1': 2, '1': 1 },
+    ftBatch: 32,
+    ftWarmupEpochs: 0,
+    lrGrid: [4e-3],
+    gridEpochScale: 1,
+    layerDecayGrid: [1],
+    probeEpochs: 3,
+    knnK: 20,
+    robustImages: 32,
+    robustEps: 2 / 255,
+    pgdSteps: 2,
+    severities: [3],
   },
 };
 export type ProtocolBudgetName = keyof typeof protocolBudgets;
@@ -111,25 +162,45 @@ export const ftId = (arm: Arm, fraction: number, seed: number) => `ft-${arm}-f${
 
 /** Every job in an order that respects the dependencies (pre-training → grid → fine-tunes → robustness). */
 export function planProtocol(b: ProtocolBudget, seeds: number[]): ProtocolJob[] {
-  const jobs: ProtocolJob[] = [{ id: 'pretrain', kind: 'pretrain' }, { id: 'pt-curve', kind: 'pt-curve' }];
+  const jobs: ProtocolJob[] = [
+    { id: 'pretrain', kind: 'pretrain' },
+    { id: 'pt-curve', kind: 'pt-curve' },
+  ];
   for (const arm of ARMS) {
     for (const fraction of b.fractions) {
-      for (const baseLr of b.lrGrid) for (const layerDecay of b.layerDecayGrid) jobs.push({ id: gridId(arm, fraction, baseLr, layerDecay), kind: 'grid', arm, fraction, baseLr, layerDecay });
+      for (const baseLr of b.lrGrid)
+        for (const layerDecay of b.layerDecayGrid)
+          jobs.push({ id: gridId(arm, fraction, baseLr, layerDecay), kind: 'grid', arm, fraction, baseLr, layerDecay });
     }
   }
-  for (const arm of ARMS) for (const fraction of b.fractions) for (const seed of seeds) jobs.push({ id: ftId(arm, fraction, seed), kind: 'ft', arm, fraction, seed });
+  for (const arm of ARMS)
+    for (const fraction of b.fractions)
+      for (const seed of seeds) jobs.push({ id: ftId(arm, fraction, seed), kind: 'ft', arm, fraction, seed });
   for (const arm of ARMS) for (const seed of seeds) jobs.push({ id: `probe-${arm}-s${seed}`, kind: 'probe', arm, seed });
-  if (b.fractions.includes(0.1)) for (const arm of ARMS) for (const seed of seeds) jobs.push({ id: `robust-${arm}-s${seed}`, kind: 'robust', arm, seed });
+  if (b.fractions.includes(0.1))
+    for (const arm of ARMS) for (const seed of seeds) jobs.push({ id: `robust-${arm}-s${seed}`, kind: 'robust', arm, seed });
   return jobs;
 }
 
-const trainSpec = (b: ProtocolBudget): SourceSpec => ({ kind: 'fashion-mnist', split: 'train', ...(b.trainImages < 60000 ? { limit: b.trainImages } : {}) });
+const trainSpec = (b: ProtocolBudget): SourceSpec => ({
+  kind: 'fashion-mnist',
+  split: 'train',
+  ...(b.trainImages < 60000 ? { limit: b.trainImages } : {}),
+});
 const testSpec = (limit?: number): SourceSpec => ({ kind: 'fashion-mnist', split: 'test', ...(limit ? { limit } : {}) });
 
 export function protocolPretrainConfig(b: ProtocolBudget): PretrainConfig {
   return resolvePretrainConfig('cpu-resnet', {
-    dataset: trainSpec(b), epochs: b.ptEpochs, batchSize: b.ptBatch, baseLr: b.ptBaseLr, warmupEpochs: b.ptWarmupEpochs, seed: 0,
-    checkpointEvery: b.ptCheckpointEvery, keepCheckpoints: 1000, keepBest: 0, evalImages: b.ptCurveImages,
+    dataset: trainSpec(b),
+    epochs: b.ptEpochs,
+    batchSize: b.ptBatch,
+    baseLr: b.ptBaseLr,
+    warmupEpochs: b.ptWarmupEpochs,
+    seed: 0,
+    checkpointEvery: b.ptCheckpointEvery,
+    keepCheckpoints: 1000,
+    keepBest: 0,
+    evalImages: b.ptCurveImages,
   });
 }
 
@@ -139,22 +210,48 @@ export function protocolPretrainConfig(b: ProtocolBudget): PretrainConfig {
  * the test split once at the end (FinetuneConfig.valFraction).
  */
 export function protocolFinetuneConfig(
-  b: ProtocolBudget, o: { arm: Arm; fraction: number; seed: number; baseLr: number; layerDecay: number; initFrom: string | null; grid?: boolean },
+  b: ProtocolBudget,
+  o: { arm: Arm; fraction: number; seed: number; baseLr: number; layerDecay: number; initFrom: string | null; grid?: boolean },
 ): FinetuneConfig {
   const epochs = b.ftEpochs[String(o.fraction)] * (o.grid ? b.gridEpochScale : 1);
   if (!epochs) throw new Error(`budget has no fine-tuning epochs for fraction ${o.fraction}`);
   return resolveFinetuneConfig({
-    model: PROTOCOL_MODEL, initFrom: o.arm === 'scratch' ? null : o.initFrom, encoder: o.arm === 'cim-target' ? 'target' : 'online',
-    dataset: trainSpec(b), evalDataset: testSpec(b.testImages), valFraction: b.valFraction, labelsFraction: o.fraction,
-    epochs, warmupEpochs: b.ftWarmupEpochs, batchSize: b.ftBatch, baseLr: o.baseLr, layerDecay: o.layerDecay, weightDecay: 0.05,
-    dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0.1, seed: o.seed, checkpointEvery: 200, evalImages: 0,
+    model: PROTOCOL_MODEL,
+    initFrom: o.arm === 'scratch' ? null : o.initFrom,
+    encoder: o.arm === 'cim-target' ? 'target' : 'online',
+    dataset: trainSpec(b),
+    evalDataset: testSpec(b.testImages),
+    valFraction: b.valFraction,
+    labelsFraction: o.fraction,
+    epochs,
+    warmupEpochs: b.ftWarmupEpochs,
+    batchSize: b.ftBatch,
+    baseLr: o.baseLr,
+    layerDecay: o.layerDecay,
+    weightDecay: 0.05,
+    dropPath: 0,
+    mixup: 0,
+    cutmix: 0,
+    reprob: 0,
+    randAugment: null,
+    labelSmoothing: 0.1,
+    seed: o.seed,
+    checkpointEvery: 200,
+    evalImages: 0,
   });
 }
 
 export function protocolProbeConfig(b: ProtocolBudget, arm: Arm, seed: number, initFrom: string | null): ProbeConfig {
   return {
-    ...defaultProbeConfig, model: PROTOCOL_MODEL, initFrom: arm === 'scratch' ? null : initFrom, encoder: arm === 'cim-target' ? 'target' : 'online',
-    dataset: trainSpec(b), evalDataset: testSpec(b.testImages), epochs: b.probeEpochs, seed, knnK: b.knnK,
+    ...defaultProbeConfig,
+    model: PROTOCOL_MODEL,
+    initFrom: arm === 'scratch' ? null : initFrom,
+    encoder: arm === 'cim-target' ? 'target' : 'online',
+    dataset: trainSpec(b),
+    evalDataset: testSpec(b.testImages),
+    epochs: b.probeEpochs,
+    seed,
+    knnK: b.knnK,
   };
 }
 
@@ -170,7 +267,8 @@ export function estimateProtocolSeconds(b: ProtocolBudget, seeds: number): Recor
     pretrain: (b.trainImages * b.ptEpochs) / PT_IMAGES_PER_SEC,
     ptCurve: (Math.ceil((b.trainImages * b.ptEpochs) / b.ptBatch / b.ptCheckpointEvery) * b.ptCurveImages * 7) / FEATURE_IMAGES_PER_SEC,
     grid: (ARMS.length * gridPoints * ftSum * b.gridEpochScale) / FT_IMAGES_PER_SEC,
-    finetune: (ARMS.length * seeds * ftSum) / FT_IMAGES_PER_SEC + (ARMS.length * seeds * b.fractions.length * test) / FEATURE_IMAGES_PER_SEC,
+    finetune:
+      (ARMS.length * seeds * ftSum) / FT_IMAGES_PER_SEC + (ARMS.length * seeds * b.fractions.length * test) / FEATURE_IMAGES_PER_SEC,
     probe: (ARMS.length * seeds * (b.trainImages + test)) / FEATURE_IMAGES_PER_SEC,
     robust: (ARMS.length * seeds * b.robustImages * robustPasses * 3) / FEATURE_IMAGES_PER_SEC,
   };
@@ -200,7 +298,12 @@ async function readJson<T>(p: string): Promise<T | undefined> {
 }
 
 /** The best grid point (validation top-1; ties: the earlier point) of an arm and fraction. */
-export function bestGridPoint(b: ProtocolBudget, arm: Arm, fraction: number, results: Map<string, ProtocolResult>): { baseLr: number; layerDecay: number; valTop1: number } {
+export function bestGridPoint(
+  b: ProtocolBudget,
+  arm: Arm,
+  fraction: number,
+  results: Map<string, ProtocolResult>,
+): { baseLr: number; layerDecay: number; valTop1: number } {
   let best: { baseLr: number; layerDecay: number; valTop1: number } | undefined;
   for (const baseLr of b.lrGrid) {
     for (const layerDecay of b.layerDecayGrid) {
@@ -220,7 +323,13 @@ async function latestPretrainWeights(out: string): Promise<string> {
   return join(out, 'pretrain', 'checkpoints', last.id, 'model.safetensors');
 }
 
-async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, results: Map<string, ProtocolResult>, log: (m: string) => void): Promise<ProtocolResult> {
+async function runProtocolJob(
+  b: ProtocolBudget,
+  job: ProtocolJob,
+  out: string,
+  results: Map<string, ProtocolResult>,
+  log: (m: string) => void,
+): Promise<ProtocolResult> {
   const dir = join(out, job.id);
   await mkdir(dir, { recursive: true });
   const t0 = performance.now();
@@ -230,7 +339,11 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
   const ftRun = async (config: FinetuneConfig, scoreTest: boolean) => {
     await writeJson(join(dir, 'config.json'), config);
     const res = await finetune({
-      config, scoreTest, store: new LocalCheckpointStore(join(dir, 'checkpoints')), metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')), resume: true,
+      config,
+      scoreTest,
+      store: new LocalCheckpointStore(join(dir, 'checkpoints')),
+      metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
+      resume: true,
       hooks: { log, onEval: (e) => log(`epoch ${e.epoch.toFixed(1)} validation top-1 ${(100 * e.top1).toFixed(2)}%`) },
     });
     if (res.finalStep < res.totalSteps) throw new Error(`fine-tuning stopped at ${res.finalStep}/${res.totalSteps}`);
@@ -240,7 +353,13 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
     case 'pretrain': {
       const config = protocolPretrainConfig(b);
       await writeJson(join(dir, 'config.json'), config);
-      const res = await pretrain({ config, store: new LocalCheckpointStore(join(dir, 'checkpoints')), metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')), resume: true, hooks: { log } });
+      const res = await pretrain({
+        config,
+        store: new LocalCheckpointStore(join(dir, 'checkpoints')),
+        metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
+        resume: true,
+        hooks: { log },
+      });
       if (res.stopped) throw new Error('pre-training stopped early');
       return done({ steps: res.steps, earlyLoss: res.earlyLoss, lateLoss: res.lateLoss, eval: res.eval });
     }
@@ -254,8 +373,16 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
         try {
           loadModelSafetensors(model, new Uint8Array(await readFile(join(ckDir, id, 'model.safetensors'))), id);
           const r = await evaluateOn(model, config, testSpec(b.ptCurveImages));
-          curve.push({ step: Number(id.slice(5)), loss: r.loss, meanIoU: r.meanIoU, allOnesIoU: r.allOnesIoU, mismatchedGap: r.mismatchedLoss - r.loss });
-          log(`pt-curve ${id}: held-out loss ${r.loss.toFixed(4)}, IoU ${(100 * r.meanIoU).toFixed(2)}, mismatched gap ${(r.mismatchedLoss - r.loss).toFixed(4)}`);
+          curve.push({
+            step: Number(id.slice(5)),
+            loss: r.loss,
+            meanIoU: r.meanIoU,
+            allOnesIoU: r.allOnesIoU,
+            mismatchedGap: r.mismatchedLoss - r.loss,
+          });
+          log(
+            `pt-curve ${id}: held-out loss ${r.loss.toFixed(4)}, IoU ${(100 * r.meanIoU).toFixed(2)}, mismatched gap ${(r.mismatchedLoss - r.loss).toFixed(4)}`,
+          );
         } finally {
           model.dispose();
         }
@@ -284,10 +411,23 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
       try {
         const data = await loadLabelledImages(testSpec(b.robustImages), model.config.imgSize);
         const rep = await evaluateRobustness({
-          forward: (x) => model.forward(x as tf.Tensor4D), images: data.pixels, labels: data.labels, side: data.side,
-          eps: b.robustEps, pgdSteps: b.pgdSteps, corruptions: CORRUPTIONS, severities: b.severities, seed: job.seed,
+          forward: (x) => model.forward(x as tf.Tensor4D),
+          images: data.pixels,
+          labels: data.labels,
+          side: data.side,
+          eps: b.robustEps,
+          pgdSteps: b.pgdSteps,
+          corruptions: CORRUPTIONS,
+          severities: b.severities,
+          seed: job.seed,
         });
-        return done({ clean: rep.clean.top1, fgsm: rep.fgsm?.top1, pgd: rep.pgd?.top1, mCE: rep.mCE, corruptionErrors: rep.corruptionErrors });
+        return done({
+          clean: rep.clean.top1,
+          fgsm: rep.fgsm?.top1,
+          pgd: rep.pgd?.top1,
+          mCE: rep.mCE,
+          corruptionErrors: rep.corruptionErrors,
+        });
       } finally {
         model.dispose();
       }
@@ -296,7 +436,12 @@ async function runProtocolJob(b: ProtocolBudget, job: ProtocolJob, out: string, 
 }
 
 /** Runs the protocol's unfinished jobs in order; returns every job's result. */
-export async function runProtocol(name: ProtocolBudgetName, seeds: number[], out: string, log: (m: string) => void): Promise<Map<string, ProtocolResult>> {
+export async function runProtocol(
+  name: ProtocolBudgetName,
+  seeds: number[],
+  out: string,
+  log: (m: string) => void,
+): Promise<Map<string, ProtocolResult>> {
   const b = protocolBudgets[name];
   await initBackend('tensorflow');
   const results = new Map<string, ProtocolResult>();
@@ -339,7 +484,23 @@ export function protocolMarkdown(name: ProtocolBudgetName, seeds: number[], resu
     '',
     `| arm | ${b.fractions.map((f) => `fine-tune ${pct(f)}%`).join(' | ')} | linear probe | k-NN (k = ${b.knnK}) |`,
     `| --- | ${b.fractions.map(() => '---').join(' | ')} | --- | --- |`,
-    ...ARMS.map((arm) => `| ${arm} | ${b.fractions.map((f) => col(seeds.map((s) => ftId(arm, f, s)), 'testTop1')).join(' | ')} | ${col(seeds.map((s) => `probe-${arm}-s${s}`), 'testTop1')} | ${col(seeds.map((s) => `probe-${arm}-s${s}`), 'knnTop1')} |`),
+    ...ARMS.map(
+      (arm) =>
+        `| ${arm} | ${b.fractions
+          .map((f) =>
+            col(
+              seeds.map((s) => ftId(arm, f, s)),
+              'testTop1',
+            ),
+          )
+          .join(' | ')} | ${col(
+          seeds.map((s) => `probe-${arm}-s${s}`),
+          'testTop1',
+        )} | ${col(
+          seeds.map((s) => `probe-${arm}-s${s}`),
+          'knnTop1',
+        )} |`,
+    ),
     '',
     '## Robustness of the 10%-label models',
     '',
@@ -355,7 +516,13 @@ export function protocolMarkdown(name: ProtocolBudgetName, seeds: number[], resu
     '| arm | fraction | base lr | layer decay | validation top-1 |',
     '| --- | --- | --- | --- | --- |',
     ...ARMS.flatMap((arm) =>
-      b.fractions.flatMap((f) => b.lrGrid.flatMap((lr) => b.layerDecayGrid.map((ld) => `| ${arm} | ${pct(f)}% | ${lr} | ${ld} | ${(100 * (get(gridId(arm, f, lr, ld), 'valTop1') ?? NaN)).toFixed(2)} |`))),
+      b.fractions.flatMap((f) =>
+        b.lrGrid.flatMap((lr) =>
+          b.layerDecayGrid.map(
+            (ld) => `| ${arm} | ${pct(f)}% | ${lr} | ${ld} | ${(100 * (get(gridId(arm, f, lr, ld), 'valTop1') ?? NaN)).toFixed(2)} |`,
+          ),
+        ),
+      ),
     ),
     '',
     '## Pre-training curve (held-out)',

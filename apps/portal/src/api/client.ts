@@ -3,7 +3,20 @@
  * API's `{statusCode, error, message}` turned into an ApiError that carries the message. `base`
  * is '' in the browser (same origin) and the test API's URL in component tests.
  */
-import type { Checkpoint, Download, Figure, Presets, QueueEntry, Run, RunEvent, RunList, Series, SeriesInfo, SubmitBody, Validated } from './types.ts';
+import type {
+  Checkpoint,
+  Download,
+  Figure,
+  Presets,
+  QueueEntry,
+  Run,
+  RunEvent,
+  RunList,
+  Series,
+  SeriesInfo,
+  SubmitBody,
+  Validated,
+} from './types.ts';
 
 export class ApiError extends Error {
   constructor(

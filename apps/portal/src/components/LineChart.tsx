@@ -34,14 +34,31 @@ export function fmtTick(v: number): string {
   return Number(v.toPrecision(3)).toString();
 }
 
-export function LineChart({ title, series, logY = false, height = 240, xLabel = 'step', testId }: { title: string; series: ChartSeries[]; logY?: boolean; height?: number; xLabel?: string; testId?: string }) {
+export function LineChart({
+  title,
+  series,
+  logY = false,
+  height = 240,
+  xLabel = 'step',
+  testId,
+}: {
+  title: string;
+  series: ChartSeries[];
+  logY?: boolean;
+  height?: number;
+  xLabel?: string;
+  testId?: string;
+}) {
   // the theme's colours are read when the chart is built: rebuild when it changes
   const theme = typeof document !== 'undefined' ? document.documentElement.dataset.theme : undefined;
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
 
   const data = useMemo(
-    () => uPlot.join(series.map((s) => [s.x, s.y.map((v) => (v === null || (logY && v <= 0) ? null : v))] as uPlot.AlignedData)) as uPlot.AlignedData,
+    () =>
+      uPlot.join(
+        series.map((s) => [s.x, s.y.map((v) => (v === null || (logY && v <= 0) ? null : v))] as uPlot.AlignedData),
+      ) as uPlot.AlignedData,
     [series, logY],
   );
   const dataRef = useRef(data);
@@ -70,7 +87,14 @@ export function LineChart({ title, series, logY = false, height = 240, xLabel = 
         { label: xLabel },
         ...series.map((s, i) => {
           const base = s.color ?? PALETTE[i % PALETTE.length];
-          return { label: s.label, stroke: s.faint ? `${base}55` : base, width: s.faint ? 1 : 1.75, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmtTick(v)) } satisfies uPlot.Series;
+          return {
+            label: s.label,
+            stroke: s.faint ? `${base}55` : base,
+            width: s.faint ? 1 : 1.75,
+            spanGaps: true,
+            points: { show: false },
+            value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmtTick(v)),
+          } satisfies uPlot.Series;
         }),
       ],
     };

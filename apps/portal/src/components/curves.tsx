@@ -38,9 +38,27 @@ export function lines(label: string, x: number[], y: number[], weight: number, c
 
 const ORDER = ['loss', 'lr', 'momentum'];
 
-export function RunCurves({ runId, live, liveVersion, weight, logY, running }: { runId: string; live: LivePoints; liveVersion: number; weight: number; logY: boolean; running: boolean }) {
+export function RunCurves({
+  runId,
+  live,
+  liveVersion,
+  weight,
+  logY,
+  running,
+}: {
+  runId: string;
+  live: LivePoints;
+  liveVersion: number;
+  weight: number;
+  logY: boolean;
+  running: boolean;
+}) {
   const api = useApi();
-  const list = useQuery({ queryKey: ['run', runId, 'series-list'], queryFn: () => api.seriesList(runId), refetchInterval: running ? 15_000 : false });
+  const list = useQuery({
+    queryKey: ['run', runId, 'series-list'],
+    queryFn: () => api.seriesList(runId),
+    refetchInterval: running ? 15_000 : false,
+  });
   const infos: SeriesInfo[] = list.data?.series ?? [];
   const results = useQueries({
     queries: infos.map((s) => ({

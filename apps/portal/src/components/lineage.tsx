@@ -9,20 +9,29 @@ import { StatusBadge } from './status-badge.tsx';
 function RunChip({ run, current = false }: { run: Run; current?: boolean }) {
   return (
     <span className={`chip${current ? ' chip-current' : ''}`}>
-      <span className="muted">{run.kind}</span> {current ? <strong>{runLabel(run)}</strong> : <Link to={`/runs/${run.id}`}>{runLabel(run)}</Link>} <StatusBadge status={run.status} />
+      <span className="muted">{run.kind}</span>{' '}
+      {current ? <strong>{runLabel(run)}</strong> : <Link to={`/runs/${run.id}`}>{runLabel(run)}</Link>} <StatusBadge status={run.status} />
     </span>
   );
 }
 
 export function Lineage({ run }: { run: Run }) {
   const api = useApi();
-  const parent = useQuery({ queryKey: ['run', run.source?.runId, 'row'], queryFn: () => api.run(run.source!.runId!), enabled: !!run.source?.runId });
+  const parent = useQuery({
+    queryKey: ['run', run.source?.runId, 'row'],
+    queryFn: () => api.run(run.source!.runId!),
+    enabled: !!run.source?.runId,
+  });
   const grandparent = useQuery({
     queryKey: ['run', parent.data?.source?.runId, 'row'],
     queryFn: () => api.run(parent.data!.source!.runId!),
     enabled: !!parent.data?.source?.runId,
   });
-  const children = useQuery({ queryKey: ['run', run.id, 'children'], queryFn: () => api.runs({ sourceRunId: run.id, limit: 50 }), refetchInterval: 10_000 });
+  const children = useQuery({
+    queryKey: ['run', run.id, 'children'],
+    queryFn: () => api.runs({ sourceRunId: run.id, limit: 50 }),
+    refetchInterval: 10_000,
+  });
   const kids = children.data?.runs ?? [];
   const grandkids = useQueries({
     queries: kids.map((k) => ({ queryKey: ['run', k.id, 'children'], queryFn: () => api.runs({ sourceRunId: k.id, limit: 50 }) })),

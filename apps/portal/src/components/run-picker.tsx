@@ -4,7 +4,19 @@ import type { RunKind } from '../api/types.ts';
 import { useApi } from '../api-context.tsx';
 import { runLabel } from '../lib/format.ts';
 
-export function RunPicker({ selected, onChange, max, kind, label }: { selected: string[]; onChange(ids: string[]): void; max: number; kind?: RunKind; label: string }) {
+export function RunPicker({
+  selected,
+  onChange,
+  max,
+  kind,
+  label,
+}: {
+  selected: string[];
+  onChange(ids: string[]): void;
+  max: number;
+  kind?: RunKind;
+  label: string;
+}) {
   const api = useApi();
   const runs = useQuery({ queryKey: ['runs', { kind, picker: true }], queryFn: () => api.runs({ kind, limit: 100 }) });
   const options = (runs.data?.runs ?? []).filter((r) => !selected.includes(r.id));

@@ -33,7 +33,13 @@ export function ComparePage() {
         const s = series[i]?.data;
         if (!s) return [];
         const r = runs[i]?.data;
-        return lines(r ? runLabel(r) : shortId(id), s.points.map((p) => p.step), s.points.map((p) => p.value), weight, PALETTE[i % PALETTE.length]);
+        return lines(
+          r ? runLabel(r) : shortId(id),
+          s.points.map((p) => p.step),
+          s.points.map((p) => p.value),
+          weight,
+          PALETTE[i % PALETTE.length],
+        );
       }),
     [ids.join(), ...series.map((s) => s.data), ...runs.map((r) => r.data), weight],
   );
@@ -58,8 +64,8 @@ export function ComparePage() {
         </label>
         <label>
           <span>
-                Smoothing <output>{weight.toFixed(2)}</output>
-              </span>
+            Smoothing <output>{weight.toFixed(2)}</output>
+          </span>
           <input type="range" min={0} max={0.99} step={0.01} value={weight} onChange={(e) => set({ smooth: e.target.value })} />
         </label>
         <label>
@@ -70,8 +76,14 @@ export function ComparePage() {
         {ids.map((id, i) => (
           <li key={id} className="chip" style={{ borderColor: PALETTE[i % PALETTE.length] }}>
             <span className="swatch" style={{ background: PALETTE[i % PALETTE.length] }} />
-            <Link to={`/runs/${id}`}>{runs[i]?.data ? runLabel(runs[i].data!) : shortId(id)}</Link> {runs[i]?.data && <StatusBadge status={runs[i].data!.status} />}
-            <button type="button" className="ghost small" aria-label={`Remove ${shortId(id)}`} onClick={() => set({ run: ids.filter((x) => x !== id) })}>
+            <Link to={`/runs/${id}`}>{runs[i]?.data ? runLabel(runs[i].data!) : shortId(id)}</Link>{' '}
+            {runs[i]?.data && <StatusBadge status={runs[i].data!.status} />}
+            <button
+              type="button"
+              className="ghost small"
+              aria-label={`Remove ${shortId(id)}`}
+              onClick={() => set({ run: ids.filter((x) => x !== id) })}
+            >
               ×
             </button>
           </li>

@@ -84,7 +84,8 @@ export function MapsPage() {
       queryFn: () => api.figures(id),
       retry: false,
       // pending figures turn ready when a worker has rendered them
-      refetchInterval: (q: { state: { data?: { items: Figure[] } } }) => (q.state.data?.items.some((f) => f.status === 'pending') ? 3000 : false),
+      refetchInterval: (q: { state: { data?: { items: Figure[] } } }) =>
+        q.state.data?.items.some((f) => f.status === 'pending') ? 3000 : false,
     })),
   });
   const missing = figures.some((f) => f.error instanceof ApiError && f.error.status === 404 && /no route/.test(f.error.message));
@@ -105,15 +106,16 @@ export function MapsPage() {
         <div className="segmented" role="radiogroup" aria-label="Images">
           {(['heldout', 'upload'] as const).map((s) => (
             <label key={s}>
-              <input type="radio" name="source" checked={source === s} onChange={() => set({ source: s === 'heldout' ? null : s })} /> {s === 'heldout' ? 'held-out images' : 'uploaded image'}
+              <input type="radio" name="source" checked={source === s} onChange={() => set({ source: s === 'heldout' ? null : s })} />{' '}
+              {s === 'heldout' ? 'held-out images' : 'uploaded image'}
             </label>
           ))}
         </div>
       </div>
       {missing && (
         <p role="status" className="notice" data-testid="figures-unavailable">
-          This server does not render correlation-map figures yet (the figures API answered 404). Curves, checkpoints and the rest work as usual; the
-          CLI's <code>cim visualize</code> draws the same figure from a downloaded checkpoint.
+          This server does not render correlation-map figures yet (the figures API answered 404). Curves, checkpoints and the rest work as
+          usual; the CLI's <code>cim visualize</code> draws the same figure from a downloaded checkpoint.
         </p>
       )}
       {ids.length === 0 && <p className="muted">Pick a pre-training run.</p>}

@@ -16,7 +16,11 @@ export function QueuePage() {
   const api = useApi();
   const qc = useQueryClient();
   const queue = useQuery({ queryKey: ['queue'], queryFn: () => api.queue(), refetchInterval: 5000 });
-  const queued = useQuery({ queryKey: ['runs', { status: 'QUEUED', queue: true }], queryFn: () => api.runs({ status: 'QUEUED', limit: 200 }), refetchInterval: 5000 });
+  const queued = useQuery({
+    queryKey: ['runs', { status: 'QUEUED', queue: true }],
+    queryFn: () => api.runs({ status: 'QUEUED', limit: 200 }),
+    refetchInterval: 5000,
+  });
   const names = new Map((queued.data?.runs ?? []).map((r) => [r.id, r]));
   const cancel = useMutation({
     mutationFn: (id: string) => api.cancel(id),
@@ -32,8 +36,8 @@ export function QueuePage() {
         <h1>Queue</h1>
       </div>
       <p className="muted">
-        Order: priority, then time queued. Positions count every team's queued runs; estimates use the mean duration of recent runs of the same kind
-        and the runs now training.
+        Order: priority, then time queued. Positions count every team's queued runs; estimates use the mean duration of recent runs of the
+        same kind and the runs now training.
       </p>
       {queue.error && (
         <p role="alert" className="error">
@@ -70,7 +74,12 @@ export function QueuePage() {
                   {inMinutes(e.estimatedStartAt)} <span className="muted">({fmtTime(e.estimatedStartAt)})</span>
                 </td>
                 <td>
-                  <button type="button" className="small danger" onClick={() => cancel.mutate(e.id)} disabled={cancel.isPending && cancel.variables === e.id}>
+                  <button
+                    type="button"
+                    className="small danger"
+                    onClick={() => cancel.mutate(e.id)}
+                    disabled={cancel.isPending && cancel.variables === e.id}
+                  >
                     Cancel
                   </button>
                 </td>

@@ -96,7 +96,15 @@ export function RunPage({ id }: { id: string }) {
           <p>
             <StatusBadge status={r.status} />{' '}
             <span className={`live live-${state}`} data-testid="live-state">
-              {active ? (state === 'open' ? '● live' : state === 'connecting' ? '○ connecting' : state === 'error' ? '○ reconnecting' : '') : ''}
+              {active
+                ? state === 'open'
+                  ? '● live'
+                  : state === 'connecting'
+                    ? '○ connecting'
+                    : state === 'error'
+                      ? '○ reconnecting'
+                      : ''
+                : ''}
             </span>
             {r.error && <span className="error"> {r.error}</span>}
           </p>
@@ -111,7 +119,13 @@ export function RunPage({ id }: { id: string }) {
             Clone and edit
           </button>
           {r.kind === 'pretrain' && (
-            <button type="button" className="primary" disabled={cks.length === 0} title={cks.length === 0 ? 'needs a checkpoint' : undefined} onClick={() => navigate(`/submit?kind=finetune&from=${r.id}`)}>
+            <button
+              type="button"
+              className="primary"
+              disabled={cks.length === 0}
+              title={cks.length === 0 ? 'needs a checkpoint' : undefined}
+              onClick={() => navigate(`/submit?kind=finetune&from=${r.id}`)}
+            >
               Fine-tune from this run
             </button>
           )}
@@ -169,7 +183,8 @@ export function RunPage({ id }: { id: string }) {
           <div>
             <dt>Source</dt>
             <dd>
-              {r.source.runId ? <Link to={`/runs/${r.source.runId}`}>{shortId(r.source.runId)}</Link> : <code>{r.source.uri}</code>} step {r.source.step}
+              {r.source.runId ? <Link to={`/runs/${r.source.runId}`}>{shortId(r.source.runId)}</Link> : <code>{r.source.uri}</code>} step{' '}
+              {r.source.step}
             </dd>
           </div>
         )}
@@ -183,7 +198,15 @@ export function RunPage({ id }: { id: string }) {
               <span>
                 Smoothing <output>{weight.toFixed(2)}</output>
               </span>
-              <input type="range" min={0} max={0.99} step={0.01} value={weight} onChange={(e) => set({ smooth: e.target.value })} aria-label="Smoothing weight" />
+              <input
+                type="range"
+                min={0}
+                max={0.99}
+                step={0.01}
+                value={weight}
+                onChange={(e) => set({ smooth: e.target.value })}
+                aria-label="Smoothing weight"
+              />
             </label>
             <label>
               <input type="checkbox" checked={logY} onChange={(e) => set({ log: e.target.checked ? '1' : null })} /> Log scale
@@ -262,7 +285,9 @@ export function RunPage({ id }: { id: string }) {
           </pre>
         </details>
       </section>
-      <p className="muted small">Run {runLabel(r)}, updated {fmtTime(r.updatedAt)}.</p>
+      <p className="muted small">
+        Run {runLabel(r)}, updated {fmtTime(r.updatedAt)}.
+      </p>
     </main>
   );
 }

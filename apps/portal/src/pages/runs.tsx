@@ -4,7 +4,14 @@
  */
 import { useMemo, useState, useEffect } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { createColumnHelper, flexRender, getCoreRowModel, getSortedRowModel, useReactTable, type SortingState } from '@tanstack/react-table';
+import {
+  createColumnHelper,
+  flexRender,
+  getCoreRowModel,
+  getSortedRowModel,
+  useReactTable,
+  type SortingState,
+} from '@tanstack/react-table';
 import { RUN_KINDS, RUN_STATUSES, type Run } from '../api/types.ts';
 import { useApi } from '../api-context.tsx';
 import { Link, useRouter, useSearchState } from '../routing.tsx';
@@ -44,7 +51,10 @@ export function RunsPage() {
     refetchInterval: 5000,
   });
   const runs = list.data?.runs ?? [];
-  const losses = useLossSummaries(api, runs.map((r) => r.id));
+  const losses = useLossSummaries(
+    api,
+    runs.map((r) => r.id),
+  );
   const data: Row[] = useMemo(() => runs.map((r) => ({ ...r, ...(losses.get(r.id) ?? { best: null, last: null }) })), [runs, losses]);
 
   const columns = useMemo(
@@ -57,7 +67,9 @@ export function RunsPage() {
             type="checkbox"
             aria-label={`Select ${row.original.name ?? shortId(row.original.id)} for compare`}
             checked={selected.includes(row.original.id)}
-            onChange={(e) => setSelected((s) => (e.target.checked ? [...s, row.original.id].slice(-8) : s.filter((x) => x !== row.original.id)))}
+            onChange={(e) =>
+              setSelected((s) => (e.target.checked ? [...s, row.original.id].slice(-8) : s.filter((x) => x !== row.original.id)))
+            }
           />
         ),
       }),
@@ -80,8 +92,16 @@ export function RunsPage() {
         header: 'Duration',
         cell: ({ row }) => fmtDuration(row.original.startedAt, row.original.finishedAt),
       }),
-      col.accessor((r) => r.best ?? Number.POSITIVE_INFINITY, { id: 'best', header: 'Best loss', cell: ({ row }) => <span className="num">{fmtNumber(row.original.best)}</span> }),
-      col.accessor((r) => r.last ?? Number.POSITIVE_INFINITY, { id: 'last', header: 'Last loss', cell: ({ row }) => <span className="num">{fmtNumber(row.original.last)}</span> }),
+      col.accessor((r) => r.best ?? Number.POSITIVE_INFINITY, {
+        id: 'best',
+        header: 'Best loss',
+        cell: ({ row }) => <span className="num">{fmtNumber(row.original.best)}</span>,
+      }),
+      col.accessor((r) => r.last ?? Number.POSITIVE_INFINITY, {
+        id: 'last',
+        header: 'Last loss',
+        cell: ({ row }) => <span className="num">{fmtNumber(row.original.last)}</span>,
+      }),
     ],
     [selected],
   );
@@ -105,7 +125,11 @@ export function RunsPage() {
       <div className="page-head">
         <h1>Runs</h1>
         <div className="actions">
-          <button type="button" disabled={selected.length < 2} onClick={() => navigate(`/compare?${selected.map((id) => `run=${id}`).join('&')}`)}>
+          <button
+            type="button"
+            disabled={selected.length < 2}
+            onClick={() => navigate(`/compare?${selected.map((id) => `run=${id}`).join('&')}`)}
+          >
             Compare selected ({selected.length})
           </button>
           <Link to="/submit" className="button primary">
@@ -192,7 +216,11 @@ export function RunsPage() {
           ← Previous
         </button>
         <span className="muted">Page {cursors.length + 1}</span>
-        <button type="button" disabled={!list.data?.nextCursor} onClick={() => set({ c: [...cursors, list.data!.nextCursor!] }, { push: true })}>
+        <button
+          type="button"
+          disabled={!list.data?.nextCursor}
+          onClick={() => set({ c: [...cursors, list.data!.nextCursor!] }, { push: true })}
+        >
           Next →
         </button>
       </div>

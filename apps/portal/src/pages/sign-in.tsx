@@ -17,7 +17,11 @@ export function SignInPage({ onSignedIn }: { onSignedIn(token: string): void }) 
       await probe.runs({ limit: 1 });
       onSignedIn(token.trim());
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'That token was not accepted (unknown or revoked).' : `Could not reach the API: ${(err as Error).message}`);
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? 'That token was not accepted (unknown or revoked).'
+          : `Could not reach the API: ${(err as Error).message}`,
+      );
     } finally {
       setBusy(false);
     }
@@ -30,7 +34,17 @@ export function SignInPage({ onSignedIn }: { onSignedIn(token: string): void }) 
         </h1>
         <p className="muted">Sign in with your team's API token (cimf_…). It stays in this tab only.</p>
         <label htmlFor="token">Team token</label>
-        <input id="token" name="token" type="password" autoComplete="off" autoFocus required value={token} onChange={(e) => setToken(e.target.value)} placeholder="cimf_…" />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          autoFocus
+          required
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          placeholder="cimf_…"
+        />
         {error && (
           <p role="alert" className="error">
             {error}

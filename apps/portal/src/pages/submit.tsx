@@ -26,7 +26,18 @@ interface Form {
   overrides: string;
 }
 
-const EMPTY: Form = { kind: 'pretrain', preset: '', name: '', worldSize: 1, priority: 0, maxRestarts: 3, sourceRunId: '', checkpoint: 'latest', encoder: 'online', overrides: '{}' };
+const EMPTY: Form = {
+  kind: 'pretrain',
+  preset: '',
+  name: '',
+  worldSize: 1,
+  priority: 0,
+  maxRestarts: 3,
+  sourceRunId: '',
+  checkpoint: 'latest',
+  encoder: 'online',
+  overrides: '{}',
+};
 
 /** the form as a POST /v1/runs body; a config that is not a JSON object is an error string */
 export function toBody(f: Form): SubmitBody | string {
@@ -56,12 +67,26 @@ export function derivedValues(v: Validated): [string, string][] {
   const c = v.config as Record<string, unknown>;
   const out: [string, string][] = [['ranks', String(v.worldSize)]];
   if (typeof c.batchSize === 'number') out.push(['global batch', `${c.batchSize * v.worldSize} (${c.batchSize} × ${v.worldSize})`]);
-  for (const k of ['epochs', 'steps', 'maxSteps', 'lr', 'baseLr', 'warmupEpochs', 'warmupSteps', 'weightDecay', 'model', 'dataset', 'imageSize', 'checkpointEvery']) {
+  for (const k of [
+    'epochs',
+    'steps',
+    'maxSteps',
+    'lr',
+    'baseLr',
+    'warmupEpochs',
+    'warmupSteps',
+    'weightDecay',
+    'model',
+    'dataset',
+    'imageSize',
+    'checkpointEvery',
+  ]) {
     if (c[k] !== undefined && typeof c[k] !== 'object') out.push([k, formatValue(c[k])]);
   }
   if (v.source) out.push(['source checkpoint', `step ${v.source.step}${v.source.encoder ? `, ${v.source.encoder} encoder` : ''}`]);
   // anything else the API derives (a resource model, a memory estimate) is shown as it comes
-  for (const [k, val] of Object.entries(v)) if (!['valid', 'kind', 'worldSize', 'config', 'source'].includes(k)) out.push([k, formatValue(val)]);
+  for (const [k, val] of Object.entries(v))
+    if (!['valid', 'kind', 'worldSize', 'config', 'source'].includes(k)) out.push([k, formatValue(val)]);
   return out;
 }
 
@@ -105,7 +130,7 @@ export function SubmitPage() {
       setForm({
         ...EMPTY,
         kind,
-        preset: names.includes(from.data.preset ?? '') ? from.data.preset! : names[0] ?? '',
+        preset: names.includes(from.data.preset ?? '') ? from.data.preset! : (names[0] ?? ''),
         name: `${kind} of ${from.data.name ?? from.data.id.slice(0, 8)}`,
         sourceRunId: from.data.id,
         checkpoint: 'latest',
@@ -117,7 +142,11 @@ export function SubmitPage() {
   }, [filled, presets.data, clone.data, from.data, cloneId, fromId, params]);
 
   const body = useMemo(() => toBody(form), [form]);
-  const [validation, setValidation] = useState<{ ok: Validated | null; error: string | null; busy: boolean }>({ ok: null, error: null, busy: false });
+  const [validation, setValidation] = useState<{ ok: Validated | null; error: string | null; busy: boolean }>({
+    ok: null,
+    error: null,
+    busy: false,
+  });
   useEffect(() => {
     if (!filled) return;
     if (typeof body === 'string') {
@@ -160,7 +189,9 @@ export function SubmitPage() {
   const presetList = presets.data?.[form.kind] ?? [];
   const presetConfig = presetList.find((p) => p.name === form.preset)?.config;
   const changed = validation.ok && presetConfig ? diffConfigs([presetConfig, validation.ok.config]).filter((d) => d.differs) : [];
-  const sourceRuns = (sources.data?.runs ?? []).filter((r) => r.status === 'SUCCEEDED' || r.status === 'RUNNING' || r.id === form.sourceRunId);
+  const sourceRuns = (sources.data?.runs ?? []).filter(
+    (r) => r.status === 'SUCCEEDED' || r.status === 'RUNNING' || r.id === form.sourceRunId,
+  );
 
   return (
     <main>
@@ -174,7 +205,14 @@ export function SubmitPage() {
             <div className="segmented" role="radiogroup">
               {RUN_KINDS.map((k) => (
                 <label key={k}>
-                  <input type="radio" name="kind" value={k} checked={form.kind === k} onChange={() => update({ kind: k, preset: presets.data?.[k][0]?.name ?? '', sourceRunId: '', overrides: '{}' })} /> {k}
+                  <input
+                    type="radio"
+                    name="kind"
+                    value={k}
+                    checked={form.kind === k}
+                    onChange={() => update({ kind: k, preset: presets.data?.[k][0]?.name ?? '', sourceRunId: '', overrides: '{}' })}
+                  />{' '}
+                  {k}
                 </label>
               ))}
             </div>
@@ -189,10 +227,18 @@ export function SubmitPage() {
               ))}
             </select>
           </label>
-          {presetList.find((p) => p.name === form.preset) && <p className="muted small">{presetList.find((p) => p.name === form.preset)!.description}</p>}
+          {presetList.find((p) => p.name === form.preset) && (
+            <p className="muted small">{presetList.find((p) => p.name === form.preset)!.description}</p>
+          )}
           <label>
             Name
-            <input name="name" value={form.name} maxLength={200} onChange={(e) => update({ name: e.target.value })} placeholder="optional" />
+            <input
+              name="name"
+              value={form.name}
+              maxLength={200}
+              onChange={(e) => update({ name: e.target.value })}
+              placeholder="optional"
+            />
           </label>
           {form.kind !== 'pretrain' && (
             <>
@@ -209,7 +255,12 @@ export function SubmitPage() {
               </label>
               <label>
                 Checkpoint
-                <input name="checkpoint" value={form.checkpoint} onChange={(e) => update({ checkpoint: e.target.value })} list="checkpoint-kinds" />
+                <input
+                  name="checkpoint"
+                  value={form.checkpoint}
+                  onChange={(e) => update({ checkpoint: e.target.value })}
+                  list="checkpoint-kinds"
+                />
                 <datalist id="checkpoint-kinds">
                   <option value="latest" />
                   <option value="best" />
@@ -229,20 +280,48 @@ export function SubmitPage() {
           <div className="row3">
             <label>
               Ranks
-              <input name="worldSize" type="number" min={1} max={64} value={form.worldSize} disabled={form.kind !== 'pretrain'} onChange={(e) => update({ worldSize: Number(e.target.value) })} />
+              <input
+                name="worldSize"
+                type="number"
+                min={1}
+                max={64}
+                value={form.worldSize}
+                disabled={form.kind !== 'pretrain'}
+                onChange={(e) => update({ worldSize: Number(e.target.value) })}
+              />
             </label>
             <label>
               Priority
-              <input name="priority" type="number" min={-100} max={100} value={form.priority} onChange={(e) => update({ priority: Number(e.target.value) })} />
+              <input
+                name="priority"
+                type="number"
+                min={-100}
+                max={100}
+                value={form.priority}
+                onChange={(e) => update({ priority: Number(e.target.value) })}
+              />
             </label>
             <label>
               Max restarts
-              <input name="maxRestarts" type="number" min={0} max={20} value={form.maxRestarts} onChange={(e) => update({ maxRestarts: Number(e.target.value) })} />
+              <input
+                name="maxRestarts"
+                type="number"
+                min={0}
+                max={20}
+                value={form.maxRestarts}
+                onChange={(e) => update({ maxRestarts: Number(e.target.value) })}
+              />
             </label>
           </div>
           <label>
             Config overrides (JSON, over the preset)
-            <textarea name="config" rows={cloneId ? 14 : 5} spellCheck={false} value={form.overrides} onChange={(e) => update({ overrides: e.target.value })} />
+            <textarea
+              name="config"
+              rows={cloneId ? 14 : 5}
+              spellCheck={false}
+              value={form.overrides}
+              onChange={(e) => update({ overrides: e.target.value })}
+            />
           </label>
           <div className="form-actions">
             <button type="submit" className="primary" disabled={!validation.ok || validation.busy || submit.isPending}>

@@ -14,12 +14,41 @@ export interface Dom {
   close(): void;
 }
 
-const GLOBALS = ['window', 'document', 'navigator', 'location', 'history', 'sessionStorage', 'localStorage', 'HTMLElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLTextAreaElement', 'HTMLButtonElement', 'Node', 'Event', 'CustomEvent', 'KeyboardEvent', 'MouseEvent', 'getComputedStyle', 'requestAnimationFrame', 'cancelAnimationFrame', 'devicePixelRatio', 'matchMedia'];
+const GLOBALS = [
+  'window',
+  'document',
+  'navigator',
+  'location',
+  'history',
+  'sessionStorage',
+  'localStorage',
+  'HTMLElement',
+  'HTMLInputElement',
+  'HTMLSelectElement',
+  'HTMLTextAreaElement',
+  'HTMLButtonElement',
+  'Node',
+  'Event',
+  'CustomEvent',
+  'KeyboardEvent',
+  'MouseEvent',
+  'getComputedStyle',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'devicePixelRatio',
+  'matchMedia',
+];
 
 export function installDom(url: string): Dom {
   const dom = new JSDOM('<!doctype html><html><body><div id="root"></div></body></html>', { url, pretendToBeVisual: true });
   // jsdom has no media queries (uPlot watches the pixel ratio with one): nothing ever matches
-  (dom.window as unknown as { matchMedia: unknown }).matchMedia = () => ({ matches: false, addEventListener() {}, removeEventListener() {}, addListener() {}, removeListener() {} });
+  (dom.window as unknown as { matchMedia: unknown }).matchMedia = () => ({
+    matches: false,
+    addEventListener() {},
+    removeEventListener() {},
+    addListener() {},
+    removeListener() {},
+  });
   // no layout in jsdom: scrolling is a no-op (jsdom would log "not implemented")
   (dom.window as unknown as { scrollTo: unknown }).scrollTo = () => {};
   const g = globalThis as Record<string, unknown>;
@@ -27,7 +56,11 @@ export function installDom(url: string): Dom {
   for (const k of GLOBALS) {
     saved.set(k, Object.getOwnPropertyDescriptor(g, k));
     const v = (dom.window as unknown as Record<string, unknown>)[k];
-    Object.defineProperty(g, k, { value: typeof v === 'function' && /^[a-z]/.test(k) ? (v as (...a: unknown[]) => unknown).bind(dom.window) : v, configurable: true, writable: true });
+    Object.defineProperty(g, k, {
+      value: typeof v === 'function' && /^[a-z]/.test(k) ? (v as (...a: unknown[]) => unknown).bind(dom.window) : v,
+      configurable: true,
+      writable: true,
+    });
   }
   return {
     window: dom.window,
@@ -78,7 +111,12 @@ export async function waitFor<T>(what: string, check: () => T | null | undefined
 
 /** sets a form control's value the way a user's typing does (React listens to input/change events) */
 export async function setValue(el: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, value: string): Promise<void> {
-  const proto = el instanceof window.HTMLTextAreaElement ? window.HTMLTextAreaElement.prototype : el instanceof window.HTMLSelectElement ? window.HTMLSelectElement.prototype : window.HTMLInputElement.prototype;
+  const proto =
+    el instanceof window.HTMLTextAreaElement
+      ? window.HTMLTextAreaElement.prototype
+      : el instanceof window.HTMLSelectElement
+        ? window.HTMLSelectElement.prototype
+        : window.HTMLInputElement.prototype;
   Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
   el.dispatchEvent(new window.Event(el instanceof window.HTMLSelectElement ? 'change' : 'input', { bubbles: true }));
   await tick();

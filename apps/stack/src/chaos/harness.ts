@@ -100,8 +100,15 @@ export class Harness {
     const adminToken = `chaos-${randomBytes(18).toString('base64url')}`;
     const lines: string[] = [];
     const stack = await startStack({
-      databaseUrl, createDatabase: true, redisUrl: o.redisUrl, queuePrefix: `cimchaos-${randomBytes(4).toString('hex')}`,
-      apiPort: await freePort(), s3Directory: join(dir, 's3'), workers: 2, adminToken, metricsPortBase: await freePort(),
+      databaseUrl,
+      createDatabase: true,
+      redisUrl: o.redisUrl,
+      queuePrefix: `cimchaos-${randomBytes(4).toString('hex')}`,
+      apiPort: await freePort(),
+      s3Directory: join(dir, 's3'),
+      workers: 2,
+      adminToken,
+      metricsPortBase: await freePort(),
       env: CHAOS_ENV,
       onLine: (service, line) => {
         lines.push(`${service}: ${line}`);
@@ -125,7 +132,10 @@ export class Harness {
   }
 
   async api<T>(path: string, init: RequestInit = {}): Promise<T> {
-    const res = await fetch(`${this.stack.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json', ...init.headers } });
+    const res = await fetch(`${this.stack.apiUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json', ...init.headers },
+    });
     const body = await res.json();
     if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
     return body as T;
@@ -136,8 +146,13 @@ export class Harness {
 
   async submit(config: Record<string, unknown> = CHAOS_RUN_CONFIG, o: { maxRestarts?: number } = {}): Promise<string> {
     if (!this.teamToken) {
-      const team = await this.api<{ id: string }>('/v1/teams', { method: 'POST', body: JSON.stringify({ name: `chaos-${randomBytes(4).toString('hex')}` }) });
-      this.teamToken = (await this.api<{ token: string }>('/v1/tokens', { method: 'POST', body: JSON.stringify({ teamId: team.id }) })).token;
+      const team = await this.api<{ id: string }>('/v1/teams', {
+        method: 'POST',
+        body: JSON.stringify({ name: `chaos-${randomBytes(4).toString('hex')}` }),
+      });
+      this.teamToken = (
+        await this.api<{ token: string }>('/v1/tokens', { method: 'POST', body: JSON.stringify({ teamId: team.id }) })
+      ).token;
     }
     const run = await this.api<{ id: string }>('/v1/runs', {
       method: 'POST',
@@ -227,7 +242,13 @@ export class Harness {
   }
 
   private s3() {
-    return createS3Client({ endpoint: this.stack.s3Endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+    return createS3Client({
+      endpoint: this.stack.s3Endpoint,
+      region: 'us-east-1',
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      forcePathStyle: true,
+    });
   }
 
   /** COMPLETE checkpoints of a run, oldest first: [store id, step] */
@@ -309,7 +330,12 @@ export class Checks {
   }
 
   result(): { observed: string; pass: boolean } {
-    return { observed: this.failed.length ? `FAILED: ${this.failed.join('; ')} | ${this.seen.filter((s) => !this.failed.includes(s)).join('; ')}` : this.seen.join('; '), pass: this.failed.length === 0 };
+    return {
+      observed: this.failed.length
+        ? `FAILED: ${this.failed.join('; ')} | ${this.seen.filter((s) => !this.failed.includes(s)).join('; ')}`
+        : this.seen.join('; '),
+      pass: this.failed.length === 0,
+    };
   }
 }
 

@@ -15,9 +15,18 @@ import { outage } from './scenarios/outages.ts';
 /** baseline first (the others compare with its weights); the outages last (they shake the whole stack) */
 export function allScenarios(servers: { redis: () => PrivateServer; postgres: () => PrivateServer }): Scenario[] {
   return [
-    baseline, sigtermWorker, killRank, killWorker, sigstopRank, corruptCheckpoint, nonFiniteLoss,
-    restartControllerGraceful, restartControllerCrash, restartApi,
-    outage('Redis', servers.redis), outage('PostgreSQL', servers.postgres),
+    baseline,
+    sigtermWorker,
+    killRank,
+    killWorker,
+    sigstopRank,
+    corruptCheckpoint,
+    nonFiniteLoss,
+    restartControllerGraceful,
+    restartControllerCrash,
+    restartApi,
+    outage('Redis', servers.redis),
+    outage('PostgreSQL', servers.postgres),
   ];
 }
 
@@ -30,7 +39,13 @@ export async function runScenarios(h: Harness, scenarios: Scenario[], onResult?:
       const { observed, pass } = await s.run(h);
       r = { scenario: s.name, expected: s.expected, observed, pass, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
-      r = { scenario: s.name, expected: s.expected, observed: `error: ${(e as Error).message}`, pass: false, seconds: (performance.now() - t0) / 1000 };
+      r = {
+        scenario: s.name,
+        expected: s.expected,
+        observed: `error: ${(e as Error).message}`,
+        pass: false,
+        seconds: (performance.now() - t0) / 1000,
+      };
       console.error(`--- ${s.name} threw; last service lines\n${h.tail(40)}`);
     }
     out.push(r);
@@ -42,6 +57,9 @@ export async function runScenarios(h: Harness, scenarios: Scenario[], onResult?:
 /** a Markdown table: scenario | expected | observed | pass | seconds */
 export function formatTable(results: ScenarioResult[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const rows = results.map((r) => `| ${esc(r.scenario)} | ${esc(r.expected)} | ${esc(r.observed)} | ${r.pass ? 'PASS' : 'FAIL'} | ${r.seconds?.toFixed(0) ?? ''} |`);
+  const rows = results.map(
+    (r) =>
+      `| ${esc(r.scenario)} | ${esc(r.expected)} | ${esc(r.observed)} | ${r.pass ? 'PASS' : 'FAIL'} | ${r.seconds?.toFixed(0) ?? ''} |`,
+  );
   return ['| scenario | expected | observed | pass | s |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }

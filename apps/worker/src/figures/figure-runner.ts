@@ -35,10 +35,14 @@ async function main(): Promise<number> {
       // the stored config, parsed with the run contract (a bad one fails the figure, named)
       const config = parseRunConfig('pretrain', fig.run.config);
       const checkpoint = await db.checkpoint.findUnique({ where: { id: fig.checkpointId } });
-      if (!checkpoint) throw new Error(`checkpoint ${fig.checkpointId} (step ${fig.step}) was removed by retention before its figure was drawn`);
+      if (!checkpoint)
+        throw new Error(`checkpoint ${fig.checkpointId} (step ${fig.step}) was removed by retention before its figure was drawn`);
       const where = parseCheckpointUri(checkpoint.uri);
       if (!where) throw new Error(`checkpoint ${fig.checkpointId} has an unparsable uri ${checkpoint.uri}`);
-      const modelBytes = await new S3CheckpointStore({ client: s3, bucket: where.bucket, prefix: where.prefix }).read(where.id, 'model.safetensors');
+      const modelBytes = await new S3CheckpointStore({ client: s3, bucket: where.bucket, prefix: where.prefix }).read(
+        where.id,
+        'model.safetensors',
+      );
       let image: RgbImage;
       if (fig.source === 'upload') {
         if (!fig.inputKey) throw new Error('an upload figure without its input image');
@@ -53,8 +57,21 @@ async function main(): Promise<number> {
       const meta = await sharp(png).metadata();
       const key = figurePngKey(fig.runId, fig.id);
       await s3.send(new PutObjectCommand({ Bucket: env.s3Bucket, Key: key, Body: png, ContentType: 'image/png' }));
-      await db.figure.update({ where: { id: fig.id }, data: { status: 'ready', key, width: meta.width ?? null, height: meta.height ?? null, error: null, finishedAt: new Date() } });
-      console.log(JSON.stringify({ figure: fig.id, step: fig.step, source: fig.source, width: meta.width, height: meta.height, bytes: png.length, iou }));
+      await db.figure.update({
+        where: { id: fig.id },
+        data: { status: 'ready', key, width: meta.width ?? null, height: meta.height ?? null, error: null, finishedAt: new Date() },
+      });
+      console.log(
+        JSON.stringify({
+          figure: fig.id,
+          step: fig.step,
+          source: fig.source,
+          width: meta.width,
+          height: meta.height,
+          bytes: png.length,
+          iou,
+        }),
+      );
       return 0;
     } catch (e) {
       const message = (e as Error).message.trim().split('\n').at(-1) ?? String(e);

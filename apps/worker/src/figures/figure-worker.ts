@@ -31,7 +31,10 @@ export class FigureWorker {
   async start(): Promise<void> {
     const { env } = this.o;
     this.worker = new Worker<FigureJobData>(FIGURES_QUEUE, (job) => this.draw(job), {
-      connection: redisConnection(env.redisUrl), prefix: env.queuePrefix, concurrency: 1, lockDuration: 60_000,
+      connection: redisConnection(env.redisUrl),
+      prefix: env.queuePrefix,
+      concurrency: 1,
+      lockDuration: 60_000,
     });
     this.worker.on('error', (e) => this.o.log?.(`figure worker error: ${e.message}`));
     await this.worker.waitUntilReady();
@@ -58,14 +61,26 @@ export class FigureWorker {
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
         const last = out.trim().split('\n').at(-1) ?? '';
-        this.o.log?.(`figure ${job.data.figureId}: ${code === 0 ? 'drawn' : `failed (${signal ?? `exit ${code}`})`} ${last}`, { figure_id: job.data.figureId });
+        this.o.log?.(`figure ${job.data.figureId}: ${code === 0 ? 'drawn' : `failed (${signal ?? `exit ${code}`})`} ${last}`, {
+          figure_id: job.data.figureId,
+        });
         if (code === 0) return resolve();
-        const err = new Error(signal ? `figure runner killed by ${signal}${signal === 'SIGKILL' ? ` (over ${timeoutMs} ms?)` : ''}` : `figure runner exit ${code}: ${last}`);
+        const err = new Error(
+          signal
+            ? `figure runner killed by ${signal}${signal === 'SIGKILL' ? ` (over ${timeoutMs} ms?)` : ''}`
+            : `figure runner exit ${code}: ${last}`,
+        );
         if (!final) return reject(err);
         // the runner marks its own failures; one it could not mark (killed) is marked here
         this.o.db.figure
-          .updateMany({ where: { id: job.data.figureId, status: 'pending' }, data: { status: 'failed', error: err.message, finishedAt: new Date() } })
-          .then(() => reject(err), () => reject(err));
+          .updateMany({
+            where: { id: job.data.figureId, status: 'pending' },
+            data: { status: 'failed', error: err.message, finishedAt: new Date() },
+          })
+          .then(
+            () => reject(err),
+            () => reject(err),
+          );
       });
     });
   }

@@ -14,7 +14,12 @@ export const FIGURE_SEED = 0;
 
 export type RenderedFigure = CorrelationFigure;
 
-export async function renderFigure(o: { modelBytes: Uint8Array; config: PretrainConfig; image: RgbImage; source: string }): Promise<RenderedFigure> {
+export async function renderFigure(o: {
+  modelBytes: Uint8Array;
+  config: PretrainConfig;
+  image: RgbImage;
+  source: string;
+}): Promise<RenderedFigure> {
   const cfg = cimModelConfigFromMetadata(parseSafetensors(o.modelBytes, o.source).metadata);
   const sCfg = { ...samplerConfigOf(o.config), augment: false };
   const model = cimModelFromConfig(cfg, 0);

@@ -27,12 +27,18 @@ await db.$disconnect();
 const fake = ((run.config as Record<string, unknown>).fake ?? {}) as FakeBehaviour;
 let code: number = EXIT.ok;
 try {
-  const collective = args.worldSize > 1
-    ? await RedisCollective.join({
-        redisUrl: env.redisUrl, keyPrefix: `${env.queuePrefix}:collective`, runId: `${args.runId}:${args.attempt}`,
-        rank: args.rank, worldSize: args.worldSize, rendezvousTimeoutMs: env.rendezvousTimeoutMs, timeoutMs: env.collectiveTimeoutMs,
-      })
-    : undefined;
+  const collective =
+    args.worldSize > 1
+      ? await RedisCollective.join({
+          redisUrl: env.redisUrl,
+          keyPrefix: `${env.queuePrefix}:collective`,
+          runId: `${args.runId}:${args.attempt}`,
+          rank: args.rank,
+          worldSize: args.worldSize,
+          rendezvousTimeoutMs: env.rendezvousTimeoutMs,
+          timeoutMs: env.collectiveTimeoutMs,
+        })
+      : undefined;
   send({ type: 'joined' });
   const t0 = Date.now();
   while (Date.now() - t0 < (fake.busyMs ?? 0)) {

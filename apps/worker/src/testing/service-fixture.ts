@@ -18,7 +18,14 @@ export interface ServiceFixture {
   ranks: Queue<RankJobData>;
   teamId: string;
   /** a QUEUED run, enqueued for the controller */
-  submit(o: { worldSize: number; config?: Record<string, unknown>; kind?: 'pretrain' | 'finetune' | 'eval'; priority?: number; maxRestarts?: number; sourceCheckpointId?: string }): Promise<Run>;
+  submit(o: {
+    worldSize: number;
+    config?: Record<string, unknown>;
+    kind?: 'pretrain' | 'finetune' | 'eval';
+    priority?: number;
+    maxRestarts?: number;
+    sourceCheckpointId?: string;
+  }): Promise<Run>;
   waitFor(runId: string, pred: (r: Run) => boolean, timeoutMs: number): Promise<Run>;
   close(): Promise<void>;
 }
@@ -29,19 +36,33 @@ export async function startServiceFixture(overrides: Record<string, string> = {}
   const tmp: TempDatabase = await createTempDatabase();
   await migrate(tmp.url);
   const prefix = `cimtest-${randomBytes(4).toString('hex')}`;
-  const env = readServiceEnv({ DATABASE_URL: tmp.url, REDIS_URL: redisUrl, CIM_QUEUE_PREFIX: prefix, S3_BUCKET: 'cim-test', ...overrides }, 'worker');
+  const env = readServiceEnv(
+    { DATABASE_URL: tmp.url, REDIS_URL: redisUrl, CIM_QUEUE_PREFIX: prefix, S3_BUCKET: 'cim-test', ...overrides },
+    'worker',
+  );
   const db = createDb(tmp.url, { maxConnections: 4 });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const runs = runsQueue({ redisUrl, prefix });
   const ranks = ranksQueue({ redisUrl, prefix });
   const team = await db.team.create({ data: { name: `team-${prefix}` } });
   return {
-    env, db, redis, runs, ranks, teamId: team.id,
+    env,
+    db,
+    redis,
+    runs,
+    ranks,
+    teamId: team.id,
     async submit(o) {
       const run = await db.run.create({
         data: {
-          teamId: team.id, kind: o.kind ?? 'pretrain', config: (o.config ?? {}) as object, worldSize: o.worldSize, priority: o.priority ?? 0,
-          maxRestarts: o.maxRestarts ?? 3, queuedAt: new Date(), sourceCheckpointId: o.sourceCheckpointId,
+          teamId: team.id,
+          kind: o.kind ?? 'pretrain',
+          config: (o.config ?? {}) as object,
+          worldSize: o.worldSize,
+          priority: o.priority ?? 0,
+          maxRestarts: o.maxRestarts ?? 3,
+          queuedAt: new Date(),
+          sourceCheckpointId: o.sourceCheckpointId,
         },
       });
       await enqueueRun(runs, run.id, run.priority);

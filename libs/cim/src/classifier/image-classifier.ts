@@ -21,7 +21,11 @@ export function defaultClassifierImgSize(encoder: AnyCimModelConfig): number {
 }
 
 /** A fresh classifier (head as initialised) for `encoder`; dropPath applies to ViTs only. */
-export function createClassifier(encoder: AnyCimModelConfig, o: { imgSize?: number; numClasses: number; dropPath?: number }, seed = 0): ImageClassifier {
+export function createClassifier(
+  encoder: AnyCimModelConfig,
+  o: { imgSize?: number; numClasses: number; dropPath?: number },
+  seed = 0,
+): ImageClassifier {
   if (architectureOf(encoder) === 'cim-resnet') return new ResnetClassifier(resnetClassifierConfigOf(encoder as CimResNetConfig, o), seed);
   return new VitClassifier(classifierConfigOf(encoder as CimModelConfig, o), seed);
 }

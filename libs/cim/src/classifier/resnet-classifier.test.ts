@@ -35,7 +35,10 @@ test('layer-wise lr decay by stage: stem decay^5, layerk decay^(5−k), head 1 (
   assert.ok(clf instanceof ResnetClassifier);
   assert.equal(classifierLrScale(clf, 'layer2.0.conv2.weight', 0.8), 0.8 ** 3);
   // 307,536 backbone parameters (resnet/config.ts) + head 128·10 + 10
-  assert.equal(clf.trainableNames().reduce((a, n) => a + clf.p(n).size, 0), 307_536 + 1290);
+  assert.equal(
+    clf.trainableNames().reduce((a, n) => a + clf.p(n).size, 0),
+    307_536 + 1290,
+  );
   assert.equal(clf.bufferNames().length, 2 * (1 + 4 * 2 + 3));
   clf.dispose();
 });
@@ -122,7 +125,10 @@ test('learns a tiny task (horizontal vs vertical stripes) to 100% eval-mode top-
   const losses: number[] = [];
   let tensorsAfterFirst = 0;
   for (let step = 0; step < 40; step++) {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, clf.forward(xs, new Rng(step))) as tf.Scalar, names.map((nm) => clf.p(nm)));
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(ys, clf.forward(xs, new Rng(step))) as tf.Scalar,
+      names.map((nm) => clf.p(nm)),
+    );
     losses.push((await value.data())[0]);
     opt.apply(new Map(names.map((nm) => [nm, grads[clf.p(nm).name]] as [string, tf.Tensor])), 5e-3);
     tf.dispose([value, ...Object.values(grads)]);

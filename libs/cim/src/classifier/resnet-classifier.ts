@@ -31,7 +31,8 @@ export interface ResnetClassifierConfig {
 
 /** The classifier for a CIM ResNet's backbone, at the context size unless `imgSize` is given. */
 export function resnetClassifierConfigOf(m: CimResNetConfig, o: { imgSize?: number; numClasses: number }): ResnetClassifierConfig {
-  if (!Number.isInteger(o.numClasses) || o.numClasses < 2) throw new Error(`classifier: numClasses must be an integer >= 2, got ${o.numClasses}`);
+  if (!Number.isInteger(o.numClasses) || o.numClasses < 2)
+    throw new Error(`classifier: numClasses must be an integer >= 2, got ${o.numClasses}`);
   return { backbone: m.backbone, imgSize: o.imgSize ?? m.contextSize, numClasses: o.numClasses };
 }
 
@@ -71,7 +72,16 @@ export class ResnetClassifier {
     };
     this.specs = [
       ...resnetParamSpecs(config.backbone),
-      { name: 'head.weight', torchShape: [K, C], kind: 'linear', role: 'online', trainable: true, decay: true, init: uniform, buffer: false },
+      {
+        name: 'head.weight',
+        torchShape: [K, C],
+        kind: 'linear',
+        role: 'online',
+        trainable: true,
+        decay: true,
+        init: uniform,
+        buffer: false,
+      },
       { name: 'head.bias', torchShape: [K], kind: 'plain', role: 'online', trainable: true, decay: false, init: uniform, buffer: false },
     ];
     const rng = new Rng(seed);
@@ -163,7 +173,12 @@ export class ResnetClassifier {
 
   /** The safetensors metadata of a fine-tuned file: the backbone's (as a CIM ResNet's) and the classifier's. */
   metadata(encoder: CimResNetConfig): Record<string, string> {
-    return { ...cimResNetMetadata(encoder), img_size: String(this.config.imgSize), num_classes: String(this.config.numClasses), kind: 'resnet-classifier' };
+    return {
+      ...cimResNetMetadata(encoder),
+      img_size: String(this.config.imgSize),
+      num_classes: String(this.config.numClasses),
+      kind: 'resnet-classifier',
+    };
   }
 
   dispose(): void {

@@ -25,7 +25,10 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 async function cimStateGetter(model: CimViT) {
   const sd = await model.stateDict();
-  sd.set('pos_embed', { shape: [1, 1 + (model.config.imgSize / model.config.patchSize) ** 2, model.config.embedDim], data: model.buffers().posEmbed });
+  sd.set('pos_embed', {
+    shape: [1, 1 + (model.config.imgSize / model.config.patchSize) ** 2, model.config.embedDim],
+    data: model.buffers().posEmbed,
+  });
   return (name: string) => sd.get(name);
 }
 
@@ -88,7 +91,10 @@ test('pos_embed from a 32-px checkpoint is resized for a 48-px classifier', asyn
 });
 
 test('drop path: rates linspace(0, r, depth); only with an rng; changes outputs in training', async () => {
-  assert.deepEqual(dropPathRates(0.3, 4).map((r) => +r.toFixed(6)), [0, 0.1, 0.2, 0.3]);
+  assert.deepEqual(
+    dropPathRates(0.3, 4).map((r) => +r.toFixed(6)),
+    [0, 0.1, 0.2, 0.3],
+  );
   const clf = new VitClassifier(classifierConfigOf(cimVitMicroPatch4(), { numClasses: 10, dropPath: 0.9 }), 1);
   const x = randomImages(4, 32, 2);
   const [a, b, c] = tf.tidy(() => [clf.forwardBlocks(x), clf.forwardBlocks(x), clf.forwardBlocks(x, new Rng(5))]);

@@ -40,10 +40,17 @@ export type EncoderChoice = 'online' | 'target';
 export function classifierConfigOf(m: CimModelConfig, o: { imgSize?: number; numClasses: number; dropPath?: number }): VitClassifierConfig {
   const imgSize = o.imgSize ?? m.imgSize;
   if (imgSize % m.patchSize !== 0) throw new Error(`classifier: imgSize ${imgSize} is not a multiple of patchSize ${m.patchSize}`);
-  if (!Number.isInteger(o.numClasses) || o.numClasses < 2) throw new Error(`classifier: numClasses must be an integer >= 2, got ${o.numClasses}`);
+  if (!Number.isInteger(o.numClasses) || o.numClasses < 2)
+    throw new Error(`classifier: numClasses must be an integer >= 2, got ${o.numClasses}`);
   return {
-    imgSize, patchSize: m.patchSize, embedDim: m.embedDim, depth: m.depth, numHeads: m.numHeads, mlpRatio: m.mlpRatio,
-    numClasses: o.numClasses, dropPath: o.dropPath ?? 0,
+    imgSize,
+    patchSize: m.patchSize,
+    embedDim: m.embedDim,
+    depth: m.depth,
+    numHeads: m.numHeads,
+    mlpRatio: m.mlpRatio,
+    numClasses: o.numClasses,
+    dropPath: o.dropPath ?? 0,
   };
 }
 
@@ -59,8 +66,17 @@ export function dropPathRates(rate: number, depth: number): number[] {
  */
 export function classifierParamSpecs(c: VitClassifierConfig): ParamSpec[] {
   const cim: CimModelConfig = {
-    imgSize: c.imgSize, patchSize: c.patchSize, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio,
-    decoderEmbedDim: c.embedDim, decoderNumHeads: c.numHeads, contextSize: c.imgSize, templateSize: c.imgSize, numTemplates: 1,
+    imgSize: c.imgSize,
+    patchSize: c.patchSize,
+    embedDim: c.embedDim,
+    depth: c.depth,
+    numHeads: c.numHeads,
+    mlpRatio: c.mlpRatio,
+    decoderEmbedDim: c.embedDim,
+    decoderNumHeads: c.numHeads,
+    contextSize: c.imgSize,
+    templateSize: c.imgSize,
+    numTemplates: 1,
   };
   const encoder = cimParamSpecs(cim)
     .filter((s) => s.role === 'online')
@@ -132,7 +148,8 @@ export class VitClassifier {
     const { patchSize: p, embedDim: D } = this.config;
     const n = x.shape[0];
     const g = x.shape[1] / p;
-    if (g !== this.grid || x.shape[2] !== x.shape[1]) throw new Error(`classifier expects ${this.config.imgSize}×${this.config.imgSize} images, got ${x.shape[1]}×${x.shape[2]}`);
+    if (g !== this.grid || x.shape[2] !== x.shape[1])
+      throw new Error(`classifier expects ${this.config.imgSize}×${this.config.imgSize} images, got ${x.shape[1]}×${x.shape[2]}`);
     // [N, g, p, g, p, 3] → [N, g, g, p, p, 3]: each row is a patch in the conv filter's (ky, kx, c) order
     const patches = tf.reshape(tf.transpose(tf.reshape(x, [n, g, p, g, p, 3]), [0, 1, 3, 2, 4, 5]), [n * g * g, p * p * 3]);
     const w = tf.reshape(this.p('patch_embed.proj.weight'), [p * p * 3, D]);

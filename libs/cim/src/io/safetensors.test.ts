@@ -64,11 +64,18 @@ test('a damaged file is refused with the reason', () => {
   const tooLong = new Uint8Array(16);
   new DataView(tooLong.buffer).setBigUint64(0, 100n, true);
   assert.throws(() => parseSafetensors(tooLong), /header length 100 does not fit in 16 bytes/);
-  assert.throws(() => parseSafetensors(handMade({}, new Uint8Array(0)).map((b, i) => (i === 8 ? 0x20 : i === 9 ? 0x5b : b))), /not valid JSON/);
+  assert.throws(
+    () => parseSafetensors(handMade({}, new Uint8Array(0)).map((b, i) => (i === 8 ? 0x20 : i === 9 ? 0x5b : b))),
+    /not valid JSON/,
+  );
   const big = new Uint8Array(8);
   new DataView(big.buffer).setBigInt64(0, 2n ** 40n, true);
-  assert.throws(() => parseSafetensors(handMade({ l: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, big)), /l\[0\] does not fit in int32/);
-  const one = (dtype: string, shape: number[], end: number, bytes: number) => handMade({ t: { dtype, shape, data_offsets: [0, end] } }, new Uint8Array(bytes));
+  assert.throws(
+    () => parseSafetensors(handMade({ l: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, big)),
+    /l\[0\] does not fit in int32/,
+  );
+  const one = (dtype: string, shape: number[], end: number, bytes: number) =>
+    handMade({ t: { dtype, shape, data_offsets: [0, end] } }, new Uint8Array(bytes));
   assert.throws(() => parseSafetensors(one('F32', [3], 8, 8)), /t has 8 bytes, shape \[3\] needs 12/);
   assert.throws(() => parseSafetensors(one('F32', [4], 16, 8)), /t lies outside the file/);
   assert.throws(() => parseSafetensors(one('BF16', [1], 2, 2)), /unsupported dtype BF16/);

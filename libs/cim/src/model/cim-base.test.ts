@@ -28,7 +28,10 @@ function inputs(B: number, T: number, seed: number) {
 }
 
 /** one model of each backbone, made when its turn comes */
-const backbones = [(seed: number) => new CimViT(vitConfig(), seed), (seed: number) => new CimResNet(cimResnetMicro({ numTemplates: 2 }), seed)];
+const backbones = [
+  (seed: number) => new CimViT(vitConfig(), seed),
+  (seed: number) => new CimResNet(cimResnetMicro({ numTemplates: 2 }), seed),
+];
 
 const host = async (v: tf.Tensor) => Array.from((await v.data()) as Float32Array);
 
@@ -38,7 +41,10 @@ test('the specs: ViT (depth 1) 53 parameters, 35 trainable, no buffers; ResNet-m
   assert.deepEqual([vit.specs.length, vit.trainableNames().length, vit.bufferNames().length], [53, 35, 0]);
   assert.deepEqual([res.specs.length, res.trainableNames().length, res.bufferNames().length], [140, 56, 48]);
   assert.deepEqual([vit.contextGrid, res.contextGrid], [8, 4]);
-  assert.ok(!vit.trainableNames().some((n) => n.startsWith('blocks_c.') || n.startsWith('patch_embed')), 'target and frozen patch embedding get no gradient');
+  assert.ok(
+    !vit.trainableNames().some((n) => n.startsWith('blocks_c.') || n.startsWith('patch_embed')),
+    'target and frozen patch embedding get no gradient',
+  );
   vit.dispose();
   res.dispose();
 });
@@ -85,7 +91,8 @@ test('loadStateDict: targetFromOnline fills a missing target, onlyRoles leaves t
   const sd = await a.stateDict();
   assert.equal(sd.size, 53);
   assert.deepEqual(sd.get('blocks.0.attn.qkv.weight')!.shape, [192, 64], 'PyTorch layout [out, in]');
-  const encoderOnly = (n: string) => (n.startsWith('blocks_c.') || n.startsWith('patch_embed_c.') || n.startsWith('norm_c.') ? undefined : sd.get(n));
+  const encoderOnly = (n: string) =>
+    n.startsWith('blocks_c.') || n.startsWith('patch_embed_c.') || n.startsWith('norm_c.') ? undefined : sd.get(n);
 
   const b = new CimViT(vitConfig(), 4);
   b.loadStateDict(encoderOnly, { targetFromOnline: true });

@@ -89,7 +89,12 @@ export abstract class CimBase<C extends AnyCimModelConfig, S extends ParamSpec =
    */
   forwardCorrelationDecoder(ctx: tf.Tensor3D, tmpl: tf.Tensor3D): tf.Tensor4D {
     const c = this.config;
-    const shape = { decoderEmbedDim: c.decoderEmbedDim, decoderNumHeads: c.decoderNumHeads, grid: this.contextGrid, contextSize: c.contextSize };
+    const shape = {
+      decoderEmbedDim: c.decoderEmbedDim,
+      decoderNumHeads: c.decoderNumHeads,
+      grid: this.contextGrid,
+      contextSize: c.contextSize,
+    };
     return forwardCorrelationDecoder(this.p, this.decoderPos, shape, ctx, tmpl);
   }
 
@@ -114,10 +119,13 @@ export abstract class CimBase<C extends AnyCimModelConfig, S extends ParamSpec =
   lossAndGrads(context: tf.Tensor4D, templates: tf.Tensor4D, masks: tf.Tensor3D): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const ctx = this.forwardTargetEncoder(context);
     const names = this.trainableNames();
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = this.forwardCorrelationDecoder(ctx, this.forwardEncoder(templates));
-      return this.forwardLoss(logits, masks, context.shape[0]);
-    }, names.map((n) => this.p(n)));
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const logits = this.forwardCorrelationDecoder(ctx, this.forwardEncoder(templates));
+        return this.forwardLoss(logits, masks, context.shape[0]);
+      },
+      names.map((n) => this.p(n)),
+    );
     ctx.dispose();
     const out = new Map<string, tf.Tensor>();
     for (const n of names) out.set(n, grads[this.p(n).name]);
@@ -159,7 +167,8 @@ export abstract class CimBase<C extends AnyCimModelConfig, S extends ParamSpec =
       if (!src && s.role === 'target' && opts.targetFromOnline) src = get(this.onlineNameOf(s.name));
       if (!src) throw new Error(`checkpoint lacks parameter ${s.name}`);
       const want = s.torchShape.join('×');
-      if (src.shape.join('×') !== want) throw new Error(`parameter ${s.name}: checkpoint shape ${src.shape.join('×')}, model expects ${want}`);
+      if (src.shape.join('×') !== want)
+        throw new Error(`parameter ${s.name}: checkpoint shape ${src.shape.join('×')}, model expects ${want}`);
       assignValues(this.p(s.name), fromTorch(s, src.data));
     }
   }

@@ -51,7 +51,10 @@ export interface CimModel {
    * Load PyTorch-named weights; `targetFromOnline` fills a missing target parameter from its online
    * twin, `onlyRoles` loads only those roles (an encoder-only file keeps the decoder as it is).
    */
-  loadStateDict(get: (name: string) => HostTensor | undefined, opts?: { targetFromOnline?: boolean; onlyRoles?: ParamSpec['role'][] }): void;
+  loadStateDict(
+    get: (name: string) => HostTensor | undefined,
+    opts?: { targetFromOnline?: boolean; onlyRoles?: ParamSpec['role'][] },
+  ): void;
   /** safe to call twice */
   dispose(): void;
 }

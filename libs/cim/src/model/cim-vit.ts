@@ -85,14 +85,16 @@ export class CimViT extends CimBase<CimModelConfig> {
     const pe = get('pos_embed');
     if (pe) {
       const rows = 1 + (this.config.imgSize / this.config.patchSize) ** 2;
-      if (pe.shape.join('×') !== `1×${rows}×${this.config.embedDim}`) throw new Error(`pos_embed shape ${pe.shape.join('×')} does not fit the model`);
+      if (pe.shape.join('×') !== `1×${rows}×${this.config.embedDim}`)
+        throw new Error(`pos_embed shape ${pe.shape.join('×')} does not fit the model`);
       this.posEmbed = Float32Array.from(pe.data);
       for (const t of this.posCache.values()) t.dispose();
       this.posCache.clear();
     }
     const dpe = get('decoder_pos_embed');
     if (dpe) {
-      if (dpe.data.length !== this.decoderPos.size) throw new Error(`decoder_pos_embed shape ${dpe.shape.join('×')} does not fit the model`);
+      if (dpe.data.length !== this.decoderPos.size)
+        throw new Error(`decoder_pos_embed shape ${dpe.shape.join('×')} does not fit the model`);
       const shape = this.decoderPos.shape;
       this.decoderPos.dispose();
       this.decoderPosEmbedHost = Float32Array.from(dpe.data);
@@ -129,7 +131,10 @@ export class CimViT extends CimBase<CimModelConfig> {
 }
 
 export function onlineNameOf(targetName: string): string {
-  return targetName.replace(/^patch_embed_c\./, 'patch_embed.').replace(/^blocks_c\./, 'blocks.').replace(/^norm_c\./, 'norm.');
+  return targetName
+    .replace(/^patch_embed_c\./, 'patch_embed.')
+    .replace(/^blocks_c\./, 'blocks.')
+    .replace(/^norm_c\./, 'norm.');
 }
 
 export { targetNameOf };

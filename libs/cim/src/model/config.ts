@@ -36,13 +36,33 @@ export const cimVitLargePatch16 = (o: Partial<CimModelConfig> = {}): CimModelCon
  */
 export const cimVitMicroPatch4 = (o: Partial<CimModelConfig> = {}): CimModelConfig =>
   checkModelConfig({
-    imgSize: 32, patchSize: 4, embedDim: 64, depth: 4, numHeads: 4, mlpRatio: 4,
-    decoderEmbedDim: 64, decoderNumHeads: 4, contextSize: 32, templateSize: 16, numTemplates: 6, ...o,
+    imgSize: 32,
+    patchSize: 4,
+    embedDim: 64,
+    depth: 4,
+    numHeads: 4,
+    mlpRatio: 4,
+    decoderEmbedDim: 64,
+    decoderNumHeads: 4,
+    contextSize: 32,
+    templateSize: 16,
+    numTemplates: 6,
+    ...o,
   });
 export const cimVitTinyPatch4 = (o: Partial<CimModelConfig> = {}): CimModelConfig =>
   checkModelConfig({
-    imgSize: 32, patchSize: 4, embedDim: 192, depth: 12, numHeads: 3, mlpRatio: 4,
-    decoderEmbedDim: 256, decoderNumHeads: 8, contextSize: 32, templateSize: 16, numTemplates: 6, ...o,
+    imgSize: 32,
+    patchSize: 4,
+    embedDim: 192,
+    depth: 12,
+    numHeads: 3,
+    mlpRatio: 4,
+    decoderEmbedDim: 256,
+    decoderNumHeads: 8,
+    contextSize: 32,
+    templateSize: 16,
+    numTemplates: 6,
+    ...o,
   });
 
 export const modelFactories = {
@@ -57,8 +77,16 @@ export type ModelName = keyof typeof modelFactories;
 
 export function checkModelConfig(c: CimModelConfig): CimModelConfig {
   const ints: Array<keyof CimModelConfig> = [
-    'imgSize', 'patchSize', 'embedDim', 'depth', 'numHeads', 'decoderEmbedDim', 'decoderNumHeads',
-    'contextSize', 'templateSize', 'numTemplates',
+    'imgSize',
+    'patchSize',
+    'embedDim',
+    'depth',
+    'numHeads',
+    'decoderEmbedDim',
+    'decoderNumHeads',
+    'contextSize',
+    'templateSize',
+    'numTemplates',
   ];
   for (const k of ints) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`model config: ${k} must be a positive integer, got ${c[k]}`);
@@ -70,7 +98,8 @@ export function checkModelConfig(c: CimModelConfig): CimModelConfig {
   if (c.decoderEmbedDim % c.decoderNumHeads !== 0) {
     throw new Error(`model config: decoderEmbedDim ${c.decoderEmbedDim} is not divisible by decoderNumHeads ${c.decoderNumHeads}`);
   }
-  if (c.embedDim % 4 !== 0 || c.decoderEmbedDim % 4 !== 0) throw new Error('model config: embedDim and decoderEmbedDim must be multiples of 4 (sin-cos embedding)');
+  if (c.embedDim % 4 !== 0 || c.decoderEmbedDim % 4 !== 0)
+    throw new Error('model config: embedDim and decoderEmbedDim must be multiples of 4 (sin-cos embedding)');
   if (!(c.mlpRatio > 0)) throw new Error(`model config: mlpRatio must be positive, got ${c.mlpRatio}`);
   return c;
 }

@@ -24,18 +24,30 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 test("the decoder and loss equal CimViT's forwardCorrelationDecoder and forwardLoss within 1e-5", (t) => {
   // a CimViT whose context grid is 4×4 (32 px / patch 8), like cimResnetMicro's ResNet grid
-  const vit = new CimViT(cimVitMicroPatch4({ patchSize: 8, embedDim: 32, depth: 1, numHeads: 2, decoderEmbedDim: 32, decoderNumHeads: 4, numTemplates: 3 }), 11);
+  const vit = new CimViT(
+    cimVitMicroPatch4({ patchSize: 8, embedDim: 32, depth: 1, numHeads: 2, decoderEmbedDim: 32, decoderNumHeads: 4, numTemplates: 3 }),
+    11,
+  );
   const c = vit.config;
   const specs = correlationDecoderSpecs(c.embedDim, c.decoderEmbedDim, c.decoderNumHeads, c.mlpRatio);
   const vitDecoder = vit.specs.filter((s) => s.role === 'decoder');
-  assert.deepEqual(specs.map((s) => [s.name, s.torchShape.join('×'), s.trainable, s.decay]), vitDecoder.map((s) => [s.name, s.torchShape.join('×'), s.trainable, s.decay]));
+  assert.deepEqual(
+    specs.map((s) => [s.name, s.torchShape.join('×'), s.trainable, s.decay]),
+    vitDecoder.map((s) => [s.name, s.torchShape.join('×'), s.trainable, s.decay]),
+  );
 
   const pos = decoderPosEmbed(c.decoderEmbedDim, 4);
   assert.equal(maxAbsDiff(pos.dataSync(), vit.buffers().decoderPosEmbed), 0);
   const [B, T] = [2, 3];
   const ctx = randn([B, 17, c.embedDim], 1) as tf.Tensor3D;
   const tmpl = randn([T * B, 5, c.embedDim], 2) as tf.Tensor3D;
-  const ours = forwardCorrelationDecoder(vit.p.bind(vit), pos, { decoderEmbedDim: c.decoderEmbedDim, decoderNumHeads: c.decoderNumHeads, grid: 4, contextSize: 32 }, ctx, tmpl);
+  const ours = forwardCorrelationDecoder(
+    vit.p.bind(vit),
+    pos,
+    { decoderEmbedDim: c.decoderEmbedDim, decoderNumHeads: c.decoderNumHeads, grid: 4, contextSize: 32 },
+    ctx,
+    tmpl,
+  );
   const ref = vit.forwardCorrelationDecoder(ctx, tmpl);
   assert.deepEqual(ours.shape, [T * B, 32, 32, 2]);
   const d = maxAbsDiff(ours.dataSync(), ref.dataSync());

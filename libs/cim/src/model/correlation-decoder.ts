@@ -21,10 +21,24 @@ export interface CorrelationDecoderShape {
 }
 
 /** decoder_embed (encoderDim → Dd) … decoder_pred_mask, exactly CimViT's decoder specs. */
-export function correlationDecoderSpecs(encoderDim: number, decoderEmbedDim: number, decoderNumHeads: number, mlpRatio: number): ParamSpec[] {
+export function correlationDecoderSpecs(
+  encoderDim: number,
+  decoderEmbedDim: number,
+  decoderNumHeads: number,
+  mlpRatio: number,
+): ParamSpec[] {
   const shell = {
-    imgSize: 1, patchSize: 1, embedDim: encoderDim, depth: 0, numHeads: 1, mlpRatio,
-    decoderEmbedDim, decoderNumHeads, contextSize: 1, templateSize: 1, numTemplates: 1,
+    imgSize: 1,
+    patchSize: 1,
+    embedDim: encoderDim,
+    depth: 0,
+    numHeads: 1,
+    mlpRatio,
+    decoderEmbedDim,
+    decoderNumHeads,
+    contextSize: 1,
+    templateSize: 1,
+    numTemplates: 1,
   };
   return cimParamSpecs(shell).filter((s) => s.role === 'decoder');
 }

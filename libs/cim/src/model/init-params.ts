@@ -7,7 +7,11 @@ import { fromTorch, ourShape, type ParamSpec } from './params.ts';
  * A variable for every spec: online and decoder parameters drawn from `seed` in spec order, and
  * each target-encoder parameter starting as a copy of its online twin (`onlineNameOf`).
  */
-export function initParams(specs: readonly ParamSpec[], seed: number, onlineNameOf: (targetName: string) => string): Map<string, tf.Variable> {
+export function initParams(
+  specs: readonly ParamSpec[],
+  seed: number,
+  onlineNameOf: (targetName: string) => string,
+): Map<string, tf.Variable> {
   const rng = new Rng(seed);
   const values = new Map<string, Float32Array>();
   for (const s of specs) {

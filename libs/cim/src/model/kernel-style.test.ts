@@ -22,7 +22,11 @@ function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** value and gradients of f's sum of squares w.r.t. every input, in one kernel style */
-function valueAndGrads(style: KernelStyle, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): { value: tf.Tensor; grads: tf.Tensor[] } {
+function valueAndGrads(
+  style: KernelStyle,
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: tf.Tensor[],
+): { value: tf.Tensor; grads: tf.Tensor[] } {
   setKernelStyle(style);
   try {
     const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.square(f(...xs))) as tf.Scalar)(inputs);
@@ -44,7 +48,11 @@ function compareStyles(name: string, f: (...xs: tf.Tensor[]) => tf.Tensor, input
 }
 
 test(`both kernel styles compute the same linear layer and gradients on ${backend}`, (t) => {
-  const [x, w, b] = [tf.randomNormal([37, 24], 0, 1, 'float32', 1), tf.randomNormal([24, 19], 0, 1, 'float32', 2), tf.randomNormal([19], 0, 1, 'float32', 3)];
+  const [x, w, b] = [
+    tf.randomNormal([37, 24], 0, 1, 'float32', 1),
+    tf.randomNormal([24, 19], 0, 1, 'float32', 2),
+    tf.randomNormal([19], 0, 1, 'float32', 3),
+  ];
   const worst = compareStyles('linear', (xx, ww, bb) => linear(xx, ww, bb), [x, w, b]);
   t.diagnostic(`linear: worst relative difference ${worst.toExponential(2)}`);
   assert.ok(worst < 1e-5, `linear differs by ${worst}`);
@@ -60,7 +68,13 @@ test(`both kernel styles compute the same convolutions and gradients on ${backen
     tf.dispose([x, f]);
     return;
   }
-  for (const [k, stride, pad] of [[3, 1, 1], [3, 2, 1], [7, 2, 3], [1, 1, 0], [1, 2, 0]] as const) {
+  for (const [k, stride, pad] of [
+    [3, 1, 1],
+    [3, 2, 1],
+    [7, 2, 3],
+    [1, 1, 0],
+    [1, 2, 0],
+  ] as const) {
     const filter = tf.randomNormal([k, k, 5, 6], 0, 0.2, 'float32', 5 + k);
     const worst = compareStyles(`conv ${k}×${k}/${stride}`, (xx, ff) => conv2dFlat(xx as tf.Tensor4D, ff, stride, pad).y, [x, filter]);
     t.diagnostic(`conv ${k}×${k} stride ${stride} pad ${pad}: worst relative difference ${worst.toExponential(2)}`);

@@ -49,8 +49,7 @@ export function fromTorch(s: ParamSpec, src: Float32Array): Float32Array {
   const out = new Float32Array(src.length);
   for (let a = 0; a < o; a++)
     for (let b = 0; b < c; b++)
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * c + b) * o + a] = src[((a * c + b) * kh + y) * kw + x];
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[((y * kw + x) * c + b) * o + a] = src[((a * c + b) * kh + y) * kw + x];
   return out;
 }
 
@@ -63,8 +62,7 @@ export function toTorch(s: ParamSpec, src: Float32Array): Float32Array {
   const out = new Float32Array(src.length);
   for (let a = 0; a < o; a++)
     for (let b = 0; b < c; b++)
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++) out[((a * c + b) * kh + y) * kw + x] = src[((y * kw + x) * c + b) * o + a];
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[((a * c + b) * kh + y) * kw + x] = src[((y * kw + x) * c + b) * o + a];
   return out;
 }
 
@@ -112,7 +110,10 @@ function blockSpecs(prefix: string, dim: number, hidden: number, role: ParamRole
 
 /** Online encoder parameter name → its target-encoder twin (patch_embed → patch_embed_c, …). */
 export function targetNameOf(onlineName: string): string {
-  return onlineName.replace(/^patch_embed\./, 'patch_embed_c.').replace(/^blocks\./, 'blocks_c.').replace(/^norm\./, 'norm_c.');
+  return onlineName
+    .replace(/^patch_embed\./, 'patch_embed_c.')
+    .replace(/^blocks\./, 'blocks_c.')
+    .replace(/^norm\./, 'norm_c.');
 }
 
 export function cimParamSpecs(c: CimModelConfig): ParamSpec[] {
@@ -124,7 +125,15 @@ export function cimParamSpecs(c: CimModelConfig): ParamSpec[] {
   const patchBound = Math.sqrt(6 / (3 * p * p + D));
   const online: ParamSpec[] = [
     // frozen at its random init (MoCo v3's trick): no gradient, no optimizer state
-    { name: 'patch_embed.proj.weight', torchShape: [D, 3, p, p], kind: 'patch-conv', role: 'online', trainable: false, decay: true, init: uniform(patchBound) },
+    {
+      name: 'patch_embed.proj.weight',
+      torchShape: [D, 3, p, p],
+      kind: 'patch-conv',
+      role: 'online',
+      trainable: false,
+      decay: true,
+      init: uniform(patchBound),
+    },
     { name: 'patch_embed.proj.bias', torchShape: [D], kind: 'plain', role: 'online', trainable: false, decay: false, init: zeros() },
     { name: 'cls_token', torchShape: [1, 1, D], kind: 'plain', role: 'online', trainable: true, decay: true, init: normal(0.02) },
   ];
@@ -141,8 +150,24 @@ export function cimParamSpecs(c: CimModelConfig): ParamSpec[] {
     ...linearSpecs('decoder_corr_block.block.mlp.fc2', dHidden, Dd, 'decoder', true),
     ...normSpecs('decoder_norm', Dd, 'decoder', true),
     // Conv2d init of the official _init_weights: normal(0, sqrt(2 / (1·1·out))); bias: PyTorch's default
-    { name: 'decoder_pred_mask.0.weight', torchShape: [2, Dd, 1, 1], kind: 'conv1x1', role: 'decoder', trainable: true, decay: true, init: normal(Math.sqrt(2 / 2)) },
-    { name: 'decoder_pred_mask.0.bias', torchShape: [2], kind: 'plain', role: 'decoder', trainable: true, decay: false, init: uniform(1 / Math.sqrt(Dd)) },
+    {
+      name: 'decoder_pred_mask.0.weight',
+      torchShape: [2, Dd, 1, 1],
+      kind: 'conv1x1',
+      role: 'decoder',
+      trainable: true,
+      decay: true,
+      init: normal(Math.sqrt(2 / 2)),
+    },
+    {
+      name: 'decoder_pred_mask.0.bias',
+      torchShape: [2],
+      kind: 'plain',
+      role: 'decoder',
+      trainable: true,
+      decay: false,
+      init: uniform(1 / Math.sqrt(Dd)),
+    },
   ];
   const target: ParamSpec[] = online
     .filter((s) => s.name !== 'cls_token')

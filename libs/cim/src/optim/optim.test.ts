@@ -15,7 +15,13 @@ const close = (a: ArrayLike<number>, b: number[], tol = 1e-6) => {
 };
 
 /** torch.optim.AdamW's update in float64, for one parameter. */
-function adamwReference(p: number[], grads: number[][], lrs: number[], decay: boolean, c = { beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.05 }): number[] {
+function adamwReference(
+  p: number[],
+  grads: number[][],
+  lrs: number[],
+  decay: boolean,
+  c = { beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.05 },
+): number[] {
   const m = p.map(() => 0);
   const v = p.map(() => 0);
   p = [...p];
@@ -40,11 +46,22 @@ test("AdamW: PyTorch's update over three steps, weight decay only where `decay` 
     { name: 'w', variable: w, decay: true },
     { name: 'b', variable: b, decay: false },
   ]);
-  const gw = [[0.5, -0.1, 0], [0.2, 0.3, -1], [-0.4, 0.05, 2]];
-  const gb = [[1, -1], [0.5, 0.5], [-2, 0.1]];
+  const gw = [
+    [0.5, -0.1, 0],
+    [0.2, 0.3, -1],
+    [-0.4, 0.05, 2],
+  ];
+  const gb = [
+    [1, -1],
+    [0.5, 0.5],
+    [-2, 0.1],
+  ];
   const lrs = [0.1, 0.05, 0.01];
   for (let k = 0; k < 3; k++) {
-    const grads = new Map<string, tf.Tensor>([['w', tf.tensor1d(gw[k])], ['b', tf.tensor1d(gb[k])]]);
+    const grads = new Map<string, tf.Tensor>([
+      ['w', tf.tensor1d(gw[k])],
+      ['b', tf.tensor1d(gb[k])],
+    ]);
     opt.apply(grads, lrs[k]);
     tf.dispose([...grads.values()]);
   }
@@ -69,7 +86,10 @@ test('AdamW: one step is lr·sign(g) plus decay (0.895, −1.89)', async () => {
 });
 
 test('clipByGlobalNorm: returns the norm (5), scales by maxNorm / (norm + 1e-6) only above maxNorm', async () => {
-  const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([3])], ['b', tf.tensor2d([[0, 4]])]]);
+  const grads = new Map<string, tf.Tensor>([
+    ['a', tf.tensor1d([3])],
+    ['b', tf.tensor2d([[0, 4]])],
+  ]);
   const a0 = grads.get('a');
   assert.equal(await clipByGlobalNorm(grads, 10), 5);
   assert.equal(grads.get('a'), a0, 'below maxNorm the tensors stay');
@@ -91,6 +111,6 @@ test('learningRate: linear warm-up, then half-cycle cosine to minLr, flat after 
 
 test('targetMomentum: cosine from base (0.99) to end (1) over K steps; scaledLr: base × batch / 256', () => {
   close([targetMomentum(0, 100), targetMomentum(50, 100), targetMomentum(100, 100)], [0.99, 0.995, 1], 1e-12);
-  close([targetMomentum(25, 100, 0.996)], [1 - 0.004 * (Math.SQRT1_2 + 1) / 2], 1e-12);
+  close([targetMomentum(25, 100, 0.996)], [1 - (0.004 * (Math.SQRT1_2 + 1)) / 2], 1e-12);
   close([scaledLr(1.5e-4, 4096), scaledLr(1e-3, 64)], [2.4e-3, 2.5e-4], 1e-12);
 });

@@ -72,7 +72,9 @@ test('training forward equals (x − mean)/√(var_biased + eps)·γ + β; runni
   const de = maxAbsDiff(ye.dataSync(), wantE);
   assert.ok(de < 1e-5, `eval max |Δ| ${de}`);
   assert.deepEqual(Array.from(s.runningMean.dataSync()), rm, 'eval leaves the running mean alone');
-  t.diagnostic(`forward |Δ| ${dy.toExponential(2)}, running mean |Δ| ${dm.toExponential(2)}, running var |Δ| ${dv.toExponential(2)}, eval |Δ| ${de.toExponential(2)}`);
+  t.diagnostic(
+    `forward |Δ| ${dy.toExponential(2)}, running mean |Δ| ${dm.toExponential(2)}, running var |Δ| ${dv.toExponential(2)}, eval |Δ| ${de.toExponential(2)}`,
+  );
   tf.dispose([y, ye, s.gamma, s.beta, s.runningMean, s.runningVar]);
 });
 
@@ -88,8 +90,13 @@ test('hand-written BatchNorm gradient equals autodiff of the elementwise formula
   const loss = (f: typeof formula) => (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(tf.square(f(xx, gg, bb)), r));
   const ours = tf.grads(loss((a, b, c) => batchNormTrain(a, b, c, EPS)))([x, gamma, beta]);
   const ref = tf.grads(loss(formula))([x, gamma, beta]);
-  const d = ours.map((g, i) => maxAbsDiff(g.dataSync(), ref[i].dataSync()) / Math.max(1, Math.max(...Array.from(ref[i].dataSync(), Math.abs))));
-  assert.ok(d.every((v) => v < 1e-4), `relative max |Δ| dx ${d[0]}, dγ ${d[1]}, dβ ${d[2]}`);
+  const d = ours.map(
+    (g, i) => maxAbsDiff(g.dataSync(), ref[i].dataSync()) / Math.max(1, Math.max(...Array.from(ref[i].dataSync(), Math.abs))),
+  );
+  assert.ok(
+    d.every((v) => v < 1e-4),
+    `relative max |Δ| dx ${d[0]}, dγ ${d[1]}, dβ ${d[2]}`,
+  );
   t.diagnostic(`relative max |Δ|: dx ${d[0].toExponential(2)}, dγ ${d[1].toExponential(2)}, dβ ${d[2].toExponential(2)}`);
   tf.dispose([x, gamma, beta, r, ...ours, ...ref]);
 });

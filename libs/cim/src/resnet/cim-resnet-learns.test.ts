@@ -19,7 +19,10 @@ test(`cimResnetMicro overfits one fixed synthetic batch in ${STEPS} AdamW steps`
   const s = samplerConfig({ contextSize: 32, exemplarSize: 16, numExemplars: T }, smallSamplerConfig);
   // libs/cim (type:math) may not import @cim-forge/data (type:data): the sampler's own test images
   const images = [smoothTestImage(64, 64), noiseImage(64, 64, 3)];
-  const batch = collate(images.map((img, i) => sampleCim(img, s, new Rng(100 + i))), s);
+  const batch = collate(
+    images.map((img, i) => sampleCim(img, s, new Rng(100 + i))),
+    s,
+  );
   const context = tf.tensor4d(batch.context, [B, 32, 32, 3]);
   const templates = tf.tensor4d(batch.exemplars, [T * B, 16, 16, 3]);
   const masks = tf.tensor3d(Float32Array.from(batch.masks), [T * B, 32, 32]);
@@ -47,7 +50,9 @@ test(`cimResnetMicro overfits one fixed synthetic batch in ${STEPS} AdamW steps`
   }
   const first = losses.slice(0, 5).reduce((a, b) => a + b, 0) / 5;
   const last = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
-  t.diagnostic(`loss: first 5 ${first.toFixed(3)} → last 10 ${last.toFixed(3)}; best constant predictor ${constant.toFixed(3)}; ${((Date.now() - t0) / STEPS).toFixed(0)} ms/step`);
+  t.diagnostic(
+    `loss: first 5 ${first.toFixed(3)} → last 10 ${last.toFixed(3)}; best constant predictor ${constant.toFixed(3)}; ${((Date.now() - t0) / STEPS).toFixed(0)} ms/step`,
+  );
   assert.ok(last < 0.5 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}, less than half`);
   assert.ok(last < 0.7 * constant, `loss ${last.toFixed(3)} beats the best constant prediction ${constant.toFixed(3)} by 30%`);
   tf.dispose([context, templates, masks]);

@@ -58,7 +58,9 @@ test('gradients: one for every trainable parameter, finite and non-zero; none fo
     minNorm = Math.min(minNorm, norm);
   }
   const nOnline = trainable.filter((n) => n.startsWith('encoder.')).length;
-  t.diagnostic(`${grads.size} gradients (${nOnline} online encoder, ${grads.size - nOnline} decoder), smallest norm ${minNorm.toExponential(2)}, loss ${loss.dataSync()[0].toFixed(4)}`);
+  t.diagnostic(
+    `${grads.size} gradients (${nOnline} online encoder, ${grads.size - nOnline} decoder), smallest norm ${minNorm.toExponential(2)}, loss ${loss.dataSync()[0].toFixed(4)}`,
+  );
   tf.dispose([context, templates, masks, loss, ...grads.values()]);
   m.dispose();
 });
@@ -94,7 +96,10 @@ test('numTensors stays flat over 10 training steps (lossAndGrads + AdamW + momen
     tf.dispose([loss, ...grads.values()]);
     counts.push(tf.memory().numTensors);
   }
-  assert.ok(counts.every((c) => c === counts[0]), `numTensors per step: ${counts.join(', ')}`);
+  assert.ok(
+    counts.every((c) => c === counts[0]),
+    `numTensors per step: ${counts.join(', ')}`,
+  );
   t.diagnostic(`numTensors ${counts[0]} after each of 10 steps; ${((Date.now() - t0) / 10).toFixed(0)} ms/step (B 2, T 2)`);
   tf.dispose([context, templates, masks]);
   opt.dispose();
@@ -111,7 +116,10 @@ test('stateDict round-trips through loadStateDict with PyTorch layouts', async (
   for (const s of a.specs) {
     const x = (await a.p(s.name).data()) as Float32Array;
     const y = (await b.p(s.name).data()) as Float32Array;
-    assert.ok(x.every((v, i) => v === y[i]), s.name);
+    assert.ok(
+      x.every((v, i) => v === y[i]),
+      s.name,
+    );
   }
   a.dispose();
   b.dispose();

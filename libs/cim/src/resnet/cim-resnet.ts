@@ -30,8 +30,10 @@ function cimResNetSpecs(config: CimResNetConfig): ResNetParamSpec[] {
   const bb = config.backbone;
   const online = resnetParamSpecs(bb, ONLINE_PREFIX, 'online', true);
   const target = resnetParamSpecs(bb, TARGET_PREFIX, 'target', false);
-  const decoder = correlationDecoderSpecs(resnetOutDim(bb), config.decoderEmbedDim, config.decoderNumHeads, config.mlpRatio)
-    .map((s) => ({ ...s, buffer: false }));
+  const decoder = correlationDecoderSpecs(resnetOutDim(bb), config.decoderEmbedDim, config.decoderNumHeads, config.mlpRatio).map((s) => ({
+    ...s,
+    buffer: false,
+  }));
   return [...online, ...decoder, ...target];
 }
 

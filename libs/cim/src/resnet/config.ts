@@ -29,18 +29,45 @@ const bn = { bnEps: 1e-5, bnMomentum: 0.1 };
 
 /** ResNet-50: bottlenecks [3, 4, 6, 3], widths 64..512 (outputs 256..2048), output stride 32. */
 export const resnet50 = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
-  checkResNetConfig({ block: 'bottleneck', layers: [3, 4, 6, 3], widths: [64, 128, 256, 512], strides: [1, 2, 2, 2], stem: 'imagenet', stemWidth: 64, ...bn, ...o });
+  checkResNetConfig({
+    block: 'bottleneck',
+    layers: [3, 4, 6, 3],
+    widths: [64, 128, 256, 512],
+    strides: [1, 2, 2, 2],
+    stem: 'imagenet',
+    stemWidth: 64,
+    ...bn,
+    ...o,
+  });
 
 /** ResNet-18 (basic blocks [2, 2, 2, 2]), for completeness. */
 export const resnet18 = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
-  checkResNetConfig({ block: 'basic', layers: [2, 2, 2, 2], widths: [64, 128, 256, 512], strides: [1, 2, 2, 2], stem: 'imagenet', stemWidth: 64, ...bn, ...o });
+  checkResNetConfig({
+    block: 'basic',
+    layers: [2, 2, 2, 2],
+    widths: [64, 128, 256, 512],
+    strides: [1, 2, 2, 2],
+    stem: 'imagenet',
+    stemWidth: 64,
+    ...bn,
+    ...o,
+  });
 
 /**
  * CPU-sized: basic blocks [1, 1, 1, 1], widths 16..128, cifar stem, output stride 8, so a 32-px
  * context gives a 4×4 grid and a 16-px exemplar 2×2. 307,536 learnable parameters.
  */
 export const resnetMicro = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
-  checkResNetConfig({ block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 128], strides: [1, 2, 2, 2], stem: 'cifar', stemWidth: 16, ...bn, ...o });
+  checkResNetConfig({
+    block: 'basic',
+    layers: [1, 1, 1, 1],
+    widths: [16, 32, 64, 128],
+    strides: [1, 2, 2, 2],
+    stem: 'cifar',
+    stemWidth: 16,
+    ...bn,
+    ...o,
+  });
 
 /** Channels of the final feature map. */
 export function resnetOutDim(c: ResNetConfig): number {
@@ -67,13 +94,22 @@ export function resnetGrid(c: ResNetConfig, side: number): number {
 export function checkResNetConfig(c: ResNetConfig): ResNetConfig {
   const n = c.layers.length;
   if (n === 0 || c.widths.length !== n || c.strides.length !== n) {
-    throw new Error(`resnet config: layers, widths and strides must have the same non-zero length, got ${n}, ${c.widths.length}, ${c.strides.length}`);
+    throw new Error(
+      `resnet config: layers, widths and strides must have the same non-zero length, got ${n}, ${c.widths.length}, ${c.strides.length}`,
+    );
   }
-  for (const [k, arr] of [['layers', c.layers], ['widths', c.widths], ['strides', c.strides]] as const) {
-    if (!arr.every((v) => Number.isInteger(v) && v > 0)) throw new Error(`resnet config: ${k} must be positive integers, got ${JSON.stringify(arr)}`);
+  for (const [k, arr] of [
+    ['layers', c.layers],
+    ['widths', c.widths],
+    ['strides', c.strides],
+  ] as const) {
+    if (!arr.every((v) => Number.isInteger(v) && v > 0))
+      throw new Error(`resnet config: ${k} must be positive integers, got ${JSON.stringify(arr)}`);
   }
-  if (!Number.isInteger(c.stemWidth) || c.stemWidth <= 0) throw new Error(`resnet config: stemWidth must be a positive integer, got ${c.stemWidth}`);
-  if (!(c.bnEps > 0) || !(c.bnMomentum >= 0 && c.bnMomentum <= 1)) throw new Error('resnet config: bnEps > 0 and bnMomentum in [0, 1] required');
+  if (!Number.isInteger(c.stemWidth) || c.stemWidth <= 0)
+    throw new Error(`resnet config: stemWidth must be a positive integer, got ${c.stemWidth}`);
+  if (!(c.bnEps > 0) || !(c.bnMomentum >= 0 && c.bnMomentum <= 1))
+    throw new Error('resnet config: bnEps > 0 and bnMomentum in [0, 1] required');
   return c;
 }
 
@@ -92,11 +128,29 @@ export interface CimResNetConfig {
 
 /** ResNet-50 on the official sizes: 160-px context → 5×5 grid, 64-px exemplars → 2×2. */
 export const cimResnet50 = (o: Partial<CimResNetConfig> = {}): CimResNetConfig =>
-  checkCimResNetConfig({ backbone: resnet50(), decoderEmbedDim: 512, decoderNumHeads: 16, mlpRatio: 4, contextSize: 160, templateSize: 64, numTemplates: 6, ...o });
+  checkCimResNetConfig({
+    backbone: resnet50(),
+    decoderEmbedDim: 512,
+    decoderNumHeads: 16,
+    mlpRatio: 4,
+    contextSize: 160,
+    templateSize: 64,
+    numTemplates: 6,
+    ...o,
+  });
 
 /** resnetMicro on the small sampler sizes: 32-px context → 4×4 grid, 16-px exemplars → 2×2. */
 export const cimResnetMicro = (o: Partial<CimResNetConfig> = {}): CimResNetConfig =>
-  checkCimResNetConfig({ backbone: resnetMicro(), decoderEmbedDim: 64, decoderNumHeads: 4, mlpRatio: 4, contextSize: 32, templateSize: 16, numTemplates: 6, ...o });
+  checkCimResNetConfig({
+    backbone: resnetMicro(),
+    decoderEmbedDim: 64,
+    decoderNumHeads: 4,
+    mlpRatio: 4,
+    contextSize: 32,
+    templateSize: 16,
+    numTemplates: 6,
+    ...o,
+  });
 
 export const cimResNetFactories = { cimResnet50, cimResnetMicro } as const;
 
@@ -110,7 +164,10 @@ export function checkCimResNetConfig(c: CimResNetConfig): CimResNetConfig {
   }
   const gc = resnetGrid(c.backbone, c.contextSize);
   const gt = resnetGrid(c.backbone, c.templateSize);
-  if (gc < 2 || gt < 2) throw new Error(`cim resnet config: grids must be ≥ 2, got context ${gc}×${gc}, exemplar ${gt}×${gt} (stride ${resnetStride(c.backbone)})`);
+  if (gc < 2 || gt < 2)
+    throw new Error(
+      `cim resnet config: grids must be ≥ 2, got context ${gc}×${gc}, exemplar ${gt}×${gt} (stride ${resnetStride(c.backbone)})`,
+    );
   return c;
 }
 
@@ -157,8 +214,14 @@ export function cimResNetConfigFromMetadata(m: Record<string, string>): CimResNe
   if (stem !== 'imagenet' && stem !== 'cifar') throw new Error(`metadata "stem" must be imagenet or cifar, got ${stem}`);
   return checkCimResNetConfig({
     backbone: checkResNetConfig({
-      block, layers: list('layers'), widths: list('widths'), strides: list('strides'), stem,
-      stemWidth: num('stem_width'), bnEps: num('bn_eps'), bnMomentum: num('bn_momentum'),
+      block,
+      layers: list('layers'),
+      widths: list('widths'),
+      strides: list('strides'),
+      stem,
+      stemWidth: num('stem_width'),
+      bnEps: num('bn_eps'),
+      bnMomentum: num('bn_momentum'),
     }),
     decoderEmbedDim: num('decoder_embed_dim'),
     decoderNumHeads: num('decoder_num_heads'),

@@ -15,7 +15,19 @@ setKernelStyle('untransposed');
 
 /** tf.conv2d with PyTorch's zero padding, as explicit pad + 'valid' (every backend takes that) */
 function conv2dRef(x: tf.Tensor4D, f: tf.Tensor4D, s: number, p: number): tf.Tensor {
-  return tf.conv2d(p > 0 ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) : x, f, s, 'valid');
+  return tf.conv2d(
+    p > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ])
+      : x,
+    f,
+    s,
+    'valid',
+  );
 }
 
 function randn(shape: number[], seed: number): tf.Tensor {

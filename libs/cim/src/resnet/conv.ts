@@ -39,7 +39,15 @@ export function im2col(x: tf.Tensor4D, kh: number, kw: number, stride: number, p
   // rows ky .. ky + stride·ho − 1 must exist: pad the bottom/right beyond `pad` where needed
   const extraH = Math.max(0, kh - 1 + stride * ho - (h + 2 * pad));
   const extraW = Math.max(0, kw - 1 + stride * wo - (w + 2 * pad));
-  const xp = pad > 0 || extraH > 0 || extraW > 0 ? tf.pad(x, [[0, 0], [pad, pad + extraH], [pad, pad + extraW], [0, 0]]) : x;
+  const xp =
+    pad > 0 || extraH > 0 || extraW > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [pad, pad + extraH],
+          [pad, pad + extraW],
+          [0, 0],
+        ])
+      : x;
   const cols: tf.Tensor[] = [];
   for (let ky = 0; ky < kh; ky++) {
     for (let kx = 0; kx < kw; kx++) {
@@ -63,7 +71,15 @@ export function conv2dFlat(x: tf.Tensor4D, filter: tf.Tensor, stride: number, pa
   const h = convOutSide(x.shape[1], kh, stride, pad);
   const w = convOutSide(x.shape[2], kw, stride, pad);
   if (nativeKernels()) {
-    const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const xp =
+      pad > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ])
+        : x;
     const y4 = tf.conv2d(xp as tf.Tensor4D, filter as tf.Tensor4D, stride, 'valid');
     return { y: tf.reshape(y4, [x.shape[0] * h * w, o]) as tf.Tensor2D, h, w };
   }
@@ -83,6 +99,14 @@ export function conv2dIm2col(x: tf.Tensor4D, filter: tf.Tensor, stride: number, 
  * so zero padding gives the same maximum. wasm has MaxPool and MaxPoolGrad.
  */
 export function maxPoolAfterRelu(x: tf.Tensor4D, k: number, stride: number, pad: number): tf.Tensor4D {
-  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+  const xp =
+    pad > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [pad, pad],
+          [pad, pad],
+          [0, 0],
+        ])
+      : x;
   return tf.maxPool(xp as tf.Tensor4D, k, stride, 'valid');
 }

@@ -49,10 +49,28 @@ export function resnetBlocks(c: ResNetConfig): ResNetBlockSpec[] {
 export function resnetParamSpecs(c: ResNetConfig, prefix = '', role: ParamRole = 'online', trainable = true): ResNetParamSpec[] {
   const specs: ResNetParamSpec[] = [];
   const conv = (name: string, o: number, i: number, k: number) =>
-    specs.push({ name: `${prefix}${name}.weight`, torchShape: [o, i, k, k], kind: 'patch-conv', role, trainable, decay: true, init: kaimingFanOut(o, k), buffer: false });
+    specs.push({
+      name: `${prefix}${name}.weight`,
+      torchShape: [o, i, k, k],
+      kind: 'patch-conv',
+      role,
+      trainable,
+      decay: true,
+      init: kaimingFanOut(o, k),
+      buffer: false,
+    });
   const bn = (name: string, d: number) => {
     const p = (n: string, init: number, buffer: boolean) =>
-      specs.push({ name: `${prefix}${name}.${n}`, torchShape: [d], kind: 'plain', role, trainable: trainable && !buffer, decay: false, init: fill(init), buffer });
+      specs.push({
+        name: `${prefix}${name}.${n}`,
+        torchShape: [d],
+        kind: 'plain',
+        role,
+        trainable: trainable && !buffer,
+        decay: false,
+        init: fill(init),
+        buffer,
+      });
     p('weight', 1, false);
     p('bias', 0, false);
     p('running_mean', 0, true);

@@ -23,7 +23,11 @@ test('parameter counts: ResNet-50 conv+bn = 23,508,032 (torchvision 25,557,032 m
   assert.equal(countResNetParams(resnet18()), 11_689_512 - 513_000);
   assert.equal(countResNetParams(resnetMicro()), 307_536);
   const specs = resnetParamSpecs(resnet50());
-  assert.equal(specs.filter((s) => s.name.endsWith('.weight') && s.torchShape.length === 4).length, 53, 'ResNet-50 has 53 convs (49 + 4 downsample)');
+  assert.equal(
+    specs.filter((s) => s.name.endsWith('.weight') && s.torchShape.length === 4).length,
+    53,
+    'ResNet-50 has 53 convs (49 + 4 downsample)',
+  );
   assert.ok(specs.some((s) => s.name === 'layer4.2.bn3.running_var' && s.buffer && !s.trainable));
   t.diagnostic(`resnet50 ${n50}, resnet18 ${countResNetParams(resnet18())}, resnetMicro ${countResNetParams(resnetMicro())}`);
 });
@@ -32,7 +36,16 @@ test('resnetMicro stage shapes on 32-px and 16-px inputs; tokens [N, 1 + h·w, 1
   const r = new ResNet(resnetMicro(), 1);
   const x = randomImages(2, 32, 3);
   const stages = r.forwardStages(x);
-  assert.deepEqual(stages.map((s) => s.shape), [[2, 32, 32, 16], [2, 32, 32, 16], [2, 16, 16, 32], [2, 8, 8, 64], [2, 4, 4, 128]]);
+  assert.deepEqual(
+    stages.map((s) => s.shape),
+    [
+      [2, 32, 32, 16],
+      [2, 32, 32, 16],
+      [2, 16, 16, 32],
+      [2, 8, 8, 64],
+      [2, 4, 4, 128],
+    ],
+  );
   const small = randomImages(3, 16, 4);
   assert.deepEqual(r.forward(small).shape, [3, 2, 2, 128]);
   assert.equal(resnetStride(resnetMicro()), 8);
@@ -78,7 +91,13 @@ test('resnet50 stage shapes on a 64-px input (forward only); CIM grids 5×5 cont
   const r = new ResNet(resnet50(), 0);
   const x = randomImages(1, 64, 6);
   const stages = tf.tidy(() => r.forwardStages(x).map((s) => s.shape));
-  assert.deepEqual(stages, [[1, 16, 16, 64], [1, 16, 16, 256], [1, 8, 8, 512], [1, 4, 4, 1024], [1, 2, 2, 2048]]);
+  assert.deepEqual(stages, [
+    [1, 16, 16, 64],
+    [1, 16, 16, 256],
+    [1, 8, 8, 512],
+    [1, 4, 4, 1024],
+    [1, 2, 2, 2048],
+  ]);
   assert.equal(resnetOutDim(resnet50()), 2048);
   assert.equal(resnetStride(resnet50()), 32);
   assert.equal(resnetGrid(resnet50(), 160), 5);

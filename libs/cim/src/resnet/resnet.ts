@@ -142,7 +142,8 @@ export class ResNet {
     for (const s of this.specs) {
       const src = get(s.name);
       if (!src) throw new Error(`checkpoint lacks parameter ${s.name}`);
-      if (src.shape.join('×') !== s.torchShape.join('×')) throw new Error(`parameter ${s.name}: checkpoint shape ${src.shape.join('×')}, model expects ${s.torchShape.join('×')}`);
+      if (src.shape.join('×') !== s.torchShape.join('×'))
+        throw new Error(`parameter ${s.name}: checkpoint shape ${src.shape.join('×')}, model expects ${s.torchShape.join('×')}`);
       assignValues(this.p(s.name), fromTorch(s, src.data));
     }
   }

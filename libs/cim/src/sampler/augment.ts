@@ -106,12 +106,36 @@ export function adjustHue(img: Float32Array, shift: number): void {
     let G = t;
     let B = p;
     switch (sector) {
-      case 0: R = max; G = t; B = p; break;
-      case 1: R = q; G = max; B = p; break;
-      case 2: R = p; G = max; B = t; break;
-      case 3: R = p; G = q; B = max; break;
-      case 4: R = t; G = p; B = max; break;
-      case 5: R = max; G = p; B = q; break;
+      case 0:
+        R = max;
+        G = t;
+        B = p;
+        break;
+      case 1:
+        R = q;
+        G = max;
+        B = p;
+        break;
+      case 2:
+        R = p;
+        G = max;
+        B = t;
+        break;
+      case 3:
+        R = p;
+        G = q;
+        B = max;
+        break;
+      case 4:
+        R = t;
+        G = p;
+        B = max;
+        break;
+      case 5:
+        R = max;
+        G = p;
+        B = q;
+        break;
     }
     img[i] = R;
     img[i + 1] = G;

@@ -1,12 +1,6 @@
 export type { RgbImage, SamplerConfig, CimSample, CimBatch } from './types.ts';
 export { officialSamplerConfig, smallSamplerConfig, samplerConfig, validateSamplerConfig } from './config.ts';
-export {
-  sampleCim,
-  type SampleOptions,
-  type CimSampleDebug,
-  type CimSampleWithDebug,
-  type ExemplarDebug,
-} from './sampler.ts';
+export { sampleCim, type SampleOptions, type CimSampleDebug, type CimSampleWithDebug, type ExemplarDebug } from './sampler.ts';
 export { collate } from './collate.ts';
 export { randomResizedCropBox, type CropBox } from './crop-box.ts';
 export {

@@ -11,11 +11,7 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
  * means 1.0: 255 for 8-bit data (default), 1 for data already in 0..1. `out` may be `src` itself
  * when it is a Float32Array. Returns `out`.
  */
-export function normalizeRgb(
-  src: ArrayLike<number>,
-  out: Float32Array = new Float32Array(src.length),
-  valueMax = 255,
-): Float32Array {
+export function normalizeRgb(src: ArrayLike<number>, out: Float32Array = new Float32Array(src.length), valueMax = 255): Float32Array {
   if (src.length % 3 !== 0) throw new Error(`normalizeRgb: length ${src.length} is not a multiple of 3`);
   const s0 = 1 / (valueMax * IMAGENET_STD[0]);
   const s1 = 1 / (valueMax * IMAGENET_STD[1]);

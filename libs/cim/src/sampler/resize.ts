@@ -174,14 +174,7 @@ function verticalPassFloat(
 }
 
 /** [rows, outW, 3] float: rows [rowFirst, rowFirst + rows) of src resampled along x. */
-function horizontalPass(
-  data: PixelArray,
-  width: number,
-  rowFirst: number,
-  rows: number,
-  t: ResampleTable,
-  tmp: Float32Array,
-): void {
+function horizontalPass(data: PixelArray, width: number, rowFirst: number, rows: number, t: ResampleTable, tmp: Float32Array): void {
   const { outSize, ksize, start, count, weights } = t;
   const stride = outSize * 3;
   for (let r = 0; r < rows; r++) {

@@ -114,13 +114,7 @@ let scratch = new Float32Array(0);
  * size × size with the antialiased Pillow bicubic. This is Pillow's rotate-then-resize, restricted
  * to the rectangle. Axes that are upscaled are sampled directly at the output resolution.
  */
-export function cropRotatedExemplar(
-  view: ImageRgb,
-  g: ExemplarGeometry,
-  size: number,
-  out: Float32Array,
-  offset = 0,
-): void {
+export function cropRotatedExemplar(view: ImageRgb, g: ExemplarGeometry, size: number, out: Float32Array, offset = 0): void {
   // grid step ≤ 1 view pixel, but at most 2·size samples per axis (step ≤ 1.75 px at official
   // sizes): the bilinear grid then still touches every view pixel, and the final bicubic resize
   // (support 2·scale) does the rest of the antialiasing.

@@ -290,7 +290,16 @@ test('augmentation changes exemplars only: same geometry, masks and context', ()
     assert.ok(bytes(a.context).equals(bytes(b.context)));
     const E3 = 64 * 64 * 3;
     a.debug.exemplars.forEach((g, t) => {
-      assert.deepEqual([g.angle, g.cx, g.cy, g.width, g.height], [b.debug.exemplars[t].angle, b.debug.exemplars[t].cx, b.debug.exemplars[t].cy, b.debug.exemplars[t].width, b.debug.exemplars[t].height]);
+      assert.deepEqual(
+        [g.angle, g.cx, g.cy, g.width, g.height],
+        [
+          b.debug.exemplars[t].angle,
+          b.debug.exemplars[t].cx,
+          b.debug.exemplars[t].cy,
+          b.debug.exemplars[t].width,
+          b.debug.exemplars[t].height,
+        ],
+      );
       let diff = 0;
       for (let i = t * E3; i < (t + 1) * E3; i++) diff += Math.abs(a.exemplars[i] - b.exemplars[i]);
       diff /= E3;
@@ -337,7 +346,10 @@ test('collate: context batch-major, exemplars and masks template-major', () => {
     assert.deepEqual(batch.context.subarray(b * C * C * 3, (b + 1) * C * C * 3), samples[b].context);
     for (let t = 0; t < 3; t++) {
       const ex = E * E * 3;
-      assert.deepEqual(batch.exemplars.subarray((t * 2 + b) * ex, (t * 2 + b + 1) * ex), samples[b].exemplars.subarray(t * ex, (t + 1) * ex));
+      assert.deepEqual(
+        batch.exemplars.subarray((t * 2 + b) * ex, (t * 2 + b + 1) * ex),
+        samples[b].exemplars.subarray(t * ex, (t + 1) * ex),
+      );
       const m = C * C;
       assert.deepEqual(batch.masks.subarray((t * 2 + b) * m, (t * 2 + b + 1) * m), samples[b].masks.subarray(t * m, (t + 1) * m));
     }

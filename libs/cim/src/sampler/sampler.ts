@@ -14,12 +14,7 @@ import type { Rng } from '../rng.ts';
 import type { CimSample, RgbImage, SamplerConfig } from './types.ts';
 import { randomResizedCropBox, type CropBox } from './crop-box.ts';
 import { resizeBicubicInto, resizeBicubicRgb } from './resize.ts';
-import {
-  cropRotatedExemplar,
-  drawExemplarGeometry,
-  rasterizeExemplarMask,
-  type ExemplarGeometry,
-} from './rotate.ts';
+import { cropRotatedExemplar, drawExemplarGeometry, rasterizeExemplarMask, type ExemplarGeometry } from './rotate.ts';
 import { augmentExemplar, flipHorizontal, type ExemplarAugmentRecord } from './augment.ts';
 import { normalizeRgb } from './normalize.ts';
 
@@ -50,18 +45,8 @@ export interface CimSampleDebug {
 export type CimSampleWithDebug = CimSample & { debug: CimSampleDebug };
 
 export function sampleCim(image: RgbImage, cfg: SamplerConfig, rng: Rng, opts: { debug: true }): CimSampleWithDebug;
-export function sampleCim(
-  image: RgbImage,
-  cfg: SamplerConfig,
-  rng: Rng,
-  opts?: SampleOptions,
-): CimSample & { debug?: CimSampleDebug };
-export function sampleCim(
-  image: RgbImage,
-  cfg: SamplerConfig,
-  rng: Rng,
-  opts: SampleOptions = {},
-): CimSample & { debug?: CimSampleDebug } {
+export function sampleCim(image: RgbImage, cfg: SamplerConfig, rng: Rng, opts?: SampleOptions): CimSample & { debug?: CimSampleDebug };
+export function sampleCim(image: RgbImage, cfg: SamplerConfig, rng: Rng, opts: SampleOptions = {}): CimSample & { debug?: CimSampleDebug } {
   const { width, height, data } = image;
   if (!(width > 0 && height > 0) || data.length !== width * height * 3) {
     throw new Error(`sampleCim: image ${width}×${height} needs ${width * height * 3} bytes, got ${data.length}`);

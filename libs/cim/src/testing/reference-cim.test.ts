@@ -20,8 +20,15 @@ import { CimViT } from '../model/cim-vit.ts';
 import { toTorch } from '../model/params.ts';
 import { resizePosEmbed, sincosPosEmbed2d } from '../model/pos-embed.ts';
 import {
-  erf, randomInputs, randomStateDict, referenceForward, referenceResizePosEmbed, referenceSincos, RefRng,
-  type RefInputs, type RefStateDict,
+  erf,
+  randomInputs,
+  randomStateDict,
+  referenceForward,
+  referenceResizePosEmbed,
+  referenceSincos,
+  RefRng,
+  type RefInputs,
+  type RefStateDict,
 } from './reference-cim.ts';
 import { initTestBackend, PARITY_FIXTURE } from './index.ts';
 
@@ -29,15 +36,33 @@ const FIXTURE = PARITY_FIXTURE;
 
 /** The "different config" of the brief: every grid differs from the fixture's and from each other. */
 const CFG_B: CimModelConfig = checkModelConfig({
-  imgSize: 48, patchSize: 8, embedDim: 24, depth: 3, numHeads: 2, mlpRatio: 4,
-  decoderEmbedDim: 16, decoderNumHeads: 2, contextSize: 40, templateSize: 24, numTemplates: 3,
+  imgSize: 48,
+  patchSize: 8,
+  embedDim: 24,
+  depth: 3,
+  numHeads: 2,
+  mlpRatio: 4,
+  decoderEmbedDim: 16,
+  decoderNumHeads: 2,
+  contextSize: 40,
+  templateSize: 24,
+  numTemplates: 3,
 });
 const B_B = 3;
 /** Edge config: context grid 6 > img grid 4 (bicubic upsampling, negative source coordinates,
  * clamped taps), template grid 4 == img grid (pos_embed used unchanged), mlpRatio 2, 1 block. */
 const CFG_E: CimModelConfig = checkModelConfig({
-  imgSize: 16, patchSize: 4, embedDim: 16, depth: 1, numHeads: 4, mlpRatio: 2,
-  decoderEmbedDim: 12, decoderNumHeads: 3, contextSize: 24, templateSize: 16, numTemplates: 2,
+  imgSize: 16,
+  patchSize: 4,
+  embedDim: 16,
+  depth: 1,
+  numHeads: 4,
+  mlpRatio: 2,
+  decoderEmbedDim: 12,
+  decoderNumHeads: 3,
+  contextSize: 24,
+  templateSize: 16,
+  numTemplates: 2,
 });
 const B_E = 2;
 
@@ -55,8 +80,7 @@ function nchwToNhwc(src: Float64Array, N: number, H: number): Float32Array {
   const out = new Float32Array(src.length);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < 3; c++)
-      for (let y = 0; y < H; y++)
-        for (let x = 0; x < H; x++) out[((n * H + y) * H + x) * 3 + c] = src[((n * 3 + c) * H + y) * H + x];
+      for (let y = 0; y < H; y++) for (let x = 0; x < H; x++) out[((n * H + y) * H + x) * 3 + c] = src[((n * 3 + c) * H + y) * H + x];
   return out;
 }
 
@@ -121,8 +145,13 @@ async function runOurs(cfg: CimModelConfig, sd: RefStateDict, inputs: RefInputs,
     maskT.dispose();
     const buf = m.buffers();
     return {
-      logits, loss, gradLoss, grads, trainable: m.trainableNames(),
-      posEmbed: Float32Array.from(buf.posEmbed), decoderPosEmbed: Float32Array.from(buf.decoderPosEmbed),
+      logits,
+      loss,
+      gradLoss,
+      grads,
+      trainable: m.trainableNames(),
+      posEmbed: Float32Array.from(buf.posEmbed),
+      decoderPosEmbed: Float32Array.from(buf.decoderPosEmbed),
     };
   } finally {
     m.dispose();
@@ -140,7 +169,10 @@ interface FdResult {
 }
 
 function finiteDifferences(
-  cfg: CimModelConfig, sd: RefStateDict, inputs: RefInputs, B: number,
+  cfg: CimModelConfig,
+  sd: RefStateDict,
+  inputs: RefInputs,
+  B: number,
   picks: Array<{ name: string; index: number }>,
 ): number[] {
   // the official context branch runs under torch.no_grad(): hold its output constant, so the shared
@@ -162,7 +194,12 @@ function finiteDifferences(
   });
 }
 
-function pickElements(names: string[], sizes: (n: string) => number, perTensor: number, seed: number): Array<{ name: string; index: number }> {
+function pickElements(
+  names: string[],
+  sizes: (n: string) => number,
+  perTensor: number,
+  seed: number,
+): Array<{ name: string; index: number }> {
   const rng = new RefRng(seed);
   const picks: Array<{ name: string; index: number }> = [];
   for (const name of names) {
@@ -180,8 +217,13 @@ function pickElements(names: string[], sizes: (n: string) => number, perTensor: 
 test('erf (reference) is accurate to ~1e-15', () => {
   // values from mpmath / Abramowitz–Stegun tables
   const known: Array<[number, number]> = [
-    [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
-    [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014], [4, 0.9999999845827421],
+    [0.1, 0.1124629160182849],
+    [0.5, 0.5204998778130465],
+    [1, 0.8427007929497149],
+    [1.5, 0.9661051464753108],
+    [2, 0.9953222650189527],
+    [3, 0.9999779095030014],
+    [4, 0.9999999845827421],
   ];
   for (const [x, v] of known) {
     assert.ok(Math.abs(erf(x) - v) < 2e-15, `erf(${x})`);
@@ -235,9 +277,11 @@ test('a. the float64 reference reproduces the golden PyTorch fixture (logits, lo
     const rel = Math.abs(fds[i] - g[index]) / Math.max(scale, 1e-3);
     if (rel > worstGrad) [worstGrad, worstGradAt] = [rel, `${name}[${index}]`];
   });
-  t.diagnostic(`fixture: logits max abs err ${logitErr.toExponential(2)}, loss err ${lossErr.toExponential(2)}, ` +
-    `pos_embed sincos err ${peErr.toExponential(2)}, decoder_pos_embed ${dpeErr.toExponential(2)}, ` +
-    `FD vs PyTorch grads worst ${worstGrad.toExponential(2)} (relative to the tensor's max |grad|, ${picks.length} elements, at ${worstGradAt})`);
+  t.diagnostic(
+    `fixture: logits max abs err ${logitErr.toExponential(2)}, loss err ${lossErr.toExponential(2)}, ` +
+      `pos_embed sincos err ${peErr.toExponential(2)}, decoder_pos_embed ${dpeErr.toExponential(2)}, ` +
+      `FD vs PyTorch grads worst ${worstGrad.toExponential(2)} (relative to the tensor's max |grad|, ${picks.length} elements, at ${worstGradAt})`,
+  );
   assert.ok(logitErr < 1e-4, `logits max abs error ${logitErr}`);
   assert.ok(lossErr < 1e-4, `loss error ${lossErr}`);
   assert.ok(peErr < 1e-6 && dpeErr < 1e-6, `sin-cos buffers differ: ${peErr}, ${dpeErr}`);
@@ -249,16 +293,25 @@ test('a. the float64 reference reproduces the golden PyTorch fixture (logits, lo
 
 function expectedTrainable(cfg: CimModelConfig): string[] {
   const names = ['cls_token'];
-  const blk = (p: string) => ['norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2'].flatMap((l) => [`${p}.${l}.weight`, `${p}.${l}.bias`]);
+  const blk = (p: string) =>
+    ['norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2'].flatMap((l) => [`${p}.${l}.weight`, `${p}.${l}.bias`]);
   for (let i = 0; i < cfg.depth; i++) names.push(...blk(`blocks.${i}`));
   names.push('norm.weight', 'norm.bias', 'decoder_embed.weight', 'decoder_embed.bias');
   const cb = 'decoder_corr_block.block';
-  for (const l of ['norm1', 'attn.q', 'attn.kv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2']) names.push(`${cb}.${l}.weight`, `${cb}.${l}.bias`);
+  for (const l of ['norm1', 'attn.q', 'attn.kv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2'])
+    names.push(`${cb}.${l}.weight`, `${cb}.${l}.bias`);
   names.push('decoder_norm.weight', 'decoder_norm.bias', 'decoder_pred_mask.0.weight', 'decoder_pred_mask.0.bias');
   return names.sort();
 }
 
-async function checkConfig(t: { diagnostic: (s: string) => void }, label: string, cfg: CimModelConfig, B: number, seed: number, perTensor: number): Promise<void> {
+async function checkConfig(
+  t: { diagnostic: (s: string) => void },
+  label: string,
+  cfg: CimModelConfig,
+  B: number,
+  seed: number,
+  perTensor: number,
+): Promise<void> {
   const t0 = performance.now();
   const sd = randomStateDict(cfg, seed);
   const inputs = randomInputs(cfg, B, seed + 1);
@@ -274,8 +327,10 @@ async function checkConfig(t: { diagnostic: (s: string) => void }, label: string
   }
   const lossErr = Math.abs(ours.loss - ref.loss);
   const gradLossErr = Math.abs(ours.gradLoss - ref.loss);
-  t.diagnostic(`${label}: reference loss ${ref.loss.toFixed(6)}, max |logit| ${logitMax.toFixed(3)}; ` +
-    `ours: logits max abs err ${logitErr.toExponential(2)}, loss err ${lossErr.toExponential(2)}, lossAndGrads loss err ${gradLossErr.toExponential(2)}`);
+  t.diagnostic(
+    `${label}: reference loss ${ref.loss.toFixed(6)}, max |logit| ${logitMax.toFixed(3)}; ` +
+      `ours: logits max abs err ${logitErr.toExponential(2)}, loss err ${lossErr.toExponential(2)}, lossAndGrads loss err ${gradLossErr.toExponential(2)}`,
+  );
   assert.ok(logitMax > 0.3 && logitMax < 20, `logits should be O(1), max |logit| ${logitMax}`);
   assert.ok(logitErr < 1e-4, `${label}: logits max abs error ${logitErr}`);
   // A correct float32 port lands near 1e-6 on these small configs (measured 6.5e-7 / 7.8e-7 with
@@ -317,9 +372,11 @@ async function checkConfig(t: { diagnostic: (s: string) => void }, label: string
   }
   const fdMax = Math.max(...results.map((r) => Math.abs(r.fd)));
   const nonzero = results.filter((r) => Math.abs(r.fd) > 1e-4).length;
-  t.diagnostic(`${label}: ${results.length} gradient elements over ${trainable.length} tensors, max |fd| ${fdMax.toExponential(2)}, ` +
-    `${nonzero} with |fd| > 1e-4; worst |ours − fd| ${worstAbs.toExponential(2)} at ${worstAt}; worst |ours − fd|/max(1,|fd|) ${worstBrief.toExponential(2)}; ` +
-    `${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  t.diagnostic(
+    `${label}: ${results.length} gradient elements over ${trainable.length} tensors, max |fd| ${fdMax.toExponential(2)}, ` +
+      `${nonzero} with |fd| > 1e-4; worst |ours − fd| ${worstAbs.toExponential(2)} at ${worstAt}; worst |ours − fd|/max(1,|fd|) ${worstBrief.toExponential(2)}; ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   assert.deepEqual(failures, [], `${label}: gradients disagree with finite differences`);
   // the check must not be vacuous: most checked gradients are clearly nonzero
   assert.ok(nonzero >= results.length / 2, `${label}: too many near-zero gradients (${nonzero}/${results.length})`);
@@ -338,7 +395,15 @@ test('b+c. edge config (context grid > img grid, template grid == img grid, mlpR
 
 test('d. our sin-cos tables and bicubic pos-embed resize match the reference', async (t) => {
   let worstSincos = 0;
-  for (const [dim, grid] of [[48, 8], [32, 6], [24, 6], [16, 5], [192, 14], [512, 10], [12, 3]] as const) {
+  for (const [dim, grid] of [
+    [48, 8],
+    [32, 6],
+    [24, 6],
+    [16, 5],
+    [192, 14],
+    [512, 10],
+    [12, 3],
+  ] as const) {
     worstSincos = Math.max(worstSincos, maxAbsDiff(sincosPosEmbed2d(dim, grid), referenceSincos(dim, grid)));
   }
   // the buffers a model actually uses
@@ -347,7 +412,10 @@ test('d. our sin-cos tables and bicubic pos-embed resize match the reference', a
   try {
     const buf = m.buffers();
     worstSincos = Math.max(worstSincos, maxAbsDiff(buf.posEmbed, referenceSincos(CFG_B.embedDim, CFG_B.imgSize / CFG_B.patchSize)));
-    worstSincos = Math.max(worstSincos, maxAbsDiff(buf.decoderPosEmbed, referenceSincos(CFG_B.decoderEmbedDim, CFG_B.contextSize / CFG_B.patchSize)));
+    worstSincos = Math.max(
+      worstSincos,
+      maxAbsDiff(buf.decoderPosEmbed, referenceSincos(CFG_B.decoderEmbedDim, CFG_B.contextSize / CFG_B.patchSize)),
+    );
   } finally {
     m.dispose();
   }
@@ -356,7 +424,16 @@ test('d. our sin-cos tables and bicubic pos-embed resize match the reference', a
   const rng = new RefRng(5);
   let worstResize = 0;
   const pairs: Array<[number, number, number]> = [
-    [14, 10, 192], [14, 4, 192], [8, 6, 48], [8, 2, 48], [6, 5, 24], [6, 3, 24], [4, 6, 16], [3, 7, 8], [5, 5, 8], [7, 1, 8],
+    [14, 10, 192],
+    [14, 4, 192],
+    [8, 6, 48],
+    [8, 2, 48],
+    [6, 5, 24],
+    [6, 3, 24],
+    [4, 6, 16],
+    [3, 7, 8],
+    [5, 5, 8],
+    [7, 1, 8],
   ];
   for (const [G, g, dim] of pairs) {
     const tables = [referenceSincos(dim, G)];
@@ -371,6 +448,8 @@ test('d. our sin-cos tables and bicubic pos-embed resize match the reference', a
       worstResize = Math.max(worstResize, maxAbsDiff(ours, ref));
     }
   }
-  t.diagnostic(`sin-cos worst abs err ${worstSincos.toExponential(2)}; bicubic resize worst abs err ${worstResize.toExponential(2)} over ${pairs.length} (G, g) pairs`);
+  t.diagnostic(
+    `sin-cos worst abs err ${worstSincos.toExponential(2)}; bicubic resize worst abs err ${worstResize.toExponential(2)} over ${pairs.length} (G, g) pairs`,
+  );
   assert.ok(worstResize < 1e-6, `bicubic resize differs by ${worstResize}`);
 });

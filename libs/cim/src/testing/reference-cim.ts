@@ -218,9 +218,17 @@ function layerNorm(x: Float64Array, N: number, D: number, gamma: Float64Array, b
  * concatenated in order (PyTorch's transpose(1, 2).reshape).
  */
 function mha(
-  q: Float64Array, Nq: number, qStride: number, qOff: number,
-  kv: Float64Array, Nk: number, kvStride: number, kOff: number, vOff: number,
-  D: number, heads: number,
+  q: Float64Array,
+  Nq: number,
+  qStride: number,
+  qOff: number,
+  kv: Float64Array,
+  Nk: number,
+  kvStride: number,
+  kOff: number,
+  vOff: number,
+  D: number,
+  heads: number,
 ): Float64Array {
   const hd = D / heads;
   const scale = Math.pow(hd, -0.5);
@@ -278,7 +286,17 @@ function block(w: W, prefix: string, x0: Float64Array, N: number, D: number, hea
 }
 
 /** nn_util.CrossBlock(x, t) on one pair of sequences: queries from x, keys/values from t. */
-function crossBlock(w: W, prefix: string, x0: Float64Array, Nx: number, t: Float64Array, Nt: number, D: number, heads: number, hidden: number): Float64Array {
+function crossBlock(
+  w: W,
+  prefix: string,
+  x0: Float64Array,
+  Nx: number,
+  t: Float64Array,
+  Nt: number,
+  D: number,
+  heads: number,
+  hidden: number,
+): Float64Array {
   const x = Float64Array.from(x0);
   const g1 = get(w, `${prefix}.norm1.weight`);
   const b1 = get(w, `${prefix}.norm1.bias`);
@@ -302,7 +320,11 @@ function crossBlock(w: W, prefix: string, x0: Float64Array, Nx: number, t: Float
  * resized pos embed, blocks, final norm. Returns B sequences of (1 + g²) × D.
  */
 function encode(
-  w: W, cfg: RefConfig, imgs: Float64Array, B: number, S: number,
+  w: W,
+  cfg: RefConfig,
+  imgs: Float64Array,
+  B: number,
+  S: number,
   names: { patch: string; blocks: string; norm: string },
 ): Float64Array[] {
   const D = cfg.embedDim;
@@ -449,7 +471,7 @@ export function referenceForward(
       }
       // 2-class cross-entropy per pixel
       for (let pix = 0; pix < C * C; pix++) {
-        const l0 = logits[(b * 2) * C * C + pix];
+        const l0 = logits[b * 2 * C * C + pix];
         const l1 = logits[(b * 2 + 1) * C * C + pix];
         const m = Math.max(l0, l1);
         const lse = m + Math.log(Math.exp(l0 - m) + Math.exp(l1 - m));
@@ -577,7 +599,10 @@ export function randomStateDict(cfg: RefConfig, seed: number): RefStateDict {
   const onlineNames = [...weights.keys()].filter((n) => n.startsWith('patch_embed.') || n.startsWith('blocks.') || n.startsWith('norm.'));
   for (const n of onlineNames) {
     const src = weights.get(n)!;
-    const tn = n.replace(/^patch_embed\./, 'patch_embed_c.').replace(/^blocks\./, 'blocks_c.').replace(/^norm\./, 'norm_c.');
+    const tn = n
+      .replace(/^patch_embed\./, 'patch_embed_c.')
+      .replace(/^blocks\./, 'blocks_c.')
+      .replace(/^norm\./, 'norm_c.');
     put(tn, shapes.get(n)!, (i) => src[i] * (1 + 0.1 * rng.normal()) + 0.02 * rng.normal());
   }
   return { weights, shapes };

@@ -41,13 +41,33 @@ const ops: [string, Input[], (...x: tf.Tensor[]) => tf.Tensor | tf.Tensor[]][] =
   ['sum of 65536', [uniform([1 << 16])], (a) => tf.sum(a)],
   ['max', [uniform([16, 300])], (a) => tf.max(a, 1)],
   ['conv2d', [uniform([2, 16, 16, 8]), uniform([3, 3, 8, 12])], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same')],
-  ['conv2d gradients', [uniform([2, 16, 16, 8]), uniform([3, 3, 8, 12])], (x, w) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w])],
+  [
+    'conv2d gradients',
+    [uniform([2, 16, 16, 8]), uniform([3, 3, 8, 12])],
+    (x, w) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w]),
+  ],
   ['maxPool', [uniform([2, 16, 16, 8])], (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'valid')],
-  ['maxPool gradient after relu (ties)', [uniform([2, 16, 16, 8])], (x) => sumSquares((a) => tf.maxPool(tf.relu(tf.sub(a, 0.6)) as tf.Tensor4D, 3, 2, 'valid'))(x)],
+  [
+    'maxPool gradient after relu (ties)',
+    [uniform([2, 16, 16, 8])],
+    (x) => sumSquares((a) => tf.maxPool(tf.relu(tf.sub(a, 0.6)) as tf.Tensor4D, 3, 2, 'valid'))(x),
+  ],
   ['resizeBilinear alignCorners', [uniform([4, 6, 6, 2])], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [48, 48], true)],
-  ['resizeBilinear gradient', [uniform([4, 6, 6, 2])], (x) => sumSquares((a) => tf.image.resizeBilinear(a as tf.Tensor4D, [48, 48], true))(x)],
-  ['gather gradient, repeated indices', [uniform([10, 6]), ints([1, 1, 3, 1, 9, 1, 1, 0])], (x, i) => sumSquares((a) => tf.gather(a, i))(x)],
-  ['argMax with ties', [floats(Array.from({ length: 64 }, (_, i) => (i % 8 === 3 || i % 8 === 6 ? 1 : 0)))], (x) => tf.argMax(tf.reshape(x, [8, 8]), 1)],
+  [
+    'resizeBilinear gradient',
+    [uniform([4, 6, 6, 2])],
+    (x) => sumSquares((a) => tf.image.resizeBilinear(a as tf.Tensor4D, [48, 48], true))(x),
+  ],
+  [
+    'gather gradient, repeated indices',
+    [uniform([10, 6]), ints([1, 1, 3, 1, 9, 1, 1, 0])],
+    (x, i) => sumSquares((a) => tf.gather(a, i))(x),
+  ],
+  [
+    'argMax with ties',
+    [floats(Array.from({ length: 64 }, (_, i) => (i % 8 === 3 || i % 8 === 6 ? 1 : 0)))],
+    (x) => tf.argMax(tf.reshape(x, [8, 8]), 1),
+  ],
   ['oneHot', [ints([0, 3, 2])], (i) => tf.oneHot(i as tf.Tensor1D, 5)],
   ['sign, abs, clipByValue', [uniform([1000])], (a) => [tf.sign(a), tf.abs(a), tf.clipByValue(a, -0.3, 0.2)]],
 ];
@@ -89,7 +109,19 @@ async function runOps(): Promise<{ ops: Record<string, number[]>; special: Recor
 
 /** tf.memory().numTensors after each of `steps` training steps (forward, backward, AdamW, momentum) */
 async function tensorsAcrossSteps(steps: number): Promise<{ numTensors: number[]; losses: number[] }> {
-  const cfg = { imgSize: 32, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, mlpRatio: 4, decoderEmbedDim: 32, decoderNumHeads: 2, contextSize: 32, templateSize: 16, numTemplates: 2 };
+  const cfg = {
+    imgSize: 32,
+    patchSize: 8,
+    embedDim: 32,
+    depth: 2,
+    numHeads: 2,
+    mlpRatio: 4,
+    decoderEmbedDim: 32,
+    decoderNumHeads: 2,
+    contextSize: 32,
+    templateSize: 16,
+    numTemplates: 2,
+  };
   const model = new CimViT(cfg, 0);
   const B = 2;
   const T = cfg.numTemplates;
@@ -97,7 +129,10 @@ async function tensorsAcrossSteps(steps: number): Promise<{ numTensors: number[]
   const r = new Rng(11); // the same inputs on both backends
   const context = tf.tensor4d(uniform([B, 32, 32, 3], 1, r).data, [B, 32, 32, 3]);
   const templates = tf.tensor4d(uniform([T * B, 16, 16, 3], 1, r).data, [T * B, 16, 16, 3]);
-  const masks = tf.tensor3d(Float32Array.from({ length: T * B * 32 * 32 }, (_, i) => (i % 7 < 3 ? 1 : 0)), [T * B, 32, 32]);
+  const masks = tf.tensor3d(
+    Float32Array.from({ length: T * B * 32 * 32 }, (_, i) => (i % 7 < 3 ? 1 : 0)),
+    [T * B, 32, 32],
+  );
   const numTensors: number[] = [];
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {

@@ -21,8 +21,14 @@ export const ImageFolderDataset = Type.Object(
     root: Type.String({ description: "the folder of class folders, relative to the team's data area (no absolute path, no '..')" }),
     maxSide: Type.Optional(Int(8, 4096, { description: 'decoded images are shrunk to at most this side, px' })),
     limit,
-    split: Type.Optional(StringEnum(['all', 'train', 'val'] as const, { description: 'all images, or the train / held-out part (val/ folders, else a seeded stratified split)' })),
-    valFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'held-out share when there are no val/ folders' })),
+    split: Type.Optional(
+      StringEnum(['all', 'train', 'val'] as const, {
+        description: 'all images, or the train / held-out part (val/ folders, else a seeded stratified split)',
+      }),
+    ),
+    valFraction: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'held-out share when there are no val/ folders' }),
+    ),
     splitSeed: Type.Optional(Int(0, MAX_SEED, { description: 'seed of the stratified split' })),
     store: Type.Optional(StringEnum(['disk', 's3'] as const, { description: "where the team's data area is" })),
   },
@@ -38,7 +44,9 @@ export const SyntheticDataset = Type.Object(
   { additionalProperties: false },
 );
 
-export const DatasetSpec = Type.Union([FashionMnistDataset, ImageFolderDataset, SyntheticDataset], { description: 'fashion-mnist, image-folder or synthetic' });
+export const DatasetSpec = Type.Union([FashionMnistDataset, ImageFolderDataset, SyntheticDataset], {
+  description: 'fashion-mnist, image-folder or synthetic',
+});
 
 /** Images a spec holds when that is known without reading it (null: an image folder without a limit). */
 export function datasetImages(spec: { kind: string; split?: string; limit?: number; size?: number }): number | null {

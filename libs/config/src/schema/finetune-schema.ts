@@ -8,16 +8,26 @@ import { MAX_BATCH, MAX_EPOCHS } from './pretrain-schema.ts';
 import { withDefault, Int, MAX_SEED, Nullable, Num, PositiveNum, StringEnum } from './schema-parts.ts';
 
 export const RandAugmentSchema = Type.Object(
-  { n: Int(0, 16, { description: 'ops per image' }), m: Num(0, 10, { description: 'magnitude' }), mstd: Num(0, 10, { description: 'std of the per-op magnitude noise' }) },
+  {
+    n: Int(0, 16, { description: 'ops per image' }),
+    m: Num(0, 10, { description: 'magnitude' }),
+    mstd: Num(0, 10, { description: 'std of the per-op magnitude noise' }),
+  },
   { additionalProperties: false },
 );
 
 export const FinetuneConfigSchema = Type.Object(
   {
     // the service fine-tunes ViTs (VitOverrides below); ResNet classifiers are CLI-only for now
-    model: StringEnum(Object.keys(modelFactories) as (keyof typeof modelFactories)[], { default: d.model as keyof typeof modelFactories, description: "the encoder's shape from scratch (a checkpoint's metadata wins otherwise)" }),
+    model: StringEnum(Object.keys(modelFactories) as (keyof typeof modelFactories)[], {
+      default: d.model as keyof typeof modelFactories,
+      description: "the encoder's shape from scratch (a checkpoint's metadata wins otherwise)",
+    }),
     modelOverrides: withDefault(VitOverrides, {}),
-    initFrom: Nullable(Type.String({ minLength: 1, maxLength: 4096 }), { default: null, description: "set by the worker from the run's source; clients leave it null" }),
+    initFrom: Nullable(Type.String({ minLength: 1, maxLength: 4096 }), {
+      default: null,
+      description: "set by the worker from the run's source; clients leave it null",
+    }),
     encoder: StringEnum(['online', 'target'] as const, { default: d.encoder }),
     imgSize: Nullable(Int(4, MAX_IMAGE_SIDE), { default: d.imgSize, description: "null = the encoder's imgSize" }),
     dataset: withDefault(DatasetSpec, d.dataset),
@@ -38,7 +48,10 @@ export const FinetuneConfigSchema = Type.Object(
     cutmix: Num(0, 100, { default: d.cutmix, description: 'cutmix α (0 = off)' }),
     mixupProb: Num(0, 1, { default: d.mixupProb }),
     mixupSwitchProb: Num(0, 1, { default: d.mixupSwitchProb }),
-    valFraction: Num(0, 0.9, { default: d.valFraction, description: 'validation fraction carved from dataset (scored every epoch; evalDataset scored at the end); 0 = none' }),
+    valFraction: Num(0, 0.9, {
+      default: d.valFraction,
+      description: 'validation fraction carved from dataset (scored every epoch; evalDataset scored at the end); 0 = none',
+    }),
     reprob: Num(0, 1, { default: d.reprob, description: 'random erasing probability' }),
     randAugment: Nullable(RandAugmentSchema, { default: d.randAugment, description: 'null = off' }),
     seed: Int(0, MAX_SEED, { default: d.seed }),

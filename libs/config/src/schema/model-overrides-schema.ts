@@ -44,8 +44,13 @@ export const ModelOverrides = Type.Object(
   {
     ...Object.fromEntries(Object.entries(vitOverrideFields).map(([k, v]) => [k, Type.Optional(v)])),
     backbone: Type.Optional(ResNetOverrides),
-  } as { [K in keyof typeof vitOverrideFields]: ReturnType<typeof Type.Optional<(typeof vitOverrideFields)[K]>> } & { backbone: ReturnType<typeof Type.Optional<typeof ResNetOverrides>> },
-  { additionalProperties: false, description: "fields of the model factory's config to change (ResNet: `backbone` fields merge into its backbone)" },
+  } as { [K in keyof typeof vitOverrideFields]: ReturnType<typeof Type.Optional<(typeof vitOverrideFields)[K]>> } & {
+    backbone: ReturnType<typeof Type.Optional<typeof ResNetOverrides>>;
+  },
+  {
+    additionalProperties: false,
+    description: "fields of the model factory's config to change (ResNet: `backbone` fields merge into its backbone)",
+  },
 );
 
 /** a fine-tune's encoder is a ViT: only ViT fields */

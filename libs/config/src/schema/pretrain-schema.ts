@@ -30,13 +30,19 @@ export const PretrainConfigSchema = Type.Object(
     momentumBase: Num(0, 1, { default: d.momentumBase }),
     momentumEnd: Num(0, 1, { default: d.momentumEnd }),
     seed: Int(0, MAX_SEED, { default: d.seed }),
-    checkpointEvery: Int(0, 10_000_000, { default: d.checkpointEvery, description: 'optimizer steps between checkpoints (0 = at the end only)' }),
+    checkpointEvery: Int(0, 10_000_000, {
+      default: d.checkpointEvery,
+      description: 'optimizer steps between checkpoints (0 = at the end only)',
+    }),
     keepCheckpoints: Int(1, 1000, { default: d.keepCheckpoints }),
     keepBest: Int(0, 1000, { default: d.keepBest }),
     workers: Int(0, 64, { default: d.workers, description: 'sampling threads (0 = inline)' }),
     prefetch: Int(1, 64, { default: d.prefetch }),
     evalImages: Int(0, 1_000_000, { default: d.evalImages }),
-    initFrom: Nullable(Type.String({ minLength: 1, maxLength: 4096 }), { default: null, description: "set by the worker from the run's source; clients leave it null" }),
+    initFrom: Nullable(Type.String({ minLength: 1, maxLength: 4096 }), {
+      default: null,
+      description: "set by the worker from the run's source; clients leave it null",
+    }),
   },
   { additionalProperties: false },
 );

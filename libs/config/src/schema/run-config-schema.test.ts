@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cimModelConfig } from '@cim-forge/cim/config';
-import { defaultEvalConfig, evalPresets, finetunePresets, presets, resolveEvalConfig, resolveFinetuneConfig, resolvePretrainConfig } from '../index.ts';
+import {
+  defaultEvalConfig,
+  evalPresets,
+  finetunePresets,
+  presets,
+  resolveEvalConfig,
+  resolveFinetuneConfig,
+  resolvePretrainConfig,
+} from '../index.ts';
 import { checkRunConfigInput, parseRunConfig, runConfigSchemas } from './run-config-schema.ts';
 
 test('every preset resolves to a config its kind accepts, and parses back unchanged', () => {
@@ -10,8 +18,10 @@ test('every preset resolves to a config its kind accepts, and parses back unchan
     assert.equal(checkRunConfigInput('pretrain', c), null, name);
     assert.deepEqual(parseRunConfig('pretrain', c), c, name);
   }
-  for (const p of Object.values(finetunePresets)) assert.deepEqual(parseRunConfig('finetune', resolveFinetuneConfig(p.config)), resolveFinetuneConfig(p.config));
-  for (const p of Object.values(evalPresets)) assert.deepEqual(parseRunConfig('eval', resolveEvalConfig(p.config)), resolveEvalConfig(p.config));
+  for (const p of Object.values(finetunePresets))
+    assert.deepEqual(parseRunConfig('finetune', resolveFinetuneConfig(p.config)), resolveFinetuneConfig(p.config));
+  for (const p of Object.values(evalPresets))
+    assert.deepEqual(parseRunConfig('eval', resolveEvalConfig(p.config)), resolveEvalConfig(p.config));
   assert.deepEqual(parseRunConfig('eval', {}), defaultEvalConfig);
 });
 
@@ -20,7 +30,9 @@ test('a config saved before a field existed gets its default; a bad stored value
   delete saved.keepBest;
   assert.equal(parseRunConfig('pretrain', saved).keepBest, 1);
   assert.throws(() => parseRunConfig('pretrain', { ...saved, batchSize: 1e9 }), { message: 'pretrain config/batchSize must be <= 4096' });
-  assert.throws(() => parseRunConfig('pretrain', { ...saved, warmupEpochs: 5 }), { message: 'config: warmupEpochs must be in [0, epochs], got 5' });
+  assert.throws(() => parseRunConfig('pretrain', { ...saved, warmupEpochs: 5 }), {
+    message: 'config: warmupEpochs must be in [0, epochs], got 5',
+  });
   assert.throws(() => parseRunConfig('finetune', 'x'), { message: 'finetune config: must be an object' });
 });
 
@@ -40,8 +52,14 @@ test('every numeric field of every kind has a minimum and a maximum', () => {
 });
 
 test('inherited property names are neither models, presets nor override keys', () => {
-  assert.match(checkRunConfigInput('pretrain', { model: 'constructor' }) ?? '', /^config\/model must be equal to one of the allowed values/);
-  assert.equal(checkRunConfigInput('pretrain', { modelOverrides: { toString: 1 } }), 'config/modelOverrides/toString is not allowed (unknown field)');
+  assert.match(
+    checkRunConfigInput('pretrain', { model: 'constructor' }) ?? '',
+    /^config\/model must be equal to one of the allowed values/,
+  );
+  assert.equal(
+    checkRunConfigInput('pretrain', { modelOverrides: { toString: 1 } }),
+    'config/modelOverrides/toString is not allowed (unknown field)',
+  );
   assert.throws(() => cimModelConfig('constructor' as never), /unknown model "constructor"/);
   assert.throws(() => cimModelConfig('cimVitMicroPatch4', { toString: 1 } as never), /unknown field\(s\) toString/);
   assert.throws(() => cimModelConfig('cimResnetMicro', { backbone: { hasOwnProperty: 1 } } as never), /unknown field\(s\) hasOwnProperty/);
@@ -50,9 +68,18 @@ test('inherited property names are neither models, presets nor override keys', (
 });
 
 test('union fields report the branch the value meant', () => {
-  assert.equal(checkRunConfigInput('pretrain', { dataset: { kind: 'synthetic', size: 10 } }), 'config/dataset must have required properties imageSize, seed');
-  assert.equal(checkRunConfigInput('pretrain', { dataset: { kind: 'fashion-mnist', split: 'val' } }), 'config/dataset/split must be equal to one of the allowed values: "train", "test"');
-  assert.equal(checkRunConfigInput('finetune', { randAugment: { n: 2, m: 1, mstd: 0, p: 1 } }), 'config/randAugment/p is not allowed (unknown field)');
+  assert.equal(
+    checkRunConfigInput('pretrain', { dataset: { kind: 'synthetic', size: 10 } }),
+    'config/dataset must have required properties imageSize, seed',
+  );
+  assert.equal(
+    checkRunConfigInput('pretrain', { dataset: { kind: 'fashion-mnist', split: 'val' } }),
+    'config/dataset/split must be equal to one of the allowed values: "train", "test"',
+  );
+  assert.equal(
+    checkRunConfigInput('finetune', { randAugment: { n: 2, m: 1, mstd: 0, p: 1 } }),
+    'config/randAugment/p is not allowed (unknown field)',
+  );
   assert.equal(checkRunConfigInput('pretrain', { clipGrad: -1 }), 'config/clipGrad must be > 0');
   assert.equal(checkRunConfigInput('finetune', { imgSize: null, randAugment: null }), null);
 });

@@ -7,7 +7,9 @@ const pair = (lo: ReturnType<typeof Num>, hi: ReturnType<typeof Num>, descriptio
 
 export const SamplerOverrides = Type.Object(
   {
-    searchSize: Type.Optional(Int(4, MAX_IMAGE_SIDE, { description: 'side of the search image the context and exemplars are cut from, px' })),
+    searchSize: Type.Optional(
+      Int(4, MAX_IMAGE_SIDE, { description: 'side of the search image the context and exemplars are cut from, px' }),
+    ),
     contextSize: Type.Optional(Int(4, MAX_IMAGE_SIDE)),
     exemplarSize: Type.Optional(Int(4, 512)),
     numExemplars: Type.Optional(Int(1, 32)),

@@ -11,8 +11,11 @@ export const MAX_SEED = 2_147_483_647;
 export const Int = (minimum: number, maximum: number, options: { description?: string; default?: number } = {}) =>
   Type.Integer({ minimum, maximum, ...options });
 
-export const Num = (minimum: number, maximum: number, options: { description?: string; default?: number; exclusiveMinimum?: number; exclusiveMaximum?: number } = {}) =>
-  Type.Number({ minimum, maximum, ...options });
+export const Num = (
+  minimum: number,
+  maximum: number,
+  options: { description?: string; default?: number; exclusiveMinimum?: number; exclusiveMaximum?: number } = {},
+) => Type.Number({ minimum, maximum, ...options });
 
 /** a number in (0, maximum] */
 export const PositiveNum = (maximum: number, options: { description?: string; default?: number } = {}) =>
@@ -71,7 +74,13 @@ export function explainErrors(schema: TSchema, value: unknown, errors: readonly 
     } else if (segs[i] === 'additionalProperties') depth++;
     else if (segs[i] === 'anyOf') i++;
   }
-  const union = { schemaPath: unionPath, instancePath: hit.e.instancePath.split('/').slice(0, depth + 1).join('/') };
+  const union = {
+    schemaPath: unionPath,
+    instancePath: hit.e.instancePath
+      .split('/')
+      .slice(0, depth + 1)
+      .join('/'),
+  };
   const sub = at(schema, union.schemaPath.replace(/^#/, '')) as { anyOf?: TSchema[] } | undefined;
   const subValue = at(value, union.instancePath);
   if (!sub?.anyOf) return errors.filter((e) => e !== hit.e);
@@ -84,11 +93,21 @@ export function explainErrors(schema: TSchema, value: unknown, errors: readonly 
   if (consts.every((c) => c !== undefined && c.instancePath === consts[0]!.instancePath)) {
     // no branch's discriminator matches (a dataset kind that does not exist): name every alternative
     const allowedValues = consts.map((c) => (c!.params as { allowedValue?: unknown }).allowedValue);
-    const e: SchemaError = { keyword: 'enum', schemaPath: union.schemaPath, instancePath: union.instancePath + consts[0]!.instancePath, message: 'must be equal to one of the allowed values', params: { allowedValues } };
+    const e: SchemaError = {
+      keyword: 'enum',
+      schemaPath: union.schemaPath,
+      instancePath: union.instancePath + consts[0]!.instancePath,
+      message: 'must be equal to one of the allowed values',
+      params: { allowedValues },
+    };
     return [...errors.filter((x) => !inside(x)), e];
   }
   const best = scored.sort((a, b) => a.score - b.score || a.i - b.i)[0];
-    const replaced = best.errs.map((e) => ({ ...e, schemaPath: union.schemaPath + e.schemaPath.replace(/^#/, ''), instancePath: union.instancePath + e.instancePath }));
+  const replaced = best.errs.map((e) => ({
+    ...e,
+    schemaPath: union.schemaPath + e.schemaPath.replace(/^#/, ''),
+    instancePath: union.instancePath + e.instancePath,
+  }));
   return explainErrors(schema, value, [...errors.filter((e) => !inside(e)), ...replaced]);
 }
 

@@ -25,7 +25,12 @@ export async function imageFolderFiles(perClass: number, side = 16, seed = 1): P
           data[p * 3 + ch] = Math.max(0, Math.min(255, Math.round(base + (rng.random() - 0.5) * 120)));
         }
       }
-      files.set(`${cls}/${String(i).padStart(3, '0')}.png`, await sharp(data, { raw: { width: side, height: side, channels: 3 } }).png().toBuffer());
+      files.set(
+        `${cls}/${String(i).padStart(3, '0')}.png`,
+        await sharp(data, { raw: { width: side, height: side, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
     }
   }
   return files;

@@ -88,7 +88,8 @@ export function randomErase(img: Float32Array, s: number, p: number, rng: Rng): 
     if (w < s && h < s && w > 0 && h > 0) {
       const top = rng.int(0, s - h + 1);
       const left = rng.int(0, s - w + 1);
-      for (let y = top; y < top + h; y++) for (let x = left; x < left + w; x++) for (let c = 0; c < 3; c++) img[(y * s + x) * 3 + c] = rng.normal();
+      for (let y = top; y < top + h; y++)
+        for (let x = left; x < left + w; x++) for (let c = 0; c < 3; c++) img[(y * s + x) * 3 + c] = rng.normal();
       return true;
     }
   }
@@ -169,7 +170,8 @@ export function mixupCutmix(batch: Float32Array, b: number, s: number, cfg: MixC
   for (let i = 0; i < b; i++) {
     const o = i * per;
     const f = (b - 1 - i) * per;
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) for (let c = 0; c < 3; c++) batch[o + (y * s + x) * 3 + c] = src[f + (y * s + x) * 3 + c];
+    for (let y = y0; y < y1; y++)
+      for (let x = x0; x < x1; x++) for (let c = 0; c < 3; c++) batch[o + (y * s + x) * 3 + c] = src[f + (y * s + x) * 3 + c];
   }
   return { kind: 'cutmix', lam: 1 - ((y1 - y0) * (x1 - x0)) / (s * s) };
 }

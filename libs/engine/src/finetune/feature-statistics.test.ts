@@ -9,7 +9,10 @@ test('eigenvalues of symmetric matrices (Jacobi): [[2,1],[1,2]] → 3, 1; R·dia
   close(e[0], 3);
   close(e[1], 1);
   // R = rotation by 30° in the (0, 1) plane, then by 45° in the (1, 2) plane
-  const c1 = Math.cos(Math.PI / 6), s1 = Math.sin(Math.PI / 6), c2 = Math.SQRT1_2, s2 = Math.SQRT1_2;
+  const c1 = Math.cos(Math.PI / 6),
+    s1 = Math.sin(Math.PI / 6),
+    c2 = Math.SQRT1_2,
+    s2 = Math.SQRT1_2;
   const R = [
     [c1, -s1, 0],
     [s1 * c2, c1 * c2, -s2],

@@ -7,7 +7,16 @@
  *   state.json             step, resolved config and plan, metrics.
  * The data position is not stored: it is a function of the step (see finetune.ts).
  */
-import { assignValues, classifierMetadata, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type AnyCimModelConfig, type ImageClassifier } from '@cim-forge/cim';
+import {
+  assignValues,
+  classifierMetadata,
+  fromTorch,
+  parseSafetensors,
+  serializeSafetensors,
+  toTorch,
+  type AnyCimModelConfig,
+  type ImageClassifier,
+} from '@cim-forge/cim';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint-store.ts';
 import type { FinetuneConfig, FinetunePlan } from './finetune-config.ts';
 import type { LayerwiseAdamW } from './layerwise-adamw.ts';
@@ -37,7 +46,10 @@ export async function saveFinetuneCheckpoint(
 ): Promise<CheckpointManifest> {
   const specs = new Map(model.specs.map((s) => [s.name, s]));
   const moments: Array<[string, { shape: number[]; data: Float32Array }]> = [];
-  for (const [kind, m] of [['exp_avg', optimizer.m], ['exp_avg_sq', optimizer.v]] as const) {
+  for (const [kind, m] of [
+    ['exp_avg', optimizer.m],
+    ['exp_avg_sq', optimizer.v],
+  ] as const) {
     for (const [name, v] of m) {
       const s = specs.get(name)!;
       moments.push([`${kind}/${name}`, { shape: s.torchShape, data: toTorch(s, (await v.data()) as Float32Array) }]);
@@ -52,9 +64,15 @@ export async function saveFinetuneCheckpoint(
 }
 
 /** Restore the classifier's weights, the optimizer's moments and step; returns the saved state. */
-export async function loadFinetuneCheckpoint(store: CheckpointStore, id: string, model: ImageClassifier, optimizer: LayerwiseAdamW): Promise<FinetuneState> {
+export async function loadFinetuneCheckpoint(
+  store: CheckpointStore,
+  id: string,
+  model: ImageClassifier,
+  optimizer: LayerwiseAdamW,
+): Promise<FinetuneState> {
   const state = JSON.parse(new TextDecoder().decode(await store.read(id, 'state.json'))) as FinetuneState;
-  if (state.format !== FINETUNE_CHECKPOINT_FORMAT) throw new Error(`checkpoint ${id}: not a fine-tuning checkpoint (format ${state.format})`);
+  if (state.format !== FINETUNE_CHECKPOINT_FORMAT)
+    throw new Error(`checkpoint ${id}: not a fine-tuning checkpoint (format ${state.format})`);
   const file = parseSafetensors(await store.read(id, 'model.safetensors'), `${id}/model.safetensors`);
   model.loadStateDict((n) => {
     const t = file.tensors.get(n);
@@ -62,7 +80,10 @@ export async function loadFinetuneCheckpoint(store: CheckpointStore, id: string,
   });
   const opt = parseSafetensors(await store.read(id, 'optimizer.safetensors'), `${id}/optimizer.safetensors`);
   const specs = new Map(model.specs.map((s) => [s.name, s]));
-  for (const [kind, m] of [['exp_avg', optimizer.m], ['exp_avg_sq', optimizer.v]] as const) {
+  for (const [kind, m] of [
+    ['exp_avg', optimizer.m],
+    ['exp_avg_sq', optimizer.v],
+  ] as const) {
     for (const [name, v] of m) {
       const t = opt.tensors.get(`${kind}/${name}`);
       if (!t) throw new Error(`checkpoint ${id}: optimizer state lacks ${kind}/${name}`);

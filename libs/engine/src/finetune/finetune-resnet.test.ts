@@ -24,12 +24,28 @@ const narrow = { backbone: { widths: [8, 8, 16, 16], stemWidth: 8 } };
 test('ResNet fine-tune from scratch with a validation split: scores validation per epoch, test once; the saved classifier reproduces it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ft-resnet-'));
   const config = resolveFinetuneConfig({
-    model: 'cimResnetMicro', modelOverrides: narrow, imgSize: 16, valFraction: 0.1, epochs: 5, warmupEpochs: 0.5, batchSize: 20, baseLr: 0.05,
-    layerDecay: 0.9, dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0,
+    model: 'cimResnetMicro',
+    modelOverrides: narrow,
+    imgSize: 16,
+    valFraction: 0.1,
+    epochs: 5,
+    warmupEpochs: 0.5,
+    batchSize: 20,
+    baseLr: 0.05,
+    layerDecay: 0.9,
+    dropPath: 0,
+    mixup: 0,
+    cutmix: 0,
+    reprob: 0,
+    randAugment: null,
+    labelSmoothing: 0,
   });
   const counts: number[] = [];
   const r = await finetune({
-    config, data: { train, eval: testSplit }, store: new LocalCheckpointStore(dir), hooks: { onStep: () => counts.push(tf.memory().numTensors) },
+    config,
+    data: { train, eval: testSplit },
+    store: new LocalCheckpointStore(dir),
+    hooks: { onStep: () => counts.push(tf.memory().numTensors) },
   });
   assert.equal(r.trainImages, 360);
   assert.equal(r.evalImages, 40, 'per-epoch scoring on the validation split');
@@ -55,7 +71,10 @@ test('probe and k-NN on a CIM ResNet checkpoint: online and target encoders give
   await writeFile(file, serializeSafetensors(await cim.stateDict(), { format: 'pt', ...cimModelMetadata(cim.config) }));
   cim.dispose();
   const run = (encoder: 'online' | 'target') =>
-    linearProbe({ config: { ...defaultProbeConfig, initFrom: file, encoder, imgSize: 16, epochs: 5, knnK: 20 }, data: { train, eval: testSplit } });
+    linearProbe({
+      config: { ...defaultProbeConfig, initFrom: file, encoder, imgSize: 16, epochs: 5, knnK: 20 },
+      data: { train, eval: testSplit },
+    });
   const online = await run('online');
   const target = await run('target');
   assert.equal(online.featureDim, 16);

@@ -39,12 +39,24 @@ function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
 test('from scratch on 512 Fashion-MNIST images, 12 epochs: held-out top-1 > 50% (chance 10%); metrics JSONL', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ft-learn-'));
   const config = resolveFinetuneConfig({
-    ...small, epochs: 12, warmupEpochs: 1, batchSize: 16, baseLr: 0.16, layerDecay: 1,
-    dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null, labelSmoothing: 0.1,
+    ...small,
+    epochs: 12,
+    warmupEpochs: 1,
+    batchSize: 16,
+    baseLr: 0.16,
+    layerDecay: 1,
+    dropPath: 0,
+    mixup: 0,
+    cutmix: 0,
+    reprob: 0,
+    randAugment: null,
+    labelSmoothing: 0.1,
   });
   const counts: number[] = [];
   const r = await finetune({
-    config, data: { train, eval: heldOut }, metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
+    config,
+    data: { train, eval: heldOut },
+    metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
     hooks: { onStep: () => counts.push(tf.memory().numTensors) },
   });
   assert.equal(r.steps, 12 * 32);
@@ -53,7 +65,10 @@ test('from scratch on 512 Fashion-MNIST images, 12 epochs: held-out top-1 > 50% 
   assert.ok(r.top1 > 0.5, `held-out top-1 ${r.top1}`);
   assert.ok(r.lateLoss! < r.earlyLoss! - 0.5, `loss ${r.earlyLoss} → ${r.lateLoss}`);
   assert.equal(Math.min(...counts), Math.max(...counts), 'numTensors flat across steps');
-  const rows = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const rows = (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(rows.filter((x) => x.eval_top1 !== undefined).length, 12);
   assert.equal(rows.filter((x) => x.loss !== undefined).length, 12 * 32);
   console.log(`scratch: top-1 by epoch ${r.evals.map((e) => e.top1.toFixed(3)).join(' ')}; ${r.imagesPerSec.toFixed(0)} img/s`);
@@ -62,8 +77,15 @@ test('from scratch on 512 Fashion-MNIST images, 12 epochs: held-out top-1 > 50% 
 test('exact resume with every augmentation on: 6 steps straight = 3 + resume 3 (weights and moments within 1e-6)', async () => {
   const before = tf.memory().numTensors;
   const config: FinetuneConfig = resolveFinetuneConfig({
-    ...small, modelOverrides: { embedDim: 32, depth: 2, numHeads: 2 }, epochs: 1, warmupEpochs: 0.25, batchSize: 8,
-    labelsFraction: 0.1, baseLr: 0.05, layerDecay: 0.75, dropPath: 0.2, // mixup, cutmix, erasing, RandAugment: the recipe's defaults
+    ...small,
+    modelOverrides: { embedDim: 32, depth: 2, numHeads: 2 },
+    epochs: 1,
+    warmupEpochs: 0.25,
+    batchSize: 8,
+    labelsFraction: 0.1,
+    baseLr: 0.05,
+    layerDecay: 0.75,
+    dropPath: 0.2, // mixup, cutmix, erasing, RandAugment: the recipe's defaults
   });
   assert.ok(config.mixup > 0 && config.cutmix > 0 && config.reprob > 0 && config.randAugment);
   const a = new LocalCheckpointStore(await mkdtemp(join(tmpdir(), 'ft-straight-')));
@@ -94,11 +116,16 @@ test('from a CIM checkpoint (target encoder): loads blocks_c, trains, and a 48-p
   const path = join(dir, 'model.safetensors');
   await writeFile(path, await modelToSafetensors(cim));
   cim.dispose();
-  const data48 = { train: await loadLabelledImages({ kind: 'fashion-mnist', split: 'train', limit: 64 }, 48), eval: await loadLabelledImages({ kind: 'fashion-mnist', split: 'test', limit: 32 }, 48) };
+  const data48 = {
+    train: await loadLabelledImages({ kind: 'fashion-mnist', split: 'train', limit: 64 }, 48),
+    eval: await loadLabelledImages({ kind: 'fashion-mnist', split: 'test', limit: 32 }, 48),
+  };
   const logs: string[] = [];
   const r = await finetune({
     config: resolveFinetuneConfig({ initFrom: path, encoder: 'target', imgSize: 48, epochs: 1, batchSize: 16 }),
-    data: data48, maxSteps: 2, hooks: { log: (m) => logs.push(m) },
+    data: data48,
+    maxSteps: 2,
+    hooks: { log: (m) => logs.push(m) },
   });
   assert.equal(r.steps, 2);
   assert.ok(Number.isFinite(r.lastLoss!));
@@ -120,7 +147,11 @@ test('layer-wise AdamW: the first step moves each parameter by lr × its scale (
   );
   assert.equal(opt.groups.length, 3);
   const g = () => tf.fill([3], 0.5);
-  const grads = new Map([['head.weight', g()], ['blocks.0.attn.qkv.weight', g()], ['cls_token', g()]]);
+  const grads = new Map([
+    ['head.weight', g()],
+    ['blocks.0.attn.qkv.weight', g()],
+    ['cls_token', g()],
+  ]);
   opt.apply(grads, 0.01);
   tf.dispose([...grads.values()]);
   const moved = async (v: tf.Variable) => 1 - ((await v.data()) as Float32Array)[0];

@@ -10,8 +10,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  cimModelConfig, cimModelConfigFromMetadata, classifierLrScale, createClassifier, defaultClassifierImgSize, deriveSeed, learningRate, normalizeRgb,
-  parseSafetensors, Rng, type AnyCimModelConfig, type ImageClassifier, type StateGetter,
+  cimModelConfig,
+  cimModelConfigFromMetadata,
+  classifierLrScale,
+  createClassifier,
+  defaultClassifierImgSize,
+  deriveSeed,
+  learningRate,
+  normalizeRgb,
+  parseSafetensors,
+  Rng,
+  type AnyCimModelConfig,
+  type ImageClassifier,
+  type StateGetter,
 } from '@cim-forge/cim';
 import { readFile } from 'node:fs/promises';
 import { sha256, type CheckpointStore } from '../checkpoint-store.ts';
@@ -26,7 +37,16 @@ import { runScaffold, type EngineEvent, type MetricsRecord, type RunSteps } from
 import { splitValidation } from './validation-split.ts';
 
 export interface FinetuneHooks {
-  onPlan?(info: { config: FinetuneConfig; plan: FinetunePlan; encoder: AnyCimModelConfig; resumedFrom?: string; startStep: number; params: number; trainImages: number; evalImages: number }): void;
+  onPlan?(info: {
+    config: FinetuneConfig;
+    plan: FinetunePlan;
+    encoder: AnyCimModelConfig;
+    resumedFrom?: string;
+    startStep: number;
+    params: number;
+    trainImages: number;
+    evalImages: number;
+  }): void;
   onStep?(r: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; imagesPerSec: number }): void;
   onEval?(r: { epoch: number; step: number; top1: number; loss: number }): void;
   onCheckpoint?(id: string, step: number): void;
@@ -79,7 +99,8 @@ export interface FinetuneResult {
 export async function readEncoderFile(path: string): Promise<{ get: StateGetter; encoder: AnyCimModelConfig | undefined }> {
   const file = parseSafetensors(new Uint8Array(await readFile(path)), path);
   const arch = file.metadata.architecture;
-  if (arch !== undefined && arch !== 'cim-vit' && arch !== 'cim-resnet') throw new Error(`${path} holds a ${arch} model; fine-tuning and probing take a CIM ViT or ResNet encoder`);
+  if (arch !== undefined && arch !== 'cim-vit' && arch !== 'cim-resnet')
+    throw new Error(`${path} holds a ${arch} model; fine-tuning and probing take a CIM ViT or ResNet encoder`);
   const get: StateGetter = (name) => {
     const t = file.tensors.get(name) ?? file.tensors.get(`model.${name}`);
     return t ? { shape: t.shape, data: t.data as Float32Array } : undefined;
@@ -103,7 +124,12 @@ export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.
 }
 
 /** Top-1 and mean cross-entropy on `data` (no augmentation, drop path off). */
-export async function evaluateTop1(model: ImageClassifier, data: LabelledImages, limit = 0, batchSize = 128): Promise<{ top1: number; loss: number }> {
+export async function evaluateTop1(
+  model: ImageClassifier,
+  data: LabelledImages,
+  limit = 0,
+  batchSize = 128,
+): Promise<{ top1: number; loss: number }> {
   const n = limit > 0 ? Math.min(limit, data.size) : data.size;
   const s = data.side;
   let correct = 0;
@@ -113,7 +139,13 @@ export async function evaluateTop1(model: ImageClassifier, data: LabelledImages,
     const [pred, loss] = tf.tidy(() => {
       const x = tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3]);
       const z = model.forward(x);
-      const y = tf.oneHot(tf.tensor1d(idx.map((k) => data.labels[k]), 'int32'), z.shape[1]);
+      const y = tf.oneHot(
+        tf.tensor1d(
+          idx.map((k) => data.labels[k]),
+          'int32',
+        ),
+        z.shape[1],
+      );
       return [tf.argMax(z, 1), tf.sum(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(z)), 1)))];
     });
     const p = await pred.data();
@@ -126,7 +158,12 @@ export async function evaluateTop1(model: ImageClassifier, data: LabelledImages,
 
 /** Step k's training batch: images [B, s, s, 3] (augmented, normalized, mixed) and targets [B, K]. */
 export function trainBatch(
-  c: FinetuneConfig, data: LabelledImages, subset: number[], plan: FinetunePlan, step: number, perm: Int32Array,
+  c: FinetuneConfig,
+  data: LabelledImages,
+  subset: number[],
+  plan: FinetunePlan,
+  step: number,
+  perm: Int32Array,
 ): { x: Float32Array; targets: Float32Array; lam: number } {
   const B = c.batchSize;
   const s = data.side;
@@ -156,8 +193,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const init = config.initFrom ? await readEncoderFile(config.initFrom) : undefined;
   const encoder = encoderConfigOf(config, init?.encoder);
   const imgSize = config.imgSize ?? defaultClassifierImgSize(encoder);
-  const loaded = o.data ?? { train: await loadLabelledImages(config.dataset, imgSize), eval: await loadLabelledImages(config.evalDataset, imgSize) };
-  if (loaded.train.side !== imgSize || loaded.eval.side !== imgSize) throw new Error(`data is ${loaded.train.side} px, the model ${imgSize} px`);
+  const loaded = o.data ?? {
+    train: await loadLabelledImages(config.dataset, imgSize),
+    eval: await loadLabelledImages(config.evalDataset, imgSize),
+  };
+  if (loaded.train.side !== imgSize || loaded.eval.side !== imgSize)
+    throw new Error(`data is ${loaded.train.side} px, the model ${imgSize} px`);
   // with a validation split, every epoch scores it and the test split is scored once at the end
   const carved = config.valFraction > 0 ? splitValidation(loaded.train, config.valFraction, 0) : undefined;
   const data = carved ? { train: carved.train, eval: carved.val } : loaded;
@@ -173,14 +214,24 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const names = model.trainableNames();
   const specs = new Map(model.specs.map((s) => [s.name, s]));
   const optimizer = new LayerwiseAdamW(
-    names.map((n) => ({ name: n, variable: model.p(n), decay: specs.get(n)!.decay, lrScale: classifierLrScale(model, n, config.layerDecay) })),
+    names.map((n) => ({
+      name: n,
+      variable: model.p(n),
+      decay: specs.get(n)!.decay,
+      lrScale: classifierLrScale(model, n, config.layerDecay),
+    })),
     { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
   );
   let step = 0;
   const params = names.reduce((a, n) => a + model.p(n).size, 0);
   const evalImages = config.evalImages > 0 ? Math.min(config.evalImages, data.eval.size) : data.eval.size;
   const lrAt = (k: number) =>
-    learningRate(k / plan.stepsPerEpoch, { peakLr: plan.peakLr, minLr: config.minLr, warmupEpochs: config.warmupEpochs, epochs: config.epochs });
+    learningRate(k / plan.stepsPerEpoch, {
+      peakLr: plan.peakLr,
+      minLr: config.minLr,
+      warmupEpochs: config.warmupEpochs,
+      epochs: config.epochs,
+    });
   const vars = names.map((n) => model.p(n));
   const evals: FinetuneResult['evals'] = [];
   let perm: { epoch: number; p: Int32Array } | undefined;
@@ -214,7 +265,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       tf.dispose(Object.values(grads));
       step += 1;
       const imagesPerSec = config.batchSize / ((performance.now() - s0) / 1000);
-      const metrics: MetricsRecord[] = [{ step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 }];
+      const metrics: MetricsRecord[] = [
+        { step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 },
+      ];
       // held-out top-1 after every epoch (and at the end)
       let row: FinetuneResult['evals'][number] | undefined;
       if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps) {
@@ -224,7 +277,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
         metrics.push({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, time: Date.now() / 1000 });
       }
       return {
-        loss, stop: false, metrics,
+        loss,
+        stop: false,
+        metrics,
         report: () => {
           hooks.onStep?.({ step, totalSteps: plan.totalSteps, epoch: step / plan.stepsPerEpoch, loss, lr, imagesPerSec });
           if (row) hooks.onEval?.(row);
@@ -233,16 +288,28 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     },
     save: (store, last) =>
       saveFinetuneCheckpoint(store, model, optimizer, {
-        step, config, plan, encoder, metrics: { loss: last.loss, top1: evals.at(-1)?.top1 ?? NaN }, backend: tf.getBackend(),
+        step,
+        config,
+        plan,
+        encoder,
+        metrics: { loss: last.loss, top1: evals.at(-1)?.top1 ?? NaN },
+        backend: tf.getBackend(),
       }),
   };
 
   try {
     const run = await runScaffold(steps, {
-      store: o.store, metrics: o.metrics, resume: o.resume, maxSteps: o.maxSteps, checkpointEvery: config.checkpointEvery,
+      store: o.store,
+      metrics: o.metrics,
+      resume: o.resume,
+      maxSteps: o.maxSteps,
+      checkpointEvery: config.checkpointEvery,
       // the newest K only
       retention: { keepLatest: config.keepCheckpoints, keepBest: 0, metric: 'top1', better: 'higher' },
-      log, onEvent: o.onEvent, shouldStop: hooks.shouldStop, onCheckpoint: hooks.onCheckpoint,
+      log,
+      onEvent: o.onEvent,
+      shouldStop: hooks.shouldStop,
+      onCheckpoint: hooks.onCheckpoint,
     });
     const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
     // the test split is scored once, when the run has finished (not when stopped to resume later)

@@ -6,8 +6,16 @@ export * from './linear-probe.ts';
 export { LayerwiseAdamW, type ScaledParam } from './layerwise-adamw.ts';
 export { loadLabelledImages, stratifiedSubset, epochPermutationOf, plainBatch, type LabelledImages } from './labelled-data.ts';
 export {
-  randAugmentLite, randomErase, mixupCutmix, softTargets, sampleBeta, sampleGamma, RAND_AUGMENT_OPS,
-  type RandAugmentConfig, type MixConfig, type MixResult,
+  randAugmentLite,
+  randomErase,
+  mixupCutmix,
+  softTargets,
+  sampleBeta,
+  sampleGamma,
+  RAND_AUGMENT_OPS,
+  type RandAugmentConfig,
+  type MixConfig,
+  type MixResult,
 } from './augment.ts';
 export { validationIndices, subsetImages, splitValidation } from './validation-split.ts';
 export { knnPredict, knnTop1, defaultKnn, type KnnOptions } from './knn.ts';

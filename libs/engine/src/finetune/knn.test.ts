@@ -24,5 +24,16 @@ test('k-NN, hand-computed: k = 3, cosine; majority vs exp(s/T) weighting', async
   assert.deepEqual([...(await knnPredict(train, labels, query, 2, { k: 20, temperature: 0, numClasses: 3 }))], [0, 0, 0]);
   assert.equal(await knnTop1(train, labels, query, [0, 1, 2], 2, { k: 3, temperature: 0, numClasses: 3 }), 2 / 3);
   // scale does not matter (cosine): features ×7 give the same answer
-  assert.deepEqual([...(await knnPredict(train.map((v) => 7 * v), labels, query, 2, { k: 3, temperature: 0.07, numClasses: 3 }))], [0, 1, 2]);
+  assert.deepEqual(
+    [
+      ...(await knnPredict(
+        train.map((v) => 7 * v),
+        labels,
+        query,
+        2,
+        { k: 3, temperature: 0.07, numClasses: 3 },
+      )),
+    ],
+    [0, 1, 2],
+  );
 });

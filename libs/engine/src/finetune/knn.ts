@@ -19,7 +19,13 @@ export interface KnnOptions {
 export const defaultKnn = { k: 20, temperature: 0.07 } as const;
 
 /** Predicted class of each query row. train [n, D], query [m, D] (row-major Float32Array). */
-export async function knnPredict(train: Float32Array, trainLabels: ArrayLike<number>, query: Float32Array, D: number, o: KnnOptions): Promise<Int32Array> {
+export async function knnPredict(
+  train: Float32Array,
+  trainLabels: ArrayLike<number>,
+  query: Float32Array,
+  D: number,
+  o: KnnOptions,
+): Promise<Int32Array> {
   const n = train.length / D;
   const m = query.length / D;
   if (trainLabels.length !== n) throw new Error(`knn: ${n} training features but ${trainLabels.length} labels`);
@@ -57,7 +63,14 @@ export async function knnPredict(train: Float32Array, trainLabels: ArrayLike<num
 }
 
 /** Top-1 of knnPredict against `queryLabels`. */
-export async function knnTop1(train: Float32Array, trainLabels: ArrayLike<number>, query: Float32Array, queryLabels: ArrayLike<number>, D: number, o: KnnOptions): Promise<number> {
+export async function knnTop1(
+  train: Float32Array,
+  trainLabels: ArrayLike<number>,
+  query: Float32Array,
+  queryLabels: ArrayLike<number>,
+  D: number,
+  o: KnnOptions,
+): Promise<number> {
   const p = await knnPredict(train, trainLabels, query, D, o);
   let ok = 0;
   for (let i = 0; i < p.length; i++) if (p[i] === queryLabels[i]) ok++;

@@ -22,7 +22,10 @@ export interface LabelledImages {
 
 export async function loadLabelledImages(spec: SourceSpec, side: number): Promise<LabelledImages> {
   const src = await openSource(spec);
-  if (!src.label) throw new Error(`${src.name} has no labels: fine-tuning and probing need a labelled data set (fashion-mnist, or an image folder with class subfolders)`);
+  if (!src.label)
+    throw new Error(
+      `${src.name} has no labels: fine-tuning and probing need a labelled data set (fashion-mnist, or an image folder with class subfolders)`,
+    );
   const per = side * side * 3;
   const pixels = new Uint8Array(src.size * per);
   const labels = new Int32Array(src.size);
@@ -80,6 +83,7 @@ export function imageAsUnit(data: LabelledImages, index: number): Float32Array {
 export function plainBatch(data: LabelledImages, indices: ArrayLike<number>): Float32Array {
   const per = data.side * data.side * 3;
   const out = new Float32Array(indices.length * per);
-  for (let i = 0; i < indices.length; i++) normalizeRgb(data.pixels.subarray(indices[i] * per, (indices[i] + 1) * per), out.subarray(i * per, (i + 1) * per));
+  for (let i = 0; i < indices.length; i++)
+    normalizeRgb(data.pixels.subarray(indices[i] * per, (indices[i] + 1) * per), out.subarray(i * per, (i + 1) * per));
   return out;
 }

@@ -35,7 +35,9 @@ test('linear probe on a random-init encoder: held-out top-1 well above chance (1
     data,
     onEpoch: (e) => losses.push(e.loss),
   });
-  console.log(`probe (random encoder): train ${r.trainTop1.toFixed(3)} held-out ${r.top1.toFixed(3)}; features ${r.featureSeconds.toFixed(1)} s`);
+  console.log(
+    `probe (random encoder): train ${r.trainTop1.toFixed(3)} held-out ${r.top1.toFixed(3)}; features ${r.featureSeconds.toFixed(1)} s`,
+  );
   assert.equal(r.trainImages, 1000);
   assert.equal(r.evalImages, 500);
   assert.equal(r.featureDim, 32);
@@ -50,7 +52,11 @@ test('linear probe from a CIM checkpoint file with labelsFraction 0.1', async ()
   await writeFile(path, await modelToSafetensors(cim));
   cim.dispose();
   const logs: string[] = [];
-  const r = await linearProbe({ config: { ...defaultProbeConfig, initFrom: path, labelsFraction: 0.1, epochs: 20 }, data, log: (m) => logs.push(m) });
+  const r = await linearProbe({
+    config: { ...defaultProbeConfig, initFrom: path, labelsFraction: 0.1, epochs: 20 },
+    data,
+    log: (m) => logs.push(m),
+  });
   assert.equal(r.trainImages, 100);
   assert.match(logs[0], /encoder: 17 tensors \(online\)/);
   assert.ok(r.top1 > 0.3, `held-out top-1 ${r.top1}`);

@@ -11,8 +11,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AdamW, classifierFeatureDim, classifierFeatures, createClassifier, defaultClassifierImgSize, deriveSeed, learningRate, linear, newVariable, Rng,
-  type CimModelName, type CimModelOverrides, type ImageClassifier,
+  AdamW,
+  classifierFeatureDim,
+  classifierFeatures,
+  createClassifier,
+  defaultClassifierImgSize,
+  deriveSeed,
+  learningRate,
+  linear,
+  newVariable,
+  Rng,
+  type CimModelName,
+  type CimModelOverrides,
+  type ImageClassifier,
 } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
 import { encoderConfigOf, readEncoderFile } from './finetune.ts';
@@ -79,7 +90,12 @@ export interface ProbeOptions {
 }
 
 /** Frozen encoder features [n, D] (classifierFeatures: a ViT's mean patch token, a ResNet's pool) for `indices` of `data`. */
-export async function encoderFeatures(model: ImageClassifier, data: LabelledImages, indices: number[], batchSize = 128): Promise<Float32Array> {
+export async function encoderFeatures(
+  model: ImageClassifier,
+  data: LabelledImages,
+  indices: number[],
+  batchSize = 128,
+): Promise<Float32Array> {
   const D = classifierFeatureDim(model);
   const s = data.side;
   const out = new Float32Array(indices.length * D);
@@ -93,7 +109,11 @@ export async function encoderFeatures(model: ImageClassifier, data: LabelledImag
 }
 
 /** Standardize columns of [n, D] in place with (mean, var) of `ref` (default: itself). */
-export function standardize(x: Float32Array, D: number, stats?: { mean: Float64Array; std: Float64Array }): { mean: Float64Array; std: Float64Array } {
+export function standardize(
+  x: Float32Array,
+  D: number,
+  stats?: { mean: Float64Array; std: Float64Array },
+): { mean: Float64Array; std: Float64Array } {
   const n = x.length / D;
   let st = stats;
   if (!st) {
@@ -133,8 +153,13 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
   const trainY = Int32Array.from(subset, (i) => data.train.labels[i]);
   const { perDimStd: _std, singularValues, ...fstats } = featureStatistics(trainX, D);
   const features = { ...fstats, topSingularValues: [...singularValues.slice(0, 8)] };
-  log(`features: effective rank ${features.effectiveRank.toFixed(2)} of ${D}, mean per-dim std ${features.meanStd.toExponential(3)}, shared offset ${features.meanOffset.toExponential(3)}${features.collapsed ? ' — COLLAPSED' : ''}`);
-  const knnTop1Value = c.knnK > 0 ? await knnTop1(trainX, trainY, evalX, data.eval.labels, D, { k: c.knnK, temperature: defaultKnn.temperature, numClasses: K }) : undefined;
+  log(
+    `features: effective rank ${features.effectiveRank.toFixed(2)} of ${D}, mean per-dim std ${features.meanStd.toExponential(3)}, shared offset ${features.meanOffset.toExponential(3)}${features.collapsed ? ' — COLLAPSED' : ''}`,
+  );
+  const knnTop1Value =
+    c.knnK > 0
+      ? await knnTop1(trainX, trainY, evalX, data.eval.labels, D, { k: c.knnK, temperature: defaultKnn.temperature, numClasses: K })
+      : undefined;
   if (knnTop1Value !== undefined) log(`k-NN (k = ${c.knnK}, cosine): top-1 ${(100 * knnTop1Value).toFixed(2)}%`);
   const stats = standardize(trainX, D);
   standardize(evalX, D, stats);
@@ -142,7 +167,13 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
 
   const w = newVariable(tf.zeros([D, K]), true);
   const b = newVariable(tf.zeros([K]), true);
-  const opt = new AdamW([{ name: 'weight', variable: w, decay: true }, { name: 'bias', variable: b, decay: false }], { beta1: 0.9, beta2: 0.999, weightDecay: c.weightDecay });
+  const opt = new AdamW(
+    [
+      { name: 'weight', variable: w, decay: true },
+      { name: 'bias', variable: b, decay: false },
+    ],
+    { beta1: 0.9, beta2: 0.999, weightDecay: c.weightDecay },
+  );
   const n = subset.length;
   const B = Math.min(c.batchSize, n);
   const stepsPerEpoch = Math.ceil(n / B);
@@ -161,7 +192,13 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
           return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.gather(yAll, ii), K), z) as tf.Scalar;
         }, [w, b]);
         lossSum += (await value.data())[0] * idx.length;
-        opt.apply(new Map([['weight', grads[w.name]], ['bias', grads[b.name]]]), lr);
+        opt.apply(
+          new Map([
+            ['weight', grads[w.name]],
+            ['bias', grads[b.name]],
+          ]),
+          lr,
+        );
         tf.dispose([value, ...Object.values(grads)]);
       }
       o.onEpoch?.({ epoch: epoch + 1, loss: lossSum / n });

@@ -11,10 +11,16 @@ test('validation split: stratified (round(f·count) per class), disjoint, seeded
   const { train, val } = validationIndices(labels, 0.1, 0);
   const valCounts = [0, 0, 0];
   for (const i of val) valCounts[labels[i]]++;
-  assert.deepEqual(valCounts, counts.map((c) => Math.max(1, Math.round(0.1 * c))));
+  assert.deepEqual(
+    valCounts,
+    counts.map((c) => Math.max(1, Math.round(0.1 * c))),
+  );
   assert.equal(train.length + val.length, 60);
   assert.equal(new Set([...train, ...val]).size, 60);
-  assert.deepEqual(val, [...val].sort((a, b) => a - b));
+  assert.deepEqual(
+    val,
+    [...val].sort((a, b) => a - b),
+  );
   assert.deepEqual(validationIndices(labels, 0.1, 0), { train, val }, 'same seed, same split');
   assert.notDeepEqual(validationIndices(labels, 0.1, 1).val, val, 'another seed, another split');
   assert.throws(() => validationIndices(labels, 1, 0), /\(0, 1\)/);

@@ -42,5 +42,8 @@ export function subsetImages(data: LabelledImages, indices: number[], name = dat
 /** Split labelled training images into train and validation parts (see validationIndices). */
 export function splitValidation(data: LabelledImages, fraction: number, seed: number): { train: LabelledImages; val: LabelledImages } {
   const { train, val } = validationIndices(data.labels, fraction, seed);
-  return { train: subsetImages(data, train, `${data.name} (train minus validation)`), val: subsetImages(data, val, `${data.name} (validation ${fraction})`) };
+  return {
+    train: subsetImages(data, train, `${data.name} (train minus validation)`),
+    val: subsetImages(data, val, `${data.name} (validation ${fraction})`),
+  };
 }

@@ -48,7 +48,7 @@ test('FGSM on a linear 2-class model: the perturbation is exactly ±ε·sign(w�
   const xt = tf.tensor4d(x, [n, side, side, 3]);
   const yt = tf.tensor1d(y, 'int32');
   // ε from the margins' median: about half the points must fall; skip points within 1e-4 of the threshold (float32)
-  const eps = (([...m].map(Math.abs).sort((a, b) => a - b)[n / 2]) / uL1) * 1.0001;
+  const eps = ([...m].map(Math.abs).sort((a, b) => a - b)[n / 2] / uL1) * 1.0001;
   assert.ok(eps < 0.1, `eps ${eps}`);
   const adv = fgsm(linearModel, xt, yt, { eps });
   const a = await adv.data();
@@ -72,7 +72,9 @@ test('FGSM on a linear 2-class model: the perturbation is exactly ±ε·sign(w�
     if (pred[i] !== y[i]) falls++;
     assert.equal(pred[i] !== y[i], shouldFall, `point ${i}: margin ${m[i]}, ε‖u‖₁ ${eps * uL1}`);
   }
-  console.log(`linear toy: ε = ${eps.toFixed(5)} (pixel), ‖u‖₁ = ${uL1.toFixed(3)}; ${falls}/${checked} flipped, ${expectedFalls} predicted in closed form; FGSM top-1 ${(1 - falls / checked).toFixed(3)}`);
+  console.log(
+    `linear toy: ε = ${eps.toFixed(5)} (pixel), ‖u‖₁ = ${uL1.toFixed(3)}; ${falls}/${checked} flipped, ${expectedFalls} predicted in closed form; FGSM top-1 ${(1 - falls / checked).toFixed(3)}`,
+  );
   assert.ok(falls > 100 && falls < 300);
   tf.dispose([xt, yt, adv]);
   assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
@@ -85,7 +87,10 @@ test('PGD with 1 step, α ≥ ε and no random start equals FGSM; PGD stays in t
   // pixels over all of [0, 1], some at the edges, so the [0, 1] clip is exercised
   const x = Float32Array.from({ length: n * D }, () => Math.min(1, Math.max(0, r.uniform(-0.2, 1.2))));
   const xt = tf.tensor4d(x, [n, side, side, 3]);
-  const yt = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i % 2), 'int32');
+  const yt = tf.tensor1d(
+    Int32Array.from({ length: n }, (_, i) => i % 2),
+    'int32',
+  );
   const eps = 8 / 255;
   const f = fgsm(linearModel, xt, yt, { eps });
   for (const alpha of [eps, 2 * eps, 0.5]) {
@@ -117,8 +122,14 @@ test('PGD with 1 step, α ≥ ε and no random start equals FGSM; PGD stays in t
 function twoLayerNet(seed: number): { f: LogitsFn; dispose(): void } {
   const r = new Rng(seed);
   const H = 16;
-  const w1 = tf.tensor2d(Float32Array.from({ length: D * H }, () => r.normal() / Math.sqrt(D)), [D, H]);
-  const w2 = tf.tensor2d(Float32Array.from({ length: H * 3 }, () => (3 * r.normal()) / Math.sqrt(H)), [H, 3]);
+  const w1 = tf.tensor2d(
+    Float32Array.from({ length: D * H }, () => r.normal() / Math.sqrt(D)),
+    [D, H],
+  );
+  const w2 = tf.tensor2d(
+    Float32Array.from({ length: H * 3 }, () => (3 * r.normal()) / Math.sqrt(H)),
+    [H, 3],
+  );
   return {
     f: (x) => tf.matMul(tf.tanh(tf.mul(tf.matMul(tf.reshape(x, [x.shape[0], D]), w1), 2)), w2),
     dispose: () => tf.dispose([w1, w2]),
@@ -151,7 +162,9 @@ test('PGD (10 steps) is at least as strong as FGSM on a 2-layer net: higher mean
   const f = fgsm(net.f, xt, yt, { eps });
   const p = pgd(net.f, xt, yt, { eps, alpha: (2.5 * eps) / 10, steps: 10 });
   const [lf, lp, af, ap] = [await lossOf(f), await lossOf(p), await accOf(f), await accOf(p)];
-  console.log(`2-layer net, ε = ${eps}: FGSM loss ${lf.toFixed(4)} top-1 ${af.toFixed(3)}; PGD-10 loss ${lp.toFixed(4)} top-1 ${ap.toFixed(3)}`);
+  console.log(
+    `2-layer net, ε = ${eps}: FGSM loss ${lf.toFixed(4)} top-1 ${af.toFixed(3)}; PGD-10 loss ${lp.toFixed(4)} top-1 ${ap.toFixed(3)}`,
+  );
   assert.ok(lp >= lf, `PGD loss ${lp} < FGSM loss ${lf}`);
   assert.ok(ap <= af, `PGD top-1 ${ap} > FGSM top-1 ${af}`);
   assert.ok(af < 1, 'FGSM flips some points');

@@ -16,7 +16,10 @@ test('every corruption: PSNR falls as severity rises (mean over 8 Fashion-MNIST 
       for (const [i, img] of images.entries()) {
         const out = corrupt(c, img, side, side, sev, 100 + i);
         assert.equal(out.length, per);
-        assert.ok(out.every((v) => v >= 0 && v <= 1), `${c} ${sev}: values outside [0, 1]`);
+        assert.ok(
+          out.every((v) => v >= 0 && v <= 1),
+          `${c} ${sev}: values outside [0, 1]`,
+        );
         sum += psnr(toUnit(img), out);
       }
       return sum / images.length;
@@ -58,11 +61,17 @@ test('known values: contrast keeps the channel mean; JPEG tables follow libjpeg;
   const flat = new Float32Array(per).fill(100 / 255);
   for (const c of ['gaussian_blur', 'pixelate'] as const) {
     const o = corrupt(c, flat, side, side, 5);
-    assert.ok(o.every((v) => Math.abs(v - 100 / 255) < 1e-6), `${c} changes a flat image`);
+    assert.ok(
+      o.every((v) => Math.abs(v - 100 / 255) < 1e-6),
+      `${c} changes a flat image`,
+    );
   }
   // JPEG moves a flat block only by its DC quantization: at quality 40 the DC step is 20 (÷8 per pixel)
   const j = corrupt('jpeg', flat, side, side, 5);
-  assert.ok(j.every((v) => Math.abs(v - j[0]) < 1e-9 && Math.abs(v * 255 - 100) <= 2), `jpeg on a flat image: ${j[0] * 255}`);
+  assert.ok(
+    j.every((v) => Math.abs(v - j[0]) < 1e-9 && Math.abs(v * 255 - 100) <= 2),
+    `jpeg on a flat image: ${j[0] * 255}`,
+  );
 });
 
 test('mCE: unnormalized mean error without a baseline; Σ_s E / Σ_s E_base with one (Hendrycks & Dietterich)', () => {

@@ -56,7 +56,14 @@ const clip01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 /**
  * One image [h, w, 3] corrupted at `severity` (1..5): float 0..1 [h, w, 3]. `seed` fixes the noise.
  */
-export function corrupt(name: CorruptionName, img: Uint8Array | Float32Array, h: number, w: number, severity: number, seed = 0): Float32Array {
+export function corrupt(
+  name: CorruptionName,
+  img: Uint8Array | Float32Array,
+  h: number,
+  w: number,
+  severity: number,
+  seed = 0,
+): Float32Array {
   checkSeverity(severity);
   if (img.length !== h * w * 3) throw new Error(`corrupt: image has ${img.length} values, expected ${h}×${w}×3`);
   const c = CORRUPTION_PARAMS[name][severity - 1];
@@ -104,12 +111,23 @@ export function corrupt(name: CorruptionName, img: Uint8Array | Float32Array, h:
  * corruption), so an image gets the same noise whatever batch it falls in.
  */
 export function corruptBatch(
-  name: CorruptionName, pixels: Uint8Array | Float32Array, n: number, h: number, w: number, severity: number, seed = 0, firstIndex = 0,
+  name: CorruptionName,
+  pixels: Uint8Array | Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  severity: number,
+  seed = 0,
+  firstIndex = 0,
 ): Float32Array {
   const per = h * w * 3;
   const out = new Float32Array(n * per);
   const tag = CORRUPTIONS.indexOf(name);
-  for (let i = 0; i < n; i++) out.set(corrupt(name, pixels.subarray(i * per, (i + 1) * per), h, w, severity, deriveSeed(seed, firstIndex + i, severity, tag, 0xc0)), i * per);
+  for (let i = 0; i < n; i++)
+    out.set(
+      corrupt(name, pixels.subarray(i * per, (i + 1) * per), h, w, severity, deriveSeed(seed, firstIndex + i, severity, tag, 0xc0)),
+      i * per,
+    );
   return out;
 }
 
@@ -203,12 +221,12 @@ function pixelate(x: Float32Array, h: number, w: number, c: number): Float32Arra
 
 // IJG standard quantization tables (ITU-T T.81, Annex K), row-major.
 const LUMA_Q = [
-  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22,
+  37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 const CHROMA_Q = [
-  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
-  99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99,
+  99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
 ];
 
 /** The IJG table for `quality` (libjpeg's jpeg_quality_scaling), entries clamped to 1..255. */
@@ -219,7 +237,9 @@ export function jpegQuantTable(base: readonly number[], quality: number): number
 }
 
 // DCT-II basis: C[u][x] = a(u) cos((2x + 1)uπ / 16), a(0) = √(1/8), a(u>0) = √(2/8): orthonormal.
-const DCT = Array.from({ length: 8 }, (_, u) => Array.from({ length: 8 }, (_, x) => (u === 0 ? Math.sqrt(1 / 8) : Math.sqrt(2 / 8)) * Math.cos(((2 * x + 1) * u * Math.PI) / 16)));
+const DCT = Array.from({ length: 8 }, (_, u) =>
+  Array.from({ length: 8 }, (_, x) => (u === 0 ? Math.sqrt(1 / 8) : Math.sqrt(2 / 8)) * Math.cos(((2 * x + 1) * u * Math.PI) / 16)),
+);
 
 /** JPEG-like round trip at `quality` on 0..1 RGB: YCbCr, level shift, 8×8 DCT, quantize, inverse, 8-bit. */
 function jpegLike(x: Float32Array, h: number, w: number, quality: number): Float32Array {
@@ -249,27 +269,31 @@ function jpegLike(x: Float32Array, h: number, w: number, quality: number): Float
       for (let bx = 0; bx < W; bx += 8) {
         for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) blk[i * 8 + j] = P[(by + i) * W + bx + j] - 128;
         // forward: F = C · B · Cᵀ
-        for (let u = 0; u < 8; u++) for (let j = 0; j < 8; j++) {
-          let s = 0;
-          for (let i = 0; i < 8; i++) s += DCT[u][i] * blk[i * 8 + j];
-          tmp[u * 8 + j] = s;
-        }
-        for (let u = 0; u < 8; u++) for (let v = 0; v < 8; v++) {
-          let s = 0;
-          for (let j = 0; j < 8; j++) s += tmp[u * 8 + j] * DCT[v][j];
-          blk[u * 8 + v] = Math.round(s / Q[u * 8 + v]) * Q[u * 8 + v];
-        }
+        for (let u = 0; u < 8; u++)
+          for (let j = 0; j < 8; j++) {
+            let s = 0;
+            for (let i = 0; i < 8; i++) s += DCT[u][i] * blk[i * 8 + j];
+            tmp[u * 8 + j] = s;
+          }
+        for (let u = 0; u < 8; u++)
+          for (let v = 0; v < 8; v++) {
+            let s = 0;
+            for (let j = 0; j < 8; j++) s += tmp[u * 8 + j] * DCT[v][j];
+            blk[u * 8 + v] = Math.round(s / Q[u * 8 + v]) * Q[u * 8 + v];
+          }
         // inverse: B = Cᵀ · F · C
-        for (let i = 0; i < 8; i++) for (let v = 0; v < 8; v++) {
-          let s = 0;
-          for (let u = 0; u < 8; u++) s += DCT[u][i] * blk[u * 8 + v];
-          tmp[i * 8 + v] = s;
-        }
-        for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) {
-          let s = 0;
-          for (let v = 0; v < 8; v++) s += tmp[i * 8 + v] * DCT[v][j];
-          P[(by + i) * W + bx + j] = s + 128;
-        }
+        for (let i = 0; i < 8; i++)
+          for (let v = 0; v < 8; v++) {
+            let s = 0;
+            for (let u = 0; u < 8; u++) s += DCT[u][i] * blk[u * 8 + v];
+            tmp[i * 8 + v] = s;
+          }
+        for (let i = 0; i < 8; i++)
+          for (let j = 0; j < 8; j++) {
+            let s = 0;
+            for (let v = 0; v < 8; v++) s += tmp[i * 8 + v] * DCT[v][j];
+            P[(by + i) * W + bx + j] = s + 128;
+          }
       }
     }
   }
@@ -315,7 +339,8 @@ export function meanCorruptionError(errors: CorruptionErrors, baseline?: Corrupt
     const sum = sev.reduce((a, s) => a + errors[c][s], 0);
     if (baseline) {
       const b = baseline[c];
-      if (!b || sev.some((s) => b[s] === undefined)) throw new Error(`meanCorruptionError: the baseline lacks ${c} at severities ${sev.join(',')}`);
+      if (!b || sev.some((s) => b[s] === undefined))
+        throw new Error(`meanCorruptionError: the baseline lacks ${c} at severities ${sev.join(',')}`);
       const bs = sev.reduce((a, s) => a + b[s], 0);
       if (!(bs > 0)) throw new Error(`meanCorruptionError: the baseline's error on ${c} is 0; cannot normalize`);
       perCorruption[c] = sum / bs;

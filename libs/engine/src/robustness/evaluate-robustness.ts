@@ -48,8 +48,16 @@ export interface RobustnessReport {
   mCE: number | null;
   mceNormalization: 'baseline' | 'unnormalized' | null;
   settings: {
-    eps: number; pgdSteps: number; pgdAlpha: number; pgdRandomStart: boolean; corruptions: string[]; severities: number[];
-    batchSize: number; seed: number; epsUnit: 'pixel [0,1]'; normalization: InputNormalization | null;
+    eps: number;
+    pgdSteps: number;
+    pgdAlpha: number;
+    pgdRandomStart: boolean;
+    corruptions: string[];
+    severities: number[];
+    batchSize: number;
+    seed: number;
+    epsUnit: 'pixel [0,1]';
+    normalization: InputNormalization | null;
   };
   seconds: number;
 }
@@ -61,8 +69,10 @@ export async function evaluateRobustness(o: RobustnessOptions): Promise<Robustne
   if (n === 0) throw new Error('evaluateRobustness: no images');
   if (o.images.length !== n * per) throw new Error(`evaluateRobustness: ${o.images.length} pixel values for ${n} images of ${s}×${s}×3`);
   if (!(o.eps >= 0 && o.eps <= 1)) throw new Error(`evaluateRobustness: eps must be in [0, 1] (pixel units), got ${o.eps}`);
-  if (!(Number.isInteger(o.pgdSteps) && o.pgdSteps >= 0)) throw new Error(`evaluateRobustness: pgdSteps must be an integer >= 0, got ${o.pgdSteps}`);
-  for (const sev of o.severities) if (!(Number.isInteger(sev) && sev >= 1 && sev <= 5)) throw new Error(`evaluateRobustness: severities are integers 1..5, got ${sev}`);
+  if (!(Number.isInteger(o.pgdSteps) && o.pgdSteps >= 0))
+    throw new Error(`evaluateRobustness: pgdSteps must be an integer >= 0, got ${o.pgdSteps}`);
+  for (const sev of o.severities)
+    if (!(Number.isInteger(sev) && sev >= 1 && sev <= 5)) throw new Error(`evaluateRobustness: severities are integers 1..5, got ${sev}`);
   for (const c of o.corruptions) if (!CORRUPTIONS.includes(c)) throw new Error(`evaluateRobustness: unknown corruption ${c}`);
   const batchSize = o.batchSize ?? 64;
   const seed = o.seed ?? 0;
@@ -98,7 +108,14 @@ export async function evaluateRobustness(o: RobustnessOptions): Promise<Robustne
         correct.fgsm += await countCorrect(adv, labels);
         adv.dispose();
         if (o.pgdSteps > 0) {
-          const adv2 = pgd(o.forward, x, y, { eps: o.eps, alpha: pgdAlpha, steps: o.pgdSteps, randomStart: o.pgdRandomStart, seed: seed + i0, normalization: norm });
+          const adv2 = pgd(o.forward, x, y, {
+            eps: o.eps,
+            alpha: pgdAlpha,
+            steps: o.pgdSteps,
+            randomStart: o.pgdRandomStart,
+            seed: seed + i0,
+            normalization: norm,
+          });
           correct.pgd += await countCorrect(adv2, labels);
           adv2.dispose();
         }
@@ -141,8 +158,16 @@ export async function evaluateRobustness(o: RobustnessOptions): Promise<Robustne
     mCE: mce?.mCE ?? null,
     mceNormalization: mce?.normalization ?? null,
     settings: {
-      eps: o.eps, pgdSteps: o.pgdSteps, pgdAlpha, pgdRandomStart: o.pgdRandomStart ?? false, corruptions: [...o.corruptions],
-      severities: [...o.severities], batchSize, seed, epsUnit: 'pixel [0,1]', normalization: norm,
+      eps: o.eps,
+      pgdSteps: o.pgdSteps,
+      pgdAlpha,
+      pgdRandomStart: o.pgdRandomStart ?? false,
+      corruptions: [...o.corruptions],
+      severities: [...o.severities],
+      batchSize,
+      seed,
+      epsUnit: 'pixel [0,1]',
+      normalization: norm,
     },
     seconds: (performance.now() - t0) / 1000,
   };
@@ -153,17 +178,27 @@ export function formatRobustnessTable(r: RobustnessReport): string {
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`.padStart(8);
   const lines = [`images       ${r.images}`, `clean top-1  ${pct(r.clean.top1)}`];
   if (r.fgsm) lines.push(`FGSM top-1   ${pct(r.fgsm.top1)}   (ε = ${fmtEps(r.settings.eps)})`);
-  if (r.pgd) lines.push(`PGD top-1    ${pct(r.pgd.top1)}   (ε = ${fmtEps(r.settings.eps)}, ${r.settings.pgdSteps} steps of α = ${fmtEps(r.settings.pgdAlpha)}${r.settings.pgdRandomStart ? ', random start' : ''})`);
+  if (r.pgd)
+    lines.push(
+      `PGD top-1    ${pct(r.pgd.top1)}   (ε = ${fmtEps(r.settings.eps)}, ${r.settings.pgdSteps} steps of α = ${fmtEps(r.settings.pgdAlpha)}${r.settings.pgdRandomStart ? ', random start' : ''})`,
+    );
   const names = Object.keys(r.corruptions);
   if (names.length) {
     const sev = r.settings.severities;
     const w = Math.max(14, ...names.map((c) => c.length + 2));
-    lines.push('', `${'corruption'.padEnd(w)}${sev.map((s) => `sev ${s}`.padStart(8)).join(' ')}  ${r.mceNormalization === 'baseline' ? 'CE (rel.)' : 'mean err'}`);
+    lines.push(
+      '',
+      `${'corruption'.padEnd(w)}${sev.map((s) => `sev ${s}`.padStart(8)).join(' ')}  ${r.mceNormalization === 'baseline' ? 'CE (rel.)' : 'mean err'}`,
+    );
     for (const c of names) {
       const ce = r.corruptionErrors[c];
-      lines.push(`${c.padEnd(w)}${sev.map((s) => pct(r.corruptions[c][String(s)])).join(' ')}  ${r.mceNormalization === 'baseline' ? ce.toFixed(3).padStart(8) : pct(ce)}`);
+      lines.push(
+        `${c.padEnd(w)}${sev.map((s) => pct(r.corruptions[c][String(s)])).join(' ')}  ${r.mceNormalization === 'baseline' ? ce.toFixed(3).padStart(8) : pct(ce)}`,
+      );
     }
-    lines.push(`mCE          ${r.mceNormalization === 'baseline' ? `${(100 * r.mCE!).toFixed(1)} (relative to the baseline = 100)` : `${pct(r.mCE!)} (unnormalized: mean top-1 error; no baseline given)`}`);
+    lines.push(
+      `mCE          ${r.mceNormalization === 'baseline' ? `${(100 * r.mCE!).toFixed(1)} (relative to the baseline = 100)` : `${pct(r.mCE!)} (unnormalized: mean top-1 error; no baseline given)`}`,
+    );
   }
   return lines.join('\n');
 }

@@ -10,7 +10,9 @@ export async function loadImageClassifierFile(path: string): Promise<ImageClassi
   const file = parseSafetensors(new Uint8Array(await readFile(path)), path);
   const numClasses = Number(file.metadata.num_classes);
   if (!file.tensors.has('head.weight') || !Number.isInteger(numClasses)) {
-    throw new Error(`${path}: not a fine-tuned classifier (no head.weight / num_classes; a pre-training checkpoint needs \`cim finetune\` first)`);
+    throw new Error(
+      `${path}: not a fine-tuned classifier (no head.weight / num_classes; a pre-training checkpoint needs \`cim finetune\` first)`,
+    );
   }
   const encoder = cimModelConfigFromMetadata(file.metadata);
   // a ViT classifier's metadata carries its resolution as the encoder's img_size; a ResNet's as img_size beside the backbone

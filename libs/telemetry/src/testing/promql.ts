@@ -2,17 +2,72 @@
 // alert rules against the metric catalogue. Not a parser: `promtool check rules` judges syntax.
 
 const FUNCTIONS = new Set([
-  'abs', 'absent', 'absent_over_time', 'avg_over_time', 'ceil', 'changes', 'clamp', 'clamp_max',
-  'clamp_min', 'count_over_time', 'day_of_month', 'day_of_week', 'day_of_year', 'days_in_month',
-  'delta', 'deriv', 'exp', 'floor', 'histogram_quantile', 'holt_winters', 'hour', 'idelta',
-  'increase', 'irate', 'label_join', 'label_replace', 'last_over_time', 'ln', 'log10', 'log2',
-  'max_over_time', 'min_over_time', 'minute', 'month', 'predict_linear', 'present_over_time',
-  'quantile_over_time', 'rate', 'resets', 'round', 'scalar', 'sgn', 'sort', 'sort_desc', 'sqrt',
-  'stddev_over_time', 'stdvar_over_time', 'sum_over_time', 'time', 'timestamp', 'vector', 'year',
+  'abs',
+  'absent',
+  'absent_over_time',
+  'avg_over_time',
+  'ceil',
+  'changes',
+  'clamp',
+  'clamp_max',
+  'clamp_min',
+  'count_over_time',
+  'day_of_month',
+  'day_of_week',
+  'day_of_year',
+  'days_in_month',
+  'delta',
+  'deriv',
+  'exp',
+  'floor',
+  'histogram_quantile',
+  'holt_winters',
+  'hour',
+  'idelta',
+  'increase',
+  'irate',
+  'label_join',
+  'label_replace',
+  'last_over_time',
+  'ln',
+  'log10',
+  'log2',
+  'max_over_time',
+  'min_over_time',
+  'minute',
+  'month',
+  'predict_linear',
+  'present_over_time',
+  'quantile_over_time',
+  'rate',
+  'resets',
+  'round',
+  'scalar',
+  'sgn',
+  'sort',
+  'sort_desc',
+  'sqrt',
+  'stddev_over_time',
+  'stdvar_over_time',
+  'sum_over_time',
+  'time',
+  'timestamp',
+  'vector',
+  'year',
 ]);
 const AGGREGATORS = new Set([
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk',
-  'topk', 'quantile',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
 ]);
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
 /** keywords followed by a parenthesised list of label names */
@@ -27,7 +82,8 @@ type Tok = { kind: 'ident' | 'string' | 'number' | 'punct'; text: string };
 
 function tokenize(expr: string): Tok[] {
   const out: Tok[] = [];
-  const re = /\s+|#[^\n]*|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|([A-Za-z_:][A-Za-z0-9_:]*)|([0-9][0-9A-Za-z_.]*)|(=~|!~|!=|==|>=|<=|[-+*/%^=<>(){}[\],:@])/y;
+  const re =
+    /\s+|#[^\n]*|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|([A-Za-z_:][A-Za-z0-9_:]*)|([0-9][0-9A-Za-z_.]*)|(=~|!~|!=|==|>=|<=|[-+*/%^=<>(){}[\],:@])/y;
   let m: RegExpExecArray | null;
   while (re.lastIndex < expr.length && (m = re.exec(expr))) {
     if (m[1]) out.push({ kind: 'string', text: m[1] });
@@ -35,7 +91,8 @@ function tokenize(expr: string): Tok[] {
     else if (m[3]) out.push({ kind: 'number', text: m[3] });
     else if (m[4]) out.push({ kind: 'punct', text: m[4] });
   }
-  if (re.lastIndex < expr.length) throw new Error(`cannot tokenize PromQL at ${re.lastIndex}: ${expr.slice(re.lastIndex, re.lastIndex + 20)}`);
+  if (re.lastIndex < expr.length)
+    throw new Error(`cannot tokenize PromQL at ${re.lastIndex}: ${expr.slice(re.lastIndex, re.lastIndex + 20)}`);
   return out;
 }
 

@@ -9,8 +9,14 @@ export async function sampleExpositions(): Promise<Record<Service, string>> {
 
   const controller = createRegistry({ service: 'controller' });
   const cm = controllerMetrics(controller, {
-    collectRuns: async () => [{ status: 'RUNNING', team: 'vision', count: 2 }, { status: 'QUEUED', team: 'nlp', count: 1 }],
-    collectQueues: () => [{ queue: 'cim-runs', state: 'waiting', count: 3 }, { queue: 'cim-ranks', state: 'active', count: 8 }],
+    collectRuns: async () => [
+      { status: 'RUNNING', team: 'vision', count: 2 },
+      { status: 'QUEUED', team: 'nlp', count: 1 },
+    ],
+    collectQueues: () => [
+      { queue: 'cim-runs', state: 'waiting', count: 3 },
+      { queue: 'cim-ranks', state: 'active', count: 8 },
+    ],
   });
   cm.queueWait.observe({ kind: 'PRETRAIN' }, 12.5);
   cm.restart({ run_id: 'run-1', team: 'vision', cause: 'infra' });

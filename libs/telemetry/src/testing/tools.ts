@@ -22,7 +22,11 @@ export const NO_PROMTOOL = 'promtool not found: apt-get install -y prometheus (o
 export const helm = process.env.HELM_BIN ?? onPath('helm');
 export const NO_HELM = 'helm not found (set HELM_BIN): rendering checks skipped, static checks still run';
 
-export interface RunResult { status: number | null; stdout: string; stderr: string }
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function run(bin: string, args: string[], input?: string, cwd = repoRoot): RunResult {
   const r = spawnSync(bin, args, { input, cwd, encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -24,9 +24,15 @@ export const corruptCheckpoint: Scenario = {
     await finishedLikeReference(h, id, c);
     const ev = await h.events(id);
     const skipped = ev.find((e) => e.type === 'checkpoint.skipped');
-    c.that(skipped?.data?.checkpoint === victim.storeId && /sha256/.test(skipped.message), `event: ${skipped?.message ?? 'no checkpoint.skipped'}`);
+    c.that(
+      skipped?.data?.checkpoint === victim.storeId && /sha256/.test(skipped.message),
+      `event: ${skipped?.message ?? 'no checkpoint.skipped'}`,
+    );
     const resumed = ev.find((e) => e.type === 'run.resumed');
-    c.that(!!previous && resumed?.data?.checkpoint === previous.storeId, `event: ${resumed?.message ?? 'no run.resumed'} (previous COMPLETE: ${previous?.storeId})`);
+    c.that(
+      !!previous && resumed?.data?.checkpoint === previous.storeId,
+      `event: ${resumed?.message ?? 'no run.resumed'} (previous COMPLETE: ${previous?.storeId})`,
+    );
     return c.result();
   },
 };

@@ -4,7 +4,8 @@ import { finishedLikeReference, oneRowPerRank } from '../outcome.ts';
 
 export const killRank: Scenario = {
   name: 'kill -9 a rank process',
-  expected: 'rank.failed (killed by SIGKILL); gang restarted, infraRestarts 1; resumed from a checkpoint; SUCCEEDED with the uninterrupted weights',
+  expected:
+    'rank.failed (killed by SIGKILL); gang restarted, infraRestarts 1; resumed from a checkpoint; SUCCEEDED with the uninterrupted weights',
   async run(h) {
     const c = new Checks();
     const id = await h.submit();
@@ -12,7 +13,9 @@ export const killRank: Scenario = {
     const { pid } = await h.rankPidOf(id, 1);
     process.kill(pid, 'SIGKILL');
     const t0 = Date.now();
-    const restart = await h.until('the restart', 60_000, async () => (await h.events(id)).find((e) => e.type === 'run.restart')).catch(() => undefined);
+    const restart = await h
+      .until('the restart', 60_000, async () => (await h.events(id)).find((e) => e.type === 'run.restart'))
+      .catch(() => undefined);
     const seconds = (Date.now() - t0) / 1000;
     c.that(!!restart && seconds < 10, `restart decided ${seconds.toFixed(1)} s after the kill`);
     await finishedLikeReference(h, id, c);

@@ -16,15 +16,22 @@ export const killWorker: Scenario = {
     const { worker, pid } = await h.rankPidOf(id, 1);
     const t0 = Date.now();
     await h.stack.stop(worker, 'SIGKILL');
-    await h.until(`orphaned rank ${pid} exits`, 15_000, async () => {
-      try {
-        process.kill(pid, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    }).then(() => c.that(true, 'orphaned rank process exited'), () => c.that(false, `orphaned rank process ${pid} still alive`));
-    const lost = await h.until('rank.lost', 60_000, async () => (await h.events(id)).find((e) => e.type === 'rank.lost')).catch(() => undefined);
+    await h
+      .until(`orphaned rank ${pid} exits`, 15_000, async () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      })
+      .then(
+        () => c.that(true, 'orphaned rank process exited'),
+        () => c.that(false, `orphaned rank process ${pid} still alive`),
+      );
+    const lost = await h
+      .until('rank.lost', 60_000, async () => (await h.events(id)).find((e) => e.type === 'rank.lost'))
+      .catch(() => undefined);
     const seconds = (Date.now() - t0) / 1000;
     // CIM_HEARTBEAT_TIMEOUT_MS is 6 s in the chaos stack, the controller looks every 0.5 s
     c.that(!!lost && seconds < 12, `noticed in ${seconds.toFixed(1)} s: ${lost?.message ?? 'no rank.lost'}`);

@@ -10,7 +10,8 @@ import { finishedLikeReference, oneRowPerRank } from '../outcome.ts';
 export function outage(what: 'Redis' | 'PostgreSQL', server: () => PrivateServer, downMs = 6000): Scenario {
   return {
     name: `${what} down ${downMs / 1000} s mid-run`,
-    expected: 'SUCCEEDED with the uninterrupted weights (or FAILED naming the cause after the budget); no job lost; one row per rank per attempt',
+    expected:
+      'SUCCEEDED with the uninterrupted weights (or FAILED naming the cause after the budget); no job lost; one row per rank per attempt',
     async run(h) {
       const c = new Checks();
       const id = await h.submit();

@@ -13,7 +13,10 @@ export const restartApi: Scenario = {
     await finishedLikeReference(h, id, c);
     const viaApi = await h.api<{ status: string }>(`/v1/runs/${id}`);
     const events = await h.api<{ events: { type: string }[] }>(`/v1/runs/${id}/events`);
-    c.that(viaApi.status === 'SUCCEEDED' && events.events.at(-1)?.type === 'run.succeeded', `API says ${viaApi.status}, last event ${events.events.at(-1)?.type}`);
+    c.that(
+      viaApi.status === 'SUCCEEDED' && events.events.at(-1)?.type === 'run.succeeded',
+      `API says ${viaApi.status}, last event ${events.events.at(-1)?.type}`,
+    );
     return c.result();
   },
 };

@@ -20,7 +20,10 @@ function restartController(signal: 'SIGTERM' | 'SIGKILL'): Scenario {
       c.that(run.infraRestarts === 0, `infraRestarts ${run.infraRestarts}`);
       c.that((await oneRowPerRank(h, id, c)) === 1, 'exactly one attempt');
       const types = (await h.events(id)).map((e) => e.type);
-      c.that(types.filter((t) => t === 'run.attempt').length === 1 && types.filter((t) => t === 'run.succeeded').length === 1, `events ${types.filter((t) => t.startsWith('run.')).join(',')}`);
+      c.that(
+        types.filter((t) => t === 'run.attempt').length === 1 && types.filter((t) => t === 'run.succeeded').length === 1,
+        `events ${types.filter((t) => t.startsWith('run.')).join(',')}`,
+      );
       return c.result();
     },
   };

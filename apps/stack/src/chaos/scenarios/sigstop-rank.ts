@@ -7,7 +7,7 @@ import { finishedLikeReference } from '../outcome.ts';
 
 export const sigstopRank: Scenario = {
   name: 'SIGSTOP a rank process (hang)',
-  expected: 'rank 0\'s collective times out and names rank 1 (rank.lost); gang restarted; SUCCEEDED with the uninterrupted weights',
+  expected: "rank 0's collective times out and names rank 1 (rank.lost); gang restarted; SUCCEEDED with the uninterrupted weights",
   async run(h) {
     const c = new Checks();
     const id = await h.submit();
@@ -15,11 +15,16 @@ export const sigstopRank: Scenario = {
     const { pid } = await h.rankPidOf(id, 1);
     const t0 = Date.now();
     process.kill(pid, 'SIGSTOP');
-    const lost = await h.until('rank.lost', 60_000, async () => (await h.events(id)).find((e) => e.type === 'rank.lost')).catch(() => undefined);
+    const lost = await h
+      .until('rank.lost', 60_000, async () => (await h.events(id)).find((e) => e.type === 'rank.lost'))
+      .catch(() => undefined);
     const missing = (lost?.data?.missingRanks as number[] | undefined) ?? [];
     const seconds = (Date.now() - t0) / 1000;
     // CIM_COLLECTIVE_TIMEOUT_MS is 5 s in the chaos stack
-    c.that(missing.length === 1 && missing[0] === 1 && seconds < 12, `noticed in ${seconds.toFixed(1)} s: ${lost?.message ?? 'no rank.lost'}`);
+    c.that(
+      missing.length === 1 && missing[0] === 1 && seconds < 12,
+      `noticed in ${seconds.toFixed(1)} s: ${lost?.message ?? 'no rank.lost'}`,
+    );
     // the gang stop SIGKILLs the stopped process; if it did not, let it go
     try {
       process.kill(pid, 'SIGCONT');

@@ -8,7 +8,8 @@ import { finishedLikeReference } from '../outcome.ts';
 
 export const sigtermWorker: Scenario = {
   name: 'SIGTERM a worker (eviction), exact resume',
-  expected: 'gang checkpoints and stops; requeued with infraRestarts 0; resumes at the stop step; SUCCEEDED with the uninterrupted weights (rel. err ≤ 1e-6)',
+  expected:
+    'gang checkpoints and stops; requeued with infraRestarts 0; resumes at the stop step; SUCCEEDED with the uninterrupted weights (rel. err ≤ 1e-6)',
   async run(h) {
     const c = new Checks();
     const id = await h.submit();
@@ -17,7 +18,10 @@ export const sigtermWorker: Scenario = {
     await h.stack.stop(worker, 'SIGTERM');
     const stopRows = (await h.attempts(id)).filter((r) => r.attempt === 0);
     const ended = stopRows.map((r) => `${r.status} ${r.failureCategory ?? ''}`).join(', ');
-    c.that(stopRows.every((r) => r.failureCategory === 'stopped'), `attempt 0 ranks ended "${ended}"`);
+    c.that(
+      stopRows.every((r) => r.failureCategory === 'stopped'),
+      `attempt 0 ranks ended "${ended}"`,
+    );
     await h.stack.start(worker);
     await finishedLikeReference(h, id, c);
     const run = await h.run(id);
@@ -27,10 +31,15 @@ export const sigtermWorker: Scenario = {
     c.that(restart?.data?.cause === 'stopped', `restart cause ${String(restart?.data?.cause)}`);
     // the checkpoint the stopped gang wrote (the last one before the restart) is the one resumed
     const restartAt = ev.findIndex((e) => e.type === 'run.restart');
-    const stopCkpt = ev.slice(0, restartAt).filter((e) => e.type === 'checkpoint.complete').at(-1);
+    const stopCkpt = ev
+      .slice(0, restartAt)
+      .filter((e) => e.type === 'checkpoint.complete')
+      .at(-1);
     const resumed = ev.find((e) => e.type === 'run.resumed');
-    c.that(!!resumed && !!stopCkpt && resumed.data?.step === stopCkpt.data?.step && Number(resumed.data?.step) >= 5,
-      `event: ${resumed?.message ?? 'no run.resumed'} (the stop checkpoint: step ${String(stopCkpt?.data?.step)})`);
+    c.that(
+      !!resumed && !!stopCkpt && resumed.data?.step === stopCkpt.data?.step && Number(resumed.data?.step) >= 5,
+      `event: ${resumed?.message ?? 'no run.resumed'} (the stop checkpoint: step ${String(stopCkpt?.data?.step)})`,
+    );
     return c.result();
   },
 };
