@@ -17,6 +17,13 @@ export function num(flag: string, v: string | undefined, opts: { int?: boolean; 
   return n;
 }
 
+/** A flag that must be one of `allowed`: narrowed to that union, or a UsageError naming the choices. */
+export function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag}: ${flag} "${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
 export function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

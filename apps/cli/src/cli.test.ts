@@ -70,6 +70,8 @@ test('bad input: clear messages and exit code 2', () => {
     [['pretrain', '--model', 'vitGiant'], /model "vitGiant" is not one of/],
     [['pretrain', '--model', 'resnet9000'], /model "resnet9000" is not one of cimVitTinyPatch16, .*cimResnet50, cimResnetMicro/],
     [['pretrain', '--resume'], /--resume needs --out/],
+    [['finetune', '--from', 'scratch', '--encoder', 'middle'], /--encoder: encoder "middle" is not one of online, target/],
+    [['probe', '--from', 'scratch', '--model', 'vitGiant'], /--model: model "vitGiant" is not one of cimVitTinyPatch16, .*cimResnetMicro/],
     [['pretrain', '--ranks', '2', '--nodes', '3'], /--nodes 3: more nodes than --ranks 2/],
     [['pretrain', '--ranks', '2', '--wire', 'int8'], /--wire int8: not auto, float32, float16, bfloat16/],
     [['pretrain', '--ranks', '2', '--redis', 'redis://a:6379,http://b'], /--redis: "http:\/\/b" is not a redis:\/\/ or rediss:\/\/ URL/],

@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { cimModelNames, isCimModelName, type AnyCimModelConfig, type CimModelName } from '@cim-forge/cim';
+import { cimModelNames, type AnyCimModelConfig } from '@cim-forge/cim';
 import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
-import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
 import { folderOf, folderSpec } from '../dataset-arg.ts';
 import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
 
@@ -167,18 +167,14 @@ export async function run(argv: string[]): Promise<number> {
     if (values.from === undefined)
       throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
     await dir.refuseExistingCheckpoints();
-    if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target')
-      throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-    if (values.model !== undefined && !isCimModelName(values.model))
-      throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
     const fileCfg = await readConfigFile<FinetuneConfig>(values.config);
     // fashion-mnist has its own test split: --val-fraction carves a validation split from train (scored every epoch; test at the end)
     const fmVal = values['val-fraction'] !== undefined && (values.dataset === undefined || values.dataset === 'fashion-mnist');
     const noAug = values['no-aug'] ? { dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null } : {};
     const flags = defined({
       initFrom: await resolveFrom(values.from),
-      encoder: values.encoder as FinetuneConfig['encoder'] | undefined,
-      model: values.model as CimModelName | undefined,
+      encoder: oneOf('encoder', values.encoder, ['online', 'target'] as const),
+      model: oneOf('model', values.model, cimModelNames),
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
       ...(await labelledDataset(
         values.dataset,

@@ -6,7 +6,7 @@ import { cimModelNames } from '@cim-forge/cim';
 import { JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/engine';
 import type { SourceSpec } from '@cim-forge/data';
 import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
-import { cliSettings, defined, initCliBackend, num, UsageError } from '../args.ts';
+import { cliSettings, defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
 import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
 
@@ -129,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       dataset = (presetData.kind === 'synthetic' ? { ...presetData, size: limit } : { ...presetData, limit }) as SourceSpec;
     const flags = defined({
       dataset,
-      model: values.model as PretrainConfig['model'] | undefined,
+      model: oneOf('model', values.model, cimModelNames),
       batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),
       accumIter: num('accum-iter', values['accum-iter'], { int: true, min: 1 }),
       epochs: num('epochs', values.epochs, { min: 0 }),

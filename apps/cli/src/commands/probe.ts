@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { cimModelNames, isCimModelName, type CimModelName } from '@cim-forge/cim';
+import { cimModelNames } from '@cim-forge/cim';
 import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
-import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
 import { labelledDataset, resolveFrom, valFractionFlag } from './finetune.ts';
 
 const help = `Usage: npm run cim -- probe --from RUN_DIR|FILE.safetensors|scratch --dataset fashion-mnist|DIR [options]
@@ -59,10 +59,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.from === undefined)
     throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
-  if (values.encoder !== undefined && values.encoder !== 'online' && values.encoder !== 'target')
-    throw new UsageError(`--encoder must be online or target, got "${values.encoder}"`);
-  if (values.model !== undefined && !isCimModelName(values.model))
-    throw new UsageError(`--model ${values.model}: choose one of ${cimModelNames.join(', ')}`);
   const fraction = num('labels-fraction', values['labels-fraction'], { min: 0 });
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1))
     throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
@@ -70,8 +66,8 @@ export async function run(argv: string[]): Promise<number> {
     ...defaultProbeConfig,
     ...defined({
       initFrom: await resolveFrom(values.from),
-      encoder: values.encoder as ProbeConfig['encoder'] | undefined,
-      model: values.model as CimModelName | undefined,
+      encoder: oneOf('encoder', values.encoder, ['online', 'target'] as const),
+      model: oneOf('model', values.model, cimModelNames),
       imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
       ...(await labelledDataset(
         values.dataset ?? 'fashion-mnist',
