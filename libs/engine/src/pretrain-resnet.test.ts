@@ -142,7 +142,7 @@ test('exact resume of a ResNet run: 6 steps straight = 3, stop, resume 3 (weight
   assert.ok(maxRelErr(moments(optA), moments(optB)) <= 1e-6);
 });
 
-test('checkpoints say which model they hold: a ResNet file is refused by a ViT run and by fine-tuning, by name', async () => {
+test('checkpoints say which model they hold: a ResNet file is refused by a ViT run by name; fine-tuning reads its ResNet encoder', async () => {
   const resnet = createCimModel('cimResnetMicro', { backbone: { widths: [8, 16, 16, 32], stemWidth: 8 } }, 1);
   const vit = createCimModel('cimVitMicroPatch4', { depth: 1 }, 1);
   const bytes = await modelToSafetensors(resnet);
@@ -154,7 +154,13 @@ test('checkpoints say which model they hold: a ResNet file is refused by a ViT r
   assert.throws(() => loadModelSafetensors(resnet, vitBytes, 'v'), /holds a cim-vit model; this run's model is a cim-resnet/);
   const path = join(await mkdtemp(join(tmpdir(), 'cim-resnet-ft-')), 'model.safetensors');
   await writeFile(path, bytes);
-  await assert.rejects(() => readEncoderFile(path), /holds a cim-resnet model; fine-tuning and probing take a CIM ViT encoder/);
+  // fine-tuning and probing take either backbone: the file's metadata gives the ResNet's shape and its weights
+  const enc = await readEncoderFile(path);
+  assert.ok(enc.encoder && 'backbone' in enc.encoder, 'a ResNet encoder config');
+  assert.deepEqual(enc.encoder.backbone.widths, [8, 16, 16, 32]);
+  assert.equal(enc.encoder.backbone.stemWidth, 8);
+  const online = [...(await resnet.stateDict())].find(([k]) => k.startsWith('encoder.'))!;
+  assert.deepEqual(enc.get(online[0])!.data, online[1].data, online[0]);
   // and a ResNet file round-trips bit-exactly into a fresh ResNet of the same shape
   const other = createCimModel('cimResnetMicro', { backbone: { widths: [8, 16, 16, 32], stemWidth: 8 } }, 2);
   loadModelSafetensors(other, bytes, 'r');
