@@ -48,7 +48,17 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** a service's output line */
   onLine?(service: string, line: string): void;
+  /**
+   * How a service starts (default: `node --import tsx <its TypeScript entry>` in this checkout).
+   * `npm run images:check` runs each in a container instead; the process it returns must forward
+   * signals to the service (`docker run` does) and exit when the service does.
+   */
+  launch?(service: Service, name: string, env: Record<string, string>): { command: string; args: string[] };
+  /** applies the migrations (default: in this process, from prisma/migrations) */
+  migrate?(databaseUrl: string): Promise<void>;
 }
+
+export type Service = keyof typeof entry;
 
 export interface Stack {
   apiUrl: string;
@@ -67,7 +77,7 @@ export interface Stack {
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   if (o.createDatabase) await ensureDatabase(o.databaseUrl);
-  await migrate(o.databaseUrl);
+  await (o.migrate ?? migrate)(o.databaseUrl);
   await mkdir(o.s3Directory, { recursive: true });
   const bucket = o.bucket ?? 'cim-dev';
   const s3 = new S3rver({
@@ -96,10 +106,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...o.env,
   };
   const processes = new Map<string, ChildProcess>();
-  const start = (name: string, file: string, extra: Record<string, string>) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const start = (name: string, service: Service, extra: Record<string, string>) => {
+    const serviceEnv = { ...env, ...extra };
+    const { command, args } = o.launch?.(service, name, serviceEnv) ?? {
+      command: process.execPath,
+      args: ['--import', 'tsx', entry[service]],
+    };
+    const child = spawn(command, args, {
       cwd: root,
-      env: { ...process.env, ...env, ...extra },
+      env: { ...process.env, ...serviceEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -111,13 +126,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
     }
     processes.set(name, child);
-    specs.set(name, { file, extra });
+    specs.set(name, { service, extra });
   };
-  const specs = new Map<string, { file: string; extra: Record<string, string> }>();
-  start('api', entry.api, { PORT: String(o.apiPort), HOST: '127.0.0.1' });
-  start('controller', entry.controller, { METRICS_PORT: String(metricsBase) });
+  const specs = new Map<string, { service: Service; extra: Record<string, string> }>();
+  start('api', 'api', { PORT: String(o.apiPort), HOST: '127.0.0.1' });
+  start('controller', 'controller', { METRICS_PORT: String(metricsBase) });
   for (let i = 0; i < (o.workers ?? 1); i++)
-    start(`worker-${i}`, entry.worker, { WORKER_ID: `worker-${i}`, METRICS_PORT: String(metricsBase + 1 + i) });
+    start(`worker-${i}`, 'worker', { WORKER_ID: `worker-${i}`, METRICS_PORT: String(metricsBase + 1 + i) });
   const apiUrl = `http://127.0.0.1:${o.apiPort}`;
   const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
   const known = (name: string) => {
@@ -143,7 +158,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       if (!exited(known(name))) throw new Error(`${name} is running`);
       if (closing) throw new Error('the stack is closing');
       const spec = specs.get(name)!;
-      start(name, spec.file, spec.extra);
+      start(name, spec.service, spec.extra);
       if (name === 'api') await waitForReady(`${apiUrl}/readyz`, 60_000, processes.get('api')!);
     },
     async restart(name, signal = 'SIGTERM') {

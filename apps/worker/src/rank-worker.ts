@@ -141,7 +141,10 @@ export class RankWorker {
     const runLog = this.o.logger?.child({ run_id: d.runId, rank: d.rank, attempt: d.attempt });
 
     const args: RankRunnerArgs = { ...d, workerId: env.workerId };
-    const child = spawn(process.execPath, ['--import', 'tsx', this.o.runnerPath ?? defaultRunner, JSON.stringify(args)], {
+    const runnerPath = this.o.runnerPath ?? defaultRunner;
+    // TypeScript in a checkout runs through tsx; the images' compiled runner (dist/…/rank-runner.js) runs as it is
+    const loader = runnerPath.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = spawn(process.execPath, [...loader, runnerPath, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: rankProcessEnv(process.env, env, this.o.childEnv),
     });

@@ -82,7 +82,7 @@ authorization:
   credentials: { name: {{ include "cim-forge.secretName" . }}, key: CIM_METRICS_TOKEN }
 {{- end -}}
 
-{{/* tsx writes its transform cache to /tmp; the root filesystem is read-only. */}}
+{{/* /tmp is the services' scratch (the data cache, a rank's sources); the root filesystem is read-only. */}}
 {{- define "cim-forge.tmpVolume" -}}
 - name: tmp
   emptyDir: {}

@@ -74,6 +74,57 @@ describe('PromQL name extraction (the checker the next tests rely on)', () => {
   });
 });
 
+/**
+ * What Grafana needs to import a dashboard JSON as provisioned (the dashboard model of schemaVersion
+ * 39, Grafana 10/11): the top-level fields, and per panel a built-in type, an integer id, a gridPos
+ * inside the 24-column grid, and targets with a refId and an expr. [] when it is importable.
+ */
+function grafanaModelErrors(d: unknown): string[] {
+  const errs: string[] = [];
+  const o = d as Record<string, unknown>;
+  const isInt = (v: unknown) => Number.isInteger(v);
+  if (typeof o.title !== 'string' || o.title === '') errs.push('title: a non-empty string');
+  if (typeof o.uid !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(o.uid)) errs.push('uid: 1-40 of [A-Za-z0-9_-]');
+  if (!isInt(o.schemaVersion) || (o.schemaVersion as number) < 36) errs.push('schemaVersion: an integer >= 36');
+  if (o.id !== null && o.id !== undefined) errs.push('id: null (Grafana assigns it on import)');
+  if (!Array.isArray(o.panels)) errs.push('panels: an array');
+  const templ = o.templating as { list?: unknown } | undefined;
+  if (!Array.isArray(templ?.list)) errs.push('templating.list: an array');
+  const time = o.time as { from?: unknown; to?: unknown } | undefined;
+  if (typeof time?.from !== 'string' || typeof time?.to !== 'string') errs.push('time: {from, to} strings');
+  const types = new Set([
+    'timeseries',
+    'stat',
+    'gauge',
+    'bargauge',
+    'table',
+    'text',
+    'heatmap',
+    'piechart',
+    'barchart',
+    'state-timeline',
+    'row',
+  ]);
+  for (const [i, p] of ((Array.isArray(o.panels) ? o.panels : []) as Record<string, unknown>[]).entries()) {
+    const at = `panels[${i}]`;
+    if (!types.has(p.type as string)) errs.push(`${at}.type: a built-in panel type, not ${String(p.type)}`);
+    if (!isInt(p.id) || (p.id as number) < 1) errs.push(`${at}.id: a positive integer`);
+    const g = p.gridPos as Record<string, unknown> | undefined;
+    if (!g || !['x', 'y', 'w', 'h'].every((k) => isInt(g[k]) && (g[k] as number) >= 0)) errs.push(`${at}.gridPos: integers x, y, w, h`);
+    else if ((g.w as number) < 1 || (g.w as number) > 24 || (g.h as number) < 1) errs.push(`${at}.gridPos: 1 <= w <= 24, h >= 1`);
+    if (p.type === 'row') continue;
+    const targets = p.targets as Record<string, unknown>[] | undefined;
+    if (!Array.isArray(targets) || targets.length === 0) errs.push(`${at}.targets: a non-empty array`);
+    const refIds = new Set<unknown>();
+    for (const [j, t] of (targets ?? []).entries()) {
+      if (typeof t.refId !== 'string' || refIds.has(t.refId)) errs.push(`${at}.targets[${j}].refId: a unique string`);
+      refIds.add(t.refId);
+      if (typeof t.expr !== 'string' || t.expr === '') errs.push(`${at}.targets[${j}].expr: a PromQL string`);
+    }
+  }
+  return errs;
+}
+
 describe('Grafana dashboards', () => {
   const required: Record<(typeof DASHBOARDS)[number], string[]> = {
     overview: ['Queue depth', 'Runs by status', 'Cluster throughput (images/s)', 'API errors (5xx/s)', 'Rank failures', 'Busy workers'],
@@ -90,6 +141,26 @@ describe('Grafana dashboards', () => {
     ],
     queue: ['Queue depth by state', 'Queue wait p50 / p95', 'Runs submitted by kind', 'Runs by status and team'],
   };
+
+  for (const name of DASHBOARDS) {
+    it(`${name}: the fields Grafana needs to import it`, () => assert.deepEqual(grafanaModelErrors(loadDashboard(name)), []));
+  }
+
+  it('the Grafana model check fails on a broken dashboard', () => {
+    const d = loadDashboard('run') as unknown as Record<string, unknown> & { panels: Record<string, unknown>[] };
+    delete d.title;
+    d.schemaVersion = '39';
+    d.panels[0].type = 'graph-old';
+    (d.panels[1].gridPos as { w: number }).w = 30;
+    (d.panels[2].targets as { refId?: string }[])[0].refId = undefined;
+    assert.deepEqual(grafanaModelErrors(d), [
+      'title: a non-empty string',
+      'schemaVersion: an integer >= 36',
+      'panels[0].type: a built-in panel type, not graph-old',
+      'panels[1].gridPos: 1 <= w <= 24, h >= 1',
+      'panels[2].targets[0].refId: a unique string',
+    ]);
+  });
 
   for (const name of DASHBOARDS) {
     it(`${name}: the required panels, a datasource variable, unique ids, no overlap`, () => {

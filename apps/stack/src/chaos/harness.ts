@@ -13,7 +13,7 @@ import { parseSafetensors } from '@cim-forge/cim';
 import { createDb, type Db, type Run } from '@cim-forge/db';
 import { createTempDatabase } from '@cim-forge/db/testing';
 import { createS3Client, parseCheckpointUri, S3CheckpointStore } from '@cim-forge/storage';
-import { startStack, type Stack } from '../stack.ts';
+import { startStack, type Stack, type StackOptions } from '../stack.ts';
 import { freePort } from './private-services.ts';
 
 export interface ScenarioResult {
@@ -74,6 +74,13 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** also printed: every service line (debugging) */
   verbose?: boolean;
+  /** how services start and migrations run (stack.ts; the images check runs them in containers) */
+  launch?: StackOptions['launch'];
+  migrate?: StackOptions['migrate'];
+  /** over CHAOS_ENV (the images check lengthens the timeouts: containers on a loaded machine) */
+  env?: Record<string, string>;
+  /** how long waitForEnd waits by default, ms (240000) */
+  runTimeoutMs?: number;
 }
 
 export class Harness {
@@ -109,7 +116,9 @@ export class Harness {
       workers: 2,
       adminToken,
       metricsPortBase: await freePort(),
-      env: CHAOS_ENV,
+      env: { ...CHAOS_ENV, ...o.env },
+      launch: o.launch,
+      migrate: o.migrate,
       onLine: (service, line) => {
         lines.push(`${service}: ${line}`);
         if (lines.length > 4000) lines.splice(0, 1000);
@@ -124,6 +133,7 @@ export class Harness {
       await rm(dir, { recursive: true, force: true });
     });
     (h as { lines: string[] }).lines = lines;
+    if (o.runTimeoutMs) h.runTimeoutMs = o.runTimeoutMs;
     return h;
   }
 
@@ -167,7 +177,10 @@ export class Harness {
     return this.db.run.findUniqueOrThrow({ where: { id } });
   }
 
-  async waitForEnd(id: string, timeoutMs = 240_000): Promise<Run> {
+  /** waitForEnd's default wait, ms */
+  runTimeoutMs = 240_000;
+
+  async waitForEnd(id: string, timeoutMs = this.runTimeoutMs): Promise<Run> {
     return this.until(`run ${id} ends`, timeoutMs, async () => {
       const r = await this.run(id).catch(() => undefined);
       return r && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status) ? r : undefined;

@@ -42,7 +42,8 @@ export class FigureWorker {
 
   private draw(job: Job<FigureJobData>): Promise<void> {
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const child = spawn(process.execPath, ['--import', 'tsx', runner, JSON.stringify({ figureId: job.data.figureId, final })], {
+    const loader = runner.endsWith('.ts') ? ['--import', 'tsx'] : []; // the images run the compiled figure-runner.js
+    const child = spawn(process.execPath, [...loader, runner, JSON.stringify({ figureId: job.data.figureId, final })], {
       // the IPC channel only tells the runner when this process is gone (it exits then)
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...toProcessEnv(this.o.env), ...this.o.childEnv },
