@@ -195,14 +195,14 @@ const FUNCTIONS: Fn[] = [
   decodeBf16(),
 ];
 
-function assemble(fns: Fn[]): Uint8Array {
+function assemble(fns: Fn[]): Uint8Array<ArrayBuffer> {
   const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0]);
   const codes = fns.map((f) => {
     const body = [...vec(f.locals.map((t) => [1, t])), ...f.body, 0x0b];
     return [...uleb(body.length), ...body];
   });
   const name = (s: string) => vec([...Buffer.from(s, 'utf8')].map((b) => [b]));
-  return Uint8Array.from([
+  return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
