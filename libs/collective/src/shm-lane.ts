@@ -43,8 +43,9 @@ const addon = loadAddon();
 /** how shared-memory files are accessed here: mmap (the addon) or pread/pwrite (no addon, or CIM_SHM=pread) */
 export const shmAccess: 'mmap' | 'pread' = addon ? 'mmap' : 'pread';
 
-/** /dev/shm where it exists (Linux), else the temp directory */
+/** /dev/shm where it exists (Linux), else the temp directory; "none" (sockets only) when CIM_SHM=off */
 export function defaultShmDir(): string {
+  if (process.env.CIM_SHM === 'off') return 'none';
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
