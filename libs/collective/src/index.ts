@@ -13,7 +13,9 @@ export { joinCollective, parseRedisUrlList, resolveWire, type JoinCollectiveOpti
 export type { GangCollective } from './gang-collective.ts';
 export { ShardedCollective, type ShardedCollectiveOptions } from './sharded-collective.ts';
 export { NodeLocalCollective, nodeTopology, type NodeLocalCollectiveOptions, type NodeTopology } from './node-local-collective.ts';
-export { sumInRankOrder } from './sum-in-rank-order.ts';
+export { sumInRankOrder, sumInRankOrderScalar } from './sum-in-rank-order.ts';
+export { shmAccess } from './shm-lane.ts';
+export { simdAvailable } from './simd-kernels.ts';
 export { WIRE_NAMES, type WireName } from './wire-format.ts';
 export { decodeBfloat16, encodeBfloat16 } from './bfloat16.ts';
 export { startLocalRedisServers, type LocalRedisServers } from './local-redis-servers.ts';

@@ -22,8 +22,8 @@ import { NodeLocalGroup, type LocalOpName } from './node-local-group.ts';
 import { RedisCollective } from './redis-collective.ts';
 import type { RedisCollectiveOptions } from './redis-collective-options.ts';
 import { ShardedCollective } from './sharded-collective.ts';
+import { defaultShmDir } from './shm-lane.ts';
 import { sumInRankOrder } from './sum-in-rank-order.ts';
-import { float32Wire } from './wire-format.ts';
 
 export interface NodeLocalCollectiveOptions extends Omit<RedisCollectiveOptions, 'redisUrl' | 'memberNames'> {
   /** the K gradient Redis servers, the same list in the same order on every rank */
@@ -32,6 +32,11 @@ export interface NodeLocalCollectiveOptions extends Omit<RedisCollectiveOptions,
   nodeName: string;
   /** directory of the node's Unix sockets, shared by the ranks of a node (default os.tmpdir()) */
   socketDir?: string;
+  /**
+   * directory of the node's shared-memory files, a tmpfs the ranks of a node share (default
+   * /dev/shm; pods need a shared mount); "none": gradients go through the sockets
+   */
+  shmDir?: string;
 }
 
 /** Which ranks share which node: the same on every rank. */
@@ -83,6 +88,14 @@ export class NodeLocalCollective implements GangCollective {
     return this.topology.members[this.node][0] === this.rank;
   }
 
+  /** how this node's all-reduce payloads travel: shared memory, the Unix socket, or nowhere (alone on its node) */
+  get nodeLocalLane(): 'shm' | 'socket' | 'none' {
+    if (!this.local) return 'none';
+    if (!this.isLeader) return this.local.lane();
+    const members = this.topology.members[this.node];
+    return members.every((r) => r === members[0] || this.local!.lane(r) === 'shm') ? 'shm' : 'socket';
+  }
+
   static async join(o: NodeLocalCollectiveOptions): Promise<NodeLocalCollective> {
     if (!o.nodeName) throw new Error('NodeLocalCollective: nodeName must be a non-empty string');
     const timeoutMs = o.timeoutMs ?? 60_000;
@@ -103,8 +116,16 @@ export class NodeLocalCollective implements GangCollective {
       .update(`${o.keyPrefix ?? 'cim'}\n${o.runId}\n${world.generation}\n${o.nodeName}`)
       .digest('hex')
       .slice(0, 20);
+    const runNode = createHash('sha256')
+      .update(`${o.keyPrefix ?? 'cim'}\n${o.runId}\n${o.nodeName}`)
+      .digest('hex')
+      .slice(0, 16);
+    const shmDir = o.shmDir ?? defaultShmDir();
+    const shmRunPrefix = shmDir === 'none' ? undefined : join(shmDir, `cim-${runNode}-`);
     const localOptions = {
       socketPath: join(o.socketDir ?? tmpdir(), `cim-${id}.sock`),
+      shmBase: shmRunPrefix && `${shmRunPrefix}${id.slice(0, 12)}`,
+      shmRunPrefix,
       members,
       rank: o.rank,
       nodeName: o.nodeName,
@@ -140,23 +161,17 @@ export class NodeLocalCollective implements GangCollective {
 
   allReduceMean(data: Float32Array): Promise<Float32Array> {
     return this.run('all-reduce', async (seq) => {
-      if (!this.isLeader)
-        return float32Wire.decode(await this.local!.exchange(seq, 'all-reduce', float32Wire.encode(data), this.followerTimeout));
-      const parts = [data];
-      for (const [i, p] of (this.local ? await this.local.gather(seq, 'all-reduce') : []).entries()) {
-        const r = this.topology.members[this.node][i + 1];
-        if (p.length !== data.byteLength)
-          throw new Error(
-            `all-reduce ${seq}: rank ${r} all-reduces ${p.length / 4} elements, rank ${this.rank} has ${data.length}: every rank must pass an array of the same length`,
-          );
-        parts.push(float32Wire.decode(p));
-      }
-      // node sum in rank order, then the nodes' sums in node order, then ÷ N
-      const nodeSum = parts.length === 1 ? data : sumInRankOrder(parts, new Float32Array(data.length));
-      const total = this.cross ? await this.cross.allReduceSum(nodeSum) : nodeSum;
-      const mean = sumInRankOrder([total], new Float32Array(data.length), this.worldSize);
-      this.local?.reply(seq, float32Wire.encode(mean));
-      return mean;
+      if (!this.isLeader) return this.local!.exchangeFloats(seq, data, this.followerTimeout);
+      const parts = [data, ...(this.local ? await this.local.gatherFloats(seq, data.length) : [])];
+      // node sum in rank order, then the nodes' sums in node order, then ÷ N; the mean goes
+      // straight into the pages the followers read when they share memory with this leader
+      const mean = this.local ? this.local.resultFloats(data.length) : new Float32Array(data.length);
+      if (this.cross) {
+        const nodeSum = parts.length === 1 ? data : sumInRankOrder(parts, new Float32Array(data.length));
+        sumInRankOrder([await this.cross.allReduceSum(nodeSum)], mean, this.worldSize);
+      } else sumInRankOrder(parts, mean, this.worldSize); // one node: the ÷ fused into the last addition, same bits
+      this.local?.replyFloats(seq, mean);
+      return this.local?.isShared(mean) ? mean.slice() : mean;
     });
   }
 

@@ -5,22 +5,33 @@
  * operation's work (sum, cross-node all-reduce, …) and sends each follower the same reply bytes.
  * No Redis here: only leaders talk to Redis.
  *
+ * All-reduce payloads go through shared memory when leader and follower see the same shared-memory
+ * directory (shm-lane.ts; checked at hello with a probe file, else the socket carries them): the
+ * frames then hold 16-byte descriptors, and the socket stays the control plane and the detector of
+ * dead processes.
+ *
  * Failures are loud and fast: a follower whose connection closes (its process died) fails the
  * leader's pending and later operations naming that rank; a leader that dies fails every
  * follower naming it; a leader whose cross-node part fails sends its error to the followers
  * first, so they report the same cause. A silent peer fails the operation after its timeout.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFrames, writeFrame, type Frame } from './frame-socket.ts';
 import { CollectiveTimeoutError } from './collective-timeout-error.ts';
 import { NodeLocalError } from './node-local-error.ts';
+import { decodeDescriptor, ShmReader, ShmWriter, shmAccess, sweepShm } from './shm-lane.ts';
+import { float32Wire } from './wire-format.ts';
 
 /** frame kinds: follower → leader */
 const HELLO = 100;
 /** frame kinds: leader → follower */
 const REPLY = 200;
 const FAIL = 201;
+/** leader → follower after hello: payload "shm" or "socket", how all-reduce payloads travel */
+const WELCOME = 202;
+/** leader → follower: the reply is in the leader's shared-memory file (payload: a descriptor) */
+const REPLY_SHM = 203;
 /** operation codes (the kind of a follower's payload frame) */
 export const LOCAL_OP = { 'all-reduce': 1, broadcast: 2, barrier: 3 } as const;
 export type LocalOpName = keyof typeof LOCAL_OP;
@@ -36,7 +47,16 @@ export interface NodeLocalGroupOptions {
   nodeName: string;
   /** ms to assemble the group, and ms the leader waits for followers in one operation */
   timeoutMs: number;
+  /**
+   * path prefix of this group's shared-memory files (e.g. /dev/shm/cim-<run+node>-<generation>);
+   * undefined: all payloads on the socket
+   */
+  shmBase?: string;
+  /** path prefix shared by every generation of this run on this node: the leader removes the older ones' files */
+  shmRunPrefix?: string;
 }
+
+export type PayloadLane = 'shm' | 'socket';
 
 export class NodeLocalGroup {
   readonly isLeader: boolean;
@@ -50,6 +70,13 @@ export class NodeLocalGroup {
   private server: Server | undefined;
   private closing = false;
   private closed: Promise<void> | undefined;
+  /** how each follower's all-reduce payloads travel (leader: per follower; follower: its own under its rank) */
+  private readonly lanes = new Map<number, PayloadLane>();
+  /** shared-memory readers: the followers' files (leader), the leader's result file (follower) */
+  private readonly readers = new Map<number, ShmReader>();
+  /** this rank's shared-memory file: its gradients (follower) or the node's mean (leader) */
+  private writer: ShmWriter | undefined;
+  private leaderGone = false;
 
   private constructor(private readonly o: NodeLocalGroupOptions) {
     this.leader = o.members[0];
@@ -65,6 +92,7 @@ export class NodeLocalGroup {
     const g = new NodeLocalGroup(o);
     const expected = new Set(o.members.slice(1));
     rmSync(o.socketPath, { force: true }); // a dead gang's socket file
+    if (o.shmBase) sweepShm(o.shmBase, o.shmRunPrefix); // files of dead generations of this run
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const missing = [...expected].filter((r) => !g.peers.has(r));
@@ -94,6 +122,9 @@ export class NodeLocalGroup {
             }
             rank = f.from;
             g.peers.set(rank, socket);
+            const lane = g.probe(rank, f.payload);
+            g.lanes.set(rank, lane);
+            writeFrame(socket, { seq: 0, kind: WELCOME, from: o.rank, payload: Buffer.from(lane, 'utf8') });
             if (g.peers.size === expected.size) done();
             return;
           }
@@ -157,12 +188,133 @@ export class NodeLocalGroup {
           ]),
         );
     });
-    writeFrame(socket, { seq: 0, kind: HELLO, from: o.rank });
+    socket.on('close', () => {
+      if (!g.closing) g.leaderGone = true;
+    });
+    // the probe: a file the leader must find with this token in it to use shared memory
+    let token = Buffer.alloc(0);
+    if (o.shmBase) {
+      token = Buffer.from(`rank ${o.rank} pid ${process.pid} ${Math.random()}`, 'utf8');
+      try {
+        writeFileSync(`${o.shmBase}-r${o.rank}.hello`, token, { mode: 0o600 });
+      } catch {
+        token = Buffer.alloc(0); // no shared-memory directory here: the socket carries the payloads
+      }
+    }
+    writeFrame(socket, { seq: 0, kind: HELLO, from: o.rank, payload: token });
+    try {
+      const [welcome] = await g.await(0, [g.leader], o.timeoutMs, 'node-local hello');
+      if (welcome.kind !== WELCOME) throw new Error(`node-local hello: unexpected frame kind ${welcome.kind} from the node leader`);
+      g.lanes.set(o.rank, welcome.payload.toString('utf8') === 'shm' ? 'shm' : 'socket');
+    } catch (e) {
+      await g.close();
+      throw e;
+    } finally {
+      if (o.shmBase) rmSync(`${o.shmBase}-r${o.rank}.hello`, { force: true });
+    }
     return g;
+  }
+
+  /** how this follower's all-reduce payloads travel (follower), or follower `rank`'s (leader) */
+  lane(rank = this.o.rank): PayloadLane {
+    return this.lanes.get(rank) ?? 'socket';
+  }
+
+  /** Leader: shared memory for a follower whose probe file it can read with the token the hello carried. */
+  private probe(rank: number, token: Buffer): PayloadLane {
+    if (!this.o.shmBase || !token.length) return 'socket';
+    const path = `${this.o.shmBase}-r${rank}.hello`;
+    try {
+      return readFileSync(path).equals(token) ? 'shm' : 'socket';
+    } catch {
+      return 'socket'; // another /dev/shm (another pod without a shared mount): the socket
+    } finally {
+      rmSync(path, { force: true });
+    }
+  }
+
+  /**
+   * Follower: all-reduce payload `data` for operation `seq` → the leader's reply as floats (a
+   * fresh array), through shared memory when this follower's lane is "shm".
+   */
+  async exchangeFloats(seq: number, data: Float32Array, timeoutMs: number): Promise<Float32Array> {
+    if (this.lane() === 'socket') return float32Wire.decode(await this.exchange(seq, 'all-reduce', float32Wire.encode(data), timeoutMs));
+    this.throwIfLost();
+    this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
+    this.writer.write(data);
+    const reply = await this.exchangeFrame(seq, 'all-reduce', this.writer.descriptor(data.length), timeoutMs);
+    if (reply.kind !== REPLY_SHM) throw new Error(`all-reduce ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
+    let reader = this.readers.get(this.leader);
+    if (!reader) this.readers.set(this.leader, (reader = new ShmReader(this.o.shmBase!, this.leader)));
+    const mean = reader.floats(decodeDescriptor(reply.payload));
+    return shmAccess === 'mmap' ? mean.slice() : mean;
+  }
+
+  /**
+   * Leader: every follower's all-reduce floats for operation `seq`, in member order (views of
+   * their shared pages, valid until this operation's reply, or copies); each must hold n values.
+   */
+  async gatherFloats(seq: number, n: number): Promise<Float32Array[]> {
+    const followers = this.o.members.slice(1);
+    const payloads = await this.gather(seq, 'all-reduce');
+    // every follower has read the previous mean (it sent this operation): the name can go
+    this.writer?.unlink();
+    return payloads.map((p, i) => {
+      const r = followers[i];
+      const shm = this.lane(r) === 'shm';
+      const got = shm ? decodeDescriptor(p).bytes / 4 : p.length / 4;
+      if (got !== n)
+        throw new Error(
+          `all-reduce ${seq}: rank ${r} all-reduces ${got} elements, rank ${this.o.rank} has ${n}: every rank must pass an array of the same length`,
+        );
+      if (!shm) return float32Wire.decode(p);
+      let reader = this.readers.get(r);
+      if (!reader) this.readers.set(r, (reader = new ShmReader(this.o.shmBase!, r, true)));
+      return reader.floats(decodeDescriptor(p));
+    });
+  }
+
+  /**
+   * Leader: where to compute the mean that goes back to the followers: the shared pages they read
+   * (mmap, some follower on shared memory), else a fresh array.
+   */
+  resultFloats(n: number): Float32Array {
+    if (shmAccess === 'mmap' && [...this.lanes.values()].includes('shm')) {
+      this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
+      return this.writer.floats(n)!;
+    }
+    return new Float32Array(n);
+  }
+
+  /** Leader: the mean to every follower (a descriptor of the shared file, or the bytes on the socket). */
+  replyFloats(seq: number, mean: Float32Array): void {
+    this.throwIfLost();
+    let descriptor: Buffer | undefined;
+    for (const [r, s] of this.peers) {
+      if (this.lane(r) === 'shm') {
+        if (!descriptor) {
+          this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
+          if (!this.writer.owns(mean)) this.writer.write(mean);
+          descriptor = this.writer.descriptor(mean.length);
+        }
+        writeFrame(s, { seq, kind: REPLY_SHM, from: this.o.rank, payload: descriptor });
+      } else writeFrame(s, { seq, kind: REPLY, from: this.o.rank, payload: float32Wire.encode(mean) });
+    }
+  }
+
+  /** whether `a` lies in this rank's shared pages (the caller keeps a copy, they are reused) */
+  isShared(a: Float32Array): boolean {
+    return this.writer?.owns(a) ?? false;
   }
 
   /** Follower: sends `payload` for operation `seq` and resolves with the leader's reply. */
   async exchange(seq: number, op: LocalOpName, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    const reply = await this.exchangeFrame(seq, op, payload, timeoutMs);
+    if (reply.kind !== REPLY) throw new Error(`${op} ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
+    return reply.payload;
+  }
+
+  private async exchangeFrame(seq: number, op: LocalOpName, payload: Uint8Array, timeoutMs: number): Promise<Frame> {
     this.throwIfLost();
     writeFrame(this.peers.get(this.leader)!, { seq, kind: LOCAL_OP[op], from: this.o.rank, payload });
     const [reply] = await this.await(seq, [this.leader], timeoutMs, `${op} ${seq}`);
@@ -171,8 +323,7 @@ export class NodeLocalGroup {
         `the node leader (rank ${this.leader}) on ${this.where} failed ${op} ${seq}: ${reply.payload.toString('utf8')}`,
         [],
       );
-    if (reply.kind !== REPLY) throw new Error(`${op} ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
-    return reply.payload;
+    return reply;
   }
 
   /** Leader: every follower's payload for operation `seq`, in member order. */
@@ -213,6 +364,11 @@ export class NodeLocalGroup {
         this.server.close();
         rmSync(this.o.socketPath, { force: true });
       }
+      this.writer?.close();
+      for (const r of this.readers.values()) r.close();
+      // the leader removes every file of the group (a follower killed mid-exchange leaves its
+      // own); a follower whose leader died removes the leader's
+      if (this.o.shmBase && (this.isLeader || this.leaderGone)) sweepShm(this.o.shmBase);
       const sockets = [...this.peers.values()];
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

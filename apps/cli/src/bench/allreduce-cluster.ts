@@ -3,11 +3,19 @@
  * [--sizes 0.004,4,23] [--wire auto|float32|bfloat16] [--reps N]`: starts K private redis-servers
  * on free loopback ports, M × R rank processes (node "node-m" holds R ranks), and all-reduces
  * through joinCollective exactly as `cim pretrain --nodes M --redis …` does. Prints JSON lines:
- *   { bench: "allreduce-local", … }   local-reduce speed: float32 sum in rank order of R arrays
- *                                     (GB/s of input), and a Unix socket's one-way MB/s
- *   { bench: "allreduce-cluster", … } per size: median over reps of the slowest rank's seconds,
- *                                     algorithm bandwidth S/t, and the bytes the busiest shard
- *                                     moved (in + out) per second, M·S_w·(1 + 2(M−1)/M)/K / t
+ *   { bench: "allreduce-kernels", … } in this process, 23 MB arrays: the float32 rank-order sum of
+ *                                     R arrays (sumGBps, GB/s of input; the scalar loop beside it),
+ *                                     bfloat16 encode/decode (GB/s of float32), and one-way MB/s of
+ *                                     a Unix socket and of loopback TCP (the raw links)
+ *   { bench: "allreduce-local", … }   --nodes 1, per size: the node-local all-reduce alone; linkGBps
+ *                                     = effective node-local bandwidth 2·S·(R−1)/R / t; bLinkGBps =
+ *                                     the model's B_link, 2·(R−1)·S / (t − R·S/B_sum); lane: shm
+ *                                     (mmap or pread) or socket
+ *   { bench: "allreduce-cluster", … } --nodes M > 1, per size: median over reps of the slowest
+ *                                     rank's seconds, algorithm bandwidth S/t, the leaders' bus
+ *                                     bandwidth 2(M−1)/M·S_w/t beside raw loopback TCP, and the
+ *                                     bytes the busiest shard moved (in + out) per second,
+ *                                     M·S_w·(1 + 2(M−1)/M)/K / t
  * Sizes are float32 MB (10^6 bytes); 0.004 MB measures the per-operation overhead.
  */
 import { spawn } from 'node:child_process';
@@ -16,7 +24,18 @@ import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { joinCollective, resolveWire, startLocalRedisServers, sumInRankOrder, type WireName } from '@cim-forge/collective';
+import {
+  decodeBfloat16,
+  encodeBfloat16,
+  joinCollective,
+  NodeLocalCollective,
+  resolveWire,
+  shmAccess,
+  startLocalRedisServers,
+  sumInRankOrder,
+  sumInRankOrderScalar,
+  type WireName,
+} from '@cim-forge/collective';
 
 export interface ClusterBenchOptions {
   shards: number;
@@ -44,9 +63,9 @@ const repsFor = (sizeMB: number, reps: number | undefined) => reps ?? (sizeMB >=
 
 export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
   const cores = availableParallelism();
-  console.log(
-    JSON.stringify({ bench: 'allreduce-local', ranksPerNode: o.ranksPerNode, ...(await localReduceSpeed(o.ranksPerNode)), cores }),
-  );
+  const kernels = await localReduceSpeed(o.ranksPerNode);
+  let lane = ''; // rank 0's node-local lane, as it reports
+  console.log(JSON.stringify({ bench: 'allreduce-kernels', ranksPerNode: o.ranksPerNode, ...kernels, cores }));
   const servers = await startLocalRedisServers(o.shards);
   try {
     const N = o.nodes * o.ranksPerNode;
@@ -66,7 +85,11 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
       };
       const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const r = JSON.parse(line) as { sizeMB: number; seconds: number[] };
+        const r = JSON.parse(line) as { sizeMB: number; seconds: number[]; lane?: string };
+        if (r.lane) {
+          if (rank === 0) lane = r.lane;
+          return;
+        }
         const all = reports.get(r.sizeMB) ?? [];
         all.push(r.seconds);
         reports.set(r.sizeMB, all);
@@ -84,6 +107,27 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
     const t = median(all[0].map((_, i) => Math.max(...all.map((s) => s[i]))));
     const wire = resolveWire(o.wire, true);
     const M = o.nodes;
+    const R = o.ranksPerNode;
+    const S = sizeMB * 1e6;
+    if (M === 1) {
+      const sumS = (R * S) / (kernels.sumGBps * 1e9);
+      console.log(
+        JSON.stringify({
+          bench: 'allreduce-local',
+          ranksPerNode: R,
+          lane,
+          sizeMB,
+          reps: all[0].length,
+          secondsPerAllReduce: round(t),
+          linkGBps: round((2 * S * (R - 1)) / R / t / 1e9),
+          sumGBps: kernels.sumGBps,
+          bLinkGBps: t > sumS ? round((2 * (R - 1) * S) / (t - sumS) / 1e9) : null,
+          cores,
+          oversubscribed: R > cores,
+        }),
+      );
+      return;
+    }
     const Sw = (sizeMB * 1e6 * (wire === 'float32' ? 4 : 2)) / 4;
     const shardBytes = M > 1 ? (M * Sw * (1 + (2 * (M - 1)) / M)) / o.shards : 0;
     const N = M * o.ranksPerNode;
@@ -98,6 +142,9 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
         reps: all[0].length,
         secondsPerAllReduce: round(t),
         algBandwidthMBps: round((sizeMB * 1e6) / t / 1e6),
+        busBandwidthMBps: round((((2 * (M - 1)) / M) * Sw) / t / 1e6),
+        rawTcpMBps: kernels.tcpMBps,
+        busToRaw: round((((2 * (M - 1)) / M) * Sw) / t / 1e6 / kernels.tcpMBps, 3),
         busiestShardMBps: round(shardBytes / t / 1e6),
         cores,
         oversubscribed: N + o.shards > cores,
@@ -106,20 +153,48 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
   }
 }
 
-/** R arrays of 23 MB summed in rank order (GB/s of input read), and 64 MB through a Unix socket in this process (MB/s) */
-async function localReduceSpeed(R: number): Promise<{ localSumGBps: number; unixSocketMBps: number }> {
+interface KernelSpeeds {
+  sumGBps: number;
+  sumScalarGBps: number;
+  bf16EncodeGBps: number;
+  bf16DecodeGBps: number;
+  unixSocketMBps: number;
+  tcpMBps: number;
+  shmAccess: string;
+}
+
+/** median seconds of 5 runs of f */
+function timeIt(f: () => void): number {
+  const ts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    f();
+    ts.push((performance.now() - t0) / 1000);
+  }
+  return median(ts);
+}
+
+/** R arrays of 23 MB summed in rank order (GB/s of input read), bfloat16 codecs, and 64 MB through a Unix socket and loopback TCP (MB/s) */
+async function localReduceSpeed(R: number): Promise<KernelSpeeds> {
   const n = Math.round(23e6 / 4);
   const parts = Array.from({ length: Math.max(2, R) }, (_, r) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + r)));
   const out = new Float32Array(n);
-  const sums: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    sumInRankOrder(parts, out);
-    sums.push((performance.now() - t0) / 1000);
-  }
-  const path = join(tmpdir(), `cim-bench-${process.pid}.sock`);
-  const bytes = 64e6;
-  const seconds = await new Promise<number>((resolve, reject) => {
+  const half = new Uint16Array(n);
+  const input = parts.length * n * 4;
+  return {
+    sumGBps: round(input / timeIt(() => sumInRankOrder(parts, out)) / 1e9),
+    sumScalarGBps: round(input / timeIt(() => sumInRankOrderScalar(parts, out)) / 1e9),
+    bf16EncodeGBps: round((n * 4) / timeIt(() => encodeBfloat16(parts[0], half)) / 1e9),
+    bf16DecodeGBps: round((n * 4) / timeIt(() => decodeBfloat16(half, out)) / 1e9),
+    unixSocketMBps: round(64e6 / (await oneWay(join(tmpdir(), `cim-bench-${process.pid}.sock`), 64e6)) / 1e6),
+    tcpMBps: round(256e6 / (await oneWay(0, 256e6)) / 1e6),
+    shmAccess,
+  };
+}
+
+/** seconds to push `bytes` one way through a Unix socket (a path) or loopback TCP (port 0: any free port) */
+async function oneWay(where: string | number, bytes: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     let got = 0;
     let t0 = 0;
     const server = createServer((s) => {
@@ -133,16 +208,19 @@ async function localReduceSpeed(R: number): Promise<{ localSumGBps: number; unix
       });
     });
     server.on('error', reject);
-    server.listen(path, () => {
-      const c = connect(path, () => {
+    const start = () => {
+      const address = server.address();
+      const onConnect = () => {
         t0 = performance.now();
         const chunk = Buffer.alloc(4 * 1024 * 1024, 1);
         for (let sent = 0; sent < bytes; sent += chunk.length) c.write(chunk);
-      });
+      };
+      const c = typeof address === 'string' ? connect(address, onConnect) : connect(address!.port, '127.0.0.1', onConnect);
       c.on('error', () => {});
-    });
+    };
+    if (typeof where === 'string') server.listen(where, start);
+    else server.listen(where, '127.0.0.1', start);
   });
-  return { localSumGBps: round((parts.length * n * 4) / median(sums) / 1e9), unixSocketMBps: round(bytes / seconds / 1e6) };
 }
 
 async function runRank(c: ChildConfig): Promise<void> {
@@ -155,6 +233,10 @@ async function runRank(c: ChildConfig): Promise<void> {
     wire: c.wire,
     timeoutMs: 120_000,
   });
+  if (collective instanceof NodeLocalCollective)
+    process.stdout.write(
+      `${JSON.stringify({ lane: `${collective.nodeLocalLane}${collective.nodeLocalLane === 'shm' ? ` (${shmAccess})` : ''}` })}\n`,
+    );
   for (const sizeMB of c.sizesMB) {
     const data = Float32Array.from({ length: Math.max(1, Math.round((sizeMB * 1e6) / 4)) }, (_, i) => Math.sin(i + c.rank));
     const seconds: number[] = [];

@@ -1,0 +1,179 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { NodeLocalCollective } from './node-local-collective.ts';
+import { shmAccess } from './shm-lane.ts';
+import { sumInRankOrder } from './sum-in-rank-order.ts';
+import { adminRedis, bitsOf, deleteKeysWithPrefix, randomGradients, testPrefix, TEST_REDIS_URL } from './test-support.ts';
+
+// each test's shared-memory files go to a private directory under /dev/shm, so "nothing left" is checkable
+const dirs: string[] = [];
+const shmDir = () => {
+  const d = mkdtempSync('/dev/shm/cimtest-');
+  dirs.push(d);
+  return d;
+};
+const admin = adminRedis();
+const prefixes: string[] = [];
+const open: NodeLocalCollective[] = [];
+after(async () => {
+  await Promise.all(open.map((c) => c.close())); // a failed test's gang, too
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const p of prefixes) await deleteKeysWithPrefix(admin, p);
+  admin.disconnect();
+});
+const prefix = (name: string) => {
+  const p = testPrefix(name);
+  prefixes.push(p);
+  return p;
+};
+
+function joinNode(ranks: number, dirOf: (rank: number) => string, name: string): Promise<NodeLocalCollective[]> {
+  const keyPrefix = prefix(name);
+  return Promise.all(
+    Array.from({ length: ranks }, async (_, rank) => {
+      const c = await NodeLocalCollective.join({
+        redisUrls: [TEST_REDIS_URL],
+        keyPrefix,
+        runId: name,
+        rank,
+        worldSize: ranks,
+        nodeName: 'n0',
+        shmDir: dirOf(rank),
+        timeoutMs: 10_000,
+      });
+      open.push(c);
+      return c;
+    }),
+  );
+}
+
+test('1 node × 3 ranks through /dev/shm: the bits of (g0 + g1 + g2) ÷ 3 on every rank, growing and shrinking payloads, no names left', async () => {
+  assert.equal(shmAccess, 'mmap', 'the cim_shm addon is built (npm ci runs scripts/native-shm.mjs)');
+  const dir = shmDir();
+  const gang = await joinNode(3, () => dir, 'shm3');
+  assert.deepEqual(
+    gang.map((c) => c.nodeLocalLane),
+    ['shm', 'shm', 'shm'],
+  );
+  for (const [step, n] of [10_007, 10_007, 250_001, 3_000].entries()) {
+    const grads = gang.map((_, r) => randomGradients(n, 10 * step + r));
+    const out = await Promise.all(gang.map((c, r) => c.allReduceMean(grads[r])));
+    const expected = sumInRankOrder(grads, new Float32Array(n), 3);
+    for (const o of out) assert.ok(bitsOf(o).equals(bitsOf(expected)), `step ${step}: n=${n}`);
+    // each rank got an array of its own (the shared pages are reused by the next operation)
+    assert.notEqual(out[0].buffer, out[1].buffer);
+    if (step >= 1)
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.endsWith('.shm') && !f.includes('-r0-')),
+        [],
+        `step ${step}`,
+      );
+  }
+  await Promise.all(gang.map((c) => c.close()));
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('a follower that cannot see the leader’s shared-memory directory (another pod) falls back to the socket, same bits', async () => {
+  const [a, b] = [shmDir(), shmDir()];
+  const gang = await joinNode(3, (r) => (r === 2 ? b : a), 'shmmix');
+  // the leader talks to rank 1 through /dev/shm and to rank 2 through the socket
+  assert.deepEqual(
+    gang.map((c) => c.nodeLocalLane),
+    ['socket', 'shm', 'socket'],
+  );
+  const n = 20_011;
+  const grads = gang.map((_, r) => randomGradients(n, 700 + r));
+  const out = await Promise.all(gang.map((c, r) => c.allReduceMean(grads[r])));
+  const expected = sumInRankOrder(grads, new Float32Array(n), 3);
+  for (const o of out) assert.ok(bitsOf(o).equals(bitsOf(expected)));
+  await Promise.all(gang.map((c) => c.close()));
+  assert.deepEqual([...readdirSync(a), ...readdirSync(b)], []);
+  // shmDir "none": sockets only
+  const plain = await joinNode(2, () => 'none', 'shmnone');
+  assert.deepEqual(
+    plain.map((c) => c.nodeLocalLane),
+    ['socket', 'socket'],
+  );
+  const two = await Promise.all(plain.map((c, r) => c.allReduceMean(grads[r])));
+  assert.ok(bitsOf(two[1]).equals(bitsOf(sumInRankOrder(grads.slice(0, 2), new Float32Array(n), 2))));
+  await Promise.all(plain.map((c) => c.close()));
+});
+
+/** 3 rank processes on one node (rank 2 reads and writes with pread/pwrite, the others mmap) */
+function startNode(name: string, dir: string) {
+  const keyPrefix = prefix(name);
+  const fixture = fileURLToPath(new URL('./fixtures/node-local-rank.ts', import.meta.url));
+  const events: Record<string, unknown>[][] = [[], [], []];
+  const children: ChildProcess[] = [0, 1, 2].map((rank) => {
+    const options = { redisUrls: [TEST_REDIS_URL], keyPrefix, runId: name, rank, worldSize: 3, nodeName: 'n0', shmDir: dir };
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fixture, JSON.stringify({ ...options, timeoutMs: 20_000, length: 1_000_000 })],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, CIM_SHM: rank === 2 ? 'pread' : '' },
+      },
+    );
+    createInterface({ input: child.stdout! }).on('line', (l) => events[rank].push(JSON.parse(l) as Record<string, unknown>));
+    return child;
+  });
+  const waitFor = (rank: number, pred: (ev: Record<string, unknown>) => boolean, ms: number) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const t0 = Date.now();
+      const poll = setInterval(() => {
+        const ev = events[rank].find(pred);
+        if (ev || Date.now() - t0 > ms) {
+          clearInterval(poll);
+          if (ev) resolve(ev);
+          else reject(new Error(`rank ${rank}: no such event within ${ms} ms; saw ${JSON.stringify(events[rank].slice(-3))}`));
+        }
+      }, 5);
+    });
+  const exit = (rank: number) =>
+    new Promise<number | null>((resolve) =>
+      children[rank].exitCode !== null ? resolve(children[rank].exitCode) : children[rank].on('exit', resolve),
+    );
+  return { children, events, waitFor, exit };
+}
+
+test('kill -9 of a follower mid-exchange: the leader fails naming it, the other follower hears why, nothing left in /dev/shm', async () => {
+  const dir = shmDir();
+  const node = startNode('shmkillf', dir);
+  try {
+    for (const r of [0, 1, 2]) assert.equal((await node.waitFor(r, (e) => e.event === 'joined', 60_000)).lane, 'shm');
+    await node.waitFor(0, (e) => e.event === 'progress' && (e.op as number) >= 10, 60_000);
+    node.children[1].kill('SIGKILL');
+    const e0 = await node.waitFor(0, (e) => e.event === 'error', 30_000);
+    assert.match(
+      e0.message as string,
+      /^rank 1 left the node-local group on node "n0": its connection to the node leader \(rank 0\) closed/,
+    );
+    const e2 = await node.waitFor(2, (e) => e.event === 'error', 30_000);
+    assert.match(e2.message as string, /the node leader \(rank 0\) on node "n0" failed all-reduce \d+: rank 1 left the node-local group/);
+    assert.deepEqual([await node.exit(0), await node.exit(2)], [0, 0]);
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
+  }
+});
+
+test('kill -9 of the node leader mid-exchange: both followers fail naming it, nothing left in /dev/shm', async () => {
+  const dir = shmDir();
+  const node = startNode('shmkilll', dir);
+  try {
+    await node.waitFor(0, (e) => e.event === 'progress' && (e.op as number) >= 10, 60_000);
+    node.children[0].kill('SIGKILL');
+    for (const r of [1, 2]) {
+      const e = await node.waitFor(r, (ev) => ev.event === 'error', 30_000);
+      assert.match(e.message as string, /^the node leader \(rank 0\) on node "n0" is gone: its connection closed/);
+    }
+    assert.deepEqual([await node.exit(1), await node.exit(2)], [0, 0]);
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
+  }
+});
