@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
 import {
-  parseRunConfig,
   type EvalConfig,
   type FinetuneConfig,
   type FinetunePlan,
@@ -39,19 +38,11 @@ import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
 import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { RunError } from './run-error.ts';
+import { runConfig } from './stored-config.ts';
 import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 import { HeldoutFigures } from './figures/heldout-figures.ts';
 import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
-
-/** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
-function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
-  try {
-    return parseRunConfig(kind, stored);
-  } catch (e) {
-    throw new RunError((e as Error).message);
-  }
-}
 
 const send = (m: RankMessage) => process.send?.(m);
 

@@ -167,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.from === undefined)
       throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
     await dir.refuseExistingCheckpoints();
-    const fileCfg = await readConfigFile<FinetuneConfig>(values.config);
+    const fileCfg = await readConfigFile('finetune', values.config);
     // fashion-mnist has its own test split: --val-fraction carves a validation split from train (scored every epoch; test at the end)
     const fmVal = values['val-fraction'] !== undefined && (values.dataset === undefined || values.dataset === 'fashion-mnist');
     const noAug = values['no-aug'] ? { dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null } : {};

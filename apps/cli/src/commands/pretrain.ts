@@ -120,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.rank === undefined) await dir.refuseExistingCheckpoints();
     const limit = num('limit', values.limit, { int: true, min: 1 });
     const preset = values.preset ?? 'cpu-small';
-    const fileCfg = await readConfigFile<PretrainConfig>(values.config);
+    const fileCfg = await readConfigFile('pretrain', values.config);
     const presetData = presets[preset]?.config.dataset;
     // --dataset of the preset's own kind keeps the preset's settings (cpu-small's 8k-image subset)
     let dataset = values.dataset ? datasetSpec(values.dataset, limit) : undefined;
