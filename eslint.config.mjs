@@ -18,6 +18,8 @@ export default [
           enforceBuildableLibDependency: false,
           depConstraints: [
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
+            // the environment settings: read by apps only (libs take their values as parameters)
+            { sourceTag: 'type:settings', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
             // the typed client runs in browsers: generated from the API's document, it imports no lib
             { sourceTag: 'type:client', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
             { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math', 'type:util'], bannedExternalImports: [...services] },
@@ -52,7 +54,7 @@ export default [
             // the API process: REST, auth, queue and database; no tfjs, no engine
             {
               sourceTag: 'type:api',
-              onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util', 'type:client'],
+              onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util', 'type:client', 'type:settings'],
               bannedExternalImports: ['@tensorflow/*'],
             },
             // the portal runs in a browser: no server or tfjs packages in it (its tests use the db/storage test helpers)
@@ -72,6 +74,7 @@ export default [
                 'type:config',
                 'type:util',
                 'type:client',
+                'type:settings',
               ],
             },
           ],

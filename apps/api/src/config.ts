@@ -2,7 +2,7 @@
  * The API's settings, read once at start with the settings reader of libs/config (its table lists
  * every variable and default). A missing or invalid one stops the process with a message naming it.
  */
-import { SettingsReader, type Env, type LogLevel, type S3Settings } from '@cim-forge/config';
+import { SettingsReader, type Env, type LogLevel, type S3Settings } from '@cim-forge/settings';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
 import { parseCorsOrigins } from './plugins/cors.ts';

@@ -1,7 +1,7 @@
 /** Small helpers over node:util parseArgs: typed numbers with clear errors, the backend, the CLI's settings. */
 import { availableParallelism } from 'node:os';
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@cim-forge/cim';
-import { SettingsReader, type Env, type S3Settings } from '@cim-forge/config';
+import { SettingsReader, type Env, type S3Settings } from '@cim-forge/settings';
 
 export class UsageError extends Error {
   override name = 'UsageError';

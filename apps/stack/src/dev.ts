@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { SettingsReader } from '@cim-forge/config';
+import { SettingsReader } from '@cim-forge/settings';
 import { startStack } from './stack.ts';
 
 // the dev stack's settings (libs/config's table, role `dev`): dev defaults for what the services require

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKEND_NAMES, WEBGPU_ADAPTERS } from '@cim-forge/config';
+import { BACKEND_NAMES, WEBGPU_ADAPTERS } from '@cim-forge/settings';
 import { BACKEND_CHOICES } from '@cim-forge/cim';
 import { webGpuAdapterKinds } from '@cim-forge/cim/webgpu-adapter';
 import { readServiceEnv, toProcessEnv } from './service-env.ts';

@@ -5,7 +5,7 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/config';
+import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/settings';
 import { WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';

@@ -39,16 +39,8 @@ import {
   type CimSample,
   type KernelStyle,
 } from '@cim-forge/cim';
-import {
-  CimTrainer,
-  cimSampleModule,
-  deriveTrainPlan,
-  modelConfigOf,
-  resolvePretrainConfig,
-  samplerConfigOf,
-  syntheticBatches,
-  type PretrainConfig,
-} from '@cim-forge/engine';
+import { CimTrainer, cimSampleModule, syntheticBatches } from '@cim-forge/engine';
+import { deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, type PretrainConfig } from '@cim-forge/config';
 import { PrefetchLoader } from '@cim-forge/data';
 import { takeWebGpuAdapterFlag } from '../webgpu-flag.ts';
 

@@ -11,8 +11,8 @@ import {
   samplerConfig,
   type SamplerConfig,
 } from '@cim-forge/cim';
-import { parseRunConfig, type PretrainConfig } from '@cim-forge/config';
-import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors, samplerConfigOf } from '@cim-forge/engine';
+import { parseRunConfig, type PretrainConfig, samplerConfigOf } from '@cim-forge/config';
+import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors } from '@cim-forge/engine';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
 import { initCliBackend, num, UsageError } from '../args.ts';
 import { folderOf } from '../dataset-arg.ts';

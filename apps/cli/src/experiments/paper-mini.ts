@@ -22,19 +22,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type ModelName } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
-import {
-  finetune,
-  JsonlMetricsSink,
-  linearProbe,
-  LocalCheckpointStore,
-  pretrain,
-  defaultProbeConfig,
-  resolveFinetuneConfig,
-  resolvePretrainConfig,
-  type FinetuneConfig,
-  type PretrainConfig,
-  type ProbeConfig,
-} from '@cim-forge/engine';
+import { finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, pretrain, defaultProbeConfig, type ProbeConfig } from '@cim-forge/engine';
+import { resolveFinetuneConfig, resolvePretrainConfig, type FinetuneConfig, type PretrainConfig } from '@cim-forge/config';
 import { UsageError } from '../args.ts';
 import { resolveFrom } from '../commands/finetune.ts';
 import {

@@ -107,7 +107,7 @@ test('check() and validate() name the variable of a foreign check', () => {
 
 test("README's settings table is the rendered table, and every variable named in apps/*/src and libs/*/src main code is in it", () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  assert.ok(readme.includes(settingsTable()), 'README.md: replace the settings table with settingsTable() (libs/config/src/settings.ts)');
+  assert.ok(readme.includes(settingsTable()), 'README.md: replace the settings table with settingsTable() (libs/settings/src/settings.ts)');
   assert.equal(new Set(SETTINGS.map((s) => s.name)).size, SETTINGS.length, 'a variable listed twice');
   // no file other than the settings reader reads process.env.<NAME> (children's environments are built, not read)
   const offenders: string[] = [];

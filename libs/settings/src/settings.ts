@@ -8,7 +8,8 @@
  * The apps build their typed settings with it (apps/api/src/config.ts, apps/worker/src/service-env.ts,
  * apps/cli/src/settings.ts, apps/stack/src/dev.ts); checks that need a service lib this lib may not
  * import (CIDR lists, CORS origins, the metrics token's strength, wire names) run through `check()`.
- * Libs never read the environment: they take these values as parameters.
+ * Libs never read the environment: they take these values as parameters, and only apps import this
+ * lib (eslint.config.mjs, tag `type:settings`).
  */
 import { isAbsolute } from 'node:path';
 
@@ -285,7 +286,7 @@ export class SettingsReader {
   text(name: string): string | undefined {
     const spec = this.specs.get(name);
     if (!spec || !spec.roles.includes(this.role)) {
-      throw new Error(`settings: ${name} is not a ${this.role} setting (add it to SETTINGS in libs/config/src/settings.ts)`);
+      throw new Error(`settings: ${name} is not a ${this.role} setting (add it to SETTINGS in libs/settings/src/settings.ts)`);
     }
     const v = this.env[name];
     if (v !== undefined && v !== '') return v;
