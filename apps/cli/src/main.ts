@@ -1,7 +1,8 @@
 /**
  * `cim`: CIM on one machine, no servers. Subcommands are small files in commands/.
  */
-import { debugStacks, UsageError } from './args.ts';
+import { processEnv, SettingsReader } from '@cim-forge/settings';
+import { debugStacks, setWebGpuAdapterFlag, UsageError } from './args.ts';
 import { takeWebGpuAdapterFlag } from './webgpu-flag.ts';
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
@@ -49,7 +50,9 @@ export function usage(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = takeWebGpuAdapterFlag(argv, process.env);
+  const { rest: args, adapter } = takeWebGpuAdapterFlag(argv);
+  setWebGpuAdapterFlag(adapter);
+  const [cmd, ...rest] = args;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return cmd ? 0 : 2;
@@ -59,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`cim: unknown command "${cmd}"\n\n${usage()}`);
     return 2;
   }
+  // libs/data caches where the settings say (CIM_CACHE_DIR, XDG_CACHE_HOME); it never reads the environment
+  (await import('@cim-forge/data')).setDefaultCacheDir(new SettingsReader(processEnv(), 'cli').cacheDir());
   return c.run(rest);
 }
 

@@ -43,6 +43,8 @@ import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 import { HeldoutFigures } from './figures/heldout-figures.ts';
 import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
+import { processEnv } from '@cim-forge/settings';
+import { setDefaultCacheDir } from '@cim-forge/data';
 
 const send = (m: RankMessage) => process.send?.(m);
 
@@ -238,7 +240,8 @@ async function runEval(ctx: RankContext, cfg: EvalConfig, weights: string): Prom
 
 async function main(): Promise<number> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RankRunnerArgs;
-  const env = readServiceEnv(process.env, 'worker');
+  const env = readServiceEnv(processEnv(), 'worker');
+  setDefaultCacheDir(env.cacheDir);
   const db = createDb(env.databaseUrl, { maxConnections: 3 });
   const s3 = createS3Client(env.s3);
   let stopRequested = false;
@@ -284,7 +287,7 @@ async function main(): Promise<number> {
         : run.kind === 'finetune'
           ? { kind: 'finetune', config: await localize(runConfig('finetune', run.config)) }
           : { kind: 'eval', config: await localize(runConfig('eval', run.config)) };
-    const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
+    const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads, webgpuAdapter: env.webgpuAdapter });
     collective =
       args.worldSize > 1
         ? await joinCollective({

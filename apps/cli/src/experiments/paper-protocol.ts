@@ -24,7 +24,21 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createCimModel, initBackend } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
-import { CORRUPTIONS, defaultProbeConfig, evaluateOn, evaluateRobustness, finetune, JsonlMetricsSink, linearProbe, loadImageClassifierFile, loadLabelledImages, loadModelSafetensors, LocalCheckpointStore, pretrain, type ProbeConfig } from '@cim-forge/engine';
+import {
+  CORRUPTIONS,
+  defaultProbeConfig,
+  evaluateOn,
+  evaluateRobustness,
+  finetune,
+  JsonlMetricsSink,
+  linearProbe,
+  loadImageClassifierFile,
+  loadLabelledImages,
+  loadModelSafetensors,
+  LocalCheckpointStore,
+  pretrain,
+  type ProbeConfig,
+} from '@cim-forge/engine';
 import { resolveFinetuneConfig, resolvePretrainConfig, type FinetuneConfig, type PretrainConfig } from '@cim-forge/config';
 
 export const PROTOCOL_MODEL = 'cimResnetMicro' as const;
