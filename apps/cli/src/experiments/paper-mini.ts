@@ -22,10 +22,18 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type ModelName } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
-import { finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, pretrain, defaultProbeConfig, type ProbeConfig } from '@cim-forge/engine';
+import {
+  finetune,
+  JsonlMetricsSink,
+  linearProbe,
+  LocalCheckpointStore,
+  pretrain,
+  defaultProbeConfig,
+  type ProbeConfig,
+} from '@cim-forge/engine';
 import { resolveFinetuneConfig, resolvePretrainConfig, type FinetuneConfig, type PretrainConfig } from '@cim-forge/config';
 import { UsageError } from '../args.ts';
-import { resolveFrom } from '../commands/finetune.ts';
+import { resolveFrom } from '../labelled-data.ts';
 import {
   estimateProtocolSeconds,
   FT_IMAGES_PER_SEC,
@@ -36,6 +44,7 @@ import {
   runProtocol,
   type ProtocolBudgetName,
 } from './paper-protocol.ts';
+import { childProcessEnv } from '@cim-forge/settings';
 
 export type BudgetName = 'full' | 'quick' | 'tiny';
 
@@ -321,7 +330,7 @@ function runChild(job: Job, log: (m: string) => void): Promise<void> {
       new Promise<void>((ok, fail) => {
         const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--job', jobFile], {
           stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, CIM_BACKEND: 'wasm' },
+          env: childProcessEnv({ CIM_BACKEND: 'wasm' }),
         });
         let buf = '';
         child.stderr.setEncoding('utf8');
