@@ -18,23 +18,25 @@ const schema = PretrainConfigSchema as unknown as { properties: Record<string, u
 schema.properties.probeField = Type.Integer({ minimum: 0, maximum: 9, default: 7, description: 'a field added by a test' });
 schema.required.push('probeField');
 
-const config = await import('@cim-forge/config');
 const { SubmitRunBody } = await import('./schemas/run.ts');
+const { checkSubmitBody } = await import('./runs/submit-body-validator.ts');
 const { openApiDocument } = await import('./client/openapi-document.ts');
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the CLI's own --config reader
 const { readConfigFile } = await import('../../cli/src/run-command.ts');
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the rank runner's own parse
 const { runConfig } = await import('../../worker/src/stored-config.ts');
 
-test('the default comes from the schema', () => {
-  assert.equal((config.defaultPretrainConfig as unknown as Record<string, unknown>).probeField, 7);
-});
-
 test("the API's submit schema documents it and its validator checks it", () => {
   const pretrainInput = SubmitRunBody.properties.config.anyOf[0] as unknown as { properties: Record<string, { default?: number }> };
   assert.equal(pretrainInput.properties.probeField?.default, 7);
-  assert.equal(config.checkRunConfigInput('pretrain', { probeField: 3 }), null);
-  assert.equal(config.checkRunConfigInput('pretrain', { probeField: 10 }), 'config/probeField must be <= 9');
+  assert.deepEqual(checkSubmitBody({ kind: 'pretrain', config: { probeField: 3 } }), {
+    value: { kind: 'pretrain', config: { probeField: 3 } },
+  });
+  const bad = checkSubmitBody({ kind: 'pretrain', config: { probeField: 10 } }) as { error: { instancePath: string; message: string }[] };
+  assert.deepEqual(
+    bad.error.map((e) => [e.instancePath, e.message]),
+    [['/config/probeField', 'must be <= 9']],
+  );
 });
 
 test('the OpenAPI document carries it, with its bounds and default', async () => {
@@ -65,7 +67,7 @@ test("the CLI's --config parse takes it and checks its bounds", async () => {
   }
 });
 
-test("the rank runner's parse fills its default and keeps a stored value", () => {
+test("the rank runner's parse fills its default (from the schema) and keeps a stored value", () => {
   assert.equal((runConfig('pretrain', {}) as unknown as Record<string, unknown>).probeField, 7);
   assert.equal((runConfig('pretrain', { probeField: 4 }) as unknown as Record<string, unknown>).probeField, 4);
   assert.throws(() => runConfig('pretrain', { probeField: -1 }), /pretrain config\/probeField must be >= 0/);
