@@ -48,6 +48,31 @@ import { setDefaultCacheDir } from '@cim-forge/data';
 
 const send = (m: RankMessage) => process.send?.(m);
 
+type StepMessage = Extract<RankMessage, { type: 'step' }>;
+
+/** a training step, relayed to the rank worker (a kind without a gang's timings sends zeros) */
+function sendStep(
+  ctx: { started(): void },
+  s: Pick<StepMessage, 'step' | 'totalSteps' | 'loss' | 'lr' | 'imagesPerSec'>,
+  timings: Partial<Omit<StepMessage, 'type' | 'step' | 'totalSteps' | 'loss' | 'lr' | 'imagesPerSec'>> = {},
+): void {
+  ctx.started();
+  const { step, totalSteps, loss, lr, imagesPerSec } = s;
+  send({
+    type: 'step',
+    step,
+    totalSteps,
+    loss,
+    lr,
+    imagesPerSec,
+    stepSeconds: 0,
+    dataWaitSeconds: 0,
+    allReduceSeconds: 0,
+    allReduceBytes: 0,
+    ...timings,
+  });
+}
+
 /** the run's kind and its parsed config, one entry below each */
 type RankJob =
   { kind: 'pretrain'; config: PretrainConfig } | { kind: 'finetune'; config: FinetuneConfig } | { kind: 'eval'; config: EvalConfig };
@@ -128,22 +153,14 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
         totalSteps = info.plan.totalSteps;
         onPlan(info);
       },
-      onStep: (s) => {
-        ctx.started();
-        send({
-          type: 'step',
-          step: s.step,
-          totalSteps: s.totalSteps,
-          loss: s.loss,
-          lr: s.lr,
+      onStep: (s) =>
+        sendStep(ctx, s, {
           momentum: s.momentum,
-          imagesPerSec: s.imagesPerSec,
           stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds,
           dataWaitSeconds: s.dataWaitSeconds,
           allReduceSeconds: s.allReduceSeconds,
           allReduceBytes: s.allReduceBytes,
-        });
-      },
+        }),
     },
   });
   if (r.stopped) return EXIT.stopped;
@@ -181,21 +198,7 @@ async function runFinetune(ctx: RankContext, stored: FinetuneConfig, weights: st
     onEvent,
     hooks: {
       ...hooks,
-      onStep: (s) => {
-        ctx.started();
-        send({
-          type: 'step',
-          step: s.step,
-          totalSteps: s.totalSteps,
-          loss: s.loss,
-          lr: s.lr,
-          imagesPerSec: s.imagesPerSec,
-          stepSeconds: 0,
-          dataWaitSeconds: 0,
-          allReduceSeconds: 0,
-          allReduceBytes: 0,
-        });
-      },
+      onStep: (s) => sendStep(ctx, s),
       onEval: (e) => void recordEvent(db, runId, 'run.eval', `epoch ${e.epoch}: held-out top-1 ${(100 * e.top1).toFixed(2)}%`, { ...e }),
     },
   });
