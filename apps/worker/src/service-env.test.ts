@@ -83,3 +83,9 @@ test("the settings table's backends and WebGPU adapters are the backend layer's;
     /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
   );
 });
+
+test("the cache dir is a worker's setting (libs/data's cache, set at the rank process's start); the controller has none", () => {
+  assert.equal(readServiceEnv({ ...base, CIM_CACHE_DIR: '/data/cache' }, 'worker').cacheDir, '/data/cache');
+  assert.equal(readServiceEnv({ ...base, XDG_CACHE_HOME: '/xdg' }, 'worker').cacheDir, '/xdg/cim-forge');
+  assert.equal(readServiceEnv(base, 'controller').cacheDir, undefined);
+});
