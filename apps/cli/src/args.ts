@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@cim-forge/cim';
 import type { WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
+import { setDefaultCacheDir } from '@cim-forge/data';
 import { processEnv, SettingsReader, type Env, type S3Settings } from '@cim-forge/settings';
 
 export class UsageError extends Error {
@@ -40,6 +41,8 @@ export function initCliBackend(flag: string | undefined, log?: (m: string) => vo
   if (!BACKEND_CHOICES.includes(choice as BackendChoice)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${choice}"`);
   }
+  // libs/data caches where the settings say (CIM_CACHE_DIR, XDG_CACHE_HOME); it never reads the environment
+  setDefaultCacheDir(settings.cacheDir);
   return initBackend(choice as BackendChoice, log, { threads: settings.threads, webgpuAdapter: webGpuAdapter() });
 }
 

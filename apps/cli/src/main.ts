@@ -1,7 +1,6 @@
 /**
  * `cim`: CIM on one machine, no servers. Subcommands are small files in commands/.
  */
-import { processEnv, SettingsReader } from '@cim-forge/settings';
 import { debugStacks, setWebGpuAdapterFlag, UsageError } from './args.ts';
 import { takeWebGpuAdapterFlag } from './webgpu-flag.ts';
 
@@ -62,8 +61,6 @@ async function main(argv: string[]): Promise<number> {
     console.error(`cim: unknown command "${cmd}"\n\n${usage()}`);
     return 2;
   }
-  // libs/data caches where the settings say (CIM_CACHE_DIR, XDG_CACHE_HOME); it never reads the environment
-  (await import('@cim-forge/data')).setDefaultCacheDir(new SettingsReader(processEnv(), 'cli').cacheDir());
   return c.run(rest);
 }
 
