@@ -18,6 +18,10 @@ export default [
           enforceBuildableLibDependency: false,
           depConstraints: [
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
+            // the environment settings: read by apps only (libs take their values as parameters)
+            { sourceTag: 'type:settings', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
+            // the typed client runs in browsers: generated from the API's document, it imports no lib
+            { sourceTag: 'type:client', onlyDependOnLibsWithTags: [], bannedExternalImports: [...services, '@tensorflow/*'] },
             { sourceTag: 'type:math', onlyDependOnLibsWithTags: ['type:math', 'type:util'], bannedExternalImports: [...services] },
             {
               sourceTag: 'type:data',
@@ -50,13 +54,13 @@ export default [
             // the API process: REST, auth, queue and database; no tfjs, no engine
             {
               sourceTag: 'type:api',
-              onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util'],
+              onlyDependOnLibsWithTags: ['type:config', 'type:service', 'type:util', 'type:client', 'type:settings'],
               bannedExternalImports: ['@tensorflow/*'],
             },
             // the portal runs in a browser: no server or tfjs packages in it (its tests use the db/storage test helpers)
             {
               sourceTag: 'type:portal',
-              onlyDependOnLibsWithTags: ['type:service'],
+              onlyDependOnLibsWithTags: ['type:service', 'type:client'],
               bannedExternalImports: [...services.filter((s) => s !== 'ioredis'), '@tensorflow/*'],
             },
             {
@@ -69,6 +73,8 @@ export default [
                 'type:service',
                 'type:config',
                 'type:util',
+                'type:client',
+                'type:settings',
               ],
             },
           ],

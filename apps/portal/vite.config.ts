@@ -7,6 +7,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
   esbuild: { jsx: 'automatic' },
+  // the typed client's names and enums (libs/client), as tsconfig.base.json maps them
+  resolve: { alias: { '@cim-forge/client': fileURLToPath(new URL('../../libs/client/src/index.ts', import.meta.url)) } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -2,7 +2,7 @@
  * The API's settings, read once at start with the settings reader of libs/config (its table lists
  * every variable and default). A missing or invalid one stops the process with a message naming it.
  */
-import { SettingsReader, type Env, type LogLevel, type S3Settings } from '@cim-forge/config';
+import { processEnv, SettingsReader, type Env, type LogLevel, type S3Settings } from '@cim-forge/settings';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
 import { parseCorsOrigins } from './plugins/cors.ts';
@@ -34,7 +34,7 @@ export interface ApiConfig {
 /** shortest accepted CIM_ADMIN_TOKEN, chars */
 const MIN_ADMIN_TOKEN = 24;
 
-export function loadConfig(env: Env = process.env): ApiConfig {
+export function loadConfig(env: Env = processEnv()): ApiConfig {
   const r = new SettingsReader(env, 'api');
   const databaseUrl = r.required('DATABASE_URL', 'e.g. postgresql://user:pass@host:5432/cimforge');
   r.url('DATABASE_URL', ['postgresql:', 'postgres:']);

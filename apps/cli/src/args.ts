@@ -1,7 +1,9 @@
 /** Small helpers over node:util parseArgs: typed numbers with clear errors, the backend, the CLI's settings. */
 import { availableParallelism } from 'node:os';
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@cim-forge/cim';
-import { SettingsReader, type Env, type S3Settings } from '@cim-forge/config';
+import type { WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
+import { setDefaultCacheDir } from '@cim-forge/data';
+import { processEnv, SettingsReader, type Env, type S3Settings } from '@cim-forge/settings';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -39,7 +41,26 @@ export function initCliBackend(flag: string | undefined, log?: (m: string) => vo
   if (!BACKEND_CHOICES.includes(choice as BackendChoice)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${choice}"`);
   }
-  return initBackend(choice as BackendChoice, log, { threads: settings.threads });
+  // libs/data caches where the settings say (CIM_CACHE_DIR, XDG_CACHE_HOME); it never reads the environment
+  setDefaultCacheDir(settings.cacheDir);
+  return initBackend(choice as BackendChoice, log, { threads: settings.threads, webgpuAdapter: webGpuAdapter() });
+}
+
+let webGpuAdapterFlag: WebGpuAdapterKind | undefined;
+
+/** `--webgpu-adapter` as main took it out of argv (webgpu-flag.ts); it wins over CIM_WEBGPU_ADAPTER */
+export function setWebGpuAdapterFlag(kind: WebGpuAdapterKind | undefined): void {
+  webGpuAdapterFlag = kind;
+}
+
+/** the WebGPU adapter this process asks for: --webgpu-adapter, else CIM_WEBGPU_ADAPTER (gpu by default) */
+export function webGpuAdapter(): WebGpuAdapterKind {
+  return webGpuAdapterFlag ?? cliSettings().webgpuAdapter;
+}
+
+/** the flag as given, for a command that starts more `cim` processes (pretrain --ranks) */
+export function webGpuAdapterArgs(): string[] {
+  return webGpuAdapterFlag ? ['--webgpu-adapter', webGpuAdapterFlag] : [];
 }
 
 /** Native threads for each of `ranks` processes sharing this machine's cores. */
@@ -47,7 +68,7 @@ export function threadsPerRank(ranks: number): number {
   return Math.max(1, Math.floor(availableParallelism() / ranks));
 }
 
-/** The CLI's environment (libs/config's settings table, role `cli`); flags win over it. */
+/** The CLI's environment (libs/settings' table, role `cli`); flags win over it. */
 export interface CliSettings {
   /** CIM_BACKEND (checked with --backend's message by initCliBackend) */
   backend: string;
@@ -57,11 +78,15 @@ export interface CliSettings {
   collectiveRedisUrls: string[];
   /** CIM_DATA_MAX_BYTES: at most this much of an s3:// data set is fetched */
   dataMaxBytes: number;
+  /** CIM_WEBGPU_ADAPTER: the WebGPU adapter (--webgpu-adapter wins) */
+  webgpuAdapter: WebGpuAdapterKind;
+  /** CIM_CACHE_DIR, else $XDG_CACHE_HOME/cim-forge, else ~/.cache/cim-forge */
+  cacheDir: string;
   s3: S3Settings;
 }
 
 /** Read when a command needs it (not at import), so an invalid variable fails only the commands that read settings, as a usage error. */
-export function cliSettings(env: Env = process.env): CliSettings {
+export function cliSettings(env: Env = processEnv()): CliSettings {
   const r = new SettingsReader(env, 'cli');
   const redisUrl = r.url('REDIS_URL', ['redis:', 'rediss:'])!;
   const settings: CliSettings = {
@@ -69,6 +94,8 @@ export function cliSettings(env: Env = process.env): CliSettings {
     threads: r.optionalInt('CIM_THREADS'),
     collectiveRedisUrls: r.redisUrls('CIM_COLLECTIVE_REDIS_URLS', [redisUrl]),
     dataMaxBytes: r.int('CIM_DATA_MAX_BYTES'),
+    webgpuAdapter: r.webGpuAdapter(),
+    cacheDir: r.cacheDir(),
     s3: r.s3(),
   };
   try {
@@ -80,6 +107,6 @@ export function cliSettings(env: Env = process.env): CliSettings {
 }
 
 /** CIM_DEBUG: an unexpected error prints its stack */
-export function debugStacks(env: Env = process.env): boolean {
+export function debugStacks(env: Env = processEnv()): boolean {
   return new SettingsReader(env, 'cli').isSet('CIM_DEBUG');
 }

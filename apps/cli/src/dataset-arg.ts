@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { defaultCacheDir, IMAGE_FOLDER_EXTENSIONS, type FolderSplit, type SourceSpec } from '@cim-forge/data';
+import { IMAGE_FOLDER_EXTENSIONS, type FolderSplit, type SourceSpec } from '@cim-forge/data';
 import { createS3Client, fetchImageFolder, parseS3Uri, S3ImageStore } from '@cim-forge/storage';
 import { cliSettings, UsageError } from './args.ts';
 
@@ -28,11 +28,11 @@ export async function folderOf(flag: string, d: string): Promise<string | undefi
 async function fetchS3Folder(flag: string, uri: string): Promise<string> {
   const loc = parseS3Uri(uri.replace(/\/+$/, ''));
   if (!loc) throw new UsageError(`--${flag} ${uri}: expected s3://bucket/prefix`);
-  const dir = join(defaultCacheDir(), 's3', loc.bucket, ...loc.key.split('/'));
+  const settings = cliSettings();
+  const dir = join(settings.cacheDir, 's3', loc.bucket, ...loc.key.split('/'));
   if (existsSync(join(dir, MARKER))) return dir;
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const settings = cliSettings();
   const client = createS3Client(settings.s3);
   try {
     const n = await fetchImageFolder(new S3ImageStore({ client, bucket: loc.bucket, prefix: loc.key }), dir, {

@@ -1,7 +1,7 @@
 /**
  * `cim`: CIM on one machine, no servers. Subcommands are small files in commands/.
  */
-import { debugStacks, UsageError } from './args.ts';
+import { debugStacks, setWebGpuAdapterFlag, UsageError } from './args.ts';
 import { takeWebGpuAdapterFlag } from './webgpu-flag.ts';
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
@@ -49,7 +49,9 @@ export function usage(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = takeWebGpuAdapterFlag(argv, process.env);
+  const { rest: args, adapter } = takeWebGpuAdapterFlag(argv);
+  setWebGpuAdapterFlag(adapter);
+  const [cmd, ...rest] = args;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return cmd ? 0 : 2;

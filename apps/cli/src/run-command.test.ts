@@ -43,11 +43,22 @@ test('--resume parses the saved config.json with the run contract: defaults fill
 test('--config FILE: its fields, or a UsageError naming the file', async () => {
   const out = await mkdtemp(join(tmpdir(), 'cim-run-dir-'));
   try {
-    assert.deepEqual(await readConfigFile(undefined), {});
+    assert.deepEqual(await readConfigFile('pretrain', undefined), {});
     await writeFile(join(out, 'c.json'), '{"epochs": 3}');
-    assert.deepEqual(await readConfigFile(join(out, 'c.json')), { epochs: 3 });
+    assert.deepEqual(await readConfigFile('pretrain', join(out, 'c.json')), { epochs: 3 });
+    // checked by the run contract: a bound, an unknown field
+    await writeFile(join(out, 'big.json'), '{"batchSize": 100000}');
     await assert.rejects(
-      readConfigFile(join(out, 'missing.json')),
+      readConfigFile('pretrain', join(out, 'big.json')),
+      (e: Error) => e instanceof UsageError && /^--config .*big\.json: config\/batchSize must be <= 4096$/.test(e.message),
+    );
+    await writeFile(join(out, 'typo.json'), '{"epoch": 3}');
+    await assert.rejects(
+      readConfigFile('finetune', join(out, 'typo.json')),
+      (e: Error) => e instanceof UsageError && /config\/epoch is not allowed \(unknown field\)/.test(e.message),
+    );
+    await assert.rejects(
+      readConfigFile('pretrain', join(out, 'missing.json')),
       (e: Error) => e instanceof UsageError && /^--config .*missing\.json: ENOENT/.test(e.message),
     );
   } finally {

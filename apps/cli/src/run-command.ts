@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { parseRunConfig, type RunConfigs } from '@cim-forge/config';
+import { parseRunConfig, parseRunConfigFile, type RunConfigs, type RunKind } from '@cim-forge/config';
 import { LocalCheckpointStore } from '@cim-forge/engine';
 import { UsageError } from './args.ts';
 import { stopOnSignals } from './signals.ts';
@@ -64,11 +64,11 @@ export class RunDir<K extends TrainingKind> {
   }
 }
 
-/** --config FILE.json: any config fields (flags win over them) */
-export async function readConfigFile<T>(path: string | undefined): Promise<Partial<T>> {
+/** --config FILE.json: any of the kind's config fields, checked by the run contract (flags win over them) */
+export async function readConfigFile<K extends RunKind>(kind: K, path: string | undefined): Promise<Partial<RunConfigs[K]>> {
   if (!path) return {};
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Partial<T>;
+    return parseRunConfigFile(kind, JSON.parse(await readFile(path, 'utf8')), 'config');
   } catch (e) {
     throw new UsageError(`--config ${path}: ${(e as Error).message}`);
   }

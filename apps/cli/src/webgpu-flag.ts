@@ -1,13 +1,14 @@
 /**
  * `--webgpu-adapter gpu|software`, accepted by every command: taken out of argv before the command
- * parses its own flags and put in CIM_WEBGPU_ADAPTER, which the webgpu backend reads and which
- * `pretrain --ranks N` passes on to its rank processes.
+ * parses its own flags and handed to the backend as an argument (args.ts `setWebGpuAdapterFlag`);
+ * `pretrain --ranks N` passes it on to its rank processes as the same flag.
  */
-import { webGpuAdapterKinds } from '@cim-forge/cim/webgpu-adapter';
+import { webGpuAdapterKinds, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
 import { UsageError } from './args.ts';
 
-export function takeWebGpuAdapterFlag(argv: string[], env: NodeJS.ProcessEnv): string[] {
+export function takeWebGpuAdapterFlag(argv: string[]): { rest: string[]; adapter: WebGpuAdapterKind | undefined } {
   const rest: string[] = [];
+  let adapter: WebGpuAdapterKind | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     let value: string | undefined;
@@ -21,7 +22,7 @@ export function takeWebGpuAdapterFlag(argv: string[], env: NodeJS.ProcessEnv): s
     }
     if (!(webGpuAdapterKinds as readonly string[]).includes(value))
       throw new UsageError(`--webgpu-adapter must be gpu or software, got "${value}"`);
-    env.CIM_WEBGPU_ADAPTER = value;
+    adapter = value as WebGpuAdapterKind;
   }
-  return rest;
+  return { rest, adapter };
 }

@@ -8,8 +8,10 @@
 import { useEffect, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { readSse } from './api/sse.ts';
-import { TERMINAL, type Run, type RunEvent, type RunStatus } from './api/types.ts';
+import { TERMINAL_RUN_STATUSES, type Run, type RunEvent, type RunStatus } from '@cim-forge/client';
 import { useApi } from './api-context.tsx';
+
+const isTerminal = (s: string) => (TERMINAL_RUN_STATUSES as readonly string[]).includes(s);
 
 export type LivePoints = Map<string, Map<number, number>>;
 export const seriesKey = (name: string, rank: number | null) => `${name}|${rank ?? ''}`;
@@ -19,7 +21,7 @@ export function useRunStream(runId: string, status: RunStatus | undefined) {
   const qc = useQueryClient();
   const [state, setState] = useState<'connecting' | 'open' | 'closed' | 'error'>('connecting');
   const [live, setLive] = useState<{ points: LivePoints; version: number }>({ points: new Map(), version: 0 });
-  const finished = status !== undefined && TERMINAL.has(status);
+  const finished = status !== undefined && isTerminal(status);
 
   useEffect(() => {
     if (finished) {
@@ -41,7 +43,7 @@ export function useRunStream(runId: string, status: RunStatus | undefined) {
         if (m.event === 'status') {
           const patch = m.data as Partial<Run>;
           qc.setQueryData<Run>(['run', runId, 'row'], (old) => (old ? { ...old, ...patch, id: old.id } : old));
-          if (patch.status && TERMINAL.has(patch.status)) void qc.invalidateQueries({ queryKey: ['run', runId] });
+          if (patch.status && isTerminal(patch.status)) void qc.invalidateQueries({ queryKey: ['run', runId] });
         } else if (m.event === 'run-event') {
           const e = m.data as RunEvent;
           qc.setQueryData<{ events: RunEvent[] }>(['run', runId, 'events'], (old) =>

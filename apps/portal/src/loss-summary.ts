@@ -2,7 +2,7 @@
 import { useMemo } from 'react';
 import { useQueries } from '@tanstack/react-query';
 import type { Api } from './api/client.ts';
-import type { Series } from './api/types.ts';
+import type { Series } from '@cim-forge/client';
 
 export interface LossSummary {
   best: number | null;

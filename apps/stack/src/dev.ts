@@ -8,11 +8,11 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { SettingsReader } from '@cim-forge/config';
+import { processEnv, SettingsReader } from '@cim-forge/settings';
 import { startStack } from './stack.ts';
 
 // the dev stack's settings (libs/config's table, role `dev`): dev defaults for what the services require
-const settings = new SettingsReader(process.env, 'dev');
+const settings = new SettingsReader(processEnv(), 'dev');
 const env = {
   port: settings.int('PORT', { min: 0, max: 65535 }),
   adminToken: settings.text('CIM_ADMIN_TOKEN')!,

@@ -7,12 +7,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser } from 'puppeteer-core';
+import { processEnv, SettingsReader } from '@cim-forge/settings';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** CHROMIUM_PATH, else chromium or chromium-browser on PATH */
 export function findChromium(): string {
-  const fromEnv = process.env.CHROMIUM_PATH;
+  const fromEnv = new SettingsReader(processEnv(), 'dev').text('CHROMIUM_PATH');
   if (fromEnv) return fromEnv;
   for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
     const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });

@@ -11,6 +11,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import S3rver from 's3rver';
 import { migrate } from '@cim-forge/db';
+import { childProcessEnv } from '@cim-forge/settings';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (for the stack's servers in tests and dev). */
 export async function freePort(): Promise<number> {
@@ -114,7 +115,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     };
     const child = spawn(command, args, {
       cwd: root,
-      env: { ...process.env, ...serviceEnv },
+      env: childProcessEnv(serviceEnv),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -10,8 +10,9 @@ import { controllerMetrics, createLogger, createRegistry, startMetricsServer } f
 import { AddressPolicy, WebhookDispatcher } from '@cim-forge/webhooks';
 import { Controller } from './controller.ts';
 import { readServiceEnv } from './service-env.ts';
+import { processEnv } from '@cim-forge/settings';
 
-const env = readServiceEnv(process.env, 'controller');
+const env = readServiceEnv(processEnv(), 'controller');
 const logger = createLogger({ service: 'controller', level: env.logLevel });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
 const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });

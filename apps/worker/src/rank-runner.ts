@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { currentWebGpuAdapter, initBackend, webGpuLabel, type BackendChoice } from '@cim-forge/cim';
 import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachableError } from '@cim-forge/collective';
 import {
-  parseRunConfig,
   type EvalConfig,
   type FinetuneConfig,
   type FinetunePlan,
@@ -39,21 +38,40 @@ import { readServiceEnv, runCheckpointPrefix } from './service-env.ts';
 import { PostgresMetricsSink } from './postgres-metrics-sink.ts';
 import { TrackedCheckpointStore } from './tracked-checkpoint-store.ts';
 import { RunError } from './run-error.ts';
+import { runConfig } from './stored-config.ts';
 import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 import { HeldoutFigures } from './figures/heldout-figures.ts';
 import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
-
-/** the stored config, parsed with the run contract's schema (a bad one is the run's own error) */
-function runConfig<K extends 'pretrain' | 'finetune' | 'eval'>(kind: K, stored: unknown) {
-  try {
-    return parseRunConfig(kind, stored);
-  } catch (e) {
-    throw new RunError((e as Error).message);
-  }
-}
+import { processEnv } from '@cim-forge/settings';
+import { setDefaultCacheDir } from '@cim-forge/data';
 
 const send = (m: RankMessage) => process.send?.(m);
+
+type StepMessage = Extract<RankMessage, { type: 'step' }>;
+
+/** a training step, relayed to the rank worker (a kind without a gang's timings sends zeros) */
+function sendStep(
+  ctx: { started(): void },
+  s: Pick<StepMessage, 'step' | 'totalSteps' | 'loss' | 'lr' | 'imagesPerSec'>,
+  timings: Partial<Omit<StepMessage, 'type' | 'step' | 'totalSteps' | 'loss' | 'lr' | 'imagesPerSec'>> = {},
+): void {
+  ctx.started();
+  const { step, totalSteps, loss, lr, imagesPerSec } = s;
+  send({
+    type: 'step',
+    step,
+    totalSteps,
+    loss,
+    lr,
+    imagesPerSec,
+    stepSeconds: 0,
+    dataWaitSeconds: 0,
+    allReduceSeconds: 0,
+    allReduceBytes: 0,
+    ...timings,
+  });
+}
 
 /** the run's kind and its parsed config, one entry below each */
 type RankJob =
@@ -135,22 +153,14 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
         totalSteps = info.plan.totalSteps;
         onPlan(info);
       },
-      onStep: (s) => {
-        ctx.started();
-        send({
-          type: 'step',
-          step: s.step,
-          totalSteps: s.totalSteps,
-          loss: s.loss,
-          lr: s.lr,
+      onStep: (s) =>
+        sendStep(ctx, s, {
           momentum: s.momentum,
-          imagesPerSec: s.imagesPerSec,
           stepSeconds: s.computeSeconds + s.allReduceSeconds + s.dataWaitSeconds,
           dataWaitSeconds: s.dataWaitSeconds,
           allReduceSeconds: s.allReduceSeconds,
           allReduceBytes: s.allReduceBytes,
-        });
-      },
+        }),
     },
   });
   if (r.stopped) return EXIT.stopped;
@@ -188,21 +198,7 @@ async function runFinetune(ctx: RankContext, stored: FinetuneConfig, weights: st
     onEvent,
     hooks: {
       ...hooks,
-      onStep: (s) => {
-        ctx.started();
-        send({
-          type: 'step',
-          step: s.step,
-          totalSteps: s.totalSteps,
-          loss: s.loss,
-          lr: s.lr,
-          imagesPerSec: s.imagesPerSec,
-          stepSeconds: 0,
-          dataWaitSeconds: 0,
-          allReduceSeconds: 0,
-          allReduceBytes: 0,
-        });
-      },
+      onStep: (s) => sendStep(ctx, s),
       onEval: (e) => void recordEvent(db, runId, 'run.eval', `epoch ${e.epoch}: held-out top-1 ${(100 * e.top1).toFixed(2)}%`, { ...e }),
     },
   });
@@ -247,7 +243,8 @@ async function runEval(ctx: RankContext, cfg: EvalConfig, weights: string): Prom
 
 async function main(): Promise<number> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RankRunnerArgs;
-  const env = readServiceEnv(process.env, 'worker');
+  const env = readServiceEnv(processEnv(), 'worker');
+  setDefaultCacheDir(env.cacheDir);
   const db = createDb(env.databaseUrl, { maxConnections: 3 });
   const s3 = createS3Client(env.s3);
   let stopRequested = false;
@@ -293,7 +290,7 @@ async function main(): Promise<number> {
         : run.kind === 'finetune'
           ? { kind: 'finetune', config: await localize(runConfig('finetune', run.config)) }
           : { kind: 'eval', config: await localize(runConfig('eval', run.config)) };
-    const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads });
+    const backend = await initBackend(env.backend as BackendChoice, undefined, { threads: env.threads, webgpuAdapter: env.webgpuAdapter });
     collective =
       args.worldSize > 1
         ? await joinCollective({

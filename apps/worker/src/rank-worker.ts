@@ -35,6 +35,7 @@ import type { ServiceEnv } from './service-env.ts';
 import { rankProcessEnv } from './rank-process-env.ts';
 import { classifyRankExit } from './out-of-memory.ts';
 import type { Logger, RankFailureReason, WorkerMetrics } from '@cim-forge/telemetry';
+import { processEnv } from '@cim-forge/settings';
 
 export interface RankWorkerOptions {
   env: ServiceEnv;
@@ -146,7 +147,7 @@ export class RankWorker {
     const loader = runnerPath.endsWith('.ts') ? ['--import', 'tsx'] : [];
     const child = spawn(process.execPath, [...loader, runnerPath, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: rankProcessEnv(process.env, env, this.o.childEnv),
+      env: rankProcessEnv(processEnv(), env, this.o.childEnv),
     });
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));

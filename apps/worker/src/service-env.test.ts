@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKEND_NAMES, WEBGPU_ADAPTERS } from '@cim-forge/config';
+import { BACKEND_NAMES, WEBGPU_ADAPTERS } from '@cim-forge/settings';
 import { BACKEND_CHOICES } from '@cim-forge/cim';
 import { webGpuAdapterKinds } from '@cim-forge/cim/webgpu-adapter';
 import { readServiceEnv, toProcessEnv } from './service-env.ts';
@@ -82,4 +82,10 @@ test("the settings table's backends and WebGPU adapters are the backend layer's;
     () => readServiceEnv({ ...base, LOG_LEVEL: 'loud' }, 'controller'),
     /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
   );
+});
+
+test("the cache dir is a worker's setting (libs/data's cache, set at the rank process's start); the controller has none", () => {
+  assert.equal(readServiceEnv({ ...base, CIM_CACHE_DIR: '/data/cache' }, 'worker').cacheDir, '/data/cache');
+  assert.equal(readServiceEnv({ ...base, XDG_CACHE_HOME: '/xdg' }, 'worker').cacheDir, '/xdg/cim-forge');
+  assert.equal(readServiceEnv(base, 'controller').cacheDir, undefined);
 });

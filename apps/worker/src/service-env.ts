@@ -5,7 +5,7 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/config';
+import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/settings';
 import { WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
@@ -26,6 +26,8 @@ export interface ServiceEnv {
   metricsToken: string | undefined;
   backend: string;
   webgpuAdapter: WebGpuAdapterName;
+  /** a worker's: CIM_CACHE_DIR, else $XDG_CACHE_HOME/cim-forge, else ~/.cache/cim-forge (libs/data's cache, set at start) */
+  cacheDir: string | undefined;
   /** native intra-op threads of a rank process; undefined = libtensorflow's default (all cores) */
   threads?: number;
   rendezvousTimeoutMs: number;
@@ -87,6 +89,7 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
     dataRoot: r.absolutePath('CIM_DATA_ROOT'),
     dataCache: r.absolutePath('CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
     dataMaxBytes: r.int('CIM_DATA_MAX_BYTES'),
+    cacheDir: role === 'worker' ? r.cacheDir() : undefined,
     webhooks: {
       allowedNetworks: r.check('CIM_WEBHOOK_ALLOWED_NETWORKS', parseAllowedNetworks, []),
       attempts: r.int('CIM_WEBHOOK_ATTEMPTS'),

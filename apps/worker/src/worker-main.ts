@@ -11,8 +11,9 @@ import { RankWorker } from './rank-worker.ts';
 import { FigureWorker } from './figures/figure-worker.ts';
 import { workerBackendLabel } from './backend-label.ts';
 import { readServiceEnv } from './service-env.ts';
+import { processEnv } from '@cim-forge/settings';
 
-const env = readServiceEnv(process.env, 'worker');
+const env = readServiceEnv(processEnv(), 'worker');
 const logger = createLogger({ service: 'worker', level: env.logLevel, bindings: { worker: env.workerId } });
 const db = createDb(env.databaseUrl, { maxConnections: 4 });
 // CIM_BACKEND=webgpu: the adapter is probed here, so a worker that has none says why and exits

@@ -4,7 +4,7 @@
  * installed everywhere (their install step downloads libtensorflow).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { webGpuLabel } from './webgpu-adapter.ts';
+import { webGpuLabel, type WebGpuAdapterKind } from './webgpu-adapter.ts';
 import { initWebGpuBackend } from './webgpu-backend.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
@@ -56,6 +56,14 @@ export interface BackendOptions {
    * wasm runs one thread per process whatever this says.
    */
   threads?: number;
+  /** with `webgpu`: a real GPU over Vulkan (default) or Mesa's software rasteriser (the app's --webgpu-adapter / CIM_WEBGPU_ADAPTER) */
+  webgpuAdapter?: WebGpuAdapterKind;
+}
+
+/** TensorFlow's intra-op threads as its own variable says (set by initBackend's `threads`, or by the user); undefined = all cores */
+export function nativeThreads(): number | undefined {
+  const v = process.env.TF_NUM_INTRAOP_THREADS;
+  return v ? Number(v) : undefined;
 }
 
 /** Initialise the backend (idempotent). `choice` comes from `--backend` or `CIM_BACKEND`. */
@@ -74,9 +82,12 @@ export async function initBackend(
   }
   let name: BackendName | undefined;
   let detail = '';
-  // WebGPU only when asked (webgpu-backend.ts: adapter from CIM_WEBGPU_ADAPTER, errors that name what is missing)
+  // WebGPU only when asked (webgpu-backend.ts: errors that name what is missing)
   if (choice === 'webgpu')
-    [name, detail] = ['webgpu', `@tensorflow/tfjs-backend-webgpu on ${webGpuLabel(await initWebGpuBackend(undefined, log))}`];
+    [name, detail] = [
+      'webgpu',
+      `@tensorflow/tfjs-backend-webgpu on ${webGpuLabel(await initWebGpuBackend(opts.webgpuAdapter ?? 'gpu', log))}`,
+    ];
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await tryNative();
     if (pkg) [name, detail] = ['tensorflow', pkg];
@@ -95,7 +106,7 @@ export async function initBackend(
     [name, detail] = ['cpu', '@tensorflow/tfjs-backend-cpu'];
   }
   await tf.ready();
-  if (name === 'tensorflow' && process.env.TF_NUM_INTRAOP_THREADS) detail += `, ${process.env.TF_NUM_INTRAOP_THREADS} intra-op threads`;
+  if (name === 'tensorflow' && nativeThreads() !== undefined) detail += `, ${nativeThreads()} intra-op threads`;
   chosen = { name, detail };
   log(`tfjs backend: ${name} (${detail})`);
   return chosen;

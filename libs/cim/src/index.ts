@@ -15,7 +15,15 @@ export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
 export { clipByGlobalNorm } from './optim/clip.ts';
 export { parseSafetensors, serializeSafetensors, type SafeFile, type SafeTensor } from './io/safetensors.ts';
 export { runParity, parityTolerances, type ParityReport } from './parity.ts';
-export { initBackend, currentBackend, BACKEND_CHOICES, type BackendName, type BackendChoice, type BackendOptions } from './backend.ts';
+export {
+  initBackend,
+  currentBackend,
+  nativeThreads,
+  BACKEND_CHOICES,
+  type BackendName,
+  type BackendChoice,
+  type BackendOptions,
+} from './backend.ts';
 export { initWebGpuBackend, currentWebGpuAdapter, NO_READ_SYNC } from './webgpu-backend.ts';
 export * from './webgpu-adapter.ts';
 export { newVariable, assignValues } from './tensors.ts';

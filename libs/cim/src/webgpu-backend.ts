@@ -15,13 +15,7 @@
  * - relu(NaN) is 0 (cpu: NaN) and argMax skips NaN; max, sum and the loss still propagate NaN.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  requestWebGpuAdapter,
-  webGpuAdapterKind,
-  WebGpuUnavailableError,
-  type WebGpuAdapterInfo,
-  type WebGpuAdapterKind,
-} from './webgpu-adapter.ts';
+import { requestWebGpuAdapter, WebGpuUnavailableError, type WebGpuAdapterInfo, type WebGpuAdapterKind } from './webgpu-adapter.ts';
 
 let adapterInfo: WebGpuAdapterInfo | undefined;
 
@@ -50,11 +44,11 @@ const RAISED_LIMITS = [
 ] as const;
 
 /**
- * Make `webgpu` the tfjs backend of this process. `kind` defaults to CIM_WEBGPU_ADAPTER (gpu unless
- * it says software). Returns the adapter; throws WebGpuUnavailableError naming what is missing.
+ * Make `webgpu` the tfjs backend of this process on the adapter `kind` (the app's choice: a real
+ * GPU unless it says software). Returns the adapter; throws WebGpuUnavailableError naming what is missing.
  */
 export async function initWebGpuBackend(
-  kind: WebGpuAdapterKind = webGpuAdapterKind(process.env.CIM_WEBGPU_ADAPTER),
+  kind: WebGpuAdapterKind = 'gpu',
   log: (msg: string) => void = () => {},
 ): Promise<WebGpuAdapterInfo> {
   if (adapterInfo) return adapterInfo;

@@ -11,6 +11,8 @@ import createClient, { type Client } from 'openapi-fetch';
 import type { components, operations, paths } from './generated/openapi.ts';
 
 export type { components, operations, paths };
+export type * from './types.ts';
+export * from './generated/values.ts';
 export type CimClient = Client<paths>;
 
 export interface CimClientOptions {

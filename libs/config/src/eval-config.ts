@@ -3,34 +3,23 @@
  * the service's equivalent of `cim eval`. The corruption names mirror libs/engine's list.
  */
 import type { SourceSpec } from '@cim-forge/data';
+import type { Static } from 'typebox';
+import { EvalConfigSchema } from './schema/eval-schema.ts';
+import { schemaDefaults } from './schema/schema-parts.ts';
 
-export const CORRUPTION_NAMES = ['gaussian_noise', 'shot_noise', 'gaussian_blur', 'contrast', 'brightness', 'jpeg', 'pixelate'] as const;
+import { CORRUPTION_NAMES } from './corruption-names.ts';
 
-export interface EvalConfig {
+export { CORRUPTION_NAMES };
+
+/** The config's fields are the schema's (schema/eval-schema.ts); `dataset` is typed by libs/data. */
+export type EvalConfig = Omit<Static<typeof EvalConfigSchema>, 'dataset' | 'corruptions'> & {
   /** labelled held-out images (Fashion-MNIST test by default; an image folder's held-out part) */
   dataset: SourceSpec;
-  /** first N images (0 = all) */
-  images: number;
-  /** L∞ attack radius in [0, 1] pixel units (0 = no attacks) */
-  eps: number;
-  /** PGD steps (0 = no PGD) */
-  pgdSteps: number;
   corruptions: string[];
-  severities: number[];
-  batchSize: number;
-  seed: number;
-}
-
-export const defaultEvalConfig: EvalConfig = {
-  dataset: { kind: 'fashion-mnist', split: 'test' },
-  images: 1000,
-  eps: 1 / 255,
-  pgdSteps: 10,
-  corruptions: [...CORRUPTION_NAMES],
-  severities: [1, 2, 3, 4, 5],
-  batchSize: 128,
-  seed: 0,
 };
+
+/** every field's default, from the schema */
+export const defaultEvalConfig: EvalConfig = schemaDefaults(EvalConfigSchema);
 
 /** An image folder without a `split` is scored on its held-out part (val/ folders, else the seeded 20%). */
 export function resolveEvalConfig(o: Partial<EvalConfig> = {}): EvalConfig {

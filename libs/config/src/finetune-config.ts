@@ -4,93 +4,27 @@
  */
 import { cimModelNames, isCimModelName, type CimModelName, type CimModelOverrides } from '@cim-forge/cim/config';
 import type { SourceSpec } from '@cim-forge/data';
-import type { RandAugmentConfig } from './rand-augment-config.ts';
+import type { Static } from 'typebox';
+import { FinetuneConfigSchema, type RandAugmentSchema } from './schema/finetune-schema.ts';
+import { schemaDefaults } from './schema/schema-parts.ts';
 import { heldOutSplits } from './dataset-root.ts';
-export type { RandAugmentConfig } from './rand-augment-config.ts';
+/** RandAugment-lite: n ops per image at magnitude m (0..10), per-op magnitude noise mstd (timm) */
+export type RandAugmentConfig = Static<typeof RandAugmentSchema>;
 
-export interface FinetuneConfig {
-  /** the encoder's shape when starting from scratch (a checkpoint's metadata wins otherwise): a ViT or a ResNet */
+/**
+ * The config's fields are the schema's (schema/finetune-schema.ts). The encoder may be a ResNet on
+ * the CLI (the service's schema takes ViTs), and the nested specs are typed by the libs that read them.
+ */
+export type FinetuneConfig = Omit<Static<typeof FinetuneConfigSchema>, 'model' | 'modelOverrides' | 'dataset' | 'evalDataset'> & {
   model: CimModelName;
   modelOverrides: CimModelOverrides;
-  /** a safetensors file with PyTorch names (a CIM checkpoint's model.safetensors, or an official one); null = scratch */
-  initFrom: string | null;
-  /** which CIM encoder to start from */
-  encoder: 'online' | 'target';
-  /** fine-tuning resolution; null = the encoder's imgSize */
-  imgSize: number | null;
   dataset: SourceSpec;
   /** the held-out split for top-1 every epoch */
   evalDataset: SourceSpec;
-  /** fine-tune on a stratified fraction of the training labels (deterministic by seed) */
-  labelsFraction: number;
-  epochs: number;
-  warmupEpochs: number;
-  batchSize: number;
-  /** peak lr = baseLr × batch / 256 */
-  baseLr: number;
-  minLr: number;
-  layerDecay: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  dropPath: number;
-  labelSmoothing: number;
-  /** mixup α, cutmix α (0 = off), probability of mixing a batch, of cutmix over mixup */
-  mixup: number;
-  cutmix: number;
-  mixupProb: number;
-  mixupSwitchProb: number;
-  /** random erasing probability */
-  reprob: number;
-  /** null = off */
-  randAugment: RandAugmentConfig | null;
-  seed: number;
-  /** optimizer steps between checkpoints (0 = at the end only) */
-  checkpointEvery: number;
-  keepCheckpoints: number;
-  /** held-out images scored each epoch (0 = all of evalDataset) */
-  evalImages: number;
-  /**
-   * > 0: carve a stratified validation split of this fraction from `dataset` (split seed 0, the same
-   * for every run), train on the rest, score it every epoch, and score `evalDataset` (the test
-   * split) once at the end. 0: score `evalDataset` every epoch (no validation split).
-   */
-  valFraction: number;
-}
-
-/** The recipe (ViT-B: 100 epochs, base lr 1.2e-3, decay 0.8, …); epochs and batch sized for a CPU. */
-export const defaultFinetuneConfig: FinetuneConfig = {
-  model: 'cimVitMicroPatch4',
-  modelOverrides: {},
-  initFrom: null,
-  encoder: 'online',
-  imgSize: null,
-  dataset: { kind: 'fashion-mnist', split: 'train' },
-  evalDataset: { kind: 'fashion-mnist', split: 'test' },
-  labelsFraction: 1,
-  epochs: 100,
-  warmupEpochs: 5,
-  batchSize: 64,
-  baseLr: 1.2e-3,
-  minLr: 1e-6,
-  layerDecay: 0.8,
-  weightDecay: 0.05,
-  beta1: 0.9,
-  beta2: 0.999,
-  dropPath: 0.1,
-  labelSmoothing: 0.1,
-  mixup: 0.8,
-  cutmix: 1.0,
-  mixupProb: 1,
-  mixupSwitchProb: 0.5,
-  reprob: 0.25,
-  randAugment: { n: 2, m: 9, mstd: 0.5 },
-  seed: 0,
-  checkpointEvery: 0,
-  keepCheckpoints: 2,
-  evalImages: 0,
-  valFraction: 0,
 };
+
+/** every field's default, from the schema */
+export const defaultFinetuneConfig: FinetuneConfig = schemaDefaults(FinetuneConfigSchema);
 
 /**
  * An image folder given as `dataset` alone (no `evalDataset`, no `split`) trains on its train part

@@ -8,77 +8,27 @@ import {
   isCimModelName,
   samplerConfig,
   type AnyCimModelConfig,
-  type CimModelName,
   type CimModelOverrides,
   type SamplerConfig,
 } from '@cim-forge/cim/config';
 import type { SourceSpec } from '@cim-forge/data';
+import type { Static } from 'typebox';
+import { PretrainConfigSchema } from './schema/pretrain-schema.ts';
+import { schemaDefaults } from './schema/schema-parts.ts';
 
-export interface PretrainConfig {
-  /** a named factory: a ViT (`cimVitTinyPatch16`, …) or a ResNet (`cimResnetMicro`, `cimResnet50`) */
-  model: CimModelName;
-  /** overrides of the factory's fields (a ResNet's `backbone` fields merge into its backbone) */
+/**
+ * The config's fields are the schema's (schema/pretrain-schema.ts: one place per field, with its
+ * default, bounds and description). The nested specs are typed by the libs that read them: the
+ * worker widens `dataset` (a local root, a cache dir) beyond what a client may write.
+ */
+export type PretrainConfig = Omit<Static<typeof PretrainConfigSchema>, 'modelOverrides' | 'sampler' | 'dataset'> & {
   modelOverrides: CimModelOverrides;
   sampler: Partial<SamplerConfig>;
   dataset: SourceSpec;
-  /** images per rank per micro-batch */
-  batchSize: number;
-  /** micro-batches per optimizer step (gradient accumulation) */
-  accumIter: number;
-  epochs: number;
-  warmupEpochs: number;
-  /** lr = baseLr × effective batch / 256 */
-  baseLr: number;
-  minLr: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  /** clip gradients to this global norm; null = off (the official runs are effectively unclipped) */
-  clipGrad: number | null;
-  momentumBase: number;
-  momentumEnd: number;
-  seed: number;
-  /** optimizer steps between checkpoints (0 = only at the end) */
-  checkpointEvery: number;
-  /** checkpoints kept in --out (the newest K) */
-  keepCheckpoints: number;
-  /** and, besides those, the best M by their step's loss (0 = only the newest K) */
-  keepBest: number;
-  /** sampling threads (0 = inline) and batches prefetched */
-  workers: number;
-  prefetch: number;
-  /** held-out images for the IoU evaluation at the end (0 = skip) */
-  evalImages: number;
-  /** a safetensors file of PyTorch-named weights to start from */
-  initFrom: string | null;
-}
-
-export const defaultPretrainConfig: PretrainConfig = {
-  model: 'cimVitTinyPatch16',
-  modelOverrides: {},
-  sampler: {},
-  dataset: { kind: 'fashion-mnist', split: 'train' },
-  batchSize: 64,
-  accumIter: 1,
-  epochs: 300,
-  warmupEpochs: 40,
-  baseLr: 1.5e-4,
-  minLr: 0,
-  weightDecay: 0.05,
-  beta1: 0.9,
-  beta2: 0.95,
-  clipGrad: null,
-  momentumBase: 0.99,
-  momentumEnd: 1.0,
-  seed: 0,
-  checkpointEvery: 0,
-  keepCheckpoints: 3,
-  keepBest: 1,
-  workers: 1,
-  prefetch: 2,
-  evalImages: 256,
-  initFrom: null,
 };
+
+/** every field's default, from the schema */
+export const defaultPretrainConfig: PretrainConfig = schemaDefaults(PretrainConfigSchema);
 
 const smallSampler: Partial<SamplerConfig> = { searchSize: 48, contextSize: 32, exemplarSize: 16 };
 

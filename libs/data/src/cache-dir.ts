@@ -1,12 +1,17 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+let chosen: string | undefined;
+
 /**
- * Where derived data (e.g. the Fashion-MNIST binary) is cached. The one place libs/data reads
- * the environment: `CIM_CACHE_DIR`, else `$XDG_CACHE_HOME/cim-forge`, else `~/.cache/cim-forge`.
+ * The app's cache dir, from its settings (libs/settings' `SettingsReader.cacheDir()`: CIM_CACHE_DIR,
+ * else `$XDG_CACHE_HOME/cim-forge`): apps set it once at start; libs/data never reads the environment.
  */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CIM_CACHE_DIR) return env.CIM_CACHE_DIR;
-  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'cim-forge');
-  return join(homedir(), '.cache', 'cim-forge');
+export function setDefaultCacheDir(dir: string | undefined): void {
+  chosen = dir;
+}
+
+/** Where derived data (e.g. the Fashion-MNIST binary) is cached: the app's choice, else `~/.cache/cim-forge`. */
+export function defaultCacheDir(): string {
+  return chosen ?? join(homedir(), '.cache', 'cim-forge');
 }

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { defaultCacheDir } from './cache-dir.ts';
+import { defaultCacheDir, setDefaultCacheDir } from './cache-dir.ts';
 import { FASHION_MNIST_CACHE_FILE, FASHION_MNIST_CLASSES, fashionMnistSource, loadFashionMnist } from './fashion-mnist.ts';
 import type { ImageSource, RgbImage } from './image-source.ts';
 
@@ -112,8 +112,10 @@ test('images are 28x28 grayscale replicated to RGB, with the known intensity sta
   assert.ok(classMean(1) < classMean(2));
 });
 
-test('default cache dir: CIM_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache', () => {
-  assert.equal(defaultCacheDir({ CIM_CACHE_DIR: '/x', XDG_CACHE_HOME: '/y' }), '/x');
-  assert.equal(defaultCacheDir({ XDG_CACHE_HOME: '/y' }), '/y/cim-forge');
-  assert.match(defaultCacheDir({}), /\.cache\/cim-forge$/);
+test("default cache dir: the app's choice (from its settings), else ~/.cache/cim-forge", () => {
+  assert.match(defaultCacheDir(), /\.cache\/cim-forge$/);
+  setDefaultCacheDir('/x');
+  assert.equal(defaultCacheDir(), '/x');
+  setDefaultCacheDir(undefined);
+  assert.match(defaultCacheDir(), /\.cache\/cim-forge$/);
 });

@@ -1,5 +1,5 @@
 export { checkIndex, grayToRgb, type ImageSource, type RgbImage } from './image-source.ts';
-export { defaultCacheDir } from './cache-dir.ts';
+export { defaultCacheDir, setDefaultCacheDir } from './cache-dir.ts';
 export {
   FASHION_MNIST_CACHE_FILE,
   FASHION_MNIST_CLASSES,

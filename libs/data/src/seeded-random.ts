@@ -1,17 +1,12 @@
-import { Rng } from '@cim-forge/random';
+import { LOWBIAS32, mixer32, Rng } from '@cim-forge/random';
 
 /**
  * Deterministic randomness for data order and per-sample seeds. Pure 32-bit integer arithmetic,
  * so every process and thread computes the same numbers from the same seed.
  */
 
-/** One round of splitmix32's output mixer (murmur3 finaliser constants): a bijection on uint32. */
-export function mixUint32(x: number): number {
-  x = (x + 0x9e3779b9) | 0;
-  x = Math.imul(x ^ (x >>> 16), 0x21f0aaad);
-  x = Math.imul(x ^ (x >>> 15), 0x735a2d97);
-  return (x ^ (x >>> 15)) >>> 0;
-}
+/** One round of libs/random's seed mixer with the lowbias32 constants (this lib's since its goldens): a bijection on uint32. */
+export const mixUint32: (x: number) => number = mixer32(LOWBIAS32);
 
 /**
  * Hashes a list of non-negative integers (each < 2^53) into one uint32 seed. Order matters:

@@ -54,3 +54,4 @@ export {
   attemptFailure,
 } from './run-lifecycle.ts';
 export type { DbClient, ExitCategory, RankOutcome, RunEventData, RunEventType, RankKey } from './run-lifecycle.ts';
+export { RUN_STATUSES } from './run-status.ts';

@@ -62,14 +62,14 @@ import {
   type RunStatus,
 } from './generated/prisma/client.ts';
 import type { Db } from './client.ts';
+import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from './run-status.ts';
 
 /** the client or a transaction's client (the API moves a run and records its event in one transaction) */
 export type DbClient = Db | Prisma.TransactionClient;
 
 // ── the transition tables ──────────────────────────────────────────────────────────────────────
 
-export const ACTIVE_RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const satisfies readonly RunStatus[];
-export const TERMINAL_RUN_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly RunStatus[];
+export { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES };
 /** a rank attempt whose process lives (it heartbeats) */
 export const LIVE_ATTEMPT_STATUSES = ['RENDEZVOUS', 'RUNNING'] as const satisfies readonly RankAttemptStatus[];
 

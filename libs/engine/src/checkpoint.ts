@@ -13,7 +13,7 @@
 import { assignValues, fromTorch, parseSafetensors, serializeSafetensors, toTorch, type CimModel } from '@cim-forge/cim';
 import type { CheckpointStore, CheckpointManifest } from './checkpoint-store.ts';
 import type { CimTrainer } from './trainer.ts';
-import type { PretrainConfig, TrainPlan } from './train-config.ts';
+import type { PretrainConfig, TrainPlan } from '@cim-forge/config';
 
 export const CHECKPOINT_FORMAT = 'cim-forge/pretrain-checkpoint@1';
 

@@ -1,5 +1,4 @@
 /** libs/engine: the CIM training engine — one loop for the CLI and the worker. */
-export * from './train-config.ts';
 export * from './trainer.ts';
 export * from './checkpoint.ts';
 export * from './checkpoint-store.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cimModelFromConfig } from '@cim-forge/cim';
 import { pretrain, evalSourceSpec, evaluateOn } from './pretrain.ts';
-import { modelConfigOf } from './train-config.ts';
+import { modelConfigOf } from '@cim-forge/config';
 import { tinyConfig } from './testing.ts';
 import { initTestBackend } from '@cim-forge/cim/testing';
 

@@ -8,7 +8,7 @@ import { cimModelConfigFromMetadata, createCimModel, parseSafetensors, type CimM
 import { evaluateOn, pretrain } from './pretrain.ts';
 import { LocalCheckpointStore } from './checkpoint-store.ts';
 import { loadModelSafetensors, modelToSafetensors } from './checkpoint.ts';
-import { modelConfigOf, deriveTrainPlan, resolvePretrainConfig, samplerConfigOf } from './train-config.ts';
+import { modelConfigOf, deriveTrainPlan, resolvePretrainConfig, samplerConfigOf } from '@cim-forge/config';
 import { CimTrainer } from './trainer.ts';
 import { readEncoderFile } from './finetune/finetune.ts';
 import type { Collective } from './collective.ts';

@@ -9,7 +9,7 @@ import { collate, createCimModel, type CimBatch, type CimModel, type CimSample }
 import { PrefetchLoader, type PrefetchLoaderOptions, type SourceSpec } from '@cim-forge/data';
 import { readFile } from 'node:fs/promises';
 import { cimSampleModule } from './cim-sample.ts';
-import { deriveTrainPlan, samplerConfigOf, type PretrainConfig, type TrainPlan } from './train-config.ts';
+import { deriveTrainPlan, samplerConfigOf, type PretrainConfig, type TrainPlan } from '@cim-forge/config';
 import { CimTrainer, type StepResult } from './trainer.ts';
 import { loadCheckpoint, loadModelSafetensors, modelToSafetensors, saveCheckpoint } from './checkpoint.ts';
 import { sha256, type CheckpointStore } from './checkpoint-store.ts';

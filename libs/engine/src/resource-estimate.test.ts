@@ -7,9 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { cimModelFromConfig, initBackend } from '@cim-forge/cim';
-import { estimatePretrain, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/config';
+import { estimatePretrain, resolvePretrainConfig, type PretrainConfig, deriveTrainPlan, modelConfigOf } from '@cim-forge/config';
 import { CimTrainer } from './trainer.ts';
-import { deriveTrainPlan, modelConfigOf } from './train-config.ts';
 import { syntheticBatches } from './testing.ts';
 
 await initBackend('wasm');

@@ -1,7 +1,7 @@
 /** Small configs and batches for the engine's tests. */
 import { Rng, collate, sampleCim, type CimBatch } from '@cim-forge/cim';
 import { syntheticSource } from '@cim-forge/data';
-import { resolvePretrainConfig, samplerConfigOf, type PretrainConfig } from './train-config.ts';
+import { resolvePretrainConfig, samplerConfigOf, type PretrainConfig } from '@cim-forge/config';
 
 /** A model small enough that a step takes tens of milliseconds on wasm. */
 export function tinyConfig(o: Partial<PretrainConfig> = {}): PretrainConfig {

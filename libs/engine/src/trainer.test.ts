@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { cimModelFromConfig, type CimBatch } from '@cim-forge/cim';
 import { CimTrainer, NonFiniteLossError } from './trainer.ts';
-import { deriveTrainPlan, modelConfigOf } from './train-config.ts';
+import { deriveTrainPlan, modelConfigOf } from '@cim-forge/config';
 import { syntheticBatches, tinyConfig } from './testing.ts';
 import { initTestBackend } from '@cim-forge/cim/testing';
 

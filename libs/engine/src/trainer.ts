@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, assignValues, clipByGlobalNorm, learningRate, targetMomentum, type CimBatch, type CimModel } from '@cim-forge/cim';
-import type { PretrainConfig, TrainPlan } from './train-config.ts';
+import type { PretrainConfig, TrainPlan } from '@cim-forge/config';
 import { batchTensors, disposeBatch } from './batch-tensors.ts';
 import { soloCollective, type Collective } from './collective.ts';
 

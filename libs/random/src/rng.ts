@@ -4,13 +4,39 @@
  */
 export type RngState = [number, number, number, number];
 
-/** splitmix32: turns any 32-bit integers into well-mixed seeds. */
-export function mix32(x: number): number {
-  x = (x + 0x9e3779b9) | 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
+/**
+ * The constants of a splitmix32-style output mixer: x ^= x >>> s1; x *= m1; x ^= x >>> s2; x *= m2;
+ * x ^= x >>> s3. Two sets are in use, each fixed forever by the streams recorded with it.
+ */
+export interface Mix32Constants {
+  m1: number;
+  m2: number;
+  s1: number;
+  s2: number;
+  s3: number;
 }
+
+/** MurmurHash3's fmix32: the constants of `mix32` (model init, sampler and augmentation seeds) */
+export const MURMUR3_FMIX32: Mix32Constants = { m1: 0x85ebca6b, m2: 0xc2b2ae35, s1: 16, s2: 13, s3: 16 };
+/** Chris Wellons' lowbias32: the constants of libs/data's seeds (data order, per-sample seeds, synthetic images) */
+export const LOWBIAS32: Mix32Constants = { m1: 0x21f0aaad, m2: 0x735a2d97, s1: 16, s2: 15, s3: 15 };
+
+/**
+ * The one seed mixer: splitmix32's golden-ratio step, then the output mixer with constants `k`.
+ * A bijection on uint32 that turns any 32-bit integer into a well-mixed seed.
+ */
+export function mixer32(k: Mix32Constants): (x: number) => number {
+  const { m1, m2, s1, s2, s3 } = k;
+  return (x: number) => {
+    x = (x + 0x9e3779b9) | 0;
+    x = Math.imul(x ^ (x >>> s1), m1);
+    x = Math.imul(x ^ (x >>> s2), m2);
+    return (x ^ (x >>> s3)) >>> 0;
+  };
+}
+
+/** splitmix32 with MurmurHash3's finaliser: turns any 32-bit integers into well-mixed seeds. */
+export const mix32: (x: number) => number = mixer32(MURMUR3_FMIX32);
 
 /** A seed derived from several integers (e.g. run seed, epoch, sample index, rank). */
 export function deriveSeed(...parts: number[]): number {

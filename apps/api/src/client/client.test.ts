@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { submitAndCancel } from '@cim-forge/client/example';
 import { startApiTestEnv, type ApiTestEnv } from '../testing/api-test-env.ts';
-import { generateClientTypes, generatedClientFile } from './generate-client.ts';
+import { generateClientTypes, generateClientValues, generatedClientFile, generatedValuesFile } from './generate-client.ts';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 let env: ApiTestEnv;
@@ -34,6 +34,9 @@ test('the committed client types equal a fresh generation from the OpenAPI docum
   const missing = Object.keys(doc.paths).filter((p) => !committed.includes(`"${p}": {`));
   assert.deepEqual(missing, []);
   assert.ok(Object.keys(doc.paths).length >= 18, `${Object.keys(doc.paths).length} paths`);
+  const values = await readFile(generatedValuesFile, 'utf8');
+  assert.ok(values === (await generateClientValues()), 'libs/client/src/generated/values.ts is stale: run `npm run client:generate`');
+  assert.match(values, /RUN_STATUSES = \["QUEUED", "STARTING", "RUNNING", "RESTARTING", "SUCCEEDED", "FAILED", "CANCELLED"\] as const/);
 });
 
 test('the client and its example type-check as a browser sees them (DOM, no Node types)', () => {

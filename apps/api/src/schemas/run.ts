@@ -1,11 +1,11 @@
 /** The run resource and the POST /v1/runs body. */
 import { Type, type Static } from 'typebox';
 import { PRIORITY_MAX, PRIORITY_MIN } from '@cim-forge/queue';
-import { runConfigInputSchemas } from '@cim-forge/config';
+import { RUN_KINDS, runConfigInputSchemas } from '@cim-forge/config';
+import { RUN_STATUSES } from '@cim-forge/db';
 import { IsoTime, JsonObject, Nullable, StringEnum, Uuid } from './common.ts';
 
-export const RUN_KINDS = ['pretrain', 'finetune', 'eval'] as const;
-export const RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export { RUN_KINDS, RUN_STATUSES };
 export const MAX_WORLD_SIZE = 64;
 /** no control characters (NUL and friends), which Postgres text and logs cannot hold */
 export const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';

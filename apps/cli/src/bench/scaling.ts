@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childProcessEnv } from '@cim-forge/settings';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const { values } = parseArgs({ options: { steps: { type: 'string' }, only: { type: 'string' }, backends: { type: 'string' } } });
@@ -44,7 +45,7 @@ function run(backend: string, preset: string, ranks: number, steps: number): Rec
     out,
     ...(ranks > 1 ? ['--ranks', String(ranks)] : []),
   ];
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, CIM_BACKEND: backend } });
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: childProcessEnv({ CIM_BACKEND: backend }) });
   if (r.status !== 0) throw new Error(`${preset} × ${ranks}: exit ${r.status}\n${r.stderr.slice(-2000)}`);
   const log = ranks > 1 ? join(out, 'ranks', 'rank-0.jsonl') : join(out, 'metrics.jsonl');
   if (!existsSync(log)) throw new Error(`no ${log}`);

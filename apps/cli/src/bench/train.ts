@@ -33,24 +33,18 @@ import {
   collate,
   currentWebGpuAdapter,
   initBackend,
+  nativeThreads,
   setKernelStyle,
   type BackendChoice,
   type CimBatch,
   type CimSample,
   type KernelStyle,
 } from '@cim-forge/cim';
-import {
-  CimTrainer,
-  cimSampleModule,
-  deriveTrainPlan,
-  modelConfigOf,
-  resolvePretrainConfig,
-  samplerConfigOf,
-  syntheticBatches,
-  type PretrainConfig,
-} from '@cim-forge/engine';
+import { CimTrainer, cimSampleModule, syntheticBatches } from '@cim-forge/engine';
+import { deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf, type PretrainConfig } from '@cim-forge/config';
 import { PrefetchLoader } from '@cim-forge/data';
 import { takeWebGpuAdapterFlag } from '../webgpu-flag.ts';
+import { cliSettings } from '../args.ts';
 
 const PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC = 1.29;
 const PRESETS = [
@@ -61,8 +55,9 @@ const PRESETS = [
 ] as const;
 const DEFAULT_ONLY = ['matmul', 'cpu-small', 'cpu-resnet', 'bench-vit-tiny'];
 
+const webgpu = takeWebGpuAdapterFlag(process.argv.slice(2));
 const { values } = parseArgs({
-  args: takeWebGpuAdapterFlag(process.argv.slice(2), process.env),
+  args: webgpu.rest,
   options: {
     steps: { type: 'string' },
     only: { type: 'string' },
@@ -115,12 +110,9 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const threads = values.threads ? Number(values.threads) : undefined;
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
-  const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads });
-  const common = {
-    backend: backend.name,
-    kernels,
-    threads: process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : undefined,
-  };
+  const webgpuAdapter = webgpu.adapter ?? cliSettings().webgpuAdapter;
+  const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads, webgpuAdapter });
+  const common = { backend: backend.name, kernels, threads: nativeThreads() };
   const adapter = currentWebGpuAdapter();
   /** on webgpu: the adapter and tfjs' GPU buffers, read when the line is printed */
   const where = (): Record<string, unknown> => {

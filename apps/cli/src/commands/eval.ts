@@ -14,7 +14,7 @@ import {
   type RobustnessReport,
 } from '@cim-forge/engine';
 import { initCliBackend, num, UsageError } from '../args.ts';
-import { resolveFrom, valFractionFlag } from './finetune.ts';
+import { labelledDataFlags, resolveFrom, valFractionFlag } from '../labelled-data.ts';
 import { folderOf, folderSpec } from '../dataset-arg.ts';
 import type { FolderSplit, SourceSpec } from '@cim-forge/data';
 
@@ -98,11 +98,8 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' },
-      dataset: { type: 'string' },
-      limit: { type: 'string' },
+      ...labelledDataFlags('from', 'dataset', 'limit', 'val-fraction'),
       split: { type: 'string' },
-      'val-fraction': { type: 'string' },
       eps: { type: 'string' },
       'pgd-steps': { type: 'string' },
       'pgd-alpha': { type: 'string' },

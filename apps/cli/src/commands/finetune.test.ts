@@ -4,7 +4,8 @@ import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../args.ts';
-import { labelledDataset, resolveFrom, run } from './finetune.ts';
+import { labelledDataset, resolveFrom } from '../labelled-data.ts';
+import { run } from './finetune.ts';
 import { run as runProbe } from './probe.ts';
 import { testBackendChoice } from '@cim-forge/cim/testing';
 

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { cimModelNames, type AnyCimModelConfig } from '@cim-forge/cim';
-import { finetune, JsonlMetricsSink, LocalCheckpointStore, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/engine';
-import type { SourceSpec } from '@cim-forge/data';
-import { defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
-import { folderOf, folderSpec } from '../dataset-arg.ts';
+import { finetune, JsonlMetricsSink, LocalCheckpointStore } from '@cim-forge/engine';
+import { resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/config';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { encoderFlags, LABELLED_DATA_FLAGS, labelledDatasetFlags, valFractionFlag } from '../labelled-data.ts';
 import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
 
 const help = `Usage: npm run cim -- finetune --from RUN_DIR|FILE.safetensors|scratch [options]
@@ -56,52 +55,6 @@ Output
 Example: npm run cim -- finetune --from runs/fm --dataset fashion-mnist --labels-fraction 0.1 --epochs 20 --out runs/fm-ft10
          npm run cim -- finetune --from runs/fm --dataset ~/photos/flowers --epochs 20   (flowers/<class>/*.jpg)`;
 
-/** --from: "scratch" → null; a file; a checkpoint dir with model.safetensors; or a run dir's latest checkpoint. */
-export async function resolveFrom(from: string): Promise<string | null> {
-  if (from === 'scratch') return null;
-  const p = resolve(from);
-  if (!existsSync(p)) throw new UsageError(`--from ${from}: no such file or directory (or say "scratch")`);
-  if (statSync(p).isFile()) return p;
-  if (existsSync(join(p, 'model.safetensors'))) return join(p, 'model.safetensors');
-  const store = new LocalCheckpointStore(join(p, 'checkpoints'));
-  const last = (await store.list()).at(-1);
-  if (!last) throw new UsageError(`--from ${from}: neither a model.safetensors nor a run directory with checkpoints/`);
-  return join(p, 'checkpoints', last.id, 'model.safetensors');
-}
-
-/**
- * --dataset for fine-tuning and probing: fashion-mnist (train to learn, test held out), or an
- * ImageFolder (a directory or s3://bucket/prefix): its train part to learn, its held-out part
- * (val/ folders, else a seeded stratified --val-fraction of each class) to score.
- */
-export async function labelledDataset(
-  d: string | undefined,
-  limit?: number,
-  evalImages?: number,
-  valFraction?: number,
-): Promise<{ dataset: SourceSpec; evalDataset: SourceSpec } | undefined> {
-  if (d === undefined) return undefined;
-  if (d === 'synthetic')
-    throw new UsageError('--dataset synthetic has no labels: use fashion-mnist or an ImageFolder directory (DIR/<class>/<images>)');
-  const folder = await folderOf('dataset', d);
-  if (folder !== undefined) {
-    if (limit !== undefined || evalImages !== undefined)
-      throw new UsageError('--limit and --eval-images apply to fashion-mnist; for a folder use --labels-fraction and --val-fraction');
-    return { dataset: folderSpec(folder, 'train', valFraction), evalDataset: folderSpec(folder, 'val', valFraction) };
-  }
-  if (valFraction !== undefined) throw new UsageError('--val-fraction applies to an ImageFolder (fashion-mnist has its own test split)');
-  return {
-    dataset: { kind: 'fashion-mnist', split: 'train', ...(limit ? { limit } : {}) },
-    evalDataset: { kind: 'fashion-mnist', split: 'test', ...(evalImages ? { limit: evalImages } : {}) },
-  };
-}
-
-export function valFractionFlag(v: string | undefined): number | undefined {
-  const f = num('val-fraction', v, { min: 0 });
-  if (f !== undefined && !(f > 0 && f < 1)) throw new UsageError(`--val-fraction must be in (0, 1), got ${f}`);
-  return f;
-}
-
 /** "64-d, depth 4, patch 4" for a ViT, "resnet 1,1,1,1 basic, 128-d" for a ResNet */
 function encoderShape(e: AnyCimModelConfig): string {
   if ('backbone' in e)
@@ -122,15 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' },
-      encoder: { type: 'string' },
-      model: { type: 'string' },
-      'img-size': { type: 'string' },
-      dataset: { type: 'string' },
-      limit: { type: 'string' },
-      'eval-images': { type: 'string' },
-      'labels-fraction': { type: 'string' },
-      'val-fraction': { type: 'string' },
+      ...LABELLED_DATA_FLAGS,
       epochs: { type: 'string' },
       'warmup-epochs': { type: 'string' },
       'batch-size': { type: 'string' },
@@ -164,24 +109,15 @@ export async function run(argv: string[]): Promise<number> {
   if (values.resume) {
     config = await dir.readSavedConfig();
   } else {
-    if (values.from === undefined)
-      throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
+    const encoder = await encoderFlags(values);
     await dir.refuseExistingCheckpoints();
-    const fileCfg = await readConfigFile<FinetuneConfig>(values.config);
+    const fileCfg = await readConfigFile('finetune', values.config);
     // fashion-mnist has its own test split: --val-fraction carves a validation split from train (scored every epoch; test at the end)
     const fmVal = values['val-fraction'] !== undefined && (values.dataset === undefined || values.dataset === 'fashion-mnist');
     const noAug = values['no-aug'] ? { dropPath: 0, mixup: 0, cutmix: 0, reprob: 0, randAugment: null } : {};
     const flags = defined({
-      initFrom: await resolveFrom(values.from),
-      encoder: oneOf('encoder', values.encoder, ['online', 'target'] as const),
-      model: oneOf('model', values.model, cimModelNames),
-      imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...(await labelledDataset(
-        values.dataset,
-        num('limit', values.limit, { int: true, min: 1 }),
-        num('eval-images', values['eval-images'], { int: true, min: 1 }),
-        fmVal ? undefined : valFractionFlag(values['val-fraction']),
-      )),
+      ...encoder,
+      ...(await labelledDatasetFlags(values, { valFraction: !fmVal })),
       valFraction: fmVal ? valFractionFlag(values['val-fraction']) : undefined,
       labelsFraction: num('labels-fraction', values['labels-fraction'], { min: 0 }),
       epochs: num('epochs', values.epochs, { min: 0 }),

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliSettings, threadsPerRank } from '../args.ts';
+import { cliSettings, threadsPerRank, webGpuAdapterArgs } from '../args.ts';
+import { childProcessEnv } from '@cim-forge/settings';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -45,6 +46,7 @@ export async function launchRanks(o: {
       '--import',
       'tsx',
       main,
+      ...webGpuAdapterArgs(),
       'pretrain',
       ...o.argv,
       '--rank',
@@ -60,7 +62,7 @@ export async function launchRanks(o: {
     // rank 0 shows the progress bar and summary on our stderr; the others speak only on failure
     // own process group: a terminal's Ctrl-C reaches only us, and we forward it exactly once
     // the native backend's threads: this machine's cores split between the ranks (CIM_THREADS wins)
-    const env = { ...process.env, CIM_THREADS: String(cliSettings().threads ?? threadsPerRank(o.ranks)) };
+    const env = childProcessEnv({ CIM_THREADS: String(cliSettings().threads ?? threadsPerRank(o.ranks)) });
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', rank === 0 ? 'inherit' : 'pipe'], detached: true, env });
     children.push(child);
     let stdout = '';

@@ -1,4 +1,4 @@
-import { presets } from '@cim-forge/engine';
+import { presets } from '@cim-forge/config';
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--json')) {

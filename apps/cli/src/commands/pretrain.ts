@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cimModelNames } from '@cim-forge/cim';
-import { JsonlMetricsSink, LocalCheckpointStore, presets, pretrain, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/engine';
+import { JsonlMetricsSink, LocalCheckpointStore, pretrain } from '@cim-forge/engine';
+import { presets, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/config';
 import type { SourceSpec } from '@cim-forge/data';
 import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { cliSettings, defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
@@ -120,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.rank === undefined) await dir.refuseExistingCheckpoints();
     const limit = num('limit', values.limit, { int: true, min: 1 });
     const preset = values.preset ?? 'cpu-small';
-    const fileCfg = await readConfigFile<PretrainConfig>(values.config);
+    const fileCfg = await readConfigFile('pretrain', values.config);
     const presetData = presets[preset]?.config.dataset;
     // --dataset of the preset's own kind keeps the preset's settings (cpu-small's 8k-image subset)
     let dataset = values.dataset ? datasetSpec(values.dataset, limit) : undefined;

@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { cimModelNames } from '@cim-forge/cim';
 import { defaultProbeConfig, linearProbe, type ProbeConfig } from '@cim-forge/engine';
-import { defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
-import { labelledDataset, resolveFrom, valFractionFlag } from './finetune.ts';
+import { defined, initCliBackend, num, UsageError } from '../args.ts';
+import { encoderFlags, LABELLED_DATA_FLAGS, labelledDatasetFlags } from '../labelled-data.ts';
 
 const help = `Usage: npm run cim -- probe --from RUN_DIR|FILE.safetensors|scratch --dataset fashion-mnist|DIR [options]
 
@@ -35,15 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      from: { type: 'string' },
-      encoder: { type: 'string' },
-      model: { type: 'string' },
-      'img-size': { type: 'string' },
-      dataset: { type: 'string' },
-      limit: { type: 'string' },
-      'eval-images': { type: 'string' },
-      'labels-fraction': { type: 'string' },
-      'val-fraction': { type: 'string' },
+      ...LABELLED_DATA_FLAGS,
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
@@ -57,24 +49,14 @@ export async function run(argv: string[]): Promise<number> {
     console.log(help);
     return 0;
   }
-  if (values.from === undefined)
-    throw new UsageError('--from is required: a pre-training run directory, a model.safetensors, or "scratch"');
   const fraction = num('labels-fraction', values['labels-fraction'], { min: 0 });
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1))
     throw new UsageError(`--labels-fraction must be in (0, 1], got ${fraction}`);
   const config: ProbeConfig = {
     ...defaultProbeConfig,
     ...defined({
-      initFrom: await resolveFrom(values.from),
-      encoder: oneOf('encoder', values.encoder, ['online', 'target'] as const),
-      model: oneOf('model', values.model, cimModelNames),
-      imgSize: num('img-size', values['img-size'], { int: true, min: 1 }),
-      ...(await labelledDataset(
-        values.dataset ?? 'fashion-mnist',
-        num('limit', values.limit, { int: true, min: 1 }),
-        num('eval-images', values['eval-images'], { int: true, min: 1 }),
-        valFractionFlag(values['val-fraction']),
-      )),
+      ...(await encoderFlags(values)),
+      ...(await labelledDatasetFlags(values, { defaultDataset: 'fashion-mnist' })),
       labelsFraction: fraction,
       epochs: num('epochs', values.epochs, { int: true, min: 1 }),
       batchSize: num('batch-size', values['batch-size'], { int: true, min: 1 }),

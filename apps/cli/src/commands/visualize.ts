@@ -11,10 +11,10 @@ import {
   samplerConfig,
   type SamplerConfig,
 } from '@cim-forge/cim';
-import { parseRunConfig, type PretrainConfig } from '@cim-forge/config';
-import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors, samplerConfigOf } from '@cim-forge/engine';
+import { parseRunConfig, type PretrainConfig, samplerConfigOf } from '@cim-forge/config';
+import { drawCorrelationFigure, LocalCheckpointStore, loadModelSafetensors } from '@cim-forge/engine';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
-import { initCliBackend, num, UsageError } from '../args.ts';
+import { initCliBackend, num, UsageError, cliSettings } from '../args.ts';
 import { folderOf } from '../dataset-arg.ts';
 
 const help = `Usage: npm run cim -- visualize --checkpoint PATH (--image FILE | --dataset D --index N) [options]
@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
       folder !== undefined
         ? { kind: 'image-folder', root: folder }
         : d === 'fashion-mnist'
-          ? { kind: 'fashion-mnist', split: 'test' }
+          ? { kind: 'fashion-mnist', split: 'test', cacheDir: cliSettings().cacheDir }
           : { kind: 'synthetic', size: index + 1, imageSize: 48, seed: 1_000_003 },
     );
     if (index >= src.size) throw new UsageError(`--index ${index}: ${src.name} has ${src.size} images`);

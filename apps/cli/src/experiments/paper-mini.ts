@@ -29,14 +29,11 @@ import {
   LocalCheckpointStore,
   pretrain,
   defaultProbeConfig,
-  resolveFinetuneConfig,
-  resolvePretrainConfig,
-  type FinetuneConfig,
-  type PretrainConfig,
   type ProbeConfig,
 } from '@cim-forge/engine';
+import { resolveFinetuneConfig, resolvePretrainConfig, type FinetuneConfig, type PretrainConfig } from '@cim-forge/config';
 import { UsageError } from '../args.ts';
-import { resolveFrom } from '../commands/finetune.ts';
+import { resolveFrom } from '../labelled-data.ts';
 import {
   estimateProtocolSeconds,
   FT_IMAGES_PER_SEC,
@@ -47,6 +44,7 @@ import {
   runProtocol,
   type ProtocolBudgetName,
 } from './paper-protocol.ts';
+import { childProcessEnv } from '@cim-forge/settings';
 
 export type BudgetName = 'full' | 'quick' | 'tiny';
 
@@ -332,7 +330,7 @@ function runChild(job: Job, log: (m: string) => void): Promise<void> {
       new Promise<void>((ok, fail) => {
         const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--job', jobFile], {
           stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, CIM_BACKEND: 'wasm' },
+          env: childProcessEnv({ CIM_BACKEND: 'wasm' }),
         });
         let buf = '';
         child.stderr.setEncoding('utf8');

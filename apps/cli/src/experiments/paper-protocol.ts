@@ -37,12 +37,9 @@ import {
   loadModelSafetensors,
   LocalCheckpointStore,
   pretrain,
-  resolveFinetuneConfig,
-  resolvePretrainConfig,
-  type FinetuneConfig,
-  type PretrainConfig,
   type ProbeConfig,
 } from '@cim-forge/engine';
+import { resolveFinetuneConfig, resolvePretrainConfig, type FinetuneConfig, type PretrainConfig } from '@cim-forge/config';
 
 export const PROTOCOL_MODEL = 'cimResnetMicro' as const;
 export type Arm = 'scratch' | 'cim-online' | 'cim-target';

@@ -16,7 +16,7 @@ import type {
   SeriesInfo,
   SubmitBody,
   Validated,
-} from './types.ts';
+} from '@cim-forge/client';
 
 export class ApiError extends Error {
   constructor(

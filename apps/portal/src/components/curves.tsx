@@ -6,7 +6,7 @@
  */
 import { useMemo } from 'react';
 import { useQueries, useQuery } from '@tanstack/react-query';
-import type { Series, SeriesInfo } from '../api/types.ts';
+import type { Series, SeriesInfo } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { seriesKey, type LivePoints } from '../live-run.ts';
 import { smooth } from '../lib/smoothing.ts';

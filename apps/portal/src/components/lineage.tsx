@@ -1,6 +1,6 @@
 /** Where a run came from (its source chain) and what came of it (fine-tunes, then their evaluations). */
 import { useQueries, useQuery } from '@tanstack/react-query';
-import type { Run } from '../api/types.ts';
+import type { Run } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { Link } from '../routing.tsx';
 import { runLabel } from '../lib/format.ts';

@@ -1,6 +1,6 @@
 /** Picks up to `max` runs from the team's recent ones (for Compare and Correlation maps). */
 import { useQuery } from '@tanstack/react-query';
-import type { RunKind } from '../api/types.ts';
+import type { RunKind } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { runLabel } from '../lib/format.ts';
 

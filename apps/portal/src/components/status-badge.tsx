@@ -1,4 +1,4 @@
-import type { RunStatus } from '../api/types.ts';
+import type { RunStatus } from '@cim-forge/client';
 
 export function StatusBadge({ status }: { status: RunStatus }) {
   return (

@@ -7,7 +7,7 @@
 import { useState } from 'react';
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '../api/client.ts';
-import type { Figure } from '../api/types.ts';
+import type { Figure } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { Link, useSearchState } from '../routing.tsx';
 import { RunPicker } from '../components/run-picker.tsx';

@@ -5,7 +5,7 @@
  */
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { TERMINAL, type Checkpoint } from '../api/types.ts';
+import { TERMINAL_RUN_STATUSES, type Checkpoint } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { Link, useRouter, useSearchState } from '../routing.tsx';
 import { useRunStream } from '../live-run.ts';
@@ -14,6 +14,8 @@ import { RunCurves } from '../components/curves.tsx';
 import { Lineage } from '../components/lineage.tsx';
 import { RobustnessTables, isRobustnessReport } from '../components/robustness.tsx';
 import { fmtBytes, fmtDuration, fmtNumber, fmtTime, runLabel, shortId } from '../lib/format.ts';
+
+const isTerminal = (s: string) => (TERMINAL_RUN_STATUSES as readonly string[]).includes(s);
 
 function Downloads({ runId, checkpoint }: { runId: string; checkpoint: Checkpoint }) {
   const api = useApi();
@@ -56,7 +58,7 @@ export function RunPage({ id }: { id: string }) {
 
   const run = useQuery({ queryKey: ['run', id, 'row'], queryFn: () => api.run(id) });
   const r = run.data;
-  const active = r !== undefined && !TERMINAL.has(r.status);
+  const active = r !== undefined && !isTerminal(r.status);
   const { state, live } = useRunStream(id, r?.status);
   const events = useQuery({ queryKey: ['run', id, 'events'], queryFn: () => api.events(id), enabled: !!r });
   const checkpoints = useQuery({ queryKey: ['run', id, 'checkpoints'], queryFn: () => api.checkpoints(id), enabled: !!r });

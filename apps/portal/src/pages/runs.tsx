@@ -12,7 +12,7 @@ import {
   useReactTable,
   type SortingState,
 } from '@tanstack/react-table';
-import { RUN_KINDS, RUN_STATUSES, type Run } from '../api/types.ts';
+import { RUN_KINDS, RUN_STATUSES, type Run } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { Link, useRouter, useSearchState } from '../routing.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';

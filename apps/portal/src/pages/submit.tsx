@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '../api/client.ts';
-import { RUN_KINDS, type Run, type RunKind, type SubmitBody, type Validated } from '../api/types.ts';
+import { RUN_KINDS, type Run, type RunKind, type SubmitBody, type Validated } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { useRouter, useSearchState } from '../routing.tsx';
 import { diffConfigs, formatValue } from '../lib/config-diff.ts';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '../stack.ts';
+import { processEnv, SettingsReader } from '@cim-forge/settings';
 
 export { freePort };
 
@@ -85,7 +86,7 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
   return server;
 }
 
-const pgBin = process.env.CIM_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const pgBin = new SettingsReader(processEnv(), 'dev').text('CIM_PG_BIN')!;
 
 /** `cmd args…` as the postgres OS user (initdb and postgres refuse to run as root) */
 function asPostgres(cmd: string, args: string[]): void {

@@ -17,6 +17,8 @@ import { evalSourceSpec } from '@cim-forge/engine';
 import { createS3Client, figurePngKey, parseCheckpointUri, S3CheckpointStore } from '@cim-forge/storage';
 import { readServiceEnv } from '../service-env.ts';
 import { renderFigure } from './render-figure.ts';
+import { processEnv } from '@cim-forge/settings';
+import { setDefaultCacheDir } from '@cim-forge/data';
 
 /** uploaded images are scaled down to this side before sampling (the sampler resizes to its search size anyway), px */
 const UPLOAD_MAX_SIDE = 1024;
@@ -25,7 +27,7 @@ async function main(): Promise<number> {
   // the worker that spawned this runner is gone (kill -9): no one waits for the figure
   process.on('disconnect', () => process.exit(1));
   const args = JSON.parse(process.argv[2] ?? '{}') as { figureId: string; final: boolean };
-  const env = readServiceEnv(process.env, 'worker');
+  const env = readServiceEnv(processEnv(), 'worker');
   const db = createDb(env.databaseUrl, { maxConnections: 2 });
   const s3 = createS3Client(env.s3);
   try {
@@ -52,7 +54,8 @@ async function main(): Promise<number> {
         const source = await openSource(evalSourceSpec(config.dataset, 1));
         image = await source.get(0);
       }
-      await initBackend(env.backend as BackendChoice);
+      setDefaultCacheDir(env.cacheDir);
+      await initBackend(env.backend as BackendChoice, undefined, { webgpuAdapter: env.webgpuAdapter });
       const { png, iou } = await renderFigure({ modelBytes, config, image, source: checkpoint.uri });
       const meta = await sharp(png).metadata();
       const key = figurePngKey(fig.runId, fig.id);

@@ -9,6 +9,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Db } from '@cim-forge/db';
 import { FIGURES_QUEUE, redisConnection, type FigureJobData } from '@cim-forge/queue';
 import { toProcessEnv, type ServiceEnv } from '../service-env.ts';
+import { childProcessEnv } from '@cim-forge/settings';
 
 export interface FigureWorkerOptions {
   env: ServiceEnv;
@@ -46,7 +47,7 @@ export class FigureWorker {
     const child = spawn(process.execPath, [...loader, runner, JSON.stringify({ figureId: job.data.figureId, final })], {
       // the IPC channel only tells the runner when this process is gone (it exits then)
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...toProcessEnv(this.o.env), ...this.o.childEnv },
+      env: childProcessEnv({ ...toProcessEnv(this.o.env), ...this.o.childEnv }),
     });
     let out = '';
     const keep = (b: Buffer) => (out = (out + b.toString()).slice(-4000));

@@ -5,9 +5,9 @@
  * every run: figures compare side by side.
  */
 import { Rng, cimModelConfigFromMetadata, cimModelFromConfig, parseSafetensors, sampleCim } from '@cim-forge/cim';
-import type { PretrainConfig } from '@cim-forge/config';
+import { type PretrainConfig, samplerConfigOf } from '@cim-forge/config';
 import type { RgbImage } from '@cim-forge/data';
-import { drawCorrelationFigure, loadModelSafetensors, samplerConfigOf, type CorrelationFigure } from '@cim-forge/engine';
+import { drawCorrelationFigure, loadModelSafetensors, type CorrelationFigure } from '@cim-forge/engine';
 
 /** the sampler seed of every figure */
 export const FIGURE_SEED = 0;

@@ -13,6 +13,7 @@ import { Rng } from '../rng.ts';
 import { CimViT } from '../model/cim-vit.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { initWebGpuBackend } from '../webgpu-backend.ts';
+import { webGpuAdapterKind } from '../webgpu-adapter.ts';
 
 type Input = { data: Float32Array | Int32Array; shape: number[]; dtype: 'float32' | 'int32' };
 const rng = new Rng(7);
@@ -152,7 +153,7 @@ async function tensorsAcrossSteps(steps: number): Promise<{ numTensors: number[]
 await tf.setBackend('cpu');
 const cpu = await runOps();
 const cpuSteps = await tensorsAcrossSteps(4);
-const adapter = await initWebGpuBackend(undefined, (m) => console.error(m));
+const adapter = await initWebGpuBackend(webGpuAdapterKind(process.env.CIM_WEBGPU_ADAPTER), (m) => console.error(m));
 const gpu = await runOps();
 const gpuSteps = await tensorsAcrossSteps(4);
 

@@ -630,13 +630,22 @@ export interface paths {
                             };
                             /** @default 300 */
                             epochs?: number;
-                            /** @default 256 */
+                            /**
+                             * @description held-out images for the IoU evaluation at the end (0 = skip)
+                             * @default 256
+                             */
                             evalImages?: number;
                             /** @description not accepted (weights come only from the run's source); null or absent */
                             initFrom?: null;
-                            /** @default 1 */
+                            /**
+                             * @description and, besides those, the best M by their step's loss (0 = only the newest K)
+                             * @default 1
+                             */
                             keepBest?: number;
-                            /** @default 3 */
+                            /**
+                             * @description checkpoints kept (the newest K)
+                             * @default 3
+                             */
                             keepCheckpoints?: number;
                             /** @default 0 */
                             minLr?: number;
@@ -872,7 +881,10 @@ export interface paths {
                             initFrom?: null;
                             /** @default 2 */
                             keepCheckpoints?: number;
-                            /** @default 1 */
+                            /**
+                             * @description fine-tune on a stratified fraction of the training labels (deterministic by seed)
+                             * @default 1
+                             */
                             labelsFraction?: number;
                             /** @default 0.1 */
                             labelSmoothing?: number;

@@ -16,8 +16,9 @@ import { FinetuneConfigSchema } from './finetune-schema.ts';
 import { PretrainConfigSchema } from './pretrain-schema.ts';
 import { explainErrors, schemaErrorMessage, setBranchErrors, type SchemaError } from './schema-parts.ts';
 
-export type RunKind = 'pretrain' | 'finetune' | 'eval';
-export const RUN_KINDS: readonly RunKind[] = ['pretrain', 'finetune', 'eval'];
+/** the run kinds (prisma/schema.prisma's RunKind holds the same three) */
+export const RUN_KINDS = ['pretrain', 'finetune', 'eval'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
 export interface RunConfigs {
   pretrain: PretrainConfig;
   finetune: FinetuneConfig;
@@ -42,6 +43,13 @@ export const runConfigInputSchemas = {
   eval: Type.Partial(EvalConfigSchema, { additionalProperties: false, description: 'eval fields applied over the preset' }),
 } as const;
 
+/** what a `--config FILE.json` may hold: any of the kind's fields (initFrom too), over the preset and under the flags */
+export const runConfigFileSchemas = {
+  pretrain: Type.Partial(PretrainConfigSchema, { additionalProperties: false }),
+  finetune: Type.Partial(FinetuneConfigSchema, { additionalProperties: false }),
+  eval: Type.Partial(EvalConfigSchema, { additionalProperties: false }),
+} as const;
+
 const compiled = new Map<TSchema, ReturnType<typeof Compile>>();
 function validator(schema: TSchema) {
   let v = compiled.get(schema);
@@ -60,6 +68,13 @@ setBranchErrors(schemaErrors);
 export function checkRunConfigInput(kind: RunKind, config: unknown, prefix = 'config'): string | null {
   const errors = schemaErrors(runConfigInputSchemas[kind], config);
   return errors.length ? schemaErrorMessage(errors, prefix) : null;
+}
+
+/** A `--config` file's fields, checked against the kind's schema; throws an Error naming the field. */
+export function parseRunConfigFile<K extends RunKind>(kind: K, value: unknown, prefix = 'config'): Partial<RunConfigs[K]> {
+  const errors = schemaErrors(runConfigFileSchemas[kind], value);
+  if (errors.length) throw new Error(schemaErrorMessage(errors, prefix));
+  return value as Partial<RunConfigs[K]>;
 }
 
 /**

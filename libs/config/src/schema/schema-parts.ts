@@ -3,7 +3,8 @@
  * string a length bound, and `schemaErrorMessage` turns TypeBox's error list into the one line a
  * client should read ("config/batchSize must be <= 4096").
  */
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TObject, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
 
 /** largest seed (int32, so every store and every RNG takes it) */
 export const MAX_SEED = 2_147_483_647;
@@ -139,4 +140,14 @@ export function schemaErrorMessage(errors: readonly SchemaError[], prefix: strin
 /** `schema` with a default (and a description) for the OpenAPI document and `Value.Default` */
 export function withDefault<T extends TSchema>(schema: T, value: unknown, description?: string): T {
   return { ...schema, default: value, ...(description ? { description } : {}) };
+}
+
+/**
+ * An object schema's defaults as a value: every property must carry one (a field is written once,
+ * in its schema, with its default and its bounds). Each call returns a fresh copy.
+ */
+export function schemaDefaults<T extends TObject>(schema: T): Static<T> {
+  const missing = Object.keys(schema.properties).filter((k) => !('default' in (schema.properties[k] as object)));
+  if (missing.length) throw new Error(`schema fields without a default: ${missing.join(', ')}`);
+  return Value.Default(schema, {}) as Static<T>;
 }

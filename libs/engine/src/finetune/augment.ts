@@ -11,7 +11,6 @@
 import type { Rng } from '@cim-forge/cim';
 
 import type { RandAugmentConfig } from '@cim-forge/config';
-export type { RandAugmentConfig } from '@cim-forge/config';
 
 type Op = (img: Float32Array, s: number, mag: number, rng: Rng) => void;
 

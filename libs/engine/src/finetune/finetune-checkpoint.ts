@@ -18,7 +18,7 @@ import {
   type ImageClassifier,
 } from '@cim-forge/cim';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint-store.ts';
-import type { FinetuneConfig, FinetunePlan } from './finetune-config.ts';
+import type { FinetuneConfig, FinetunePlan } from '@cim-forge/config';
 import type { LayerwiseAdamW } from './layerwise-adamw.ts';
 
 export const FINETUNE_CHECKPOINT_FORMAT = 'cim-forge/finetune-checkpoint@1';

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { LocalCheckpointStore } from '../checkpoint-store.ts';
 import { loadImageClassifierFile } from '../robustness/load-classifier.ts';
 import { evaluateTop1, finetune } from './finetune.ts';
-import { resolveFinetuneConfig } from './finetune-config.ts';
+import { resolveFinetuneConfig } from '@cim-forge/config';
 import { linearProbe, defaultProbeConfig } from './linear-probe.ts';
 import { loadLabelledImages } from './labelled-data.ts';
 

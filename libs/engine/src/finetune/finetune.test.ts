@@ -9,7 +9,7 @@ import { LocalCheckpointStore } from '../checkpoint-store.ts';
 import { JsonlMetricsSink } from '../metrics-sink.ts';
 import { modelToSafetensors } from '../checkpoint.ts';
 import { finetune, readEncoderFile } from './finetune.ts';
-import { resolveFinetuneConfig, type FinetuneConfig } from './finetune-config.ts';
+import { resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/config';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { loadLabelledImages } from './labelled-data.ts';
 import { initTestBackend } from '@cim-forge/cim/testing';

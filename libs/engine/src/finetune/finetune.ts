@@ -29,7 +29,7 @@ import { sha256, type CheckpointStore } from '../checkpoint-store.ts';
 import type { MetricsSink } from '../metrics-sink.ts';
 import { NonFiniteLossError } from '../trainer.ts';
 import { mixupCutmix, randAugmentLite, randomErase, softTargets } from './augment.ts';
-import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from './finetune-config.ts';
+import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from '@cim-forge/config';
 import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';

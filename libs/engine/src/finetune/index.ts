@@ -1,5 +1,4 @@
 /** Fine-tuning and linear probing on labelled images (issue 7, parts 1 and 2). */
-export * from './finetune-config.ts';
 export * from './finetune.ts';
 export * from './finetune-checkpoint.ts';
 export * from './linear-probe.ts';
@@ -13,7 +12,6 @@ export {
   sampleBeta,
   sampleGamma,
   RAND_AUGMENT_OPS,
-  type RandAugmentConfig,
   type MixConfig,
   type MixResult,
 } from './augment.ts';

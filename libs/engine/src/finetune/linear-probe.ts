@@ -27,7 +27,7 @@ import {
 } from '@cim-forge/cim';
 import type { SourceSpec } from '@cim-forge/data';
 import { encoderConfigOf, readEncoderFile } from './finetune.ts';
-import { defaultFinetuneConfig } from './finetune-config.ts';
+import { defaultFinetuneConfig } from '@cim-forge/config';
 import { featureStatistics, type FeatureStatistics } from './feature-statistics.ts';
 import { defaultKnn, knnTop1 } from './knn.ts';
 import { loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { finetune } from '../finetune/finetune.ts';
-import { resolveFinetuneConfig } from '../finetune/finetune-config.ts';
+import { resolveFinetuneConfig } from '@cim-forge/config';
 import { loadLabelledImages } from '../finetune/labelled-data.ts';
 import { evaluateRobustness, formatRobustnessTable } from './evaluate-robustness.ts';
 import type { VitClassifier } from '@cim-forge/cim';

@@ -8,9 +8,11 @@
  * The apps build their typed settings with it (apps/api/src/config.ts, apps/worker/src/service-env.ts,
  * apps/cli/src/settings.ts, apps/stack/src/dev.ts); checks that need a service lib this lib may not
  * import (CIDR lists, CORS origins, the metrics token's strength, wire names) run through `check()`.
- * Libs never read the environment: they take these values as parameters.
+ * Libs never read the environment: they take these values as parameters, and only apps import this
+ * lib (eslint.config.mjs, tag `type:settings`).
  */
-import { isAbsolute } from 'node:path';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 
 /** the processes that read settings: the API, the controller, a worker (and its rank processes), the `cim` CLI, `npm run dev` */
 export type Role = 'api' | 'controller' | 'worker' | 'cli' | 'dev';
@@ -224,6 +226,18 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: 'derived data (the Fashion-MNIST binary, `s3://` data sets fetched by the CLI)',
   },
   { name: 'XDG_CACHE_HOME', roles: ['cli', 'worker'], meaning: 'see `CIM_CACHE_DIR`' },
+  {
+    name: 'CIM_PG_BIN',
+    roles: ['dev'],
+    default: '/usr/lib/postgresql/15/bin',
+    meaning: "the chaos tests' PostgreSQL binaries (`initdb`, `postgres`)",
+  },
+  {
+    name: 'CHROMIUM_PATH',
+    roles: ['dev'],
+    shown: '`chromium`, `chromium-browser` or `google-chrome` on PATH',
+    meaning: "the portal tests' browser",
+  },
   { name: 'CIM_WEBHOOK_ATTEMPTS', roles: WC, default: '10', meaning: 'attempts per webhook delivery, the first included' },
   { name: 'CIM_WEBHOOK_BACKOFF_MS', roles: WC, default: '5000', meaning: 'the first webhook retry delay, doubling each retry' },
   { name: 'CIM_WEBHOOK_TIMEOUT_MS', roles: WC, default: '10000', meaning: 'one webhook delivery attempt' },
@@ -263,6 +277,20 @@ export interface S3Settings {
   checksums?: 'when_required' | 'when_supported';
 }
 
+/**
+ * This process's environment: the one place outside the native-library variables (TensorFlow's,
+ * EGL's, set by libs/cim's backend layer) where code reads `process.env`. Apps hand it to a
+ * SettingsReader; libs never see it.
+ */
+export function processEnv(): Env {
+  return process.env;
+}
+
+/** a child process's environment: this one's, with `extra` set (children read it with their own reader) */
+export function childProcessEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra };
+}
+
 /** mask the password of a URL in a message */
 export function maskUrl(u: string): string {
   return u.replace(/:[^:@/]*@/, ':***@');
@@ -285,12 +313,20 @@ export class SettingsReader {
   text(name: string): string | undefined {
     const spec = this.specs.get(name);
     if (!spec || !spec.roles.includes(this.role)) {
-      throw new Error(`settings: ${name} is not a ${this.role} setting (add it to SETTINGS in libs/config/src/settings.ts)`);
+      throw new Error(`settings: ${name} is not a ${this.role} setting (add it to SETTINGS in libs/settings/src/settings.ts)`);
     }
     const v = this.env[name];
     if (v !== undefined && v !== '') return v;
     const d = spec.default;
     return typeof d === 'string' ? d : d?.[this.role];
+  }
+
+  /** where derived data is cached: `CIM_CACHE_DIR`, else `$XDG_CACHE_HOME/cim-forge`, else `~/.cache/cim-forge` */
+  cacheDir(): string {
+    const dir = this.text('CIM_CACHE_DIR');
+    if (dir) return dir;
+    const xdg = this.text('XDG_CACHE_HOME');
+    return xdg ? join(xdg, 'cim-forge') : join(homedir(), '.cache', 'cim-forge');
   }
 
   /** whether the variable is set (not blank) in the environment */
