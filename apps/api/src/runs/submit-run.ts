@@ -15,7 +15,7 @@ import { resolveRunConfig } from './run-config.ts';
 import { runInclude, toRunResource, type RunRow } from './run-resource.ts';
 import { resolveSource, type ResolvedSource } from './run-source.ts';
 import { planAndEstimate } from './run-resources.ts';
-import { checkTeamQuota } from './team-quota.ts';
+import { checkTeamQuota, lockTeam } from './team-quota.ts';
 import { requestFingerprint } from './request-fingerprint.ts';
 
 /** how long a BullMQ add may take before the run is failed with 503, ms */
@@ -82,10 +82,13 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   }
 
   const priority = body.priority ?? 0;
-  await checkTeamQuota(db, teamId, worldSize, priority);
   let runId: string;
   try {
-    runId = await db.$transaction((tx) => queueRun(
+    // the quota is counted and the run inserted under the team's row lock: no two submissions pass the last slot
+    runId = await db.$transaction(async (tx) => {
+      await lockTeam(tx, teamId);
+      await checkTeamQuota(tx, teamId, worldSize, priority, svc.defaultQuotas);
+      return queueRun(
       tx,
       {
         teamId,
@@ -105,7 +108,9 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
       },
       `queued by ${principal.tokenPrefix}: ${body.kind}${body.preset ? ` (${body.preset})` : ''}, ${worldSize} rank(s), priority ${priority}`,
       { kind: body.kind, preset: body.preset ?? null, worldSize, priority, sourceCheckpointId: source?.checkpointId ?? null },
-    ));
+      );
+      // a busy team's submissions queue on its lock: wait for the connection and the lock longer than Prisma's 2 s / 5 s
+    }, { maxWait: 15_000, timeout: 30_000 });
   } catch (err) {
     if (idempotencyKey !== undefined && isUniqueViolation(err)) {
       const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
