@@ -46,7 +46,10 @@ function parseTrustProxy(text: string | undefined): { value: number | string | u
   const parts = text.split(',').map((p) => p.trim());
   const bad = parts.filter((p) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(p));
   if (bad.length > 0 || parts.length === 0) {
-    return { value: undefined, problem: `CIM_TRUST_PROXY must be a hop count or comma-separated addresses/CIDRs, got "${text.slice(0, 80)}"` };
+    return {
+      value: undefined,
+      problem: `CIM_TRUST_PROXY must be a hop count or comma-separated addresses/CIDRs, got "${text.slice(0, 80)}"`,
+    };
   }
   return { value: parts.join(',') };
 }

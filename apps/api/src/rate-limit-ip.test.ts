@@ -13,17 +13,19 @@ let env: ApiTestEnv;
 let tokenLookups = 0;
 
 before(async () => {
-  env = await startApiTestEnv({ rateLimit: { max: 1000, windowMs: 60_000 }, ipRateLimit: { max: IP_MAX, windowMs: 60_000 } }, (db) =>
-    db.$extends({
-      query: {
-        apiToken: {
-          async findUnique({ args, query }) {
-            tokenLookups++;
-            return query(args);
+  env = await startApiTestEnv(
+    { rateLimit: { max: 1000, windowMs: 60_000 }, ipRateLimit: { max: IP_MAX, windowMs: 60_000 } },
+    (db) =>
+      db.$extends({
+        query: {
+          apiToken: {
+            async findUnique({ args, query }) {
+              tokenLookups++;
+              return query(args);
+            },
           },
         },
-      },
-    }) as unknown as Db,
+      }) as unknown as Db,
   );
 });
 after(async () => {

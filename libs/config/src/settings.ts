@@ -121,7 +121,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: '1200',
     meaning:
       'requests per minute per client address on `/v1`, counted before the token is looked at (made-up tokens get 429, not endless 401s); ' +
-      'behind a proxy set `CIM_TRUST_PROXY` so the address is the client\'s',
+      "behind a proxy set `CIM_TRUST_PROXY` so the address is the client's",
   },
   {
     name: 'CIM_TRUST_PROXY',

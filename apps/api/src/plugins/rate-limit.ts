@@ -30,7 +30,12 @@ function callerKey(request: FastifyRequest): string {
 }
 
 /** registered inside the /v1 scope (health, readiness and metrics are not limited), before the auth hook */
-export async function registerRateLimit(app: FastifyInstance, opts: RateLimitOptions, ipOpts: RateLimitOptions, namespace: string): Promise<void> {
+export async function registerRateLimit(
+  app: FastifyInstance,
+  opts: RateLimitOptions,
+  ipOpts: RateLimitOptions,
+  namespace: string,
+): Promise<void> {
   await app.register(rateLimit, {
     global: true,
     max: opts.max,

@@ -95,12 +95,19 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
     const row = await db.apiToken.findUnique({ where: { id: p.tokenId }, select: { revokedAt: true, expiresAt: true } });
     if (!row) return `token ${p.tokenPrefix}… was deleted`;
     if (row.revokedAt !== null) return `token ${p.tokenPrefix}… was revoked at ${row.revokedAt.toISOString()}`;
-    if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) return `token ${p.tokenPrefix}… expired at ${row.expiresAt.toISOString()}`;
+    if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now())
+      return `token ${p.tokenPrefix}… expired at ${row.expiresAt.toISOString()}`;
     return undefined;
   }
 
   /** polls until the client leaves, `done()` says stop, the token stops being valid or the lifetime ends */
-  function pump(request: FastifyRequest, conn: SseConnection, release: () => void, poll: (sink: SseSink) => Promise<void>, done: () => boolean) {
+  function pump(
+    request: FastifyRequest,
+    conn: SseConnection,
+    release: () => void,
+    poll: (sink: SseSink) => Promise<void>,
+    done: () => boolean,
+  ) {
     open.add(conn);
     let timer: NodeJS.Timeout | undefined;
     const lifetime = setTimeout(
@@ -156,7 +163,13 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const stream = new RunStream(db, request.params.id, start, opts.pages);
       if (last === undefined) await stream.skipExisting();
       const release = admit(request.principal!);
-      pump(request, new SseConnection(request, reply, opts.heartbeatMs), release, (sink) => stream.poll(sink), () => stream.done);
+      pump(
+        request,
+        new SseConnection(request, reply, opts.heartbeatMs),
+        release,
+        (sink) => stream.poll(sink),
+        () => stream.done,
+      );
     },
   );
 
@@ -180,7 +193,13 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const start = last !== undefined ? parseTeamCursor(last) : await currentTeamCursor(db);
       const stream = new TeamStream(db, visibleRunsWhere(request.principal!), start);
       const release = admit(request.principal!);
-      pump(request, new SseConnection(request, reply, opts.heartbeatMs), release, (sink) => stream.poll(sink), () => false);
+      pump(
+        request,
+        new SseConnection(request, reply, opts.heartbeatMs),
+        release,
+        (sink) => stream.poll(sink),
+        () => false,
+      );
     },
   );
 };
