@@ -346,11 +346,16 @@ export interface paths {
         };
         /**
          * Queued runs with positions and estimated start times
-         * @description Order: priority desc, then queuedAt. An admin sees every queued run; a team sees its own, with their global positions. estimatedStartAt = now + Σ(mean duration of each run ahead) / max(1, STARTING + RUNNING runs), where a run's mean duration is the mean (finishedAt − startedAt) of the last 20 SUCCEEDED runs of its kind, else of any kind, else 60 s.
+         * @description Order: priority desc, then queuedAt. An admin sees every queued run; a team sees its own, with their global positions. estimatedStartAt = now + Σ(mean duration of each run ahead) / max(1, STARTING + RUNNING runs), where a run's mean duration is the mean (finishedAt − startedAt) of the last 20 SUCCEEDED runs of its kind, else of any kind, else 60 s. Paged: at most `limit` entries (default 100, at most 500); follow `nextAfter` as `?after=`.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description the previous page's nextAfter (a position); 0 = the head */
+                    after?: number;
+                    /** @description entries per page */
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -364,6 +369,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            nextAfter: number | null;
                             runs: {
                                 /** Format: date-time */
                                 estimatedStartAt: string;
@@ -378,6 +384,19 @@ export interface paths {
                                 /** Format: uuid */
                                 teamId: string;
                             }[];
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
                         };
                     };
                 };
