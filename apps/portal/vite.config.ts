@@ -12,7 +12,8 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // no source maps: the API would publish the portal's sources with them (issue 24)
+    sourcemap: false,
     chunkSizeWarningLimit: 1024,
     rollupOptions: {
       // TanStack's "use client" (a React Server Components hint) means nothing in a plain SPA

@@ -35,8 +35,18 @@ export interface ApiDeps {
   figuresQueue?: Queue<FigureJobData>;
   /** what one worker (one rank) can hold, bytes: runs estimated above it are refused (default 80 GiB) */
   workerMemoryBytes?: number;
+  /** quotas of a team with none of its own (default 100 queued runs, 64 active ranks) */
+  defaultQuotas?: { maxQueuedRuns: number; maxActiveRanks: number };
   /** per-token request limit on /v1 (default 600 a minute) */
   rateLimit?: { max: number; windowMs: number };
+  /** Fastify's trustProxy (CIM_TRUST_PROXY): whose X-Forwarded-For names the client; default none */
+  trustProxy?: number | string;
+  /** per-IP request limit on /v1, counted before the token is looked at (default 1200 a minute) */
+  ipRateLimit?: { max: number; windowMs: number };
+  /** open streams per token and per team, and a stream's longest life in s (default 5, 20, 3600) */
+  streamLimits?: { perToken?: number; perTeam?: number; maxSeconds?: number };
+  /** rows per read when a stream resume pages through history (default 1000 events, 5000 points) */
+  streamPages?: { events: number; metrics: number };
   /** how often live streams read PostgreSQL, ms (default 1000) */
   streamPollMs?: number;
   /** SSE keepalive comment interval, ms (default 15000) */

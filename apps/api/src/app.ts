@@ -17,7 +17,8 @@ import openapi from './plugins/openapi.ts';
 import services from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1.ts';
-import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.ts';
+import { DEFAULT_IP_RATE_LIMIT, DEFAULT_RATE_LIMIT } from './plugins/rate-limit.ts';
+import { DEFAULT_STREAM_LIMITS } from './routes/streams.ts';
 import portalRoutes from './routes/portal.ts';
 
 export type { ApiDeps } from './api-deps.ts';
@@ -31,6 +32,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // proxy's x-request-id is kept only when it is a plain token, else replaced by a fresh uuid
     requestIdHeader: false,
     genReqId: requestId,
+    // the per-address rate limit keys on request.ip: behind an ingress, the client's, not the ingress's
+    ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
@@ -50,7 +53,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(v1Routes, {
     prefix: '/v1',
     rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
-    streams: { pollMs: deps.streamPollMs ?? 1000, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 },
+    ipRateLimit: deps.ipRateLimit ?? DEFAULT_IP_RATE_LIMIT,
+    streams: {
+      pollMs: deps.streamPollMs ?? 1000,
+      heartbeatMs: deps.streamHeartbeatMs ?? 15_000,
+      ...DEFAULT_STREAM_LIMITS,
+      ...deps.streamLimits,
+      pages: deps.streamPages,
+    },
   });
   await app.register(portalRoutes, { dir: deps.portalDir });
   await app.ready();

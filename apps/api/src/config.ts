@@ -29,6 +29,29 @@ export interface ApiConfig {
   rateLimitPerMinute: number;
   /** CIM_METRICS_TOKEN: guards /metrics and /docs; undefined = they answer anyone (local dev) */
   metricsToken: string | undefined;
+  /** CIM_RATE_LIMIT_IP_PER_MINUTE: requests per minute per client address on /v1, before authentication */
+  rateLimitIpPerMinute: number;
+  /** CIM_TRUST_PROXY: Fastify's trustProxy (a hop count or addresses/CIDRs); undefined = trust none */
+  trustProxy: number | string | undefined;
+  /** CIM_STREAMS_PER_TOKEN, CIM_STREAMS_PER_TEAM, CIM_STREAM_MAX_SECONDS */
+  streamLimits: { perToken: number; perTeam: number; maxSeconds: number };
+  /** CIM_DEFAULT_MAX_QUEUED_RUNS, CIM_DEFAULT_MAX_ACTIVE_RANKS */
+  defaultQuotas: { maxQueuedRuns: number; maxActiveRanks: number };
+}
+
+/** a hop count, or comma-separated IPs/CIDRs (proxy-addr's syntax, its names loopback/linklocal/uniquelocal too) */
+function parseTrustProxy(text: string | undefined): { value: number | string | undefined; problem?: string } {
+  if (text === undefined) return { value: undefined };
+  if (/^\d{1,2}$/.test(text)) return { value: Number(text) };
+  const parts = text.split(',').map((p) => p.trim());
+  const bad = parts.filter((p) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(p));
+  if (bad.length > 0 || parts.length === 0) {
+    return {
+      value: undefined,
+      problem: `CIM_TRUST_PROXY must be a hop count or comma-separated addresses/CIDRs, got "${text.slice(0, 80)}"`,
+    };
+  }
+  return { value: parts.join(',') };
 }
 
 /** shortest accepted CIM_ADMIN_TOKEN, chars */
@@ -56,6 +79,18 @@ export function loadConfig(env: Env = processEnv()): ApiConfig {
   const workerMemoryBytes = r.int('CIM_WORKER_MEMORY_MB', { min: 256, max: 16 * 1024 * 1024, unit: 'MiB' }) * 2 ** 20;
   const rateLimitPerMinute = r.int('CIM_RATE_LIMIT_PER_MINUTE');
   const metricsToken = r.validate('CIM_METRICS_TOKEN', metricsTokenProblem);
+  const rateLimitIpPerMinute = r.int('CIM_RATE_LIMIT_IP_PER_MINUTE', { min: 1 });
+  const trust = parseTrustProxy(r.text('CIM_TRUST_PROXY'));
+  if (trust.problem) r.problems.push(trust.problem);
+  const streamLimits = {
+    perToken: r.int('CIM_STREAMS_PER_TOKEN', { min: 1, max: 10_000 }),
+    perTeam: r.int('CIM_STREAMS_PER_TEAM', { min: 1, max: 100_000 }),
+    maxSeconds: r.int('CIM_STREAM_MAX_SECONDS', { min: 10, max: 7 * 86_400, unit: 's' }),
+  };
+  const defaultQuotas = {
+    maxQueuedRuns: r.int('CIM_DEFAULT_MAX_QUEUED_RUNS', { min: 0, max: 100_000 }),
+    maxActiveRanks: r.int('CIM_DEFAULT_MAX_ACTIVE_RANKS', { min: 0, max: 100_000 }),
+  };
   r.done('API');
   return {
     databaseUrl,
@@ -72,5 +107,9 @@ export function loadConfig(env: Env = processEnv()): ApiConfig {
     workerMemoryBytes,
     rateLimitPerMinute,
     metricsToken,
+    rateLimitIpPerMinute,
+    trustProxy: trust.value,
+    streamLimits,
+    defaultQuotas,
   };
 }

@@ -4,8 +4,9 @@ import { STATUS_CODES } from 'node:http';
 export class HttpError extends Error {
   readonly statusCode: number;
 
-  constructor(statusCode: number, message: string) {
-    super(message);
+  /** `cause`: what went wrong underneath (a driver's error, with hosts and ports): logged with the request id, never sent */
+  constructor(statusCode: number, message: string, cause?: unknown) {
+    super(message, cause !== undefined ? { cause } : undefined);
     this.name = 'HttpError';
     this.statusCode = statusCode;
   }
@@ -31,3 +32,9 @@ export class TooManyRequests extends HttpError {
     super(429, message);
   }
 }
+
+/**
+ * 503 for a service the API needs (S3, Redis) that did not answer: the client learns which kind
+ * and the request id; the driver's message (host:port, bucket internals) goes to the log only.
+ */
+export const unavailable = (message: string, cause: unknown) => new HttpError(503, message, cause);

@@ -15,6 +15,8 @@ before(async () => {
   await mkdir(join(dir, 'assets'));
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>portal</title><div id="root"></div>');
   await writeFile(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)');
+  // a build with source maps in it (an old build, or a local one with them turned on)
+  await writeFile(join(dir, 'assets', 'index-abc123.js.map'), '{"version":3,"sources":["../src/app.tsx"]}');
   env = await startApiTestEnv({ portalDir: dir });
 });
 after(async () => {
@@ -60,4 +62,13 @@ test('without a build, / explains how to make one', async () => {
   } finally {
     await app.close();
   }
+});
+
+test('source maps are never served, even when the build directory has them (issue 24, LOW)', async () => {
+  const map = await env.app.inject({ method: 'GET', url: '/assets/index-abc123.js.map' });
+  assert.equal(map.statusCode, 404);
+  assert.doesNotMatch(map.body, /sources/);
+  // and the build makes none: the portal's Vite config turns them off
+  const { default: config } = await import('../../portal/vite.config.ts');
+  assert.equal((config as { build?: { sourcemap?: unknown } }).build?.sourcemap, false);
 });

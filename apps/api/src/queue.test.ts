@@ -76,3 +76,49 @@ test('estimateQueue without history: 60 s per run ahead, one slot', () => {
     ],
   );
 });
+
+test('GET /v1/queue is paged: at most `limit` entries, `nextAfter` leads on; a team sees only its own, with global positions', async () => {
+  // issue 24 (LOW): the route used to read every queued run on each request, and ignored limit
+  const other = await env.team();
+  const before = (await env.app.inject({ method: 'GET', url: '/v1/queue?limit=500', headers: auth })).json().runs.length as number;
+  const mine: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    const mineRun = await env.db.run.create({
+      data: { teamId, kind: 'eval', status: 'QUEUED', config: {}, worldSize: 1, priority: -50, queuedAt: at(100 + 2 * i) },
+    });
+    mine.push(mineRun.id);
+    await env.db.run.create({
+      data: { teamId: other.teamId, kind: 'eval', status: 'QUEUED', config: {}, worldSize: 1, priority: -50, queuedAt: at(101 + 2 * i) },
+    });
+  }
+  const pages: { runs: { id: string; position: number; teamId: string }[]; nextAfter: number | null }[] = [];
+  let afterPos = 0;
+  for (let i = 0; i < 10; i++) {
+    const r = await env.app.inject({ method: 'GET', url: `/v1/queue?limit=3&after=${afterPos}`, headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    pages.push(r.json());
+    if (r.json().nextAfter === null) break;
+    afterPos = r.json().nextAfter;
+  }
+  const total = before + 7;
+  // a last page that happens to be full is followed by an empty one
+  assert.deepEqual(
+    pages.map((p) => p.runs.length).filter((n) => n > 0),
+    [...Array(Math.floor(total / 3)).fill(3), ...(total % 3 ? [total % 3] : [])],
+  );
+  const all = pages.flatMap((p) => p.runs);
+  assert.ok(all.every((e) => e.teamId === teamId));
+  assert.deepEqual(
+    all.slice(-7).map((e) => e.id),
+    mine,
+  );
+  // interleaved with the other team's runs: my runs sit at every other global position
+  const pos = all.slice(-7).map((e) => e.position);
+  assert.deepEqual(
+    pos.map((p) => p - pos[0]),
+    [0, 2, 4, 6, 8, 10, 12],
+  );
+  const big = await env.app.inject({ method: 'GET', url: '/v1/queue?limit=501', headers: auth });
+  assert.equal(big.statusCode, 400);
+  assert.match(big.json().message, /limit must be <= 500/);
+});

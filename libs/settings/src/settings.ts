@@ -118,6 +118,52 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: 'requests per minute per token on `/v1` (shared by replicas through Redis)',
   },
   {
+    name: 'CIM_RATE_LIMIT_IP_PER_MINUTE',
+    roles: ['api'],
+    default: '1200',
+    meaning:
+      'requests per minute per client address on `/v1`, counted before the token is looked at (made-up tokens get 429, not endless 401s); ' +
+      "behind a proxy set `CIM_TRUST_PROXY` so the address is the client's",
+  },
+  {
+    name: 'CIM_TRUST_PROXY',
+    roles: ['api'],
+    shown: 'unset (the peer address is the client)',
+    meaning:
+      'the proxies in front of the API whose `X-Forwarded-For` is believed: a hop count (`1` behind one ingress) or comma-separated addresses/CIDRs; ' +
+      'without it every client behind an ingress shares one per-address rate limit',
+  },
+  {
+    name: 'CIM_STREAMS_PER_TOKEN',
+    roles: ['api'],
+    default: '5',
+    meaning: 'open live streams (`/v1/stream`, `/v1/runs/:id/stream`) one token may hold on one API replica; one more is a 429',
+  },
+  {
+    name: 'CIM_STREAMS_PER_TEAM',
+    roles: ['api'],
+    default: '20',
+    meaning: "open live streams one team's tokens may hold together on one API replica; one more is a 429",
+  },
+  {
+    name: 'CIM_STREAM_MAX_SECONDS',
+    roles: ['api'],
+    default: '3600',
+    meaning: 'the longest a live stream stays open; it then ends with `event: end` and the client reconnects with `Last-Event-ID`',
+  },
+  {
+    name: 'CIM_DEFAULT_MAX_QUEUED_RUNS',
+    roles: ['api'],
+    default: '100',
+    meaning: "queued runs of a team with no quota of its own (an admin sets a team's with `PATCH /v1/teams/:id`)",
+  },
+  {
+    name: 'CIM_DEFAULT_MAX_ACTIVE_RANKS',
+    roles: ['api'],
+    default: '64',
+    meaning: 'ranks (queued, starting and running runs together) of a team with no quota of its own',
+  },
+  {
     name: 'CIM_CORS_ORIGINS',
     roles: ['api'],
     meaning: 'comma-separated exact browser origins allowed to call the API (a portal on another origin)',

@@ -3,6 +3,9 @@
  * allows. The check runs inside the socket's own DNS lookup, so the address that is checked is the
  * address that is connected to (no second resolution an attacker's DNS could answer differently).
  * Redirects are not followed (a 3xx is a failed attempt): they would lead anywhere.
+ * An attempt is bounded twice: by wall-clock time (`timeoutMs` from the start to the last response
+ * byte, however steadily a receiver trickles) and by the response's size (`maxResponseBytes`: past
+ * it the connection is cut and the attempt fails), so one slow receiver cannot hold a delivery slot.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
@@ -16,8 +19,10 @@ export interface WebhookPostOptions {
   body: string;
   headers: Record<string, string>;
   policy: AddressPolicy;
-  /** whole attempt, ms */
+  /** whole attempt, ms: connect, send, and read the whole response */
   timeoutMs: number;
+  /** the most response bytes read before the attempt fails (default 64 KiB) */
+  maxResponseBytes?: number;
 }
 
 export interface WebhookPostResult {
@@ -32,6 +37,8 @@ export interface WebhookPostResult {
 
 /** bytes of a response body kept for the error message */
 const KEEP_RESPONSE = 300;
+/** a receiver has nothing to say that needs more */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
 
 class RefusedAddress extends Error {}
 
@@ -66,14 +73,21 @@ export async function postWebhook(o: WebhookPostOptions): Promise<WebhookPostRes
     if (why) return done({ error: `refused: ${why}`, refused: true });
   }
   const mod = u.protocol === 'https:' ? https : http;
+  const maxBytes = o.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   return new Promise((resolve) => {
+    let settled = false;
+    const finish = (r: Omit<WebhookPostResult, 'ms'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(wallClock);
+      resolve(done(r));
+    };
     const req = mod.request(
       u,
       {
         method: 'POST',
         headers: { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) },
         lookup: guardedLookup(o.policy),
-        timeout: o.timeoutMs,
         agent: false,
       },
       (res) => {
@@ -82,24 +96,30 @@ export async function postWebhook(o: WebhookPostOptions): Promise<WebhookPostRes
         res.on('data', (c: Buffer) => {
           if (kept < KEEP_RESPONSE) chunks.push(c);
           kept += c.length;
+          if (kept > maxBytes) {
+            finish({ statusCode: res.statusCode, error: `response larger than ${maxBytes} bytes: cut off`, refused: false });
+            req.destroy();
+          }
         });
         res.on('end', () => {
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(done({ statusCode: status, refused: false }));
+          if (status >= 200 && status < 300) return finish({ statusCode: status, refused: false });
           const text = Buffer.concat(chunks).toString('utf8').slice(0, KEEP_RESPONSE).replace(/\s+/g, ' ').trim();
           const where =
             status >= 300 && status < 400 ? ` (redirects are not followed${res.headers.location ? `: ${res.headers.location}` : ''})` : '';
-          resolve(done({ statusCode: status, error: `HTTP ${status}${where}${text ? `: ${text}` : ''}`, refused: false }));
+          finish({ statusCode: status, error: `HTTP ${status}${where}${text ? `: ${text}` : ''}`, refused: false });
         });
-        res.on('error', (e) => resolve(done({ statusCode: res.statusCode, error: `response: ${e.message}`, refused: false })));
+        res.on('error', (e) => finish({ statusCode: res.statusCode, error: `response: ${e.message}`, refused: false }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no response within ${o.timeoutMs} ms`)));
+    // total time, not silence: a receiver writing a byte a second resets no timer
+    const wallClock = setTimeout(() => {
+      finish({ error: `no complete response within ${o.timeoutMs} ms`, refused: false });
+      req.destroy();
+    }, o.timeoutMs);
     req.on('error', (e) => {
       const refused = e instanceof RefusedAddress;
-      resolve(
-        done({ error: refused ? `refused: ${e.message}` : `${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`, refused }),
-      );
+      finish({ error: refused ? `refused: ${e.message}` : `${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`, refused });
     });
     req.end(o.body);
   });

@@ -29,7 +29,14 @@ export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
       if (err instanceof TooManyRequests) reply.header('retry-after', String(err.retryAfterSeconds));
-      if (err instanceof HttpError) return reply.status(err.statusCode).send(err.toBody());
+      if (err instanceof HttpError) {
+        if (err.statusCode >= 500) {
+          // the body is generic; what happened underneath is logged here, under the request id
+          request.log.error({ err, cause: err.cause }, 'request failed');
+          return reply.status(err.statusCode).send({ ...err.toBody(), message: `${err.message} (request ${request.id})` });
+        }
+        return reply.status(err.statusCode).send(err.toBody());
+      }
       const status = err.statusCode ?? 500;
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         return reply

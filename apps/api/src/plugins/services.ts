@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { FIGURES_QUEUE, type FigureJobData } from '@cim-forge/queue';
 import { AddressPolicy, systemResolver, type Resolver } from '@cim-forge/webhooks';
 import type { ApiDeps } from '../api-deps.ts';
+import { DEFAULT_QUOTAS, type DefaultQuotas } from '../runs/team-quota.ts';
 
 export interface Services {
   db: ApiDeps['db'];
@@ -18,6 +19,8 @@ export interface Services {
   figuresQueue: Queue<FigureJobData>;
   /** what one worker can hold, bytes */
   workerMemoryBytes: number;
+  /** quotas of a team that has none of its own */
+  defaultQuotas: DefaultQuotas;
 }
 
 declare module 'fastify' {
@@ -54,6 +57,7 @@ export default fp<ApiDeps>(
       webhookResolver: deps.webhookResolver ?? systemResolver,
       figuresQueue,
       workerMemoryBytes: deps.workerMemoryBytes ?? DEFAULT_WORKER_MEMORY_BYTES,
+      defaultQuotas: deps.defaultQuotas ?? DEFAULT_QUOTAS,
     });
   },
   { name: 'services', fastify: '5.x' },

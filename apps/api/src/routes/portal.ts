@@ -2,7 +2,7 @@
  * The portal (apps/portal, built by `npm run portal:build` into apps/portal/dist) as static files
  * at /: hashed assets under /assets/ (cached for a year), and index.html for every page path the
  * single-page app routes itself (so a shared URL opens the same view). JSON stays under /v1. When
- * the build is missing, / says how to make it.
+ * the build is missing, / says how to make it. Source maps (`*.map`) are never served; the build makes none.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ export default async function portalRoutes(app: FastifyInstance, opts: { dir?: s
       immutable: true,
       maxAge: '365d',
       index: false,
+      // source maps would publish the portal's sources: never served, whatever the build left in dist
+      allowedPath: (pathName) => !pathName.endsWith('.map'),
     });
   }
   for (const url of PORTAL_PAGES) {

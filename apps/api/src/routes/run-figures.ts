@@ -11,7 +11,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CheckpointStatus } from '@cim-forge/db';
 import { enqueueFigure } from '@cim-forge/queue';
 import { figureInputKey } from '@cim-forge/storage';
-import { HttpError, badRequest, conflict, notFound } from '../http-error.ts';
+import { badRequest, conflict, notFound, unavailable } from '../http-error.ts';
 import { IsoTime, StringEnum, Uuid, bearer, errors } from '../schemas/common.ts';
 import { assertVisibleRun } from '../runs/visible-run.ts';
 import { decodeUploadImage, UploadImageError, UPLOAD_BODY_LIMIT, MAX_UPLOAD_BYTES } from '../figures/upload-image.ts';
@@ -137,9 +137,9 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } catch (e) {
         await db.figure.update({
           where: { id },
-          data: { status: 'failed', error: `could not enqueue: ${(e as Error).message}`, finishedAt: new Date() },
+          data: { status: 'failed', error: 'could not enqueue: the queue did not take the job', finishedAt: new Date() },
         });
-        throw new HttpError(503, `figure ${id} could not be queued: ${(e as Error).message}`);
+        throw unavailable(`figure ${id} could not be queued: the queue did not take the job; retry later`, e);
       }
       return reply.status(202).send({ id, status: 'pending' as const });
     },

@@ -14,8 +14,11 @@ import tokenRoutes from './tokens.ts';
 import webhookRoutes from './webhooks.ts';
 import figureRoutes from './run-figures.ts';
 
-export default async function v1Routes(app: FastifyInstance, opts: { rateLimit: RateLimitOptions; streams: StreamOptions }) {
-  await registerRateLimit(app, opts.rateLimit, app.services.queuePrefix);
+export default async function v1Routes(
+  app: FastifyInstance,
+  opts: { rateLimit: RateLimitOptions; ipRateLimit: RateLimitOptions; streams: StreamOptions },
+) {
+  await registerRateLimit(app, opts.rateLimit, opts.ipRateLimit, app.services.queuePrefix);
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
   await app.register(tokenRoutes);

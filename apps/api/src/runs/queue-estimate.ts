@@ -8,6 +8,10 @@
  *
  * Order: priority desc, then queuedAt asc (then id), across every team: a team's view shows its
  * own runs with their global positions.
+ *
+ * `readQueuePage` computes positions and the sum ahead in PostgreSQL (window functions over the
+ * queued rows) and returns one page: the API never holds every queued run, however long the queue.
+ * `estimateQueue` is the same arithmetic in memory (the unit tests' reference).
  */
 import { Prisma, RunStatus, type Db } from '@cim-forge/db';
 
@@ -71,4 +75,42 @@ export async function readDurationStats(db: Db): Promise<DurationStats> {
   const byKind = new Map<string, number>();
   for (const r of rows) if (r.mean !== null) byKind.set(r.kind, r.mean);
   return { byKind, overall: all[0]?.mean ?? undefined, active };
+}
+
+export interface QueuePageQuery {
+  /** null: every team's runs (an admin) */
+  teamId: string | null;
+  /** positions after this one (the previous page's last position; 0 = from the head) */
+  after: number;
+  limit: number;
+}
+
+/** one page of the queue, positions and estimates as `estimateQueue` gives them, computed in PostgreSQL */
+export async function readQueuePage(db: Db, stats: DurationStats, now: Date, q: QueuePageQuery): Promise<QueueEntry[]> {
+  const slots = Math.max(1, stats.active);
+  const fallback = stats.overall ?? FALLBACK_RUN_SECONDS;
+  const cases = [...stats.byKind].map(([kind, mean]) => Prisma.sql`WHEN kind::text = ${kind} THEN ${mean}::float8`);
+  const meanOf = cases.length > 0 ? Prisma.sql`CASE ${Prisma.join(cases, ' ')} ELSE ${fallback}::float8 END` : Prisma.sql`${fallback}::float8`;
+  const team = q.teamId !== null ? Prisma.sql`AND team_id = ${q.teamId}::uuid` : Prisma.empty;
+  const rows = await db.$queryRaw<{ id: string; team_id: string; kind: string; priority: number; queued_at: Date | null; position: bigint; ahead: number }[]>`
+    WITH ordered AS (
+      SELECT id, team_id, kind::text AS kind, priority, queued_at,
+        row_number() OVER w AS position,
+        coalesce(sum(${meanOf}) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::float8 AS ahead
+      FROM runs WHERE status = 'QUEUED'
+      WINDOW w AS (ORDER BY priority DESC, queued_at ASC NULLS LAST, id ASC)
+    )
+    SELECT id::text AS id, team_id::text AS team_id, kind, priority, queued_at, position, ahead FROM ordered
+    WHERE position > ${q.after} ${team}
+    ORDER BY position
+    LIMIT ${q.limit}`;
+  return rows.map((r) => ({
+    id: r.id,
+    teamId: r.team_id,
+    kind: r.kind,
+    priority: r.priority,
+    queuedAt: r.queued_at,
+    position: Number(r.position),
+    estimatedStartAt: new Date(now.getTime() + (r.ahead / slots) * 1000),
+  }));
 }

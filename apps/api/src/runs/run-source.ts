@@ -16,7 +16,7 @@
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CheckpointStatus, type Db } from '@cim-forge/db';
-import { HttpError, badRequest } from '../http-error.ts';
+import { badRequest, unavailable } from '../http-error.ts';
 import { isUniqueViolation } from '../prisma-errors.ts';
 import { importPrefix, isInImportArea, parseS3Uri } from '@cim-forge/storage';
 import { MAX_IMPORT_BYTES } from '../imports/import-area.ts';
@@ -132,7 +132,7 @@ async function fromUri(ctx: SourceContext, uri: string): Promise<ResolvedSource>
     if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) {
       throw badRequest(`source uri ${uri} does not exist`);
     }
-    throw new HttpError(503, `could not check source uri ${uri}: ${(err as Error).message}`);
+    throw unavailable(`could not check source uri ${uri}: the object store did not answer; retry later`, err);
   }
   if (bytes > MAX_IMPORT_BYTES) throw badRequest(`source uri ${uri} is ${bytes} bytes; imports may be at most ${MAX_IMPORT_BYTES}`);
   const select = { id: true, runId: true, step: true, uri: true, status: true } as const;

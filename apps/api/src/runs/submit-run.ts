@@ -7,7 +7,7 @@ import { failRun, queueRun, toJsonValue } from '@cim-forge/db';
 import { enqueueRun, liveWorkerCount } from '@cim-forge/queue';
 import type { Services } from '../plugins/services.ts';
 import type { Principal } from '../principal.ts';
-import { HttpError, badRequest, forbidden, unprocessable } from '../http-error.ts';
+import { badRequest, forbidden, unavailable, unprocessable } from '../http-error.ts';
 import type { ResourceEstimate, RunPlan } from '@cim-forge/config';
 import { isUniqueViolation } from '../prisma-errors.ts';
 import type { Run, SubmitRunBody } from '../schemas/run.ts';
@@ -15,7 +15,7 @@ import { resolveRunConfig } from './run-config.ts';
 import { runInclude, toRunResource, type RunRow } from './run-resource.ts';
 import { resolveSource, type ResolvedSource } from './run-source.ts';
 import { planAndEstimate } from './run-resources.ts';
-import { checkTeamQuota } from './team-quota.ts';
+import { checkTeamQuota, lockTeam } from './team-quota.ts';
 import { requestFingerprint } from './request-fingerprint.ts';
 
 /** how long a BullMQ add may take before the run is failed with 503, ms */
@@ -69,6 +69,9 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
     throw badRequest(`body/worldSize ${worldSize} is more than the ${capacity} workers registered now: a gang of ${worldSize} ranks could never assemble`);
   }
 
+  // a team over its quota is refused before the costly part (config, source, plan); the check that counts is the locked one below
+  if (!body.validateOnly) await checkTeamQuota(db, teamId, worldSize, body.priority ?? 0, svc.defaultQuotas);
+
   const config = resolveRunConfig({ kind: body.kind, preset: body.preset, config: body.config, encoder: body.encoder });
   const source = body.source ? await resolveSource({ db, s3: svc.s3, teamId, write: !body.validateOnly }, body.source) : undefined;
   const { plan, resources } = await planAndEstimate(db, body.kind, config, worldSize, source?.runId ?? null, svc.workerMemoryBytes);
@@ -82,10 +85,13 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   }
 
   const priority = body.priority ?? 0;
-  await checkTeamQuota(db, teamId, worldSize, priority);
   let runId: string;
   try {
-    runId = await db.$transaction((tx) => queueRun(
+    // the quota is counted and the run inserted under the team's row lock: no two submissions pass the last slot
+    runId = await db.$transaction(async (tx) => {
+      await lockTeam(tx, teamId);
+      await checkTeamQuota(tx, teamId, worldSize, priority, svc.defaultQuotas);
+      return queueRun(
       tx,
       {
         teamId,
@@ -105,7 +111,9 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
       },
       `queued by ${principal.tokenPrefix}: ${body.kind}${body.preset ? ` (${body.preset})` : ''}, ${worldSize} rank(s), priority ${priority}`,
       { kind: body.kind, preset: body.preset ?? null, worldSize, priority, sourceCheckpointId: source?.checkpointId ?? null },
-    ));
+      );
+      // a busy team's submissions queue on its lock: wait for the connection and the lock longer than Prisma's 2 s / 5 s
+    }, { maxWait: 15_000, timeout: 30_000 });
   } catch (err) {
     if (idempotencyKey !== undefined && isUniqueViolation(err)) {
       const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });
@@ -117,9 +125,10 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   try {
     await withTimeout(enqueueRun(svc.runsQueue, runId, priority), ENQUEUE_TIMEOUT_MS, 'enqueue');
   } catch (err) {
-    const reason = `could not enqueue: ${(err as Error).message}`;
+    // the run's error and the body say what failed, not the driver's message (it names Redis's host:port): that is logged
+    const reason = 'could not enqueue: the queue did not take the job; submit again';
     await db.$transaction((tx) => failRun(tx, runId, { category: 'infra', error: reason, from: ['QUEUED'] }));
-    throw new HttpError(503, `run ${runId} ${reason}`);
+    throw unavailable(`run ${runId} ${reason}`, err);
   }
 
   const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: runInclude });

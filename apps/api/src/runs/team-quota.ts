@@ -1,32 +1,57 @@
 /**
  * A team's quotas at submission: the highest priority it may ask for (403 above it), the runs it
- * may have waiting and the ranks it may hold (429 with Retry-After over them). Counted from the
- * runs table, so every API replica sees the same numbers; two submissions racing past the last
- * free slot may both pass (the quota is a fair-use limit, not a lock).
+ * may have waiting and the ranks it may hold (429 with Retry-After over them). A team without a
+ * quota of its own gets the API's default (CIM_DEFAULT_MAX_QUEUED_RUNS, CIM_DEFAULT_MAX_ACTIVE_RANKS),
+ * so no team is unlimited unless an admin says so with a large number.
+ *
+ * Counted from the runs table inside the transaction that inserts the run, after locking the team's
+ * row (`lockTeam`): a second submission of the same team waits for the first to commit and then
+ * counts its run, so two submissions racing for the last free slot cannot both pass, on one API
+ * replica or several.
  */
-import { ACTIVE_RUN_STATUSES, type Db } from '@cim-forge/db';
+import { ACTIVE_RUN_STATUSES, type DbClient } from '@cim-forge/db';
 import { TooManyRequests, forbidden } from '../http-error.ts';
 
 /** Retry-After for a quota refusal, s: about how long a queued run takes to move */
 export const QUOTA_RETRY_AFTER_S = 60;
 
-export async function checkTeamQuota(db: Db, teamId: string, worldSize: number, priority: number): Promise<void> {
-  const team = await db.team.findUnique({ where: { id: teamId }, select: { maxActiveRanks: true, maxQueuedRuns: true, maxPriority: true } });
-  if (!team) return;
+export interface DefaultQuotas {
+  maxQueuedRuns: number;
+  maxActiveRanks: number;
+}
+
+/** a team with no quota set: enough for real work, not enough to fill the queue for everyone */
+export const DEFAULT_QUOTAS: DefaultQuotas = { maxQueuedRuns: 100, maxActiveRanks: 64 };
+
+/** holds the team's row until the transaction ends: submissions of one team are checked one at a time */
+export async function lockTeam(tx: DbClient, teamId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM teams WHERE id = ${teamId}::uuid FOR UPDATE`;
+}
+
+/** run inside the inserting transaction, after `lockTeam` */
+export async function checkTeamQuota(db: DbClient, teamId: string, worldSize: number, priority: number, defaults = DEFAULT_QUOTAS): Promise<void> {
+  const row = await db.team.findUnique({ where: { id: teamId }, select: { maxActiveRanks: true, maxQueuedRuns: true, maxPriority: true } });
+  if (!row) return;
+  const own = (v: number | null, d: number) => (v !== null ? { max: v, why: '' } : { max: d, why: " (the API's default)" });
+  const queuedQuota = own(row.maxQueuedRuns, defaults.maxQueuedRuns);
+  const ranksQuota = own(row.maxActiveRanks, defaults.maxActiveRanks);
+  const team = { maxPriority: row.maxPriority };
   if (team.maxPriority !== null && priority > team.maxPriority) {
     throw forbidden(`body/priority ${priority} is above this team's highest priority ${team.maxPriority} (an admin sets it with PATCH /v1/teams/:id)`);
   }
-  if (team.maxQueuedRuns !== null) {
-    const queued = await db.run.count({ where: { teamId, status: 'QUEUED' } });
-    if (queued + 1 > team.maxQueuedRuns) {
-      throw new TooManyRequests(`this team has ${queued} queued runs, its quota is ${team.maxQueuedRuns}: retry when one has started`, QUOTA_RETRY_AFTER_S);
-    }
+  const queued = await db.run.count({ where: { teamId, status: 'QUEUED' } });
+  if (queued + 1 > queuedQuota.max) {
+    throw new TooManyRequests(
+      `this team has ${queued} queued runs, its quota is ${queuedQuota.max}${queuedQuota.why}: retry when one has started`,
+      QUOTA_RETRY_AFTER_S,
+    );
   }
-  if (team.maxActiveRanks !== null) {
-    const active = await db.run.aggregate({ where: { teamId, status: { in: [...ACTIVE_RUN_STATUSES] } }, _sum: { worldSize: true } });
-    const ranks = active._sum.worldSize ?? 0;
-    if (ranks + worldSize > team.maxActiveRanks) {
-      throw new TooManyRequests(`this team's active runs hold ${ranks} ranks; ${worldSize} more would pass its quota of ${team.maxActiveRanks}: retry when a run has finished`, QUOTA_RETRY_AFTER_S);
-    }
+  const active = await db.run.aggregate({ where: { teamId, status: { in: [...ACTIVE_RUN_STATUSES] } }, _sum: { worldSize: true } });
+  const ranks = active._sum.worldSize ?? 0;
+  if (ranks + worldSize > ranksQuota.max) {
+    throw new TooManyRequests(
+      `this team's active runs hold ${ranks} ranks; ${worldSize} more would pass its quota of ${ranksQuota.max}${ranksQuota.why}: retry when a run has finished`,
+      QUOTA_RETRY_AFTER_S,
+    );
   }
 }

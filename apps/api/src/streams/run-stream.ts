@@ -9,18 +9,23 @@
  * Each carries `id: <status ms>.<event id>.<metric id>`, the position after it; a client that
  * reconnects with that as Last-Event-ID gets what it missed. After a terminal status the feed
  * polls once more (rows committed just after it) and ends.
+ *
+ * A resume from far back (`Last-Event-ID: 0.0.0` on a run with millions of points) is read one
+ * page at a time: each page goes to the client as soon as it is read, the next is read only once
+ * the client has taken most of the last (`drained()`), and reading stops when the client leaves.
+ * Memory is one page, whatever the history.
  */
 import type { Db } from '@cim-forge/db';
 import { badRequest } from '../http-error.ts';
 import { IdWindow } from './id-window.ts';
-import type { SseMessage } from './sse-connection.ts';
+import type { SseSink } from './sse-connection.ts';
 
 /** ids re-read on every poll to catch batches that commit out of id order */
 export const EVENT_LOOKBACK = 256n;
 export const METRIC_LOOKBACK = 1024n;
-/** most rows one read takes (the next poll continues) */
-const EVENT_PAGE = 1000;
-const METRIC_PAGE = 5000;
+/** most rows one read takes */
+export const EVENT_PAGE = 1000;
+export const METRIC_PAGE = 5000;
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
@@ -64,6 +69,7 @@ export class RunStream {
     private readonly db: Db,
     private readonly runId: string,
     start: RunCursor,
+    private readonly pages = { events: EVENT_PAGE, metrics: METRIC_PAGE },
   ) {
     this.statusMs = start.statusMs;
     this.events = new IdWindow(start.eventId, EVENT_LOOKBACK);
@@ -95,21 +101,20 @@ export class RunStream {
     return formatRunCursor({ statusMs: this.statusMs, eventId: this.events.position, metricId: this.metrics.position });
   }
 
-  /** one poll: the messages to send, in order (status first, then events, then points) */
-  async poll(): Promise<SseMessage[]> {
-    const out: SseMessage[] = [];
+  /** one poll: status first, then events, then points, each page sent as it is read; stops when the client leaves */
+  async poll(sink: SseSink): Promise<void> {
     const run = await this.db.run.findUnique({
       where: { id: this.runId },
       select: { status: true, error: true, startedAt: true, finishedAt: true, updatedAt: true, infraRestarts: true, userRestarts: true },
     });
     if (!run) {
       this.ended = true;
-      return out;
+      return;
     }
     const terminal = TERMINAL.has(run.status);
     if (run.updatedAt.getTime() > this.statusMs) {
       this.statusMs = run.updatedAt.getTime();
-      out.push({
+      sink.send({
         id: this.id(),
         event: 'status',
         data: {
@@ -124,42 +129,45 @@ export class RunStream {
         },
       });
     }
-    for (;;) {
+    // the first page re-reads the lookback (late commits); the next ones go on from the position
+    for (let after = this.events.low; !sink.isClosed; after = this.events.position) {
       const rows = await this.db.runEvent.findMany({
-        where: { runId: this.runId, id: { gt: this.events.low } },
+        where: { runId: this.runId, id: { gt: after } },
         orderBy: { id: 'asc' },
-        take: EVENT_PAGE,
+        take: this.pages.events,
         select: { id: true, at: true, type: true, message: true, data: true },
       });
       for (const e of this.events.accept(rows)) {
-        out.push({
+        sink.send({
           id: this.id(),
           event: 'run-event',
           data: { id: Number(e.id), at: e.at.toISOString(), type: e.type, message: e.message, data: e.data },
         });
       }
-      if (rows.length < EVENT_PAGE) break;
+      if (rows.length < this.pages.events) break;
+      await sink.drained();
     }
-    for (;;) {
+    for (let after = this.metrics.low; !sink.isClosed; after = this.metrics.position) {
       const rows = await this.db.metric.findMany({
-        where: { runId: this.runId, id: { gt: this.metrics.low } },
+        where: { runId: this.runId, id: { gt: after } },
         orderBy: { id: 'asc' },
-        take: METRIC_PAGE,
+        take: this.pages.metrics,
         select: { id: true, name: true, rank: true, step: true, value: true, at: true },
       });
       const fresh = this.metrics.accept(rows);
       if (fresh.length > 0) {
-        out.push({
+        sink.send({
           id: this.id(),
           event: 'metric',
           data: { points: fresh.map((p) => ({ name: p.name, rank: p.rank, step: p.step, value: p.value, at: p.at.toISOString() })) },
         });
       }
-      if (rows.length < METRIC_PAGE) break;
+      if (rows.length < this.pages.metrics) break;
+      await sink.drained();
     }
+    if (sink.isClosed) return;
     // one more poll after the terminal status picks up rows its writer committed just after it
     if (this.terminalSeen) this.ended = true;
     if (terminal) this.terminalSeen = true;
-    return out;
   }
 }

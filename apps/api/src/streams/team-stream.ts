@@ -9,7 +9,7 @@
  */
 import type { Db, Prisma } from '@cim-forge/db';
 import { badRequest } from '../http-error.ts';
-import type { SseMessage } from './sse-connection.ts';
+import type { SseSink } from './sse-connection.ts';
 
 export const LOOKBACK_MS = 5000;
 const PAGE = 500;
@@ -36,10 +36,10 @@ export class TeamStream {
     private cursorMs: number,
   ) {}
 
-  async poll(): Promise<SseMessage[]> {
-    const out: SseMessage[] = [];
+  /** one poll, each page sent as it is read; stops when the client leaves */
+  async poll(sink: SseSink): Promise<void> {
     let since = this.cursorMs - LOOKBACK_MS;
-    for (;;) {
+    while (!sink.isClosed) {
       const rows = await this.db.run.findMany({
         where: { ...this.where, updatedAt: { gt: new Date(since) } },
         orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
@@ -51,7 +51,7 @@ export class TeamStream {
         if (this.sent.get(r.id) !== undefined && this.sent.get(r.id)! >= ms) continue;
         this.sent.set(r.id, ms);
         if (ms > this.cursorMs) this.cursorMs = ms;
-        out.push({
+        sink.send({
           id: String(this.cursorMs),
           event: 'status',
           data: {
@@ -70,9 +70,9 @@ export class TeamStream {
       const next = rows[rows.length - 1].updatedAt.getTime() - 1;
       if (next <= since) break;
       since = next;
+      await sink.drained();
     }
     const forget = this.cursorMs - LOOKBACK_MS;
     for (const [id, ms] of this.sent) if (ms < forget) this.sent.delete(id);
-    return out;
   }
 }

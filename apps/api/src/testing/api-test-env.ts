@@ -33,8 +33,11 @@ export interface ApiTestEnv {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-/** @param extra deps to add or override (CORS origins, the webhook address policy, stream poll interval, portal directory, …) */
-export async function startApiTestEnv(extra: Partial<ApiDeps> = {}): Promise<ApiTestEnv> {
+/**
+ * @param extra deps to add or override (CORS origins, the webhook address policy, stream poll interval, portal directory, …)
+ * @param wrapDb gives the API a wrapped client (a Prisma query extension that counts reads, same engine and pool); the test's `db` stays plain
+ */
+export async function startApiTestEnv(extra: Partial<ApiDeps> = {}, wrapDb?: (db: Db) => Db): Promise<ApiTestEnv> {
   const tempDb: TempDatabase = await createTempDatabase();
   await migrate(tempDb.url);
   const db = createDb(tempDb.url, { maxConnections: 4 });
@@ -45,7 +48,7 @@ export async function startApiTestEnv(extra: Partial<ApiDeps> = {}): Promise<Api
   const registry = new Registry();
   const adminToken = `admin-${randomBytes(24).toString('base64url')}`;
   const app = await buildApp({
-    db,
+    db: wrapDb ? wrapDb(db) : db,
     redis,
     runsQueue: queue,
     queuePrefix: prefix,

@@ -346,11 +346,16 @@ export interface paths {
         };
         /**
          * Queued runs with positions and estimated start times
-         * @description Order: priority desc, then queuedAt. An admin sees every queued run; a team sees its own, with their global positions. estimatedStartAt = now + Σ(mean duration of each run ahead) / max(1, STARTING + RUNNING runs), where a run's mean duration is the mean (finishedAt − startedAt) of the last 20 SUCCEEDED runs of its kind, else of any kind, else 60 s.
+         * @description Order: priority desc, then queuedAt. An admin sees every queued run; a team sees its own, with their global positions. estimatedStartAt = now + Σ(mean duration of each run ahead) / max(1, STARTING + RUNNING runs), where a run's mean duration is the mean (finishedAt − startedAt) of the last 20 SUCCEEDED runs of its kind, else of any kind, else 60 s. Paged: at most `limit` entries (default 100, at most 500); follow `nextAfter` as `?after=`.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description the previous page's nextAfter (a position); 0 = the head */
+                    after?: number;
+                    /** @description entries per page */
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -364,6 +369,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            nextAfter: number | null;
                             runs: {
                                 /** Format: date-time */
                                 estimatedStartAt: string;
@@ -378,6 +384,19 @@ export interface paths {
                                 /** Format: uuid */
                                 teamId: string;
                             }[];
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
                         };
                     };
                 };
@@ -2316,7 +2335,7 @@ export interface paths {
         };
         /**
          * A run's live feed (Server-Sent Events)
-         * @description text/event-stream of `status` (the run row changed), `run-event` (an event row) and `metric` ({points}) messages. Every message has `id: <status ms>.<event id>.<metric id>`; reconnect with it as Last-Event-ID to resume. Without Last-Event-ID: the current status, then only what is written from now on. Ends after the run finishes. Delivery is at least once after a resume: dedupe events by id and points by name/rank/step.
+         * @description text/event-stream of `status` (the run row changed), `run-event` (an event row) and `metric` ({points}) messages. Every message has `id: <status ms>.<event id>.<metric id>`; reconnect with it as Last-Event-ID to resume. Without Last-Event-ID: the current status, then only what is written from now on. Ends after the run finishes. Delivery is at least once after a resume: dedupe events by id and points by name/rank/step. The server ends a stream with `event: end` {reason, message}: reason `token` (revoked or expired: do not reconnect), `lifetime` (the longest a stream lives: reconnect with Last-Event-ID) or `shutdown`. 429: the token or team holds too many open streams.
          */
         get: {
             parameters: {
@@ -2379,6 +2398,19 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -2398,7 +2430,7 @@ export interface paths {
         };
         /**
          * Status changes of every run the caller sees (Server-Sent Events)
-         * @description text/event-stream of `status` messages {id, kind, name, status, error, updatedAt, startedAt, finishedAt}, one per change of a run row of the caller's team (every team's for an admin). `id:` is the change's time in ms; reconnect with it as Last-Event-ID.
+         * @description text/event-stream of `status` messages {id, kind, name, status, error, updatedAt, startedAt, finishedAt}, one per change of a run row of the caller's team (every team's for an admin). `id:` is the change's time in ms; reconnect with it as Last-Event-ID. Ends with `event: end` {reason, message} as the run stream does (token revoked or expired, longest lifetime, shutdown).
          */
         get: {
             parameters: {
@@ -2435,6 +2467,19 @@ export interface paths {
                 };
                 /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
