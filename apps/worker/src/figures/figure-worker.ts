@@ -1,14 +1,16 @@
 /**
  * Takes figure jobs ("cim-figures") in a worker process, one at a time, each drawn by a child
  * process (figure-runner.ts) that is killed if it takes longer than `timeoutMs`. A figure is small
- * (one image, a few exemplars), so it shares the machine with a training rank.
+ * (one image, a few exemplars), so it shares the machine with a training rank. The runner gets an
+ * explicit environment (rank-process-env.ts), as a rank does.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Db } from '@cim-forge/db';
 import { FIGURES_QUEUE, redisConnection, type FigureJobData } from '@cim-forge/queue';
-import { toProcessEnv, type ServiceEnv } from '../service-env.ts';
+import { rankProcessEnv } from '../rank-process-env.ts';
+import type { ServiceEnv } from '../service-env.ts';
 
 export interface FigureWorkerOptions {
   env: ServiceEnv;
@@ -16,7 +18,10 @@ export interface FigureWorkerOptions {
   db: Db;
   /** one figure, ms (default 600000) */
   timeoutMs?: number;
+  /** extra variables for the runner (tests) */
   childEnv?: Record<string, string>;
+  /** the runner script (tests use a stand-in); default figure-runner.ts */
+  runnerPath?: string;
   log?(msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -42,11 +47,17 @@ export class FigureWorker {
 
   private draw(job: Job<FigureJobData>): Promise<void> {
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const child = spawn(process.execPath, ['--import', 'tsx', runner, JSON.stringify({ figureId: job.data.figureId, final })], {
-      // the IPC channel only tells the runner when this process is gone (it exits then)
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...toProcessEnv(this.o.env), ...this.o.childEnv },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', this.o.runnerPath ?? runner, JSON.stringify({ figureId: job.data.figureId, final })],
+      {
+        // the IPC channel only tells the runner when this process is gone (it exits then)
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        // like a rank, it decodes untrusted images: the service settings it reads and the OS basics,
+        // never the worker's other variables (CIM_ADMIN_TOKEN, the pod's cloud credentials, …)
+        env: rankProcessEnv(process.env, this.o.env, this.o.childEnv),
+      },
+    );
     let out = '';
     const keep = (b: Buffer) => (out = (out + b.toString()).slice(-4000));
     child.stdout!.on('data', keep);
