@@ -15,6 +15,7 @@ import { CollectiveTimeoutError, joinCollective, NodeLocalError, RedisUnreachabl
 import {
   parseRunConfig,
   type EvalConfig,
+  type FaultSettings,
   type FinetuneConfig,
   type FinetunePlan,
   type PretrainConfig,
@@ -32,6 +33,7 @@ import {
   type Collective,
   type CorruptionName,
   type EngineEvent,
+  type TrainFaults,
 } from '@cim-forge/engine';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
@@ -72,6 +74,8 @@ interface RankContext {
   event<T extends RunEventType>(type: T, message: string, data?: RunEventData[T]): Promise<void>;
   /** the first step ran: from now on a failure may be the platform's */
   started(): void;
+  /** test-only faults for this run (CIM_FAULT_*, matched on the run's name); {} normally */
+  faults: TrainFaults;
 }
 
 /**
@@ -126,6 +130,7 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
     store: ctx.store,
     collective: ctx.collective,
     resume: true,
+    faults: ctx.faults,
     onEvent,
     metrics: isRank0 ? new PostgresMetricsSink({ db, runId, rank: null }) : undefined,
     rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId, rank: args.rank }) : undefined,
@@ -338,6 +343,7 @@ async function main(): Promise<number> {
       event,
       shouldStop: () => stopRequested,
       started: () => (started = true),
+      faults: runFaults(env.faults, run.name),
     };
     if (job.kind === 'pretrain') return await runPretrain(ctx, job.config);
 
@@ -385,6 +391,15 @@ async function main(): Promise<number> {
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }
+}
+
+/** the test-only faults (CIM_FAULT_*, refused in production) that name this run */
+function runFaults(f: FaultSettings, runName: string | null): TrainFaults {
+  if (f.nonFiniteLoss && runName === f.nonFiniteLoss.runName) {
+    console.error(`fault injection: the loss is NaN once ${f.nonFiniteLoss.step} steps are done (CIM_FAULT_NON_FINITE_LOSS)`);
+    return { nonFiniteLossFromStep: f.nonFiniteLoss.step };
+  }
+  return {};
 }
 
 function categorize(e: Error, started: boolean): ExitCategory {
