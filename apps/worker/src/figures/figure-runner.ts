@@ -10,7 +10,7 @@
  *
  *   node --import tsx apps/worker/src/figures/figure-runner.ts '{"figureId":"…","final":true}'
  */
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import { parseRunConfig } from '@cim-forge/config';
@@ -34,6 +34,7 @@ async function main(): Promise<number> {
   const db = createDb(env.databaseUrl, { maxConnections: 2 });
   const s3 = createS3Client(env.s3);
   let data: LocalizedConfig<object> | undefined;
+  let uploadToDelete: string | undefined;
   try {
     const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { run: { select: { config: true, teamId: true } } } });
     if (!fig || fig.status !== 'pending') return 0;
@@ -76,6 +77,7 @@ async function main(): Promise<number> {
         where: { id: fig.id },
         data: { status: 'ready', key, width: meta.width ?? null, height: meta.height ?? null, error: null, finishedAt: new Date() },
       });
+      uploadToDelete = fig.inputKey ?? undefined;
       console.log(
         JSON.stringify({
           figure: fig.id,
@@ -90,11 +92,17 @@ async function main(): Promise<number> {
       return 0;
     } catch (e) {
       const message = figureErrorMessage(e, env.dataRoot, env.dataCache);
-      if (args.final) await db.figure.update({ where: { id: fig.id }, data: { status: 'failed', error: message, finishedAt: new Date() } });
+      if (args.final) {
+        await db.figure.update({ where: { id: fig.id }, data: { status: 'failed', error: message, finishedAt: new Date() } });
+        uploadToDelete = fig.inputKey ?? undefined;
+      }
       console.error((e as Error).stack ?? message);
       return 1;
     }
   } finally {
+    // an uploaded image is kept only until its figure is drawn or has failed for good (the team's
+    // uploads take no room in the bucket after that)
+    if (uploadToDelete) await s3.send(new DeleteObjectCommand({ Bucket: env.s3Bucket, Key: uploadToDelete })).catch(() => {});
     await data?.cleanup().catch(() => {});
     s3.destroy();
     await db.$disconnect().catch(() => {});

@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCimModel } from '@cim-forge/cim';
