@@ -95,14 +95,30 @@ test(
     const stolenRoot = `${relative(process.cwd(), dataRoot)}/${teamA}/flowers`;
     const own = await figureOf(teamA, 'flowers');
     const stolen = await figureOf(teamB, stolenRoot);
+    // and one of A's uploaded images: its input is removed once the figure is drawn
+    const ownRow = await fx.db.figure.findUniqueOrThrow({ where: { id: own } });
+    const inputKey = `runs/${ownRow.runId}/figures/upload-test.input.png`;
+    const [, firstImage] = [...(await imageFolderFiles(1, 64))][0];
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: inputKey, Body: firstImage }));
+    const upload = (
+      await fx.db.figure.create({ data: { runId: ownRow.runId, checkpointId: ownRow.checkpointId, step: 2, source: 'upload', inputKey } })
+    ).id;
     const worker = new FigureWorker({ env: fx.env, db: fx.db, timeoutMs: 300_000 });
     await worker.start();
     const queue = figuresQueue({ redisUrl: fx.env.redisUrl, prefix: fx.env.queuePrefix });
     try {
       await enqueueFigure(queue, own);
       await enqueueFigure(queue, stolen);
+      await enqueueFigure(queue, upload);
       const a = await settled(own);
       const b = await settled(stolen);
+      const u = await settled(upload);
+      assert.equal(u.status, 'ready', `the upload figure: ${u.error}`);
+      const input = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: inputKey })).then(
+        () => 'still there',
+        (e: Error) => e.name,
+      );
+      assert.equal(input, 'NoSuchKey', 'the uploaded input is removed once its figure is drawn');
       assert.equal(a.status, 'ready', `team A's own figure: ${a.error}`);
       assert.ok(a.key && (a.width ?? 0) > 0, `A's figure has a PNG (${a.key}, ${a.width}×${a.height})`);
       assert.equal(b.status, 'failed', "team B's figure of A's folder must fail");
