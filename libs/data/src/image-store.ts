@@ -93,6 +93,7 @@ export function localImageStore(root: string, opts: LocalImageStoreOptions = {})
       }
       try {
         const st = await fh.stat();
+        if (st.isDirectory()) throw new Error(`image ${location}/${key} cannot be read (EISDIR)`);
         if (!st.isFile()) throw refused();
         const real = await openedPath(fh, path, st);
         if (real === undefined || !isInside(await areaReal(), real)) throw refused();
