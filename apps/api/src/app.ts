@@ -33,7 +33,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: requestId,
     // the per-address rate limit keys on request.ip: behind an ingress, the client's, not the ingress's
-    ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
+    ...(deps.trustProxy !== undefined ? { trustProxy: trustProxyOption(deps.trustProxy) } : {}),
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
@@ -65,4 +65,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(portalRoutes, { dir: deps.portalDir });
   await app.ready();
   return app;
+}
+
+/** CIM_TRUST_PROXY for Fastify: addresses/CIDRs as they are; a hop count as the function proxy-addr makes of it */
+function trustProxyOption(trust: number | string): string | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
 }

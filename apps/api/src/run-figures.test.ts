@@ -173,3 +173,27 @@ test("a figure outlives its checkpoint's retention: still listed, still download
   assert.deepEqual([f.checkpointId, f.step, f.status], [cp.id, 24, 'ready']);
   assert.ok(Buffer.from(await (await fetch(f.url)).arrayBuffer()).equals(png));
 });
+
+test('uploads racing for the last pending slots: exactly 10 get one (a lock in the database), the rest 409 with the reason', async () => {
+  const race = (
+    await env.app.inject({ method: 'POST', url: '/v1/runs', headers: auth, payload: { kind: 'pretrain', preset: 'smoke' } })
+  ).json().id as string;
+  await env.db.checkpoint.create({
+    data: {
+      runId: race,
+      uri: `s3://${env.s3.bucket}/runs/${race}/checkpoints/step-00000004`,
+      step: 4,
+      status: 'COMPLETE',
+      completedAt: new Date(),
+    },
+  });
+  const image = png.toString('base64');
+  const answers = await Promise.all(Array.from({ length: 24 }, () => post(race, { checkpoint: 'latest', image })));
+  const codes = answers.map((r) => r.statusCode);
+  assert.equal(codes.filter((c) => c === 202).length, 10, `answers ${codes.join(',')}`);
+  assert.equal(codes.filter((c) => c === 409).length, 14, `answers ${codes.join(',')}`);
+  for (const r of answers.filter((a) => a.statusCode === 409))
+    assert.match(r.json().message, new RegExp(`^run ${race} already has 10 uploaded figures waiting to be drawn`));
+  assert.equal(await env.db.figure.count({ where: { runId: race, source: 'upload', status: 'pending' } }), 10);
+  assert.equal(await env.db.figure.count({ where: { runId: race } }), 10, 'no row for a refused upload');
+});

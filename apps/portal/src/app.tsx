@@ -128,6 +128,10 @@ export function App({ base = '' }: { base?: string }) {
       }),
     [],
   );
+  // the client is this App's own: unmounted, its cache goes too, or each cached query's and
+  // mutation's garbage-collection timer (gcTime, 5 minutes) keeps a test process (or a page
+  // that unmounts the portal) alive that long
+  useEffect(() => () => qc.clear(), [qc]);
   const signOut = () => {
     clearToken();
     setToken(null);

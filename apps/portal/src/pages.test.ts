@@ -136,3 +136,14 @@ test('correlation maps: without the figures routes the page says so; with them, 
   }
   await waitFor('the run heading', () => $('.maps-row h2')?.textContent?.startsWith('alpha-1'));
 });
+
+test('unmounted, the app leaves no timer behind (its query cache goes with it), so this process ends with its last test', async () => {
+  await open('/runs');
+  await waitFor('the runs table', () => rowNames().length >= 3);
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  assert.ok(timers() > 0, 'a mounted app has query timers');
+  await unmount!();
+  unmount = undefined;
+  // (waitFor's own poll timers are gone once it returns; what is left is the app's)
+  assert.equal(timers(), 0, `timers left after unmount: ${JSON.stringify(process.getActiveResourcesInfo())}`);
+});

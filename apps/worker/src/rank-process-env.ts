@@ -13,6 +13,8 @@ export const RANK_INHERITED_ENV = [
   'LANG',
   'TZ',
   'NODE_OPTIONS',
+  // a production image's NODE_ENV reaches the rank too, where the fault settings are read again
+  'NODE_ENV',
   'NODE_PATH',
   'CIM_CACHE_DIR',
   'XDG_CACHE_HOME',

@@ -31,6 +31,7 @@ import {
   type Collective,
   type CorruptionName,
   type EngineEvent,
+  type TrainFaults,
 } from '@cim-forge/engine';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
 import { EXIT, type ExitCategory, type RankMessage, type RankRunnerArgs } from './rank-protocol.ts';
@@ -43,7 +44,7 @@ import { readSourceWeights } from './source-weights.ts';
 import { localizeDatasets, type LocalizedConfig } from './team-datasets.ts';
 import { HeldoutFigures } from './figures/heldout-figures.ts';
 import { isOutOfMemory, outOfMemoryMessage } from './out-of-memory.ts';
-import { processEnv } from '@cim-forge/settings';
+import { processEnv, type FaultSettings } from '@cim-forge/settings';
 import { setDefaultCacheDir } from '@cim-forge/data';
 
 const send = (m: RankMessage) => process.send?.(m);
@@ -90,6 +91,8 @@ interface RankContext {
   event<T extends RunEventType>(type: T, message: string, data?: RunEventData[T]): Promise<void>;
   /** the first step ran: from now on a failure may be the platform's */
   started(): void;
+  /** test-only faults for this run (CIM_FAULT_*, matched on the run's name); {} normally */
+  faults: TrainFaults;
 }
 
 /**
@@ -144,6 +147,7 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
     store: ctx.store,
     collective: ctx.collective,
     resume: true,
+    faults: ctx.faults,
     onEvent,
     metrics: isRank0 ? new PostgresMetricsSink({ db, runId, rank: null }) : undefined,
     rankMetrics: args.worldSize > 1 ? new PostgresMetricsSink({ db, runId, rank: args.rank }) : undefined,
@@ -335,6 +339,7 @@ async function main(): Promise<number> {
       event,
       shouldStop: () => stopRequested,
       started: () => (started = true),
+      faults: runFaults(env.faults, run.name),
     };
     if (job.kind === 'pretrain') return await runPretrain(ctx, job.config);
 
@@ -382,6 +387,15 @@ async function main(): Promise<number> {
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }
+}
+
+/** the test-only faults (CIM_FAULT_*, refused in production) that name this run */
+function runFaults(f: FaultSettings, runName: string | null): TrainFaults {
+  if (f.nonFiniteLoss && runName === f.nonFiniteLoss.runName) {
+    console.error(`fault injection: the loss is NaN once ${f.nonFiniteLoss.step} steps are done (CIM_FAULT_NON_FINITE_LOSS)`);
+    return { nonFiniteLossFromStep: f.nonFiniteLoss.step };
+  }
+  return {};
 }
 
 function categorize(e: Error, started: boolean): ExitCategory {

@@ -89,3 +89,32 @@ test("the cache dir is a worker's setting (libs/data's cache, set at the rank pr
   assert.equal(readServiceEnv({ ...base, XDG_CACHE_HOME: '/xdg' }, 'worker').cacheDir, '/xdg/cim-forge');
   assert.equal(readServiceEnv(base, 'controller').cacheDir, undefined);
 });
+
+test('fault injection: off by default; CIM_FAULT_* only with CIM_FAULT_INJECTION=chaos-tests-only, never under NODE_ENV=production', () => {
+  assert.deepEqual(readServiceEnv(base, 'worker').faults, {});
+  const on = { ...base, CIM_FAULT_INJECTION: 'chaos-tests-only', CIM_FAULT_NON_FINITE_LOSS: 'nan-run@4' };
+  const e = readServiceEnv(on, 'worker');
+  assert.deepEqual(e.faults, { nonFiniteLoss: { runName: 'nan-run', step: 4 } });
+  // the rank processes read it again from their environment
+  assert.deepEqual(readServiceEnv(toProcessEnv(e), 'worker').faults, e.faults);
+  // a fault without the switch stops the worker at start (never silently ignored)
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_FAULT_NON_FINITE_LOSS: 'nan-run@4' }, 'worker'),
+    /^Error: CIM_FAULT_NON_FINITE_LOSS set without CIM_FAULT_INJECTION=chaos-tests-only: fault injection is for tests only; unset it$/,
+  );
+  // a switch that looks on is not on
+  for (const v of ['1', 'true', 'on', 'yes'])
+    assert.throws(() => readServiceEnv({ ...on, CIM_FAULT_INJECTION: v }, 'worker'), /CIM_FAULT_INJECTION must be off or chaos-tests-only/);
+  // a production image (NODE_ENV=production, as every Dockerfile sets it) refuses the switch itself
+  assert.throws(
+    () => readServiceEnv({ ...on, NODE_ENV: 'production' }, 'worker'),
+    /^Error: CIM_FAULT_INJECTION is refused when NODE_ENV is production/,
+  );
+  assert.throws(
+    () => readServiceEnv({ ...on, CIM_FAULT_NON_FINITE_LOSS: 'nan-run' }, 'worker'),
+    /CIM_FAULT_NON_FINITE_LOSS must be <run name>@<step ≥ 1>, got "nan-run"/,
+  );
+  assert.throws(() => readServiceEnv({ ...on, CIM_FAULT_OOM: '1' }, 'worker'), /CIM_FAULT_OOM is not a fault setting/);
+  // the controller injects nothing
+  assert.deepEqual(readServiceEnv(on, 'controller').faults, {});
+});

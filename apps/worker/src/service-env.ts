@@ -5,7 +5,16 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND_NAMES, SettingsReader, type Env, type LogLevel, type S3Settings, type WebGpuAdapterName } from '@cim-forge/settings';
+import {
+  BACKEND_NAMES,
+  FAULT_INJECTION_ON,
+  SettingsReader,
+  type Env,
+  type FaultSettings,
+  type LogLevel,
+  type S3Settings,
+  type WebGpuAdapterName,
+} from '@cim-forge/settings';
 import { WIRE_NAMES, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
@@ -46,6 +55,8 @@ export interface ServiceEnv {
   dataCache: string;
   dataMaxBytes: number;
   webhooks: { allowedNetworks: string[]; attempts: number; backoffMs: number; timeoutMs: number };
+  /** test-only faults (CIM_FAULT_INJECTION=chaos-tests-only, never in production); {} normally */
+  faults: FaultSettings;
 }
 
 export function readServiceEnv(env: Env, role: 'worker' | 'controller'): ServiceEnv {
@@ -96,6 +107,7 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
       backoffMs: r.int('CIM_WEBHOOK_BACKOFF_MS'),
       timeoutMs: r.int('CIM_WEBHOOK_TIMEOUT_MS'),
     },
+    faults: role === 'worker' ? r.faults() : {},
   };
   r.done(role);
   return settings;
@@ -136,6 +148,10 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
   out.CIM_DATA_CACHE = env.dataCache;
   out.CIM_DATA_MAX_BYTES = String(env.dataMaxBytes);
   if (env.dataRoot) out.CIM_DATA_ROOT = env.dataRoot;
+  if (env.faults.nonFiniteLoss) {
+    out.CIM_FAULT_INJECTION = FAULT_INJECTION_ON;
+    out.CIM_FAULT_NON_FINITE_LOSS = `${env.faults.nonFiniteLoss.runName}@${env.faults.nonFiniteLoss.step}`;
+  }
   if (env.s3.endpoint) out.S3_ENDPOINT = env.s3.endpoint;
   if (env.s3.accessKeyId) out.S3_ACCESS_KEY_ID = env.s3.accessKeyId;
   if (env.s3.secretAccessKey) out.S3_SECRET_ACCESS_KEY = env.s3.secretAccessKey;

@@ -1,4 +1,5 @@
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readFile, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /**
@@ -19,7 +20,9 @@ export interface LocalImageStoreOptions {
   /**
    * A data area the store may never leave: the root and every file and directory it reaches must
    * resolve (realpath, symlinks followed) inside it. Symlinks that lead out are skipped by the walk
-   * and refused by read(); messages name paths relative to the area only.
+   * and refused by read(), which opens a file once and checks the opened file (not its name, which
+   * the team may swap meanwhile) before reading from that handle; messages name paths relative to
+   * the area only.
    */
   area?: string;
   /** deepest directory nesting walked below the root (default 32) */
@@ -75,15 +78,47 @@ export function localImageStore(root: string, opts: LocalImageStoreOptions = {})
       if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new Error(`image key "${key}" is not a plain relative path`);
       const path = join(abs, ...parts);
       if (area === undefined) return readFile(path);
-      // resolved again at read time: a file swapped for a symlink after the walk is still refused
-      const real = await resolveInside(path);
-      if (real === undefined) throw new Error(`image ${location}/${key} is not a file in the data area`);
-      // the system's message would name the worker's own path
-      return readFile(real).catch((e: NodeJS.ErrnoException) => {
-        throw new Error(`image ${location}/${key} cannot be read (${e.code ?? 'error'})`);
-      });
+      // opened once, then the OPENED file is checked and read: a name swapped for a symlink out of
+      // the area (after the walk, or between a check and a read) is refused, never followed
+      const refused = () => new Error(`image ${location}/${key} is not a file in the data area`);
+      let fh: FileHandle;
+      try {
+        // non-blocking: a FIFO planted in the area does not hang the open
+        fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw refused();
+        // the system's message would name the worker's own path
+        throw new Error(`image ${location}/${key} cannot be read (${code ?? 'error'})`);
+      }
+      try {
+        const st = await fh.stat();
+        if (st.isDirectory()) throw new Error(`image ${location}/${key} cannot be read (EISDIR)`);
+        if (!st.isFile()) throw refused();
+        const real = await openedPath(fh, path, st);
+        if (real === undefined || !isInside(await areaReal(), real)) throw refused();
+        return await fh.readFile().catch((e: NodeJS.ErrnoException) => {
+          throw new Error(`image ${location}/${key} cannot be read (${e.code ?? 'error'})`);
+        });
+      } finally {
+        await fh.close();
+      }
     },
   };
+}
+
+/**
+ * Where the file behind an open handle really is: on Linux the kernel's own name for the
+ * descriptor (/proc/self/fd/N), whatever the path has become since; elsewhere the path's realpath
+ * now, accepted only when it is the very file that was opened (same device and inode).
+ */
+async function openedPath(fh: FileHandle, path: string, opened: { dev: number; ino: number }): Promise<string | undefined> {
+  const viaProc = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+  if (viaProc !== undefined) return viaProc.endsWith(' (deleted)') ? undefined : viaProc;
+  const real = await realpath(path).catch(() => undefined);
+  if (real === undefined) return undefined;
+  const now = await stat(real).catch(() => undefined);
+  return now && now.dev === opened.dev && now.ino === opened.ino ? real : undefined;
 }
 
 interface WalkState {

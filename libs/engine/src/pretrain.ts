@@ -10,7 +10,7 @@ import { PrefetchLoader, type PrefetchLoaderOptions, type SourceSpec } from '@ci
 import { readFile } from 'node:fs/promises';
 import { cimSampleModule } from './cim-sample.ts';
 import { deriveTrainPlan, samplerConfigOf, type PretrainConfig, type TrainPlan } from '@cim-forge/config';
-import { CimTrainer, type StepResult } from './trainer.ts';
+import { CimTrainer, type StepResult, type TrainFaults } from './trainer.ts';
 import { loadCheckpoint, loadModelSafetensors, modelToSafetensors, saveCheckpoint } from './checkpoint.ts';
 import { sha256, type CheckpointStore } from './checkpoint-store.ts';
 import type { MetricsSink } from './metrics-sink.ts';
@@ -43,6 +43,8 @@ export interface PretrainOptions {
   onEvent?: (e: EngineEvent) => void;
   /** stop after this many optimizer steps in this invocation (tests, benchmarks) */
   maxSteps?: number;
+  /** test-only fault injection (the chaos suite's non-finite loss) */
+  faults?: TrainFaults;
 }
 
 export interface PretrainResult {
@@ -86,7 +88,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const info = await probe.ready();
   await probe.close();
   const plan = deriveTrainPlan(config, info.shardSize, collective.worldSize);
-  const trainer = new CimTrainer(model, config, plan, collective);
+  const trainer = new CimTrainer(model, config, plan, collective, o.faults);
   let data = { epoch: 0, cursor: 0 };
   let epoch = 0;
   let loader: PrefetchLoader<CimSample> | undefined;

@@ -23,6 +23,12 @@ export interface StepResult {
   stop: boolean;
 }
 
+/** test-only faults (the worker's CIM_FAULT_* settings, refused in production); none normally */
+export interface TrainFaults {
+  /** the loss is NaN once this many optimizer steps are done (the error then says "at step N"): the non-finite-loss path, reached without a wild config */
+  nonFiniteLossFromStep?: number;
+}
+
 export class CimTrainer {
   readonly optimizer: AdamW;
   /** optimizer steps taken */
@@ -33,6 +39,7 @@ export class CimTrainer {
     readonly config: PretrainConfig,
     readonly plan: TrainPlan,
     readonly collective: Collective = soloCollective,
+    readonly faults: TrainFaults = {},
   ) {
     const params = model.specs.filter((s) => s.trainable).map((s) => ({ name: s.name, variable: model.p(s.name), decay: s.decay }));
     this.optimizer = new AdamW(params, { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay });
@@ -86,6 +93,8 @@ export class CimTrainer {
     tf.dispose(losses);
     let loss = (await lossT.data())[0];
     lossT.dispose();
+    const fault = this.faults.nonFiniteLossFromStep;
+    if (fault !== undefined && this.step >= fault) loss = NaN;
     if (!Number.isFinite(loss)) {
       tf.dispose([...grads.values()]);
       throw new NonFiniteLossError(this.step, loss);

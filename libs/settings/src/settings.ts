@@ -275,8 +275,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'CIM_PG_BIN',
     roles: ['dev'],
-    default: '/usr/lib/postgresql/15/bin',
-    meaning: "the chaos tests' PostgreSQL binaries (`initdb`, `postgres`)",
+    meaning: "the chaos tests' PostgreSQL binaries (`initdb`, `postgres`); unset: Debian's newest installed `/usr/lib/postgresql/N/bin`",
   },
   {
     name: 'CHROMIUM_PATH',
@@ -288,7 +287,31 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'CIM_WEBHOOK_BACKOFF_MS', roles: WC, default: '5000', meaning: 'the first webhook retry delay, doubling each retry' },
   { name: 'CIM_WEBHOOK_TIMEOUT_MS', roles: WC, default: '10000', meaning: 'one webhook delivery attempt' },
   { name: 'CIM_DEBUG', roles: ['cli'], meaning: 'set: an unexpected error prints its stack' },
+  {
+    name: 'CIM_FAULT_INJECTION',
+    roles: ['worker'],
+    default: 'off',
+    meaning:
+      '`off`, or `chaos-tests-only`: allows the `CIM_FAULT_*` settings (the chaos suite and tests); refused when `NODE_ENV` is ' +
+      '`production` (every image sets it), and a `CIM_FAULT_*` setting without it stops the worker at start',
+  },
+  {
+    name: 'CIM_FAULT_NON_FINITE_LOSS',
+    roles: ['worker'],
+    meaning:
+      'fault injection (needs `CIM_FAULT_INJECTION`): `<run name>@<step>` makes the loss of the runs of that name NaN once that many ' +
+      'optimizer steps are done, on every rank; the run then fails as a non-finite loss does (`non-finite loss (NaN) at step <step>`)',
+  },
 ];
+
+/** the value of CIM_FAULT_INJECTION that turns fault injection on (a phrase, not `1`, so it is never set by accident) */
+export const FAULT_INJECTION_ON = 'chaos-tests-only';
+
+/** a test-only fault the worker injects into its ranks (libs/engine takes it as `faults`) */
+export interface FaultSettings {
+  /** runs named `runName` get a NaN loss once `step` optimizer steps are done */
+  nonFiniteLoss?: { runName: string; step: number };
+}
 
 /** names that were renamed: setting one is a problem that names the new one */
 export const RENAMED_SETTINGS: Readonly<Record<string, string>> = { CIM_REDIS_URL: 'CIM_COLLECTIVE_REDIS_URLS' };
@@ -495,6 +518,42 @@ export class SettingsReader {
     const p = v === undefined ? undefined : problem(v);
     if (p) this.problems.push(p.startsWith(name) ? p : `${name}: ${p}`);
     return v;
+  }
+
+  /**
+   * The test-only faults (CIM_FAULT_*): none unless CIM_FAULT_INJECTION is the exact phrase
+   * `chaos-tests-only` and NODE_ENV is not `production`. A fault setting without that switch, or the
+   * switch in production, is a problem (the process refuses to start), never silently ignored.
+   */
+  faults(): FaultSettings {
+    const mode = this.text('CIM_FAULT_INJECTION');
+    const faultVars = Object.keys(this.env).filter((k) => k.startsWith('CIM_FAULT_') && k !== 'CIM_FAULT_INJECTION' && this.env[k]);
+    if (mode !== 'off' && mode !== FAULT_INJECTION_ON) {
+      this.problems.push(`CIM_FAULT_INJECTION must be off or ${FAULT_INJECTION_ON}, got "${mode}"`);
+      return {};
+    }
+    if (mode === FAULT_INJECTION_ON && this.env.NODE_ENV === 'production') {
+      this.problems.push(
+        'CIM_FAULT_INJECTION is refused when NODE_ENV is production: fault injection is for tests and the chaos suite only',
+      );
+      return {};
+    }
+    if (mode === 'off') {
+      if (faultVars.length)
+        this.problems.push(
+          `${faultVars.join(', ')} set without CIM_FAULT_INJECTION=${FAULT_INJECTION_ON}: fault injection is for tests only; unset it`,
+        );
+      return {};
+    }
+    for (const k of faultVars) if (!this.specs.has(k)) this.problems.push(`${k} is not a fault setting (CIM_FAULT_NON_FINITE_LOSS is)`);
+    const faults: FaultSettings = {};
+    const nan = this.text('CIM_FAULT_NON_FINITE_LOSS');
+    if (nan !== undefined) {
+      const m = /^([^@\s]+)@(\d+)$/.exec(nan);
+      if (!m || Number(m[2]) < 1) this.problems.push(`CIM_FAULT_NON_FINITE_LOSS must be <run name>@<step ≥ 1>, got "${nan}"`);
+      else faults.nonFiniteLoss = { runName: m[1], step: Number(m[2]) };
+    }
+    return faults;
   }
 
   /** S3_* (see the table); the API, the controller, the workers and the CLI connect with it */

@@ -117,21 +117,36 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (e instanceof UploadImageError) throw badRequest(`body/image: ${e.message}`);
         throw e;
       }
-      const pending = await db.figure.count({ where: { runId, source: 'upload', status: 'pending' } });
-      if (pending >= MAX_PENDING_UPLOADS)
-        throw conflict(`run ${runId} already has ${pending} uploaded figures waiting to be drawn; try again when they are done`);
-
       const id = randomUUID();
       const inputKey = figureInputKey(runId, id, image.format);
-      await s3.client.send(
-        new PutObjectCommand({
-          Bucket: s3.bucket,
-          Key: inputKey,
-          Body: image.bytes,
-          ContentType: image.format === 'png' ? 'image/png' : 'image/jpeg',
-        }),
-      );
-      await db.figure.create({ data: { id, runId, checkpointId: cp.id, step: cp.step, source: 'upload', inputKey } });
+      // the cap and the row in one transaction under a per-run lock (not a count, then an insert):
+      // uploads racing for the last slot queue on the lock, and only MAX_PENDING_UPLOADS get one
+      const pending = await db.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtext(${`figure-uploads:${runId}`}))::text AS locked`;
+        const n = await tx.figure.count({ where: { runId, source: 'upload', status: 'pending' } });
+        if (n < MAX_PENDING_UPLOADS)
+          await tx.figure.create({ data: { id, runId, checkpointId: cp.id, step: cp.step, source: 'upload', inputKey } });
+        return n;
+      });
+      if (pending >= MAX_PENDING_UPLOADS)
+        throw conflict(`run ${runId} already has ${pending} uploaded figures waiting to be drawn; try again when they are done`);
+      try {
+        await s3.client.send(
+          new PutObjectCommand({
+            Bucket: s3.bucket,
+            Key: inputKey,
+            Body: image.bytes,
+            ContentType: image.format === 'png' ? 'image/png' : 'image/jpeg',
+          }),
+        );
+      } catch (e) {
+        // the slot is given back: the row says why it was never drawn
+        await db.figure.update({
+          where: { id },
+          data: { status: 'failed', error: 'the uploaded image could not be stored', finishedAt: new Date() },
+        });
+        throw e;
+      }
       try {
         await enqueueFigure(figuresQueue, id);
       } catch (e) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseSafetensors } from '@cim-forge/cim';
+import { FAULT_INJECTION_ON } from '@cim-forge/settings';
 import { createDb, type Db, type Run } from '@cim-forge/db';
 import { createTempDatabase } from '@cim-forge/db/testing';
 import { createS3Client, parseCheckpointUri, S3CheckpointStore } from '@cim-forge/storage';
@@ -31,11 +32,18 @@ export interface Scenario {
   run(h: Harness): Promise<{ observed: string; pass: boolean }>;
 }
 
+/** the run name the workers' CIM_FAULT_NON_FINITE_LOSS names, and the steps done when its loss turns NaN */
+export const NON_FINITE_LOSS_RUN = 'chaos-non-finite-loss';
+export const NON_FINITE_LOSS_STEP = 4;
+
 /**
  * The chaos stack's timings: a lost rank is noticed within seconds (heartbeat 1 s, silence 6 s,
  * a hung all-reduce 5 s) and a dead controller's runs move after ~5 s.
  */
 export const CHAOS_ENV: Record<string, string> = {
+  // test-only fault injection (refused in production): runs named NON_FINITE_LOSS_RUN get a NaN loss after step 4
+  CIM_FAULT_INJECTION: FAULT_INJECTION_ON,
+  CIM_FAULT_NON_FINITE_LOSS: `${NON_FINITE_LOSS_RUN}@${NON_FINITE_LOSS_STEP}`,
   CIM_HEARTBEAT_MS: '1000',
   CIM_HEARTBEAT_TIMEOUT_MS: '6000',
   CIM_COLLECTIVE_TIMEOUT_MS: '5000',
@@ -154,7 +162,7 @@ export class Harness {
   /** a team's token for the chaos runs, made once */
   private teamToken: string | undefined;
 
-  async submit(config: Record<string, unknown> = CHAOS_RUN_CONFIG, o: { maxRestarts?: number } = {}): Promise<string> {
+  async submit(config: Record<string, unknown> = CHAOS_RUN_CONFIG, o: { maxRestarts?: number; name?: string } = {}): Promise<string> {
     if (!this.teamToken) {
       const team = await this.api<{ id: string }>('/v1/teams', {
         method: 'POST',

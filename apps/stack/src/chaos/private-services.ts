@@ -5,7 +5,7 @@
  * persistent production Redis); PostgreSQL is a fresh cluster run as the `postgres` OS user.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,7 +86,19 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
   return server;
 }
 
-const pgBin = new SettingsReader(processEnv(), 'dev').text('CIM_PG_BIN')!;
+/** Debian's newest installed PostgreSQL (CI installs whichever version its image has), unless CIM_PG_BIN says */
+const pgBin = new SettingsReader(processEnv(), 'dev').text('CIM_PG_BIN') ?? newestDebianPostgres() ?? '/usr/lib/postgresql/15/bin';
+
+function newestDebianPostgres(): string | undefined {
+  try {
+    const versions = readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+    return versions.length ? join('/usr/lib/postgresql', versions[0], 'bin') : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** `cmd args…` as the postgres OS user (initdb and postgres refuse to run as root) */
 function asPostgres(cmd: string, args: string[]): void {

@@ -4,10 +4,13 @@
  * the figure row → the checkpoint's model.safetensors from S3 (sha256-checked) → the image (the
  * run dataset's first held-out image, or the uploaded one) → the figure → its PNG to S3 → the row
  * "ready". A failure on the job's last attempt marks the row "failed" with the reason.
+ * The run's image folder is read exactly as its ranks read it: moved into the run's team's data
+ * area by `localizeDatasets` (never opened relative to this process's working directory), and a
+ * refusal is worded for the team (no path on this worker).
  *
  *   node --import tsx apps/worker/src/figures/figure-runner.ts '{"figureId":"…","final":true}'
  */
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { initBackend, type BackendChoice } from '@cim-forge/cim';
 import { parseRunConfig } from '@cim-forge/config';
@@ -15,7 +18,9 @@ import { createDb } from '@cim-forge/db';
 import { decodeRgb, openSource, type RgbImage } from '@cim-forge/data';
 import { evalSourceSpec } from '@cim-forge/engine';
 import { createS3Client, figurePngKey, parseCheckpointUri, S3CheckpointStore } from '@cim-forge/storage';
+import { RunError } from '../run-error.ts';
 import { readServiceEnv } from '../service-env.ts';
+import { localizeDatasets, type LocalizedConfig } from '../team-datasets.ts';
 import { renderFigure } from './render-figure.ts';
 import { processEnv } from '@cim-forge/settings';
 import { setDefaultCacheDir } from '@cim-forge/data';
@@ -30,8 +35,10 @@ async function main(): Promise<number> {
   const env = readServiceEnv(processEnv(), 'worker');
   const db = createDb(env.databaseUrl, { maxConnections: 2 });
   const s3 = createS3Client(env.s3);
+  let data: LocalizedConfig<object> | undefined;
+  let uploadToDelete: string | undefined;
   try {
-    const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { run: { select: { config: true } } } });
+    const fig = await db.figure.findUnique({ where: { id: args.figureId }, include: { run: { select: { config: true, teamId: true } } } });
     if (!fig || fig.status !== 'pending') return 0;
     try {
       // the stored config, parsed with the run contract (a bad one fails the figure, named)
@@ -51,7 +58,16 @@ async function main(): Promise<number> {
         const res = await s3.send(new GetObjectCommand({ Bucket: env.s3Bucket, Key: fig.inputKey }));
         image = await decodeRgb(await res.Body!.transformToByteArray(), UPLOAD_MAX_SIDE);
       } else {
-        const source = await openSource(evalSourceSpec(config.dataset, 1));
+        // the team's own data area only, checked as a rank checks it (disk: confined, S3: fetched)
+        const localized = await localizeDatasets(config, {
+          teamId: fig.run.teamId,
+          dataRoot: env.dataRoot,
+          dataCache: env.dataCache,
+          dataMaxBytes: env.dataMaxBytes,
+          s3: { client: s3, bucket: env.s3Bucket },
+        });
+        data = localized;
+        const source = await openSource(evalSourceSpec(localized.config.dataset, 1));
         image = await source.get(0);
       }
       setDefaultCacheDir(env.cacheDir);
@@ -64,6 +80,7 @@ async function main(): Promise<number> {
         where: { id: fig.id },
         data: { status: 'ready', key, width: meta.width ?? null, height: meta.height ?? null, error: null, finishedAt: new Date() },
       });
+      uploadToDelete = fig.inputKey ?? undefined;
       console.log(
         JSON.stringify({
           figure: fig.id,
@@ -77,15 +94,35 @@ async function main(): Promise<number> {
       );
       return 0;
     } catch (e) {
-      const message = (e as Error).message.trim().split('\n').at(-1) ?? String(e);
-      if (args.final) await db.figure.update({ where: { id: fig.id }, data: { status: 'failed', error: message, finishedAt: new Date() } });
+      const message = figureErrorMessage(e, env.dataRoot, env.dataCache);
+      if (args.final) {
+        await db.figure.update({ where: { id: fig.id }, data: { status: 'failed', error: message, finishedAt: new Date() } });
+        uploadToDelete = fig.inputKey ?? undefined;
+      }
       console.error((e as Error).stack ?? message);
       return 1;
     }
   } finally {
+    // an uploaded image is kept only until its figure is drawn or has failed for good (the team's
+    // uploads take no room in the bucket after that)
+    if (uploadToDelete) await s3.send(new DeleteObjectCommand({ Bucket: env.s3Bucket, Key: uploadToDelete })).catch(() => {});
+    await data?.cleanup().catch(() => {});
     s3.destroy();
     await db.$disconnect().catch(() => {});
   }
+}
+
+/**
+ * What the figure row says: a RunError or a data-area refusal as it is (worded for the team); any
+ * other error's last line with this worker's data paths cut out (a driver or filesystem message
+ * must not tell a team where the worker keeps anything).
+ */
+function figureErrorMessage(e: unknown, ...paths: (string | undefined)[]): string {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof RunError) return message;
+  let last = message.trim().split('\n').at(-1) ?? message;
+  for (const p of paths) if (p) last = last.split(p).join('<data>');
+  return last.replace(/(^|[\s'"(])\/[^\s'"):]+/g, '$1<path>');
 }
 
 main().then(

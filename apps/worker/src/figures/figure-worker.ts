@@ -1,15 +1,17 @@
 /**
  * Takes figure jobs ("cim-figures") in a worker process, one at a time, each drawn by a child
  * process (figure-runner.ts) that is killed if it takes longer than `timeoutMs`. A figure is small
- * (one image, a few exemplars), so it shares the machine with a training rank.
+ * (one image, a few exemplars), so it shares the machine with a training rank. The runner gets an
+ * explicit environment (rank-process-env.ts), as a rank does.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Db } from '@cim-forge/db';
 import { FIGURES_QUEUE, redisConnection, type FigureJobData } from '@cim-forge/queue';
-import { toProcessEnv, type ServiceEnv } from '../service-env.ts';
-import { childProcessEnv } from '@cim-forge/settings';
+import { processEnv } from '@cim-forge/settings';
+import { rankProcessEnv } from '../rank-process-env.ts';
+import type { ServiceEnv } from '../service-env.ts';
 
 export interface FigureWorkerOptions {
   env: ServiceEnv;
@@ -17,7 +19,10 @@ export interface FigureWorkerOptions {
   db: Db;
   /** one figure, ms (default 600000) */
   timeoutMs?: number;
+  /** extra variables for the runner (tests) */
   childEnv?: Record<string, string>;
+  /** the runner script (tests use a stand-in); default figure-runner.ts */
+  runnerPath?: string;
   log?(msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -43,11 +48,14 @@ export class FigureWorker {
 
   private draw(job: Job<FigureJobData>): Promise<void> {
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const loader = runner.endsWith('.ts') ? ['--import', 'tsx'] : []; // the images run the compiled figure-runner.js
-    const child = spawn(process.execPath, [...loader, runner, JSON.stringify({ figureId: job.data.figureId, final })], {
+    const script = this.o.runnerPath ?? runner;
+    const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : []; // the images run the compiled figure-runner.js
+    const child = spawn(process.execPath, [...loader, script, JSON.stringify({ figureId: job.data.figureId, final })], {
       // the IPC channel only tells the runner when this process is gone (it exits then)
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: childProcessEnv({ ...toProcessEnv(this.o.env), ...this.o.childEnv }),
+      // like a rank, it decodes untrusted images: the service settings it reads and the OS basics,
+      // never the worker's other variables (CIM_ADMIN_TOKEN, the pod's cloud credentials, …)
+      env: rankProcessEnv(processEnv(), this.o.env, this.o.childEnv),
     });
     let out = '';
     const keep = (b: Buffer) => (out = (out + b.toString()).slice(-4000));
