@@ -209,13 +209,15 @@ export function tfBatchNormTrain(
   eps: number,
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const [m, c] = x.shape;
-  const empty = tf.zeros([0]);
-  const [y, mean, variance] = run(
-    'CimBatchNorm',
-    { x: tf.reshape(x, [1, m, 1, c]), scale: gamma, offset: beta, mean: empty, variance: empty },
-    { eps, training: true } as unknown as NamedAttrMap,
-  ) as tf.Tensor[];
-  return { y: tf.reshape(y, [m, c]), mean, variance };
+  return tf.tidy(() => {
+    const empty = tf.zeros([0]);
+    const [y, mean, variance] = run(
+      'CimBatchNorm',
+      { x: tf.reshape(x, [1, m, 1, c]), scale: gamma, offset: beta, mean: empty, variance: empty },
+      { eps, training: true } as unknown as NamedAttrMap,
+    ) as tf.Tensor[];
+    return { y: tf.reshape(y, [m, c]), mean, variance };
+  });
 }
 
 /** Eval BatchNorm on x [M, C] with the running statistics (differentiable in x, γ and β: PGD needs dx). */
