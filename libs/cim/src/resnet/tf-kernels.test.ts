@@ -22,16 +22,18 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d / Math.max(s, 1e-12);
 }
 
-test('CimConv2D equals pad + conv2d (PyTorch padding) in value and both gradients, stride 1 and 2, 3×3 and 1×1', { skip }, () => {
-  for (const [k, stride, side] of [
-    [3, 1, 8],
-    [3, 2, 8],
-    [3, 2, 7],
-    [1, 2, 8],
+test('CimConv2D equals pad + conv2d (PyTorch padding) in value and both gradients, stride 1 and 2, 3×3 and 1×1, narrow and wide inputs', { skip }, () => {
+  // C = 32 at stride 1 takes the dx-as-forward-convolution path
+  for (const [k, stride, side, c] of [
+    [3, 1, 8, 3],
+    [3, 1, 6, 32],
+    [3, 2, 8, 3],
+    [3, 2, 7, 3],
+    [1, 2, 8, 3],
   ]) {
     const pad = Math.floor(k / 2);
-    const x = tf.randomNormal([2, side, side, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const w = tf.randomNormal([k, k, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const x = tf.randomNormal([2, side, side, c], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const w = tf.randomNormal([k, k, c, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
     const ref = (a: tf.Tensor, f: tf.Tensor) =>
       tf.conv2d(
         tf.pad(a, [
@@ -57,7 +59,7 @@ test('CimConv2D equals pad + conv2d (PyTorch padding) in value and both gradient
     ];
     assert.ok(
       d.every((v) => v < 1e-5),
-      `k ${k} stride ${stride} side ${side}: y ${d[0]}, dx ${d[1]}, dW ${d[2]}`,
+      `k ${k} stride ${stride} side ${side} C ${c}: y ${d[0]}, dx ${d[1]}, dW ${d[2]}`,
     );
     tf.dispose([x, w, yRef, dy, y, ...ours, ...theirs]);
   }

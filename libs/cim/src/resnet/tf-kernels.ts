@@ -88,7 +88,17 @@ function convOp(
   const [, h, w] = x.shape;
   const attrs = convAttrs(be, filter.shape[0], a.stride, a.pad, h, w);
   if (kind === 'fwd') return be.executeSingleOutput('Conv2D', attrs, [x, filter]);
-  if (kind === 'dx') return be.executeSingleOutput('Conv2DBackpropInput', attrs, [tf.tensor1d(x.shape, 'int32'), filter, dy!]);
+  if (kind === 'dx') {
+    // stride 1 with "same" padding and C ≥ 32: dx is the forward convolution of dy with the filter
+    // flipped in space and its channels swapped, and TF 1.15's Conv2D is 2–4× faster there than
+    // its Conv2DBackpropInput (docs/benchmarks.md, the per-kernel table)
+    const [k, , c] = filter.shape;
+    if (a.stride === 1 && 2 * a.pad === k - 1 && c >= 32)
+      return tf.tidy(() =>
+        be.executeSingleOutput('Conv2D', attrs, [dy!, tf.reverse(tf.transpose(filter as tf.Tensor, [0, 1, 3, 2]), [0, 1])]),
+      );
+    return be.executeSingleOutput('Conv2DBackpropInput', attrs, [tf.tensor1d(x.shape, 'int32'), filter, dy!]);
+  }
   return be.executeSingleOutput('Conv2DBackpropFilter', attrs, [x, tf.tensor1d(filter.shape, 'int32'), dy!]);
 }
 
