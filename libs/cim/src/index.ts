@@ -10,6 +10,7 @@ export { cimParamSpecs, fromTorch, toTorch, ourShape, type ParamSpec } from './m
 export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './model/pos-embed.ts';
 export { linear, gelu, layerNorm, attention } from './model/layers.ts';
 export { setKernelStyle, type KernelStyle } from './model/kernel-style.ts';
+export { setFusedTfKernels, fusedTfKernels } from './resnet/tf-kernels.ts';
 export { AdamW, defaultAdamW, type AdamWConfig, type AdamWParam } from './optim/adamw.ts';
 export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
 export { clipByGlobalNorm } from './optim/clip.ts';

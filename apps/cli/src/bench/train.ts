@@ -1,8 +1,16 @@
 /**
- * Training-step throughput, one JSON line per (backend, preset, mode):
+ * Training-step throughput, one JSON line per (backend, preset, mode); `--help` lists the flags.
  *
  *   npm run bench:train [-- --backends tensorflow,wasm --only bench-vit-tiny --steps 7 --warmup 2
  *                          --kernels auto|untransposed|native|compare --threads T]
+ *   npm run bench:train -- --backends tensorflow --only finetune-resnet --mode no-aug --pytorch
+ *
+ * Classifier presets (train-classifier.ts): finetune-resnet / finetune-vit (modes `no-aug` and
+ * `aug`, batch 128), features-resnet / features-vit (eval-mode forward, as probe and k-NN), and
+ * robustness-resnet / robustness-vit (`eval-clean`, `pgd-step`). `--pytorch` runs
+ * scripts/bench/torch_resnet_micro.py (Debian's python3-torch) after ours in the same run and
+ * prints its lines and the ratio. `--fused compare` alternates the ResNet's fused tensorflow
+ * kernels (libs/cim resnet/tf-kernels.ts) with the composite ops step by step.
  *
  * --backend webgpu runs on tfjs-backend-webgpu (--webgpu-adapter gpu|software); its lines carry the
  * adapter and the GPU memory tfjs holds (`gpuBytes`: its buffer pool after the steps, about the peak;
@@ -35,6 +43,7 @@ import {
   initBackend,
   nativeThreads,
   setKernelStyle,
+  setFusedTfKernels,
   type BackendChoice,
   type CimBatch,
   type CimSample,
@@ -45,6 +54,39 @@ import { deriveTrainPlan, modelConfigOf, resolvePretrainConfig, samplerConfigOf,
 import { PrefetchLoader } from '@cim-forge/data';
 import { takeWebGpuAdapterFlag } from '../webgpu-flag.ts';
 import { cliSettings } from '../args.ts';
+import { benchClassifier, CLASSIFIER_PRESETS, type ClassifierPreset } from './train-classifier.ts';
+
+const HELP = `Usage: npm run bench:train -- [options]
+
+Times training steps and prints one JSON line per (backend, preset, mode): the median of per-step
+seconds (secondsPerStep) with min and max, and images/s at the median.
+
+Options
+  --backends LIST     backends, each in its own process (default tensorflow,wasm); --backend B runs one here
+  --only LIST         what to time (default ${['matmul', 'cpu-small', 'cpu-resnet', 'bench-vit-tiny'].join(',')}); \`all\` = every pre-training preset
+                        matmul             2-D products, plain and with a transpose flag (GFLOP/s)
+                        cpu-small, cpu-resnet, bench-vit-tiny, official-vit-base
+                                           CIM pre-training steps (modes step, with-sampler)
+                        finetune-resnet, finetune-vit
+                                           fine-tuning steps, batch 128 (modes no-aug, aug)
+                        features-resnet, features-vit
+                                           feature extraction as probe and k-NN run it (eval mode, forward only)
+                        robustness-resnet, robustness-vit
+                                           robustness evaluation (modes eval-clean, pgd-step)
+  --mode LIST         keep these modes only (e.g. no-aug, or step)
+  --steps N           timed steps per mode (default 7); --warmup N untimed steps first (default 2)
+  --batch-size N      override every preset's batch
+  --threads T         libtensorflow intra-op threads (default: all cores; TF_NUM_INTRAOP_THREADS wins)
+  --kernels K         auto | untransposed | native | compare (kernel style, libs/cim model/kernel-style.ts)
+  --fused F           on | off | compare: the ResNet's fused tensorflow kernels (default on)
+  --pytorch           also run scripts/bench/torch_resnet_micro.py (cimResnetMicro in PyTorch, same modes)
+                        in the same run; needs /usr/bin/python3 with Debian's python3-torch
+  --webgpu-adapter A  gpu | software (with --backend webgpu)
+  --help              this text
+
+Examples
+  npm run bench:train -- --backends tensorflow --only finetune-resnet,features-resnet,robustness-resnet --pytorch
+  npm run bench:train -- --backends tensorflow --only finetune-resnet --mode no-aug --fused compare --steps 10`;
 
 const PYTORCH_BENCH_VIT_TINY_IMAGES_PER_SEC = 1.29;
 const PRESETS = [
@@ -68,28 +110,82 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     'batch-size': { type: 'string' },
     mode: { type: 'string' },
+    fused: { type: 'string' },
+    pytorch: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   },
+  strict: false,
 });
-const only = values.only === 'all' ? ['matmul', ...PRESETS.map(([p]) => p)] : (values.only?.split(',') ?? DEFAULT_ONLY);
-const unknownOnly = only.filter((o) => o !== 'matmul' && !PRESETS.some(([p]) => p === o));
+const known = new Set([
+  'steps',
+  'only',
+  'warmup',
+  'backend',
+  'backends',
+  'kernels',
+  'threads',
+  'batch-size',
+  'mode',
+  'fused',
+  'pytorch',
+  'help',
+  'h',
+]);
+const unknownFlags = Object.keys(values).filter((k) => !known.has(k));
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (unknownFlags.length) {
+  console.error(`bench:train: unknown option ${unknownFlags.map((f) => `--${f}`).join(', ')} (see --help)`);
+  process.exit(2);
+}
+for (const k of ['steps', 'warmup', 'batch-size', 'threads'] as const) {
+  const v = values[k];
+  if (v !== undefined && !(typeof v === 'string' && /^[1-9]\d*$/.test(v)) && !(k === 'warmup' && v === '0')) {
+    console.error(`bench:train: --${k} takes a positive integer, got ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+}
+if (values.fused !== undefined && !['on', 'off', 'compare'].includes(values.fused as string)) {
+  console.error(`bench:train: --fused takes on, off or compare, got ${JSON.stringify(values.fused)}`);
+  process.exit(2);
+}
+const onlyArg = values.only as string | undefined;
+const only = onlyArg === 'all' ? ['matmul', ...PRESETS.map(([p]) => p)] : (onlyArg?.split(',') ?? DEFAULT_ONLY);
+const unknownOnly = only.filter((o) => o !== 'matmul' && !PRESETS.some(([p]) => p === o) && !(o in CLASSIFIER_PRESETS));
 if (unknownOnly.length) {
-  console.error(`bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ${PRESETS.map(([p]) => p).join(', ')}, all`);
+  console.error(
+    `bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ${[...PRESETS.map(([p]) => p), ...Object.keys(CLASSIFIER_PRESETS)].join(', ')}, all`,
+  );
   process.exit(2);
 }
 const batchOverride = values['batch-size'] ? Number(values['batch-size']) : undefined;
-/** `step`, `with-sampler` or both (default) */
-const modes = values.mode ? values.mode.split(',') : ['step', 'with-sampler'];
+/** `step`, `with-sampler` or both (default) for pre-training; a classifier preset's own modes otherwise */
+const modeArg = values.mode as string | undefined;
+const modes = modeArg ? modeArg.split(',') : ['step', 'with-sampler'];
 
 /** The parent: one child process per backend, its lines passed through. */
-async function runPerBackend(backends: string[]): Promise<number> {
+async function runPerBackend(backends: string[], lines: Array<Record<string, unknown>>): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   const passOn = process.argv
     .slice(2)
-    .filter((a, i, all) => a !== '--backends' && all[i - 1] !== '--backends' && !a.startsWith('--backends='));
+    .filter((a, i, all) => a !== '--backends' && all[i - 1] !== '--backends' && !a.startsWith('--backends=') && a !== '--pytorch');
   let status = 0;
   for (const b of backends) {
     const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', self, '--backend', b, ...passOn], { stdio: 'inherit' });
+      const child = spawn(process.execPath, ['--import', 'tsx', self, '--backend', b, ...passOn], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const l = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          console.log(l);
+          if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+        }
+      });
       child.on('exit', (c) => resolve(c ?? 1));
     });
     status ||= code;
@@ -109,6 +205,8 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const warmup = Number(values.warmup ?? 2);
   const threads = values.threads ? Number(values.threads) : undefined;
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
+  const fused = (values.fused ?? 'on') as 'on' | 'off' | 'compare';
+  setFusedTfKernels(fused !== 'off');
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
   const webgpuAdapter = webgpu.adapter ?? cliSettings().webgpuAdapter;
   const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads, webgpuAdapter });
@@ -277,6 +375,79 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   for (const [preset, imageSize] of PRESETS) {
     if (only.includes(preset)) await bench(preset, imageSize);
   }
+  for (const preset of Object.keys(CLASSIFIER_PRESETS) as ClassifierPreset[]) {
+    if (!only.includes(preset)) continue;
+    await benchClassifier(preset, {
+      steps,
+      warmup,
+      batchSize: batchOverride,
+      modes: modeArg ? modes : undefined,
+      variants:
+        fused === 'compare'
+          ? [
+              { name: 'composite', set: () => setFusedTfKernels(false) },
+              { name: 'fused', set: () => setFusedTfKernels(true) },
+            ]
+          : undefined,
+      line: ({ preset, model, mode, batch, perStep, extra }) => {
+        const s = stats(perStep);
+        console.log(
+          JSON.stringify({
+            bench: 'train',
+            ...common,
+            fused,
+            preset,
+            mode,
+            model,
+            batch,
+            steps: perStep.length,
+            secondsPerStep: round(s.median, 4),
+            minSecondsPerStep: round(s.min, 4),
+            maxSecondsPerStep: round(s.max, 4),
+            imagesPerSec: round(batch / s.median, 1),
+            ...extra,
+            rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+            numTensors: tf.memory().numTensors,
+            ...where(),
+          }),
+        );
+      },
+    });
+  }
+}
+
+/** PyTorch's cimResnetMicro (scripts/bench/torch_resnet_micro.py) in this run, its lines passed through and returned. */
+async function runPytorch(): Promise<Array<Record<string, unknown>>> {
+  const script = fileURLToPath(new URL('../../../../scripts/bench/torch_resnet_micro.py', import.meta.url));
+  const args = [script, '--steps', String(values.steps ?? 7), '--warmup', String(values.warmup ?? 2)];
+  if (batchOverride) args.push('--batch-size', String(batchOverride));
+  const lines: Array<Record<string, unknown>> = [];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        console.log(l);
+        try {
+          lines.push(JSON.parse(l) as Record<string, unknown>);
+        } catch {
+          /* not a result line */
+        }
+      }
+    });
+    child.on('error', (e) => {
+      console.error(`bench:train: /usr/bin/python3 ${script} did not start (${e.message}); apt-get install -y python3-torch`);
+      resolve(1);
+    });
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+  if (code !== 0)
+    console.error(`bench:train: the PyTorch reference exited with ${code} (Debian's python3-torch: apt-get install -y python3-torch)`);
+  return lines;
 }
 
 if (values.backend) {
@@ -284,4 +455,33 @@ if (values.backend) {
   await benchChild(values.backend as BackendChoice);
   process.exit(0);
 }
-process.exit(await runPerBackend((values.backends ?? 'tensorflow,wasm').split(',')));
+const ours: Array<Record<string, unknown>> = [];
+const status = await runPerBackend(((values.backends as string | undefined) ?? 'tensorflow,wasm').split(','), ours);
+if (values.pytorch) {
+  const torch = await runPytorch();
+  // fine-tuning without augmentation is PyTorch's `finetune` line (it has no augmentation pipeline)
+  const torchMode: Record<string, string> = {
+    'no-aug': 'finetune',
+    features: 'features',
+    'eval-clean': 'eval-clean',
+    'pgd-step': 'pgd-step',
+  };
+  for (const l of ours) {
+    if (!String(l.preset).endsWith('-resnet') || !(String(l.mode) in torchMode)) continue;
+    const t = torch.find((r) => r.mode === torchMode[String(l.mode)]);
+    if (!t) continue;
+    console.log(
+      JSON.stringify({
+        bench: 'train-vs-pytorch',
+        backend: l.backend,
+        preset: l.preset,
+        mode: l.mode,
+        ...(l.variant ? { variant: l.variant } : {}),
+        imagesPerSec: l.imagesPerSec,
+        pytorchImagesPerSec: t.imagesPerSec,
+        ratio: round(Number(l.imagesPerSec) / Number(t.imagesPerSec), 2),
+      }),
+    );
+  }
+}
+process.exit(status);

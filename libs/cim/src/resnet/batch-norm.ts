@@ -4,12 +4,16 @@
  * unbiased one, r ← (1 − momentum)·r + momentum·batch; eval normalizes with the running statistics.
  * The training path has a hand-written gradient (the layerNorm one of model/layers.ts, reduced
  * over axis 0 instead of the last axis): one pass of reductions, no FusedBatchNorm kernel needed.
+ * On the tensorflow backend both modes run libtensorflow's FusedBatchNormV2 and its gradient
+ * (tf-kernels.ts), which compute the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { customGradient as custom } from '../model/kernel-style.ts';
+import { fusedTfKernels, tfBatchNormEval, tfBatchNormTrain } from './tf-kernels.ts';
 
 /** y = (x − mean)/√(var + eps)·γ + β with batch statistics over axis 0; x [M, C], γ and β [C]. */
 export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  if (fusedTfKernels()) return tf.tidy(() => tfBatchNormTrain(x, gamma, beta, eps).y);
   return bnTrain(eps)(x, gamma, beta);
 }
 
@@ -52,6 +56,19 @@ export interface BatchNormState {
  * gradient flows into them). Eval: running statistics.
  */
 export function batchNorm(x: tf.Tensor, s: BatchNormState, training: boolean, eps: number, momentum: number): tf.Tensor {
+  if (fusedTfKernels()) {
+    if (!training) return tfBatchNormEval(x, s.gamma, s.beta, s.runningMean, s.runningVar, eps);
+    const m = x.shape[0];
+    const r = tfBatchNormTrain(x, s.gamma, s.beta, eps);
+    tf.tidy(() => {
+      // the kernel's variance is already the unbiased one (m/(m − 1)·biased); m = 1 gives PyTorch's NaN-free biased 0 below
+      const unbiased = m > 1 ? r.variance : tf.zerosLike(r.variance);
+      s.runningMean.assign(tf.add(tf.mul(s.runningMean, 1 - momentum), tf.mul(r.mean, momentum)));
+      s.runningVar.assign(tf.add(tf.mul(s.runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+    });
+    tf.dispose([r.mean, r.variance]);
+    return r.y;
+  }
   if (!training) {
     return tf.add(tf.mul(tf.sub(x, s.runningMean), tf.mul(tf.rsqrt(tf.add(s.runningVar, eps)), s.gamma)), s.beta);
   }

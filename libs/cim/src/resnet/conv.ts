@@ -3,10 +3,12 @@
  * matMul with a hand-written gradient — wasm has Conv2D and Conv2DBackpropInput but no
  * Conv2DBackpropFilter, so tf.conv2d cannot be trained there, and the product's backward
  * materializes its transposes as `linear` in model/layers.ts does. Elsewhere (`native`): tf.conv2d
- * and its own gradients.
+ * and its own gradients; on tensorflow, libtensorflow's Conv2D with the padding given to the
+ * kernel (tf-kernels.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { customGradient as custom, matMulGrads, nativeKernels } from '../model/kernel-style.ts';
+import { fusedTfKernels, tfConv2d } from './tf-kernels.ts';
 
 /** y = x·W for x [M, K], W [K, O], no bias. Backward: dx = dy·Wᵀ, dW = xᵀ·dy (kernel-style.ts). */
 export const matMulFast = custom<[tf.Tensor, tf.Tensor]>((x, w, save) => {
@@ -70,6 +72,10 @@ export function conv2dFlat(x: tf.Tensor4D, filter: tf.Tensor, stride: number, pa
   const [kh, kw, c, o] = filter.shape;
   const h = convOutSide(x.shape[1], kh, stride, pad);
   const w = convOutSide(x.shape[2], kw, stride, pad);
+  if (fusedTfKernels()) {
+    const y4 = tfConv2d(x, filter, stride, pad);
+    return { y: tf.reshape(y4, [x.shape[0] * h * w, o]) as tf.Tensor2D, h, w };
+  }
   if (nativeKernels()) {
     const xp =
       pad > 0

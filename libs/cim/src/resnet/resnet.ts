@@ -12,6 +12,7 @@ import { newVariable, assignValues } from '../tensors.ts';
 import { batchNorm } from './batch-norm.ts';
 import { resnetOutDim, type ResNetConfig } from './config.ts';
 import { conv2dFlat, maxPoolAfterRelu } from './conv.ts';
+import { fusedTfKernels, tfRelu } from './tf-kernels.ts';
 import { resnetBlocks, resnetParamSpecs, type ResNetParamSpec } from './params.ts';
 
 export type ParamGetter = (name: string) => tf.Variable;
@@ -40,9 +41,11 @@ export function forwardResNetStages(c: ResNetConfig, P: ParamGetter, x: tf.Tenso
     return { y: bn(y, norm), h, w };
   };
 
+  const relu = <T extends tf.Tensor>(y: T): T => (fusedTfKernels() ? tfRelu(y) : tf.relu(y));
+
   const stages: tf.Tensor4D[] = [];
   const stem = convBn(x, 'conv1', 'bn1', c.stem === 'imagenet' ? 2 : 1);
-  let cur = to4d(tf.relu(stem.y), stem.h, stem.w);
+  let cur = to4d(relu(stem.y), stem.h, stem.w);
   if (c.stem === 'imagenet') cur = maxPoolAfterRelu(cur, 3, 2, 1);
   stages.push(cur);
   const blocks = resnetBlocks(c);
@@ -57,14 +60,14 @@ export function forwardResNetStages(c: ResNetConfig, P: ParamGetter, x: tf.Tenso
     let out: { y: tf.Tensor; h: number; w: number };
     if (c.block === 'bottleneck') {
       const a = convBn(cur, `${p}.conv1`, `${p}.bn1`, 1);
-      const m = convBn(to4d(tf.relu(a.y), a.h, a.w), `${p}.conv2`, `${p}.bn2`, b.stride);
-      out = convBn(to4d(tf.relu(m.y), m.h, m.w), `${p}.conv3`, `${p}.bn3`, 1);
+      const m = convBn(to4d(relu(a.y), a.h, a.w), `${p}.conv2`, `${p}.bn2`, b.stride);
+      out = convBn(to4d(relu(m.y), m.h, m.w), `${p}.conv3`, `${p}.bn3`, 1);
     } else {
       const a = convBn(cur, `${p}.conv1`, `${p}.bn1`, b.stride);
-      out = convBn(to4d(tf.relu(a.y), a.h, a.w), `${p}.conv2`, `${p}.bn2`, 1);
+      out = convBn(to4d(relu(a.y), a.h, a.w), `${p}.conv2`, `${p}.bn2`, 1);
     }
     const identity = b.downsample ? convBn(cur, `${p}.downsample.0`, `${p}.downsample.1`, b.stride).y : tf.reshape(cur, [-1, b.inDim]);
-    cur = to4d(tf.relu(tf.add(out.y, identity)), out.h, out.w);
+    cur = to4d(relu(tf.add(out.y, identity)), out.h, out.w);
   }
   if (blocks.length) stages.push(cur);
   return stages;

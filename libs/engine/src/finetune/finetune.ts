@@ -185,6 +185,37 @@ export function trainBatch(
   return { x, targets: softTargets(labels, plan.numClasses, c.labelSmoothing, mix.lam), lam: mix.lam };
 }
 
+/**
+ * One optimizer step on a prepared batch (trainBatch's x and targets): forward in training mode,
+ * backward, then AdamW at `lr` unless the loss is not finite (NonFiniteLossError, nothing updated).
+ * Returns the loss. `bench:train --only finetune-resnet,finetune-vit` times exactly this.
+ */
+export async function finetuneStep(
+  model: ImageClassifier,
+  optimizer: LayerwiseAdamW,
+  names: string[],
+  batch: { x: Float32Array; targets: Float32Array },
+  o: { side: number; numClasses: number; lr: number; dropRng: Rng },
+  step = 0,
+): Promise<number> {
+  const B = batch.targets.length / o.numClasses;
+  const vars = names.map((n) => model.p(n));
+  const { value, grads } = tf.variableGrads(() => {
+    const x = tf.tensor4d(batch.x, [B, o.side, o.side, 3]);
+    const t = tf.tensor2d(batch.targets, [B, o.numClasses]);
+    return softCrossEntropy(model.forward(x, o.dropRng), t);
+  }, vars);
+  const loss = (await value.data())[0];
+  value.dispose();
+  if (!Number.isFinite(loss)) {
+    tf.dispose(Object.values(grads));
+    throw new NonFiniteLossError(step, loss);
+  }
+  optimizer.apply(new Map(names.map((n) => [n, grads[model.p(n).name]] as [string, tf.Tensor])), o.lr);
+  tf.dispose(Object.values(grads));
+  return loss;
+}
+
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { config } = o;
   const hooks = o.hooks ?? {};
@@ -232,7 +263,6 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       warmupEpochs: config.warmupEpochs,
       epochs: config.epochs,
     });
-  const vars = names.map((n) => model.p(n));
   const evals: FinetuneResult['evals'] = [];
   let perm: { epoch: number; p: Int32Array } | undefined;
   const s = imgSize;
@@ -249,20 +279,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       if (perm?.epoch !== epoch) perm = { epoch, p: epochPermutationOf(subset.length, config.seed, epoch) };
       const b = trainBatch(config, data.train, subset, plan, step, perm.p);
       const dropRng = new Rng(deriveSeed(config.seed, step, 0xd9));
-      const { value, grads } = tf.variableGrads(() => {
-        const x = tf.tensor4d(b.x, [config.batchSize, s, s, 3]);
-        const t = tf.tensor2d(b.targets, [config.batchSize, plan.numClasses]);
-        return softCrossEntropy(model.forward(x, dropRng), t);
-      }, vars);
-      const loss = (await value.data())[0];
-      value.dispose();
-      if (!Number.isFinite(loss)) {
-        tf.dispose(Object.values(grads));
-        throw new NonFiniteLossError(step, loss);
-      }
       const lr = lrAt(step);
-      optimizer.apply(new Map(names.map((n) => [n, grads[model.p(n).name]] as [string, tf.Tensor])), lr);
-      tf.dispose(Object.values(grads));
+      const loss = await finetuneStep(model, optimizer, names, b, { side: s, numClasses: plan.numClasses, lr, dropRng }, step);
       step += 1;
       const imagesPerSec = config.batchSize / ((performance.now() - s0) / 1000);
       const metrics: MetricsRecord[] = [
