@@ -171,9 +171,15 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
   if (isRank0 && r.eval) {
     const e = r.eval;
     const sink = new PostgresMetricsSink({ db, runId, rank: null });
-    await sink.write({ step: totalSteps, 'eval/iou': e.meanIoU, 'eval/loss': e.loss, 'eval/mismatched_loss': e.mismatchedLoss });
+    await sink.write({
+      step: totalSteps,
+      'eval/iou': e.meanIoU,
+      'eval/prior_iou': e.priorIoU,
+      'eval/loss': e.loss,
+      'eval/mismatched_loss': e.mismatchedLoss,
+    });
     await sink.close();
-    const message = `held-out IoU ${e.meanIoU.toFixed(3)}, loss ${e.loss.toFixed(3)} vs ${e.mismatchedLoss.toFixed(3)} with mismatched exemplars`;
+    const message = `held-out IoU ${e.meanIoU.toFixed(3)} (centre prior ${e.priorIoU.toFixed(3)}), loss ${e.loss.toFixed(3)} vs ${e.mismatchedLoss.toFixed(3)} with mismatched exemplars`;
     await recordEvent(db, runId, 'run.eval', message, { ...e });
   }
   return EXIT.ok;

@@ -26,6 +26,9 @@ export type FinetuneConfig = Omit<Static<typeof FinetuneConfigSchema>, 'model' |
 /** every field's default, from the schema */
 export const defaultFinetuneConfig: FinetuneConfig = schemaDefaults(FinetuneConfigSchema);
 
+/** The share of a run the default warm-up takes: the recipe's 5 of 100 epochs. */
+export const RECIPE_WARMUP_FRACTION = 0.05;
+
 /**
  * An image folder given as `dataset` alone (no `evalDataset`, no `split`) trains on its train part
  * and scores on its held-out part (train/ and val/ folders, else a seeded stratified split).
@@ -36,6 +39,9 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
       ? heldOutSplits(o.dataset)
       : undefined;
   const c = { ...defaultFinetuneConfig, ...o, ...splits };
+  // the recipe warms up 5 of its 100 epochs: a run left at the default warms up the same share of its
+  // own length, so a 5-epoch run reaches its peak lr after a quarter epoch instead of never (issue 26)
+  if (o.warmupEpochs === undefined) c.warmupEpochs = Math.min(defaultFinetuneConfig.warmupEpochs, RECIPE_WARMUP_FRACTION * c.epochs);
   const pos = (k: keyof FinetuneConfig, int = false) => {
     const v = c[k] as number;
     if (!(Number.isFinite(v) && v > 0) || (int && !Number.isInteger(v)))

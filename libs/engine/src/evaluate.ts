@@ -7,11 +7,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CimBatch, CimModel } from '@cim-forge/cim';
 import { batchTensors, disposeBatch } from './batch-tensors.ts';
+import { centrePriorIoU, type CentrePrior } from './centre-prior.ts';
 
 export interface IoUReport {
   meanIoU: number;
   /** IoU of predicting the whole context (= mean true area fraction) */
   allOnesIoU: number;
+  /**
+   * IoU of the best exemplar-blind prediction, the centre prior (centre-prior.ts: the training set's
+   * mean true map at the exemplar's scale); NaN when no prior was given. A model that localizes beats it clearly.
+   */
+  priorIoU: number;
   loss: number;
   /**
    * the loss when every image is paired with another image's exemplars (the maps unchanged):
@@ -75,7 +81,7 @@ export async function predictMaps(model: CimModel, b: CimBatch): Promise<Float32
   return (await forwardMaps(model, b)).probs;
 }
 
-export async function evaluateIoU(model: CimModel, batches: CimBatch[]): Promise<IoUReport> {
+export async function evaluateIoU(model: CimModel, batches: CimBatch[], prior?: CentrePrior): Promise<IoUReport> {
   let sum = 0;
   let ones = 0;
   let lossSum = 0;
@@ -95,5 +101,12 @@ export async function evaluateIoU(model: CimModel, batches: CimBatch[]): Promise
     }
   }
   const images = batches.reduce((a, b) => a + b.batchSize, 0);
-  return { meanIoU: sum / n, allOnesIoU: ones / n, loss: lossSum / images, mismatchedLoss: mismatchedSum / images, exemplars: n };
+  return {
+    meanIoU: sum / n,
+    allOnesIoU: ones / n,
+    priorIoU: prior ? centrePriorIoU(prior, batches) : NaN,
+    loss: lossSum / images,
+    mismatchedLoss: mismatchedSum / images,
+    exemplars: n,
+  };
 }

@@ -5,6 +5,7 @@ export * from './checkpoint-store.ts';
 export * from './metrics-sink.ts';
 export * from './collective.ts';
 export * from './evaluate.ts';
+export * from './centre-prior.ts';
 export * from './batch-tensors.ts';
 export * from './pretrain.ts';
 export * from './run-scaffold.ts';

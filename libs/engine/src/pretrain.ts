@@ -16,6 +16,7 @@ import { sha256, type CheckpointStore } from './checkpoint-store.ts';
 import type { MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
+import { fitCentrePrior } from './centre-prior.ts';
 import { runScaffold, type EngineEvent, type RunSteps } from './run-scaffold.ts';
 
 export interface PretrainHooks {
@@ -223,8 +224,14 @@ function loaderOptions(config: PretrainConfig, collective: Collective): Prefetch
   };
 }
 
-/** IoU of the model's maps on `spec`'s images, sampled with a fixed seed. */
-export async function evaluateOn(model: CimModel, config: PretrainConfig, spec: SourceSpec, batchSize = 32): Promise<IoUReport> {
+/** `images` training images for the centre prior (the held-out split's counterpart of evalSourceSpec). */
+export function priorSourceSpec(d: SourceSpec, images: number): SourceSpec {
+  if (d.kind === 'fashion-mnist') return { kind: 'fashion-mnist', split: 'train', limit: images };
+  if (d.kind === 'synthetic') return { ...d, size: images };
+  return { ...d, limit: images };
+}
+
+async function sampleBatches(config: PretrainConfig, spec: SourceSpec, batchSize: number, seed: number): Promise<CimBatch[]> {
   const samplerCfg = samplerConfigOf(config);
   const loader = new PrefetchLoader<CimSample>({
     source: spec,
@@ -232,7 +239,7 @@ export async function evaluateOn(model: CimModel, config: PretrainConfig, spec: 
     sampleExport: 'cimSample',
     sampleOptions: samplerCfg,
     batchSize,
-    seed: 12345,
+    seed,
     workers: 0,
     prefetch: 1,
   });
@@ -240,8 +247,27 @@ export async function evaluateOn(model: CimModel, config: PretrainConfig, spec: 
     const info = await loader.ready();
     const batches: CimBatch[] = [];
     for (let i = 0; i < info.batchesPerEpoch; i++) batches.push(collate((await loader.next()).samples, samplerCfg));
-    return await evaluateIoU(model, batches);
+    return batches;
   } finally {
     await loader.close();
   }
+}
+
+/**
+ * IoU of the model's maps on `spec`'s images, sampled with a fixed seed, beside the centre prior's
+ * (fitted on as many of the training images, `priorSpec`, as there are held-out ones).
+ */
+export async function evaluateOn(
+  model: CimModel,
+  config: PretrainConfig,
+  spec: SourceSpec,
+  batchSize = 32,
+  priorSpec?: SourceSpec,
+): Promise<IoUReport> {
+  const batches = await sampleBatches(config, spec, batchSize, 12345);
+  const images = batches.reduce((a, b) => a + b.batchSize, 0);
+  const prior = fitCentrePrior(
+    await sampleBatches(config, priorSpec ?? priorSourceSpec(config.dataset, Math.max(images, 64)), batchSize, 777),
+  );
+  return evaluateIoU(model, batches, prior);
 }

@@ -262,6 +262,12 @@ export async function run(argv: string[]): Promise<number> {
       `held-out     IoU ${fmt(e.meanIoU, 3)} of predicted (p > 0.5) vs true maps over ${e.exemplars} exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`,
     );
     lines.push(
+      `             the best exemplar-blind prediction (centre prior: the training set's mean true map at each exemplar scale) scores ${fmt(e.priorIoU, 3)}: ` +
+        (e.meanIoU > e.priorIoU + 0.02
+          ? 'the maps follow the exemplars'
+          : 'the model has not beaten it, so it predicts where exemplars usually are, not where this one is'),
+    );
+    lines.push(
       `correlation  held-out loss ${fmt(e.loss, 3)} with each image's own exemplars vs ${fmt(e.mismatchedLoss, 3)} with another image's: the gap (${fmt(e.mismatchedLoss - e.loss, 3)}) is what the exemplars tell the model`,
     );
   }

@@ -188,3 +188,34 @@ test('a CIM model.safetensors (modelToSafetensors) read by readEncoderFile: clas
   tf.dispose(x);
   cim.dispose();
 });
+
+test('the default warm-up scales with the run (the recipe’s 5 of 100 epochs); a warm-up as long as the run is warned about', async () => {
+  assert.equal(resolveFinetuneConfig({ epochs: 5 }).warmupEpochs, 0.25);
+  assert.equal(resolveFinetuneConfig({ epochs: 100 }).warmupEpochs, 5);
+  assert.equal(resolveFinetuneConfig({ epochs: 300 }).warmupEpochs, 5);
+  assert.equal(resolveFinetuneConfig({ epochs: 5, warmupEpochs: 2 }).warmupEpochs, 2);
+  const lines: string[] = [];
+  const config = resolveFinetuneConfig({ ...small, epochs: 1, warmupEpochs: 1, batchSize: 64, mixup: 0, cutmix: 0, randAugment: null });
+  await finetune({
+    config,
+    data: {
+      train: { ...train, size: 128, pixels: train.pixels.subarray(0, 128 * 32 * 32 * 3), labels: train.labels.subarray(0, 128) },
+      eval: heldOut,
+    },
+    hooks: { log: (m) => lines.push(m) },
+  });
+  const warning = lines.find((l) => l.startsWith('warning: the warm-up'));
+  assert.ok(warning, lines.join('\n'));
+  // 2 steps of 64, warm-up over both: the highest lr is step 1's, half the peak 1.2e-3 × 64/256 = 3e-4
+  assert.match(warning, /never reaches its peak 3\.00e-4 \(at most 1\.50e-4\)/);
+  const quiet: string[] = [];
+  await finetune({
+    config: { ...config, warmupEpochs: 0.5 },
+    data: {
+      train: { ...train, size: 128, pixels: train.pixels.subarray(0, 128 * 32 * 32 * 3), labels: train.labels.subarray(0, 128) },
+      eval: heldOut,
+    },
+    hooks: { log: (m) => quiet.push(m) },
+  });
+  assert.equal(quiet.filter((l) => l.startsWith('warning')).length, 0);
+});

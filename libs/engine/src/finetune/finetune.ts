@@ -263,6 +263,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       warmupEpochs: config.warmupEpochs,
       epochs: config.epochs,
     });
+  if (config.warmupEpochs >= config.epochs)
+    log(
+      `warning: the warm-up (${config.warmupEpochs} epochs) is as long as the run (${config.epochs}): the lr never reaches its peak ` +
+        `${plan.peakLr.toExponential(2)} (at most ${lrAt(plan.totalSteps - 1).toExponential(2)}); give --warmup-epochs a fraction of --epochs, or leave it out`,
+    );
   const evals: FinetuneResult['evals'] = [];
   let perm: { epoch: number; p: Int32Array } | undefined;
   const s = imgSize;

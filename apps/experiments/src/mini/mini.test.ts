@@ -5,10 +5,12 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { budgets, cell, finetuneConfig, planJobs, verdict, whatThisShows, type Table } from './paper-mini.ts';
+import { budgets, finetuneConfig, planJobs } from './plan.ts';
+import { whatThisShows, type Table } from './report.ts';
+import { cell, verdict } from '../shared/stats.ts';
 import { testBackendChoice } from '@cim-forge/cim/testing';
 
-const script = fileURLToPath(new URL('./paper-mini.ts', import.meta.url));
+const script = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 function runScript(args: string[]): { stdout: string; stderr: string; seconds: number } {
   const t0 = performance.now();
@@ -99,7 +101,7 @@ test('a run directory keeps its budget; bad flags are usage errors', async () =>
   const dir = await mkdtemp(join(tmpdir(), 'paper-mini-'));
   const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--budget', 'huge', '--out', dir], { encoding: 'utf8' });
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--budget must be full, quick or tiny/);
+  assert.match(r.stderr, /--budget must be protocol, protocol-tiny or protocol-issue15 .* or full, quick or tiny/);
   const s = spawnSync(process.execPath, ['--import', 'tsx', script, '--seeds', '0,0', '--out', dir], { encoding: 'utf8' });
   assert.equal(s.status, 2);
   assert.match(s.stderr, /--seeds must be distinct/);
