@@ -22,48 +22,52 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d / Math.max(s, 1e-12);
 }
 
-test('CimConv2D equals pad + conv2d (PyTorch padding) in value and both gradients, stride 1 and 2, 3×3 and 1×1, narrow and wide inputs', { skip }, () => {
-  // C = 32 at stride 1 takes the dx-as-forward-convolution path
-  for (const [k, stride, side, c] of [
-    [3, 1, 8, 3],
-    [3, 1, 6, 32],
-    [3, 2, 8, 3],
-    [3, 2, 7, 3],
-    [1, 2, 8, 3],
-  ]) {
-    const pad = Math.floor(k / 2);
-    const x = tf.randomNormal([2, side, side, c], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const w = tf.randomNormal([k, k, c, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const ref = (a: tf.Tensor, f: tf.Tensor) =>
-      tf.conv2d(
-        tf.pad(a, [
-          [0, 0],
-          [pad, pad],
-          [pad, pad],
-          [0, 0],
-        ]) as tf.Tensor4D,
-        f as tf.Tensor4D,
-        stride,
-        'valid',
+test(
+  'CimConv2D equals pad + conv2d (PyTorch padding) in value and both gradients, stride 1 and 2, 3×3 and 1×1, narrow and wide inputs',
+  { skip },
+  () => {
+    // C = 32 at stride 1 takes the dx-as-forward-convolution path
+    for (const [k, stride, side, c] of [
+      [3, 1, 8, 3],
+      [3, 1, 6, 32],
+      [3, 2, 8, 3],
+      [3, 2, 7, 3],
+      [1, 2, 8, 3],
+    ]) {
+      const pad = Math.floor(k / 2);
+      const x = tf.randomNormal([2, side, side, c], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const w = tf.randomNormal([k, k, c, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+      const ref = (a: tf.Tensor, f: tf.Tensor) =>
+        tf.conv2d(
+          tf.pad(a, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ]) as tf.Tensor4D,
+          f as tf.Tensor4D,
+          stride,
+          'valid',
+        );
+      const yRef = ref(x, w);
+      const dy = tf.randomNormal(yRef.shape, 0, 1, 'float32', 3);
+      const ours = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tfConv2d(a as tf.Tensor4D, f, stride, pad), dy)))([x, w]);
+      const theirs = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(ref(a, f), dy)))([x, w]);
+      const y = tfConv2d(x, w, stride, pad);
+      assert.deepEqual(y.shape, yRef.shape);
+      const d = [
+        relDiff(y.dataSync(), yRef.dataSync()),
+        relDiff(ours[0].dataSync(), theirs[0].dataSync()),
+        relDiff(ours[1].dataSync(), theirs[1].dataSync()),
+      ];
+      assert.ok(
+        d.every((v) => v < 1e-5),
+        `k ${k} stride ${stride} side ${side} C ${c}: y ${d[0]}, dx ${d[1]}, dW ${d[2]}`,
       );
-    const yRef = ref(x, w);
-    const dy = tf.randomNormal(yRef.shape, 0, 1, 'float32', 3);
-    const ours = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tfConv2d(a as tf.Tensor4D, f, stride, pad), dy)))([x, w]);
-    const theirs = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(ref(a, f), dy)))([x, w]);
-    const y = tfConv2d(x, w, stride, pad);
-    assert.deepEqual(y.shape, yRef.shape);
-    const d = [
-      relDiff(y.dataSync(), yRef.dataSync()),
-      relDiff(ours[0].dataSync(), theirs[0].dataSync()),
-      relDiff(ours[1].dataSync(), theirs[1].dataSync()),
-    ];
-    assert.ok(
-      d.every((v) => v < 1e-5),
-      `k ${k} stride ${stride} side ${side} C ${c}: y ${d[0]}, dx ${d[1]}, dW ${d[2]}`,
-    );
-    tf.dispose([x, w, yRef, dy, y, ...ours, ...theirs]);
-  }
-});
+      tf.dispose([x, w, yRef, dy, y, ...ours, ...theirs]);
+    }
+  },
+);
 
 test(
   'a ResNet classifier on the fused kernels computes what the composite ops compute: logits, every gradient, running statistics, eval output and the input gradient PGD takes',
