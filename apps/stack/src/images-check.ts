@@ -36,12 +36,13 @@ import { baseline } from './chaos/scenarios/baseline.ts';
 import { sigtermWorker } from './chaos/scenarios/sigterm-worker.ts';
 import { failedStep } from './images/build-log.ts';
 import type { Service } from './stack.ts';
+import { childProcessEnv, processEnv } from '@cim-forge/settings';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     base: { type: 'string' },
-    native: { type: 'string', default: process.env.CIM_TFJS_NATIVE ?? 'registry' },
+    native: { type: 'string', default: processEnv().CIM_TFJS_NATIVE ?? 'registry' },
     'no-run': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -50,10 +51,10 @@ if (!['registry', 'official'].includes(args.native!)) {
   console.error(`--native must be registry or official (got ${args.native})`);
   process.exit(2);
 }
-const DOCKER = process.env.DOCKER ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker');
+const DOCKER = processEnv().DOCKER ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker');
 const OFFICIAL_BASE = 'node:20-bookworm-slim';
-const tag = process.env.CIM_IMAGES_TAG ?? 'check';
-const logDir = process.env.CIM_IMAGES_LOGS ?? join(tmpdir(), 'cim-images-check');
+const tag = processEnv().CIM_IMAGES_TAG ?? 'check';
+const logDir = processEnv().CIM_IMAGES_LOGS ?? join(tmpdir(), 'cim-images-check');
 mkdirSync(logDir, { recursive: true });
 const say = (msg: string) => console.error(`[images] ${msg}`);
 
@@ -63,7 +64,7 @@ function docker(argv: string[], o: { input?: string; timeoutMs?: number } = {}):
     maxBuffer: 256 << 20,
     input: o.input,
     timeout: o.timeoutMs,
-    env: { ...process.env, DOCKER_BUILDKIT: '1' },
+    env: childProcessEnv({ DOCKER_BUILDKIT: '1' }),
   });
 }
 const dockerOk = (argv: string[], timeoutMs?: number) => docker(argv, { timeoutMs }).status === 0;
@@ -71,7 +72,7 @@ const dockerOk = (argv: string[], timeoutMs?: number) => docker(argv, { timeoutM
 /** Docker's daemon: the one running, or one started here (returned, so it is stopped at the end). */
 async function ensureDaemon(): Promise<(() => Promise<void>) | undefined> {
   if (dockerOk(['info'], 20_000)) return undefined;
-  const dataRoot = process.env.CIM_DOCKER_ROOT ?? '/var/tmp/cim-forge-docker';
+  const dataRoot = processEnv().CIM_DOCKER_ROOT ?? '/var/tmp/cim-forge-docker';
   mkdirSync(dataRoot, { recursive: true });
   const log = openSync(join(logDir, 'dockerd.log'), 'a');
   say(`no Docker daemon answers; starting dockerd (data root ${dataRoot}, log ${join(logDir, 'dockerd.log')})`);
@@ -107,7 +108,7 @@ function baseImage(): string {
   say(`${OFFICIAL_BASE} cannot be pulled here: building a local base (docker/base.sh)`);
   const r = spawnSync('bash', [join(root, 'docker/base.sh')], {
     encoding: 'utf8',
-    env: { ...process.env, DOCKER },
+    env: childProcessEnv({ DOCKER }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (r.status !== 0) throw new Error(`docker/base.sh failed (exit ${r.status}): the base image could not be built`);
@@ -128,7 +129,7 @@ const IMAGES: ImageSpec[] = [
 
 function caBundle(): string | undefined {
   const fromNpm = spawnSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8' }).stdout?.trim();
-  for (const f of [process.env.NODE_EXTRA_CA_CERTS, fromNpm, '/etc/ssl/certs/ca-certificates.crt'])
+  for (const f of [processEnv().NODE_EXTRA_CA_CERTS, fromNpm, '/etc/ssl/certs/ca-certificates.crt'])
     if (f && f !== 'null' && f !== 'undefined' && existsSync(f)) return f;
   return undefined;
 }
@@ -140,7 +141,7 @@ function buildImage(spec: ImageSpec, base: string, ca: string | undefined): { se
   argv.push('.');
   say(`building ${spec.name} (${spec.dockerfile} --target ${spec.target})…`);
   const t0 = performance.now();
-  const r = spawnSync(DOCKER, argv, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, DOCKER_BUILDKIT: '1' } });
+  const r = spawnSync(DOCKER, argv, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20, env: childProcessEnv({ DOCKER_BUILDKIT: '1' }) });
   const seconds = (performance.now() - t0) / 1000;
   const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   const logFile = join(logDir, `build-${spec.name}.log`);
@@ -226,7 +227,7 @@ async function runStack(images: Record<string, string>): Promise<{ results: Scen
         say('migrations (API image)…');
         const r = spawnSync(DOCKER, runArgs(images.api, `${prefix}-migrate`, { DATABASE_URL: databaseUrl }, COMMANDS.migrate), {
           encoding: 'utf8',
-          env: { ...process.env, DATABASE_URL: databaseUrl },
+          env: childProcessEnv({ DATABASE_URL: databaseUrl }),
         });
         if (r.status !== 0) throw new Error(`migrations from the API image failed: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
       },

@@ -16,6 +16,7 @@ import { localImageStore } from './image-store.ts';
 const FLIPPER = `
 const fs = require('node:fs');
 const [target, realCopy, secret] = process.argv.slice(1);
+const parent = process.ppid;
 let n = 0;
 for (;;) {
   fs.symlinkSync(secret, target + '.lnk');
@@ -23,6 +24,7 @@ for (;;) {
   fs.linkSync(realCopy, target + '.tmp');
   fs.renameSync(target + '.tmp', target);
   if (++n % 16 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  if (n % 1024 === 0 && process.ppid !== parent) process.exit(0); // the test died: never outlive it
 }`;
 
 test(

@@ -29,6 +29,7 @@ import { migrate } from '@cim-forge/db';
 import { runsQueue } from '@cim-forge/queue';
 import { createTempDatabase } from '@cim-forge/db/testing';
 import { startS3TestServer } from '@cim-forge/storage/testing';
+import { processEnv } from '@cim-forge/settings';
 
 const { values } = parseArgs({
   options: {
@@ -204,15 +205,15 @@ const s3 = await startS3TestServer();
 let api: ChildProcess | undefined;
 let exitCode = 0;
 const prefix = `cimbench-${randomBytes(4).toString('hex')}`;
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = processEnv().REDIS_URL ?? 'redis://127.0.0.1:6379';
 try {
   await migrate(tmp.url);
   const port = await freePort();
   const adminToken = `bench-admin-${randomBytes(18).toString('base64url')}`;
   api = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../main.ts', import.meta.url))], {
     env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
+      PATH: processEnv().PATH,
+      HOME: processEnv().HOME,
       DATABASE_URL: tmp.url,
       REDIS_URL: redisUrl,
       S3_BUCKET: s3.bucket,

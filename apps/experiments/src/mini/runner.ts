@@ -13,6 +13,7 @@ import { finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, pretrain
 import { runWeights, writeJson } from '../shared/io.ts';
 import { JobStore } from '../shared/job-store.ts';
 import { budgets, finetuneConfig, pretrainConfig, probeConfig, type Job, type JobResult } from './plan.ts';
+import { childProcessEnv } from '@cim-forge/settings';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -112,7 +113,7 @@ async function runChild(job: Job, log: (m: string) => void): Promise<void> {
   await new Promise<void>((ok, fail) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--job', jobFile], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CIM_BACKEND: 'wasm' },
+      env: childProcessEnv({ CIM_BACKEND: 'wasm' }),
     });
     let buf = '';
     child.stderr.setEncoding('utf8');
