@@ -9,7 +9,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   cimModelConfig,
   classifierFeatures,
-  classifierLrScale,
   createClassifier,
   defaultClassifierImgSize,
   deriveSeed,
@@ -17,7 +16,7 @@ import {
   type CimModelName,
 } from '@cim-forge/cim';
 import { deriveFinetunePlan, resolveFinetuneConfig } from '@cim-forge/config';
-import { epochPermutationOf, finetuneStep, LayerwiseAdamW, pgd, trainBatch, type LabelledImages } from '@cim-forge/engine';
+import { classifierOptimizer, epochPermutationOf, finetuneStep, pgd, trainBatch, type LabelledImages } from '@cim-forge/engine';
 
 export const CLASSIFIER_PRESETS = {
   'finetune-resnet': 'cimResnetMicro',
@@ -103,16 +102,7 @@ export async function benchClassifier(preset: ClassifierPreset, o: ClassifierBen
       if (o.modes && !o.modes.includes(mode)) continue;
       const model = newModel(config.dropPath);
       const names = model.trainableNames();
-      const specs = new Map(model.specs.map((s) => [s.name, s]));
-      const optimizer = new LayerwiseAdamW(
-        names.map((n) => ({
-          name: n,
-          variable: model.p(n),
-          decay: specs.get(n)!.decay,
-          lrScale: classifierLrScale(model, n, config.layerDecay),
-        })),
-        { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
-      );
+      const optimizer = classifierOptimizer(model, config);
       const plan = deriveFinetunePlan(config, subset.length, side, K);
       const perm = epochPermutationOf(subset.length, 0, 0);
       const prep: number[] = [];

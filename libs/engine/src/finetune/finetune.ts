@@ -216,6 +216,23 @@ export async function finetuneStep(
   return loss;
 }
 
+/** AdamW over a classifier's trainable parameters: weight decay per parameter spec, lr scaled by layer decay */
+export function classifierOptimizer(
+  model: ImageClassifier,
+  config: Pick<FinetuneConfig, 'layerDecay' | 'beta1' | 'beta2' | 'weightDecay'>,
+): LayerwiseAdamW {
+  const specs = new Map(model.specs.map((s) => [s.name, s]));
+  return new LayerwiseAdamW(
+    model.trainableNames().map((n) => ({
+      name: n,
+      variable: model.p(n),
+      decay: specs.get(n)!.decay,
+      lrScale: classifierLrScale(model, n, config.layerDecay),
+    })),
+    { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
+  );
+}
+
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { config } = o;
   const hooks = o.hooks ?? {};
@@ -243,16 +260,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     log(`encoder: ${r.loaded} tensors (${config.encoder}) from ${config.initFrom}`);
   }
   const names = model.trainableNames();
-  const specs = new Map(model.specs.map((s) => [s.name, s]));
-  const optimizer = new LayerwiseAdamW(
-    names.map((n) => ({
-      name: n,
-      variable: model.p(n),
-      decay: specs.get(n)!.decay,
-      lrScale: classifierLrScale(model, n, config.layerDecay),
-    })),
-    { beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay },
-  );
+  const optimizer = classifierOptimizer(model, config);
   let step = 0;
   const params = names.reduce((a, n) => a + model.p(n).size, 0);
   const evalImages = config.evalImages > 0 ? Math.min(config.evalImages, data.eval.size) : data.eval.size;
