@@ -11,3 +11,4 @@ export { PretrainConfigSchema, MAX_BATCH, MAX_EPOCHS } from './schema/pretrain-s
 export { FinetuneConfigSchema } from './schema/finetune-schema.ts';
 export { EvalConfigSchema } from './schema/eval-schema.ts';
 export { schemaErrorMessage, type SchemaError } from './schema/schema-parts.ts';
+export * from './schema/sweep-schema.ts';

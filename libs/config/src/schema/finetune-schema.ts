@@ -62,6 +62,11 @@ export const FinetuneConfigSchema = Type.Object(
     randAugment: Nullable(RandAugmentSchema, { default: { n: 2, m: 9, mstd: 0.5 }, description: 'null = off' }),
     seed: Int(0, MAX_SEED, { default: 0 }),
     checkpointEvery: Int(0, 10_000_000, { default: 0 }),
+    stopAtStep: Nullable(Int(1, 1_000_000_000), {
+      default: null,
+      description:
+        "end this invocation after this optimizer step, with an evaluation and a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there",
+    }),
     keepCheckpoints: Int(1, 1000, { default: 2 }),
     evalImages: Int(0, 1_000_000, { default: 0, description: 'held-out images scored each epoch (0 = all)' }),
   },

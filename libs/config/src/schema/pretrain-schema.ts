@@ -36,6 +36,11 @@ export const PretrainConfigSchema = Type.Object(
       default: 0,
       description: 'optimizer steps between checkpoints (0 = at the end only)',
     }),
+    stopAtStep: Nullable(Int(1, 1_000_000_000), {
+      default: null,
+      description:
+        "end this invocation after this optimizer step, with a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there",
+    }),
     keepCheckpoints: Int(1, 1000, { default: 3, description: 'checkpoints kept (the newest K)' }),
     keepBest: Int(0, 1000, { default: 1, description: "and, besides those, the best M by their step's loss (0 = only the newest K)" }),
     workers: Int(0, 64, { default: 1, description: 'sampling threads (0 = inline)' }),
