@@ -30,6 +30,16 @@ export const defaultFinetuneConfig: FinetuneConfig = schemaDefaults(FinetuneConf
 export const RECIPE_WARMUP_FRACTION = 0.05;
 
 /**
+ * The warm-up a fine-tune gets when none is given, on every path (the CLI, REST, a stored config
+ * read back): the recipe warms up 5 of its 100 epochs, so a run warms up the same share of its own
+ * length, at most the schema's 5 epochs; a 5-epoch run reaches its peak lr after a quarter epoch
+ * instead of never (issue 26).
+ */
+export function defaultWarmupEpochs(epochs: number): number {
+  return Math.min(defaultFinetuneConfig.warmupEpochs, RECIPE_WARMUP_FRACTION * epochs);
+}
+
+/**
  * An image folder given as `dataset` alone (no `evalDataset`, no `split`) trains on its train part
  * and scores on its held-out part (train/ and val/ folders, else a seeded stratified split).
  */
@@ -39,9 +49,7 @@ export function resolveFinetuneConfig(o: Partial<FinetuneConfig> = {}): Finetune
       ? heldOutSplits(o.dataset)
       : undefined;
   const c = { ...defaultFinetuneConfig, ...o, ...splits };
-  // the recipe warms up 5 of its 100 epochs: a run left at the default warms up the same share of its
-  // own length, so a 5-epoch run reaches its peak lr after a quarter epoch instead of never (issue 26)
-  if (o.warmupEpochs === undefined) c.warmupEpochs = Math.min(defaultFinetuneConfig.warmupEpochs, RECIPE_WARMUP_FRACTION * c.epochs);
+  if (o.warmupEpochs === undefined) c.warmupEpochs = defaultWarmupEpochs(c.epochs);
   const pos = (k: keyof FinetuneConfig, int = false) => {
     const v = c[k] as number;
     if (!(Number.isFinite(v) && v > 0) || (int && !Number.isInteger(v)))

@@ -18,6 +18,14 @@ export interface IoUReport {
    * mean true map at the exemplar's scale); NaN when no prior was given. A model that localizes beats it clearly.
    */
   priorIoU: number;
+  /**
+   * the model's IoU with its maps thresholded where that is best on the prior's training maps
+   * (`tunedThreshold`), as the prior chooses its own threshold there: the fair comparison with
+   * `priorIoU`. `meanIoU` thresholds at 0.5, which a map of a small or uncertain region never
+   * reaches. NaN when no training maps were given.
+   */
+  tunedIoU: number;
+  tunedThreshold: number;
   loss: number;
   /**
    * the loss when every image is paired with another image's exemplars (the maps unchanged):
@@ -81,7 +89,33 @@ export async function predictMaps(model: CimModel, b: CimBatch): Promise<Float32
   return (await forwardMaps(model, b)).probs;
 }
 
-export async function evaluateIoU(model: CimModel, batches: CimBatch[], prior?: CentrePrior): Promise<IoUReport> {
+/** the same thresholds the centre prior chooses from (0.05 … 0.95) */
+export const MAP_THRESHOLDS = Array.from({ length: 19 }, (_, i) => 0.05 * (i + 1));
+
+/** The threshold of the model's maps with the best mean IoU on `batches` (ties: the lowest). */
+export async function bestMapThreshold(model: CimModel, batches: CimBatch[]): Promise<number> {
+  const score = MAP_THRESHOLDS.map(() => 0);
+  for (const b of batches) {
+    const probs = await predictMaps(model, b);
+    const px = b.contextSize * b.contextSize;
+    for (let k = 0; k < b.numExemplars * b.batchSize; k++)
+      MAP_THRESHOLDS.forEach((t, j) => (score[j] += iou(probs, b.masks, k * px, px, t)));
+  }
+  return MAP_THRESHOLDS[score.indexOf(Math.max(...score))];
+}
+
+/**
+ * `prior` and `priorBatches` (the training maps it was fitted on): the prior's IoU and the model's
+ * at its threshold tuned on those maps beside the one at 0.5.
+ */
+export async function evaluateIoU(
+  model: CimModel,
+  batches: CimBatch[],
+  prior?: CentrePrior,
+  priorBatches?: CimBatch[],
+): Promise<IoUReport> {
+  const tunedThreshold = priorBatches?.length ? await bestMapThreshold(model, priorBatches) : NaN;
+  let tuned = 0;
   let sum = 0;
   let ones = 0;
   let lossSum = 0;
@@ -94,6 +128,7 @@ export async function evaluateIoU(model: CimModel, batches: CimBatch[], prior?: 
     const px = b.contextSize * b.contextSize;
     for (let k = 0; k < b.numExemplars * b.batchSize; k++) {
       sum += iou(probs, b.masks, k * px, px);
+      if (!Number.isNaN(tunedThreshold)) tuned += iou(probs, b.masks, k * px, px, tunedThreshold);
       let area = 0;
       for (let i = k * px; i < (k + 1) * px; i++) area += b.masks[i];
       ones += area / px;
@@ -105,6 +140,8 @@ export async function evaluateIoU(model: CimModel, batches: CimBatch[], prior?: 
     meanIoU: sum / n,
     allOnesIoU: ones / n,
     priorIoU: prior ? centrePriorIoU(prior, batches) : NaN,
+    tunedIoU: Number.isNaN(tunedThreshold) ? NaN : tuned / n,
+    tunedThreshold,
     loss: lossSum / images,
     mismatchedLoss: mismatchedSum / images,
     exemplars: n,

@@ -266,8 +266,6 @@ export async function evaluateOn(
 ): Promise<IoUReport> {
   const batches = await sampleBatches(config, spec, batchSize, 12345);
   const images = batches.reduce((a, b) => a + b.batchSize, 0);
-  const prior = fitCentrePrior(
-    await sampleBatches(config, priorSpec ?? priorSourceSpec(config.dataset, Math.max(images, 64)), batchSize, 777),
-  );
-  return evaluateIoU(model, batches, prior);
+  const priorBatches = await sampleBatches(config, priorSpec ?? priorSourceSpec(config.dataset, Math.max(images, 64)), batchSize, 777);
+  return evaluateIoU(model, batches, fitCentrePrior(priorBatches), priorBatches);
 }

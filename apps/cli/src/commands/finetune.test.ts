@@ -8,6 +8,7 @@ import { labelledDataset, resolveFrom } from '../labelled-data.ts';
 import { run } from './finetune.ts';
 import { run as runProbe } from './probe.ts';
 import { testBackendChoice } from '@cim-forge/cim/testing';
+import { defaultWarmupEpochs } from '@cim-forge/config';
 
 test('--from: scratch, a file, a checkpoint dir, a run dir (latest checkpoint); a bad path is a usage error', async () => {
   assert.equal(await resolveFrom('scratch'), null);
@@ -98,4 +99,7 @@ test('a fine-tune run writes config.json, and --resume without --out is refused'
   assert.equal(cfg.mixup, 0);
   assert.equal(cfg.randAugment, null);
   assert.equal(cfg.initFrom, null);
+  // no --warmup-epochs: the one rule every path uses (5% of the run), not the schema's 5 epochs
+  assert.equal(cfg.warmupEpochs, defaultWarmupEpochs(1));
+  assert.equal(cfg.warmupEpochs, 0.05);
 });

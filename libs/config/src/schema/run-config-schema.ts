@@ -91,8 +91,12 @@ export function parseRunConfig<K extends RunKind>(kind: K, value: unknown): RunC
     case 'pretrain':
       validatePretrainConfig(withDefaults as PretrainConfig);
       return withDefaults as RunConfigs[K];
-    case 'finetune':
-      return resolveFinetuneConfig(withDefaults as FinetuneConfig) as RunConfigs[K];
+    case 'finetune': {
+      // an absent warm-up is the run's share (defaultWarmupEpochs), not the schema's 5 epochs
+      const given = (value as { warmupEpochs?: unknown }).warmupEpochs;
+      const c = withDefaults as Partial<FinetuneConfig>;
+      return resolveFinetuneConfig(given === undefined ? { ...c, warmupEpochs: undefined } : c) as RunConfigs[K];
+    }
     default:
       return resolveEvalConfig(withDefaults as EvalConfig) as RunConfigs[K];
   }
