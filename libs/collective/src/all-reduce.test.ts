@@ -1,11 +1,24 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RedisCollective } from './redis-collective.ts';
-import { adminRedis, bitsOf, deleteKeysWithPrefix, joinGang, keysWithPrefix, randomGradients, testPrefix } from './test-support.ts';
+import { ShardedCollective } from './sharded-collective.ts';
+import {
+  adminRedis,
+  bitsOf,
+  deleteKeysWithPrefix,
+  joinGang,
+  keysWithPrefix,
+  randomGradients,
+  testPrefix,
+  TEST_REDIS_URL,
+} from './test-support.ts';
 
 const admin = adminRedis();
 const prefixes: string[] = [];
+/** gangs a failed test may leave open (their connections would keep the process alive) */
+const openGangs: { close(): Promise<void> }[][] = [];
 after(async () => {
+  for (const g of openGangs) await Promise.all(g.map((c) => c.close()));
   for (const p of prefixes) await deleteKeysWithPrefix(admin, p);
   admin.disconnect();
 });
@@ -62,6 +75,34 @@ test('all-reduce: N = 2, 3, 4, odd lengths, several buckets: rank-order float32 
       }
       await closeGang(gang, keyPrefix);
     }
+  }
+});
+
+test('allReduceMeanInto over Redis (1 and 2 shards): in place or into another array, the rank-order bits, the caller’s array back', async () => {
+  for (const K of [1, 2]) {
+    const keyPrefix = prefix(`into-${K}`);
+    const servers = K === 1 ? [TEST_REDIS_URL] : [TEST_REDIS_URL, TEST_REDIS_URL];
+    const gang = await Promise.all(
+      [0, 1, 2].map((rank) =>
+        ShardedCollective.join({ redisUrls: servers, keyPrefix, runId: 'into', rank, worldSize: 3, bucketBytes: 4096, timeoutMs: 10_000 }),
+      ),
+    );
+    openGangs.push(gang);
+    for (const length of [1, 1001, 10_007]) {
+      const inputs = gang.map((_, r) => randomGradients(length, 7 * length + r));
+      const want = rankOrderFloat32(inputs, 'mean');
+      // rank 0 in place, ranks 1 and 2 into arrays of their own (rank 2's inside a bigger buffer)
+      const outs = [inputs[0], new Float32Array(length), new Float32Array(length + 3).subarray(2, length + 2)];
+      const got = await Promise.all(gang.map((c, r) => c.allReduceMeanInto(inputs[r], outs[r])));
+      got.forEach((g, r) => {
+        assert.equal(g, outs[r], `K=${K} length=${length} rank ${r}: the array it passed`);
+        assert.ok(bitsOf(g).equals(bitsOf(want)), `K=${K} length=${length} rank ${r}`);
+      });
+      assert.ok(bitsOf(inputs[1]).equals(bitsOf(randomGradients(length, 7 * length + 1))), 'data untouched when out is another array');
+    }
+    await assert.rejects(gang[0].allReduceMeanInto(new Float32Array(4), new Float32Array(5)), /out has 5 elements, data 4/);
+    await Promise.all(gang.map((c) => c.close()));
+    assert.deepEqual(await keysWithPrefix(admin, keyPrefix), []);
   }
 });
 

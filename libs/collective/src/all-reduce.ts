@@ -24,10 +24,12 @@ export async function allReduce(
   mode: 'sum' | 'mean',
   bucketBytes: number,
   wire: WireFormat,
+  /** where the result goes (a fresh array if omitted); must not overlap `data`, whose chunks are sent as views */
+  into?: Float32Array,
 ): Promise<Float32Array> {
   const { rank: r, worldSize: N, keys } = op;
   const plan = new BucketPlan(data.length, N, bucketBytes);
-  const out = new Float32Array(data.length);
+  const out = into ?? new Float32Array(data.length);
   const header = (b: number, from: number) => `${b} ${from} ${data.length}`;
 
   // 1. reduce-scatter, sending side

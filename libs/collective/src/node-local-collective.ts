@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GangCollective } from './gang-collective.ts';
+import { checkOut } from './into-buffer.ts';
 import { NodeLocalGroup, type LocalOpName } from './node-local-group.ts';
 import { RedisCollective } from './redis-collective.ts';
 import type { RedisCollectiveOptions } from './redis-collective-options.ts';
@@ -70,6 +71,7 @@ export class NodeLocalCollective implements GangCollective {
   private tail: Promise<unknown> = Promise.resolve();
   private broken: Error | undefined;
   private closing: Promise<void> | undefined;
+  private nodeSum: Float32Array | undefined;
 
   private constructor(
     readonly topology: NodeTopology,
@@ -160,19 +162,41 @@ export class NodeLocalCollective implements GangCollective {
   }
 
   allReduceMean(data: Float32Array): Promise<Float32Array> {
-    return this.run('all-reduce', async (seq) => {
-      if (!this.isLeader) return this.local!.exchangeFloats(seq, data, this.followerTimeout);
-      const parts = [data, ...(this.local ? await this.local.gatherFloats(seq, data.length) : [])];
-      // node sum in rank order, then the nodes' sums in node order, then ÷ N; the mean goes
-      // straight into the pages the followers read when they share memory with this leader
-      const mean = this.local ? this.local.resultFloats(data.length) : new Float32Array(data.length);
-      if (this.cross) {
-        const nodeSum = parts.length === 1 ? data : sumInRankOrder(parts, new Float32Array(data.length));
-        sumInRankOrder([await this.cross.allReduceSum(nodeSum)], mean, this.worldSize);
-      } else sumInRankOrder(parts, mean, this.worldSize); // one node: the ÷ fused into the last addition, same bits
-      this.local?.replyFloats(seq, mean);
-      return this.local?.isShared(mean) ? mean.slice() : mean;
-    });
+    return this.run('all-reduce', (seq) => this.reduce(seq, data, undefined));
+  }
+
+  /**
+   * The mean written into `out` (may be `data`: in place), which is returned: no result array is
+   * allocated on any rank. The leader sums into the shared pages its followers read, then copies
+   * the mean into its `out` while they copy it into theirs.
+   */
+  async allReduceMeanInto(data: Float32Array, out: Float32Array): Promise<Float32Array> {
+    checkOut(data, out); // a rejection, and the gang is not broken
+    return this.run('all-reduce', (seq) => this.reduce(seq, data, out));
+  }
+
+  private async reduce(seq: number, data: Float32Array, out: Float32Array | undefined): Promise<Float32Array> {
+    if (!this.isLeader) return this.local!.exchangeFloats(seq, data, this.followerTimeout, out);
+    const parts = [data, ...(this.local ? await this.local.gatherFloats(seq, data.length) : [])];
+    // node sum in rank order, then the nodes' sums in node order, then ÷ N; the mean goes
+    // straight into the pages the followers read when they share memory with this leader, else
+    // into `out` (sumInRankOrder allows out = parts[0] = data)
+    const mean = this.local ? this.local.resultFloats(data.length, out) : (out ?? new Float32Array(data.length));
+    if (this.cross) {
+      const nodeSum = parts.length === 1 ? data : sumInRankOrder(parts, this.scratch(data.length));
+      sumInRankOrder([await this.cross.allReduceSum(nodeSum)], mean, this.worldSize);
+    } else sumInRankOrder(parts, mean, this.worldSize); // one node: the ÷ fused into the last addition, same bits
+    this.local?.replyFloats(seq, mean);
+    if (!this.local?.isShared(mean)) return mean;
+    if (!out) return mean.slice();
+    out.set(mean);
+    return out;
+  }
+
+  /** the leader's node sum before the cross-node all-reduce: one array, reused */
+  private scratch(n: number): Float32Array {
+    if (this.nodeSum?.length !== n) this.nodeSum = new Float32Array(n);
+    return this.nodeSum;
   }
 
   broadcast(data: Uint8Array): Promise<Uint8Array> {

@@ -234,11 +234,19 @@ export class NodeLocalGroup {
   }
 
   /**
-   * Follower: all-reduce payload `data` for operation `seq` → the leader's reply as floats (a
-   * fresh array), through shared memory when this follower's lane is "shm".
+   * Follower: all-reduce payload `data` for operation `seq` → the leader's reply as floats, in
+   * `out` when given (may be `data`), else in a fresh array; through shared memory when this
+   * follower's lane is "shm".
    */
-  async exchangeFloats(seq: number, data: Float32Array, timeoutMs: number): Promise<Float32Array> {
-    if (this.lane() === 'socket') return float32Wire.decode(await this.exchange(seq, 'all-reduce', float32Wire.encode(data), timeoutMs));
+  async exchangeFloats(seq: number, data: Float32Array, timeoutMs: number, out?: Float32Array): Promise<Float32Array> {
+    if (this.lane() === 'socket') {
+      const mean = float32Wire.decode(await this.exchange(seq, 'all-reduce', float32Wire.encode(data), timeoutMs));
+      if (mean.length !== data.length)
+        throw new Error(`all-reduce ${seq}: the node leader sent ${mean.length} values, expected ${data.length}`);
+      if (!out) return mean;
+      out.set(mean);
+      return out;
+    }
     this.throwIfLost();
     this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
     this.writer.write(data);
@@ -246,7 +254,11 @@ export class NodeLocalGroup {
     if (reply.kind !== REPLY_SHM) throw new Error(`all-reduce ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
     let reader = this.readers.get(this.leader);
     if (!reader) this.readers.set(this.leader, (reader = new ShmReader(this.o.shmBase!, this.leader)));
-    const mean = reader.floats(decodeDescriptor(reply.payload));
+    const d = decodeDescriptor(reply.payload);
+    if (d.bytes !== data.byteLength)
+      throw new Error(`all-reduce ${seq}: the node leader's mean has ${d.bytes} bytes, expected ${data.byteLength}`);
+    if (out) return reader.floats(d, out);
+    const mean = reader.floats(d);
     return shmAccess === 'mmap' ? mean.slice() : mean;
   }
 
@@ -276,14 +288,14 @@ export class NodeLocalGroup {
 
   /**
    * Leader: where to compute the mean that goes back to the followers: the shared pages they read
-   * (mmap, some follower on shared memory), else a fresh array.
+   * (mmap, some follower on shared memory), else `out` or a fresh array.
    */
-  resultFloats(n: number): Float32Array {
+  resultFloats(n: number, out?: Float32Array): Float32Array {
     if (shmAccess === 'mmap' && [...this.lanes.values()].includes('shm')) {
       this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
       return this.writer.floats(n)!;
     }
-    return new Float32Array(n);
+    return out ?? new Float32Array(n);
   }
 
   /** Leader: the mean to every follower (a descriptor of the shared file, or the bytes on the socket). */

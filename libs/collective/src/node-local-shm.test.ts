@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { NodeLocalCollective } from './node-local-collective.ts';
 import { shmAccess } from './shm-lane.ts';
-import { sumInRankOrder } from './sum-in-rank-order.ts';
+import { sumInRankOrder, sumInRankOrderScalar } from './sum-in-rank-order.ts';
 import { adminRedis, bitsOf, deleteKeysWithPrefix, randomGradients, testPrefix, TEST_REDIS_URL } from './test-support.ts';
 
 // each test's shared-memory files go to a private directory under /dev/shm, so "nothing left" is checkable
@@ -176,4 +178,62 @@ test('kill -9 of the node leader mid-exchange: both followers fail naming it, no
   } finally {
     for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
   }
+});
+
+/** new array bytes that `f` leaves live (a full GC first, so earlier garbage does not count) */
+async function arrayBytesAddedBy<T>(f: () => Promise<T>): Promise<[T, number]> {
+  gc();
+  gc(); // twice: array buffers freed by the first are swept by the second
+  const before = process.memoryUsage().arrayBuffers;
+  const result = await f();
+  return [result, process.memoryUsage().arrayBuffers - before];
+}
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+test('allReduceMeanInto through /dev/shm: the result lands in the caller’s array (in place or not), scalar-reference bits, no new arrays', async () => {
+  const dir = shmDir();
+  const gang = await joinNode(3, () => dir, 'into3');
+  assert.deepEqual(
+    gang.map((c) => c.nodeLocalLane),
+    ['shm', 'shm', 'shm'],
+  );
+  const n = 1_000_037; // 4 MB, not a multiple of the SIMD width
+  // rank 1 reduces in place; ranks 0 and 2 into arrays of their own, the same ones every step
+  const outs = [new Float32Array(n), undefined, new Float32Array(n)];
+  const added: number[] = [];
+  for (let step = 0; step < 3; step++) {
+    const grads = gang.map((_, r) => randomGradients(n, 100 * step + r));
+    const expected = sumInRankOrderScalar(grads, new Float32Array(n), 3);
+    const dests = gang.map((_, r) => outs[r] ?? grads[r]);
+    const [got, bytes] = await arrayBytesAddedBy(() => Promise.all(gang.map((c, r) => c.allReduceMeanInto(grads[r], dests[r]))));
+    added.push(bytes);
+    got.forEach((g, r) => {
+      assert.equal(g, dests[r], `step ${step}, rank ${r}: the very array it passed`);
+      assert.ok(bitsOf(g).equals(bitsOf(expected)), `step ${step}, rank ${r}: the scalar reference's bits`);
+    });
+  }
+  // the control: allReduceMean's three fresh 4 MB results show up in the same measure
+  const grads = gang.map((_, r) => randomGradients(n, r));
+  const [, fresh] = await arrayBytesAddedBy(() => Promise.all(gang.map((c, r) => c.allReduceMean(grads[r]))));
+  console.log(`array bytes left by one 4 MB all-reduce on 3 ranks: allReduceMeanInto ${added.join(', ')}; allReduceMean ${fresh}`);
+  assert.ok(fresh >= 3 * n * 4, `allReduceMean: ${fresh} bytes`);
+  for (const [step, bytes] of added.entries()) assert.ok(bytes < 64 * 1024, `step ${step}: ${bytes} bytes of new arrays`);
+  await assert.rejects(gang[0].allReduceMeanInto(new Float32Array(8), new Float32Array(7)), /out has 7 elements, data 8/);
+  await assert.rejects(gang[0].allReduceMeanInto(grads[0].subarray(1), grads[0].subarray(0, n - 1)), /out overlaps data/);
+  // those refusals broke nothing: the gang goes on
+  const [again] = await Promise.all(gang.map((c, r) => c.allReduceMeanInto(grads[r], grads[r])));
+  assert.ok(
+    bitsOf(again).equals(
+      bitsOf(
+        sumInRankOrderScalar(
+          gang.map((_, r) => randomGradients(n, r)),
+          new Float32Array(n),
+          3,
+        ),
+      ),
+    ),
+  );
+  await Promise.all(gang.map((c) => c.close()));
+  assert.deepEqual(readdirSync(dir), []);
 });

@@ -12,6 +12,7 @@ import { allReduce } from './all-reduce.ts';
 import { barrier } from './barrier.ts';
 import { gatherSmall } from './gather-small.ts';
 import { broadcast } from './broadcast.ts';
+import { checkOut, overlaps } from './into-buffer.ts';
 import { OpKeys } from './op-keys.ts';
 import { Operation } from './operation.ts';
 import { RedisLink } from './redis-link.ts';
@@ -39,6 +40,8 @@ export class RedisCollective {
   /** the last operation's "done" count (not awaited by it): undefined, or the error it got */
   private counted: Promise<unknown> = Promise.resolve(undefined);
   private closing: Promise<void> | undefined;
+  /** allReduceMeanInto in place: the mean before it is copied into `data` (reused) */
+  private scratch: Float32Array | undefined;
   /** ms an operation key lives if the gang dies before deleting it: 2 timeouts + 1 min */
   private readonly ttlMs: number;
 
@@ -91,6 +94,23 @@ export class RedisCollective {
   /** Element-wise mean over ranks: float32 sum in rank order, then ÷ worldSize. Bit-identical on every rank. */
   allReduceMean(data: Float32Array): Promise<Float32Array> {
     return this.run('all-reduce', (op) => allReduce(op, data, 'mean', this.options.bucketBytes, this.wire));
+  }
+
+  /**
+   * allReduceMean's result written into `out` (same length). `out` may be `data` (in place): the
+   * chunks of `data` travel as views until the operation ends, so the mean is then computed into
+   * a scratch array (kept for the next operation of the same length) and copied.
+   */
+  async allReduceMeanInto(data: Float32Array, out: Float32Array): Promise<Float32Array> {
+    checkOut(data, out); // a rejection, and the gang is not broken
+    return this.run('all-reduce', async (op) => {
+      if (overlaps(data, out)) {
+        if (this.scratch?.length !== data.length) this.scratch = new Float32Array(data.length);
+        out.set(await allReduce(op, data, 'mean', this.options.bucketBytes, this.wire, this.scratch));
+        return out;
+      }
+      return allReduce(op, data, 'mean', this.options.bucketBytes, this.wire, out);
+    });
   }
 
   /** Element-wise float32 sum over ranks, in rank order. Bit-identical on every rank. */

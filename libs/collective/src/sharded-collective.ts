@@ -8,6 +8,7 @@
  * Any failure on any shard breaks the whole collective (the gang restarts from a checkpoint).
  */
 import type { GangCollective } from './gang-collective.ts';
+import { checkOut } from './into-buffer.ts';
 import { RedisCollective } from './redis-collective.ts';
 import type { RedisCollectiveOptions } from './redis-collective-options.ts';
 
@@ -53,6 +54,13 @@ export class ShardedCollective implements GangCollective {
     return this.spread(data, (c, slice) => c.allReduceMean(slice));
   }
 
+  /** allReduceMean into `out` (may be `data`: in place); each shard writes its slice of `out` */
+  async allReduceMeanInto(data: Float32Array, out: Float32Array): Promise<Float32Array> {
+    checkOut(data, out); // a rejection, and the gang is not broken
+    const b = this.bounds(data.length);
+    return this.spread(data, (c, slice, k) => c.allReduceMeanInto(slice, b.length === 2 ? out : out.subarray(b[k], b[k + 1])), out);
+  }
+
   allReduceSum(data: Float32Array): Promise<Float32Array> {
     return this.spread(data, (c, slice) => c.allReduceSum(slice));
   }
@@ -78,15 +86,26 @@ export class ShardedCollective implements GangCollective {
   }
 
   /** slice k of n elements: [floor(k·n/K), floor((k+1)·n/K)) */
-  private spread(data: Float32Array, reduce: (c: RedisCollective, slice: Float32Array) => Promise<Float32Array>): Promise<Float32Array> {
+  private bounds(n: number): number[] {
+    const K = this.shards.length;
+    return Array.from({ length: K + 1 }, (_, k) => Math.floor((k * n) / K));
+  }
+
+  /** each shard reduces its slice; the slices land in `into` (a fresh array if omitted; a shard that wrote its slice there already is not copied) */
+  private spread(
+    data: Float32Array,
+    reduce: (c: RedisCollective, slice: Float32Array, k: number) => Promise<Float32Array>,
+    into?: Float32Array,
+  ): Promise<Float32Array> {
     return this.guard(async () => {
       const K = this.shards.length;
-      if (K === 1) return reduce(this.shards[0], data);
-      const n = data.length;
-      const bounds = Array.from({ length: K + 1 }, (_, k) => Math.floor((k * n) / K));
-      const parts = await Promise.all(this.shards.map((c, k) => reduce(c, data.subarray(bounds[k], bounds[k + 1]))));
-      const out = new Float32Array(n);
-      parts.forEach((p, k) => out.set(p, bounds[k]));
+      if (K === 1) return reduce(this.shards[0], data, 0);
+      const bounds = this.bounds(data.length);
+      const parts = await Promise.all(this.shards.map((c, k) => reduce(c, data.subarray(bounds[k], bounds[k + 1]), k)));
+      const out = into ?? new Float32Array(data.length);
+      parts.forEach((p, k) => {
+        if (p.buffer !== out.buffer || p.byteOffset !== out.byteOffset + bounds[k] * 4) out.set(p, bounds[k]);
+      });
       return out;
     });
   }

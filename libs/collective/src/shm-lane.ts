@@ -169,19 +169,25 @@ export class ShmReader {
   ) {}
 
   /**
-   * The floats a descriptor names: a view of the peer's pages (mmap: valid until the peer writes
-   * again, i.e. until the next operation), or a fresh copy (pread).
+   * The floats a descriptor names: copied into `into` when given (which is returned), else a view
+   * of the peer's pages (mmap: valid until the peer writes again, i.e. until the next operation),
+   * or a fresh copy (pread).
    */
-  floats(d: ShmDescriptor): Float32Array {
+  floats(d: ShmDescriptor, into?: Float32Array): Float32Array {
     if (d.version !== this.version) this.open(d);
     const n = d.bytes / 4;
+    if (into && into.length !== n)
+      throw new Error(`rank ${this.rank}'s shared-memory payload holds ${n} floats, the destination ${into.length}`);
     if (this.mapped) {
       if (d.bytes > this.mapped.byteLength)
         throw new Error(`rank ${this.rank}'s shared-memory file v${d.version} is smaller than ${d.bytes} bytes`);
-      return new Float32Array(this.mapped, 0, n);
+      const view = new Float32Array(this.mapped, 0, n);
+      if (!into) return view;
+      into.set(view);
+      return into;
     }
-    const out = new Float32Array(n);
-    const bytes = new Uint8Array(out.buffer);
+    const out = into ?? new Float32Array(n);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     for (let off = 0; off < bytes.length;) {
       const got = readSync(this.fd!, bytes, off, Math.min(IO_STEP, bytes.length - off), off);
       if (got <= 0) throw new Error(`rank ${this.rank}'s shared-memory file v${d.version} ends at ${off} bytes, expected ${d.bytes}`);

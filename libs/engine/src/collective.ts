@@ -7,6 +7,11 @@ export interface Collective {
   readonly worldSize: number;
   /** Average `data` across ranks, in place semantics: returns the averaged array. */
   allReduceMean(data: Float32Array): Promise<Float32Array>;
+  /**
+   * The mean written into `out` (may be `data`: in place) and returned; no result array is
+   * allocated. Optional: without it the trainer takes `allReduceMean`'s fresh array.
+   */
+  allReduceMeanInto?(data: Float32Array, out: Float32Array): Promise<Float32Array>;
   /** Rank 0's bytes on every rank. */
   broadcast(data: Uint8Array): Promise<Uint8Array>;
   barrier(): Promise<void>;
@@ -17,6 +22,10 @@ export const soloCollective: Collective = {
   rank: 0,
   worldSize: 1,
   allReduceMean: async (d) => d,
+  allReduceMeanInto: async (d, out) => {
+    if (out !== d) out.set(d);
+    return out;
+  },
   broadcast: async (d) => d,
   barrier: async () => {},
   close: async () => {},

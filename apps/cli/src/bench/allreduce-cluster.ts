@@ -1,8 +1,10 @@
 /**
  * The simulated cluster side of `npm run bench:allreduce -- --shards K --nodes M [--ranks-per-node R]
- * [--sizes 0.004,4,23] [--wire auto|float32|bfloat16] [--reps N]`: starts K private redis-servers
+ * [--sizes 0.004,4,23] [--wire auto|float32|bfloat16] [--reps N] [--result reused|fresh]`: starts K private redis-servers
  * on free loopback ports, M × R rank processes (node "node-m" holds R ranks), and all-reduces
- * through joinCollective exactly as `cim pretrain --nodes M --redis …` does. Prints JSON lines:
+ * through joinCollective exactly as `cim pretrain --nodes M --redis …` does; each rank all-reduces
+ * into one result array it keeps across reps (allReduceMeanInto, as the trainer does), or with
+ * `--result fresh` into a new array each time (allReduceMean). Prints JSON lines:
  *   { bench: "allreduce-kernels", … } in this process, 23 MB arrays: the float32 rank-order sum of
  *                                     R arrays (sumGBps, GB/s of input; the scalar loop beside it),
  *                                     bfloat16 encode/decode (GB/s of float32), and one-way MB/s of
@@ -44,6 +46,8 @@ export interface ClusterBenchOptions {
   sizesMB: number[];
   wire: WireName | 'auto';
   reps: number | undefined;
+  /** "reused": allReduceMeanInto one array kept across reps (as the trainer does); "fresh": allReduceMean, a new result each time */
+  result: 'reused' | 'fresh';
 }
 
 interface ChildConfig {
@@ -55,6 +59,7 @@ interface ChildConfig {
   sizesMB: number[];
   wire: WireName | 'auto';
   reps: number | undefined;
+  result: 'reused' | 'fresh';
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -82,6 +87,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
         sizesMB: o.sizesMB,
         wire: o.wire,
         reps: o.reps,
+        result: o.result,
       };
       const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
       createInterface({ input: child.stdout }).on('line', (line) => {
@@ -116,6 +122,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
           bench: 'allreduce-local',
           ranksPerNode: R,
           lane,
+          result: o.result,
           sizeMB,
           reps: all[0].length,
           secondsPerAllReduce: round(t),
@@ -138,6 +145,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
         nodes: M,
         ranksPerNode: o.ranksPerNode,
         wire: M > 1 ? wire : 'none (one node)',
+        result: o.result,
         sizeMB,
         reps: all[0].length,
         secondsPerAllReduce: round(t),
@@ -239,11 +247,13 @@ async function runRank(c: ChildConfig): Promise<void> {
     );
   for (const sizeMB of c.sizesMB) {
     const data = Float32Array.from({ length: Math.max(1, Math.round((sizeMB * 1e6) / 4)) }, (_, i) => Math.sin(i + c.rank));
+    const out = c.result === 'reused' ? new Float32Array(data.length) : undefined;
     const seconds: number[] = [];
     for (let i = -2; i < repsFor(sizeMB, c.reps); i++) {
       await collective.barrier();
       const t0 = performance.now();
-      await collective.allReduceMean(data);
+      if (out) await collective.allReduceMeanInto(data, out);
+      else await collective.allReduceMean(data);
       if (i >= 0) seconds.push((performance.now() - t0) / 1000);
     }
     process.stdout.write(`${JSON.stringify({ sizeMB, seconds })}\n`);

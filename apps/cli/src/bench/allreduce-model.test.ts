@@ -30,6 +30,13 @@ test('one node has no cross-node part; one GPU a node has no local part', () => 
   close(flat.seconds, 0.01 + 0.016 + 4e-4);
 });
 
+test('the shared-memory node-local step: each follower copies its S in and the mean out in parallel, the leader sums G', () => {
+  const shm = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9 });
+  // 2·344e6/10e9 + 8·344e6/4e9, against 2·7·344e6/2e9 + … through the sockets
+  close(shm.local, 0.0688 + 0.688);
+  close(shm.seconds, 0.01 + 0.7568);
+});
+
 test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
   close(ncclRingSeconds(344e6, 64, 90e9), (((2 * 63) / 64) * 344e6) / 90e9);
   close(commShare(1, 3), 0.25);

@@ -6,6 +6,9 @@
  * One all-reduce of S float32 bytes over N GPUs, G per node (M = N/G nodes), K Redis shards:
  *   local  = 2·(G−1)·S / B_sock + G·S / B_sum           the leader receives G−1 arrays and sends
  *                                                       the result back (one socket at a time), sums G
+ *   local  = 2·S / B_copy + G·S / B_sum                 shared memory (B_copy given): each follower copies
+ *                                                       its S in and the mean out itself, all at once;
+ *                                                       the leader sums G and copies its own mean out
  *   cross  = max(M·S_w·(1 + 2(M−1)/M) / (K·B_shard),    the busiest shard moves every leader's S_w in
  *               S_w·(1 + 2(M−1)/M) / B_nic)             and 2(M−1)/M of it out; a leader's link
  *            + msgs · α_msg                              msgs = M·M·⌈S/(K·bucket)⌉ entries per shard
@@ -25,6 +28,12 @@ export interface CostConstants {
   nicBytesPerS: number;
   /** bytes/s one node-local transfer moves (Unix socket) */
   localLinkBytesPerS: number;
+  /**
+   * bytes/s one rank copies into or out of the node's shared memory (results into reused
+   * buffers); when given, the node-local step is the shared-memory one: the followers' copies run
+   * in parallel instead of one socket transfer after another through the leader
+   */
+  localCopyBytesPerS?: number;
   /** bytes/s of input the leader's float32 sum reads */
   localSumBytesPerS: number;
   /** bytes per all-reduce bucket (4 MiB) */
@@ -40,7 +49,8 @@ export interface Prediction {
 export function predictAllReduce(S: number, N: number, G: number, K: number, wireBytes: number, c: CostConstants): Prediction {
   const g = Math.min(G, N);
   const M = Math.ceil(N / g);
-  const local = g > 1 ? (2 * (g - 1) * S) / c.localLinkBytesPerS + (g * S) / c.localSumBytesPerS : 0;
+  const moves = c.localCopyBytesPerS ? (2 * S) / c.localCopyBytesPerS : (2 * (g - 1) * S) / c.localLinkBytesPerS;
+  const local = g > 1 ? moves + (g * S) / c.localSumBytesPerS : 0;
   let cross = 0;
   if (M > 1) {
     const Sw = (S * wireBytes) / 4;

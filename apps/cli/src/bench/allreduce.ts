@@ -55,6 +55,7 @@ const { values } = parseArgs({
     shards: { type: 'string' },
     nodes: { type: 'string' },
     'ranks-per-node': { type: 'string', default: '2' },
+    result: { type: 'string', default: 'reused' },
   },
 });
 
@@ -69,6 +70,9 @@ const positive = (name: string, v: string | undefined, dflt: number) => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
   return n;
 };
+function badResult(v: string): never {
+  throw new Error(`--result must be reused or fresh, got ${v}`);
+}
 if (values.child) await runRank(JSON.parse(values.child) as ChildConfig);
 else if (values.shards !== undefined || values.nodes !== undefined) {
   const wire = values.wire === 'float32' || values.wire === 'float16' || values.wire === 'bfloat16' ? values.wire : 'auto';
@@ -79,6 +83,7 @@ else if (values.shards !== undefined || values.nodes !== undefined) {
     sizesMB: (process.argv.includes('--sizes') ? values.sizes : '0.004,4,23').split(',').map(Number),
     wire,
     reps: values.reps ? Number(values.reps) : undefined,
+    result: values.result === 'fresh' ? 'fresh' : values.result === 'reused' ? 'reused' : badResult(values.result),
   });
 } else await runBench();
 
