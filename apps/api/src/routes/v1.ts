@@ -16,7 +16,7 @@ import figureRoutes from './run-figures.ts';
 
 export default async function v1Routes(
   app: FastifyInstance,
-  opts: { rateLimit: RateLimitOptions; ipRateLimit: RateLimitOptions; streams: StreamOptions },
+  opts: { rateLimit: RateLimitOptions; ipRateLimit: RateLimitOptions; streams: StreamOptions; importSweepEveryMs: number },
 ) {
   await registerRateLimit(app, opts.rateLimit, opts.ipRateLimit, app.services.queuePrefix);
   app.addHook('onRequest', app.authenticate);
@@ -26,7 +26,7 @@ export default async function v1Routes(
   await app.register(metricRoutes);
   await app.register(eventRoutes);
   await app.register(checkpointRoutes);
-  await app.register(importRoutes);
+  await app.register(importRoutes, { sweepEveryMs: opts.importSweepEveryMs });
   await app.register(queueRoutes);
   await app.register(presetRoutes);
   await app.register(webhookRoutes);
