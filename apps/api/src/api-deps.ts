@@ -47,6 +47,8 @@ export interface ApiDeps {
   figureUploadsPerRun?: number;
   /** per-token request limit on /v1 (default 600 a minute) */
   rateLimit?: { max: number; windowMs: number };
+  /** a rate-limit refusal answered from memory waits this long first, ms (default 500; 0 = at once) */
+  rateLimitRefusalDelayMs?: number;
   /** Fastify's trustProxy (CIM_TRUST_PROXY): whose X-Forwarded-For names the client; default none */
   trustProxy?: number | string;
   /** per-IP request limit on /v1, counted before the token is looked at (default 1200 a minute) */

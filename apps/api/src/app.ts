@@ -55,6 +55,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     prefix: '/v1',
     rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
     ipRateLimit: deps.ipRateLimit ?? DEFAULT_IP_RATE_LIMIT,
+    refusalDelayMs: deps.rateLimitRefusalDelayMs,
     importSweepEveryMs: deps.importSweepEveryMs ?? DEFAULT_IMPORT_SWEEP_EVERY_MS,
     streams: {
       pollMs: deps.streamPollMs ?? 1000,

@@ -13,7 +13,7 @@ import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3C
 import type { Db, DbClient } from '@cim-forge/db';
 import { importPrefix } from '@cim-forge/storage';
 import { conflict } from '../http-error.ts';
-import { lockTeam } from '../runs/team-quota.ts';
+import { lockTeam, withTeamGate } from '../runs/team-quota.ts';
 
 export interface ImportLimits {
   /** imports a team may hold, pending and stored */
@@ -42,23 +42,25 @@ export async function reserveImport(
   r: { id: string; teamId: string; key: string; bytes: number; expiresAt: Date },
   limits: ImportLimits,
 ): Promise<void> {
-  await db.$transaction(async (tx) => {
-    await lockTeam(tx, r.teamId);
-    const used = await importUsage(tx, r.teamId);
-    if (used.count + 1 > limits.count) {
-      throw conflict(
-        `this team holds ${used.count} imports, its cap is ${limits.count} (CIM_IMPORTS_PER_TEAM): delete one with DELETE /v1/imports/:id; ` +
-          'an upload that never arrived is freed an hour after its URL expired',
-      );
-    }
-    if (used.bytes + r.bytes > limits.bytes) {
-      throw conflict(
-        `this team's imports hold ${showBytes(used.bytes)}; ${showBytes(r.bytes)} more would pass its cap of ${showBytes(limits.bytes)} ` +
-          '(CIM_IMPORT_MIB_PER_TEAM): delete one with DELETE /v1/imports/:id',
-      );
-    }
-    await tx.importUpload.create({ data: { id: r.id, teamId: r.teamId, key: r.key, bytes: BigInt(r.bytes), expiresAt: r.expiresAt } });
-  });
+  await withTeamGate(r.teamId, () =>
+    db.$transaction(async (tx) => {
+      await lockTeam(tx, r.teamId);
+      const used = await importUsage(tx, r.teamId);
+      if (used.count + 1 > limits.count) {
+        throw conflict(
+          `this team holds ${used.count} imports, its cap is ${limits.count} (CIM_IMPORTS_PER_TEAM): delete one with DELETE /v1/imports/:id; ` +
+            'an upload that never arrived is freed an hour after its URL expired',
+        );
+      }
+      if (used.bytes + r.bytes > limits.bytes) {
+        throw conflict(
+          `this team's imports hold ${showBytes(used.bytes)}; ${showBytes(r.bytes)} more would pass its cap of ${showBytes(limits.bytes)} ` +
+            '(CIM_IMPORT_MIB_PER_TEAM): delete one with DELETE /v1/imports/:id',
+        );
+      }
+      await tx.importUpload.create({ data: { id: r.id, teamId: r.teamId, key: r.key, bytes: BigInt(r.bytes), expiresAt: r.expiresAt } });
+    }),
+  );
 }
 
 /** deletes every object under one upload's own prefix (imports/<team>/<upload id>/); returns how many */

@@ -16,9 +16,15 @@ import figureRoutes from './run-figures.ts';
 
 export default async function v1Routes(
   app: FastifyInstance,
-  opts: { rateLimit: RateLimitOptions; ipRateLimit: RateLimitOptions; streams: StreamOptions; importSweepEveryMs: number },
+  opts: {
+    rateLimit: RateLimitOptions;
+    ipRateLimit: RateLimitOptions;
+    refusalDelayMs?: number;
+    streams: StreamOptions;
+    importSweepEveryMs: number;
+  },
 ) {
-  await registerRateLimit(app, opts.rateLimit, opts.ipRateLimit, app.services.queuePrefix);
+  await registerRateLimit(app, opts.rateLimit, opts.ipRateLimit, app.services.queuePrefix, opts.refusalDelayMs);
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
   await app.register(tokenRoutes);
