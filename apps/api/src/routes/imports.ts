@@ -76,7 +76,10 @@ const importRoutes: FastifyPluginAsyncTypebox<{ sweepEveryMs: number }> = async 
       if (teamId === null) throw forbidden('imports belong to a team: use a team token (this admin token has no team)');
       const { db, s3, presignSeconds, importLimits, importSweepGraceMs } = app.services;
       // this team's abandoned uploads first, so a slot they held is free for this one
-      await sweepImports(db, s3, { graceMs: importSweepGraceMs, teamId, limit: 10 });
+      // (best effort: S3 away must not refuse a reservation the caps allow; the periodic sweep retries)
+      await sweepImports(db, s3, { graceMs: importSweepGraceMs, teamId, limit: 10 }).catch((err: unknown) =>
+        request.log.warn({ err }, 'import sweep before a reservation failed'),
+      );
       const id = randomUUID();
       const key = importKey(teamId, id, request.body.name);
       const expiresAt = new Date(Date.now() + presignSeconds * 1000);
