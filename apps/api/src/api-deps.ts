@@ -37,8 +37,18 @@ export interface ApiDeps {
   workerMemoryBytes?: number;
   /** quotas of a team with none of its own (default 100 queued runs, 64 active ranks) */
   defaultQuotas?: { maxQueuedRuns: number; maxActiveRanks: number };
+  /** imports a team may hold and their bytes together (default 100 and 100 GiB) */
+  importLimits?: { count: number; bytes: number };
+  /** an import reservation whose URL expired this long ago without an upload is swept, ms (default 1 h) */
+  importSweepGraceMs?: number;
+  /** how often the API sweeps abandoned imports, ms (default 60 000; 0 = only when a team asks for an import) */
+  importSweepEveryMs?: number;
+  /** uploaded figures of one run waiting to be drawn (default 10) */
+  figureUploadsPerRun?: number;
   /** per-token request limit on /v1 (default 600 a minute) */
   rateLimit?: { max: number; windowMs: number };
+  /** a rate-limit refusal answered from memory waits this long first, ms (default 500; 0 = at once) */
+  rateLimitRefusalDelayMs?: number;
   /** Fastify's trustProxy (CIM_TRUST_PROXY): whose X-Forwarded-For names the client; default none */
   trustProxy?: number | string;
   /** per-IP request limit on /v1, counted before the token is looked at (default 1200 a minute) */

@@ -20,6 +20,7 @@ import v1Routes from './routes/v1.ts';
 import { DEFAULT_IP_RATE_LIMIT, DEFAULT_RATE_LIMIT } from './plugins/rate-limit.ts';
 import { DEFAULT_STREAM_LIMITS } from './routes/streams.ts';
 import portalRoutes from './routes/portal.ts';
+import { DEFAULT_IMPORT_SWEEP_EVERY_MS } from './imports/import-area.ts';
 
 export type { ApiDeps } from './api-deps.ts';
 
@@ -54,6 +55,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     prefix: '/v1',
     rateLimit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
     ipRateLimit: deps.ipRateLimit ?? DEFAULT_IP_RATE_LIMIT,
+    refusalDelayMs: deps.rateLimitRefusalDelayMs,
+    importSweepEveryMs: deps.importSweepEveryMs ?? DEFAULT_IMPORT_SWEEP_EVERY_MS,
     streams: {
       pollMs: deps.streamPollMs ?? 1000,
       heartbeatMs: deps.streamHeartbeatMs ?? 15_000,

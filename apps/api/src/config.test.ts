@@ -88,3 +88,14 @@ test('missing and invalid values are all listed, by name', () => {
     },
   );
 });
+
+test('import caps and the figure-upload cap: defaults, MiB to bytes, and refusals by name', () => {
+  const d = loadConfig(minimal);
+  assert.deepEqual([d.importLimits, d.figureUploadsPerRun], [{ count: 100, bytes: 100 * 1024 ** 3 }, 10]);
+  const c = loadConfig({ ...minimal, CIM_IMPORTS_PER_TEAM: '7', CIM_IMPORT_MIB_PER_TEAM: '3', CIM_FIGURE_UPLOADS_PER_RUN: '2' });
+  assert.deepEqual([c.importLimits, c.figureUploadsPerRun], [{ count: 7, bytes: 3 * 2 ** 20 }, 2]);
+  assert.throws(
+    () => loadConfig({ ...minimal, CIM_IMPORTS_PER_TEAM: '0', CIM_FIGURE_UPLOADS_PER_RUN: 'x' }),
+    (err: Error) => /CIM_IMPORTS_PER_TEAM/.test(err.message) && /CIM_FIGURE_UPLOADS_PER_RUN/.test(err.message),
+  );
+});

@@ -37,6 +37,10 @@ export interface ApiConfig {
   streamLimits: { perToken: number; perTeam: number; maxSeconds: number };
   /** CIM_DEFAULT_MAX_QUEUED_RUNS, CIM_DEFAULT_MAX_ACTIVE_RANKS */
   defaultQuotas: { maxQueuedRuns: number; maxActiveRanks: number };
+  /** CIM_IMPORTS_PER_TEAM, CIM_IMPORT_MIB_PER_TEAM (in bytes) */
+  importLimits: { count: number; bytes: number };
+  /** CIM_FIGURE_UPLOADS_PER_RUN */
+  figureUploadsPerRun: number;
 }
 
 /** a hop count, or comma-separated IPs/CIDRs (proxy-addr's syntax, its names loopback/linklocal/uniquelocal too) */
@@ -91,6 +95,11 @@ export function loadConfig(env: Env = processEnv()): ApiConfig {
     maxQueuedRuns: r.int('CIM_DEFAULT_MAX_QUEUED_RUNS', { min: 0, max: 100_000 }),
     maxActiveRanks: r.int('CIM_DEFAULT_MAX_ACTIVE_RANKS', { min: 0, max: 100_000 }),
   };
+  const importLimits = {
+    count: r.int('CIM_IMPORTS_PER_TEAM', { min: 1, max: 1_000_000 }),
+    bytes: r.int('CIM_IMPORT_MIB_PER_TEAM', { min: 1, max: 1024 ** 3, unit: 'MiB' }) * 2 ** 20,
+  };
+  const figureUploadsPerRun = r.int('CIM_FIGURE_UPLOADS_PER_RUN', { min: 1, max: 10_000 });
   r.done('API');
   return {
     databaseUrl,
@@ -111,5 +120,7 @@ export function loadConfig(env: Env = processEnv()): ApiConfig {
     trustProxy: trust.value,
     streamLimits,
     defaultQuotas,
+    importLimits,
+    figureUploadsPerRun,
   };
 }

@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     streamLimits: config.streamLimits,
     defaultQuotas: config.defaultQuotas,
+    importLimits: config.importLimits,
+    figureUploadsPerRun: config.figureUploadsPerRun,
     registry: createRegistry({ service: 'api' }),
     corsOrigins: config.corsOrigins,
     webhookPolicy: new AddressPolicy(config.webhookAllowedNetworks),

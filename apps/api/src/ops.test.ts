@@ -128,6 +128,7 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
     '/v1/runs/{id}/checkpoints': ['get'],
     '/v1/runs/{id}/checkpoints/{cid}/download': ['get'],
     '/v1/imports': ['post'],
+    '/v1/imports/{id}': ['delete'],
     '/v1/queue': ['get'],
     '/v1/presets': ['get'],
     '/v1/runs/{id}/figures': ['get', 'post'],

@@ -5,6 +5,7 @@
 // Also: a team with no quota of its own gets the API's default (CIM_DEFAULT_MAX_QUEUED_RUNS).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { gatedTeams, withTeamGate } from './runs/team-quota.ts';
 import { bearer, startApiTestEnv, type ApiTestEnv } from './testing/api-test-env.ts';
 
 let env: ApiTestEnv;
@@ -52,4 +53,53 @@ test("a team without a quota of its own gets the API's default", async () => {
   assert.deepEqual(codes, [201, 201, 201, 429, 429]);
   const r = await submit(t.auth);
   assert.equal(r.json().message, "this team has 3 queued runs, its quota is 3 (the API's default): retry when one has started");
+});
+
+test("a team's concurrent submissions wait for each other in memory, not on its row lock holding connections", async () => {
+  const t = await env.team();
+  await env.app.inject({ method: 'PATCH', url: `/v1/teams/${t.teamId}`, headers: bearer(env.adminToken), payload: { maxQueuedRuns: 100 } });
+  // backends of this database waiting for a lock (the team's row), sampled while 12 submissions race
+  let maxWaiting = 0;
+  let samples = 0;
+  let racing = true;
+  const sampler = (async () => {
+    while (racing) {
+      const [row] = await env.db.$queryRaw<{ n: bigint }[]>`
+        SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      maxWaiting = Math.max(maxWaiting, Number(row!.n));
+      samples++;
+    }
+  })();
+  const codes = (await Promise.all(Array.from({ length: 12 }, () => submit(t.auth)))).map((r) => r.statusCode);
+  racing = false;
+  await sampler;
+  assert.deepEqual(codes, Array(12).fill(201));
+  assert.ok(samples >= 5, `only ${samples} samples`);
+  assert.equal(maxWaiting, 0, `up to ${maxWaiting} transactions waited on the team's row lock, each holding a pooled connection`);
+  assert.equal(gatedTeams(), 0, 'the gate forgets a team once its submissions are done');
+});
+
+test('withTeamGate: one at a time per team, teams side by side, a failure releases the gate', async () => {
+  let running = 0;
+  let most = 0;
+  const task = (ms: number) => async () => {
+    running++;
+    most = Math.max(most, running);
+    await new Promise((r) => setTimeout(r, ms));
+    running--;
+    return ms;
+  };
+  const one = await Promise.all(Array.from({ length: 8 }, (_, i) => withTeamGate('team-x', task(i % 3))));
+  assert.deepEqual([most, one.length], [1, 8]);
+  most = 0;
+  await Promise.all([withTeamGate('team-x', task(30)), withTeamGate('team-y', task(30))]);
+  assert.equal(most, 2, 'two teams do not wait for each other');
+  await assert.rejects(
+    withTeamGate('team-x', async () => {
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  assert.equal(await withTeamGate('team-x', async () => 'after'), 'after');
+  assert.equal(gatedTeams(), 0);
 });

@@ -71,6 +71,7 @@ test('migrate applies every migration and records it as prisma migrate deploy do
         'api_tokens',
         'checkpoints',
         'figures',
+        'import_uploads',
         'metrics',
         'rank_attempts',
         'run_events',

@@ -164,6 +164,25 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: 'ranks (queued, starting and running runs together) of a team with no quota of its own',
   },
   {
+    name: 'CIM_IMPORTS_PER_TEAM',
+    roles: ['api'],
+    default: '100',
+    meaning:
+      'imports (`POST /v1/imports`) a team may hold, uploading or stored; one more is 409 until one is deleted (`DELETE /v1/imports/:id`) or an abandoned one is swept',
+  },
+  {
+    name: 'CIM_IMPORT_MIB_PER_TEAM',
+    roles: ['api'],
+    default: '102400',
+    meaning: "bytes of a team's imports together, MiB (uploading and stored); an import that would pass it is 409",
+  },
+  {
+    name: 'CIM_FIGURE_UPLOADS_PER_RUN',
+    roles: ['api'],
+    default: '10',
+    meaning: 'uploaded figures (`POST /v1/runs/:id/figures`) of one run waiting to be drawn; one more is 409',
+  },
+  {
     name: 'CIM_CORS_ORIGINS',
     roles: ['api'],
     meaning: 'comma-separated exact browser origins allowed to call the API (a portal on another origin)',

@@ -5,6 +5,10 @@ import { FIGURES_QUEUE, type FigureJobData } from '@cim-forge/queue';
 import { AddressPolicy, systemResolver, type Resolver } from '@cim-forge/webhooks';
 import type { ApiDeps } from '../api-deps.ts';
 import { DEFAULT_QUOTAS, type DefaultQuotas } from '../runs/team-quota.ts';
+import { DEFAULT_IMPORT_LIMITS, DEFAULT_IMPORT_SWEEP_GRACE_MS } from '../imports/import-area.ts';
+
+/** uploaded figures of one run waiting to be drawn, when none is given (CIM_FIGURE_UPLOADS_PER_RUN) */
+export const DEFAULT_FIGURE_UPLOADS_PER_RUN = 10;
 
 export interface Services {
   db: ApiDeps['db'];
@@ -21,6 +25,12 @@ export interface Services {
   workerMemoryBytes: number;
   /** quotas of a team that has none of its own */
   defaultQuotas: DefaultQuotas;
+  /** imports a team may hold, and their bytes together */
+  importLimits: { count: number; bytes: number };
+  /** how long after its URL expired an import that never arrived is swept, ms */
+  importSweepGraceMs: number;
+  /** uploaded figures of one run waiting to be drawn */
+  figureUploadsPerRun: number;
 }
 
 declare module 'fastify' {
@@ -58,6 +68,9 @@ export default fp<ApiDeps>(
       figuresQueue,
       workerMemoryBytes: deps.workerMemoryBytes ?? DEFAULT_WORKER_MEMORY_BYTES,
       defaultQuotas: deps.defaultQuotas ?? DEFAULT_QUOTAS,
+      importLimits: deps.importLimits ?? DEFAULT_IMPORT_LIMITS,
+      importSweepGraceMs: deps.importSweepGraceMs ?? DEFAULT_IMPORT_SWEEP_GRACE_MS,
+      figureUploadsPerRun: deps.figureUploadsPerRun ?? DEFAULT_FIGURE_UPLOADS_PER_RUN,
     });
   },
   { name: 'services', fastify: '5.x' },

@@ -17,7 +17,6 @@ import { assertVisibleRun } from '../runs/visible-run.ts';
 import { decodeUploadImage, UploadImageError, UPLOAD_BODY_LIMIT, MAX_UPLOAD_BYTES } from '../figures/upload-image.ts';
 
 /** upload figures of one run waiting to be drawn, at most */
-const MAX_PENDING_UPLOADS = 10;
 
 const FigureItem = Type.Object({
   id: Uuid,
@@ -94,7 +93,7 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { db, s3, figuresQueue } = app.services;
+      const { db, s3, figuresQueue, figureUploadsPerRun } = app.services;
       const runId = request.params.id;
       await assertVisibleRun(db, request.principal!, runId);
       const run = await db.run.findUniqueOrThrow({ where: { id: runId }, select: { kind: true } });
@@ -120,15 +119,15 @@ const figureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const id = randomUUID();
       const inputKey = figureInputKey(runId, id, image.format);
       // the cap and the row in one transaction under a per-run lock (not a count, then an insert):
-      // uploads racing for the last slot queue on the lock, and only MAX_PENDING_UPLOADS get one
+      // uploads racing for the last slot queue on the lock, and only figureUploadsPerRun (CIM_FIGURE_UPLOADS_PER_RUN) get one
       const pending = await db.$transaction(async (tx) => {
         await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtext(${`figure-uploads:${runId}`}))::text AS locked`;
         const n = await tx.figure.count({ where: { runId, source: 'upload', status: 'pending' } });
-        if (n < MAX_PENDING_UPLOADS)
+        if (n < figureUploadsPerRun)
           await tx.figure.create({ data: { id, runId, checkpointId: cp.id, step: cp.step, source: 'upload', inputKey } });
         return n;
       });
-      if (pending >= MAX_PENDING_UPLOADS)
+      if (pending >= figureUploadsPerRun)
         throw conflict(`run ${runId} already has ${pending} uploaded figures waiting to be drawn; try again when they are done`);
       try {
         await s3.client.send(

@@ -16,9 +16,15 @@ import figureRoutes from './run-figures.ts';
 
 export default async function v1Routes(
   app: FastifyInstance,
-  opts: { rateLimit: RateLimitOptions; ipRateLimit: RateLimitOptions; streams: StreamOptions },
+  opts: {
+    rateLimit: RateLimitOptions;
+    ipRateLimit: RateLimitOptions;
+    refusalDelayMs?: number;
+    streams: StreamOptions;
+    importSweepEveryMs: number;
+  },
 ) {
-  await registerRateLimit(app, opts.rateLimit, opts.ipRateLimit, app.services.queuePrefix);
+  await registerRateLimit(app, opts.rateLimit, opts.ipRateLimit, app.services.queuePrefix, opts.refusalDelayMs);
   app.addHook('onRequest', app.authenticate);
   await app.register(teamRoutes);
   await app.register(tokenRoutes);
@@ -26,7 +32,7 @@ export default async function v1Routes(
   await app.register(metricRoutes);
   await app.register(eventRoutes);
   await app.register(checkpointRoutes);
-  await app.register(importRoutes);
+  await app.register(importRoutes, { sweepEveryMs: opts.importSweepEveryMs });
   await app.register(queueRoutes);
   await app.register(presetRoutes);
   await app.register(webhookRoutes);

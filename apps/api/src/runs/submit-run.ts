@@ -15,7 +15,7 @@ import { resolveRunConfig } from './run-config.ts';
 import { runInclude, toRunResource, type RunRow } from './run-resource.ts';
 import { resolveSource, type ResolvedSource } from './run-source.ts';
 import { planAndEstimate } from './run-resources.ts';
-import { checkTeamQuota, lockTeam } from './team-quota.ts';
+import { checkTeamQuota, lockTeam, withTeamGate } from './team-quota.ts';
 import { requestFingerprint } from './request-fingerprint.ts';
 
 /** how long a BullMQ add may take before the run is failed with 503, ms */
@@ -88,7 +88,8 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
   let runId: string;
   try {
     // the quota is counted and the run inserted under the team's row lock: no two submissions pass the last slot
-    runId = await db.$transaction(async (tx) => {
+    // (one at a time per team in this process first: waiters do not hold pooled connections)
+    runId = await withTeamGate(teamId, () => db.$transaction(async (tx) => {
       await lockTeam(tx, teamId);
       await checkTeamQuota(tx, teamId, worldSize, priority, svc.defaultQuotas);
       return queueRun(
@@ -113,7 +114,7 @@ export async function submitRun(svc: Services, principal: Principal, body: Submi
       { kind: body.kind, preset: body.preset ?? null, worldSize, priority, sourceCheckpointId: source?.checkpointId ?? null },
       );
       // a busy team's submissions queue on its lock: wait for the connection and the lock longer than Prisma's 2 s / 5 s
-    }, { maxWait: 15_000, timeout: 30_000 });
+    }, { maxWait: 15_000, timeout: 30_000 }));
   } catch (err) {
     if (idempotencyKey !== undefined && isUniqueViolation(err)) {
       const existing = await db.run.findFirst({ where: { teamId, idempotencyKey }, include: runInclude });

@@ -23,6 +23,33 @@ export interface DefaultQuotas {
 /** a team with no quota set: enough for real work, not enough to fill the queue for everyone */
 export const DEFAULT_QUOTAS: DefaultQuotas = { maxQueuedRuns: 100, maxActiveRanks: 64 };
 
+/**
+ * Runs `fn` after every earlier `withTeamGate` of the same team in this process has settled: a
+ * team's locked transactions (submissions, import reservations) wait for each other here, in
+ * memory, instead of each holding a pooled PostgreSQL connection while it waits for the team's row
+ * lock. A team flooding submissions then holds at most one connection per API replica for them,
+ * and other teams' requests keep the rest of the pool (issue 24, the load test's fairness at p99).
+ * The row lock still decides across replicas.
+ */
+export async function withTeamGate<T>(teamId: string, fn: () => Promise<T>): Promise<T> {
+  const before = gates.get(teamId) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const tail = before.then(() => mine);
+  gates.set(teamId, tail);
+  try {
+    await before;
+    return await fn();
+  } finally {
+    release();
+    if (gates.get(teamId) === tail) gates.delete(teamId);
+  }
+}
+const gates = new Map<string, Promise<void>>();
+
+/** the number of teams with a gated transaction running or waiting in this process (tests) */
+export const gatedTeams = () => gates.size;
+
 /** holds the team's row until the transaction ends: submissions of one team are checked one at a time */
 export async function lockTeam(tx: DbClient, teamId: string): Promise<void> {
   await tx.$queryRaw`SELECT id FROM teams WHERE id = ${teamId}::uuid FOR UPDATE`;

@@ -210,6 +210,11 @@ export interface paths {
                             headers: {
                                 "content-length": string;
                             };
+                            /**
+                             * Format: uuid
+                             * @description the upload; DELETE /v1/imports/:id removes it and frees its share of the caps
+                             */
+                            id: string;
                             /** @enum {string} */
                             method: "PUT";
                             /** @description a presigned URL: PUT the file there with exactly `bytes` bytes */
@@ -258,9 +263,126 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/imports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an import and free its share of the caps
+         * @description Deletes the upload's object and its reservation. An upload whose URL has not expired yet is refused (409): a PUT may still be on its way. Runs already pinned to the import fail when they read it.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
