@@ -33,6 +33,7 @@
  */
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -44,6 +45,10 @@ import {
   nativeThreads,
   setKernelStyle,
   setFusedTfKernels,
+  setDnnlConv,
+  setDnnlThreads,
+  dnnlConvOn,
+  dnnlVersion,
   type BackendChoice,
   type CimBatch,
   type CimSample,
@@ -79,6 +84,9 @@ Options
   --threads T         libtensorflow intra-op threads (default: all cores; TF_NUM_INTRAOP_THREADS wins)
   --kernels K         auto | untransposed | native | compare (kernel style, libs/cim model/kernel-style.ts)
   --fused F           on | off | compare: the ResNet's fused tensorflow kernels (default on)
+  --conv C            tf | dnnl | dnnl1 | compare: the fused convolution on libtensorflow's own kernels
+                        (default) or on oneDNN (libs/cim/native/cim_dnnl.c, when built; dnnl1: one
+                        OpenMP thread); compare alternates tf, dnnl and dnnl1 step by step
   --pytorch           also run scripts/bench/torch_resnet_micro.py (cimResnetMicro in PyTorch, same modes)
                         in the same run; needs /usr/bin/python3 with Debian's python3-torch
   --webgpu-adapter A  gpu | software (with --backend webgpu)
@@ -111,6 +119,7 @@ const { values } = parseArgs({
     'batch-size': { type: 'string' },
     mode: { type: 'string' },
     fused: { type: 'string' },
+    conv: { type: 'string' },
     pytorch: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -127,6 +136,7 @@ const known = new Set([
   'batch-size',
   'mode',
   'fused',
+  'conv',
   'pytorch',
   'help',
   'h',
@@ -149,6 +159,10 @@ for (const k of ['steps', 'warmup', 'batch-size', 'threads'] as const) {
 }
 if (values.fused !== undefined && !['on', 'off', 'compare'].includes(values.fused as string)) {
   console.error(`bench:train: --fused takes on, off or compare, got ${JSON.stringify(values.fused)}`);
+  process.exit(2);
+}
+if (values.conv !== undefined && !['dnnl', 'dnnl1', 'tf', 'compare'].includes(values.conv as string)) {
+  console.error(`bench:train: --conv takes tf, dnnl, dnnl1 or compare, got ${JSON.stringify(values.conv)}`);
   process.exit(2);
 }
 const onlyArg = values.only as string | undefined;
@@ -207,6 +221,11 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
   const fused = (values.fused ?? 'on') as 'on' | 'off' | 'compare';
   setFusedTfKernels(fused !== 'off');
+  const conv = (values.conv ?? 'tf') as 'dnnl' | 'dnnl1' | 'tf' | 'compare';
+  setDnnlConv(conv !== 'tf');
+  if (conv === 'dnnl1') setDnnlThreads(1);
+  if (conv !== 'tf' && !dnnlConvOn()) console.error('bench:train: the cim_dnnl addon is not built; convolutions run on libtensorflow');
+  const convLabel = conv === 'compare' ? 'compare' : dnnlConvOn() ? `dnnl ${dnnlVersion()}` : 'tf';
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
   const webgpuAdapter = webgpu.adapter ?? cliSettings().webgpuAdapter;
   const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads, webgpuAdapter });
@@ -388,7 +407,13 @@ async function benchChild(choice: BackendChoice): Promise<void> {
               { name: 'composite', set: () => setFusedTfKernels(false) },
               { name: 'fused', set: () => setFusedTfKernels(true) },
             ]
-          : undefined,
+          : conv === 'compare'
+            ? [
+                { name: 'tf-conv', set: () => setDnnlConv(false) },
+                { name: 'dnnl-conv', set: () => (setDnnlConv(true), setDnnlThreads(os.availableParallelism())) },
+                { name: 'dnnl1-conv', set: () => (setDnnlConv(true), setDnnlThreads(1)) },
+              ]
+            : undefined,
       line: ({ preset, model, mode, batch, perStep, extra }) => {
         const s = stats(perStep);
         console.log(
@@ -396,6 +421,7 @@ async function benchChild(choice: BackendChoice): Promise<void> {
             bench: 'train',
             ...common,
             fused,
+            conv: convLabel,
             preset,
             mode,
             model,
