@@ -88,6 +88,7 @@ Options
                         (default) or on oneDNN (libs/cim/native/cim_dnnl.c, when built; dnnl1: one
                         OpenMP thread); compare alternates tf, dnnl and dnnl1 step by step
   --pytorch           also run scripts/bench/torch_resnet_micro.py (cimResnetMicro in PyTorch, same modes)
+                        and, for -vit presets, torch_vit_micro.py (cimVitMicroPatch4: finetune, features)
                         in the same run; needs /usr/bin/python3 with Debian's python3-torch
   --webgpu-adapter A  gpu | software (with --backend webgpu)
   --help              this text
@@ -443,8 +444,8 @@ async function benchChild(choice: BackendChoice): Promise<void> {
 }
 
 /** PyTorch's cimResnetMicro (scripts/bench/torch_resnet_micro.py) in this run, its lines passed through and returned. */
-async function runPytorch(): Promise<Array<Record<string, unknown>>> {
-  const script = fileURLToPath(new URL('../../../../scripts/bench/torch_resnet_micro.py', import.meta.url));
+async function runPytorch(name: 'torch_resnet_micro.py' | 'torch_vit_micro.py'): Promise<Array<Record<string, unknown>>> {
+  const script = fileURLToPath(new URL(`../../../../scripts/bench/${name}`, import.meta.url));
   const args = [script, '--steps', String(values.steps ?? 7), '--warmup', String(values.warmup ?? 2)];
   if (batchOverride) args.push('--batch-size', String(batchOverride));
   const lines: Array<Record<string, unknown>> = [];
@@ -484,7 +485,11 @@ if (values.backend) {
 const ours: Array<Record<string, unknown>> = [];
 const status = await runPerBackend(((values.backends as string | undefined) ?? 'tensorflow,wasm').split(','), ours);
 if (values.pytorch) {
-  const torch = await runPytorch();
+  // the ResNet's script always (the earlier behaviour), the ViT's when a -vit preset ran
+  const torch = [
+    ...(only.some((o) => o.endsWith('-resnet')) || !only.some((o) => o.endsWith('-vit')) ? await runPytorch('torch_resnet_micro.py') : []),
+    ...(only.some((o) => o.endsWith('-vit')) ? await runPytorch('torch_vit_micro.py') : []),
+  ];
   // fine-tuning without augmentation is PyTorch's `finetune` line (it has no augmentation pipeline)
   const torchMode: Record<string, string> = {
     'no-aug': 'finetune',
@@ -493,8 +498,9 @@ if (values.pytorch) {
     'pgd-step': 'pgd-step',
   };
   for (const l of ours) {
-    if (!String(l.preset).endsWith('-resnet') || !(String(l.mode) in torchMode)) continue;
-    const t = torch.find((r) => r.mode === torchMode[String(l.mode)]);
+    if (!(String(l.mode) in torchMode)) continue;
+    // each script's lines name its network as `preset` (cimResnetMicro, cimVitMicroPatch4): ours as `model`
+    const t = torch.find((r) => r.mode === torchMode[String(l.mode)] && r.preset === l.model);
     if (!t) continue;
     console.log(
       JSON.stringify({
