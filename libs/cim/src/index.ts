@@ -11,6 +11,7 @@ export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './model/pos
 export { linear, gelu, layerNorm, attention } from './model/layers.ts';
 export { setKernelStyle, type KernelStyle } from './model/kernel-style.ts';
 export { setFusedTfKernels, fusedTfKernels } from './resnet/tf-kernels.ts';
+export { setDnnlConv, setDnnlThreads, dnnlConvOn, dnnlVersion } from './resnet/dnnl-conv.ts';
 export { AdamW, defaultAdamW, type AdamWConfig, type AdamWParam } from './optim/adamw.ts';
 export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
 export { clipByGlobalNorm } from './optim/clip.ts';

@@ -33,6 +33,7 @@
  */
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -44,6 +45,10 @@ import {
   nativeThreads,
   setKernelStyle,
   setFusedTfKernels,
+  setDnnlConv,
+  setDnnlThreads,
+  dnnlConvOn,
+  dnnlVersion,
   type BackendChoice,
   type CimBatch,
   type CimSample,
@@ -79,7 +84,11 @@ Options
   --threads T         libtensorflow intra-op threads (default: all cores; TF_NUM_INTRAOP_THREADS wins)
   --kernels K         auto | untransposed | native | compare (kernel style, libs/cim model/kernel-style.ts)
   --fused F           on | off | compare: the ResNet's fused tensorflow kernels (default on)
+  --conv C            tf | dnnl | dnnl1 | compare: the fused convolution on libtensorflow's own kernels
+                        (default) or on oneDNN (libs/cim/native/cim_dnnl.c, when built; dnnl1: one
+                        OpenMP thread); compare alternates tf, dnnl and dnnl1 step by step
   --pytorch           also run scripts/bench/torch_resnet_micro.py (cimResnetMicro in PyTorch, same modes)
+                        and, for -vit presets, torch_vit_micro.py (cimVitMicroPatch4: finetune, features)
                         in the same run; needs /usr/bin/python3 with Debian's python3-torch
   --webgpu-adapter A  gpu | software (with --backend webgpu)
   --help              this text
@@ -111,6 +120,7 @@ const { values } = parseArgs({
     'batch-size': { type: 'string' },
     mode: { type: 'string' },
     fused: { type: 'string' },
+    conv: { type: 'string' },
     pytorch: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -127,6 +137,7 @@ const known = new Set([
   'batch-size',
   'mode',
   'fused',
+  'conv',
   'pytorch',
   'help',
   'h',
@@ -149,6 +160,10 @@ for (const k of ['steps', 'warmup', 'batch-size', 'threads'] as const) {
 }
 if (values.fused !== undefined && !['on', 'off', 'compare'].includes(values.fused as string)) {
   console.error(`bench:train: --fused takes on, off or compare, got ${JSON.stringify(values.fused)}`);
+  process.exit(2);
+}
+if (values.conv !== undefined && !['dnnl', 'dnnl1', 'tf', 'compare'].includes(values.conv as string)) {
+  console.error(`bench:train: --conv takes tf, dnnl, dnnl1 or compare, got ${JSON.stringify(values.conv)}`);
   process.exit(2);
 }
 const onlyArg = values.only as string | undefined;
@@ -207,6 +222,11 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
   const fused = (values.fused ?? 'on') as 'on' | 'off' | 'compare';
   setFusedTfKernels(fused !== 'off');
+  const conv = (values.conv ?? 'tf') as 'dnnl' | 'dnnl1' | 'tf' | 'compare';
+  setDnnlConv(conv !== 'tf');
+  if (conv === 'dnnl1') setDnnlThreads(1);
+  if (conv !== 'tf' && !dnnlConvOn()) console.error('bench:train: the cim_dnnl addon is not built; convolutions run on libtensorflow');
+  const convLabel = conv === 'compare' ? 'compare' : dnnlConvOn() ? `dnnl ${dnnlVersion()}` : 'tf';
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
   const webgpuAdapter = webgpu.adapter ?? cliSettings().webgpuAdapter;
   const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads, webgpuAdapter });
@@ -388,7 +408,13 @@ async function benchChild(choice: BackendChoice): Promise<void> {
               { name: 'composite', set: () => setFusedTfKernels(false) },
               { name: 'fused', set: () => setFusedTfKernels(true) },
             ]
-          : undefined,
+          : conv === 'compare'
+            ? [
+                { name: 'tf-conv', set: () => setDnnlConv(false) },
+                { name: 'dnnl-conv', set: () => (setDnnlConv(true), setDnnlThreads(os.availableParallelism())) },
+                { name: 'dnnl1-conv', set: () => (setDnnlConv(true), setDnnlThreads(1)) },
+              ]
+            : undefined,
       line: ({ preset, model, mode, batch, perStep, extra }) => {
         const s = stats(perStep);
         console.log(
@@ -396,6 +422,7 @@ async function benchChild(choice: BackendChoice): Promise<void> {
             bench: 'train',
             ...common,
             fused,
+            conv: convLabel,
             preset,
             mode,
             model,
@@ -417,8 +444,8 @@ async function benchChild(choice: BackendChoice): Promise<void> {
 }
 
 /** PyTorch's cimResnetMicro (scripts/bench/torch_resnet_micro.py) in this run, its lines passed through and returned. */
-async function runPytorch(): Promise<Array<Record<string, unknown>>> {
-  const script = fileURLToPath(new URL('../../../../scripts/bench/torch_resnet_micro.py', import.meta.url));
+async function runPytorch(name: 'torch_resnet_micro.py' | 'torch_vit_micro.py'): Promise<Array<Record<string, unknown>>> {
+  const script = fileURLToPath(new URL(`../../../../scripts/bench/${name}`, import.meta.url));
   const args = [script, '--steps', String(values.steps ?? 7), '--warmup', String(values.warmup ?? 2)];
   if (batchOverride) args.push('--batch-size', String(batchOverride));
   const lines: Array<Record<string, unknown>> = [];
@@ -458,7 +485,11 @@ if (values.backend) {
 const ours: Array<Record<string, unknown>> = [];
 const status = await runPerBackend(((values.backends as string | undefined) ?? 'tensorflow,wasm').split(','), ours);
 if (values.pytorch) {
-  const torch = await runPytorch();
+  // the ResNet's script always (the earlier behaviour), the ViT's when a -vit preset ran
+  const torch = [
+    ...(only.some((o) => o.endsWith('-resnet')) || !only.some((o) => o.endsWith('-vit')) ? await runPytorch('torch_resnet_micro.py') : []),
+    ...(only.some((o) => o.endsWith('-vit')) ? await runPytorch('torch_vit_micro.py') : []),
+  ];
   // fine-tuning without augmentation is PyTorch's `finetune` line (it has no augmentation pipeline)
   const torchMode: Record<string, string> = {
     'no-aug': 'finetune',
@@ -467,8 +498,9 @@ if (values.pytorch) {
     'pgd-step': 'pgd-step',
   };
   for (const l of ours) {
-    if (!String(l.preset).endsWith('-resnet') || !(String(l.mode) in torchMode)) continue;
-    const t = torch.find((r) => r.mode === torchMode[String(l.mode)]);
+    if (!(String(l.mode) in torchMode)) continue;
+    // each script's lines name its network as `preset` (cimResnetMicro, cimVitMicroPatch4): ours as `model`
+    const t = torch.find((r) => r.mode === torchMode[String(l.mode)] && r.preset === l.model);
     if (!t) continue;
     console.log(
       JSON.stringify({

@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { nativeKernels } from '../model/kernel-style.ts';
+import { dnnlConvBackwardData, dnnlConvBackwardWeights, dnnlConvForward, dnnlConvOn } from './dnnl-conv.ts';
 
 const BACKEND = 'tensorflow';
 
@@ -76,7 +77,8 @@ interface ConvAttrs {
   pad: number;
 }
 
-function convOp(
+/** One convolution kernel (forward, dx or dFilter) as CimConv2D runs it; exported for the kernel test and `bench:conv`. */
+export function convOp(
   kind: 'fwd' | 'dx' | 'dw',
   x: TensorInfo,
   filter: TensorInfo,
@@ -84,6 +86,13 @@ function convOp(
   a: ConvAttrs,
   backend: unknown,
 ): tf.Tensor {
+  // oneDNN's kernels (dnnl-conv.ts) when asked for and built: faster than TF 1.15's per kernel (docs/benchmarks.md)
+  if (dnnlConvOn()) {
+    const kb = backend as tf.KernelBackend;
+    if (kind === 'fwd') return dnnlConvForward(kb, x, filter, a.stride, a.pad);
+    if (kind === 'dx') return dnnlConvBackwardData(kb, dy!, filter, x.shape, a.stride, a.pad);
+    return dnnlConvBackwardWeights(kb, x, dy!, filter.shape, a.stride, a.pad);
+  }
   const be = backendOf(backend);
   const [, h, w] = x.shape;
   const attrs = convAttrs(be, filter.shape[0], a.stride, a.pad, h, w);

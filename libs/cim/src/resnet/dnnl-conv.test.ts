@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs';
+import { initTestBackend } from '../testing/index.ts';
+import { dnnlConvOn, dnnlLoadError, dnnlVersion, setDnnlConv } from './dnnl-conv.ts';
+import { convOp, tfConv2d } from './tf-kernels.ts';
+
+const backend = await initTestBackend();
+const skip =
+  backend !== 'tensorflow'
+    ? 'CimConv2D is registered for the tensorflow backend only'
+    : dnnlVersion() === null
+      ? `the cim_dnnl addon is not built (${dnnlLoadError()}; scripts/native-dnnl.mjs needs libdnnl-dev)`
+      : false;
+
+/** max |a − b| / max |b| */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    s = Math.max(s, Math.abs(b[i]!));
+  }
+  return d / Math.max(s, 1e-12);
+}
+
+test(
+  "oneDNN's convolution equals libtensorflow's in value, dx and dFilter on random inputs (3×3 and 1×1, stride 1 and 2, odd sides, C from 3 to 64)",
+  { skip },
+  () => {
+    // [N, side, C, O, k, stride, pad]
+    for (const [n, side, c, o, k, stride, pad] of [
+      [2, 8, 3, 16, 3, 1, 1],
+      [3, 7, 16, 32, 3, 2, 1],
+      [2, 6, 32, 32, 3, 1, 1],
+      [2, 9, 16, 32, 1, 2, 0],
+      [1, 5, 64, 8, 3, 1, 0],
+      [2, 4, 64, 128, 3, 2, 1],
+    ]) {
+      const x = tf.randomNormal([n!, side!, side!, c!], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const w = tf.randomNormal([k!, k!, c!, o!], 0, 1, 'float32', 2);
+      const oside = Math.floor((side! + 2 * pad! - k!) / stride!) + 1;
+      const dy = tf.randomNormal([n!, oside, oside, o!], 0, 1, 'float32', 3);
+      const a = { stride: stride!, pad: pad! };
+      const results = [true, false].map((on) => {
+        setDnnlConv(on);
+        return (['fwd', 'dx', 'dw'] as const).map((kind) => {
+          const t = convOp(kind, x, w, kind === 'fwd' ? undefined : dy, a, tf.backend());
+          const v = t.dataSync().slice();
+          const shape = t.shape;
+          t.dispose();
+          return { v, shape };
+        });
+      });
+      setDnnlConv(true);
+      const [dn, ref] = results;
+      const label = `x [${n}, ${side}, ${side}, ${c}], filter ${k}×${k}×${c}×${o}, stride ${stride}, pad ${pad}`;
+      assert.deepEqual(dn![0]!.shape, [n, oside, oside, o], label);
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(dn![i]!.shape, ref![i]!.shape, `${label}: ${['y', 'dx', 'dW'][i]} shape`);
+        const d = relDiff(dn![i]!.v, ref![i]!.v);
+        assert.ok(
+          d < 2e-6 * Math.sqrt(k! * k! * Math.max(c!, o!, n! * oside * oside)),
+          `${label}: ${['y', 'dx', 'dW'][i]} differs by ${d.toExponential(2)}`,
+        );
+      }
+      tf.dispose([x, w, dy]);
+    }
+  },
+);
+
+test('CimConv2D on oneDNN: gradients through tf.grads match the libtensorflow path, and no tensor leaks', { skip }, () => {
+  const x = tf.randomNormal([4, 10, 10, 16], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 16, 32], 0, 0.2, 'float32', 5);
+  const run = (on: boolean) => {
+    setDnnlConv(on);
+    const f = (xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.square(tfConv2d(xi as tf.Tensor4D, wi, 2, 1)));
+    const before = tf.memory().numTensors;
+    const [gx, gw] = tf.grads(f)([x, w]);
+    const out = [gx!.dataSync().slice(), gw!.dataSync().slice()];
+    tf.dispose([gx!, gw!]);
+    assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
+    return out;
+  };
+  const [dn, ref] = [run(true), run(false)];
+  setDnnlConv(true);
+  assert.ok(dnnlConvOn(), 'the addon is on after setDnnlConv(true)');
+  assert.ok(relDiff(dn[0]!, ref[0]!) < 1e-5, `dx differs by ${relDiff(dn[0]!, ref[0]!)}`);
+  assert.ok(relDiff(dn[1]!, ref[1]!) < 1e-5, `dW differs by ${relDiff(dn[1]!, ref[1]!)}`);
+  tf.dispose([x, w]);
+});
+
+test('the addon refuses mismatched shapes with a message, not a crash', { skip }, () => {
+  setDnnlConv(true);
+  const x = tf.zeros([1, 4, 4, 3]);
+  const w = tf.zeros([3, 3, 5, 2]); // C = 5 against x's 3
+  assert.throws(() => convOp('fwd', x, w, undefined, { stride: 1, pad: 1 }, tf.backend()), /filter must be \[k, k, C, O\]/);
+  tf.dispose([x, w]);
+});
