@@ -139,8 +139,8 @@ test("README's settings table is the rendered table, and every variable named in
       String.raw`^libs/settings/src/settings\.ts: \*$`,
       String.raw`^libs/collective/src/simd-kernels\.ts: CIM_SIMD$`,
       String.raw`^libs/collective/src/shm-lane\.ts: CIM_SHM$`,
-      String.raw`^libs/cim/src/backend\.ts: TF_`,
-      String.raw`^libs/cim/src/webgpu-adapter\.ts: (EGL_PLATFORM|\*)$`,
+      String.raw`^libs/cim/src/backend/backend\.ts: TF_`,
+      String.raw`^libs/cim/src/backend/webgpu-adapter\.ts: (EGL_PLATFORM|\*)$`,
       String.raw`^libs/db/src/migrate\.ts: DATABASE_URL$`,
     ].join('|'),
   );

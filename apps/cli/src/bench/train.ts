@@ -22,7 +22,7 @@
  *   mode "step"          a full training step (forward, backward, AdamW, EMA) on pre-sampled batches
  *   mode "with-sampler"  the same, fed by the prefetching loader (1 sampling thread) from images
  *
- * `--kernels compare` alternates the two kernel styles (libs/cim model/kernel-style.ts: the
+ * `--kernels compare` alternates the two kernel styles (libs/cim nn/kernel-style.ts: the
  * dense gradients' transposes, im2col vs native convolutions) step by step in one process and
  * prints a `step` line for each.
  * Every figure is the median of per-step times (`secondsPerStep`; min and max beside it): the
@@ -77,7 +77,7 @@ Options
   --steps N           timed steps per mode (default 7); --warmup N untimed steps first (default 2)
   --batch-size N      override every preset's batch
   --threads T         libtensorflow intra-op threads (default: all cores; TF_NUM_INTRAOP_THREADS wins)
-  --kernels K         auto | untransposed | native | compare (kernel style, libs/cim model/kernel-style.ts)
+  --kernels K         auto | untransposed | native | compare (kernel style, libs/cim nn/kernel-style.ts)
   --fused F           on | off | compare: the ResNet's fused tensorflow kernels (default on)
   --pytorch           also run scripts/bench/torch_resnet_micro.py (cimResnetMicro in PyTorch, same modes)
                         in the same run; needs /usr/bin/python3 with Debian's python3-torch

@@ -13,12 +13,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import type { CimModelConfig } from '../model/config.ts';
-import { cimParamSpecs, fromTorch, ourShape, targetNameOf, toTorch, type ParamSpec } from '../model/params.ts';
-import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../model/layers.ts';
-import { resizePosEmbed, sincosPosEmbed2d } from '../model/pos-embed.ts';
+import type { CimModelConfig } from '../vit/config.ts';
+import { fromTorch, ourShape, toTorch, type ParamSpec } from '../nn/params.ts';
+import { cimParamSpecs, targetNameOf } from '../vit/params.ts';
+import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../nn/layers.ts';
+import { resizePosEmbed, sincosPosEmbed2d } from '../nn/pos-embed.ts';
 import { Rng } from '../rng.ts';
-import { assignValues, newVariable } from '../tensors.ts';
+import { assignValues, newVariable } from '../nn/tensors.ts';
 
 export interface VitClassifierConfig {
   /** fine-tuning resolution (pixels); the position grid is imgSize / patchSize */

@@ -15,10 +15,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors } from '../io/safetensors.ts';
-import { checkModelConfig, modelConfigFromMetadata, type CimModelConfig } from '../model/config.ts';
-import { CimViT } from '../model/cim-vit.ts';
-import { toTorch } from '../model/params.ts';
-import { resizePosEmbed, sincosPosEmbed2d } from '../model/pos-embed.ts';
+import { checkModelConfig, modelConfigFromMetadata, type CimModelConfig } from '../vit/config.ts';
+import { CimViT } from '../vit/cim-vit.ts';
+import { toTorch } from '../nn/params.ts';
+import { resizePosEmbed, sincosPosEmbed2d } from '../nn/pos-embed.ts';
 import {
   erf,
   randomInputs,
