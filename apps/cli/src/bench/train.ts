@@ -32,7 +32,8 @@
  * on this machine class (issue 11; 1.26 in docs/perf-notes.md).
  */
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -156,7 +157,8 @@ const only = onlyArg === 'all' ? ['matmul', ...PRESETS.map(([p]) => p)] : (onlyA
 const unknownOnly = only.filter((o) => o !== 'matmul' && !PRESETS.some(([p]) => p === o) && !(o in CLASSIFIER_PRESETS));
 if (unknownOnly.length) {
   console.error(
-    `bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ${[...PRESETS.map(([p]) => p), ...Object.keys(CLASSIFIER_PRESETS)].join(', ')}, all`,
+    `bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ` +
+      `${[...PRESETS.map(([p]) => p), ...Object.keys(CLASSIFIER_PRESETS)].join(', ')}, all`,
   );
   process.exit(2);
 }
@@ -166,6 +168,26 @@ const modeArg = values.mode as string | undefined;
 const modes = modeArg ? modeArg.split(',') : ['step', 'with-sampler'];
 
 /** The parent: one child process per backend, its lines passed through. */
+/** Echo a child's stdout line by line and collect its result lines (JSON objects). */
+function echoResultLines(child: ChildProcessByStdio<null, Readable, null>, lines: Array<Record<string, unknown>>): void {
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      console.log(l);
+      if (!l.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        /* not a result line */
+      }
+    }
+  });
+}
+
 async function runPerBackend(backends: string[], lines: Array<Record<string, unknown>>): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   const passOn = process.argv
@@ -175,17 +197,7 @@ async function runPerBackend(backends: string[], lines: Array<Record<string, unk
   for (const b of backends) {
     const code = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', self, '--backend', b, ...passOn], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const l = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          console.log(l);
-          if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
-        }
-      });
+      echoResultLines(child, lines);
       child.on('exit', (c) => resolve(c ?? 1));
     });
     status ||= code;
@@ -424,21 +436,7 @@ async function runPytorch(): Promise<Array<Record<string, unknown>>> {
   const lines: Array<Record<string, unknown>> = [];
   const code = await new Promise<number>((resolve) => {
     const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        console.log(l);
-        try {
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        } catch {
-          /* not a result line */
-        }
-      }
-    });
+    echoResultLines(child, lines);
     child.on('error', (e) => {
       console.error(`bench:train: /usr/bin/python3 ${script} did not start (${e.message}); apt-get install -y python3-torch`);
       resolve(1);

@@ -21,14 +21,11 @@ import { resizePosEmbed, sincosPosEmbed2d } from '../nn/pos-embed.ts';
 import { Rng } from '../rng.ts';
 import { assignValues, newVariable } from '../nn/tensors.ts';
 
-export interface VitClassifierConfig {
-  /** fine-tuning resolution (pixels); the position grid is imgSize / patchSize */
-  imgSize: number;
-  patchSize: number;
-  embedDim: number;
-  depth: number;
-  numHeads: number;
-  mlpRatio: number;
+/** The encoder's shape is CimModelConfig's, with `imgSize` the fine-tuning resolution (the position grid is imgSize / patchSize). */
+export interface VitClassifierConfig extends Pick<
+  CimModelConfig,
+  'imgSize' | 'patchSize' | 'embedDim' | 'depth' | 'numHeads' | 'mlpRatio'
+> {
   numClasses: number;
   /** stochastic depth: block i drops its residual branches with rate dropPath·i/(depth − 1) */
   dropPath: number;

@@ -374,7 +374,8 @@ async function checkConfig(
   const nonzero = results.filter((r) => Math.abs(r.fd) > 1e-4).length;
   t.diagnostic(
     `${label}: ${results.length} gradient elements over ${trainable.length} tensors, max |fd| ${fdMax.toExponential(2)}, ` +
-      `${nonzero} with |fd| > 1e-4; worst |ours − fd| ${worstAbs.toExponential(2)} at ${worstAt}; worst |ours − fd|/max(1,|fd|) ${worstBrief.toExponential(2)}; ` +
+      `${nonzero} with |fd| > 1e-4; worst |ours − fd| ${worstAbs.toExponential(2)} at ${worstAt}; worst ` +
+      `|ours − fd|/max(1,|fd|) ${worstBrief.toExponential(2)}; ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   assert.deepEqual(failures, [], `${label}: gradients disagree with finite differences`);
