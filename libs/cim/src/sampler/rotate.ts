@@ -172,20 +172,19 @@ function sampleOnGrid(src: ImageRgb, grid: SampleGrid, bicubic: boolean, dst: Fl
     let x = ox + j * vx - 0.5;
     let y = oy + j * vy - 0.5;
     for (let i = 0; i < iw; i++, x += ux, y += uy, o += 3) {
-      if (bicubic) bicubicAt(src, x, y, dst, o);
-      else bilinearAt(src, x, y, dst, o);
+      const ix = Math.floor(x);
+      const iy = Math.floor(y);
+      if (bicubic) bicubicAt(src, ix, iy, x - ix, y - iy, dst, o);
+      else bilinearAt(src, ix, iy, x - ix, y - iy, dst, o);
     }
   }
 }
 
-function bilinearAt(src: ImageRgb, x: number, y: number, dst: Float32Array, o: number): void {
+/** The pixel at cell (ix, iy) + (ax, ay), ax and ay in [0, 1): bilinear, edges clamped. */
+function bilinearAt(src: ImageRgb, ix: number, iy: number, ax: number, ay: number, dst: Float32Array, o: number): void {
   const { width, height, data } = src;
   const wm = width - 1;
   const hm = height - 1;
-  const ix = Math.floor(x);
-  const iy = Math.floor(y);
-  const ax = x - ix;
-  const ay = y - iy;
   const xa = ix < 0 ? 0 : ix > wm ? wm : ix;
   const xb = ix + 1 < 0 ? 0 : ix + 1 > wm ? wm : ix + 1;
   const ya = (iy < 0 ? 0 : iy > hm ? hm : iy) * width;
@@ -208,14 +207,11 @@ const wy = new Float64Array(4);
 const px = new Int32Array(4);
 const py = new Int32Array(4);
 
-function bicubicAt(src: ImageRgb, x: number, y: number, dst: Float32Array, o: number): void {
+/** The same, bicubic (the 4 × 4 neighbourhood, edges clamped). */
+function bicubicAt(src: ImageRgb, ix: number, iy: number, ax: number, ay: number, dst: Float32Array, o: number): void {
   const { width, height, data } = src;
   const wm = width - 1;
   const hm = height - 1;
-  const ix = Math.floor(x);
-  const iy = Math.floor(y);
-  const ax = x - ix;
-  const ay = y - iy;
   for (let k = 0; k < 4; k++) {
     wx[k] = bicubicKernel(ax - k + 1);
     wy[k] = bicubicKernel(ay - k + 1);
