@@ -2,6 +2,37 @@
 // import the service's I/O (Redis, BullMQ, Prisma, S3, Fastify); the data lib never imports tfjs.
 import nx from '@nx/eslint-plugin';
 
+// libs/cim in layers, bottom to top: the building blocks (nn/ — layers, kernel style, generic
+// parameter specs — and the sampler, the optimizer, safetensors I/O, the backends); the CIM head
+// (head/: the model base and the correlation decoder with its own parameter specs); the backbones
+// (vit/, resnet/, which never import each other); then the model factory, the classifiers, parity
+// and the doors (index, config, testing) at the top. An import may only run down.
+const cimTop = String.raw`^\.\./(cim-model-config|create-cim-model|cim-model|parity|index|config)\.ts$`;
+function cimLayer(dir, above, extra = []) {
+  const folders = above.join('|');
+  return {
+    files: [`libs/cim/src/${dir}/**/*.ts`],
+    ignores: ['libs/cim/src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: String.raw`^(\.\./)+(${folders})/`,
+              message: `libs/cim/src/${dir} sits below ${above.join(', ')}: imports run down only`,
+            },
+            { regex: cimTop, message: `libs/cim/src/${dir} sits below the model factory and the doors: imports run down only` },
+            { group: ['@cim-forge/cim', '@cim-forge/cim/*'], message: 'inside libs/cim, import the file, not a door' },
+            ...extra,
+          ],
+        },
+      ],
+    },
+  };
+}
+const cimAboveHead = ['vit', 'resnet', 'classifier', 'testing'];
+
 const services = ['ioredis', 'redis', 'bullmq', '@prisma/*', 'prisma', '@aws-sdk/*', 'fastify', '@fastify/*', 'pg', 's3rver'];
 
 export default [
@@ -114,4 +145,14 @@ export default [
     files: ['libs/client/examples/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
+  ...['nn', 'optim', 'io', 'backend'].map((dir) => cimLayer(dir, ['head', ...cimAboveHead])),
+  // the sampler runs on the data loader's worker threads, behind the tfjs-free `config` door
+  cimLayer(
+    'sampler',
+    ['nn', 'optim', 'io', 'backend', 'head', ...cimAboveHead],
+    [{ group: ['@tensorflow/*'], message: 'the sampler is tfjs-free (the config door; data-loader threads)' }],
+  ),
+  cimLayer('head', cimAboveHead),
+  cimLayer('vit', ['resnet', 'classifier', 'testing']),
+  cimLayer('resnet', ['vit', 'classifier', 'testing']),
 ];

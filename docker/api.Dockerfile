@@ -5,7 +5,7 @@
 # Commands (the image's default is the API):
 #   api         node dist/apps/api/src/main.js
 #   controller  node dist/apps/worker/src/controller-main.js
-#   migrations  node dist/libs/db/src/migrate.js
+#   migrations  node dist/apps/api/src/migrate-main.js
 # Build arguments: NODE_IMAGE, the base (default the official image; `npm run images:check` builds a
 # local one where no registry answers). A build secret `npm_ca` (a CA bundle file) is given to npm as
 # NODE_EXTRA_CA_CERTS where the npm registry is reached through a TLS proxy; it is never stored.

@@ -95,6 +95,7 @@ for (const e of readdirSync(join(root, 'node_modules'))) {
 const bin = join(root, 'node_modules/.bin');
 if (existsSync(bin)) for (const b of readdirSync(bin)) if (!existsSync(join(bin, b))) rmSync(join(bin, b), { force: true });
 console.log(
-  `prune-prod: kept ${reached.size} packages, removed ${removed.length} (${(bytes / 1e6).toFixed(0)} MB)${drop.size ? `; dropped ${[...drop].join(', ')}` : ''}`,
+  `prune-prod: kept ${reached.size} packages, removed ${removed.length} (${(bytes / 1e6).toFixed(0)} MB)` +
+    `${drop.size ? `; dropped ${[...drop].join(', ')}` : ''}`,
 );
 console.log(`prune-prod: removed ${removed.sort().join(' ')}`);

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist');
 
-const API = ['apps/api/src/main.ts', 'apps/worker/src/controller-main.ts', 'libs/db/src/migrate.ts'];
+const API = ['apps/api/src/main.ts', 'apps/worker/src/controller-main.ts', 'apps/api/src/migrate-main.ts'];
 const WORKER = [
   'apps/worker/src/worker-main.ts',
   'apps/worker/src/controller-main.ts', // the chart may run the controller on the worker image
@@ -28,7 +28,7 @@ const WORKER = [
   'apps/worker/src/figures/figure-runner.ts',
   'libs/data/src/prefetch-worker.ts',
   'libs/engine/src/cim-sample.ts',
-  'libs/db/src/migrate.ts',
+  'apps/api/src/migrate-main.ts',
 ];
 /** files (not bundled) that the bundles reach through import.meta.url, copied to the same path under dist/ */
 const ASSETS = {

@@ -212,7 +212,8 @@ function findNodeDir() {
   const dir = candidates.find((d) => existsSync(join(d, 'include/node/node_api.h')) && existsSync(join(d, 'include/node/node.h')));
   if (!dir)
     fail(
-      `Node's C headers were not found (looked for include/node/node_api.h under ${candidates.join(', ')}); install them (Debian: apt-get install libnode-dev) or set CIM_NODEDIR`,
+      `Node's C headers were not found (looked for include/node/node_api.h under ` +
+        `${candidates.join(', ')}); install them (Debian: apt-get install libnode-dev) or set CIM_NODEDIR`,
     );
   return dir;
 }
@@ -312,7 +313,9 @@ async function main() {
   }
   if (!existsSync(join(tfjsNodeDir, 'package.json'))) {
     fail(
-      `node_modules/@tensorflow/tfjs-node is missing: \`npm ci\` should install it (an optional dependency whose install script package.json's allowScripts denies; npm < 11 runs that script, it fails offline and npm drops the package — use npm ≥ 11)`,
+      `node_modules/@tensorflow/tfjs-node is missing: \`npm ci\` should install it (an optional dependency ` +
+        `whose install script package.json's allowScripts denies; npm < 11 runs that script, it fails ` +
+        `offline and npm drops the package — use npm ≥ 11)`,
     );
   }
   const first = smokeTest();
@@ -323,7 +326,8 @@ async function main() {
   if (checkOnly) fail(`the native backend does not load: ${first.error}`);
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     log(
-      `no libtensorflow 1.15 build for ${process.platform}-${process.arch} in the npm registry: skipping (tfjs falls back to wasm; on such hosts install @tensorflow/tfjs-node's official build)`,
+      `no libtensorflow 1.15 build for ${process.platform}-${process.arch} in the npm registry: skipping ` +
+        `(tfjs falls back to wasm; on such hosts install @tensorflow/tfjs-node's official build)`,
     );
     return;
   }
@@ -337,7 +341,8 @@ async function main() {
 main().catch((err) => {
   console.error(`[native-backend] FAILED: ${err instanceof SetupError ? err.message : err.stack}`);
   console.error(
-    '[native-backend] the tests and benchmarks expect the tensorflow backend; fix the cause above and run `node scripts/native-backend.mjs`, or set CIM_NATIVE=skip to use wasm only',
+    '[native-backend] the tests and benchmarks expect the tensorflow backend; fix the cause above and ' +
+      'run `node scripts/native-backend.mjs`, or set CIM_NATIVE=skip to use wasm only',
   );
   process.exit(1);
 });

@@ -4,7 +4,7 @@
  *
  *   node --import tsx scripts/gpu/probe-adapter.ts gpu
  */
-import { probeWebGpuAdapter, systemProbe, webGpuAdapterKind, webGpuLabel } from '@cim-forge/cim/webgpu-adapter';
+import { probeWebGpuAdapter, systemProbe, webGpuAdapterKind, webGpuLabel } from '@cim-forge/cim/config';
 
 try {
   const info = await probeWebGpuAdapter(webGpuAdapterKind(process.argv[2]));

@@ -231,6 +231,7 @@ const report = {
 };
 writeFileSync(join(out, 'gpu-report.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.error(
-  `[gpu] report: ${join(out, 'gpu-report.json')} (${report.seconds} s): parity ${report.summary.parityOk ? 'ok' : 'FAILED'}, ${benchLines.length} bench lines, data parallel ${report.summary.dataParallelOk ? 'ok' : 'FAILED'}`,
+  `[gpu] report: ${join(out, 'gpu-report.json')} (${report.seconds} s): parity ` +
+    `${report.summary.parityOk ? 'ok' : 'FAILED'}, ${benchLines.length} bench lines, data parallel ${report.summary.dataParallelOk ? 'ok' : 'FAILED'}`,
 );
 process.exit(report.summary.failed.length === 0 ? 0 : 1);

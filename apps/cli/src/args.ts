@@ -1,7 +1,7 @@
 /** Small helpers over node:util parseArgs: typed numbers with clear errors, the backend, the CLI's settings. */
 import { availableParallelism } from 'node:os';
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@cim-forge/cim';
-import type { WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
+import type { WebGpuAdapterKind } from '@cim-forge/cim/config';
 import { setDefaultCacheDir } from '@cim-forge/data';
 import { processEnv, SettingsReader, type Env, type S3Settings } from '@cim-forge/settings';
 

@@ -44,7 +44,8 @@ export function usage(): string {
     '',
     'Start here:  npm run cim -- pretrain --dataset fashion-mnist',
     'Each command has --help. Backend: --backend auto|tensorflow|wasm|cpu|webgpu or CIM_BACKEND (auto tries tfjs-node-gpu, tfjs-node, wasm, cpu).',
-    'WebGPU (any command): --webgpu-adapter gpu|software or CIM_WEBGPU_ADAPTER (gpu: a real GPU over Vulkan, the default; software: Mesa llvmpipe, docs/gpu.md).',
+    'WebGPU (any command): --webgpu-adapter gpu|software or CIM_WEBGPU_ADAPTER (gpu: a real GPU over ' +
+      'Vulkan, the default; software: Mesa llvmpipe, docs/gpu.md).',
   ].join('\n');
 }
 

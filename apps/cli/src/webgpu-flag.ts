@@ -3,7 +3,7 @@
  * parses its own flags and handed to the backend as an argument (args.ts `setWebGpuAdapterFlag`);
  * `pretrain --ranks N` passes it on to its rank processes as the same flag.
  */
-import { webGpuAdapterKinds, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
+import { webGpuAdapterKinds, type WebGpuAdapterKind } from '@cim-forge/cim/config';
 import { UsageError } from './args.ts';
 
 export function takeWebGpuAdapterFlag(argv: string[]): { rest: string[]; adapter: WebGpuAdapterKind | undefined } {

@@ -198,7 +198,7 @@ const COMMANDS: Record<Service | 'migrate', string> = {
   api: 'dist/apps/api/src/main.js',
   controller: 'dist/apps/worker/src/controller-main.js',
   worker: 'dist/apps/worker/src/worker-main.js',
-  migrate: 'dist/libs/db/src/migrate.js',
+  migrate: 'dist/apps/api/src/migrate-main.js',
 };
 
 /** `docker run` of one service as the chart runs it; env values travel in the client's environment, not argv. */

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { probeWebGpuAdapter, webGpuLabel, type WebGpuAdapterInfo, type WebGpuAdapterKind } from '@cim-forge/cim/webgpu-adapter';
+import { probeWebGpuAdapter, webGpuLabel, type WebGpuAdapterInfo, type WebGpuAdapterKind } from '@cim-forge/cim/config';
 
 /** A native tfjs package is installed and holds a built binding (lib/napi-vN/tfjs_binding.node). */
 export function nativeBindingPresent(pkg: string, resolve: (spec: string) => string = createRequire(import.meta.url).resolve): boolean {

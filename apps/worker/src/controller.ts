@@ -79,6 +79,12 @@ type Outcome =
   | { kind: 'gone' }
   | { kind: 'failed'; category: FailureCategory; rank: number; reason: string };
 
+/** the run event's words for a gang restart */
+function restartCause(category: FailureCategory): string {
+  if (category === 'rendezvous') return 'the gang did not assemble in time';
+  return category === 'stopped' ? 'stopped for an eviction' : 'restarting after an infrastructure failure';
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Controller {
@@ -198,7 +204,9 @@ export class Controller {
         db,
         runId,
         'run.restart',
-        `${category === 'rendezvous' ? 'the gang did not assemble in time' : category === 'stopped' ? 'stopped for an eviction' : 'restarting after an infrastructure failure'}; requeueing all ${run.worldSize} rank(s)${waitMs ? ` in ${(waitMs / 1000).toFixed(1)} s` : ''} (attempt ${attempt + 1})`,
+        `${restartCause(category)}; ` +
+          `requeueing all ${run.worldSize} rank(s)${waitMs ? ` in ${(waitMs / 1000).toFixed(1)} s` : ''} ` +
+          `(attempt ${attempt + 1})`,
         { attempt: attempt + 1, cause: category, waitMs },
       );
       await sleep(waitMs);

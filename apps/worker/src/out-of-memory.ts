@@ -7,8 +7,20 @@
  */
 import type { ExitCategory } from './rank-protocol.ts';
 
-const OOM =
-  /out of memory|OOM when allocating|Array buffer allocation failed|Cannot enlarge memory|could not allocate memory|Reached heap limit|Allocation failed - JavaScript heap|Invalid typed array length|WebAssembly\.Memory/i;
+const OOM = new RegExp(
+  [
+    'out of memory',
+    'OOM when allocating',
+    'Array buffer allocation failed',
+    'Cannot enlarge memory',
+    'could not allocate memory',
+    'Reached heap limit',
+    'Allocation failed - JavaScript heap',
+    'Invalid typed array length',
+    'WebAssembly\\.Memory',
+  ].join('|'),
+  'i',
+);
 
 export function isOutOfMemory(e: unknown): boolean {
   const err = e as { message?: unknown; code?: unknown } | null;
@@ -16,7 +28,10 @@ export function isOutOfMemory(e: unknown): boolean {
 }
 
 export function outOfMemoryMessage(detail: string): string {
-  return `out of memory: the run's config needs more memory than this worker has (a smaller batchSize, model or image size fits): ${detail.split('\n')[0].slice(0, 300)}`;
+  return (
+    `out of memory: the run's config needs more memory than this worker has (a smaller batchSize, model ` +
+    `or image size fits): ${detail.split('\n')[0].slice(0, 300)}`
+  );
 }
 
 /**

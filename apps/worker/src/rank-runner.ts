@@ -179,7 +179,9 @@ async function runPretrain(ctx: RankContext, config: PretrainConfig): Promise<nu
       'eval/mismatched_loss': e.mismatchedLoss,
     });
     await sink.close();
-    const message = `held-out IoU ${e.meanIoU.toFixed(3)} (centre prior ${e.priorIoU.toFixed(3)}), loss ${e.loss.toFixed(3)} vs ${e.mismatchedLoss.toFixed(3)} with mismatched exemplars`;
+    const message =
+      `held-out IoU ${e.meanIoU.toFixed(3)} (centre prior ${e.priorIoU.toFixed(3)}), loss ` +
+      `${e.loss.toFixed(3)} vs ${e.mismatchedLoss.toFixed(3)} with mismatched exemplars`;
     await recordEvent(db, runId, 'run.eval', message, { ...e });
   }
   return EXIT.ok;
@@ -371,7 +373,9 @@ async function main(): Promise<number> {
       // a peer stopped contributing (dead, SIGSTOPped, cut off): name it in the run's log
       await event(
         'rank.lost',
-        `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} in ${err.operation} (attempt ${args.attempt})`,
+        `${err.missingRanks.length === 1 ? 'rank' : 'ranks'} ${err.missingRanks.join(', ')} lost: rank ` +
+          `${args.rank} waited ${err.timeoutMs / 1000} s for ${err.missingRanks.length === 1 ? 'it' : 'them'} ` +
+          `in ${err.operation} (attempt ${args.attempt})`,
         { attempt: args.attempt, missingRanks: [...err.missingRanks], operation: err.operation, reporter: args.rank },
       );
     } else if (err instanceof NodeLocalError && err.lostRanks.length > 0) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKEND_NAMES, WEBGPU_ADAPTERS } from '@cim-forge/settings';
 import { BACKEND_CHOICES } from '@cim-forge/cim';
-import { webGpuAdapterKinds } from '@cim-forge/cim/webgpu-adapter';
+import { webGpuAdapterKinds } from '@cim-forge/cim/config';
 import { readServiceEnv, toProcessEnv } from './service-env.ts';
 
 const base = { DATABASE_URL: 'postgresql://u@h/db', S3_BUCKET: 'b', REDIS_URL: 'redis://queue:6379' };

@@ -8,7 +8,7 @@ import {
   cimModelNames,
   isCimModelName,
 } from './cim-model-config.ts';
-import { cimVitMicroPatch4, modelConfigFromMetadata } from './model/config.ts';
+import { cimVitMicroPatch4, modelConfigFromMetadata } from './vit/config.ts';
 import { cimResnetMicro, resnetGrid } from './resnet/config.ts';
 
 test('every pre-training model by name: ViTs and ResNets', () => {

@@ -3,7 +3,7 @@
  * (resnet/config.ts) — with the config a name and overrides resolve to, and the checkpoint
  * metadata that says which one a file holds. No tfjs: configs and the API validate with this.
  */
-import { modelConfigFromMetadata, modelFactories, modelMetadata, type CimModelConfig, type ModelName } from './model/config.ts';
+import { modelConfigFromMetadata, modelFactories, modelMetadata, type CimModelConfig, type ModelName } from './vit/config.ts';
 import {
   checkCimResNetConfig,
   checkResNetConfig,

@@ -1,8 +1,8 @@
 /** A CIM model from a name (or a resolved config): the one place that picks the backbone class. */
 import { architectureOf, cimModelConfig, type AnyCimModelConfig, type CimModelName, type CimModelOverrides } from './cim-model-config.ts';
-import type { CimModel } from './model/cim-model.ts';
-import { CimViT } from './model/cim-vit.ts';
-import type { CimModelConfig } from './model/config.ts';
+import type { CimModel } from './cim-model.ts';
+import { CimViT } from './vit/cim-vit.ts';
+import type { CimModelConfig } from './vit/config.ts';
 import { CimResNet } from './resnet/cim-resnet.ts';
 import type { CimResNetConfig } from './resnet/config.ts';
 

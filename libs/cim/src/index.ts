@@ -1,15 +1,16 @@
 /** libs/cim: CIM's maths on tfjs — model, sampler, loss, optimizer, schedules. No I/O services. */
 export * from './rng.ts';
 export * from './sampler/index.ts';
-export * from './model/config.ts';
-export { CimViT, onlineNameOf, targetNameOf } from './model/cim-vit.ts';
+export * from './vit/config.ts';
+export { CimViT, onlineNameOf, targetNameOf } from './vit/cim-vit.ts';
 export * from './cim-model-config.ts';
-export type { CimModel, CimForward, HostTensor } from './model/cim-model.ts';
+export type { CimModel, CimForward, HostTensor } from './cim-model.ts';
 export { createCimModel, cimModelFromConfig } from './create-cim-model.ts';
-export { cimParamSpecs, fromTorch, toTorch, ourShape, type ParamSpec } from './model/params.ts';
-export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './model/pos-embed.ts';
-export { linear, gelu, layerNorm, attention } from './model/layers.ts';
-export { setKernelStyle, type KernelStyle } from './model/kernel-style.ts';
+export { fromTorch, toTorch, ourShape, type ParamSpec } from './nn/params.ts';
+export { cimParamSpecs } from './vit/params.ts';
+export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './nn/pos-embed.ts';
+export { linear, gelu, layerNorm, attention } from './nn/layers.ts';
+export { setKernelStyle, type KernelStyle } from './nn/kernel-style.ts';
 export { setFusedTfKernels, fusedTfKernels } from './resnet/tf-kernels.ts';
 export { setDnnlConv, setDnnlThreads, dnnlConvOn, dnnlVersion } from './resnet/dnnl-conv.ts';
 export { AdamW, defaultAdamW, type AdamWConfig, type AdamWParam } from './optim/adamw.ts';
@@ -25,9 +26,9 @@ export {
   type BackendName,
   type BackendChoice,
   type BackendOptions,
-} from './backend.ts';
-export { initWebGpuBackend, currentWebGpuAdapter, NO_READ_SYNC } from './webgpu-backend.ts';
-export * from './webgpu-adapter.ts';
-export { newVariable, assignValues } from './tensors.ts';
+} from './backend/backend.ts';
+export { initWebGpuBackend, currentWebGpuAdapter, NO_READ_SYNC } from './backend/webgpu-backend.ts';
+export * from './backend/webgpu-adapter.ts';
+export { newVariable, assignValues } from './nn/tensors.ts';
 export * from './classifier/index.ts';
 export * from './resnet/index.ts';

@@ -5,10 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, type SafeFile } from './io/safetensors.ts';
-import { modelConfigFromMetadata } from './model/config.ts';
-import { CimViT } from './model/cim-vit.ts';
-import { fromTorch, ourShape } from './model/params.ts';
-import { sincosPosEmbed2d } from './model/pos-embed.ts';
+import { modelConfigFromMetadata } from './vit/config.ts';
+import { CimViT } from './vit/cim-vit.ts';
+import { fromTorch, ourShape } from './nn/params.ts';
+import { sincosPosEmbed2d } from './nn/pos-embed.ts';
 import { AdamW } from './optim/adamw.ts';
 
 export const parityTolerances = { logits: 1e-4, loss: 1e-4, grads: 1e-4, after_step: 1e-4 } as const;

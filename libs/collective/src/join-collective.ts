@@ -22,6 +22,8 @@ export interface JoinCollectiveOptions extends Omit<RedisCollectiveOptions, 'red
   nodeName?: string;
   /** where a node's Unix sockets live (default os.tmpdir()); must be shared by a node's ranks */
   socketDir?: string;
+  /** where a node's shared-memory files live (NodeLocalCollective's `shmDir`; `none`: sockets only) */
+  shmDir?: string;
   /** element format on the Redis wire (default "auto", above) */
   wire?: WireName | 'auto';
 }
@@ -31,10 +33,10 @@ export function resolveWire(wire: WireName | 'auto' | undefined, nodeLocal: bool
 }
 
 export function joinCollective(o: JoinCollectiveOptions): Promise<GangCollective> {
-  const { redisUrls, nodeName, socketDir, wire, ...rest } = o;
+  const { redisUrls, nodeName, socketDir, shmDir, wire, ...rest } = o;
   if (!redisUrls.length) throw new Error('joinCollective: redisUrls must name at least one Redis');
   const w = resolveWire(wire, nodeName !== undefined);
-  if (nodeName !== undefined) return NodeLocalCollective.join({ ...rest, redisUrls, nodeName, socketDir, wire: w });
+  if (nodeName !== undefined) return NodeLocalCollective.join({ ...rest, redisUrls, nodeName, socketDir, shmDir, wire: w });
   if (redisUrls.length > 1) return ShardedCollective.join({ ...rest, redisUrls, wire: w });
   return RedisCollective.join({ ...rest, redisUrl: redisUrls[0], wire: w });
 }

@@ -114,11 +114,13 @@ function startNode(name: string, dir: string) {
     const options = { redisUrls: [TEST_REDIS_URL], keyPrefix, runId: name, rank, worldSize: 3, nodeName: 'n0', shmDir: dir };
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', fixture, JSON.stringify({ ...options, timeoutMs: 20_000, length: 1_000_000 })],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, CIM_SHM: rank === 2 ? 'pread' : '' },
-      },
+      [
+        '--import',
+        'tsx',
+        fixture,
+        JSON.stringify({ ...options, timeoutMs: 20_000, length: 1_000_000, shmAccess: rank === 2 ? 'pread' : 'mmap' }),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     createInterface({ input: child.stdout! }).on('line', (l) => events[rank].push(JSON.parse(l) as Record<string, unknown>));
     return child;

@@ -8,7 +8,7 @@
  * How the bytes move: by mmap(2) through libs/collective/native (cim_shm.c, a ~100-line
  * Node-API addon that `npm ci` builds with node-gyp): the leader sums straight out of the
  * followers' pages and into its result pages. Without the addon (no compiler or headers, or
- * CIM_SHM=pread), the same files are written and read with pwrite/pread: one more copy each
+ * `useShmAccess('pread')`), the same files are written and read with pwrite/pread: one more copy each
  * way. docs/benchmarks.md has both, and the Unix socket they replace.
  *
  * Files: `${base}-r${rank}-v${version}.shm`. A file only grows (a bigger payload makes version
@@ -30,7 +30,6 @@ interface ShmAddon {
 }
 
 function loadAddon(): ShmAddon | undefined {
-  if (process.env.CIM_SHM === 'pread') return undefined;
   try {
     return createRequire(import.meta.url)('../native/build/Release/cim_shm.node') as ShmAddon;
   } catch {
@@ -39,13 +38,24 @@ function loadAddon(): ShmAddon | undefined {
 }
 
 const addon = loadAddon();
+/** the addon when new mappings use it (`useShmAccess('pread')` turns it off for this process) */
+let mapper = addon;
 
-/** how shared-memory files are accessed here: mmap (the addon) or pread/pwrite (no addon, or CIM_SHM=pread) */
-export const shmAccess: 'mmap' | 'pread' = addon ? 'mmap' : 'pread';
+/** how shared-memory files are accessed here: mmap (the addon) or pread/pwrite (no addon, or `useShmAccess('pread')`) */
+export let shmAccess: 'mmap' | 'pread' = addon ? 'mmap' : 'pread';
 
-/** /dev/shm where it exists (Linux), else the temp directory; "none" (sockets only) when CIM_SHM=off */
+/**
+ * This process's access to shared-memory files from now on: `pread` (pread/pwrite even where the
+ * addon loads; a benchmark's switch, `CIM_SHM=pread` in `npm run bench:allreduce`) or `mmap` (the
+ * addon when it loads, the default).
+ */
+export function useShmAccess(mode: 'mmap' | 'pread'): void {
+  mapper = mode === 'mmap' ? addon : undefined;
+  shmAccess = mapper ? 'mmap' : 'pread';
+}
+
+/** /dev/shm where it exists (Linux), else the temp directory (`shmDir: 'none'`: sockets only) */
 export function defaultShmDir(): string {
-  if (process.env.CIM_SHM === 'off') return 'none';
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
@@ -139,8 +149,8 @@ export class ShmWriter {
       rmSync(path, { force: true });
       throw new Error(`cannot size ${path} to ${bytes} bytes: ${(e as Error).message} (is the shared-memory directory full?)`);
     }
-    if (addon) {
-      this.mapped = addon.map(fd, bytes);
+    if (mapper) {
+      this.mapped = mapper.map(fd, bytes);
       closeSync(fd);
     } else this.fd = fd;
     this.capacity = bytes;
@@ -207,9 +217,9 @@ export class ShmReader {
     this.close();
     const path = shmPath(this.base, this.rank, d.version);
     const fd = openSync(path, 'r+');
-    if (addon) {
+    if (mapper) {
       try {
-        this.mapped = addon.map(fd, d.bytes);
+        this.mapped = mapper.map(fd, d.bytes);
       } finally {
         closeSync(fd);
       }

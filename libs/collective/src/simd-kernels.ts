@@ -225,7 +225,6 @@ type Kernels = {
 export const WASM_BYTES = assemble(FUNCTIONS);
 
 function instantiate(): { k: Kernels; f32: Float32Array; u16: Uint16Array } | undefined {
-  if (process.env.CIM_SIMD === 'off') return undefined;
   try {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(WASM_BYTES));
     const memory = instance.exports.memory as WebAssembly.Memory;
@@ -235,10 +234,21 @@ function instantiate(): { k: Kernels; f32: Float32Array; u16: Uint16Array } | un
   }
 }
 
-const wasm = instantiate();
+const compiled = instantiate();
+/** the kernels while they are in use (`useSimdKernels(false)` turns them off for this process) */
+let wasm = compiled;
 
-/** whether the SIMD kernels are in use (CIM_SIMD=off or a runtime without WebAssembly SIMD: the scalar loops) */
-export const simdAvailable = wasm !== undefined;
+/** whether the SIMD kernels are in use (`useSimdKernels(false)`, or a runtime without WebAssembly SIMD: the scalar loops) */
+export let simdAvailable = wasm !== undefined;
+
+/**
+ * Use the SIMD kernels (the default, where the runtime has WebAssembly SIMD) or the scalar loops
+ * from now on, in this process: a benchmark's switch (`CIM_SIMD=off` in `npm run bench:allreduce`).
+ */
+export function useSimdKernels(on: boolean): void {
+  wasm = on ? compiled : undefined;
+  simdAvailable = wasm !== undefined;
+}
 
 /** below this many elements the scalar loops win (no window copies, no call overhead) */
 export const SIMD_MIN = 1024;

@@ -10,7 +10,7 @@ import { SIMD_MIN, simdSum } from './simd-kernels.ts';
  *
  * Arrays of SIMD_MIN elements or more go through the WebAssembly SIMD kernels (simd-kernels.ts:
  * 4 lanes, the same roundings, so the same bits; ~8× the scalar loop); shorter ones, and runtimes
- * without WebAssembly SIMD (or CIM_SIMD=off), take the scalar loop below.
+ * without WebAssembly SIMD (or after `useSimdKernels(false)`), take the scalar loop below.
  */
 export function sumInRankOrder(parts: Float32Array[], out: Float32Array, divisor = 1): Float32Array {
   const n = out.length;

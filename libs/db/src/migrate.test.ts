@@ -169,7 +169,7 @@ test('the migrate script applies migrations from DATABASE_URL', async () => {
   const db = await createTempDatabase();
   try {
     const { spawnSync } = await import('node:child_process');
-    const script = new URL('./migrate.ts', import.meta.url).pathname;
+    const script = new URL('../../../apps/api/src/migrate-main.ts', import.meta.url).pathname;
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /migrate: 1 applied, 0 already applied|migrate: \d+ applied, 0 already applied/);

@@ -4,11 +4,12 @@
 // each migration runs inside a transaction (a failure leaves the schema untouched), and a migration
 // whose file changed after it was applied is refused, not warned about.
 //
-// Runnable: DATABASE_URL=postgres://… node --import tsx libs/db/src/migrate.ts
+// The database is an argument (`migrate(url)`); its command is apps/api/src/migrate-main.ts, which
+// reads DATABASE_URL through the settings reader: DATABASE_URL=postgres://… npm run db:migrate
 import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 export const defaultMigrationsDir = fileURLToPath(new URL('../../../prisma/migrations/', import.meta.url));
@@ -157,19 +158,4 @@ async function applyPending(client: pg.Client, migrations: MigrationFile[], log:
     result.applied.push(m.name);
   }
   return result;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error('migrate: DATABASE_URL is not set');
-    process.exit(2);
-  }
-  migrate(url, { log: (line) => console.log(`migrate: ${line}`) }).then(
-    (r) => console.log(`migrate: ${r.applied.length} applied, ${r.skipped.length} already applied`),
-    (err: unknown) => {
-      console.error(`migrate: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
-    },
-  );
 }

@@ -3,8 +3,7 @@
  * image, seeded by the loader's per-sample seed.
  */
 import { fileURLToPath } from 'node:url';
-import { sampleCim, type CimSample, type RgbImage, type SamplerConfig } from '@cim-forge/cim/sampler';
-import { Rng } from '@cim-forge/cim/rng';
+import { Rng, sampleCim, type CimSample, type RgbImage, type SamplerConfig } from '@cim-forge/cim/config';
 
 export function cimSample(image: RgbImage, options: unknown, seed: number): CimSample {
   return sampleCim(image, options as SamplerConfig, new Rng(seed));

@@ -79,7 +79,8 @@ test('pretrain a tiny CIM ResNet: loss falls by >70% over 40 steps; tensors flat
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const [early, late] = [mean(losses.slice(0, 5)), mean(losses.slice(-5))];
   t.diagnostic(
-    `loss first 5 steps ${early.toFixed(2)} → last 5 ${late.toFixed(2)}; tensors per step ${Math.min(...tensors)}..${Math.max(...tensors)}; eval ${JSON.stringify(r.eval)}`,
+    `loss first 5 steps ${early.toFixed(2)} → last 5 ${late.toFixed(2)}; tensors per step ` +
+      `${Math.min(...tensors)}..${Math.max(...tensors)}; eval ${JSON.stringify(r.eval)}`,
   );
   // calibrated 2026-11-27 (wasm, seed 0): ~35 → ~5.6
   assert.ok(late < 0.3 * early, `loss fell from ${early.toFixed(2)} to ${late.toFixed(2)}, by less than 70%`);

@@ -17,16 +17,12 @@ import type { MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
 import { fitCentrePrior } from './centre-prior.ts';
-import { runScaffold, type EngineEvent, type RunSteps } from './run-scaffold.ts';
+import { passedOn, runScaffold, type ScaffoldHooks, type EngineEvent, type RunSteps } from './run-scaffold.ts';
 
-export interface PretrainHooks {
+export interface PretrainHooks extends ScaffoldHooks {
   /** printed once before the first step */
   onPlan?(info: { config: PretrainConfig; plan: TrainPlan; resumedFrom?: string; startStep: number; params: number }): void;
   onStep?(r: StepResult & { epoch: number; imagesPerSec: number; dataWaitSeconds: number; totalSteps: number }): void;
-  onCheckpoint?(id: string, step: number): void;
-  log?(msg: string): void;
-  /** checked at every step boundary: true = checkpoint now and return */
-  shouldStop?(): boolean;
 }
 
 export interface PretrainOptions {
@@ -169,19 +165,13 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
   try {
     const run = await runScaffold(steps, {
-      store: o.store,
-      metrics: o.metrics,
+      ...passedOn(o, hooks),
       rankMetrics: o.rankMetrics,
       collective,
-      resume: o.resume,
-      maxSteps: o.maxSteps,
       checkpointEvery: config.checkpointEvery,
       // the newest K and the best M (lowest loss at their step)
       retention: { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' },
       log,
-      onEvent: o.onEvent,
-      shouldStop: hooks.shouldStop,
-      onCheckpoint: hooks.onCheckpoint,
     });
     const result: PretrainResult = {
       steps: run.steps,

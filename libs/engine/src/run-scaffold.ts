@@ -66,6 +66,33 @@ export interface RunScaffoldOptions {
   onCheckpoint?(id: string, step: number): void;
 }
 
+/** The hooks every run kind takes for the scaffold: its log, the stop vote and the checkpoint callback. */
+export interface ScaffoldHooks {
+  onCheckpoint?(id: string, step: number): void;
+  log?(msg: string): void;
+  /** checked at every step boundary: true = checkpoint now and return */
+  shouldStop?(): boolean;
+}
+
+type PassedOn = 'store' | 'metrics' | 'resume' | 'maxSteps' | 'onEvent';
+type HookedOn = 'shouldStop' | 'onCheckpoint';
+
+/** What every run kind hands the scaffold as it got it: its store, sink, resume and step limit, events, stop vote and checkpoint hook. */
+export function passedOn(
+  o: Pick<RunScaffoldOptions, PassedOn>,
+  hooks: Pick<RunScaffoldOptions, HookedOn>,
+): Pick<RunScaffoldOptions, PassedOn | HookedOn> {
+  return {
+    store: o.store,
+    metrics: o.metrics,
+    resume: o.resume,
+    maxSteps: o.maxSteps,
+    onEvent: o.onEvent,
+    shouldStop: hooks.shouldStop,
+    onCheckpoint: hooks.onCheckpoint,
+  };
+}
+
 export interface RunScaffoldResult extends LossSummary {
   /** steps taken in this invocation */
   steps: number;

@@ -70,7 +70,9 @@ test('memory stays flat over 50 training steps: tf.memory().numTensors exactly, 
   const [base, ...after] = rss;
   const worst = Math.max(...after);
   t.diagnostic(
-    `${tf.getBackend()}: ${before} tensors at every step; RSS after GC at steps 10..50: ${rss.map((r) => (r / 2 ** 20).toFixed(1)).join(', ')} MiB (max ${((worst / base - 1) * 100).toFixed(2)}% over step 10)`,
+    `${tf.getBackend()}: ${before} tensors at every step; RSS after GC at steps 10..50: ` +
+      `${rss.map((r) => (r / 2 ** 20).toFixed(1)).join(', ')} MiB (max ` +
+      `${((worst / base - 1) * 100).toFixed(2)}% over step 10)`,
   );
   assert.ok(worst <= base * 1.05, `RSS grew ${((worst / base - 1) * 100).toFixed(1)}% after warm-up`);
   trainer.dispose();

@@ -130,18 +130,12 @@ test("README's settings table is the rendered table, and every variable named in
   };
   for (const top of ['apps', 'libs']) for (const d of readdirSync(join(root, top))) walk(join(root, top, d, 'src'));
   // the reader; the variables native libraries read themselves (TensorFlow's, set by the tfjs backend layer; EGL's,
-  // set before Dawn opens it, and the Vulkan loader's and EGL's search paths, read to say which driver is missing);
-  // `npm run db:migrate`'s main in libs/db, which the images and the chart start by path;
-  // FOR NOW (issue 23, left undone): the collective's two benchmark switches, read at module load
-  // (CIM_SIMD=off: scalar sums; CIM_SHM=off|pread: sockets or pread lanes) until they become options
+  // set before Dawn opens it, and the Vulkan loader's and EGL's search paths, read to say which driver is missing)
   const allowed = new RegExp(
     [
       String.raw`^libs/settings/src/settings\.ts: \*$`,
-      String.raw`^libs/collective/src/simd-kernels\.ts: CIM_SIMD$`,
-      String.raw`^libs/collective/src/shm-lane\.ts: CIM_SHM$`,
-      String.raw`^libs/cim/src/backend\.ts: TF_`,
-      String.raw`^libs/cim/src/webgpu-adapter\.ts: (EGL_PLATFORM|\*)$`,
-      String.raw`^libs/db/src/migrate\.ts: DATABASE_URL$`,
+      String.raw`^libs/cim/src/backend/backend\.ts: TF_`,
+      String.raw`^libs/cim/src/backend/webgpu-adapter\.ts: (EGL_PLATFORM|\*)$`,
     ].join('|'),
   );
   assert.deepEqual(

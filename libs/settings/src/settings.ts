@@ -307,6 +307,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'CIM_WEBHOOK_TIMEOUT_MS', roles: WC, default: '10000', meaning: 'one webhook delivery attempt' },
   { name: 'CIM_DEBUG', roles: ['cli'], meaning: 'set: an unexpected error prints its stack' },
   {
+    name: 'CIM_SIMD',
+    roles: ['cli'],
+    default: 'on',
+    meaning: "`npm run bench:allreduce`: `off` sums with the collective's scalar loops instead of its WebAssembly SIMD kernels",
+  },
+  {
+    name: 'CIM_SHM',
+    roles: ['cli'],
+    default: 'mmap',
+    meaning: "`npm run bench:allreduce`'s node-local lane: `mmap` (the addon), `pread` (pread/pwrite files) or `off` (Unix sockets)",
+  },
+  {
     name: 'CIM_FAULT_INJECTION',
     roles: ['worker'],
     default: 'off',

@@ -258,7 +258,7 @@ describe('docker/compose.yaml', () => {
       api: 'apps/api/src/main.ts',
       controller: 'apps/worker/src/controller-main.ts',
       worker: 'apps/worker/src/worker-main.ts',
-      migrate: 'libs/db/src/migrate.ts',
+      migrate: 'apps/api/src/migrate-main.ts',
     };
     for (const [name, file] of Object.entries(entry)) assert.deepEqual(s[name].command, ['node', dist(file)], name);
     for (const name of ['api', 'controller', 'worker']) for (const k of APP_ENV) assert.ok(s[name].environment?.[k], `${name}: ${k}`);

@@ -59,7 +59,9 @@ function unknownNames(expr: string): string[] {
 describe('PromQL name extraction (the checker the next tests rely on)', () => {
   it('finds metrics and labels, skips functions, keywords, durations and strings', () => {
     const n = promqlNames(
-      'histogram_quantile(0.95, sum by (le, route) (rate(cim_http_request_duration_seconds_bucket{status_code=~"5..", method!="GET"}[5m] offset 1h))) / on (route) group_left (team) max without (rank) (cim_x) and cim_y > bool 2',
+      'histogram_quantile(0.95, sum by (le, route) ' +
+        '(rate(cim_http_request_duration_seconds_bucket{status_code=~"5..", method!="GET"}[5m] offset 1h))) ' +
+        '/ on (route) group_left (team) max without (rank) (cim_x) and cim_y > bool 2',
     );
     assert.deepEqual([...n.metrics].sort(), ['cim_http_request_duration_seconds_bucket', 'cim_x', 'cim_y']);
     assert.deepEqual([...n.labels].sort(), ['le', 'method', 'rank', 'route', 'status_code', 'team']);

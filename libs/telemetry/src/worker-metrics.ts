@@ -85,7 +85,8 @@ export function workerMetrics(registry: Registry, opts: WorkerMetricsOptions): W
   info.set({ worker: opts.worker, backend: opts.backend }, 1);
   busy.set({ worker: opts.worker }, 0);
 
-  const perRank = [
+  /** the series labelled by run and rank (forgetRun removes them) */
+  const rankSeries = {
     steps,
     stepSeconds,
     imagesPerSecond,
@@ -96,7 +97,8 @@ export function workerMetrics(registry: Registry, opts: WorkerMetricsOptions): W
     allreduceBytes,
     dataWaitSeconds,
     heartbeat,
-  ] as const;
+  };
+  const perRank = Object.values(rankSeries);
   /** run_id → rank handles and the failure reasons seen, for forgetRun */
   const runs = new Map<string, { ranks: Map<number, RankMetrics>; reasons: Set<string> }>();
 
@@ -159,16 +161,7 @@ export function workerMetrics(registry: Registry, opts: WorkerMetricsOptions): W
   return {
     info,
     busy,
-    steps,
-    stepSeconds,
-    imagesPerSecond,
-    loss,
-    lr,
-    targetMomentum,
-    allreduceSeconds,
-    allreduceBytes,
-    dataWaitSeconds,
-    heartbeat,
+    ...rankSeries,
     failures,
     checkpointWriteSeconds,
     checkpointBytes,

@@ -55,7 +55,9 @@ export default async function healthRoutes(app: FastifyInstance) {
     '/readyz',
     {
       schema: {
-        summary: `Readiness: 200 when Postgres (SELECT 1) and Redis (PING) both answer within ${READY_TIMEOUT_MS} ms, else 503 naming the one that failed (no driver details: those are logged)`,
+        summary:
+          `Readiness: 200 when Postgres (SELECT 1) and Redis (PING) both answer within ${READY_TIMEOUT_MS} ms, ` +
+          `else 503 naming the one that failed (no driver details: those are logged)`,
         tags: ['ops'],
         security: [],
         response: { 200: Readiness, 503: Readiness },

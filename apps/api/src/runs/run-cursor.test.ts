@@ -11,6 +11,11 @@ test('a cursor round-trips (created_at to the millisecond, id) and is URL-safe',
 });
 
 test('anything else is a 400', () => {
-  const bad = ['', 'garbage', Buffer.from('2030-05-06T07:08:09.123Z|not-a-uuid').toString('base64url'), Buffer.from('yesterday|0f8c2a4e-1b2c-4d5e-8f90-123456789abc').toString('base64url')];
+  const bad = [
+    '',
+    'garbage',
+    Buffer.from('2030-05-06T07:08:09.123Z|not-a-uuid').toString('base64url'),
+    Buffer.from('yesterday|0f8c2a4e-1b2c-4d5e-8f90-123456789abc').toString('base64url'),
+  ];
   for (const s of bad) assert.throws(() => decodeRunCursor(s), { statusCode: 400, message: 'querystring/cursor is not a cursor this API returned' });
 });

@@ -11,7 +11,10 @@ import { RUN_KINDS, datasetRootProblem, runConfigInputSchemas, schemaErrors, typ
 import { SubmitRunBody } from '../schemas/run.ts';
 
 /** the envelope alone: `config` is any object here and checked by kind below */
-const Envelope = Type.Object({ ...SubmitRunBody.properties, config: Type.Optional(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: false });
+const Envelope = Type.Object(
+  { ...SubmitRunBody.properties, config: Type.Optional(Type.Object({}, { additionalProperties: true })) },
+  { additionalProperties: false },
+);
 
 export function checkSubmitBody(value: unknown): { value: unknown } | { error: SchemaError[] } {
   const envelope = schemaErrors(Envelope, value);

@@ -77,7 +77,8 @@ export async function checkTeamQuota(db: DbClient, teamId: string, worldSize: nu
   const ranks = active._sum.worldSize ?? 0;
   if (ranks + worldSize > ranksQuota.max) {
     throw new TooManyRequests(
-      `this team's active runs hold ${ranks} ranks; ${worldSize} more would pass its quota of ${ranksQuota.max}${ranksQuota.why}: retry when a run has finished`,
+      `this team's active runs hold ${ranks} ranks; ${worldSize} more would pass its quota of ` +
+        `${ranksQuota.max}${ranksQuota.why}: retry when a run has finished`,
       QUOTA_RETRY_AFTER_S,
     );
   }

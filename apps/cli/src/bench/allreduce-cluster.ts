@@ -36,8 +36,26 @@ import {
   startLocalRedisServers,
   sumInRankOrder,
   sumInRankOrderScalar,
+  useShmAccess,
+  useSimdKernels,
   type WireName,
 } from '@cim-forge/collective';
+import { processEnv, SettingsReader } from '@cim-forge/settings';
+
+/**
+ * The benchmark's switches, read through the settings door by every bench process (this one, the
+ * flat bench's ranks and the cluster's ranks all load this module) and handed to the collective as
+ * options: CIM_SIMD=off (the scalar sums), CIM_SHM=pread (pread/pwrite lanes) or off (sockets).
+ */
+function applyBenchSwitches(): { simd: 'on' | 'off'; shm: 'mmap' | 'pread' | 'off' } {
+  const r = new SettingsReader(processEnv(), 'cli');
+  const switches = { simd: r.oneOf('CIM_SIMD', ['on', 'off'] as const), shm: r.oneOf('CIM_SHM', ['mmap', 'pread', 'off'] as const) };
+  r.done('bench:allreduce');
+  useSimdKernels(switches.simd === 'on');
+  useShmAccess(switches.shm === 'pread' ? 'pread' : 'mmap');
+  return switches;
+}
+const benchSwitches = applyBenchSwitches();
 
 export interface ClusterBenchOptions {
   shards: number;
@@ -240,6 +258,7 @@ async function runRank(c: ChildConfig): Promise<void> {
     worldSize: c.worldSize,
     wire: c.wire,
     timeoutMs: 120_000,
+    shmDir: benchSwitches.shm === 'off' ? 'none' : undefined,
   });
   if (collective instanceof NodeLocalCollective)
     process.stdout.write(

@@ -3,8 +3,9 @@
  * Prints one JSON line per config. Reference: the authors' PIL/torchvision pipeline
  * (CorrlationDataset.__getitem__) does about 21 samples/s on one core at official sizes.
  */
-import { Rng, deriveSeed } from '@cim-forge/cim/rng';
 import {
+  Rng,
+  deriveSeed,
   officialSamplerConfig,
   sampleCim,
   smallSamplerConfig,
@@ -12,7 +13,7 @@ import {
   type SamplerConfig,
   noiseImage,
   smoothTestImage,
-} from '@cim-forge/cim/sampler';
+} from '@cim-forge/cim/config';
 
 const REFERENCE_SAMPLES_PER_SEC = 21;
 

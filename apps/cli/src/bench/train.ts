@@ -22,7 +22,7 @@
  *   mode "step"          a full training step (forward, backward, AdamW, EMA) on pre-sampled batches
  *   mode "with-sampler"  the same, fed by the prefetching loader (1 sampling thread) from images
  *
- * `--kernels compare` alternates the two kernel styles (libs/cim model/kernel-style.ts: the
+ * `--kernels compare` alternates the two kernel styles (libs/cim nn/kernel-style.ts: the
  * dense gradients' transposes, im2col vs native convolutions) step by step in one process and
  * prints a `step` line for each.
  * Every figure is the median of per-step times (`secondsPerStep`; min and max beside it): the
@@ -32,8 +32,9 @@
  * on this machine class (issue 11; 1.26 in docs/perf-notes.md).
  */
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import os from 'node:os';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -82,7 +83,7 @@ Options
   --steps N           timed steps per mode (default 7); --warmup N untimed steps first (default 2)
   --batch-size N      override every preset's batch
   --threads T         libtensorflow intra-op threads (default: all cores; TF_NUM_INTRAOP_THREADS wins)
-  --kernels K         auto | untransposed | native | compare (kernel style, libs/cim model/kernel-style.ts)
+  --kernels K         auto | untransposed | native | compare (kernel style, libs/cim nn/kernel-style.ts)
   --fused F           on | off | compare: the ResNet's fused tensorflow kernels (default on)
   --conv C            tf | dnnl | dnnl1 | compare: the fused convolution on libtensorflow's own kernels
                         (default) or on oneDNN (libs/cim/native/cim_dnnl.c, when built; dnnl1: one
@@ -171,7 +172,8 @@ const only = onlyArg === 'all' ? ['matmul', ...PRESETS.map(([p]) => p)] : (onlyA
 const unknownOnly = only.filter((o) => o !== 'matmul' && !PRESETS.some(([p]) => p === o) && !(o in CLASSIFIER_PRESETS));
 if (unknownOnly.length) {
   console.error(
-    `bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ${[...PRESETS.map(([p]) => p), ...Object.keys(CLASSIFIER_PRESETS)].join(', ')}, all`,
+    `bench:train: unknown --only ${unknownOnly.join(',')}; choose from matmul, ` +
+      `${[...PRESETS.map(([p]) => p), ...Object.keys(CLASSIFIER_PRESETS)].join(', ')}, all`,
   );
   process.exit(2);
 }
@@ -181,6 +183,26 @@ const modeArg = values.mode as string | undefined;
 const modes = modeArg ? modeArg.split(',') : ['step', 'with-sampler'];
 
 /** The parent: one child process per backend, its lines passed through. */
+/** Echo a child's stdout line by line and collect its result lines (JSON objects). */
+function echoResultLines(child: ChildProcessByStdio<null, Readable, null>, lines: Array<Record<string, unknown>>): void {
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      console.log(l);
+      if (!l.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        /* not a result line */
+      }
+    }
+  });
+}
+
 async function runPerBackend(backends: string[], lines: Array<Record<string, unknown>>): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   const passOn = process.argv
@@ -190,17 +212,7 @@ async function runPerBackend(backends: string[], lines: Array<Record<string, unk
   for (const b of backends) {
     const code = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', self, '--backend', b, ...passOn], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const l = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          console.log(l);
-          if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
-        }
-      });
+      echoResultLines(child, lines);
       child.on('exit', (c) => resolve(c ?? 1));
     });
     status ||= code;
@@ -451,21 +463,7 @@ async function runPytorch(name: 'torch_resnet_micro.py' | 'torch_vit_micro.py'):
   const lines: Array<Record<string, unknown>> = [];
   const code = await new Promise<number>((resolve) => {
     const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        console.log(l);
-        try {
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        } catch {
-          /* not a result line */
-        }
-      }
-    });
+    echoResultLines(child, lines);
     child.on('error', (e) => {
       console.error(`bench:train: /usr/bin/python3 ${script} did not start (${e.message}); apt-get install -y python3-torch`);
       resolve(1);

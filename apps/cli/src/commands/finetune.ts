@@ -167,11 +167,18 @@ export async function run(argv: string[]): Promise<number> {
           console.error(
             [
               `backend      ${backend.name} (${backend.detail})`,
-              `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ${encoderShape(encoder)}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
-              `data         ${trainImages} training images${c.labelsFraction < 1 ? ` (${c.labelsFraction} of the labels, stratified)` : ''}, ${evalImages} held out, ${plan.numClasses} classes`,
-              `lr           ${c.baseLr} × ${c.batchSize}/256 = ${plan.peakLr.toExponential(3)} peak; layer decay ${c.layerDecay}; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}; wd ${c.weightDecay}`,
-              `augment      drop path ${c.dropPath}, RandAugment ${c.randAugment ? `n${c.randAugment.n} m${c.randAugment.m}` : 'off'}, erasing ${c.reprob}, mixup ${c.mixup}, cutmix ${c.cutmix}, smoothing ${c.labelSmoothing}`,
-              `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}   seed ${c.seed}`,
+              `encoder      ${c.initFrom ? `${c.encoder} encoder of ${c.initFrom}` : `${c.model} from scratch`}: ` +
+                `${encoderShape(encoder)}, at ${plan.imgSize} px — ${(params / 1e6).toFixed(2)} M trainable parameters`,
+              `data         ${trainImages} training ` +
+                `images${c.labelsFraction < 1 ? ` (${c.labelsFraction} of the labels, stratified)` : ''}, ` +
+                `${evalImages} held out, ${plan.numClasses} classes`,
+              `lr           ${c.baseLr} × ${c.batchSize}/256 = ${plan.peakLr.toExponential(3)} peak; layer decay ` +
+                `${c.layerDecay}; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}; wd ${c.weightDecay}`,
+              `augment      drop path ${c.dropPath}, RandAugment ` +
+                `${c.randAugment ? `n${c.randAugment.n} m${c.randAugment.m}` : 'off'}, erasing ${c.reprob}, mixup ` +
+                `${c.mixup}, cutmix ${c.cutmix}, smoothing ${c.labelSmoothing}`,
+              `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ` +
+                `${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}   seed ${c.seed}`,
               `out          ${out}`,
             ].join('\n'),
           );
@@ -197,7 +204,8 @@ export async function run(argv: string[]): Promise<number> {
         ? `stopped after ${result.steps} steps; continue with: npm run cim -- finetune --out ${out} --resume`
         : `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.imagesPerSec.toFixed(1)} img/s)`,
       `loss         ${fmt(result.earlyLoss)} (first 10% of steps) → ${fmt(result.lateLoss)} (last 10%)`,
-      `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} ${config.valFraction > 0 ? 'validation' : 'held-out'} images (chance ${(100 / numClasses).toFixed(0)}%)`,
+      `top-1        ${(100 * result.top1).toFixed(2)}% on ${result.evalImages} ` +
+        `${config.valFraction > 0 ? 'validation' : 'held-out'} images (chance ${(100 / numClasses).toFixed(0)}%)`,
       ...(result.test ? [`test top-1   ${(100 * result.test.top1).toFixed(2)}% on ${result.test.images} test images`] : []),
       ...(result.lastCheckpoint ? [`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`] : []),
       `metrics      ${join(out, 'metrics.jsonl')}`,

@@ -81,12 +81,11 @@ export async function launchRanks(o: {
           }
           if ((code !== 0 || signal) && !failed) {
             failed = true;
-            const where = o.nodes
-              ? ` (${simulatedNode(rank, o.ranks, o.nodes)}${rank === 0 || simulatedNode(rank - 1, o.ranks, o.nodes) !== simulatedNode(rank, o.ranks, o.nodes) ? ', node leader' : ''})`
-              : '';
-            o.log(
-              `rank ${rank}${where} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : ''}`,
-            );
+            const node = o.nodes ? simulatedNode(rank, o.ranks, o.nodes) : '';
+            const leader = o.nodes && (rank === 0 || simulatedNode(rank - 1, o.ranks, o.nodes) !== node);
+            const where = o.nodes ? ` (${node}${leader ? ', node leader' : ''})` : '';
+            const tail = stderr ? `\n[rank ${rank}] ${stderr.trim().split('\n').slice(-5).join(`\n[rank ${rank}] `)}` : '';
+            o.log(`rank ${rank}${where} ${signal ? `was killed (${signal})` : `failed (exit ${code})`}: stopping the gang${tail}`);
             // the others are blocked in an all-reduce that can never complete
             setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 2000).unref();
           }

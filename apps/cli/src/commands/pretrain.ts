@@ -230,8 +230,10 @@ export async function run(argv: string[]): Promise<number> {
                 `model        ${c.model} ${JSON.stringify(c.modelOverrides)} — ${(params / 1e6).toFixed(2)} M trainable parameters`,
                 `data         ${JSON.stringify(c.dataset)}: ${plan.imagesPerEpoch} images/epoch`,
                 `batch        ${c.batchSize} × ${c.accumIter} accumulation × ${plan.worldSize} rank(s) = effective ${plan.effectiveBatch}`,
-                `lr           ${c.baseLr} × ${plan.effectiveBatch}/256 = ${plan.peakLr.toExponential(3)} peak; warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}`,
-                `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}`,
+                `lr           ${c.baseLr} × ${plan.effectiveBatch}/256 = ${plan.peakLr.toExponential(3)} peak; ` +
+                  `warmup ${c.warmupEpochs} epochs, cosine to ${c.minLr}`,
+                `steps        ${plan.stepsPerEpoch}/epoch × ${c.epochs} epochs = ${plan.totalSteps}` +
+                  `${resumedFrom ? ` (resuming at ${startStep} from ${resumedFrom})` : ''}`,
                 `momentum     ${c.momentumBase} → ${c.momentumEnd} (cosine)   clip ${c.clipGrad ?? 'off'}   seed ${c.seed}`,
                 `out          ${out}`,
               ].join('\n'),
@@ -259,7 +261,8 @@ export async function run(argv: string[]): Promise<number> {
   if (result.eval) {
     const e = result.eval;
     lines.push(
-      `held-out     IoU ${fmt(e.meanIoU, 3)} of predicted (p > 0.5) vs true maps over ${e.exemplars} exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`,
+      `held-out     IoU ${fmt(e.meanIoU, 3)} of predicted (p > 0.5) vs true maps over ${e.exemplars} ` +
+        `exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`,
     );
     lines.push(
       `             ${fmt(e.tunedIoU, 3)} with the maps thresholded at p > ${fmt(e.tunedThreshold, 2)}, the threshold best on the training images (the prior tunes its own there too)`,
@@ -271,13 +274,17 @@ export async function run(argv: string[]): Promise<number> {
           : 'the model has not beaten it, so it predicts where exemplars usually are, not where this one is'),
     );
     lines.push(
-      `correlation  held-out loss ${fmt(e.loss, 3)} with each image's own exemplars vs ${fmt(e.mismatchedLoss, 3)} with another image's: the gap (${fmt(e.mismatchedLoss - e.loss, 3)}) is what the exemplars tell the model`,
+      `correlation  held-out loss ${fmt(e.loss, 3)} with each image's own exemplars vs ` +
+        `${fmt(e.mismatchedLoss, 3)} with another image's: the gap (${fmt(e.mismatchedLoss - e.loss, 3)}) is ` +
+        `what the exemplars tell the model`,
     );
   }
   if (result.lastCheckpoint) lines.push(`checkpoint   ${join(out, 'checkpoints', result.lastCheckpoint)}`);
   lines.push(`metrics      ${join(out, 'metrics.jsonl')}`);
   lines.push(
-    `see it       npm run cim -- visualize --checkpoint ${out}${config.dataset.kind === 'fashion-mnist' ? ' --dataset fashion-mnist' : ' --image PATH'} --out ${join(out, 'maps.png')}`,
+    `see it       npm run cim -- visualize --checkpoint ` +
+      `${out}${config.dataset.kind === 'fashion-mnist' ? ' --dataset fashion-mnist' : ' --image PATH'} ` +
+      `--out ${join(out, 'maps.png')}`,
   );
   console.error(lines.join('\n'));
   console.log(JSON.stringify({ out, ...result }));

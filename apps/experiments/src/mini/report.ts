@@ -35,9 +35,13 @@ export function whatThisShows(t: Table, pretrainSteps: number): string {
   parts.push(
     claim
       ? "The paper's claim holds in miniature: pre-training helps most where labels are scarce, and the frozen features are better than random ones."
-      : `The paper's claim (a clear gain with 10% of the labels and on the probe) is ${v10.clear || vp.clear ? 'only partly' : 'not'} reproduced at this scale. ` +
-          `Plausible reasons: the pre-training here is ${pretrainSteps} CPU steps of batch 32 for a 0.2 M-parameter ViT on 32-px images, orders of magnitude below the paper's 300 ImageNet epochs of ViT-B; ` +
-          'Fashion-MNIST is easy enough that a small model from scratch learns most of it from a few thousand labels; and a random encoder is a strong linear-probe baseline on such simple images. ' +
+      : `The paper's claim (a clear gain with 10% of the labels and on the probe) is ` +
+          `${v10.clear || vp.clear ? 'only partly' : 'not'} reproduced at this scale. ` +
+          `Plausible reasons: the pre-training here is ${pretrainSteps} CPU steps of batch 32 for a 0.2 ` +
+          `M-parameter ViT on 32-px images, orders of magnitude below the paper's 300 ImageNet epochs of ` +
+          `ViT-B; ` +
+          'Fashion-MNIST is easy enough that a small model from scratch learns most of it from a few thousand ' +
+          'labels; and a random encoder is a strong linear-probe baseline on such simple images. ' +
           (n < 3 ? `With ${n} seed(s) the spread is not measured well either.` : ''),
   );
   if (v100.diff < v10.diff && v10.diff > 0) parts.push('As in the paper, the gap shrinks when all the labels are used.');
@@ -53,7 +57,8 @@ export function cliCommands(b: Budget, budget: BudgetName, seeds: number[], out:
     return (
       `npm run cim -- finetune --from ${init === 'cim' ? `${o}/pretrain` : `scratch --model ${MODEL}`} --dataset fashion-mnist --limit ${b.ftImages} ` +
       `--eval-images ${b.evalImages} --labels-fraction ${c.labelsFraction} --epochs ${c.epochs} --warmup-epochs ${c.warmupEpochs} ` +
-      `--batch-size ${c.batchSize} --base-lr ${c.baseLr} --layer-decay ${layerDecayOf(init)} ${FT_AUG_FLAGS} --checkpoint-every ${c.checkpointEvery} --seed ${s} --backend wasm --out ${o}/${task}-${init}-s${s}`
+      `--batch-size ${c.batchSize} --base-lr ${c.baseLr} --layer-decay ${layerDecayOf(init)} ` +
+      `${FT_AUG_FLAGS} --checkpoint-every ${c.checkpointEvery} --seed ${s} --backend wasm --out ${o}/${task}-${init}-s${s}`
     );
   };
   const probe = (init: Init) =>
@@ -165,8 +170,10 @@ export function markdown(rep: Report, results: Map<string, JobResult>, commands:
     '',
     '| phase | wall | job-seconds (sum) | per step |',
     '| --- | --- | --- | --- |',
-    `| pre-training | ${min(ph.pretrain.wallSeconds)} | ${min(ph.pretrain.jobSeconds)} | ${ph.pretrain.secondsPerStep ? `${ph.pretrain.secondsPerStep.toFixed(3)} s (batch 32)` : '-'} |`,
-    `| fine-tuning | ${min(ph.finetune.wallSeconds)} | ${min(ph.finetune.jobSeconds)} | ${ph.finetune.secondsPerStep ? `${ph.finetune.secondsPerStep.toFixed(3)} s (batch ${b.ftBatch}, with per-epoch scoring)` : '-'} |`,
+    `| pre-training | ${min(ph.pretrain.wallSeconds)} | ${min(ph.pretrain.jobSeconds)} | ` +
+      `${ph.pretrain.secondsPerStep ? `${ph.pretrain.secondsPerStep.toFixed(3)} s (batch 32)` : '-'} |`,
+    `| fine-tuning | ${min(ph.finetune.wallSeconds)} | ${min(ph.finetune.jobSeconds)} | ` +
+      `${ph.finetune.secondsPerStep ? `${ph.finetune.secondsPerStep.toFixed(3)} s (batch ${b.ftBatch}, with per-epoch scoring)` : '-'} |`,
     `| linear probe | ${min(ph.probe.wallSeconds)} | ${min(ph.probe.jobSeconds)} | - |`,
     `| this invocation | ${min(rep.totalSeconds)} | | |`,
     '',

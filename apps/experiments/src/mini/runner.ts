@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '@cim-forge/cim';
-import { finetune, JsonlMetricsSink, linearProbe, LocalCheckpointStore, pretrain } from '@cim-forge/engine';
-import { runWeights, writeJson } from '../shared/io.ts';
+import { finetune, linearProbe, pretrain } from '@cim-forge/engine';
+import { jobRun, runWeights, writeJson } from '../shared/io.ts';
 import { JobStore } from '../shared/job-store.ts';
 import { budgets, finetuneConfig, pretrainConfig, probeConfig, type Job, type JobResult } from './plan.ts';
 import { childProcessEnv } from '@cim-forge/settings';
@@ -41,12 +41,8 @@ export async function runJob(job: Job, log: (m: string) => void): Promise<JobRes
   let r: Omit<JobResult, 'startedAt' | 'finishedAt' | 'id' | 'kind' | 'init' | 'seed'>;
   if (job.kind === 'pretrain') {
     const config = pretrainConfig(b);
-    await writeJson(join(dir, 'config.json'), config);
     const res = await pretrain({
-      config,
-      store: new LocalCheckpointStore(join(dir, 'checkpoints')),
-      metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
-      resume: true,
+      ...(await jobRun(dir, config)),
       hooks: {
         log,
         onPlan: ({ plan, startStep }) =>
@@ -77,12 +73,8 @@ export async function runJob(job: Job, log: (m: string) => void): Promise<JobRes
       };
     } else {
       const config = finetuneConfig(b, job.kind, job.seed, initFrom);
-      await writeJson(join(dir, 'config.json'), config);
       const res = await finetune({
-        config,
-        store: new LocalCheckpointStore(join(dir, 'checkpoints')),
-        metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
-        resume: true,
+        ...(await jobRun(dir, config)),
         hooks: {
           log,
           onStep: throttled(log, (s) => `step ${s.step}/${s.totalSteps} loss ${s.loss.toFixed(3)} ${s.imagesPerSec.toFixed(1)} img/s`),

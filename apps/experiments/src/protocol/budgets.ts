@@ -78,7 +78,8 @@ export const protocolBudgets = {
   protocol: {
     ...protocolBase,
     description:
-      'issue 26 on cimResnetMicro: 8-epoch pre-training with curves, a 2×2 lr × layer-decay pilot grid on the 10% fraction per arm, 1/10/100% fine-tunes, probe, k-NN, robustness on 1,000 test images, 3 seeds',
+      'issue 26 on cimResnetMicro: 8-epoch pre-training with curves, a 2×2 lr × layer-decay pilot grid on ' +
+      'the 10% fraction per arm, 1/10/100% fine-tunes, probe, k-NN, robustness on 1,000 test images, 3 seeds',
     ptEpochs: 8,
     ptCheckpointEvery: 750,
     valImages: 2000,

@@ -84,7 +84,8 @@ export async function mainProtocol(a: ProtocolArgs, log: (m: string) => void): P
         `protocol ${a.name}: ${jobs.length} jobs (${Object.entries(counts)
           .map(([k, n]) => `${n} ${k}`)
           .join(', ')}; ${gridPointsOf(b)} grid points), ${done.size} in the ledger ${relative(process.cwd(), ledger.path)}`,
-        `throughputs (${profile}, experiments/paper-protocol/throughputs.json): fine-tuning ${tp.finetune} img/s, pre-training ${tp.pretrain}, features ${tp.features}`,
+        `throughputs (${profile}, experiments/paper-protocol/throughputs.json): fine-tuning ${tp.finetune} ` +
+          `img/s, pre-training ${tp.pretrain}, features ${tp.features}`,
         `  seed 0 (pre-training, curve, grid, seed-0 fine-tunes, probes, robustness): ${fmtHours(all.seed0Total)}`,
         summary(all.seed0),
         `  seeds ${a.seeds.filter((s) => s !== 0).join(', ') || '-'}: ${fmtHours(all.otherSeedsTotal)}`,

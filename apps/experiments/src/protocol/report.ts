@@ -71,7 +71,8 @@ export function protocolMarkdown(i: ReportInput): string {
     '',
     `**Status:** the ledger holds ${i.jobs.length - todo.length} of the ${i.jobs.length} planned jobs.` +
       (todo.length
-        ? ` Still to run: ${todo.length} (${[...new Set(todo.map((j) => j.kind))].join(', ')}); \`${i.commands.dryRun}\` prints their estimate, \`${i.commands.run}\` runs them.`
+        ? ` Still to run: ${todo.length} (${[...new Set(todo.map((j) => j.kind))].join(', ')}); ` +
+          `\`${i.commands.dryRun}\` prints their estimate, \`${i.commands.run}\` runs them.`
         : ' The protocol is complete.') +
       (loaded.length ? ` Ran at a load above ${i.maxLoad} and must be rerun: ${loaded.join(', ')}.` : ''),
     '',
@@ -103,7 +104,8 @@ export function protocolMarkdown(i: ReportInput): string {
     '',
     `## Robustness of the 10%-label models (first ${b.robustImages} test images, scored once)`,
     '',
-    `FGSM and PGD (${b.pgdSteps} steps) at ε = ${(b.robustEps * 255).toFixed(0)}/255; mCE over 7 corruptions at severities ${b.severities.join(', ')}, normalised by scratch (scratch = 1).`,
+    `FGSM and PGD (${b.pgdSteps} steps) at ε = ${(b.robustEps * 255).toFixed(0)}/255; mCE over 7 ` +
+      `corruptions at severities ${b.severities.join(', ')}, normalised by scratch (scratch = 1).`,
     '',
     '| arm | clean | FGSM | PGD | mCE (scratch = 1) |',
     '| --- | --- | --- | --- | --- |',
@@ -149,12 +151,14 @@ export function protocolMarkdown(i: ReportInput): string {
     '## Provenance',
     '',
     done.size
-      ? `${done.size} job(s) from commit(s) ${commits.join(', ')}, on ${[...new Set([...done.values()].map((e) => `${e.machine.cpu} (${e.machine.cores} cores)`))].join('; ')}; ` +
+      ? `${done.size} job(s) from commit(s) ${commits.join(', ')}, on ` +
+        `${[...new Set([...done.values()].map((e) => `${e.machine.cpu} (${e.machine.cores} cores)`))].join('; ')}; ` +
         `the highest load average any of them saw: ${Math.max(...loads).toFixed(2)} (jobs above ${i.maxLoad} are rerun). ` +
         `Job-hours in the ledger: ${([...done.values()].reduce((a, e) => a + e.seconds, 0) / 3600).toFixed(2)}.`
       : 'No job has finished yet.',
     '',
-    'The protocol, its sizing and what each cut gives up: [paper-protocol.md](paper-protocol.md). Earlier diagnostics on the ViT: [diagnostics-paper-mini.md](diagnostics-paper-mini.md).',
+    'The protocol, its sizing and what each cut gives up: [paper-protocol.md](paper-protocol.md). ' +
+      'Earlier diagnostics on the ViT: [diagnostics-paper-mini.md](diagnostics-paper-mini.md).',
     '',
   ];
   return lines.join('\n');

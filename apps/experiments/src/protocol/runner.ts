@@ -14,15 +14,13 @@ import {
   evaluateOn,
   evaluateRobustness,
   finetune,
-  JsonlMetricsSink,
   linearProbe,
   loadImageClassifierFile,
   loadLabelledImages,
   loadModelSafetensors,
-  LocalCheckpointStore,
   pretrain,
 } from '@cim-forge/engine';
-import { runWeights, writeJson } from '../shared/io.ts';
+import { jobRun, runWeights, writeJson } from '../shared/io.ts';
 import { JobStore } from '../shared/job-store.ts';
 import { commitOf, load1, machineInfo } from '../shared/machine.ts';
 import { Ledger, watchLoad, type LedgerEntry } from './ledger.ts';
@@ -66,13 +64,9 @@ function cimWeights(ctx: Ctx): string {
 
 async function ftRun(ctx: Ctx, id: string, config: FinetuneConfig, scoreTest: boolean) {
   const dir = ctx.store.dir(id);
-  await writeJson(join(dir, 'config.json'), config);
   const res = await finetune({
-    config,
+    ...(await jobRun(dir, config)),
     scoreTest,
-    store: new LocalCheckpointStore(join(dir, 'checkpoints')),
-    metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
-    resume: true,
     hooks: { log: ctx.log, onEval: (e) => ctx.log(`epoch ${e.epoch.toFixed(1)} validation top-1 ${(100 * e.top1).toFixed(2)}%`) },
   });
   if (res.finalStep < res.totalSteps) throw new Error(`fine-tuning stopped at ${res.finalStep}/${res.totalSteps}`);
@@ -131,12 +125,8 @@ async function runOne(ctx: Ctx, job: ProtocolJob): Promise<Outcome> {
   switch (job.kind) {
     case 'pretrain': {
       const config = protocolPretrainConfig(b);
-      await writeJson(join(dir, 'config.json'), config);
       const res = await pretrain({
-        config,
-        store: new LocalCheckpointStore(join(dir, 'checkpoints')),
-        metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
-        resume: true,
+        ...(await jobRun(dir, config)),
         hooks: { log: ctx.log },
       });
       if (res.stopped) throw new Error('pre-training stopped early');
@@ -267,7 +257,8 @@ export async function runProtocol(
     ran.push(job.id);
     if (entry.loaded) loaded.push(job.id);
     jlog(
-      `done in ${entry.seconds.toFixed(1)} s (load ${load.start.toFixed(1)}–${load.max.toFixed(1)})${entry.loaded ? `: above ${o.maxLoad}, marked for a rerun` : ''}`,
+      `done in ${entry.seconds.toFixed(1)} s (load ${load.start.toFixed(1)}–${load.max.toFixed(1)})` +
+        `${entry.loaded ? `: above ${o.maxLoad}, marked for a rerun` : ''}`,
     );
   }
   return { ran, reused, loaded };

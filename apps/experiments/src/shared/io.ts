@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { LocalCheckpointStore } from '@cim-forge/engine';
+import { JsonlMetricsSink, LocalCheckpointStore } from '@cim-forge/engine';
 
 /** A mistake in the command line: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
@@ -14,6 +14,20 @@ export async function writeJson(p: string, v: unknown): Promise<void> {
   await mkdir(dirname(p), { recursive: true });
   await writeFile(`${p}.tmp`, JSON.stringify(v, null, 2));
   await rename(`${p}.tmp`, p);
+}
+
+/**
+ * A training job's files in `dir`: its config.json (written here), its checkpoints and its
+ * metrics.jsonl; resumed from the newest checkpoint when the job ran before.
+ */
+export async function jobRun<C>(dir: string, config: C) {
+  await writeJson(join(dir, 'config.json'), config);
+  return {
+    config,
+    store: new LocalCheckpointStore(join(dir, 'checkpoints')),
+    metrics: new JsonlMetricsSink(join(dir, 'metrics.jsonl')),
+    resume: true,
+  };
 }
 
 /** The parsed JSON at p, or undefined when it is missing or unreadable (an interrupted write). */

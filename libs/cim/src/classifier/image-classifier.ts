@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { architectureOf, type AnyCimModelConfig } from '../cim-model-config.ts';
-import type { CimModelConfig } from '../model/config.ts';
-import { modelMetadata } from '../model/config.ts';
+import type { CimModelConfig } from '../vit/config.ts';
+import { modelMetadata } from '../vit/config.ts';
 import type { CimResNetConfig } from '../resnet/config.ts';
 import { layerLrScale } from './layer-decay.ts';
 import { ResnetClassifier, resnetClassifierConfigOf } from './resnet-classifier.ts';

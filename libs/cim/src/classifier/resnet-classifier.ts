@@ -14,9 +14,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import { fromTorch, ourShape, toTorch, type ParamSpec } from '../model/params.ts';
+import { fromTorch, ourShape, toTorch, type ParamSpec } from '../nn/params.ts';
 import { Rng } from '../rng.ts';
-import { assignValues, newVariable } from '../tensors.ts';
+import { assignValues, newVariable } from '../nn/tensors.ts';
 import { cimResNetMetadata, resnetOutDim, type CimResNetConfig, type ResNetConfig } from '../resnet/config.ts';
 import { resnetParamSpecs, type ResNetParamSpec } from '../resnet/params.ts';
 import { forwardResNet } from '../resnet/resnet.ts';

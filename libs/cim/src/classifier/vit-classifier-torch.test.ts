@@ -14,8 +14,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.ts';
-import { assignValues } from '../tensors.ts';
-import { fromTorch } from '../model/params.ts';
+import { assignValues } from '../nn/tensors.ts';
+import { fromTorch } from '../nn/params.ts';
 import { VitClassifier, type VitClassifierConfig } from './vit-classifier.ts';
 import { initTestBackend } from '../testing/index.ts';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT } from '../model/cim-vit.ts';
-import { cimVitMicroPatch4 } from '../model/config.ts';
+import { CimViT } from '../vit/cim-vit.ts';
+import { cimVitMicroPatch4 } from '../vit/config.ts';
 import { Rng } from '../rng.ts';
 import { VitClassifier, classifierConfigOf, dropPathRates } from './vit-classifier.ts';
 import { layerLrScale } from './layer-decay.ts';

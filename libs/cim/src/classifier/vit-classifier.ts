@@ -13,21 +13,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import type { CimModelConfig } from '../model/config.ts';
-import { cimParamSpecs, fromTorch, ourShape, targetNameOf, toTorch, type ParamSpec } from '../model/params.ts';
-import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../model/layers.ts';
-import { resizePosEmbed, sincosPosEmbed2d } from '../model/pos-embed.ts';
+import type { CimModelConfig } from '../vit/config.ts';
+import { fromTorch, ourShape, toTorch, type ParamSpec } from '../nn/params.ts';
+import { cimParamSpecs, targetNameOf } from '../vit/params.ts';
+import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../nn/layers.ts';
+import { resizePosEmbed, sincosPosEmbed2d } from '../nn/pos-embed.ts';
 import { Rng } from '../rng.ts';
-import { assignValues, newVariable } from '../tensors.ts';
+import { assignValues, newVariable } from '../nn/tensors.ts';
 
-export interface VitClassifierConfig {
-  /** fine-tuning resolution (pixels); the position grid is imgSize / patchSize */
-  imgSize: number;
-  patchSize: number;
-  embedDim: number;
-  depth: number;
-  numHeads: number;
-  mlpRatio: number;
+/** The encoder's shape is CimModelConfig's, with `imgSize` the fine-tuning resolution (the position grid is imgSize / patchSize). */
+export interface VitClassifierConfig extends Pick<
+  CimModelConfig,
+  'imgSize' | 'patchSize' | 'embedDim' | 'depth' | 'numHeads' | 'mlpRatio'
+> {
   numClasses: number;
   /** stochastic depth: block i drops its residual branches with rate dropPath·i/(depth − 1) */
   dropPath: number;

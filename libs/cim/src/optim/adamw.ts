@@ -12,7 +12,7 @@
  * every element gets exactly the arithmetic the per-tensor update gave it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { newVariable } from '../tensors.ts';
+import { newVariable } from '../nn/tensors.ts';
 
 export interface AdamWConfig {
   beta1: number;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTestBackend } from '../testing/index.ts';
-import { newVariable } from '../tensors.ts';
+import { newVariable } from '../nn/tensors.ts';
 import { AdamW } from './adamw.ts';
 import { clipByGlobalNorm } from './clip.ts';
 import { learningRate, scaledLr, targetMomentum } from './schedules.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { Rng } from '../rng.ts';
-import { newVariable } from '../tensors.ts';
+import { newVariable } from '../nn/tensors.ts';
 import { batchNorm, batchNormTrain, type BatchNormState } from './batch-norm.ts';
 import { initTestBackend } from '../testing/index.ts';
 

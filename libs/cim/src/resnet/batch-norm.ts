@@ -8,7 +8,7 @@
  * (tf-kernels.ts), which compute the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { customGradient as custom } from '../model/kernel-style.ts';
+import { customGradient as custom } from '../nn/kernel-style.ts';
 import { fusedTfKernels, tfBatchNormEval, tfBatchNormTrain } from './tf-kernels.ts';
 
 /** y = (x − mean)/√(var + eps)·γ + β with batch statistics over axis 0; x [M, C], γ and β [C]. */

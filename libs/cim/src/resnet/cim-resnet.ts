@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { cimResNetMetadata, resnetGrid, resnetOutDim, type CimResNetConfig } from './config.ts';
-import { CimBase, type EncoderRole } from '../model/cim-base.ts';
-import { correlationDecoderSpecs } from '../model/correlation-decoder.ts';
+import { CimBase, type EncoderRole } from '../head/cim-base.ts';
+import { correlationDecoderSpecs } from '../head/correlation-decoder.ts';
 import { resnetParamSpecs, type ResNetParamSpec } from './params.ts';
 import { featuresToTokens, forwardResNet } from './resnet.ts';
 

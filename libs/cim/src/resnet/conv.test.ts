@@ -5,7 +5,7 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm'; // registers wasm's kernel list, read by the gradient test
 import { Rng } from '../rng.ts';
 import { conv2dIm2col, convOutSide, im2col, maxPoolAfterRelu } from './conv.ts';
-import { setKernelStyle } from '../model/kernel-style.ts';
+import { setKernelStyle } from '../nn/kernel-style.ts';
 import { initTestBackend } from '../testing/index.ts';
 
 await initTestBackend();

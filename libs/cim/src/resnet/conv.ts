@@ -7,7 +7,7 @@
  * kernel (tf-kernels.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { customGradient as custom, matMulGrads, nativeKernels } from '../model/kernel-style.ts';
+import { customGradient as custom, matMulGrads, nativeKernels } from '../nn/kernel-style.ts';
 import { fusedTfKernels, tfConv2d } from './tf-kernels.ts';
 
 /** y = x·W for x [M, K], W [K, O], no bias. Backward: dx = dy·Wᵀ, dW = xᵀ·dy (kernel-style.ts). */

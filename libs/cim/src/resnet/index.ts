@@ -18,5 +18,5 @@ export {
   forwardCorrelationDecoder,
   correlationLoss,
   type CorrelationDecoderShape,
-} from '../model/correlation-decoder.ts';
+} from '../head/correlation-decoder.ts';
 export { CimResNet, resnetTargetNameOf, resnetOnlineNameOf, ONLINE_PREFIX, TARGET_PREFIX } from './cim-resnet.ts';

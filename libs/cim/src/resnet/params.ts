@@ -4,7 +4,7 @@
  * torch [O, C, kh, kw] ↔ ours [kh, kw, C, O] (kind 'patch-conv'). BatchNorm running statistics
  * are buffers: never trained, never averaged into the target, updated by their own forward.
  */
-import type { ParamRole, ParamSpec } from '../model/params.ts';
+import type { ParamRole, ParamSpec } from '../nn/params.ts';
 import type { Rng } from '../rng.ts';
 import { BOTTLENECK_EXPANSION, type ResNetConfig } from './config.ts';
 

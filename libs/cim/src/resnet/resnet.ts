@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients (relu, pad, slice, concat, maxPool); the union package does.
 import '@tensorflow/tfjs';
-import { fromTorch, ourShape } from '../model/params.ts';
+import { fromTorch, ourShape } from '../nn/params.ts';
 import { Rng } from '../rng.ts';
-import { newVariable, assignValues } from '../tensors.ts';
+import { newVariable, assignValues } from '../nn/tensors.ts';
 import { batchNorm } from './batch-norm.ts';
 import { resnetOutDim, type ResNetConfig } from './config.ts';
 import { conv2dFlat, maxPoolAfterRelu } from './conv.ts';

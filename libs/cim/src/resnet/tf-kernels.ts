@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { nativeKernels } from '../model/kernel-style.ts';
+import { nativeKernels } from '../nn/kernel-style.ts';
 import { dnnlConvBackwardData, dnnlConvBackwardWeights, dnnlConvForward, dnnlConvOn } from './dnnl-conv.ts';
 
 const BACKEND = 'tensorflow';

@@ -138,8 +138,7 @@ export function cropRotatedExemplar(view: ImageRgb, g: ExemplarGeometry, size: n
   const vy = stepB * c;
   const ox = g.cx + (0.5 - iw / 2) * ux + (0.5 - ih / 2) * vx;
   const oy = g.cy + (0.5 - iw / 2) * uy + (0.5 - ih / 2) * vy;
-  if (bicubic) sampleGridBicubic(view, iw, ih, ox, oy, ux, uy, vx, vy, dst);
-  else sampleGridBilinear(view, iw, ih, ox, oy, ux, uy, vx, vy, dst);
+  sampleOnGrid(view, { iw, ih, ox, oy, ux, uy, vx, vy }, bicubic, dst);
 
   if (!direct) {
     const grid: ImageRgb<Float32Array> = { width: iw, height: ih, data: scratch };
@@ -152,21 +151,21 @@ export function cropRotatedExemplar(view: ImageRgb, g: ExemplarGeometry, size: n
   }
 }
 
-function sampleGridBilinear(
-  src: ImageRgb,
-  iw: number,
-  ih: number,
-  ox: number,
-  oy: number,
-  ux: number,
-  uy: number,
-  vx: number,
-  vy: number,
-  dst: Float32Array,
-): void {
-  const { width, height, data } = src;
-  const wm = width - 1;
-  const hm = height - 1;
+/** An iw × ih grid of sample points: the first at (ox, oy), steps u along a row and v down the rows. */
+interface SampleGrid {
+  iw: number;
+  ih: number;
+  ox: number;
+  oy: number;
+  ux: number;
+  uy: number;
+  vx: number;
+  vy: number;
+}
+
+/** Sample `src` at every point of `grid` (bilinear or bicubic, edges clamped) into dst, RGB interleaved. */
+function sampleOnGrid(src: ImageRgb, grid: SampleGrid, bicubic: boolean, dst: Float32Array): void {
+  const { iw, ih, ox, oy, ux, uy, vx, vy } = grid;
   let o = 0;
   for (let j = 0; j < ih; j++) {
     // pixel-centre convention: sample index = coordinate − 0.5
@@ -175,25 +174,32 @@ function sampleGridBilinear(
     for (let i = 0; i < iw; i++, x += ux, y += uy, o += 3) {
       const ix = Math.floor(x);
       const iy = Math.floor(y);
-      const ax = x - ix;
-      const ay = y - iy;
-      const xa = ix < 0 ? 0 : ix > wm ? wm : ix;
-      const xb = ix + 1 < 0 ? 0 : ix + 1 > wm ? wm : ix + 1;
-      const ya = (iy < 0 ? 0 : iy > hm ? hm : iy) * width;
-      const yb = (iy + 1 < 0 ? 0 : iy + 1 > hm ? hm : iy + 1) * width;
-      const p00 = (ya + xa) * 3;
-      const p01 = (ya + xb) * 3;
-      const p10 = (yb + xa) * 3;
-      const p11 = (yb + xb) * 3;
-      const w11 = ax * ay;
-      const w01 = ax - w11;
-      const w10 = ay - w11;
-      const w00 = 1 - ax - w10;
-      dst[o] = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11];
-      dst[o + 1] = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1];
-      dst[o + 2] = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2];
+      if (bicubic) bicubicAt(src, ix, iy, x - ix, y - iy, dst, o);
+      else bilinearAt(src, ix, iy, x - ix, y - iy, dst, o);
     }
   }
+}
+
+/** The pixel at cell (ix, iy) + (ax, ay), ax and ay in [0, 1): bilinear, edges clamped. */
+function bilinearAt(src: ImageRgb, ix: number, iy: number, ax: number, ay: number, dst: Float32Array, o: number): void {
+  const { width, height, data } = src;
+  const wm = width - 1;
+  const hm = height - 1;
+  const xa = ix < 0 ? 0 : ix > wm ? wm : ix;
+  const xb = ix + 1 < 0 ? 0 : ix + 1 > wm ? wm : ix + 1;
+  const ya = (iy < 0 ? 0 : iy > hm ? hm : iy) * width;
+  const yb = (iy + 1 < 0 ? 0 : iy + 1 > hm ? hm : iy + 1) * width;
+  const p00 = (ya + xa) * 3;
+  const p01 = (ya + xb) * 3;
+  const p10 = (yb + xa) * 3;
+  const p11 = (yb + xb) * 3;
+  const w11 = ax * ay;
+  const w01 = ax - w11;
+  const w10 = ay - w11;
+  const w00 = 1 - ax - w10;
+  dst[o] = w00 * data[p00] + w01 * data[p01] + w10 * data[p10] + w11 * data[p11];
+  dst[o + 1] = w00 * data[p00 + 1] + w01 * data[p01 + 1] + w10 * data[p10 + 1] + w11 * data[p11 + 1];
+  dst[o + 2] = w00 * data[p00 + 2] + w01 * data[p01 + 2] + w10 * data[p10 + 2] + w11 * data[p11 + 2];
 }
 
 const wx = new Float64Array(4);
@@ -201,57 +207,36 @@ const wy = new Float64Array(4);
 const px = new Int32Array(4);
 const py = new Int32Array(4);
 
-function sampleGridBicubic(
-  src: ImageRgb,
-  iw: number,
-  ih: number,
-  ox: number,
-  oy: number,
-  ux: number,
-  uy: number,
-  vx: number,
-  vy: number,
-  dst: Float32Array,
-): void {
+/** The same, bicubic (the 4 × 4 neighbourhood, edges clamped). */
+function bicubicAt(src: ImageRgb, ix: number, iy: number, ax: number, ay: number, dst: Float32Array, o: number): void {
   const { width, height, data } = src;
   const wm = width - 1;
   const hm = height - 1;
-  let o = 0;
-  for (let j = 0; j < ih; j++) {
-    let x = ox + j * vx - 0.5;
-    let y = oy + j * vy - 0.5;
-    for (let i = 0; i < iw; i++, x += ux, y += uy, o += 3) {
-      const ix = Math.floor(x);
-      const iy = Math.floor(y);
-      const ax = x - ix;
-      const ay = y - iy;
-      for (let k = 0; k < 4; k++) {
-        wx[k] = bicubicKernel(ax - k + 1);
-        wy[k] = bicubicKernel(ay - k + 1);
-        const xx = ix + k - 1;
-        const yy = iy + k - 1;
-        px[k] = (xx < 0 ? 0 : xx > wm ? wm : xx) * 3;
-        py[k] = (yy < 0 ? 0 : yy > hm ? hm : yy) * width * 3;
-      }
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      for (let r = 0; r < 4; r++) {
-        const row = py[r];
-        const w0 = wy[r];
-        for (let q = 0; q < 4; q++) {
-          const w = w0 * wx[q];
-          const p = row + px[q];
-          s0 += w * data[p];
-          s1 += w * data[p + 1];
-          s2 += w * data[p + 2];
-        }
-      }
-      dst[o] = s0;
-      dst[o + 1] = s1;
-      dst[o + 2] = s2;
+  for (let k = 0; k < 4; k++) {
+    wx[k] = bicubicKernel(ax - k + 1);
+    wy[k] = bicubicKernel(ay - k + 1);
+    const xx = ix + k - 1;
+    const yy = iy + k - 1;
+    px[k] = (xx < 0 ? 0 : xx > wm ? wm : xx) * 3;
+    py[k] = (yy < 0 ? 0 : yy > hm ? hm : yy) * width * 3;
+  }
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let r = 0; r < 4; r++) {
+    const row = py[r];
+    const w0 = wy[r];
+    for (let q = 0; q < 4; q++) {
+      const w = w0 * wx[q];
+      const p = row + px[q];
+      s0 += w * data[p];
+      s1 += w * data[p + 1];
+      s2 += w * data[p + 2];
     }
   }
+  dst[o] = s0;
+  dst[o + 1] = s1;
+  dst[o + 2] = s2;
 }
 
 /**

@@ -3,7 +3,7 @@
  * golden parity fixture (fixtures/README.md), which lives in the repository.
  */
 import { fileURLToPath } from 'node:url';
-import { initBackend, type BackendChoice, type BackendName } from '../backend.ts';
+import { initBackend, type BackendChoice, type BackendName } from '../backend/backend.ts';
 
 /** The authors' PyTorch numbers for a tiny CIM ViT (fixtures/README.md). */
 export const PARITY_FIXTURE = fileURLToPath(new URL('../../../../fixtures/cim-parity-small.safetensors', import.meta.url));

@@ -15,10 +15,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors } from '../io/safetensors.ts';
-import { checkModelConfig, modelConfigFromMetadata, type CimModelConfig } from '../model/config.ts';
-import { CimViT } from '../model/cim-vit.ts';
-import { toTorch } from '../model/params.ts';
-import { resizePosEmbed, sincosPosEmbed2d } from '../model/pos-embed.ts';
+import { checkModelConfig, modelConfigFromMetadata, type CimModelConfig } from '../vit/config.ts';
+import { CimViT } from '../vit/cim-vit.ts';
+import { toTorch } from '../nn/params.ts';
+import { resizePosEmbed, sincosPosEmbed2d } from '../nn/pos-embed.ts';
 import {
   erf,
   randomInputs,
@@ -374,7 +374,8 @@ async function checkConfig(
   const nonzero = results.filter((r) => Math.abs(r.fd) > 1e-4).length;
   t.diagnostic(
     `${label}: ${results.length} gradient elements over ${trainable.length} tensors, max |fd| ${fdMax.toExponential(2)}, ` +
-      `${nonzero} with |fd| > 1e-4; worst |ours − fd| ${worstAbs.toExponential(2)} at ${worstAt}; worst |ours − fd|/max(1,|fd|) ${worstBrief.toExponential(2)}; ` +
+      `${nonzero} with |fd| > 1e-4; worst |ours − fd| ${worstAbs.toExponential(2)} at ${worstAt}; worst ` +
+      `|ours − fd|/max(1,|fd|) ${worstBrief.toExponential(2)}; ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   assert.deepEqual(failures, [], `${label}: gradients disagree with finite differences`);

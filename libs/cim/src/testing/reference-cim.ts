@@ -2,7 +2,7 @@
  * An independent float64 reference of the official CIM ViT forward pass and loss
  * (weivision/Correlational-Image-Modeling, `models/cim.py` `CorrelationalAutoencoderViT` with the
  * correlation loss only, and `models/nn_util.py`), written from the authors' code and
- * fixtures/README.md — deliberately NOT from libs/cim/src/model/*. Plain TypeScript, naive
+ * fixtures/README.md — deliberately NOT from libs/cim/src/{nn,head,vit}/*. Plain TypeScript, naive
  * loops on Float64Array, no tfjs. Works on PyTorch names and layouts: Linear weight [out, in],
  * Conv2d weight [out, in, kh, kw], images NCHW.
  *

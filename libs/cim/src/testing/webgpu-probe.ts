@@ -10,10 +10,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../rng.ts';
-import { CimViT } from '../model/cim-vit.ts';
+import { CimViT } from '../vit/cim-vit.ts';
 import { AdamW } from '../optim/adamw.ts';
-import { initWebGpuBackend } from '../webgpu-backend.ts';
-import { webGpuAdapterKind } from '../webgpu-adapter.ts';
+import { initWebGpuBackend } from '../backend/webgpu-backend.ts';
+import { webGpuAdapterKind } from '../backend/webgpu-adapter.ts';
 
 type Input = { data: Float32Array | Int32Array; shape: number[]; dtype: 'float32' | 'int32' };
 const rng = new Rng(7);

@@ -33,10 +33,10 @@ import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from '@cim
 import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
-import { runScaffold, type EngineEvent, type MetricsRecord, type RunSteps } from '../run-scaffold.ts';
+import { passedOn, runScaffold, type ScaffoldHooks, type EngineEvent, type MetricsRecord, type RunSteps } from '../run-scaffold.ts';
 import { splitValidation } from './validation-split.ts';
 
-export interface FinetuneHooks {
+export interface FinetuneHooks extends ScaffoldHooks {
   onPlan?(info: {
     config: FinetuneConfig;
     plan: FinetunePlan;
@@ -49,9 +49,6 @@ export interface FinetuneHooks {
   }): void;
   onStep?(r: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; imagesPerSec: number }): void;
   onEval?(r: { epoch: number; step: number; top1: number; loss: number }): void;
-  onCheckpoint?(id: string, step: number): void;
-  log?(msg: string): void;
-  shouldStop?(): boolean;
 }
 
 export interface FinetuneOptions {
@@ -330,17 +327,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   try {
     const run = await runScaffold(steps, {
-      store: o.store,
-      metrics: o.metrics,
-      resume: o.resume,
-      maxSteps: o.maxSteps,
+      ...passedOn(o, hooks),
       checkpointEvery: config.checkpointEvery,
       // the newest K only
       retention: { keepLatest: config.keepCheckpoints, keepBest: 0, metric: 'top1', better: 'higher' },
       log,
-      onEvent: o.onEvent,
-      shouldStop: hooks.shouldStop,
-      onCheckpoint: hooks.onCheckpoint,
     });
     const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
     // the test split is scored once, when the run has finished (not when stopped to resume later)

@@ -154,7 +154,8 @@ export async function linearProbe(o: ProbeOptions): Promise<ProbeResult> {
   const { perDimStd: _std, singularValues, ...fstats } = featureStatistics(trainX, D);
   const features = { ...fstats, topSingularValues: [...singularValues.slice(0, 8)] };
   log(
-    `features: effective rank ${features.effectiveRank.toFixed(2)} of ${D}, mean per-dim std ${features.meanStd.toExponential(3)}, shared offset ${features.meanOffset.toExponential(3)}${features.collapsed ? ' — COLLAPSED' : ''}`,
+    `features: effective rank ${features.effectiveRank.toFixed(2)} of ${D}, mean per-dim std ` +
+      `${features.meanStd.toExponential(3)}, shared offset ${features.meanOffset.toExponential(3)}${features.collapsed ? ' — COLLAPSED' : ''}`,
   );
   const knnTop1Value =
     c.knnK > 0

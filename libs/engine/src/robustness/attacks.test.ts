@@ -73,7 +73,8 @@ test('FGSM on a linear 2-class model: the perturbation is exactly ±ε·sign(w�
     assert.equal(pred[i] !== y[i], shouldFall, `point ${i}: margin ${m[i]}, ε‖u‖₁ ${eps * uL1}`);
   }
   console.log(
-    `linear toy: ε = ${eps.toFixed(5)} (pixel), ‖u‖₁ = ${uL1.toFixed(3)}; ${falls}/${checked} flipped, ${expectedFalls} predicted in closed form; FGSM top-1 ${(1 - falls / checked).toFixed(3)}`,
+    `linear toy: ε = ${eps.toFixed(5)} (pixel), ‖u‖₁ = ${uL1.toFixed(3)}; ${falls}/${checked} flipped, ` +
+      `${expectedFalls} predicted in closed form; FGSM top-1 ${(1 - falls / checked).toFixed(3)}`,
   );
   assert.ok(falls > 100 && falls < 300);
   tf.dispose([xt, yt, adv]);

@@ -180,7 +180,8 @@ export function formatRobustnessTable(r: RobustnessReport): string {
   if (r.fgsm) lines.push(`FGSM top-1   ${pct(r.fgsm.top1)}   (ε = ${fmtEps(r.settings.eps)})`);
   if (r.pgd)
     lines.push(
-      `PGD top-1    ${pct(r.pgd.top1)}   (ε = ${fmtEps(r.settings.eps)}, ${r.settings.pgdSteps} steps of α = ${fmtEps(r.settings.pgdAlpha)}${r.settings.pgdRandomStart ? ', random start' : ''})`,
+      `PGD top-1    ${pct(r.pgd.top1)}   (ε = ${fmtEps(r.settings.eps)}, ${r.settings.pgdSteps} steps of α ` +
+        `= ${fmtEps(r.settings.pgdAlpha)}${r.settings.pgdRandomStart ? ', random start' : ''})`,
     );
   const names = Object.keys(r.corruptions);
   if (names.length) {
@@ -193,11 +194,16 @@ export function formatRobustnessTable(r: RobustnessReport): string {
     for (const c of names) {
       const ce = r.corruptionErrors[c];
       lines.push(
-        `${c.padEnd(w)}${sev.map((s) => pct(r.corruptions[c][String(s)])).join(' ')}  ${r.mceNormalization === 'baseline' ? ce.toFixed(3).padStart(8) : pct(ce)}`,
+        `${c.padEnd(w)}${sev.map((s) => pct(r.corruptions[c][String(s)])).join(' ')}  ` +
+          `${r.mceNormalization === 'baseline' ? ce.toFixed(3).padStart(8) : pct(ce)}`,
       );
     }
     lines.push(
-      `mCE          ${r.mceNormalization === 'baseline' ? `${(100 * r.mCE!).toFixed(1)} (relative to the baseline = 100)` : `${pct(r.mCE!)} (unnormalized: mean top-1 error; no baseline given)`}`,
+      `mCE          ${
+        r.mceNormalization === 'baseline'
+          ? `${(100 * r.mCE!).toFixed(1)} (relative to the baseline = 100)`
+          : `${pct(r.mCE!)} (unnormalized: mean top-1 error; no baseline given)`
+      }`,
     );
   }
   return lines.join('\n');

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 
-const probe = fileURLToPath(new URL('./testing/webgpu-probe.ts', import.meta.url));
+const probe = fileURLToPath(new URL('../testing/webgpu-probe.ts', import.meta.url));
 const r = spawnSync(process.execPath, ['--import', 'tsx', probe], {
   encoding: 'utf8',
   env: { ...process.env, CIM_WEBGPU_ADAPTER: 'software' },

@@ -1,15 +1,15 @@
 /**
  * The CIM correlation decoder and loss, for any backbone that yields tokens [B, 1 + g², D]:
  * CimViT and CimResNet both call these over a parameter getter (PyTorch names from
- * `cimParamSpecs`). The official decoder: `decoder_embed` on both token sets, the sin-cos
- * `decoder_pos_embed` on the context, one pre-norm cross-attention block (queries from the
- * context, keys/values from the exemplar), `decoder_norm`, drop cls, 1×1 conv to 2 classes,
+ * `correlationDecoderSpecs`, the decoder's own parameter list). The official decoder:
+ * `decoder_embed` on both token sets, the sin-cos `decoder_pos_embed` on the context, one
+ * pre-norm cross-attention block (queries from the context, keys/values from the exemplar), `decoder_norm`, drop cls, 1×1 conv to 2 classes,
  * bilinear upsampling with aligned corners.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cimParamSpecs, type ParamSpec } from './params.ts';
-import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
-import { sincosPosEmbed2d } from './pos-embed.ts';
+import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../nn/layers.ts';
+import { linearSpecs, normal, normSpecs, uniform, type ParamSpec } from '../nn/params.ts';
+import { sincosPosEmbed2d } from '../nn/pos-embed.ts';
 
 export interface CorrelationDecoderShape {
   decoderEmbedDim: number;
@@ -20,27 +20,49 @@ export interface CorrelationDecoderShape {
   contextSize: number;
 }
 
-/** decoder_embed (encoderDim → Dd) … decoder_pred_mask, exactly CimViT's decoder specs. */
+/**
+ * The decoder's parameters (decoder_embed: encoderDim → Dd … decoder_pred_mask), in the order the
+ * authors' `state_dict` lists them; every backbone puts them between its online and target specs.
+ */
 export function correlationDecoderSpecs(
   encoderDim: number,
   decoderEmbedDim: number,
   decoderNumHeads: number,
   mlpRatio: number,
 ): ParamSpec[] {
-  const shell = {
-    imgSize: 1,
-    patchSize: 1,
-    embedDim: encoderDim,
-    depth: 0,
-    numHeads: 1,
-    mlpRatio,
-    decoderEmbedDim,
-    decoderNumHeads,
-    contextSize: 1,
-    templateSize: 1,
-    numTemplates: 1,
-  };
-  return cimParamSpecs(shell).filter((s) => s.role === 'decoder');
+  const D = encoderDim;
+  const Dd = decoderEmbedDim;
+  const dHidden = Math.floor(Dd * mlpRatio);
+  return [
+    ...linearSpecs('decoder_embed', D, Dd, 'decoder', true),
+    ...normSpecs('decoder_corr_block.block.norm1', Dd, 'decoder', true),
+    ...linearSpecs('decoder_corr_block.block.attn.kv', Dd, 2 * Dd, 'decoder', true),
+    ...linearSpecs('decoder_corr_block.block.attn.q', Dd, Dd, 'decoder', true),
+    ...linearSpecs('decoder_corr_block.block.attn.proj', Dd, Dd, 'decoder', true),
+    ...normSpecs('decoder_corr_block.block.norm2', Dd, 'decoder', true),
+    ...linearSpecs('decoder_corr_block.block.mlp.fc1', Dd, dHidden, 'decoder', true),
+    ...linearSpecs('decoder_corr_block.block.mlp.fc2', dHidden, Dd, 'decoder', true),
+    ...normSpecs('decoder_norm', Dd, 'decoder', true),
+    // Conv2d init of the official _init_weights: normal(0, sqrt(2 / (1·1·out))); bias: PyTorch's default
+    {
+      name: 'decoder_pred_mask.0.weight',
+      torchShape: [2, Dd, 1, 1],
+      kind: 'conv1x1',
+      role: 'decoder',
+      trainable: true,
+      decay: true,
+      init: normal(Math.sqrt(2 / 2)),
+    },
+    {
+      name: 'decoder_pred_mask.0.bias',
+      torchShape: [2],
+      kind: 'plain',
+      role: 'decoder',
+      trainable: true,
+      decay: false,
+      init: uniform(1 / Math.sqrt(Dd)),
+    },
+  ];
 }
 
 /** Fixed 2-D sin-cos embedding of the context grid with a zero cls row: [1, 1 + g², Dd]. */

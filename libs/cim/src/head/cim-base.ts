@@ -8,12 +8,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; the union package registers them all.
 import '@tensorflow/tfjs';
-import type { AnyCimModelConfig, CimArchitecture } from '../cim-model-config.ts';
-import type { CimForward, CimModel, HostTensor } from './cim-model.ts';
 import { correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
-import { initParams } from './init-params.ts';
-import { fromTorch, toTorch, type ParamSpec } from './params.ts';
-import { assignValues } from '../tensors.ts';
+import { initParams } from '../nn/init-params.ts';
+import { fromTorch, toTorch, type HostTensor, type ParamSpec } from '../nn/params.ts';
+import { assignValues } from '../nn/tensors.ts';
+
+export interface CimForward {
+  /** [T·B, C, C, 2] per-pixel logits, template-major */
+  logits: tf.Tensor4D;
+  /** scalar: Σ over templates of the mean per-pixel cross-entropy */
+  loss: tf.Scalar;
+}
+
+/** What the head reads of a model's config (every backbone's config has these fields). */
+export interface CimHeadConfig {
+  decoderEmbedDim: number;
+  decoderNumHeads: number;
+  /** side of the context (px): the predicted maps' side */
+  contextSize: number;
+}
 
 export type EncoderRole = 'online' | 'target';
 export type LoadOptions = { targetFromOnline?: boolean; onlyRoles?: ParamSpec['role'][] };
@@ -27,8 +40,13 @@ export interface CimBaseInit<S extends ParamSpec> {
   onlineNameOf: (targetName: string) => string;
 }
 
-export abstract class CimBase<C extends AnyCimModelConfig, S extends ParamSpec = ParamSpec> implements CimModel {
-  abstract readonly architecture: CimArchitecture;
+/**
+ * The backbones (vit/, resnet/) extend it; the `CimModel` interface (cim-model.ts, above the
+ * backbones) is what they then offer the engine, checked where the factory returns them.
+ */
+export abstract class CimBase<C extends CimHeadConfig, S extends ParamSpec = ParamSpec> {
+  /** the backbone family, as written in a checkpoint's `architecture` metadata */
+  abstract readonly architecture: string;
   readonly config: C;
   readonly specs: S[];
   readonly params: Map<string, tf.Variable>;

@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { modelMetadata, type CimModelConfig } from './config.ts';
-import type { CimForward, HostTensor } from './cim-model.ts';
-import { CimBase, type EncoderRole, type LoadOptions } from './cim-base.ts';
+import type { HostTensor } from '../nn/params.ts';
+import { CimBase, type CimForward, type EncoderRole, type LoadOptions } from '../head/cim-base.ts';
 import { cimParamSpecs, targetNameOf } from './params.ts';
-import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from './layers.ts';
-import { resizePosEmbed, sincosPosEmbed2d } from './pos-embed.ts';
+import { attention, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../nn/layers.ts';
+import { resizePosEmbed, sincosPosEmbed2d } from '../nn/pos-embed.ts';
 
 export type { CimForward };
 

@@ -89,7 +89,8 @@ export async function initWebGpuBackend(
   if (!(await tf.setBackend('webgpu'))) throw new WebGpuUnavailableError(`tfjs could not start the webgpu backend on ${info.name}`);
   adapterInfo = info;
   log(
-    `WebGPU adapter: ${info.name} (${info.kind}, Dawn ${info.dawnBackend}; vendor "${info.vendor}", architecture "${info.architecture}", device "${info.device}", "${info.description}")`,
+    `WebGPU adapter: ${info.name} (${info.kind}, Dawn ${info.dawnBackend}; vendor "${info.vendor}", ` +
+      `architecture "${info.architecture}", device "${info.device}", "${info.description}")`,
   );
   return info;
 }

@@ -217,9 +217,13 @@ export function gpuAdapterMissing(p: SystemProbe): string {
     return `${head}: the Vulkan loader libvulkan.so.1 is missing (Debian/Ubuntu: apt-get install libvulkan1); ${SOFTWARE_HINT}`;
   if (p.icds.length === 0) {
     const nvidia = p.nvidiaDevice
-      ? ' An NVIDIA device is present but its Vulkan ICD (nvidia_icd.json) is not: in a container, NVIDIA_DRIVER_CAPABILITIES must include graphics (e.g. compute,utility,graphics).'
+      ? ' An NVIDIA device is present but its Vulkan ICD (nvidia_icd.json) is not: in a container, ' +
+        'NVIDIA_DRIVER_CAPABILITIES must include graphics (e.g. compute,utility,graphics).'
       : " A GPU driver installs one (NVIDIA: nvidia_icd.json; AMD/Intel: Mesa's mesa-vulkan-drivers).";
-    return `${head}: the Vulkan loader is at ${p.vulkanLoader} but no Vulkan ICD (driver manifest) is installed in ${p.icdDirs.join(', ')}.${nvidia} ${SOFTWARE_HINT}`;
+    return (
+      `${head}: the Vulkan loader is at ${p.vulkanLoader} but no Vulkan ICD (driver manifest) is installed ` +
+      `in ${p.icdDirs.join(', ')}.${nvidia} ${SOFTWARE_HINT}`
+    );
   }
   const software = p.icds.filter((i) => /lvp|lavapipe|swiftshader|swrast/i.test(i.file + i.library));
   const icdList = p.icds.map((i) => `${i.file} (${i.library})`).join(', ');
@@ -239,5 +243,8 @@ export function softwareAdapterMissing(p: SystemProbe): string {
   const what = missing.length
     ? `missing ${missing.join('; ')}`
     : 'EGL and Mesa are installed but gave no OpenGL ES 3.1 context (is EGL_PLATFORM=surfaceless honoured?)';
-  return `WebGPU: no software adapter (Dawn's OpenGL ES backend on Mesa llvmpipe): ${what}. Install: apt-get install libegl-dev libegl-mesa0 libgl1-mesa-dri (scripts/ci-webgpu-deps.sh)`;
+  return (
+    `WebGPU: no software adapter (Dawn's OpenGL ES backend on Mesa llvmpipe): ${what}. Install: apt-get ` +
+    `install libegl-dev libegl-mesa0 libgl1-mesa-dri (scripts/ci-webgpu-deps.sh)`
+  );
 }

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { CimViT } from './cim-vit.ts';
-import { cimVitMicroPatch4 } from './config.ts';
+import { CimViT } from '../vit/cim-vit.ts';
+import { cimVitMicroPatch4 } from '../vit/config.ts';
 import { Rng } from '../rng.ts';
 import { correlationDecoderSpecs, correlationLoss, decoderPosEmbed, forwardCorrelationDecoder } from './correlation-decoder.ts';
 import { initTestBackend } from '../testing/index.ts';

@@ -1,25 +1,15 @@
 /**
  * What the training engine, the checkpoints and the evaluation need of a CIM model, whatever its
- * backbone: CimViT and CimResNet implement it, through CimBase (cim-base.ts). Parameters are
+ * backbone: CimViT and CimResNet implement it, through CimBase (head/cim-base.ts). Parameters are
  * named and laid out as PyTorch's `state_dict`; `specs` lists them in a fixed order (online,
  * decoder, target).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { AnyCimModelConfig, CimArchitecture } from '../cim-model-config.ts';
-import type { ParamSpec } from './params.ts';
+import type { AnyCimModelConfig, CimArchitecture } from './cim-model-config.ts';
+import type { CimForward } from './head/cim-base.ts';
+import type { HostTensor, ParamSpec } from './nn/params.ts';
 
-/** A tensor on the host in PyTorch layout. */
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-export interface CimForward {
-  /** [T·B, C, C, 2] per-pixel logits, template-major */
-  logits: tf.Tensor4D;
-  /** scalar: Σ over templates of the mean per-pixel cross-entropy */
-  loss: tf.Scalar;
-}
+export type { CimForward, HostTensor };
 
 export interface CimModel {
   readonly architecture: CimArchitecture;

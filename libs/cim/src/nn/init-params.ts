@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.ts';
-import { newVariable } from '../tensors.ts';
+import { newVariable } from './tensors.ts';
 import { fromTorch, ourShape, type ParamSpec } from './params.ts';
 
 /**

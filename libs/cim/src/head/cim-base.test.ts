@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTestBackend } from '../testing/index.ts';
 import { Rng } from '../rng.ts';
-import { CimViT } from './cim-vit.ts';
-import { cimVitMicroPatch4 } from './config.ts';
+import { CimViT } from '../vit/cim-vit.ts';
+import { cimVitMicroPatch4 } from '../vit/config.ts';
 import { CimResNet } from '../resnet/cim-resnet.ts';
 import { cimResnetMicro } from '../resnet/config.ts';
-import type { HostTensor } from './cim-model.ts';
+import type { HostTensor } from '../nn/params.ts';
 
 await initTestBackend();
 

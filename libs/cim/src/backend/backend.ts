@@ -93,7 +93,8 @@ export async function initBackend(
     if (pkg) [name, detail] = ['tensorflow', pkg];
     else if (choice === 'tensorflow') {
       throw new Error(
-        'backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads (on a development machine run `npm run setup:native`; see README, "The native backend")',
+        'backend "tensorflow" requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node ' +
+          'loads (on a development machine run `npm run setup:native`; see README, "The native backend")',
       );
     }
   }
