@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../libs/cim/src/backend.ts';
+import { initBackend } from '../../libs/cim/src/backend/backend.ts';
 import { convOp } from '../../libs/cim/src/resnet/tf-kernels.ts';
 import { dnnlAddon, dnnlVersion, setDnnlConv, setDnnlThreads } from '../../libs/cim/src/resnet/dnnl-conv.ts';
 
