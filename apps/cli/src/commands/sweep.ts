@@ -25,7 +25,7 @@ import {
   type FinetuneConfig,
   type PretrainConfig,
 } from '@cim-forge/config';
-import { finetune, JsonlMetricsSink, LocalCheckpointStore, pretrain } from '@cim-forge/engine';
+import { finetune, JsonlMetricsSink, LocalCheckpointStore, pretrain, type EngineEvent } from '@cim-forge/engine';
 import { childProcessEnv } from '@cim-forge/settings';
 import {
   applyParams,
@@ -218,9 +218,15 @@ export async function runTrialHere(
   const metrics = new JsonlMetricsSink(join(dir, 'metrics.jsonl'));
   const lines: string[] = [];
   const log = (m: string) => lines.push(m);
+  const onEvent = (e: EngineEvent) =>
+    lines.push(
+      e.type === 'checkpoint.resumed'
+        ? `resumed from checkpoint ${e.checkpoint} at step ${e.step}`
+        : `checkpoint ${e.checkpoint} skipped: ${e.reason}`,
+    );
   try {
     if (kind === 'pretrain') {
-      const r = await pretrain({ config: config as PretrainConfig, store, metrics, resume: true, hooks: { log, shouldStop } });
+      const r = await pretrain({ config: config as PretrainConfig, store, metrics, resume: true, onEvent, hooks: { log, shouldStop } });
       return { finalStep: r.finalStep, totalSteps: r.totalSteps };
     }
     const r = await finetune({
@@ -229,6 +235,7 @@ export async function runTrialHere(
       metrics,
       resume: true,
       scoreTest: false,
+      onEvent,
       hooks: { log, shouldStop },
     });
     return { finalStep: r.finalStep, totalSteps: r.totalSteps };
