@@ -29,6 +29,10 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
     summary: 'robustness: clean, FGSM and PGD top-1, common corruptions (mCE); one JSON report',
     run: async (a) => (await import('./commands/eval.ts')).run(a),
   },
+  sweep: {
+    summary: 'a hyper-parameter sweep (grid, random, ASHA) of pre-training or fine-tuning runs, resumable',
+    run: async (a) => (await import('./commands/sweep.ts')).run(a),
+  },
   presets: { summary: 'list the named configs', run: async (a) => (await import('./commands/presets.ts')).run(a) },
 };
 

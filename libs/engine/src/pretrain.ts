@@ -45,7 +45,11 @@ export interface PretrainOptions {
 }
 
 export interface PretrainResult {
+  /** steps taken in this invocation */
   steps: number;
+  /** the run's step count at the end (= totalSteps when it finished) */
+  finalStep: number;
+  totalSteps: number;
   stopped: boolean;
   firstLoss: number | null;
   lastLoss: number | null;
@@ -168,6 +172,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       ...passedOn(o, hooks),
       rankMetrics: o.rankMetrics,
       collective,
+      stopAtStep: config.stopAtStep,
       checkpointEvery: config.checkpointEvery,
       // the newest K and the best M (lowest loss at their step)
       retention: { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' },
@@ -175,6 +180,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     });
     const result: PretrainResult = {
       steps: run.steps,
+      finalStep: trainer.step,
+      totalSteps: plan.totalSteps,
       stopped: run.stopped,
       firstLoss: run.firstLoss,
       lastLoss: run.lastLoss,
