@@ -19,7 +19,13 @@ before(async () => {
   source = r.json().id;
   await env.db.run.update({ where: { id: source }, data: { status: 'SUCCEEDED', finishedAt: new Date() } });
   await env.db.checkpoint.create({
-    data: { runId: source, step: 4, uri: `s3://${env.s3.bucket}/runs/${source}/checkpoints/4`, status: 'COMPLETE', completedAt: new Date() },
+    data: {
+      runId: source,
+      step: 4,
+      uri: `s3://${env.s3.bucket}/runs/${source}/checkpoints/4`,
+      status: 'COMPLETE',
+      completedAt: new Date(),
+    },
   });
 });
 after(async () => {
@@ -59,7 +65,9 @@ test("validateOnly: the issue's body is planned (9 trials, rungs, cost) and noth
   assert.equal(v.estimate.flops, v.estimate.stepsExpected * v.resources.flopsPerStep);
   assert.deepEqual(await counts(), before);
   // the same seed plans the same trials
-  const again = (await env.app.inject({ method: 'POST', url: '/v1/sweeps', headers: auth, payload: { ...issueBody(), validateOnly: true } })).json();
+  const again = (
+    await env.app.inject({ method: 'POST', url: '/v1/sweeps', headers: auth, payload: { ...issueBody(), validateOnly: true } })
+  ).json();
   assert.deepEqual(again.trials, v.trials);
 });
 
@@ -107,7 +115,11 @@ test('bad bodies → 4xx naming the field, nothing created', async () => {
     ['unknown field', { colour: 'blue' }, /colour|additional/],
     ['unknown field in base', { base: { ...issueBody().base, validateOnly: true } }, /validateOnly|additional/],
     ['unknown config field', { space: { learningRat: { loguniform: [0.001, 0.1] } } }, /learningRat/],
-    ['grid larger than maxTrials', { algorithm: { name: 'grid' }, space: { baseLr: { choice: [0.1, 0.01, 0.001] } }, maxTrials: 2 }, /maxTrials/],
+    [
+      'grid larger than maxTrials',
+      { algorithm: { name: 'grid' }, space: { baseLr: { choice: [0.1, 0.01, 0.001] } }, maxTrials: 2 },
+      /maxTrials/,
+    ],
     ['loguniform low ≤ 0', { space: { baseLr: { loguniform: [0, 0.1] } } }, /space\/baseLr/],
     ['η < 2', { algorithm: { name: 'asha', eta: 1.5 } }, /eta/],
     ['eval base', { base: { kind: 'eval', preset: 'smoke', source: { runId: source, checkpoint: 'latest' } } }, /base\/kind/],

@@ -42,7 +42,13 @@ const space: SearchSpace = { baseLr: { loguniform: [0.0001, 0.1] } };
 async function insertSweep(maxTrials: number, maxConcurrent: number): Promise<{ id: string; spec: StoredSweepSpec }> {
   const trials = Array.from({ length: maxTrials }, (_, index) => {
     const params = drawTrial(space, 0, index);
-    return { index, params, config: { baseLr: params.baseLr, fake: { trial: { totalSteps: TOTAL, metric: 'val_top1' } } }, plan: {}, resources: {} };
+    return {
+      index,
+      params,
+      config: { baseLr: params.baseLr, fake: { trial: { totalSteps: TOTAL, metric: 'val_top1' } } },
+      plan: {},
+      resources: {},
+    };
   });
   const spec: StoredSweepSpec = {
     space,
@@ -111,7 +117,8 @@ test('an ASHA sweep of 9 trials: 3 at a time, 8 stopped with a reason, promoted 
   assert.equal(states.filter((s) => s === 'completed').length, 1);
   assert.equal(states.filter((s) => s === 'stopped').length, 8);
   assert.equal(stops, 8, 'one early-stop count per stopped trial, whichever driver stopped it');
-  for (const t of sweep.trials.filter((x) => x.state === 'stopped')) assert.match(t.stopReason ?? '', /^rung [01] \(step (3|9)\): val_top1 [\d.]+ is not in the top/);
+  for (const t of sweep.trials.filter((x) => x.state === 'stopped'))
+    assert.match(t.stopReason ?? '', /^rung [01] \(step (3|9)\): val_top1 [\d.]+ is not in the top/);
 
   // the rung metrics are the run's recorded values at the rung steps
   const lr = (i: number) => spec.trials[i].params.baseLr as number;
@@ -122,7 +129,10 @@ test('an ASHA sweep of 9 trials: 3 at a time, 8 stopped with a reason, promoted 
   const best = sweep.trials.find((t) => t.state === 'completed')!;
   const closest = spec.trials.reduce((a, b) => (Math.abs(Math.log10(lr(b.index)) + 2) < Math.abs(Math.log10(lr(a.index)) + 2) ? b : a));
   assert.equal(best.index, closest.index);
-  assert.deepEqual(best.rungMetrics, [3, 9, 27].map((s) => fakeTrialScore(lr(best.index), s)));
+  assert.deepEqual(
+    best.rungMetrics,
+    [3, 9, 27].map((s) => fakeTrialScore(lr(best.index), s)),
+  );
 
   // promoted trials: the SAME run, queued again and resumed from where it paused
   const promoted = sweep.trials.filter((t) => (t.rungMetrics as unknown[]).length > 1);

@@ -36,12 +36,21 @@ import { enqueueRun, type RunJobData } from '@cim-forge/queue';
 import { decide, sweepFinished, type ResolvedSweep, type TrialReport } from '@cim-forge/sweep';
 
 /** what POST /v1/sweeps stored in sweeps.spec (apps/api sweeps/submit-sweep.ts SweepSpec) */
-export interface StoredSweepSpec extends Pick<ResolvedSweep, 'space' | 'algorithm' | 'metric' | 'maxTrials' | 'maxConcurrent' | 'totalSteps' | 'rungs'> {
+export interface StoredSweepSpec extends Pick<
+  ResolvedSweep,
+  'space' | 'algorithm' | 'metric' | 'maxTrials' | 'maxConcurrent' | 'totalSteps' | 'rungs'
+> {
   worldSize: number;
   preset: string | null;
   maxRestarts: number;
   sourceCheckpointId: string | null;
-  trials: { index: number; params: Record<string, number | string | boolean | null>; config: Record<string, unknown>; plan: unknown; resources: unknown }[];
+  trials: {
+    index: number;
+    params: Record<string, number | string | boolean | null>;
+    config: Record<string, unknown>;
+    plan: unknown;
+    resources: unknown;
+  }[];
 }
 
 export interface SweepDriverOptions {
@@ -122,10 +131,16 @@ export class SweepDriver {
         const spec = sweep.spec as unknown as StoredSweepSpec;
         teamId = sweep.teamId;
         const runs = new Map<string, RunRow>(
-          (await tx.run.findMany({ where: { sweepId }, select: { id: true, status: true, error: true, config: true } })).map((r) => [r.id, r]),
+          (await tx.run.findMany({ where: { sweepId }, select: { id: true, status: true, error: true, config: true } })).map((r) => [
+            r.id,
+            r,
+          ]),
         );
         const trials = new Map<number, SweepTrial>(sweep.trials.map((t) => [t.index, t]));
-        const save = async (t: SweepTrial, data: Partial<Pick<SweepTrial, 'state' | 'rung' | 'runId' | 'stopReason'>> & { rungMetrics?: (number | null)[] }) => {
+        const save = async (
+          t: SweepTrial,
+          data: Partial<Pick<SweepTrial, 'state' | 'rung' | 'runId' | 'stopReason'>> & { rungMetrics?: (number | null)[] },
+        ) => {
           const next = await tx.sweepTrial.update({
             where: { sweepId_index: { sweepId, index: t.index } },
             data: { ...data, ...(data.rungMetrics ? { rungMetrics: toJsonValue(data.rungMetrics) } : {}) },
@@ -147,14 +162,22 @@ export class SweepDriver {
             rungMetrics[t.rung] = value;
             await save(t, { state: 'paused', rungMetrics });
           } else if (run.status === 'FAILED' || run.status === 'CANCELLED') {
-            await save(t, { state: run.status === 'FAILED' ? 'failed' : 'cancelled', stopReason: `run ${run.status}: ${run.error ?? 'no reason'}` });
+            await save(t, {
+              state: run.status === 'FAILED' ? 'failed' : 'cancelled',
+              stopReason: `run ${run.status}: ${run.error ?? 'no reason'}`,
+            });
           }
         }
 
         // 2. decide and apply
         const reports: TrialReport[] = [...trials.values()]
           .filter((t) => t.state !== 'pending')
-          .map((t) => ({ index: t.index, state: t.state as TrialState, rung: Math.max(0, t.rung), rungMetrics: t.rungMetrics as (number | null)[] }));
+          .map((t) => ({
+            index: t.index,
+            state: t.state as TrialState,
+            rung: Math.max(0, t.rung),
+            rungMetrics: t.rungMetrics as (number | null)[],
+          }));
         const plan = {
           algorithm: spec.algorithm,
           metric: spec.metric,
@@ -202,7 +225,13 @@ export class SweepDriver {
                 trialIndex: d.index,
               },
               `queued by sweep ${sweepId} (${sweep.name}): trial ${d.index} ${JSON.stringify(stored.params)}, to ${d.stopAtStep === null ? 'the end' : `step ${d.stopAtStep}`}`,
-              { kind: sweep.kind, preset: spec.preset, worldSize: spec.worldSize, priority: sweep.priority, sourceCheckpointId: spec.sourceCheckpointId },
+              {
+                kind: sweep.kind,
+                preset: spec.preset,
+                worldSize: spec.worldSize,
+                priority: sweep.priority,
+                sourceCheckpointId: spec.sourceCheckpointId,
+              },
             );
             await save(t, { state: 'running', rung: d.rung, runId });
             enqueue.push({ runId, priority: sweep.priority });

@@ -5,7 +5,15 @@ export type { MigrateOptions, MigrateResult, MigrationFile } from './migrate.ts'
 export { writeMetrics, readMetricSeries, readMetricBuckets } from './metrics.ts';
 export { readMetricMinMax } from './metric-minmax.ts';
 export type { MetricPoint, SeriesQuery, SeriesPoint, SeriesBucket } from './metrics.ts';
-export { Prisma, RunKind, RunStatus, RankAttemptStatus, CheckpointStatus, FailureCategory, SweepStatus } from './generated/prisma/client.ts';
+export {
+  Prisma,
+  RunKind,
+  RunStatus,
+  RankAttemptStatus,
+  CheckpointStatus,
+  FailureCategory,
+  SweepStatus,
+} from './generated/prisma/client.ts';
 export type {
   Team,
   ApiToken,

@@ -295,10 +295,16 @@ export async function cancelRun(tx: DbClient, runId: string, error: string): Pro
 /** A sweep's trial: every rank of `attempt` ended at config.stopAtStep: RUNNING → PAUSED (resumable). */
 export async function pauseRun(db: DbClient, run: Pick<Run, 'id' | 'worldSize'>, attempt: number, stopAtStep: number): Promise<boolean> {
   if (!(await moveRun(db, run.id, 'PAUSED', { error: null, failureCategory: null }, ['RUNNING']))) return false;
-  await recordEvent(db, run.id, 'run.paused', `paused at step ${stopAtStep}: all ${run.worldSize} rank(s) ended at the trial's rung (attempt ${attempt})`, {
-    attempt,
-    stopAtStep,
-  });
+  await recordEvent(
+    db,
+    run.id,
+    'run.paused',
+    `paused at step ${stopAtStep}: all ${run.worldSize} rank(s) ended at the trial's rung (attempt ${attempt})`,
+    {
+      attempt,
+      stopAtStep,
+    },
+  );
   return true;
 }
 
@@ -307,13 +313,25 @@ export async function pauseRun(db: DbClient, run: Pick<Run, 'id' | 'worldSize'>,
  * budget (null: run to the end). The caller enqueues its run job; the next attempt resumes from the
  * run's latest checkpoint (the rank runner's "run.resumed").
  */
-export async function resumeRun(db: DbClient, runId: string, config: Prisma.InputJsonValue, stopAtStep: number | null, rung: number): Promise<boolean> {
+export async function resumeRun(
+  db: DbClient,
+  runId: string,
+  config: Prisma.InputJsonValue,
+  stopAtStep: number | null,
+  rung: number,
+): Promise<boolean> {
   if (!(await moveRun(db, runId, 'QUEUED', {}, ['PAUSED']))) return false;
   await db.run.update({ where: { id: runId }, data: { config, queuedAt: new Date() } });
-  await recordEvent(db, runId, 'run.promoted', `promoted to rung ${rung}: ${stopAtStep === null ? 'runs to its end' : `runs to step ${stopAtStep}`}, resuming from its checkpoint`, {
-    stopAtStep,
-    rung,
-  });
+  await recordEvent(
+    db,
+    runId,
+    'run.promoted',
+    `promoted to rung ${rung}: ${stopAtStep === null ? 'runs to its end' : `runs to step ${stopAtStep}`}, resuming from its checkpoint`,
+    {
+      stopAtStep,
+      rung,
+    },
+  );
   return true;
 }
 

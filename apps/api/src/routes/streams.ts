@@ -183,7 +183,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
         description:
           'text/event-stream of `sweep` messages, each the whole sweep (GET /v1/sweeps/:id) when it or any trial changed; `id:` is the ' +
           "change's time in ms (reconnect with it as Last-Event-ID). Ends after a finished sweep is sent, and with `event: end` " +
-          '{reason, message} as the run stream does (token revoked or expired, longest lifetime, shutdown). Another team\'s sweep is a 404.',
+          "{reason, message} as the run stream does (token revoked or expired, longest lifetime, shutdown). Another team's sweep is a 404.",
         tags: ['streams', 'sweeps'],
         security: bearer,
         params: RunIdParams,

@@ -16,7 +16,10 @@ import { findVisibleSweep, toSweepResource, toSweepSummary, visibleSweepsWhere }
 const Envelope = Type.Object(
   {
     ...SubmitSweepBody.properties,
-    base: Type.Object({ ...SweepBaseRun.properties, config: Type.Optional(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: false }),
+    base: Type.Object(
+      { ...SweepBaseRun.properties, config: Type.Optional(Type.Object({}, { additionalProperties: true })) },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

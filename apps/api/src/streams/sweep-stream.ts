@@ -11,7 +11,8 @@ import type { SseSink } from './sse-connection.ts';
 import { sweepInclude, toSweepResource } from '../sweeps/sweep-resource.ts';
 
 export function parseSweepCursor(text: string): number {
-  if (!/^\d{1,15}$/.test(text)) throw badRequest(`Last-Event-ID must be the <ms> this stream sent, got ${JSON.stringify(text.slice(0, 64))}`);
+  if (!/^\d{1,15}$/.test(text))
+    throw badRequest(`Last-Event-ID must be the <ms> this stream sent, got ${JSON.stringify(text.slice(0, 64))}`);
   return Number(text);
 }
 

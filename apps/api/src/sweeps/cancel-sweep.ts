@@ -12,7 +12,12 @@ import { findVisibleSweep } from './sweep-resource.ts';
 
 const ENDED_TRIALS = ['stopped', 'completed', 'failed', 'cancelled'];
 
-export async function cancelSweep(svc: Services, principal: Principal, id: string, log: { warn(o: object, m: string): void }): Promise<void> {
+export async function cancelSweep(
+  svc: Services,
+  principal: Principal,
+  id: string,
+  log: { warn(o: object, m: string): void },
+): Promise<void> {
   const { db } = svc;
   const sweep = await findVisibleSweep(db, principal, id);
   const reason = `sweep cancelled by ${principal.tokenPrefix}`;

@@ -7,7 +7,15 @@
  * sweep_trials rows. The sweep driver (apps/worker sweep-driver.ts) launches the trials as runs.
  */
 import { toJsonValue, type Prisma } from '@cim-forge/db';
-import { SweepSpecError, applyParams, resolveSweep, rungSlots, stopAtStepFor, type ResolvedSweep, type SweepBaseConfig } from '@cim-forge/sweep';
+import {
+  SweepSpecError,
+  applyParams,
+  resolveSweep,
+  rungSlots,
+  stopAtStepFor,
+  type ResolvedSweep,
+  type SweepBaseConfig,
+} from '@cim-forge/sweep';
 import { badRequest, forbidden } from '../http-error.ts';
 import type { Services } from '../plugins/services.ts';
 import type { Principal } from '../principal.ts';
@@ -62,7 +70,8 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
   const teamId = principal.teamId;
   if (teamId === null) throw forbidden('sweeps belong to a team: submit with a team token (this admin token has no team)');
   const { base } = body;
-  if (base.kind !== 'pretrain' && base.kind !== 'finetune') throw badRequest(`body/base/kind: a sweep's base is a pretrain or finetune run, got ${base.kind}`);
+  if (base.kind !== 'pretrain' && base.kind !== 'finetune')
+    throw badRequest(`body/base/kind: a sweep's base is a pretrain or finetune run, got ${base.kind}`);
   const baseBody: SubmitRunBody = { ...base, priority: body.priority ?? 0 };
   const resolvedBase = await validateRun(svc, principal, baseBody, 'body/base');
 
@@ -82,7 +91,12 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
   for (const t of plan.trials) {
     const config = applyParams(plan.baseConfig, t.params) as unknown as Record<string, unknown>;
     // the full resolved config as the submitted fields: resolving it again gives itself
-    const v = await validateRun(svc, principal, { ...baseBody, config: config as SubmitRunBody['config'] }, `body/space (trial ${t.index} ${JSON.stringify(t.params)})`);
+    const v = await validateRun(
+      svc,
+      principal,
+      { ...baseBody, config: config as SubmitRunBody['config'] },
+      `body/space (trial ${t.index} ${JSON.stringify(t.params)})`,
+    );
     trials.push({ index: t.index, params: t.params, config: v.config, plan: v.plan, resources: v.resources });
   }
 

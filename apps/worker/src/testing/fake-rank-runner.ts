@@ -23,7 +23,6 @@ interface FakeBehaviour {
   trial?: { totalSteps: number; metric: string };
 }
 
-
 const send = (m: RankMessage) => process.send?.(m);
 const args = JSON.parse(process.argv[2]) as RankRunnerArgs;
 const env = readServiceEnv({ S3_BUCKET: 'unused', ...process.env }, 'worker');
