@@ -59,6 +59,12 @@ test("validateOnly: the issue's body is planned (9 trials, rungs, cost) and noth
   assert.equal(new Set(v.trials.map((t: { params: { baseLr: number } }) => t.params.baseLr)).size, 9);
   assert.ok(v.rungs.length >= 2, JSON.stringify(v.rungs));
   assert.equal(v.rungs.at(-1), v.totalSteps);
+  // the rungs are steps of the base the trials run (libs/sweep adds a validation split for val_top1)
+  assert.equal(v.totalSteps, v.plan.totalSteps);
+  assert.ok(
+    v.notes.some((n: string) => /valFraction/.test(n)),
+    JSON.stringify(v.notes),
+  );
   for (let k = 1; k < v.rungs.length; k++) assert.ok(v.rungs[k] > v.rungs[k - 1]);
   assert.ok(v.estimate.stepsExpected < v.estimate.steps, JSON.stringify(v.estimate));
   assert.equal(v.estimate.steps, 9 * v.totalSteps);

@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
 import { startStack, type Stack, freePort } from './stack.ts';
-import { sumSamples } from './service.test.ts';
+
+/** Prometheus text → the sum of every sample of `name` (service.test.ts has the labelled version; importing it would run its tests) */
+function sumSamples(text: string, name: string): number {
+  let total = 0;
+  for (const m of text.matchAll(/^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/gm)) if (m[1] === name) total += Number(m[2]);
+  return total;
+}
 
 let db: TempDatabase;
 let dir: string;

@@ -155,12 +155,13 @@ export class SweepDriver {
           if (!run) continue;
           if (run.status === 'QUEUED') enqueue.push({ runId: run.id, priority: sweep.priority });
           if (run.status === 'PAUSED' || run.status === 'SUCCEEDED') {
-            const rungStep = spec.rungs[t.rung] ?? null;
-            const value = await metricAtStep(tx, run.id, spec.metric.name, run.status === 'SUCCEEDED' ? null : rungStep);
+            // a run that SUCCEEDED ran its whole length: it has reached the last rung, whichever it ran to
+            const rung = run.status === 'SUCCEEDED' ? Math.max(t.rung, spec.rungs.length - 1) : t.rung;
+            const value = await metricAtStep(tx, run.id, spec.metric.name, run.status === 'SUCCEEDED' ? null : (spec.rungs[rung] ?? null));
             const rungMetrics = [...(t.rungMetrics as (number | null)[])];
-            while (rungMetrics.length <= t.rung) rungMetrics.push(null);
-            rungMetrics[t.rung] = value;
-            await save(t, { state: 'paused', rungMetrics });
+            while (rungMetrics.length <= rung) rungMetrics.push(null);
+            rungMetrics[rung] = value;
+            await save(t, { state: 'paused', rung, rungMetrics });
           } else if (run.status === 'FAILED' || run.status === 'CANCELLED') {
             await save(t, {
               state: run.status === 'FAILED' ? 'failed' : 'cancelled',

@@ -75,15 +75,28 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
   const baseBody: SubmitRunBody = { ...base, priority: body.priority ?? 0 };
   const resolvedBase = await validateRun(svc, principal, baseBody, 'body/base');
 
-  let plan: ResolvedSweep;
-  try {
-    plan = resolveSweep(base.kind, resolvedBase.config as unknown as SweepBaseConfig, body, {
-      totalSteps: resolvedBase.plan.totalSteps ?? undefined,
-      stepsPerEpoch: resolvedBase.plan.stepsPerEpoch ?? undefined,
-    });
-  } catch (e) {
-    if (e instanceof SweepSpecError) throw badRequest(`body/${e.field}: ${e.reason}`);
-    throw e;
+  const resolve = (length: { totalSteps: number | null; stepsPerEpoch: number | null }) => {
+    try {
+      return resolveSweep(base.kind as 'pretrain' | 'finetune', resolvedBase.config as unknown as SweepBaseConfig, body, {
+        totalSteps: length.totalSteps ?? undefined,
+        stepsPerEpoch: length.stepsPerEpoch ?? undefined,
+      });
+    } catch (e) {
+      if (e instanceof SweepSpecError) throw badRequest(`body/${e.field}: ${e.reason}`);
+      throw e;
+    }
+  };
+  let plan: ResolvedSweep = resolve(resolvedBase.plan);
+  // libs/sweep may change the base (a validation split for a val_ metric): the rungs are steps of
+  // the base the trials really run, so its length is taken from that base's own plan
+  const trialBase = await validateRun(
+    svc,
+    principal,
+    { ...baseBody, config: plan.baseConfig as unknown as SubmitRunBody['config'] },
+    'body/base (as the trials run it)',
+  );
+  if (trialBase.plan.totalSteps !== resolvedBase.plan.totalSteps || trialBase.plan.stepsPerEpoch !== resolvedBase.plan.stepsPerEpoch) {
+    plan = resolve(trialBase.plan);
   }
 
   // every trial through the run path: its config as the run API would store it, its plan and estimate
@@ -102,7 +115,7 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
 
   const { reach } = rungSlots(plan);
   const rungs = plan.rungs;
-  const stepsAt = (k: number) => rungs[k] ?? resolvedBase.plan.totalSteps ?? 0;
+  const stepsAt = (k: number) => rungs[k] ?? trialBase.plan.totalSteps ?? 0;
   // every trial runs to rung 0; reach[k] of them go on from rung k-1 to rung k
   const stepsExpected = reach.reduce((sum, n, k) => sum + n * (stepsAt(k) - (k > 0 ? stepsAt(k - 1) : 0)), 0);
   const steps = plan.trials.length * stepsAt(Math.max(0, rungs.length - 1));
@@ -118,9 +131,9 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
         algorithm: { ...plan.algorithm },
         trials: plan.trials.map((t) => ({ index: t.index, params: t.params, stopAtStep: stopAtStepFor(plan, 0) })),
         notes: plan.notes,
-        plan: resolvedBase.plan,
-        resources: resolvedBase.resources,
-        estimate: { steps, stepsExpected, flops: stepsExpected * resolvedBase.resources.flopsPerStep, seconds: null },
+        plan: trialBase.plan,
+        resources: trialBase.resources,
+        estimate: { steps, stepsExpected, flops: stepsExpected * trialBase.resources.flopsPerStep, seconds: null },
       },
     };
   }
