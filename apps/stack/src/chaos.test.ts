@@ -1,4 +1,4 @@
-// `npm run chaos` in `npm test`: every scenario (12), on the same private Redis and PostgreSQL
+// `npm run chaos` in `npm test`: every scenario (13), on the same private Redis and PostgreSQL
 // servers `npm run chaos` starts (free ports, data under /tmp; the shared 6379/5432 are never
 // touched, so the outage scenarios can stop them), the whole stack as processes (API, controller,
 // 2 workers, s3rver). Baseline first (an uninterrupted 2-rank run whose weights are the

@@ -162,7 +162,8 @@ export class Harness {
   /** a team's token for the chaos runs, made once */
   private teamToken: string | undefined;
 
-  async submit(config: Record<string, unknown> = CHAOS_RUN_CONFIG, o: { maxRestarts?: number; name?: string } = {}): Promise<string> {
+  /** the chaos team's token, made on first use */
+  async team(): Promise<string> {
     if (!this.teamToken) {
       const team = await this.api<{ id: string }>('/v1/teams', {
         method: 'POST',
@@ -172,6 +173,21 @@ export class Harness {
         await this.api<{ token: string }>('/v1/tokens', { method: 'POST', body: JSON.stringify({ teamId: team.id }) })
       ).token;
     }
+    return this.teamToken;
+  }
+
+  /** POST /v1/sweeps as the chaos team: the sweep's id */
+  async submitSweep(body: Record<string, unknown>): Promise<string> {
+    const sweep = await this.api<{ id: string }>('/v1/sweeps', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await this.team()}` },
+      body: JSON.stringify(body),
+    });
+    return sweep.id;
+  }
+
+  async submit(config: Record<string, unknown> = CHAOS_RUN_CONFIG, o: { maxRestarts?: number; name?: string } = {}): Promise<string> {
+    await this.team();
     const run = await this.api<{ id: string }>('/v1/runs', {
       method: 'POST',
       headers: { authorization: `Bearer ${this.teamToken}` },

@@ -10,6 +10,7 @@ import { corruptCheckpoint } from './scenarios/corrupt-checkpoint.ts';
 import { nonFiniteLoss } from './scenarios/non-finite-loss.ts';
 import { restartControllerCrash, restartControllerGraceful } from './scenarios/restart-controller.ts';
 import { restartApi } from './scenarios/restart-api.ts';
+import { restartControllerSweep } from './scenarios/restart-controller-sweep.ts';
 import { outage } from './scenarios/outages.ts';
 
 /** baseline first (the others compare with its weights); the outages last (they shake the whole stack) */
@@ -24,6 +25,7 @@ export function allScenarios(servers: { redis: () => PrivateServer; postgres: ()
     nonFiniteLoss,
     restartControllerGraceful,
     restartControllerCrash,
+    restartControllerSweep,
     restartApi,
     outage('Redis', servers.redis),
     outage('PostgreSQL', servers.postgres),
