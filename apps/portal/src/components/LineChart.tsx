@@ -65,10 +65,15 @@ export function LineChart({
   dataRef.current = data;
   // the chart is rebuilt only when its shape changes; new points go in with setData
   const shape = JSON.stringify([series.map((s) => [s.label, s.color ?? '', !!s.faint]), logY, height, title, xLabel]);
+  // Empty, the component renders a placeholder without the chart's host element. The chart must
+  // be built again when the first points arrive: a finished run's page renders its series list
+  // before the series themselves, so every chart starts empty, and with the shape alone in the
+  // effect's dependencies the host appeared with no uPlot in it (an empty frame, for ever).
+  const empty = series.length === 0 || series.every((s) => s.x.length === 0);
 
   useEffect(() => {
     const host = el.current;
-    if (!host || series.length === 0) return;
+    if (!host || empty) return;
     const fg = cssVar('--fg', '#222');
     const grid = cssVar('--grid', '#ddd');
     const ticks = (_u: uPlot, vals: number[]) => vals.map((v) => (v === null ? '' : fmtTick(v)));
@@ -82,6 +87,16 @@ export function LineChart({
         { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, size: 64, values: ticks },
       ],
       legend: { live: true },
+      // what was drawn, for the browser tests: the points with a value in the data uPlot holds
+      hooks: {
+        draw: [
+          (u: uPlot) => {
+            let n = 0;
+            for (let i = 1; i < u.data.length; i++) for (const v of u.data[i]) if (v !== null && v !== undefined) n++;
+            host.dataset.drawn = String(n);
+          },
+        ],
+      },
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: xLabel },
@@ -116,13 +131,13 @@ export function LineChart({
       plot.current = null;
     };
     // the shape string stands for series, logY, height, title and xLabel
-  }, [shape, theme]);
+  }, [shape, theme, empty]);
 
   useEffect(() => {
     plot.current?.setData(data);
   }, [data]);
 
-  if (series.length === 0 || series.every((s) => s.x.length === 0)) {
+  if (empty) {
     return (
       <div className="chart chart-empty" data-testid={testId}>
         <div className="chart-title">{title}</div>
