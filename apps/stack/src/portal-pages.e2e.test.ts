@@ -76,6 +76,95 @@ async function seedRun(name: string, kind: 'pretrain' | 'finetune' | 'eval', ext
   return run.id;
 }
 
+/**
+ * An ASHA sweep over the fine-tuning learning rate (9 trials, η 3, rungs at 2, 6 and 18 steps) as
+ * GET /v1/sweeps/:id returns it, and its trials as ordinary finished runs with their val_top1 per
+ * step, seeded in the database. The sweep's own JSON is served by request interception, from this
+ * object, until the sweep routes are on this branch (see the report of issue 22's portal work).
+ */
+const RUNGS = [2, 6, 18];
+const sweep = {
+  id: '5eeb0000-0000-4000-8000-000000000001',
+  name: 'lr-asha',
+  status: 'SUCCEEDED',
+  kind: 'finetune',
+  base: { kind: 'finetune', preset: 'smoke', source: { runId: '', checkpoint: 'latest' } },
+  space: { baseLr: { loguniform: [0.0001, 0.1] } },
+  algorithm: { name: 'asha', eta: 3, seed: 0 },
+  metric: { name: 'val_top1', goal: 'max' },
+  maxTrials: 9,
+  maxConcurrent: 3,
+  priority: 0,
+  rungs: RUNGS,
+  trials: [] as {
+    index: number;
+    runId: string;
+    params: Record<string, number>;
+    status: string;
+    runStatus: string;
+    rung: number;
+    rungMetrics: number[];
+    metric: number;
+    stopReason: string | null;
+  }[],
+  best: null as null | { index: number; runId: string; params: Record<string, number>; metric: number },
+  createdAt: new Date(Date.now() - 600_000).toISOString(),
+  updatedAt: new Date().toISOString(),
+  finishedAt: new Date().toISOString(),
+};
+/** top-1 after `step` steps at learning rate `lr`: best near 3e-3 */
+const top1 = (lr: number, step: number) => Math.round(1e4 * (0.9 - 0.05 * (Math.log10(lr) + 2.5) ** 2) * (1 - Math.exp(-step / 5))) / 1e4;
+
+async function seedSweep() {
+  sweep.base.source.runId = ids.pretrain;
+  // the rung each trial reached: the top third of a rung goes on (4 → rung 2, 3 and 5 → rung 1)
+  const reached = [0, 0, 0, 1, 2, 1, 0, 0, 0];
+  const points: MetricPoint[] = [];
+  for (let i = 0; i < 9; i++) {
+    const lr = Number((1e-4 * 10 ** ((3 * i) / 8)).toPrecision(3));
+    const rung = reached[i];
+    const last = RUNGS[rung];
+    const runId = await seedRun(`lr-asha-${i}`, 'finetune', { config: { preset: 'smoke', baseLr: lr } });
+    for (let step = 1; step <= last; step++) points.push({ runId, name: 'val_top1', step, value: top1(lr, step) });
+    const rungMetrics = RUNGS.slice(0, rung + 1).map((b) => top1(lr, b));
+    sweep.trials.push({
+      index: i,
+      runId,
+      params: { baseLr: lr },
+      status: rung === RUNGS.length - 1 ? 'completed' : 'stopped',
+      runStatus: 'SUCCEEDED',
+      rung,
+      rungMetrics,
+      metric: rungMetrics[rung],
+      stopReason: rung === RUNGS.length - 1 ? null : `not in the top 1/3 at rung ${rung} (${RUNGS[rung]} steps)`,
+    });
+  }
+  await writeMetrics(db, points);
+  const best = sweep.trials[4];
+  sweep.best = { index: best.index, runId: best.runId, params: best.params, metric: best.metric };
+}
+
+/** serves the sweep routes from `sweep` (GET /v1/sweeps and /v1/sweeps/:id); everything else goes to the API */
+async function serveSweepRoutes() {
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    if (req.isInterceptResolutionHandled()) return;
+    const url = new URL(req.url());
+    if (!url.pathname.startsWith('/v1/sweeps')) return void req.continue();
+    const body =
+      url.pathname === '/v1/sweeps'
+        ? { sweeps: [sweep] }
+        : url.pathname === `/v1/sweeps/${sweep.id}`
+          ? sweep
+          : { statusCode: 404, error: 'Not Found', message: 'no such sweep' };
+    void req.respond({
+      status: 'statusCode' in body ? 404 : 200,
+      contentType: 'application/json',
+      body: JSON.stringify(body),
+    });
+  });
+}
+
 before(async () => {
   ensurePortalBuilt();
   if (shots) await mkdir(shots, { recursive: true });
@@ -125,6 +214,8 @@ before(async () => {
       },
     },
   });
+
+  await seedSweep();
 
   browser = await launchChromium();
   page = await browser.newPage();
@@ -272,7 +363,7 @@ test('keyboard: the tab order of the shell, the skip link, and the g-shortcuts (
     });
   // Tab from the top of the page walks the shell in order
   const order: string[] = [];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 11; i++) {
     await page.keyboard.press('Tab');
     order.push(await focused());
   }
@@ -282,6 +373,7 @@ test('keyboard: the tab order of the shell, the skip link, and the g-shortcuts (
     'a:Runs',
     'a:Submit',
     'a:Compare',
+    'a:Sweeps',
     'a:Correlation maps',
     'a:Queue',
     'button:Switch to dark theme',
@@ -292,7 +384,7 @@ test('keyboard: the tab order of the shell, the skip link, and the g-shortcuts (
   assert.equal(await page.evaluate(() => document.activeElement?.closest('#main') !== null), true);
   // the skip link: focus goes to the main region, and the next Tab lands inside it
   await page.keyboard.down('Shift');
-  for (let i = 0; i < 9; i++) await page.keyboard.press('Tab');
+  for (let i = 0; i < 10; i++) await page.keyboard.press('Tab');
   await page.keyboard.up('Shift');
   assert.equal(await focused(), 'a:Skip to content');
   await page.keyboard.press('Enter');
@@ -308,6 +400,7 @@ test('keyboard: the tab order of the shell, the skip link, and the g-shortcuts (
   for (const [key, path, label] of [
     ['q', '/queue', 'Queue'],
     ['c', '/compare', 'Compare'],
+    ['w', '/sweeps', 'Sweeps'],
     ['m', '/maps', 'Correlation maps'],
     ['s', '/submit', 'Submit'],
     ['r', '/runs', 'Runs'],
@@ -332,3 +425,124 @@ test('keyboard: the tab order of the shell, the skip link, and the g-shortcuts (
   assert.equal(new URL(page.url()).pathname, '/runs');
   state.passed = true;
 });
+
+test(
+  'the sweep page: the parallel-coordinates plot draws one line per trial, the curves and rungs draw, a trial opens its run',
+  { timeout: 90_000 },
+  async (t) => {
+    const state = dumpOnFailure(t);
+    await serveSweepRoutes();
+    // from the nav: the sweeps list, then the sweep
+    await page.goto(`${stack.apiUrl}/runs`);
+    await page.click('nav[aria-label=Pages] a[href="/sweeps"]');
+    await page.waitForSelector(`tr[data-sweep-id="${sweep.id}"]`);
+    assert.equal(
+      await page.$eval(`tr[data-sweep-id="${sweep.id}"]`, (r) => [...r.children].map((c) => c.textContent).join('|')),
+      `lr-asha 5eeb0000|SUCCEEDED|finetune|ASHA (η 3, seed 0)|val_top1 (max)|9 / 9|${sweep.best!.metric}|${await page.$eval(`tr[data-sweep-id="${sweep.id}"] td:last-child`, (c) => c.textContent)}`,
+    );
+    await page.click(`tr[data-sweep-id="${sweep.id}"] a`);
+    await page.waitForSelector('[data-testid=pcoords] polyline.pc-line');
+    assert.equal(new URL(page.url()).pathname, `/sweeps/${sweep.id}`);
+
+    // one polyline per trial, each through the baseLr axis (log) and the metric axis
+    const lines = await page.$$eval('[data-testid=pcoords] polyline.pc-line[data-trial]', (ls) =>
+      ls.map((l) => ({
+        trial: Number(l.getAttribute('data-trial')),
+        points: (l.getAttribute('points') ?? '').trim().split(/\s+/).length,
+        len: (l as SVGPolylineElement).getTotalLength(),
+      })),
+    );
+    assert.equal(lines.length, 9);
+    assert.deepEqual(
+      lines.map((l) => l.trial).sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    for (const l of lines) assert.ok(l.points === 2 && l.len > 50, `trial ${l.trial}: ${l.points} points, ${l.len} long`);
+    assert.deepEqual(
+      await page.$$eval('[data-testid=pcoords] .pc-axis', (as) =>
+        as.map((a) => [a.getAttribute('data-axis'), a.getAttribute('data-scale')]),
+      ),
+      [
+        ['baseLr', 'log'],
+        ['__metric', 'linear'],
+      ],
+    );
+    // on the log axis, the learning rates' heights are evenly spaced (they are log-spaced): y of 1e-4, 1e-1 at the ends
+    const ys = await page.$$eval('[data-testid=pcoords] polyline.pc-line[data-trial]', (ls) =>
+      ls
+        .map(
+          (l) =>
+            [Number(l.getAttribute('data-trial')), Number((l.getAttribute('points') ?? '').split(' ')[0].split(',')[1])] as [
+              number,
+              number,
+            ],
+        )
+        .sort((a, b) => a[0] - b[0])
+        .map(([, y]) => y),
+    );
+    const gaps = ys.slice(1).map((y, i) => ys[i] - y);
+    for (const g of gaps) assert.ok(Math.abs(g - gaps[0]) < 1.5, `log-spaced learning rates sit evenly: ${gaps.join(', ')}`);
+
+    // the trials table: 9 rows, the best in bold, stop reasons
+    const rows = await page.$$eval('[data-testid=trials-table] tbody tr', (rs) => rs.map((r) => [...r.children].map((c) => c.textContent)));
+    assert.equal(rows.length, 9);
+    assert.deepEqual(rows[4].slice(0, 6), ['4', '0.00316', 'completed', '2 (18)', String(sweep.trials[4].metric), '']);
+    assert.deepEqual(rows[0].slice(2, 6), ['stopped', '0 (2)', String(sweep.trials[0].metric), 'not in the top 1/3 at rung 0 (2 steps)']);
+
+    // the metric of every trial over steps: every stored point drawn, and the 3 rungs marked
+    const stored = sweep.trials.reduce((n, tr) => n + RUNGS[tr.rung], 0);
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid=sweep-curves]')?.getAttribute('data-drawn')) === n,
+      { timeout: 15_000 },
+      stored,
+    );
+    assert.equal(await page.$eval('[data-testid=sweep-curves]', (e) => e.getAttribute('data-marks')), '3');
+    // best so far: 9 trials and 9 best-so-far values
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=sweep-best]')?.getAttribute('data-drawn')) === 18);
+    await page.hover('[data-testid=pcoords] polyline.pc-line[data-trial="4"]');
+    await shot('sweep');
+
+    // a click on the best trial's line opens its run
+    await page.click('[data-testid=pcoords] polyline.pc-line[data-trial="4"]');
+    await page.waitForFunction((id) => location.pathname === `/runs/${id}`, {}, sweep.trials[4].runId);
+    await page.waitForFunction(() => /lr-asha-4/.test(document.querySelector('h1')?.textContent ?? ''));
+    // back, and a click on a row opens that trial's run
+    await page.goBack();
+    await page.waitForSelector('[data-testid=trials-table] tbody tr[data-trial="7"]');
+    await page.click('[data-testid=trials-table] tbody tr[data-trial="7"] td:nth-child(3)');
+    await page.waitForFunction((id) => location.pathname === `/runs/${id}`, {}, sweep.trials[7].runId);
+    // and the run page offers a sweep from it: a finished pre-training pre-fills the issue's ASHA fine-tuning sweep
+    await page.goto(`${stack.apiUrl}/runs/${ids.pretrain}`);
+    await page.click('button::-p-text(Sweep from this run)');
+    await page.waitForSelector('textarea[name=base]');
+    assert.equal(new URL(page.url()).pathname, '/sweeps/new');
+    assert.deepEqual(JSON.parse(await page.$eval('textarea[name=base]', (e) => (e as HTMLTextAreaElement).value)), {
+      kind: 'finetune',
+      preset: 'smoke',
+      source: { runId: ids.pretrain, checkpoint: 'latest' },
+    });
+    assert.deepEqual(JSON.parse(await page.$eval('textarea[name=space]', (e) => (e as HTMLTextAreaElement).value)), {
+      baseLr: { loguniform: [0.0001, 0.1] },
+    });
+    assert.deepEqual(
+      await page.$$eval('form[aria-label="New sweep"] select, form[aria-label="New sweep"] input:not([name=name])', (es) =>
+        es.map((e) => [(e as HTMLInputElement).name, (e as HTMLInputElement).value]),
+      ),
+      [
+        ['algorithm', 'asha'],
+        ['seed', '0'],
+        ['eta', '3'],
+        ['metric', 'val_top1'],
+        ['goal', 'max'],
+        ['maxTrials', '9'],
+        ['maxConcurrent', '3'],
+      ],
+    );
+    await shot('sweep-new');
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('browser:')),
+      [],
+    );
+    state.passed = true;
+  },
+);

@@ -1,0 +1,74 @@
+/** The team's sweeps, newest first: status, algorithm, metric, trials and the best metric. */
+import { useQuery } from '@tanstack/react-query';
+import { useApi } from '../api-context.tsx';
+import { Link } from '../routing.tsx';
+import { fmtNumber, fmtTime, shortId } from '../lib/format.ts';
+import { SweepStatusBadge, algorithmLabel } from './sweep.tsx';
+
+export function SweepsPage() {
+  const api = useApi();
+  const list = useQuery({ queryKey: ['sweeps'], queryFn: () => api.sweeps({ limit: 100 }), refetchInterval: 15_000 });
+  const sweeps = list.data?.sweeps ?? list.data?.items ?? [];
+  return (
+    <main>
+      <div className="page-head">
+        <h1>Sweeps</h1>
+        <div className="actions">
+          <Link to="/sweeps/new" className="button primary">
+            New sweep
+          </Link>
+        </div>
+      </div>
+      {list.error && (
+        <p role="alert" className="error">
+          {(list.error as Error).message}
+        </p>
+      )}
+      <table className="table" data-testid="sweeps-table">
+        <thead>
+          <tr>
+            <th>Sweep</th>
+            <th>Status</th>
+            <th>Kind</th>
+            <th>Algorithm</th>
+            <th>Metric</th>
+            <th>Trials</th>
+            <th>Best</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {sweeps.map((s) => (
+            <tr key={s.id} data-sweep-id={s.id}>
+              <td>
+                <Link to={`/sweeps/${s.id}`} className="run-link">
+                  {s.name ?? 'Unnamed sweep'} <code className="muted">{shortId(s.id)}</code>
+                </Link>
+              </td>
+              <td>
+                <SweepStatusBadge status={s.status} />
+              </td>
+              <td>{s.kind}</td>
+              <td>{algorithmLabel(s)}</td>
+              <td>
+                {s.metric.name} ({s.metric.goal})
+              </td>
+              <td className="num">
+                {s.trials?.length ?? s.trialCount ?? '—'} / {s.maxTrials}
+              </td>
+              <td className="num">{fmtNumber(s.best?.metric)}</td>
+              <td>{fmtTime(s.createdAt)}</td>
+            </tr>
+          ))}
+          {!list.isLoading && sweeps.length === 0 && (
+            <tr>
+              <td colSpan={8} className="muted empty">
+                No sweeps yet. Open a finished run and choose “Sweep from this run”, or <Link to="/sweeps/new">start one</Link>.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </main>
+  );
+}
