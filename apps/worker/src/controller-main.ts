@@ -1,7 +1,9 @@
 /**
  * The controller process: `node --import tsx apps/worker/src/controller-main.ts`. Run one or
- * more (they share the run queue; a dead one's runs are picked up by another). /metrics on
- * METRICS_PORT: runs by status and team, queue depth, queue wait, restarts, finished runs.
+ * more (they share the run queue; a dead one's runs are picked up by another). Each also drives
+ * the running sweeps (sweep-driver.ts; one step of a sweep at a time, whichever controller locks
+ * it). /metrics on METRICS_PORT: runs by status and team, queue depth, queue wait, restarts,
+ * finished runs, active sweeps, live trials, early stops.
  */
 import { Redis } from 'ioredis';
 import { createDb } from '@cim-forge/db';
@@ -9,6 +11,7 @@ import { ranksQueue, runsQueue } from '@cim-forge/queue';
 import { controllerMetrics, createLogger, createRegistry, startMetricsServer } from '@cim-forge/telemetry';
 import { AddressPolicy, WebhookDispatcher } from '@cim-forge/webhooks';
 import { Controller } from './controller.ts';
+import { SweepDriver } from './sweep-driver.ts';
 import { readServiceEnv } from './service-env.ts';
 import { processEnv } from '@cim-forge/settings';
 
@@ -34,6 +37,18 @@ const metrics = controllerMetrics(registry, {
     }
     return out;
   },
+  collectSweeps: async () => {
+    const active = await db.sweep.groupBy({ by: ['teamId'], where: { status: 'RUNNING' }, _count: { _all: true } });
+    const live = await db.run.groupBy({
+      by: ['teamId'],
+      where: { sweepId: { not: null }, status: { in: ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] } },
+      _count: { _all: true },
+    });
+    return {
+      active: active.map((g) => ({ team: g.teamId, count: g._count._all })),
+      liveTrials: live.map((g) => ({ team: g.teamId, count: g._count._all })),
+    };
+  },
 });
 const controller = new Controller({
   env,
@@ -46,6 +61,13 @@ const controller = new Controller({
   onRunFinished: (run) => metrics.finished({ run_id: run.id, team: run.teamId, kind: run.kind, status: run.status }),
 });
 await controller.start();
+const sweeps = new SweepDriver({
+  db,
+  runsQueue: runs,
+  log: (msg, fields) => logger.info(fields ?? {}, msg),
+  onEarlyStop: (sweep) => metrics.sweepEarlyStops.inc({ team: sweep.teamId }),
+});
+sweeps.start();
 // webhook deliveries of run state changes: the trigger on runs writes them, this sends them
 const webhooks = new WebhookDispatcher({
   db,
@@ -74,6 +96,7 @@ const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info(`${signal}: closing`);
+  await sweeps.close();
   await controller.close();
   await webhooks.close();
   await server.close();

@@ -3,7 +3,9 @@
  * world size N becomes N rank jobs per attempt (a gang); the controller watches the attempt's
  * rows in Postgres (status and heartbeats) and decides:
  *
- *   all ranks SUCCEEDED     → run SUCCEEDED
+ *   all ranks SUCCEEDED     → run SUCCEEDED; a sweep's trial that ran to its rung's
+ *                             config.stopAtStep → PAUSED (the sweep driver, sweep-driver.ts,
+ *                             promotes it: QUEUED again, a new attempt resumes from its checkpoint)
  *   run CANCELLED (API)     → stop the ranks, drop their queued jobs
  *   a rank failed …
  *     user (config, NaN)    → run FAILED at once with the rank's reason
@@ -33,6 +35,7 @@ import {
   failRun,
   isTerminal,
   LIVE_ATTEMPT_STATUSES,
+  pauseRun,
   recordEvent,
   restartRun,
   stopMessage,
@@ -80,6 +83,13 @@ type Outcome =
   | { kind: 'failed'; category: FailureCategory; rank: number; reason: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** a sweep's trial that runs to a rung: its config's stopAtStep (null: an ordinary run, or a trial run to its end) */
+function trialStopAtStep(run: Run): number | null {
+  if (run.sweepId === null) return null;
+  const s = (run.config as { stopAtStep?: unknown } | null)?.stopAtStep;
+  return typeof s === 'number' ? s : null;
+}
 
 export class Controller {
   private worker: Worker<RunJobData> | undefined;
@@ -136,11 +146,16 @@ export class Controller {
     const { db } = this.o;
     while (!this.closed) {
       const run = await db.run.findUnique({ where: { id: runId } });
-      if (!run || isTerminal(run.status)) return;
+      if (!run || isTerminal(run.status) || run.status === 'PAUSED') return;
       const attempt = await this.currentOrNewAttempt(run);
       const outcome = await this.watch(run, attempt);
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'succeeded') {
+        const stopAtStep = trialStopAtStep(run);
+        if (stopAtStep !== null) {
+          await pauseRun(db, run, attempt, stopAtStep);
+          return;
+        }
         if (await succeedRun(db, run, attempt)) {
           this.o.onRunFinished?.({ ...run, status: 'SUCCEEDED' });
         }
@@ -220,8 +235,10 @@ export class Controller {
         return last.attempt;
       }
       // it ended while no controller watched (this one took the run over): judge it from its rows.
-      // Only a run the controller moved to RESTARTING (its failure already handled) gets a new attempt.
-      if (run.status !== 'RESTARTING') return last.attempt;
+      // Only a run the controller moved to RESTARTING (its failure already handled) gets a new attempt,
+      // or a sweep's trial promoted from PAUSED (QUEUED again after its attempt ended at the rung).
+      const promotedTrial = run.status === 'QUEUED' && run.sweepId !== null;
+      if (run.status !== 'RESTARTING' && !promotedTrial) return last.attempt;
     }
     const attempt = last ? last.attempt + 1 : 0;
     await createAttempt(db, run.id, attempt, run.worldSize);

@@ -9,6 +9,7 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, operations, paths } from './generated/openapi.ts';
+import type { Sweep, SweepList, SubmitSweepBody, ValidatedSweep } from './types.ts';
 
 export type { components, operations, paths };
 export type * from './types.ts';
@@ -62,3 +63,51 @@ export async function expectOk<T>(call: Promise<{ data?: T; error?: unknown; res
 
 /** the run statuses after which nothing changes */
 export const TERMINAL_RUN_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+
+// ── sweeps (issue 22) ──────────────────────────────────────────────────────────────────────────
+
+/** The sweep calls: submit (or plan with validateOnly), list, read, cancel, and follow one live. */
+export function sweepCalls(cim: CimClient, o: Pick<CimClientOptions, 'baseUrl' | 'token' | 'fetch'>) {
+  return {
+    submit: (body: SubmitSweepBody & { validateOnly?: false }) => expectOk(cim.POST('/v1/sweeps', { body })) as Promise<Sweep>,
+    plan: (body: SubmitSweepBody) => expectOk(cim.POST('/v1/sweeps', { body: { ...body, validateOnly: true } })) as Promise<ValidatedSweep>,
+    list: (query: { status?: Sweep['status']; limit?: number; cursor?: string } = {}) =>
+      expectOk(cim.GET('/v1/sweeps', { params: { query } })) as Promise<SweepList>,
+    get: (id: string) => expectOk(cim.GET('/v1/sweeps/{id}', { params: { path: { id } } })) as Promise<Sweep>,
+    cancel: (id: string) => expectOk(cim.POST('/v1/sweeps/{id}/cancel', { params: { path: { id } } })) as Promise<Sweep>,
+    /**
+     * GET /v1/sweeps/{id}/stream: calls `onSweep` with the whole sweep each time it changes, until
+     * the sweep has finished, the server ends the stream or `signal` aborts. Resolves with the last sweep seen.
+     */
+    async follow(id: string, onSweep: (s: Sweep) => void, signal?: AbortSignal): Promise<Sweep | undefined> {
+      const res = await (o.fetch ?? fetch)(`${o.baseUrl.replace(/\/+$/, '')}/v1/sweeps/${id}/stream`, {
+        headers: { authorization: `Bearer ${o.token}`, accept: 'text/event-stream' },
+        signal,
+      });
+      if (!res.ok || !res.body) throw new CimApiError(res.status, `${res.status} ${await res.text()}`, undefined);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      let last: Sweep | undefined;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return last;
+        buf += value;
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (event === 'sweep' && data) {
+            last = JSON.parse(data) as Sweep;
+            onSweep(last);
+          }
+        }
+      }
+    },
+  };
+}

@@ -36,3 +36,14 @@ export type SubmitBody = NonNullable<paths['/v1/runs']['post']['requestBody']>['
 /** POST /v1/runs with validateOnly: the resolved run, not stored */
 export type Validated = Extract<ResponseJson<'/v1/runs', 'post', 200>, { valid: true }>;
 export type Figure = ResponseJson<'/v1/runs/{id}/figures', 'get'>['items'][number];
+/** a sweep (issue 22): its trials, rungs and best trial (GET /v1/sweeps/{id}) */
+export type Sweep = ResponseJson<'/v1/sweeps/{id}', 'get'>;
+export type SweepStatus = Sweep['status'];
+export type SweepTrial = Sweep['trials'][number];
+/** a trial's state in its sweep (pending, running, paused, promoted, stopped, completed, failed, cancelled) */
+export type TrialState = SweepTrial['status'];
+export type SweepList = ResponseJson<'/v1/sweeps', 'get'>;
+export type SweepSummary = SweepList['sweeps'][number];
+export type SubmitSweepBody = NonNullable<paths['/v1/sweeps']['post']['requestBody']>['content']['application/json'];
+/** POST /v1/sweeps with validateOnly: the trial plan, the rungs and the estimated cost */
+export type ValidatedSweep = ResponseJson<'/v1/sweeps', 'post', 200>;

@@ -5,7 +5,7 @@ export type { MigrateOptions, MigrateResult, MigrationFile } from './migrate.ts'
 export { writeMetrics, readMetricSeries, readMetricBuckets } from './metrics.ts';
 export { readMetricMinMax } from './metric-minmax.ts';
 export type { MetricPoint, SeriesQuery, SeriesPoint, SeriesBucket } from './metrics.ts';
-export { Prisma, RunKind, RunStatus, RankAttemptStatus, CheckpointStatus, FailureCategory } from './generated/prisma/client.ts';
+export { Prisma, RunKind, RunStatus, RankAttemptStatus, CheckpointStatus, FailureCategory, SweepStatus } from './generated/prisma/client.ts';
 export type {
   Team,
   ApiToken,
@@ -17,9 +17,12 @@ export type {
   Webhook,
   WebhookDelivery,
   Figure,
+  Sweep,
+  SweepTrial,
 } from './generated/prisma/client.ts';
 export {
   ACTIVE_RUN_STATUSES,
+  PAUSED_RUN_STATUSES,
   TERMINAL_RUN_STATUSES,
   LIVE_ATTEMPT_STATUSES,
   RUN_TRANSITIONS,
@@ -42,6 +45,9 @@ export {
   failRun,
   cancelRun,
   restartRun,
+  pauseRun,
+  resumeRun,
+  finishPausedRun,
   countInfraRestart,
   createAttempt,
   takeRank,

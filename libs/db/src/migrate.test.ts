@@ -75,6 +75,8 @@ test('migrate applies every migration and records it as prisma migrate deploy do
         'rank_attempts',
         'run_events',
         'runs',
+        'sweep_trials',
+        'sweeps',
         'teams',
         'webhook_deliveries',
         'webhooks',

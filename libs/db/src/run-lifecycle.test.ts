@@ -63,8 +63,11 @@ test('the tables: terminal states move nowhere, every active run state can end t
   for (const s of ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const) {
     for (const end of ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const) assert.doesNotThrow(() => checkRunTransition(s, end));
   }
-  // 7 run states, 20 legal run moves; 6 attempt states, 9 legal attempt moves
-  assert.equal(Object.values(RUN_TRANSITIONS).flat().length, 20);
+  // 8 run states, 24 legal run moves (a sweep's trial: RUNNING → PAUSED → QUEUED | SUCCEEDED | CANCELLED);
+  // 6 attempt states, 9 legal attempt moves
+  assert.equal(Object.values(RUN_TRANSITIONS).flat().length, 24);
+  assert.deepEqual(RUN_TRANSITIONS.PAUSED, ['QUEUED', 'SUCCEEDED', 'CANCELLED']);
+  assert.throws(() => checkRunTransition('QUEUED', 'PAUSED'), IllegalTransitionError);
   assert.equal(Object.values(ATTEMPT_TRANSITIONS).flat().length, 9);
   assert.throws(
     () => checkRunTransition('SUCCEEDED', 'RUNNING'),
@@ -72,7 +75,7 @@ test('the tables: terminal states move nowhere, every active run state can end t
   );
   assert.throws(() => checkRunTransition('RUNNING', 'STARTING'), {
     name: 'IllegalTransitionError',
-    message: 'illegal run transition RUNNING → STARTING: RUNNING moves only to RESTARTING, SUCCEEDED, FAILED, CANCELLED',
+    message: 'illegal run transition RUNNING → STARTING: RUNNING moves only to RESTARTING, PAUSED, SUCCEEDED, FAILED, CANCELLED',
   });
   assert.throws(() => checkAttemptTransition('PENDING', 'RUNNING'), {
     message: 'illegal rank attempt transition PENDING → RUNNING: PENDING moves only to RENDEZVOUS, CANCELLED',

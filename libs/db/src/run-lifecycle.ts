@@ -21,6 +21,13 @@
  *              ──▶ CANCELLED   POST /v1/runs/:id/cancel                                (API)
  *            SUCCEEDED, FAILED and CANCELLED are terminal: nothing moves a run out of them.
  *
+ *  A SWEEP'S TRIAL (runs.sweep_id set; issue 22) may also pause at its rung:
+ *    RUNNING ──every rank ended at config.stopAtStep (a checkpoint written)──▶ PAUSED     (controller: pauseRun)
+ *    PAUSED  ──promoted: stopAtStep raised to the next rung (or cleared)────▶ QUEUED     (sweep driver: resumeRun)
+ *    PAUSED  ──not promoted, or the sweep cancelled────────────────────────▶ CANCELLED  (sweep driver / API: cancelRun)
+ *    PAUSED  ──the sweep finished and this trial was the last of its rung───▶ SUCCEEDED  (sweep driver: finishPausedRun)
+ *  PAUSED is neither active (it holds no ranks, counts in no quota) nor terminal.
+ *
  *  RANK ATTEMPT (rank_attempts.status: one row per run × attempt × rank; attempt k+1 is a new gang)
  *
  *    controller: attempt k queued ──▶ PENDING ──a worker takes it──▶ RENDEZVOUS ──the gang joined──▶ RUNNING
@@ -62,14 +69,14 @@ import {
   type RunStatus,
 } from './generated/prisma/client.ts';
 import type { Db } from './client.ts';
-import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from './run-status.ts';
+import { ACTIVE_RUN_STATUSES, PAUSED_RUN_STATUSES, TERMINAL_RUN_STATUSES } from './run-status.ts';
 
 /** the client or a transaction's client (the API moves a run and records its event in one transaction) */
 export type DbClient = Db | Prisma.TransactionClient;
 
 // ── the transition tables ──────────────────────────────────────────────────────────────────────
 
-export { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES };
+export { ACTIVE_RUN_STATUSES, PAUSED_RUN_STATUSES, TERMINAL_RUN_STATUSES };
 /** a rank attempt whose process lives (it heartbeats) */
 export const LIVE_ATTEMPT_STATUSES = ['RENDEZVOUS', 'RUNNING'] as const satisfies readonly RankAttemptStatus[];
 
@@ -79,8 +86,9 @@ const ENDS = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   QUEUED: ['STARTING', 'RUNNING', 'RESTARTING', ...ENDS],
   STARTING: ['RUNNING', 'RESTARTING', ...ENDS],
-  RUNNING: ['RESTARTING', ...ENDS],
+  RUNNING: ['RESTARTING', 'PAUSED', ...ENDS],
   RESTARTING: ['STARTING', 'RUNNING', ...ENDS],
+  PAUSED: ['QUEUED', 'SUCCEEDED', 'CANCELLED'],
   SUCCEEDED: [],
   FAILED: [],
   CANCELLED: [],
@@ -168,6 +176,10 @@ export interface RunEventData {
   'run.succeeded': { attempt: number };
   'run.failed': { attempt?: number; rank?: number };
   'run.cancelled': Record<string, never>;
+  /** a sweep's trial ended at its rung (config.stopAtStep) */
+  'run.paused': { attempt: number; stopAtStep: number };
+  /** a paused trial promoted to its next rung: queued again, to resume from its checkpoint */
+  'run.promoted': { stopAtStep: number | null; rung: number };
   /** held-out numbers: IoU (pre-training), top-1 per epoch (fine-tune), the robustness report (eval) */
   'run.eval': object;
   'rank.failed': { attempt: number; rank: number; category: FailureCategory };
@@ -277,6 +289,38 @@ export async function failRun(
 export async function cancelRun(tx: DbClient, runId: string, error: string): Promise<boolean> {
   if (!(await moveRun(tx, runId, 'CANCELLED', { finishedAt: new Date(), error }))) return false;
   await recordEvent(tx, runId, 'run.cancelled', error);
+  return true;
+}
+
+/** A sweep's trial: every rank of `attempt` ended at config.stopAtStep: RUNNING → PAUSED (resumable). */
+export async function pauseRun(db: DbClient, run: Pick<Run, 'id' | 'worldSize'>, attempt: number, stopAtStep: number): Promise<boolean> {
+  if (!(await moveRun(db, run.id, 'PAUSED', { error: null, failureCategory: null }, ['RUNNING']))) return false;
+  await recordEvent(db, run.id, 'run.paused', `paused at step ${stopAtStep}: all ${run.worldSize} rank(s) ended at the trial's rung (attempt ${attempt})`, {
+    attempt,
+    stopAtStep,
+  });
+  return true;
+}
+
+/**
+ * A paused trial promoted: PAUSED → QUEUED with its config's stopAtStep raised to the next rung's
+ * budget (null: run to the end). The caller enqueues its run job; the next attempt resumes from the
+ * run's latest checkpoint (the rank runner's "run.resumed").
+ */
+export async function resumeRun(db: DbClient, runId: string, config: Prisma.InputJsonValue, stopAtStep: number | null, rung: number): Promise<boolean> {
+  if (!(await moveRun(db, runId, 'QUEUED', {}, ['PAUSED']))) return false;
+  await db.run.update({ where: { id: runId }, data: { config, queuedAt: new Date() } });
+  await recordEvent(db, runId, 'run.promoted', `promoted to rung ${rung}: ${stopAtStep === null ? 'runs to its end' : `runs to step ${stopAtStep}`}, resuming from its checkpoint`, {
+    stopAtStep,
+    rung,
+  });
+  return true;
+}
+
+/** A paused trial that is its sweep's last word (the final rung, or the sweep done): PAUSED → SUCCEEDED. */
+export async function finishPausedRun(db: DbClient, runId: string, message: string): Promise<boolean> {
+  if (!(await moveRun(db, runId, 'SUCCEEDED', { finishedAt: new Date() }, ['PAUSED']))) return false;
+  await recordEvent(db, runId, 'run.succeeded', message, { attempt: -1 });
   return true;
 }
 

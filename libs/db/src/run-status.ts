@@ -11,8 +11,13 @@ export const RUN_STATUSES: readonly RunStatus[] = Object.values(RunStatus);
 export const ACTIVE_RUN_STATUSES = ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] as const satisfies readonly RunStatus[];
 /** a run that has ended */
 export const TERMINAL_RUN_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly RunStatus[];
+/** a run that holds nothing now but may go on: a sweep's trial ended at its rung, resumable from its checkpoint */
+export const PAUSED_RUN_STATUSES = ['PAUSED'] as const satisfies readonly RunStatus[];
 
-// active and terminal split the enum: a status added to prisma/schema.prisma must join one of them
-type Unsorted = Exclude<RunStatus, (typeof ACTIVE_RUN_STATUSES)[number] | (typeof TERMINAL_RUN_STATUSES)[number]>;
+// active, paused and terminal split the enum: a status added to prisma/schema.prisma must join one of them
+type Unsorted = Exclude<
+  RunStatus,
+  (typeof ACTIVE_RUN_STATUSES)[number] | (typeof TERMINAL_RUN_STATUSES)[number] | (typeof PAUSED_RUN_STATUSES)[number]
+>;
 const everyStatusSorted: [Unsorted] extends [never] ? true : Unsorted = true;
 void everyStatusSorted;

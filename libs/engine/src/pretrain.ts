@@ -49,7 +49,11 @@ export interface PretrainOptions {
 }
 
 export interface PretrainResult {
+  /** steps taken in this invocation */
   steps: number;
+  /** the run's step count at the end (= totalSteps when it finished) */
+  finalStep: number;
+  totalSteps: number;
   stopped: boolean;
   firstLoss: number | null;
   lastLoss: number | null;
@@ -175,6 +179,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       collective,
       resume: o.resume,
       maxSteps: o.maxSteps,
+      stopAtStep: config.stopAtStep,
       checkpointEvery: config.checkpointEvery,
       // the newest K and the best M (lowest loss at their step)
       retention: { keepLatest: config.keepCheckpoints, keepBest: config.keepBest ?? 1, metric: 'loss', better: 'lower' },
@@ -185,6 +190,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     });
     const result: PretrainResult = {
       steps: run.steps,
+      finalStep: trainer.step,
+      totalSteps: plan.totalSteps,
       stopped: run.stopped,
       firstLoss: run.firstLoss,
       lastLoss: run.lastLoss,

@@ -1,7 +1,7 @@
 /**
  * The run scaffold: what every training run does around its step, written once. Resume from the
  * store's newest usable checkpoint (skipping, and reporting, the ones that fail to load), then
- * step until the run's total or `maxSteps`, with the stop vote at every step boundary, metrics
+ * step until the run's total, `stopAtStep` or `maxSteps`, with the stop vote at every step boundary, metrics
  * written by rank 0 (and each rank's own timings), a checkpoint every `checkpointEvery` steps and
  * at the end, and retention after each checkpoint. Pre-training and fine-tuning bring only their
  * model, data and step (`RunSteps`).
@@ -56,6 +56,11 @@ export interface RunScaffoldOptions {
   resume?: boolean;
   /** stop after this many optimizer steps in this invocation */
   maxSteps?: number;
+  /**
+   * end this invocation after this optimizer step of the run (a sweep's rung), with a checkpoint;
+   * the schedules stay those of the whole run, and a resume with a larger value (or none) goes on
+   */
+  stopAtStep?: number | null;
   /** optimizer steps between checkpoints (0 = only at the end) */
   checkpointEvery: number;
   retention: RetentionPolicy;
@@ -119,6 +124,8 @@ export async function runScaffold(run: RunSteps, o: RunScaffoldOptions): Promise
     let lastCheckpoint: string | undefined;
     const t0 = performance.now();
     const startStep = run.step();
+    // the last step of this invocation's stretch (a sweep's rung, or the run's end)
+    const end = Math.min(run.totalSteps, o.stopAtStep ?? Infinity);
     // only rank 0 writes; the newest K and the best M stay (a pinned one the store keeps)
     const checkpoint = async () => {
       if (!store || !isRank0) return;
@@ -128,7 +135,7 @@ export async function runScaffold(run: RunSteps, o: RunScaffoldOptions): Promise
       await applyRetention(store, o.retention, scores);
     };
 
-    while (run.step() < run.totalSteps && (o.maxSteps === undefined || run.step() - startStep < o.maxSteps)) {
+    while (run.step() < end && (o.maxSteps === undefined || run.step() - startStep < o.maxSteps)) {
       const vote = o.shouldStop?.() ?? false;
       if (vote && collective.worldSize === 1) {
         stopped = true;
@@ -145,9 +152,11 @@ export async function runScaffold(run: RunSteps, o: RunScaffoldOptions): Promise
         break;
       }
       const step = run.step();
-      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < run.totalSteps) await checkpoint();
+      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < end) await checkpoint();
     }
-    await checkpoint();
+    // resumed at or past its stopAtStep: nothing new to save, the checkpoint resumed from is the last
+    if (resumed && run.step() === startStep && !stopped) lastCheckpoint = resumed.id;
+    else await checkpoint();
     // a stopped gang leaves together, after rank 0's checkpoint is COMPLETE: a rank that left
     // first would end its attempt and could get rank 0 killed mid-write
     if (stopped && collective.worldSize > 1) await collective.barrier();

@@ -105,6 +105,27 @@ export const catalogue = {
     help: 'Runs that reached a final status (SUCCEEDED, FAILED, CANCELLED).',
     labelNames: ['team', 'kind', 'status'] as const,
   }),
+  sweepsActive: spec({
+    service: 'controller',
+    type: 'gauge',
+    name: 'cim_sweeps_active',
+    help: 'Sweeps still RUNNING, by team, read at scrape time.',
+    labelNames: ['team'] as const,
+  }),
+  sweepTrialsLive: spec({
+    service: 'controller',
+    type: 'gauge',
+    name: 'cim_sweep_trials_live',
+    help: "Sweeps' trials whose run is queued or running now (not paused, not ended), by team, read at scrape time.",
+    labelNames: ['team'] as const,
+  }),
+  sweepEarlyStops: spec({
+    service: 'controller',
+    type: 'counter',
+    name: 'cim_sweep_early_stops_total',
+    help: 'Sweep trials stopped at a rung (not in the top 1/eta of those that reached it).',
+    labelNames: ['team'] as const,
+  }),
   // ── worker (one process per GPU) ─────────────────────────────────────────────────────────
   workerInfo: spec({
     service: 'worker',

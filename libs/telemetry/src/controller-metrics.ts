@@ -13,7 +13,14 @@ export interface QueueCount {
   count: number;
 }
 
+export interface TeamCount {
+  team: string;
+  count: number;
+}
+
 export interface ControllerMetricsOptions {
+  /** read at every scrape: RUNNING sweeps and their live trials by team (issue 22) */
+  collectSweeps?: () => Promise<{ active: readonly TeamCount[]; liveTrials: readonly TeamCount[] }>;
   /** read at every scrape: run counts grouped by status and team (one SQL GROUP BY) */
   collectRuns?: () => Promise<readonly RunCount[]> | readonly RunCount[];
   /** read at every scrape: job counts per queue and state (BullMQ `getJobCounts`) */
@@ -26,6 +33,9 @@ export interface ControllerMetrics {
   queueWait: Histogram<'kind'>;
   runRestarts: Counter<'run_id' | 'team' | 'cause'>;
   runsFinished: Counter<'team' | 'kind' | 'status'>;
+  sweepsActive: Gauge<'team'>;
+  sweepTrialsLive: Gauge<'team'>;
+  sweepEarlyStops: Counter<'team'>;
   /** one gang restart of a run */
   restart(l: { run_id: string; team: string; cause: RestartCause }): void;
   /** a run reached its final status: counts it and drops its restart series */
@@ -38,7 +48,15 @@ export interface ControllerMetrics {
  * throws fails the scrape, which Prometheus records as `up == 0` rather than stale numbers.
  */
 export function controllerMetrics(registry: Registry, opts: ControllerMetricsOptions = {}): ControllerMetrics {
-  const { collectRuns, collectQueues } = opts;
+  const { collectRuns, collectQueues, collectSweeps } = opts;
+  const sweepCounts = (part: 'active' | 'liveTrials') => {
+    if (!collectSweeps) return undefined;
+    return async function (this: Gauge<'team'>) {
+      const rows = (await collectSweeps())[part];
+      this.reset();
+      for (const r of rows) this.set({ team: r.team }, r.count);
+    };
+  };
   const runs = gaugeOf(
     registry,
     catalogue.runs,
@@ -68,6 +86,9 @@ export function controllerMetrics(registry: Registry, opts: ControllerMetricsOpt
     queueWait: histogramOf(registry, catalogue.queueWait),
     runRestarts,
     runsFinished,
+    sweepsActive: gaugeOf(registry, catalogue.sweepsActive, sweepCounts('active')),
+    sweepTrialsLive: gaugeOf(registry, catalogue.sweepTrialsLive, sweepCounts('liveTrials')),
+    sweepEarlyStops: counterOf(registry, catalogue.sweepEarlyStops),
     restart(l) {
       runRestarts.inc({ run_id: l.run_id, team: l.team, cause: l.cause });
       const seen = restartCauses.get(l.run_id) ?? new Set<string>();

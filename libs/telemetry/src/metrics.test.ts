@@ -39,7 +39,7 @@ describe('metric catalogue', () => {
       assert.ok(s.help.length > 10, s.name);
       if (s.type === 'histogram') assert.ok((s.buckets?.length ?? 0) >= 5, s.name);
     }
-    assert.equal(allMetricSpecs.length, 22);
+    assert.equal(allMetricSpecs.length, 25);
   });
 
   it('every process exposes all of its metrics with the labels the catalogue declares', async () => {
@@ -65,6 +65,9 @@ describe('metric catalogue', () => {
     assert.match(text.worker, /^cim_rank_images_per_second\{[^}]*\} 128$/m);
     assert.match(text.worker, /^cim_worker_info\{worker="worker-0",backend="wasm",component="worker"\} 1$/m);
     assert.match(text.controller, /^cim_runs\{status="QUEUED",team="nlp",component="controller"\} 1$/m);
+    assert.match(text.controller, /^cim_sweeps_active\{team="vision",component="controller"\} 1$/m);
+    assert.match(text.controller, /^cim_sweep_trials_live\{team="vision",component="controller"\} 3$/m);
+    assert.match(text.controller, /^cim_sweep_early_stops_total\{team="vision",component="controller"\} 1$/m);
     assert.match(text.controller, /^cim_queue_depth\{queue="cim-ranks",state="active",component="controller"\} 8$/m);
     for (const name of LINT_FAILING_DEFAULTS) assert.ok(!text.api.includes(`\n${name}`), name);
     assert.match(text.api, /^process_start_time_seconds\{component="api"\} \d+$/m);

@@ -36,7 +36,7 @@ test('the committed client types equal a fresh generation from the OpenAPI docum
   assert.ok(Object.keys(doc.paths).length >= 18, `${Object.keys(doc.paths).length} paths`);
   const values = await readFile(generatedValuesFile, 'utf8');
   assert.ok(values === (await generateClientValues()), 'libs/client/src/generated/values.ts is stale: run `npm run client:generate`');
-  assert.match(values, /RUN_STATUSES = \["QUEUED", "STARTING", "RUNNING", "RESTARTING", "SUCCEEDED", "FAILED", "CANCELLED"\] as const/);
+  assert.match(values, /RUN_STATUSES = \["QUEUED", "STARTING", "RUNNING", "RESTARTING", "SUCCEEDED", "FAILED", "CANCELLED", "PAUSED"\] as const/);
 });
 
 test('the client and its example type-check as a browser sees them (DOM, no Node types)', () => {

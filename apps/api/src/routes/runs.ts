@@ -55,6 +55,7 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
             cursor: Type.Optional(Type.String({ maxLength: 200 })),
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs whose name contains this, ignoring case' })),
+            sweepId: Type.Optional(Type.String({ format: 'uuid', description: "a sweep's trials" })),
             sourceRunId: Type.Optional(
               Type.String({
                 format: 'uuid',
@@ -68,7 +69,7 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { status, kind, cursor, name, sourceRunId } = request.query;
+      const { status, kind, cursor, name, sourceRunId, sweepId } = request.query;
       const limit = request.query.limit ?? 50;
       const where: Prisma.RunWhereInput = {
         ...visibleRunsWhere(request.principal!),
@@ -76,6 +77,7 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(kind ? { kind } : {}),
         ...(name ? { name: { contains: name, mode: 'insensitive' as const } } : {}),
         ...(sourceRunId ? { sourceCheckpoint: { runId: sourceRunId } } : {}),
+        ...(sweepId ? { sweepId } : {}),
       };
       if (cursor !== undefined) {
         const c = decodeRunCursor(cursor);

@@ -19,6 +19,8 @@ import { assertVisibleRun, visibleRunsWhere } from '../runs/visible-run.ts';
 import { SseConnection, type SseSink } from '../streams/sse-connection.ts';
 import { RunStream, currentRunCursor, parseRunCursor } from '../streams/run-stream.ts';
 import { TeamStream, currentTeamCursor, parseTeamCursor } from '../streams/team-stream.ts';
+import { SweepStream, parseSweepCursor } from '../streams/sweep-stream.ts';
+import { findVisibleSweep } from '../sweeps/sweep-resource.ts';
 
 export interface StreamOptions {
   /** how often a stream reads PostgreSQL, ms */
@@ -162,6 +164,37 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const start = last !== undefined ? parseRunCursor(last) : await currentRunCursor(db);
       const stream = new RunStream(db, request.params.id, start, opts.pages);
       if (last === undefined) await stream.skipExisting();
+      const release = admit(request.principal!);
+      pump(
+        request,
+        new SseConnection(request, reply, opts.heartbeatMs),
+        release,
+        (sink) => stream.poll(sink),
+        () => stream.done,
+      );
+    },
+  );
+
+  app.get(
+    '/sweeps/:id/stream',
+    {
+      schema: {
+        summary: "A sweep's live state (Server-Sent Events)",
+        description:
+          'text/event-stream of `sweep` messages, each the whole sweep (GET /v1/sweeps/:id) when it or any trial changed; `id:` is the ' +
+          "change's time in ms (reconnect with it as Last-Event-ID). Ends after a finished sweep is sent, and with `event: end` " +
+          '{reason, message} as the run stream does (token revoked or expired, longest lifetime, shutdown). Another team\'s sweep is a 404.',
+        tags: ['streams', 'sweeps'],
+        security: bearer,
+        params: RunIdParams,
+        headers: LastEventId,
+        response: { 200: EventStream, ...errors(400, 401, 404, 429) },
+      },
+    },
+    async (request, reply) => {
+      await findVisibleSweep(db, request.principal!, request.params.id);
+      const last = request.headers['last-event-id'];
+      const stream = new SweepStream(db, request.params.id, last !== undefined ? parseSweepCursor(last) : 0);
       const release = admit(request.principal!);
       pump(
         request,

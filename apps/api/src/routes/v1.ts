@@ -8,6 +8,7 @@ import metricRoutes from './run-metrics.ts';
 import presetRoutes from './presets.ts';
 import queueRoutes from './queue.ts';
 import runRoutes from './runs.ts';
+import sweepRoutes from './sweeps.ts';
 import streamRoutes, { type StreamOptions } from './streams.ts';
 import teamRoutes from './teams.ts';
 import tokenRoutes from './tokens.ts';
@@ -23,6 +24,7 @@ export default async function v1Routes(
   await app.register(teamRoutes);
   await app.register(tokenRoutes);
   await app.register(runRoutes);
+  await app.register(sweepRoutes);
   await app.register(metricRoutes);
   await app.register(eventRoutes);
   await app.register(checkpointRoutes);

@@ -30,6 +30,8 @@ export function toRunResource(r: RunRow): Run {
     source: s ? { checkpointId: s.id, runId: s.runId, step: s.step, uri: s.uri } : null,
     plan: (r.plan ?? null) as Run['plan'],
     resources: (r.resources ?? null) as Run['resources'],
+    sweepId: r.sweepId,
+    trialIndex: r.trialIndex,
     createdAt: r.createdAt.toISOString(),
     queuedAt: iso(r.queuedAt),
     startedAt: iso(r.startedAt),

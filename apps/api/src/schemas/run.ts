@@ -66,6 +66,8 @@ export const Run = Type.Object({
   source: Nullable(RunSource),
   plan: Nullable(RunPlan),
   resources: Nullable(ResourceEstimate),
+  sweepId: Nullable(Uuid),
+  trialIndex: Nullable(Type.Integer({ description: "a sweep's trial: its index in the sweep" })),
   createdAt: IsoTime,
   queuedAt: Nullable(IsoTime),
   startedAt: Nullable(IsoTime),

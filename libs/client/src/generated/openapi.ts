@@ -444,7 +444,9 @@ export interface paths {
                     name?: string;
                     /** @description runs whose pinned source checkpoint is this run's (its fine-tunes or evaluations) */
                     sourceRunId?: string;
-                    status?: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                    status?: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED";
+                    /** @description a sweep's trials */
+                    sweepId?: string;
                 };
                 header?: never;
                 path?: never;
@@ -516,9 +518,11 @@ export interface paths {
                                 } | null;
                                 startedAt: string | null;
                                 /** @enum {string} */
-                                status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                                status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED";
+                                sweepId: string | null;
                                 /** Format: uuid */
                                 teamId: string;
+                                trialIndex: number | null;
                                 /** Format: date-time */
                                 updatedAt: string;
                                 userRestarts: number;
@@ -759,6 +763,11 @@ export interface paths {
                             /** @default 0 */
                             seed?: number;
                             /**
+                             * @description end this invocation after this optimizer step, with a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there
+                             * @default null
+                             */
+                            stopAtStep?: number | null;
+                            /**
                              * @description at most epochs
                              * @default 40
                              */
@@ -973,6 +982,11 @@ export interface paths {
                             /** @default 0 */
                             seed?: number;
                             /**
+                             * @description end this invocation after this optimizer step, with an evaluation and a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there
+                             * @default null
+                             */
+                            stopAtStep?: number | null;
+                            /**
                              * @description validation fraction carved from dataset (scored every epoch; evalDataset scored at the end); 0 = none
                              * @default 0
                              */
@@ -1161,9 +1175,11 @@ export interface paths {
                             } | null;
                             startedAt: string | null;
                             /** @enum {string} */
-                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED";
+                            sweepId: string | null;
                             /** Format: uuid */
                             teamId: string;
+                            trialIndex: number | null;
                             /** Format: date-time */
                             updatedAt: string;
                             userRestarts: number;
@@ -1281,9 +1297,11 @@ export interface paths {
                             } | null;
                             startedAt: string | null;
                             /** @enum {string} */
-                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED";
+                            sweepId: string | null;
                             /** Format: uuid */
                             teamId: string;
+                            trialIndex: number | null;
                             /** Format: date-time */
                             updatedAt: string;
                             userRestarts: number;
@@ -1471,9 +1489,11 @@ export interface paths {
                             } | null;
                             startedAt: string | null;
                             /** @enum {string} */
-                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED";
+                            sweepId: string | null;
                             /** Format: uuid */
                             teamId: string;
+                            trialIndex: number | null;
                             /** Format: date-time */
                             updatedAt: string;
                             userRestarts: number;
@@ -1616,9 +1636,11 @@ export interface paths {
                             } | null;
                             startedAt: string | null;
                             /** @enum {string} */
-                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            status: "QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED";
+                            sweepId: string | null;
                             /** Format: uuid */
                             teamId: string;
+                            trialIndex: number | null;
                             /** Format: date-time */
                             updatedAt: string;
                             userRestarts: number;
@@ -2467,6 +2489,1341 @@ export interface paths {
                 };
                 /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List sweeps, newest first
+         * @description A team sees its own sweeps, an admin every sweep. Pass nextCursor back as cursor for the next page.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                    status?: "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            nextCursor: string | null;
+                            sweeps: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                finishedAt: string | null;
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                kind: "pretrain" | "finetune" | "eval";
+                                maxConcurrent: number;
+                                maxTrials: number;
+                                name: string;
+                                priority: number;
+                                /** @enum {string} */
+                                status: "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                                /** Format: uuid */
+                                teamId: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Submit a sweep (or plan one with validateOnly)
+         * @description A hyper-parameter search over a base run (a POST /v1/runs body, pretrain or finetune): `space` maps config field names to domains, `algorithm` is grid, random or asha (trials stop at rungs unless in the top 1/η; promoted trials resume from their checkpoint). The base and every trial go through the run submission path (resolution, source pinning, resource limits, the team's quota). validateOnly returns the trial plan, the rungs and the estimated cost; nothing is written. Trials are ordinary runs (sweepId, trialIndex) launched by the controller, at most maxConcurrent at once.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description grid | random | asha */
+                        algorithm: {
+                            /** @enum {string} */
+                            name: "grid";
+                        } | {
+                            /** @enum {string} */
+                            name: "random";
+                            /** @description Default 0 */
+                            seed?: number;
+                        } | {
+                            /**
+                             * @description unit of gracePeriod and maxBudget. Default steps
+                             * @enum {string}
+                             */
+                            budgetUnit?: "steps" | "epochs";
+                            /** @description reduction factor η: the top 1/η at a rung are promoted. Default 3 */
+                            eta?: number;
+                            /** @description the first rung's budget. Default maxBudget / η^(rungs-1), at least 1 step */
+                            gracePeriod?: number;
+                            /** @description the last rung's budget. Default the base run's whole length */
+                            maxBudget?: number;
+                            /** @enum {string} */
+                            name: "asha";
+                            /** @description Default 0 */
+                            seed?: number;
+                        };
+                        /** @description a POST /v1/runs body (kind pretrain or finetune); every trial is this run with the trial's params set in its config */
+                        base: {
+                            /** @description fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded */
+                            config?: {
+                                /**
+                                 * @description micro-batches per optimizer step
+                                 * @default 1
+                                 */
+                                accumIter?: number;
+                                /**
+                                 * @description lr = baseLr × effective batch / 256
+                                 * @default 0.00015
+                                 */
+                                baseLr?: number;
+                                /**
+                                 * @description images per rank per micro-batch
+                                 * @default 64
+                                 */
+                                batchSize?: number;
+                                /** @default 0.9 */
+                                beta1?: number;
+                                /** @default 0.95 */
+                                beta2?: number;
+                                /**
+                                 * @description optimizer steps between checkpoints (0 = at the end only)
+                                 * @default 0
+                                 */
+                                checkpointEvery?: number;
+                                /**
+                                 * @description global gradient-norm clip; null = off
+                                 * @default null
+                                 */
+                                clipGrad?: number | null;
+                                /**
+                                 * @description fashion-mnist, image-folder or synthetic
+                                 * @default {
+                                 *       "kind": "fashion-mnist",
+                                 *       "split": "train"
+                                 *     }
+                                 */
+                                dataset?: {
+                                    /** @enum {string} */
+                                    kind: "fashion-mnist";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @enum {string} */
+                                    split: "train" | "test";
+                                } | {
+                                    /** @enum {string} */
+                                    kind: "image-folder";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @description decoded images are shrunk to at most this side, px */
+                                    maxSide?: number;
+                                    /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                    root: string;
+                                    /**
+                                     * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                     * @enum {string}
+                                     */
+                                    split?: "all" | "train" | "val";
+                                    /** @description seed of the stratified split */
+                                    splitSeed?: number;
+                                    /**
+                                     * @description where the team's data area is
+                                     * @enum {string}
+                                     */
+                                    store?: "disk" | "s3";
+                                    /** @description held-out share when there are no val/ folders */
+                                    valFraction?: number;
+                                } | {
+                                    imageSize: number;
+                                    /** @enum {string} */
+                                    kind: "synthetic";
+                                    seed: number;
+                                    size: number;
+                                };
+                                /** @default 300 */
+                                epochs?: number;
+                                /**
+                                 * @description held-out images for the IoU evaluation at the end (0 = skip)
+                                 * @default 256
+                                 */
+                                evalImages?: number;
+                                /** @description not accepted (weights come only from the run's source); null or absent */
+                                initFrom?: null;
+                                /**
+                                 * @description and, besides those, the best M by their step's loss (0 = only the newest K)
+                                 * @default 1
+                                 */
+                                keepBest?: number;
+                                /**
+                                 * @description checkpoints kept (the newest K)
+                                 * @default 3
+                                 */
+                                keepCheckpoints?: number;
+                                /** @default 0 */
+                                minLr?: number;
+                                /**
+                                 * @description a ViT (cimVit…) or a ResNet (cimResnet…) factory
+                                 * @default cimVitTinyPatch16
+                                 * @enum {string}
+                                 */
+                                model?: "cimVitTinyPatch16" | "cimVitSmallPatch16" | "cimVitBasePatch16" | "cimVitLargePatch16" | "cimVitMicroPatch4" | "cimVitTinyPatch4" | "cimResnet50" | "cimResnetMicro";
+                                /**
+                                 * @description fields of the model factory's config to change (ResNet: `backbone` fields merge into its backbone)
+                                 * @default {}
+                                 */
+                                modelOverrides?: {
+                                    backbone?: {
+                                        /** @enum {string} */
+                                        block?: "basic" | "bottleneck";
+                                        bnEps?: number;
+                                        bnMomentum?: number;
+                                        /** @description blocks per stage */
+                                        layers?: number[];
+                                        /** @enum {string} */
+                                        stem?: "imagenet" | "cifar";
+                                        stemWidth?: number;
+                                        /** @description stride of each stage's first block */
+                                        strides?: number[];
+                                        /** @description base width per stage */
+                                        widths?: number[];
+                                    };
+                                    /** @description the context side, px */
+                                    contextSize?: number;
+                                    /** @description a multiple of 4 and of decoderNumHeads */
+                                    decoderEmbedDim?: number;
+                                    decoderNumHeads?: number;
+                                    /** @description transformer blocks */
+                                    depth?: number;
+                                    /** @description a multiple of 4 and of numHeads */
+                                    embedDim?: number;
+                                    /** @description the side the sin-cos position grid is built for, px */
+                                    imgSize?: number;
+                                    /** @description MLP hidden width / embedDim */
+                                    mlpRatio?: number;
+                                    numHeads?: number;
+                                    /** @description exemplars per image */
+                                    numTemplates?: number;
+                                    /** @description px */
+                                    patchSize?: number;
+                                    /** @description the exemplar side, px */
+                                    templateSize?: number;
+                                };
+                                /** @default 0.99 */
+                                momentumBase?: number;
+                                /** @default 1 */
+                                momentumEnd?: number;
+                                /** @default 2 */
+                                prefetch?: number;
+                                /** @default {} */
+                                sampler?: {
+                                    augment?: boolean;
+                                    contextSize?: number;
+                                    /** @description [lo, hi] aspect ratio */
+                                    exemplarRatio?: [
+                                        number,
+                                        number
+                                    ];
+                                    /** @description [lo, hi] area fraction */
+                                    exemplarScale?: [
+                                        number,
+                                        number
+                                    ];
+                                    exemplarSize?: number;
+                                    numExemplars?: number;
+                                    /** @description [lo, hi) degrees */
+                                    rotation?: [
+                                        number,
+                                        number
+                                    ];
+                                    searchFlipP?: number;
+                                    /** @description [lo, hi] aspect ratio */
+                                    searchRatio?: [
+                                        number,
+                                        number
+                                    ];
+                                    /** @description [lo, hi] area fraction */
+                                    searchScale?: [
+                                        number,
+                                        number
+                                    ];
+                                    /** @description side of the search image the context and exemplars are cut from, px */
+                                    searchSize?: number;
+                                };
+                                /** @default 0 */
+                                seed?: number;
+                                /**
+                                 * @description end this invocation after this optimizer step, with a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there
+                                 * @default null
+                                 */
+                                stopAtStep?: number | null;
+                                /**
+                                 * @description at most epochs
+                                 * @default 40
+                                 */
+                                warmupEpochs?: number;
+                                /** @default 0.05 */
+                                weightDecay?: number;
+                                /**
+                                 * @description sampling threads (0 = inline)
+                                 * @default 1
+                                 */
+                                workers?: number;
+                            } | {
+                                /**
+                                 * @description peak lr = baseLr × batch / 256
+                                 * @default 0.0012
+                                 */
+                                baseLr?: number;
+                                /** @default 64 */
+                                batchSize?: number;
+                                /** @default 0.9 */
+                                beta1?: number;
+                                /** @default 0.999 */
+                                beta2?: number;
+                                /** @default 0 */
+                                checkpointEvery?: number;
+                                /**
+                                 * @description cutmix α (0 = off)
+                                 * @default 1
+                                 */
+                                cutmix?: number;
+                                /**
+                                 * @description fashion-mnist, image-folder or synthetic
+                                 * @default {
+                                 *       "kind": "fashion-mnist",
+                                 *       "split": "train"
+                                 *     }
+                                 */
+                                dataset?: {
+                                    /** @enum {string} */
+                                    kind: "fashion-mnist";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @enum {string} */
+                                    split: "train" | "test";
+                                } | {
+                                    /** @enum {string} */
+                                    kind: "image-folder";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @description decoded images are shrunk to at most this side, px */
+                                    maxSide?: number;
+                                    /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                    root: string;
+                                    /**
+                                     * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                     * @enum {string}
+                                     */
+                                    split?: "all" | "train" | "val";
+                                    /** @description seed of the stratified split */
+                                    splitSeed?: number;
+                                    /**
+                                     * @description where the team's data area is
+                                     * @enum {string}
+                                     */
+                                    store?: "disk" | "s3";
+                                    /** @description held-out share when there are no val/ folders */
+                                    valFraction?: number;
+                                } | {
+                                    imageSize: number;
+                                    /** @enum {string} */
+                                    kind: "synthetic";
+                                    seed: number;
+                                    size: number;
+                                };
+                                /** @default 0.1 */
+                                dropPath?: number;
+                                /**
+                                 * @default online
+                                 * @enum {string}
+                                 */
+                                encoder?: "online" | "target";
+                                /** @default 100 */
+                                epochs?: number;
+                                /**
+                                 * @description fashion-mnist, image-folder or synthetic
+                                 * @default {
+                                 *       "kind": "fashion-mnist",
+                                 *       "split": "test"
+                                 *     }
+                                 */
+                                evalDataset?: {
+                                    /** @enum {string} */
+                                    kind: "fashion-mnist";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @enum {string} */
+                                    split: "train" | "test";
+                                } | {
+                                    /** @enum {string} */
+                                    kind: "image-folder";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @description decoded images are shrunk to at most this side, px */
+                                    maxSide?: number;
+                                    /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                    root: string;
+                                    /**
+                                     * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                     * @enum {string}
+                                     */
+                                    split?: "all" | "train" | "val";
+                                    /** @description seed of the stratified split */
+                                    splitSeed?: number;
+                                    /**
+                                     * @description where the team's data area is
+                                     * @enum {string}
+                                     */
+                                    store?: "disk" | "s3";
+                                    /** @description held-out share when there are no val/ folders */
+                                    valFraction?: number;
+                                } | {
+                                    imageSize: number;
+                                    /** @enum {string} */
+                                    kind: "synthetic";
+                                    seed: number;
+                                    size: number;
+                                };
+                                /**
+                                 * @description held-out images scored each epoch (0 = all)
+                                 * @default 0
+                                 */
+                                evalImages?: number;
+                                /**
+                                 * @description null = the encoder's imgSize
+                                 * @default null
+                                 */
+                                imgSize?: number | null;
+                                /** @description not accepted (weights come only from the run's source); null or absent */
+                                initFrom?: null;
+                                /** @default 2 */
+                                keepCheckpoints?: number;
+                                /**
+                                 * @description fine-tune on a stratified fraction of the training labels (deterministic by seed)
+                                 * @default 1
+                                 */
+                                labelsFraction?: number;
+                                /** @default 0.1 */
+                                labelSmoothing?: number;
+                                /** @default 0.8 */
+                                layerDecay?: number;
+                                /** @default 0.000001 */
+                                minLr?: number;
+                                /**
+                                 * @description mixup α (0 = off)
+                                 * @default 0.8
+                                 */
+                                mixup?: number;
+                                /** @default 1 */
+                                mixupProb?: number;
+                                /** @default 0.5 */
+                                mixupSwitchProb?: number;
+                                /**
+                                 * @description the encoder's shape from scratch (a checkpoint's metadata wins otherwise)
+                                 * @default cimVitMicroPatch4
+                                 * @enum {string}
+                                 */
+                                model?: "cimVitTinyPatch16" | "cimVitSmallPatch16" | "cimVitBasePatch16" | "cimVitLargePatch16" | "cimVitMicroPatch4" | "cimVitTinyPatch4";
+                                /** @default {} */
+                                modelOverrides?: {
+                                    /** @description the context side, px */
+                                    contextSize?: number;
+                                    /** @description a multiple of 4 and of decoderNumHeads */
+                                    decoderEmbedDim?: number;
+                                    decoderNumHeads?: number;
+                                    /** @description transformer blocks */
+                                    depth?: number;
+                                    /** @description a multiple of 4 and of numHeads */
+                                    embedDim?: number;
+                                    /** @description the side the sin-cos position grid is built for, px */
+                                    imgSize?: number;
+                                    /** @description MLP hidden width / embedDim */
+                                    mlpRatio?: number;
+                                    numHeads?: number;
+                                    /** @description exemplars per image */
+                                    numTemplates?: number;
+                                    /** @description px */
+                                    patchSize?: number;
+                                    /** @description the exemplar side, px */
+                                    templateSize?: number;
+                                };
+                                /**
+                                 * @description null = off
+                                 * @default {
+                                 *       "n": 2,
+                                 *       "m": 9,
+                                 *       "mstd": 0.5
+                                 *     }
+                                 */
+                                randAugment?: {
+                                    /** @description magnitude */
+                                    m: number;
+                                    /** @description std of the per-op magnitude noise */
+                                    mstd: number;
+                                    /** @description ops per image */
+                                    n: number;
+                                } | null;
+                                /**
+                                 * @description random erasing probability
+                                 * @default 0.25
+                                 */
+                                reprob?: number;
+                                /** @default 0 */
+                                seed?: number;
+                                /**
+                                 * @description end this invocation after this optimizer step, with an evaluation and a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there
+                                 * @default null
+                                 */
+                                stopAtStep?: number | null;
+                                /**
+                                 * @description validation fraction carved from dataset (scored every epoch; evalDataset scored at the end); 0 = none
+                                 * @default 0
+                                 */
+                                valFraction?: number;
+                                /** @default 5 */
+                                warmupEpochs?: number;
+                                /** @default 0.05 */
+                                weightDecay?: number;
+                            } | {
+                                /** @default 128 */
+                                batchSize?: number;
+                                /**
+                                 * @default [
+                                 *       "gaussian_noise",
+                                 *       "shot_noise",
+                                 *       "gaussian_blur",
+                                 *       "contrast",
+                                 *       "brightness",
+                                 *       "jpeg",
+                                 *       "pixelate"
+                                 *     ]
+                                 */
+                                corruptions?: ("gaussian_noise" | "shot_noise" | "gaussian_blur" | "contrast" | "brightness" | "jpeg" | "pixelate")[];
+                                /**
+                                 * @description fashion-mnist, image-folder or synthetic
+                                 * @default {
+                                 *       "kind": "fashion-mnist",
+                                 *       "split": "test"
+                                 *     }
+                                 */
+                                dataset?: {
+                                    /** @enum {string} */
+                                    kind: "fashion-mnist";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @enum {string} */
+                                    split: "train" | "test";
+                                } | {
+                                    /** @enum {string} */
+                                    kind: "image-folder";
+                                    /** @description use only the first N images */
+                                    limit?: number;
+                                    /** @description decoded images are shrunk to at most this side, px */
+                                    maxSide?: number;
+                                    /** @description the folder of class folders, relative to the team's data area (no absolute path, no '..') */
+                                    root: string;
+                                    /**
+                                     * @description all images, or the train / held-out part (val/ folders, else a seeded stratified split)
+                                     * @enum {string}
+                                     */
+                                    split?: "all" | "train" | "val";
+                                    /** @description seed of the stratified split */
+                                    splitSeed?: number;
+                                    /**
+                                     * @description where the team's data area is
+                                     * @enum {string}
+                                     */
+                                    store?: "disk" | "s3";
+                                    /** @description held-out share when there are no val/ folders */
+                                    valFraction?: number;
+                                } | {
+                                    imageSize: number;
+                                    /** @enum {string} */
+                                    kind: "synthetic";
+                                    seed: number;
+                                    size: number;
+                                };
+                                /**
+                                 * @description L∞ attack radius in [0, 1] pixel units (0 = no attacks)
+                                 * @default 0.00392156862745098
+                                 */
+                                eps?: number;
+                                /**
+                                 * @description first N images (0 = all)
+                                 * @default 1000
+                                 */
+                                images?: number;
+                                /**
+                                 * @description PGD steps (0 = no PGD)
+                                 * @default 10
+                                 */
+                                pgdSteps?: number;
+                                /** @default 0 */
+                                seed?: number;
+                                /**
+                                 * @default [
+                                 *       1,
+                                 *       2,
+                                 *       3,
+                                 *       4,
+                                 *       5
+                                 *     ]
+                                 */
+                                severities?: number[];
+                            };
+                            /**
+                             * @description finetune only
+                             * @enum {string}
+                             */
+                            encoder?: "online" | "target";
+                            /** @enum {string} */
+                            kind: "pretrain" | "finetune" | "eval";
+                            /** @description gang restarts after infrastructure failures (lost worker or rank, Redis/S3/network errors) before the run FAILS; errors in the run itself fail it at once, and preemptions (SIGTERM) and rendezvous timeouts spend nothing. Default 3 */
+                            maxRestarts?: number;
+                            name?: string;
+                            /** @description see GET /v1/presets */
+                            preset?: string;
+                            /** @description required for finetune and eval, refused for pretrain: {runId, checkpoint} or {uri} */
+                            source?: {
+                                /** @description "latest", "best" or a checkpoint id */
+                                checkpoint?: string;
+                                /** Format: uuid */
+                                runId?: string;
+                                /** @description s3://<bucket>/<key>.safetensors */
+                                uri?: string;
+                            };
+                            /** @description ranks (GPUs); finetune and eval take 1. Default 1 */
+                            worldSize?: number;
+                        };
+                        /** @description trials running at once. Default 1 */
+                        maxConcurrent?: number;
+                        /** @description trials in all (a grid must fit) */
+                        maxTrials: number;
+                        metric: {
+                            /** @enum {string} */
+                            goal: "max" | "min";
+                            /** @description a metric the base kind records, e.g. val_top1, val_loss, loss */
+                            name: string;
+                        };
+                        name: string;
+                        /** @description every trial's priority. Default 0 */
+                        priority?: number;
+                        /** @description config field names of the base run's kind (a nested field as parent.child, e.g. randAugment.m) → their domain */
+                        space: {
+                            [key: string]: {
+                                choice: (number | string | boolean | null)[];
+                            } | {
+                                /** @description grid search only: this many evenly spaced points (log-spaced for loguniform) */
+                                grid?: number;
+                                /** @description [low, high], low < high */
+                                uniform: [
+                                    number,
+                                    number
+                                ];
+                            } | {
+                                /** @description grid search only: this many evenly spaced points (log-spaced for loguniform) */
+                                grid?: number;
+                                /** @description [low, high], 0 < low < high */
+                                loguniform: [
+                                    number,
+                                    number
+                                ];
+                            } | {
+                                int: [
+                                    number,
+                                    number
+                                ];
+                            };
+                        };
+                        /** @description return the trial plan and its estimated cost, write nothing */
+                        validateOnly?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            algorithm: {
+                                [key: string]: unknown;
+                            };
+                            /** @description the sweep's cost from the resource model */
+                            estimate: {
+                                /** @description stepsExpected × flopsPerStep */
+                                flops: number;
+                                seconds: number | null;
+                                /** @description optimizer steps of every trial at most (every trial to the last rung: the upper bound) */
+                                steps: number;
+                                /** @description optimizer steps if the rungs halve as planned */
+                                stepsExpected: number;
+                            };
+                            /** @enum {string} */
+                            kind: "pretrain" | "finetune" | "eval";
+                            notes: string[];
+                            /** @description derived once from the resolved config */
+                            plan: {
+                                /**
+                                 * @description api: from the config at submission (steps null when the data size is unknown); worker: from the data
+                                 * @enum {string}
+                                 */
+                                derivedBy: "api" | "worker";
+                                /** @description images per optimizer step, all ranks together */
+                                effectiveBatch: number;
+                                epochs: number;
+                                peakLr: number;
+                                stepsPerEpoch: number | null;
+                                totalSteps: number | null;
+                                trainImages: number | null;
+                                warmupEpochs: number;
+                                warmupSteps: number | null;
+                            };
+                            /** @description the API's estimate for the resolved config (docs/security.md, "Resource limits") */
+                            resources: {
+                                /** @description activations of one micro-batch at the peak */
+                                activationBytes: number;
+                                /** @description floating-point operations of one optimizer step on one rank */
+                                flopsPerStep: number;
+                                /** @description learnable parameters */
+                                parameters: number;
+                                /** @description what one worker must hold, runtime included; refused above CIM_WORKER_MEMORY_MB */
+                                peakBytesPerRank: number;
+                                peakTensorBytes: number;
+                                /** @description weights, gradients and optimizer moments */
+                                stateBytes: number;
+                            };
+                            rungs: number[];
+                            totalSteps: number | null;
+                            trials: {
+                                index: number;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                stopAtStep: number | null;
+                            }[];
+                            /** @enum {boolean} */
+                            valid: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            algorithm: {
+                                [key: string]: unknown;
+                            };
+                            base: {
+                                [key: string]: unknown;
+                            };
+                            best: {
+                                index: number;
+                                metric: number;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                runId: string | null;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            error: string | null;
+                            finishedAt: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            kind: "pretrain" | "finetune" | "eval";
+                            maxConcurrent: number;
+                            maxTrials: number;
+                            metric: {
+                                /** @enum {string} */
+                                goal: "max" | "min";
+                                name: string;
+                            };
+                            name: string;
+                            priority: number;
+                            /** @description absolute optimizer-step budgets of the rungs */
+                            rungs: number[];
+                            space: {
+                                [key: string]: unknown;
+                            };
+                            /** @enum {string} */
+                            status: "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            /** Format: uuid */
+                            teamId: string;
+                            trials: {
+                                index: number;
+                                metric: number | null;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                /** @description the rung it runs to or reached (-1: not started) */
+                                rung: number;
+                                /** @description the metric at each rung it reached */
+                                rungMetrics: (number | null)[];
+                                runId: string | null;
+                                runStatus: ("QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED") | null;
+                                /**
+                                 * @description the trial's state in its sweep
+                                 * @enum {string}
+                                 */
+                                status: "pending" | "running" | "paused" | "promoted" | "stopped" | "completed" | "failed" | "cancelled";
+                                stopReason: string | null;
+                            }[];
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One sweep: its trials (params, state, run, rung metrics, stop reason) and the best trial */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            algorithm: {
+                                [key: string]: unknown;
+                            };
+                            base: {
+                                [key: string]: unknown;
+                            };
+                            best: {
+                                index: number;
+                                metric: number;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                runId: string | null;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            error: string | null;
+                            finishedAt: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            kind: "pretrain" | "finetune" | "eval";
+                            maxConcurrent: number;
+                            maxTrials: number;
+                            metric: {
+                                /** @enum {string} */
+                                goal: "max" | "min";
+                                name: string;
+                            };
+                            name: string;
+                            priority: number;
+                            /** @description absolute optimizer-step budgets of the rungs */
+                            rungs: number[];
+                            space: {
+                                [key: string]: unknown;
+                            };
+                            /** @enum {string} */
+                            status: "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            /** Format: uuid */
+                            teamId: string;
+                            trials: {
+                                index: number;
+                                metric: number | null;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                /** @description the rung it runs to or reached (-1: not started) */
+                                rung: number;
+                                /** @description the metric at each rung it reached */
+                                rungMetrics: (number | null)[];
+                                runId: string | null;
+                                runStatus: ("QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED") | null;
+                                /**
+                                 * @description the trial's state in its sweep
+                                 * @enum {string}
+                                 */
+                                status: "pending" | "running" | "paused" | "promoted" | "stopped" | "completed" | "failed" | "cancelled";
+                                stopReason: string | null;
+                            }[];
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a running sweep and its live trials
+         * @description CANCELLED, and every queued, running or paused trial's run cancelled. A finished sweep is a 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            algorithm: {
+                                [key: string]: unknown;
+                            };
+                            base: {
+                                [key: string]: unknown;
+                            };
+                            best: {
+                                index: number;
+                                metric: number;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                runId: string | null;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            error: string | null;
+                            finishedAt: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            kind: "pretrain" | "finetune" | "eval";
+                            maxConcurrent: number;
+                            maxTrials: number;
+                            metric: {
+                                /** @enum {string} */
+                                goal: "max" | "min";
+                                name: string;
+                            };
+                            name: string;
+                            priority: number;
+                            /** @description absolute optimizer-step budgets of the rungs */
+                            rungs: number[];
+                            space: {
+                                [key: string]: unknown;
+                            };
+                            /** @enum {string} */
+                            status: "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+                            /** Format: uuid */
+                            teamId: string;
+                            trials: {
+                                index: number;
+                                metric: number | null;
+                                /** @description config field → value */
+                                params: {
+                                    [key: string]: number | string | boolean | null;
+                                };
+                                /** @description the rung it runs to or reached (-1: not started) */
+                                rung: number;
+                                /** @description the metric at each rung it reached */
+                                rungMetrics: (number | null)[];
+                                runId: string | null;
+                                runStatus: ("QUEUED" | "STARTING" | "RUNNING" | "RESTARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "PAUSED") | null;
+                                /**
+                                 * @description the trial's state in its sweep
+                                 * @enum {string}
+                                 */
+                                status: "pending" | "running" | "paused" | "promoted" | "stopped" | "completed" | "failed" | "cancelled";
+                                stopReason: string | null;
+                            }[];
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A sweep's live state (Server-Sent Events)
+         * @description text/event-stream of `sweep` messages, each the whole sweep (GET /v1/sweeps/:id) when it or any trial changed; `id:` is the change's time in ms (reconnect with it as Last-Event-ID). Ends after a finished sweep is sent, and with `event: end` {reason, message} as the run stream does (token revoked or expired, longest lifetime, shutdown). Another team's sweep is a 404.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "last-event-id"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            message: string;
+                            statusCode: number;
+                        };
+                    };
+                };
+                /** @description Every 4xx and 5xx: the HTTP status, its name, and what was wrong (naming the field) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };

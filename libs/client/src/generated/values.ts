@@ -7,6 +7,6 @@ import type { paths } from './openapi.ts';
 type Run = paths['/v1/runs/{id}']['get']['responses'][200]['content']['application/json'];
 
 export const RUN_KINDS = ["pretrain", "finetune", "eval"] as const satisfies readonly Run['kind'][];
-export const RUN_STATUSES = ["QUEUED", "STARTING", "RUNNING", "RESTARTING", "SUCCEEDED", "FAILED", "CANCELLED"] as const satisfies readonly Run['status'][];
+export const RUN_STATUSES = ["QUEUED", "STARTING", "RUNNING", "RESTARTING", "SUCCEEDED", "FAILED", "CANCELLED", "PAUSED"] as const satisfies readonly Run['status'][];
 /** a run in one of these has ended */
 export const TERMINAL_RUN_STATUSES = ["SUCCEEDED", "FAILED", "CANCELLED"] as const satisfies readonly Run['status'][];

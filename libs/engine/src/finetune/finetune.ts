@@ -299,13 +299,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       const metrics: MetricsRecord[] = [
         { step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 },
       ];
-      // held-out top-1 after every epoch (and at the end)
+      // held-out top-1 after every epoch, at the end, and at stopAtStep (a sweep's rung is judged there)
       let row: FinetuneResult['evals'][number] | undefined;
-      if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps) {
+      if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps || step === config.stopAtStep) {
         const e = await evaluateTop1(model, data.eval, evalImages);
         row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
         evals.push(row);
-        metrics.push({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, time: Date.now() / 1000 });
+        // with a validation split the held-out set is it: recorded as val_* too (a sweep's val_top1)
+        const val: MetricsRecord = carved ? { val_top1: e.top1, val_loss: e.loss } : {};
+        metrics.push({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, ...val, time: Date.now() / 1000 });
       }
       return {
         loss,
@@ -334,6 +336,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       metrics: o.metrics,
       resume: o.resume,
       maxSteps: o.maxSteps,
+      stopAtStep: config.stopAtStep,
       checkpointEvery: config.checkpointEvery,
       // the newest K only
       retention: { keepLatest: config.keepCheckpoints, keepBest: 0, metric: 'top1', better: 'higher' },

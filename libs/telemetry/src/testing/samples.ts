@@ -17,7 +17,9 @@ export async function sampleExpositions(): Promise<Record<Service, string>> {
       { queue: 'cim-runs', state: 'waiting', count: 3 },
       { queue: 'cim-ranks', state: 'active', count: 8 },
     ],
+    collectSweeps: async () => ({ active: [{ team: 'vision', count: 1 }], liveTrials: [{ team: 'vision', count: 3 }] }),
   });
+  cm.sweepEarlyStops.inc({ team: 'vision' });
   cm.queueWait.observe({ kind: 'PRETRAIN' }, 12.5);
   cm.restart({ run_id: 'run-1', team: 'vision', cause: 'infra' });
   cm.runsFinished.inc({ team: 'vision', kind: 'FINETUNE', status: 'SUCCEEDED' });
