@@ -77,92 +77,77 @@ async function seedRun(name: string, kind: 'pretrain' | 'finetune' | 'eval', ext
 }
 
 /**
- * An ASHA sweep over the fine-tuning learning rate (9 trials, η 3, rungs at 2, 6 and 18 steps) as
- * GET /v1/sweeps/:id returns it, and its trials as ordinary finished runs with their val_top1 per
- * step, seeded in the database. The sweep's own JSON is served by request interception, from this
- * object, until the sweep routes are on this branch (see the report of issue 22's portal work).
+ * An ASHA sweep over the fine-tuning learning rate (9 trials, η 3, rungs at 2, 6 and 18 steps),
+ * seeded in the database as the sweep driver leaves a finished one: the sweeps row (its resolved
+ * spec), its sweep_trials rows, and each trial as an ordinary finished run (sweep_id, trial_index)
+ * with its val_top1 per step. `sweep` holds what GET /v1/sweeps/:id should then say.
  */
 const RUNGS = [2, 6, 18];
 const sweep = {
-  id: '5eeb0000-0000-4000-8000-000000000001',
+  id: '',
   name: 'lr-asha',
-  status: 'SUCCEEDED',
-  kind: 'finetune',
-  base: { kind: 'finetune', preset: 'smoke', source: { runId: '', checkpoint: 'latest' } },
   space: { baseLr: { loguniform: [0.0001, 0.1] } },
   algorithm: { name: 'asha', eta: 3, seed: 0 },
-  metric: { name: 'val_top1', goal: 'max' },
-  maxTrials: 9,
-  maxConcurrent: 3,
-  priority: 0,
-  rungs: RUNGS,
-  trials: [] as {
-    index: number;
-    runId: string;
-    params: Record<string, number>;
-    status: string;
-    runStatus: string;
-    rung: number;
-    rungMetrics: number[];
-    metric: number;
-    stopReason: string | null;
-  }[],
-  best: null as null | { index: number; runId: string; params: Record<string, number>; metric: number },
-  createdAt: new Date(Date.now() - 600_000).toISOString(),
-  updatedAt: new Date().toISOString(),
-  finishedAt: new Date().toISOString(),
+  metric: { name: 'val_top1', goal: 'max' as const },
+  trials: [] as { index: number; runId: string; params: { baseLr: number }; rung: number; metric: number; stopReason: string | null }[],
 };
 /** top-1 after `step` steps at learning rate `lr`: best near 3e-3 */
 const top1 = (lr: number, step: number) => Math.round(1e4 * (0.9 - 0.05 * (Math.log10(lr) + 2.5) ** 2) * (1 - Math.exp(-step / 5))) / 1e4;
 
 async function seedSweep() {
-  sweep.base.source.runId = ids.pretrain;
-  // the rung each trial reached: the top third of a rung goes on (4 → rung 2, 3 and 5 → rung 1)
+  // the rung each trial reached: the top third of a rung goes on (4 → rung 2; 3 and 5 → rung 1)
   const reached = [0, 0, 0, 1, 2, 1, 0, 0, 0];
+  const lrs = reached.map((_, i) => Number((1e-4 * 10 ** ((3 * i) / 8)).toPrecision(3)));
+  const row = await db.sweep.create({
+    data: {
+      teamId,
+      name: sweep.name,
+      status: 'SUCCEEDED',
+      kind: 'finetune',
+      base: { kind: 'finetune', preset: 'smoke', source: { runId: ids.pretrain, checkpoint: 'latest' } },
+      spec: {
+        space: sweep.space,
+        algorithm: sweep.algorithm,
+        metric: sweep.metric,
+        maxTrials: 9,
+        maxConcurrent: 3,
+        totalSteps: 18,
+        rungs: RUNGS,
+        notes: [],
+        worldSize: 1,
+        preset: 'smoke',
+        maxRestarts: 3,
+        sourceCheckpointId: null,
+        trials: lrs.map((lr, index) => ({ index, params: { baseLr: lr } })),
+      },
+      createdAt: new Date(Date.now() - 600_000),
+      finishedAt: new Date(),
+    },
+  });
+  sweep.id = row.id;
   const points: MetricPoint[] = [];
-  for (let i = 0; i < 9; i++) {
-    const lr = Number((1e-4 * 10 ** ((3 * i) / 8)).toPrecision(3));
+  for (const [i, lr] of lrs.entries()) {
     const rung = reached[i];
-    const last = RUNGS[rung];
-    const runId = await seedRun(`lr-asha-${i}`, 'finetune', { config: { preset: 'smoke', baseLr: lr } });
-    for (let step = 1; step <= last; step++) points.push({ runId, name: 'val_top1', step, value: top1(lr, step) });
+    const runId = await seedRun(`lr-asha-${i}`, 'finetune', { config: { preset: 'smoke', baseLr: lr }, sweepId: row.id, trialIndex: i });
+    for (let step = 1; step <= RUNGS[rung]; step++) points.push({ runId, name: 'val_top1', step, value: top1(lr, step) });
     const rungMetrics = RUNGS.slice(0, rung + 1).map((b) => top1(lr, b));
-    sweep.trials.push({
-      index: i,
-      runId,
-      params: { baseLr: lr },
-      status: rung === RUNGS.length - 1 ? 'completed' : 'stopped',
-      runStatus: 'SUCCEEDED',
-      rung,
-      rungMetrics,
-      metric: rungMetrics[rung],
-      stopReason: rung === RUNGS.length - 1 ? null : `not in the top 1/3 at rung ${rung} (${RUNGS[rung]} steps)`,
+    const stopReason = rung === RUNGS.length - 1 ? null : `not in the top 1/3 at rung ${rung} (${RUNGS[rung]} steps)`;
+    await db.sweepTrial.create({
+      data: {
+        sweepId: row.id,
+        index: i,
+        params: { baseLr: lr },
+        runId,
+        state: stopReason ? 'stopped' : 'completed',
+        rung,
+        judgedRung: rung,
+        rungMetrics,
+        stopReason,
+      },
     });
+    sweep.trials.push({ index: i, runId, params: { baseLr: lr }, rung, metric: rungMetrics[rung], stopReason });
   }
   await writeMetrics(db, points);
-  const best = sweep.trials[4];
-  sweep.best = { index: best.index, runId: best.runId, params: best.params, metric: best.metric };
-}
-
-/** serves the sweep routes from `sweep` (GET /v1/sweeps and /v1/sweeps/:id); everything else goes to the API */
-async function serveSweepRoutes() {
-  await page.setRequestInterception(true);
-  page.on('request', (req) => {
-    if (req.isInterceptResolutionHandled()) return;
-    const url = new URL(req.url());
-    if (!url.pathname.startsWith('/v1/sweeps')) return void req.continue();
-    const body =
-      url.pathname === '/v1/sweeps'
-        ? { sweeps: [sweep] }
-        : url.pathname === `/v1/sweeps/${sweep.id}`
-          ? sweep
-          : { statusCode: 404, error: 'Not Found', message: 'no such sweep' };
-    void req.respond({
-      status: 'statusCode' in body ? 404 : 200,
-      contentType: 'application/json',
-      body: JSON.stringify(body),
-    });
-  });
 }
 
 before(async () => {
@@ -431,15 +416,12 @@ test(
   { timeout: 90_000 },
   async (t) => {
     const state = dumpOnFailure(t);
-    await serveSweepRoutes();
     // from the nav: the sweeps list, then the sweep
     await page.goto(`${stack.apiUrl}/runs`);
     await page.click('nav[aria-label=Pages] a[href="/sweeps"]');
     await page.waitForSelector(`tr[data-sweep-id="${sweep.id}"]`);
-    assert.equal(
-      await page.$eval(`tr[data-sweep-id="${sweep.id}"]`, (r) => [...r.children].map((c) => c.textContent).join('|')),
-      `lr-asha 5eeb0000|SUCCEEDED|finetune|ASHA (η 3, seed 0)|val_top1 (max)|9 / 9|${sweep.best!.metric}|${await page.$eval(`tr[data-sweep-id="${sweep.id}"] td:last-child`, (c) => c.textContent)}`,
-    );
+    const listRow = await page.$eval(`tr[data-sweep-id="${sweep.id}"]`, (r) => [...r.children].map((c) => c.textContent));
+    assert.deepEqual(listRow.slice(0, 6), [`lr-asha ${sweep.id.slice(0, 8)}`, 'SUCCEEDED', 'finetune', '9', '3', '0']);
     await page.click(`tr[data-sweep-id="${sweep.id}"] a`);
     await page.waitForSelector('[data-testid=pcoords] polyline.pc-line');
     assert.equal(new URL(page.url()).pathname, `/sweeps/${sweep.id}`);
@@ -513,6 +495,7 @@ test(
     await page.waitForFunction((id) => location.pathname === `/runs/${id}`, {}, sweep.trials[7].runId);
     // and the run page offers a sweep from it: a finished pre-training pre-fills the issue's ASHA fine-tuning sweep
     await page.goto(`${stack.apiUrl}/runs/${ids.pretrain}`);
+    await page.waitForSelector('button::-p-text(Sweep from this run)');
     await page.click('button::-p-text(Sweep from this run)');
     await page.waitForSelector('textarea[name=base]');
     assert.equal(new URL(page.url()).pathname, '/sweeps/new');

@@ -6,7 +6,7 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { Presets, Run, SubmitBody } from '@cim-forge/client';
+import type { Presets, Run } from '@cim-forge/client';
 import { useApi } from '../api-context.tsx';
 import { Link, useRouter, useSearchState } from '../routing.tsx';
 import type { SearchSpace, SweepAlgorithm, SweepBody, SweepPlan } from '../api/sweep-types.ts';
@@ -98,9 +98,10 @@ export function sweepBody(f: SweepForm): SweepBody | string {
       : f.algorithm === 'random'
         ? { name: 'random', seed: f.seed }
         : { name: 'asha', seed: f.seed, eta: f.eta };
+  if (!f.name.trim()) return 'A sweep needs a name';
   return {
-    ...(f.name.trim() ? { name: f.name.trim() } : {}),
-    base: base as SubmitBody,
+    name: f.name.trim(),
+    base: base as SweepBody['base'],
     space: space as SearchSpace,
     algorithm,
     metric: { name: f.metricName.trim(), goal: f.goal },
@@ -112,9 +113,23 @@ export function sweepBody(f: SweepForm): SweepBody | string {
 function Plan({ plan }: { plan: SweepPlan }) {
   const trials = plan.trials ?? [];
   const keys = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
-  const extra = Object.entries(plan).filter(([k]) => !['valid', 'trials'].includes(k));
+  const est = plan.estimate;
+  const extra: [string, unknown][] = [
+    ['rungs (steps)', plan.rungs.length ? plan.rungs.join(', ') : '—'],
+    ['steps of a whole trial', plan.totalSteps ?? '—'],
+    ['steps, all trials to the end', est.steps],
+    ['steps expected', est.stepsExpected],
+    ['estimated time', est.seconds === null ? 'no throughput model' : `${Math.round(est.seconds)} s`],
+  ];
   return (
     <div data-testid="sweep-plan">
+      {plan.notes.length > 0 && (
+        <ul className="muted small">
+          {plan.notes.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ul>
+      )}
       {extra.length > 0 && (
         <dl className="facts">
           {extra.map(([k, v]) => (
@@ -135,7 +150,7 @@ function Plan({ plan }: { plan: SweepPlan }) {
             {keys.map((k) => (
               <th key={k}>{k}</th>
             ))}
-            {trials.some((t) => t.budget !== undefined) && <th>budget</th>}
+            <th>stops at step</th>
           </tr>
         </thead>
         <tbody>
@@ -147,7 +162,7 @@ function Plan({ plan }: { plan: SweepPlan }) {
                   {fmtParam(t.params[k])}
                 </td>
               ))}
-              {trials.some((x) => x.budget !== undefined) && <td className="num">{t.budget ?? '—'}</td>}
+              <td className="num">{t.stopAtStep ?? 'the end'}</td>
             </tr>
           ))}
         </tbody>

@@ -87,13 +87,13 @@ export function SweepPage({ id }: { id: string }) {
   const api = useApi();
   const qc = useQueryClient();
   const { navigate } = useRouter();
-  const q = useQuery({ queryKey: ['sweep', id], queryFn: () => api.sweep(id) });
+  const q = useQuery({ queryKey: ['sweep', id], queryFn: async () => (await api.sweep(id)) as Sweep });
   const s = q.data;
   const live = useSweepStream(id, s?.status);
   const cancel = useMutation({
     mutationFn: () => api.cancelSweep(id),
     onSuccess: (row) => {
-      if (row && Array.isArray(row.trials)) qc.setQueryData(['sweep', id], row);
+      if (row && Array.isArray((row as { trials?: unknown }).trials)) qc.setQueryData(['sweep', id], row);
       else void qc.invalidateQueries({ queryKey: ['sweep', id] });
       void qc.invalidateQueries({ queryKey: ['sweeps'] });
     },

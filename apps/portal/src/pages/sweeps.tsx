@@ -1,14 +1,14 @@
-/** The team's sweeps, newest first: status, algorithm, metric, trials and the best metric. */
+/** The team's sweeps, newest first (the list's rows are summaries: status, kind, trials, times). */
 import { useQuery } from '@tanstack/react-query';
 import { useApi } from '../api-context.tsx';
 import { Link } from '../routing.tsx';
-import { fmtNumber, fmtTime, shortId } from '../lib/format.ts';
-import { SweepStatusBadge, algorithmLabel } from './sweep.tsx';
+import { fmtTime, shortId } from '../lib/format.ts';
+import { SweepStatusBadge } from './sweep.tsx';
 
 export function SweepsPage() {
   const api = useApi();
   const list = useQuery({ queryKey: ['sweeps'], queryFn: () => api.sweeps({ limit: 100 }), refetchInterval: 15_000 });
-  const sweeps = list.data?.sweeps ?? list.data?.items ?? [];
+  const sweeps = list.data?.sweeps ?? [];
   return (
     <main>
       <div className="page-head">
@@ -30,11 +30,11 @@ export function SweepsPage() {
             <th>Sweep</th>
             <th>Status</th>
             <th>Kind</th>
-            <th>Algorithm</th>
-            <th>Metric</th>
             <th>Trials</th>
-            <th>Best</th>
+            <th>At once</th>
+            <th>Priority</th>
             <th>Created</th>
+            <th>Finished</th>
           </tr>
         </thead>
         <tbody>
@@ -49,15 +49,11 @@ export function SweepsPage() {
                 <SweepStatusBadge status={s.status} />
               </td>
               <td>{s.kind}</td>
-              <td>{algorithmLabel(s)}</td>
-              <td>
-                {s.metric.name} ({s.metric.goal})
-              </td>
-              <td className="num">
-                {s.trials?.length ?? s.trialCount ?? '—'} / {s.maxTrials}
-              </td>
-              <td className="num">{fmtNumber(s.best?.metric)}</td>
+              <td className="num">{s.maxTrials}</td>
+              <td className="num">{s.maxConcurrent}</td>
+              <td className="num">{s.priority}</td>
               <td>{fmtTime(s.createdAt)}</td>
+              <td>{fmtTime(s.finishedAt)}</td>
             </tr>
           ))}
           {!list.isLoading && sweeps.length === 0 && (
