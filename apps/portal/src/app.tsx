@@ -12,6 +12,9 @@ import { ComparePage } from './pages/compare.tsx';
 import { SubmitPage } from './pages/submit.tsx';
 import { QueuePage } from './pages/queue.tsx';
 import { MapsPage } from './pages/maps.tsx';
+import { SweepsPage } from './pages/sweeps.tsx';
+import { SweepPage } from './pages/sweep.tsx';
+import { SweepNewPage } from './pages/sweep-new.tsx';
 
 type Theme = 'light' | 'dark';
 
@@ -25,6 +28,7 @@ const NAV: { to: string; label: string; key: string }[] = [
   { to: '/runs', label: 'Runs', key: 'r' },
   { to: '/submit', label: 'Submit', key: 's' },
   { to: '/compare', label: 'Compare', key: 'c' },
+  { to: '/sweeps', label: 'Sweeps', key: 'w' },
   { to: '/maps', label: 'Correlation maps', key: 'm' },
   { to: '/queue', label: 'Queue', key: 'q' },
 ];
@@ -35,6 +39,10 @@ function Page() {
   if (p === '/' || p === '/runs' || p === '/signin') return <RunsPage />;
   const run = match('/runs/:id', p);
   if (run) return <RunPage id={run.id} />;
+  if (p === '/sweeps') return <SweepsPage />;
+  if (p === '/sweeps/new') return <SweepNewPage />;
+  const sweep = match('/sweeps/:id', p);
+  if (sweep) return <SweepPage id={sweep.id} />;
   if (p === '/compare') return <ComparePage />;
   if (p === '/submit') return <SubmitPage />;
   if (p === '/queue') return <QueuePage />;

@@ -17,6 +17,7 @@ import type {
   SubmitBody,
   Validated,
 } from '@cim-forge/client';
+import type { Sweep, SweepBody, SweepList, SweepPlan } from './sweep-types.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -122,6 +123,21 @@ export class Api {
   }
   figures(id: string) {
     return this.request<{ items: Figure[] }>('GET', `/v1/runs/${id}/figures`);
+  }
+  sweeps(q: { limit?: number; cursor?: string; status?: string } = {}) {
+    return this.request<SweepList>('GET', `/v1/sweeps${qs({ ...q })}`);
+  }
+  sweep(id: string) {
+    return this.request<Sweep>('GET', `/v1/sweeps/${id}`);
+  }
+  submitSweep(body: SweepBody) {
+    return this.request<Sweep>('POST', '/v1/sweeps', body);
+  }
+  validateSweep(body: SweepBody, signal?: AbortSignal) {
+    return this.request<SweepPlan>('POST', '/v1/sweeps', { ...body, validateOnly: true }, { signal });
+  }
+  cancelSweep(id: string) {
+    return this.request<Sweep>('POST', `/v1/sweeps/${id}/cancel`);
   }
   requestFigure(id: string, checkpoint: string, image?: string) {
     return this.request<{ id: string; status: string }>('POST', `/v1/runs/${id}/figures`, { checkpoint, ...(image ? { image } : {}) });

@@ -41,6 +41,7 @@ export function LineChart({
   height = 240,
   xLabel = 'step',
   testId,
+  marks = [],
 }: {
   title: string;
   series: ChartSeries[];
@@ -48,6 +49,8 @@ export function LineChart({
   height?: number;
   xLabel?: string;
   testId?: string;
+  /** vertical dashed lines at these x values (a sweep's rung budgets) */
+  marks?: number[];
 }) {
   // the theme's colours are read when the chart is built: rebuild when it changes
   const theme = typeof document !== 'undefined' ? document.documentElement.dataset.theme : undefined;
@@ -64,11 +67,16 @@ export function LineChart({
   const dataRef = useRef(data);
   dataRef.current = data;
   // the chart is rebuilt only when its shape changes; new points go in with setData
-  const shape = JSON.stringify([series.map((s) => [s.label, s.color ?? '', !!s.faint]), logY, height, title, xLabel]);
+  const shape = JSON.stringify([series.map((s) => [s.label, s.color ?? '', !!s.faint]), logY, height, title, xLabel, marks]);
+  // Empty, the component renders a placeholder without the chart's host element. The chart must
+  // be built again when the first points arrive: a finished run's page renders its series list
+  // before the series themselves, so every chart starts empty, and with the shape alone in the
+  // effect's dependencies the host appeared with no uPlot in it (an empty frame, for ever).
+  const empty = series.length === 0 || series.every((s) => s.x.length === 0);
 
   useEffect(() => {
     const host = el.current;
-    if (!host || series.length === 0) return;
+    if (!host || empty) return;
     const fg = cssVar('--fg', '#222');
     const grid = cssVar('--grid', '#ddd');
     const ticks = (_u: uPlot, vals: number[]) => vals.map((v) => (v === null ? '' : fmtTick(v)));
@@ -82,6 +90,36 @@ export function LineChart({
         { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, size: 64, values: ticks },
       ],
       legend: { live: true },
+      // what was drawn, for the browser tests: the points with a value in the data uPlot holds
+      hooks: {
+        draw: [
+          (u: uPlot) => {
+            let n = 0;
+            for (let i = 1; i < u.data.length; i++) for (const v of u.data[i]) if (v !== null && v !== undefined) n++;
+            host.dataset.drawn = String(n);
+            // the marks: a dashed line across the plot at each x inside the x scale's range
+            const { ctx, bbox } = u;
+            let shown = 0;
+            ctx.save();
+            ctx.strokeStyle = fg;
+            ctx.globalAlpha = 0.55;
+            ctx.setLineDash([4 * devicePixelRatio, 4 * devicePixelRatio]);
+            ctx.lineWidth = devicePixelRatio;
+            for (const m of marks) {
+              const { min, max } = u.scales.x;
+              if (min === undefined || max === undefined || m < min || m > max) continue;
+              const x = Math.round(u.valToPos(m, 'x', true)) + 0.5;
+              ctx.beginPath();
+              ctx.moveTo(x, bbox.top);
+              ctx.lineTo(x, bbox.top + bbox.height);
+              ctx.stroke();
+              shown++;
+            }
+            ctx.restore();
+            host.dataset.marks = String(shown);
+          },
+        ],
+      },
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: xLabel },
@@ -115,14 +153,14 @@ export function LineChart({
       plot.current?.destroy();
       plot.current = null;
     };
-    // the shape string stands for series, logY, height, title and xLabel
-  }, [shape, theme]);
+    // the shape string stands for series, logY, height, title, xLabel and marks
+  }, [shape, theme, empty]);
 
   useEffect(() => {
     plot.current?.setData(data);
   }, [data]);
 
-  if (series.length === 0 || series.every((s) => s.x.length === 0)) {
+  if (empty) {
     return (
       <div className="chart chart-empty" data-testid={testId}>
         <div className="chart-title">{title}</div>

@@ -86,7 +86,12 @@ export function RunCurves({
     // liveVersion: the live map is mutated in place
   }, [infos, ...histories, liveVersion, weight]);
   if (list.isLoading) return <p className="muted">Loading curves…</p>;
-  if (charts.length === 0) return <p className="muted">No metrics yet: the first points appear here as the run writes them.</p>;
+  if (charts.length === 0)
+    return (
+      <p className="muted" data-testid="no-curves">
+        {running ? 'No metrics yet: the first points appear here as the run writes them.' : 'This run recorded no metrics.'}
+      </p>
+    );
   return (
     <div className="charts">
       {charts.map(([name, series]) => (

@@ -136,6 +136,19 @@ export function RunPage({ id }: { id: string }) {
               Evaluate robustness
             </button>
           )}
+          {isTerminal(r.status) && (
+            <button
+              type="button"
+              title={
+                r.kind === 'pretrain' && r.status === 'SUCCEEDED'
+                  ? 'a fine-tuning sweep from its checkpoint'
+                  : "a sweep with this run's config as base"
+              }
+              onClick={() => navigate(`/sweeps/new?from=${r.id}`)}
+            >
+              Sweep from this run
+            </button>
+          )}
           {r.kind === 'pretrain' && (
             <button type="button" onClick={() => navigate(`/maps?run=${r.id}`)}>
               Correlation maps
