@@ -10,7 +10,19 @@ import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
 /** the portal's page paths (apps/portal/src/routing.ts) */
-export const PORTAL_PAGES = ['/', '/signin', '/runs', '/runs/:id', '/maps', '/compare', '/submit', '/queue', '/sweeps', '/sweeps/new', '/sweeps/:id'];
+export const PORTAL_PAGES = [
+  '/',
+  '/signin',
+  '/runs',
+  '/runs/:id',
+  '/maps',
+  '/compare',
+  '/submit',
+  '/queue',
+  '/sweeps',
+  '/sweeps/new',
+  '/sweeps/:id',
+];
 
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>CIM Forge</title>
 <p>The portal is not built. Run <code>npm run portal:build</code> (npm ci does it) and reload.
