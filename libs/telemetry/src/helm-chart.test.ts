@@ -172,7 +172,7 @@ describe('helm/cim-forge templates (static)', () => {
   it('the migration Job is a pre-install/pre-upgrade hook; workers ask for GPUs', () => {
     const job = templates['migration-job.yaml'];
     assert.match(job, /kind: Job[\s\S]*helm\.sh\/hook: pre-install,pre-upgrade/);
-    assert.match(job, /"node", "dist\/libs\/db\/src\/migrate\.js"/);
+    assert.match(job, /"node", "dist\/apps\/api\/src\/migrate-main\.js"/);
     const w = templates['worker-deployment.yaml'];
     assert.match(w, /nvidia\.com\/gpu: \{\{ \.Values\.worker\.gpus \}\}/);
     assert.match(w, /terminationGracePeriodSeconds: \{\{ \.Values\.worker\.terminationGracePeriodSeconds \}\}/);
