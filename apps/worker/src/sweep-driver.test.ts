@@ -155,3 +155,23 @@ test('an ASHA sweep of 9 trials: 3 at a time, 8 stopped with a reason, promoted 
     assert.match(r.error ?? '', /^stopped early by sweep/);
   }
 });
+
+test("a sweep's trials count against the team's quota: over it, a trial waits instead of queueing", async () => {
+  await fx.db.team.update({ where: { id: fx.teamId }, data: { maxActiveRanks: 1 } });
+  const { id } = await insertSweep(3, 3);
+  try {
+    const log: string[] = [];
+    const d = new SweepDriver({ db: fx.db, runsQueue: fx.runs, log: (m) => log.push(m) });
+    await d.step(id);
+    const trials = await fx.db.sweepTrial.findMany({ where: { sweepId: id }, orderBy: { index: 'asc' } });
+    assert.equal(await fx.db.run.count({ where: { sweepId: id } }), 1, log.join('\n'));
+    assert.deepEqual(
+      trials.map((t) => t.state),
+      ['running', 'pending', 'pending'],
+    );
+    assert.equal(log.filter((m) => /trial [12] waits for the team's ranks quota \(1 of 1\)/.test(m)).length, 2, log.join('\n'));
+  } finally {
+    await fx.db.sweep.update({ where: { id }, data: { status: 'CANCELLED' } });
+    await fx.db.team.update({ where: { id: fx.teamId }, data: { maxActiveRanks: null } });
+  }
+});

@@ -20,13 +20,17 @@
  */
 import type { Queue } from 'bullmq';
 import {
+  DEFAULT_QUOTAS,
   cancelRun,
   finishPausedRun,
+  lockTeam,
   queueRun,
+  teamQuotaShortfall,
   resumeRun,
   toJsonValue,
   type Db,
   type DbClient,
+  type DefaultQuotas,
   type Prisma,
   type Sweep,
   type SweepTrial,
@@ -44,6 +48,8 @@ export interface StoredSweepSpec extends Pick<
   preset: string | null;
   maxRestarts: number;
   sourceCheckpointId: string | null;
+  /** the API's quotas for a team with none of its own, when the sweep was submitted (older sweeps: DEFAULT_QUOTAS) */
+  defaultQuotas?: DefaultQuotas;
   trials: {
     index: number;
     params: Record<string, number | string | boolean | null>;
@@ -187,6 +193,7 @@ export class SweepDriver {
           trials: spec.trials.map((t) => ({ index: t.index, params: t.params })),
           maxConcurrent: spec.maxConcurrent,
         };
+        let quotaChecked = false;
         for (const d of decide(plan, reports)) {
           const t = trials.get(d.index)!;
           const run = t.runId ? runs.get(t.runId) : undefined;
@@ -199,7 +206,23 @@ export class SweepDriver {
           } else if (d.type === 'complete') {
             await save(t, { state: 'completed', rung: d.rung });
             if (run?.status === 'PAUSED') await finishPausedRun(tx, run.id, `completed: the last rung of sweep ${sweepId}`);
-          } else if (d.resume && run) {
+          } else if ((d.resume && run) || (!d.resume && t.runId === null)) {
+            // a trial that would queue a run counts against the team's quotas like any submission:
+            // over them, it waits (pending or promoted) and the next step asks again
+            if (!quotaChecked) {
+              await lockTeam(tx, sweep.teamId);
+              quotaChecked = true;
+            }
+            const short = await teamQuotaShortfall(tx, sweep.teamId, spec.worldSize, spec.defaultQuotas ?? DEFAULT_QUOTAS);
+            if (short) {
+              this.log(`sweep ${sweepId}: trial ${d.index} waits for the team's ${short.quota} quota (${short.have} of ${short.max})`, {
+                sweep_id: sweepId,
+              });
+              continue;
+            }
+          }
+          if (d.type === 'stop' || d.type === 'promote' || d.type === 'complete') continue;
+          if (d.resume && run) {
             const config = { ...(run.config as Record<string, unknown>), stopAtStep: d.stopAtStep };
             if (await resumeRun(tx, run.id, toJsonValue(config), d.stopAtStep, d.rung)) {
               await save(t, { state: 'running', rung: d.rung });

@@ -69,3 +69,5 @@ export {
 } from './run-lifecycle.ts';
 export type { DbClient, ExitCategory, RankOutcome, RunEventData, RunEventType, RankKey } from './run-lifecycle.ts';
 export { RUN_STATUSES } from './run-status.ts';
+export { DEFAULT_QUOTAS, lockTeam, teamQuotaShortfall } from './team-quota.ts';
+export type { DefaultQuotas, QuotaShortfall } from './team-quota.ts';

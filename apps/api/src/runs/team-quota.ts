@@ -9,19 +9,13 @@
  * counts its run, so two submissions racing for the last free slot cannot both pass, on one API
  * replica or several.
  */
-import { ACTIVE_RUN_STATUSES, type DbClient } from '@cim-forge/db';
+import { DEFAULT_QUOTAS, lockTeam, teamQuotaShortfall, type DbClient, type DefaultQuotas } from '@cim-forge/db';
 import { TooManyRequests, forbidden } from '../http-error.ts';
+
+export { DEFAULT_QUOTAS, lockTeam, type DefaultQuotas };
 
 /** Retry-After for a quota refusal, s: about how long a queued run takes to move */
 export const QUOTA_RETRY_AFTER_S = 60;
-
-export interface DefaultQuotas {
-  maxQueuedRuns: number;
-  maxActiveRanks: number;
-}
-
-/** a team with no quota set: enough for real work, not enough to fill the queue for everyone */
-export const DEFAULT_QUOTAS: DefaultQuotas = { maxQueuedRuns: 100, maxActiveRanks: 64 };
 
 /**
  * Runs `fn` after every earlier `withTeamGate` of the same team in this process has settled: a
@@ -50,36 +44,26 @@ const gates = new Map<string, Promise<void>>();
 /** the number of teams with a gated transaction running or waiting in this process (tests) */
 export const gatedTeams = () => gates.size;
 
-/** holds the team's row until the transaction ends: submissions of one team are checked one at a time */
-export async function lockTeam(tx: DbClient, teamId: string): Promise<void> {
-  await tx.$queryRaw`SELECT id FROM teams WHERE id = ${teamId}::uuid FOR UPDATE`;
-}
 
 /** run inside the inserting transaction, after `lockTeam` */
 export async function checkTeamQuota(db: DbClient, teamId: string, worldSize: number, priority: number, defaults = DEFAULT_QUOTAS): Promise<void> {
-  const row = await db.team.findUnique({ where: { id: teamId }, select: { maxActiveRanks: true, maxQueuedRuns: true, maxPriority: true } });
+  const row = await db.team.findUnique({ where: { id: teamId }, select: { maxPriority: true } });
   if (!row) return;
-  const own = (v: number | null, d: number) => (v !== null ? { max: v, why: '' } : { max: d, why: " (the API's default)" });
-  const queuedQuota = own(row.maxQueuedRuns, defaults.maxQueuedRuns);
-  const ranksQuota = own(row.maxActiveRanks, defaults.maxActiveRanks);
-  const team = { maxPriority: row.maxPriority };
-  if (team.maxPriority !== null && priority > team.maxPriority) {
-    throw forbidden(`body/priority ${priority} is above this team's highest priority ${team.maxPriority} (an admin sets it with PATCH /v1/teams/:id)`);
+  if (row.maxPriority !== null && priority > row.maxPriority) {
+    throw forbidden(`body/priority ${priority} is above this team's highest priority ${row.maxPriority} (an admin sets it with PATCH /v1/teams/:id)`);
   }
-  const queued = await db.run.count({ where: { teamId, status: 'QUEUED' } });
-  if (queued + 1 > queuedQuota.max) {
+  const short = await teamQuotaShortfall(db, teamId, worldSize, defaults);
+  if (!short) return;
+  const why = short.fromDefault ? " (the API's default)" : '';
+  if (short.quota === 'queued') {
     throw new TooManyRequests(
-      `this team has ${queued} queued runs, its quota is ${queuedQuota.max}${queuedQuota.why}: retry when one has started`,
+      `this team has ${short.have} queued runs, its quota is ${short.max}${why}: retry when one has started`,
       QUOTA_RETRY_AFTER_S,
     );
   }
-  const active = await db.run.aggregate({ where: { teamId, status: { in: [...ACTIVE_RUN_STATUSES] } }, _sum: { worldSize: true } });
-  const ranks = active._sum.worldSize ?? 0;
-  if (ranks + worldSize > ranksQuota.max) {
-    throw new TooManyRequests(
-      `this team's active runs hold ${ranks} ranks; ${worldSize} more would pass its quota of ` +
-        `${ranksQuota.max}${ranksQuota.why}: retry when a run has finished`,
-      QUOTA_RETRY_AFTER_S,
-    );
-  }
+  throw new TooManyRequests(
+    `this team's active runs hold ${short.have} ranks; ${short.asked} more would pass its quota of ` +
+      `${short.max}${why}: retry when a run has finished`,
+    QUOTA_RETRY_AFTER_S,
+  );
 }

@@ -22,7 +22,7 @@ import type { Principal } from '../principal.ts';
 import type { SubmitRunBody } from '../schemas/run.ts';
 import type { SubmitSweepBody, ValidatedSweep } from '../schemas/sweep.ts';
 import { submitRun } from '../runs/submit-run.ts';
-import { checkTeamQuota, lockTeam } from '../runs/team-quota.ts';
+import { checkTeamQuota, lockTeam, type DefaultQuotas } from '../runs/team-quota.ts';
 
 /** what the driver needs to launch trial i as a run, stored in sweeps.spec */
 export interface StoredTrial {
@@ -47,6 +47,8 @@ export interface SweepSpec {
   preset: string | null;
   maxRestarts: number;
   sourceCheckpointId: string | null;
+  /** the API's quotas for a team with none of its own: the driver holds a trial back over them */
+  defaultQuotas: DefaultQuotas;
   trials: StoredTrial[];
 }
 
@@ -151,6 +153,7 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
     preset: base.preset ?? null,
     maxRestarts: base.maxRestarts ?? 3,
     sourceCheckpointId: resolvedBase.source?.checkpointId ?? null,
+    defaultQuotas: svc.defaultQuotas,
     trials,
   };
   const priority = body.priority ?? 0;
