@@ -87,7 +87,10 @@ test('a run no worker can hold is refused with the estimate and the limit; one t
   assert.equal(huge.statusCode, 400);
   assert.match(
     huge.json().message,
-    /^the run needs an estimated [\d.]+ GiB per rank \([\d,]+ parameters, [\d.]+ GiB of activations at batchSize 4096\), more than a worker's 80\.0 GiB \(CIM_WORKER_MEMORY_MB\)/,
+    new RegExp(
+      String.raw`^the run needs an estimated [\d.]+ GiB per rank \([\d,]+ parameters, [\d.]+ GiB of activations at batchSize 4096\), ` +
+        String.raw`more than a worker's 80\.0 GiB \(CIM_WORKER_MEMORY_MB\)`,
+    ),
   );
 
   // a 1 GiB worker class: the smoke model at batch 8 fits (~0.74 GiB), at batch 32 (~1.46 GiB) it does not

@@ -75,7 +75,8 @@ test('the byte cap: 409 with the reason, no row and no object; concurrent import
   assert.equal(over.statusCode, 409, over.body);
   assert.equal(
     over.json().message,
-    "this team's imports hold 60000 bytes; 50000 bytes more would pass its cap of 100000 bytes (CIM_IMPORT_MIB_PER_TEAM): delete one with DELETE /v1/imports/:id",
+    "this team's imports hold 60000 bytes; 50000 bytes more would pass its cap of " +
+      '100000 bytes (CIM_IMPORT_MIB_PER_TEAM): delete one with DELETE /v1/imports/:id',
   );
   assert.equal(await env.db.importUpload.count({ where: { teamId: t.teamId } }), 1, 'no row for the refused import');
   const objects = await objectsUnder(env, importPrefix(t.teamId));

@@ -248,7 +248,8 @@ export class SweepDriver {
                 sweepId,
                 trialIndex: d.index,
               },
-              `queued by sweep ${sweepId} (${sweep.name}): trial ${d.index} ${JSON.stringify(stored.params)}, to ${d.stopAtStep === null ? 'the end' : `step ${d.stopAtStep}`}`,
+              `queued by sweep ${sweepId} (${sweep.name}): trial ${d.index} ${JSON.stringify(stored.params)}, ` +
+                `to ${d.stopAtStep === null ? 'the end' : `step ${d.stopAtStep}`}`,
               {
                 kind: sweep.kind,
                 preset: spec.preset,

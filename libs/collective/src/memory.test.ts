@@ -47,7 +47,8 @@ test('memory: 200 all-reduces of 1 MB with 2 ranks leave Redis where it started 
   const keysAfter = await settledKeys();
   const memoryAfter = await usedMemory(admin);
   console.log(
-    `200 all-reduces of ${((length * 4) / 1e6).toFixed(2)} MB in ${seconds.toFixed(2)} s; keys ${keysBefore.length} → ${keysAfter.length}; used_memory ${memoryBefore} → ${memoryAfter} bytes (Δ ${memoryAfter - memoryBefore}; up to ${during} while operations ran)`,
+    `200 all-reduces of ${((length * 4) / 1e6).toFixed(2)} MB in ${seconds.toFixed(2)} s; keys ${keysBefore.length} → ${keysAfter.length}; ` +
+      `used_memory ${memoryBefore} → ${memoryAfter} bytes (Δ ${memoryAfter - memoryBefore}; up to ${during} while operations ran)`,
   );
   assert.deepEqual(keysAfter, keysBefore); // the two progress markers only
   assert.equal(keysBefore.length, 2);

@@ -229,7 +229,10 @@ export class NodeLocalCollective implements GangCollective {
   }
 
   toString(): string {
-    return `NodeLocalCollective(rank ${this.rank} of ${this.worldSize}, node ${this.node} "${this.topology.nodes[this.node]}"${this.isLeader ? ', leader' : ''})`;
+    return (
+      `NodeLocalCollective(rank ${this.rank} of ${this.worldSize}, node ${this.node} ` +
+      `"${this.topology.nodes[this.node]}"${this.isLeader ? ', leader' : ''})`
+    );
   }
 
   /** a follower waits for the leader's local gather and its cross-node operation, then some */

@@ -98,7 +98,8 @@ export class NodeLocalGroup {
         const missing = [...expected].filter((r) => !g.peers.has(r));
         done(
           new CollectiveTimeoutError(
-            `node-local group on ${g.where} timed out after ${o.timeoutMs} ms: rank(s) ${missing.join(', ')} never connected to the node leader (rank ${o.rank})`,
+            `node-local group on ${g.where} timed out after ${o.timeoutMs} ms: rank(s) ` +
+              `${missing.join(', ')} never connected to the node leader (rank ${o.rank})`,
             'node-local rendezvous',
             o.timeoutMs,
             missing,
@@ -168,7 +169,8 @@ export class NodeLocalGroup {
         last = (e as Error).message;
         if (Date.now() > deadline) {
           throw new CollectiveTimeoutError(
-            `node-local group on ${g.where}: rank ${o.rank} could not reach the node leader (rank ${g.leader}) at ${o.socketPath} within ${o.timeoutMs} ms (${last})`,
+            `node-local group on ${g.where}: rank ${o.rank} could not reach the node leader ` +
+              `(rank ${g.leader}) at ${o.socketPath} within ${o.timeoutMs} ms (${last})`,
             'node-local rendezvous',
             o.timeoutMs,
             [g.leader],

@@ -179,7 +179,8 @@ export class Operation {
       // no diagnosis: fall back to what this rank saw
     }
     const ranks = behind.length ? behind : waitingFor;
-    const message = `${this.name} timed out after ${this.timeoutMs} ms waiting for ${ranks.length ? rankList(ranks, this.memberNames) : 'the gang'}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+    const whom = ranks.length ? rankList(ranks, this.memberNames) : 'the gang';
+    const message = `${this.name} timed out after ${this.timeoutMs} ms waiting for ${whom}${notes.length ? ` (${notes.join('; ')})` : ''}`;
     return new CollectiveTimeoutError(message, this.name, this.timeoutMs, ranks);
   }
 }

@@ -10,8 +10,18 @@ import { registerCollectiveScripts, type CollectiveScripts } from './collective-
 import { maskRedisUrl, RedisUnreachableError } from './redis-unreachable-error.ts';
 
 /** ioredis messages that mean the server is out of reach (as opposed to a reply error). */
-const CONNECTION_TROUBLE =
-  /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|max retries per request|Command timed out|connect ETIMEDOUT|Socket closed/i;
+const CONNECTION_TROUBLE = new RegExp(
+  [
+    'Connection is closed',
+    "Stream isn't writeable",
+    'ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE',
+    'max retries per request',
+    'Command timed out',
+    'connect ETIMEDOUT',
+    'Socket closed',
+  ].join('|'),
+  'i',
+);
 
 export class RedisLink {
   /** the URL with any password masked, for messages */

@@ -64,7 +64,8 @@ export const presets: Record<string, { description: string; config: Partial<Pret
   },
   'cpu-resnet': {
     description:
-      'Micro ResNet (basic blocks [1,1,1,1], 16..128 wide, stride 8) on 32-px contexts, 2k Fashion-MNIST images, 1 epoch (64 steps): about 4 minutes on one CPU core',
+      'Micro ResNet (basic blocks [1,1,1,1], 16..128 wide, stride 8) on 32-px contexts, ' +
+      '2k Fashion-MNIST images, 1 epoch (64 steps): about 4 minutes on one CPU core',
     config: {
       model: 'cimResnetMicro',
       sampler: smallSampler,
@@ -83,7 +84,8 @@ export const presets: Record<string, { description: string; config: Partial<Pret
   },
   'official-vit-base': {
     description:
-      'the paper: ViT-B/16, 300 epochs, effective batch 4096 (64 × 8 accumulation × 8 GPUs; the authors ran 256 × 2, which does not fit one 80 GiB worker in float32 tfjs)',
+      'the paper: ViT-B/16, 300 epochs, effective batch 4096 (64 × 8 accumulation × 8 ' +
+      'GPUs; the authors ran 256 × 2, which does not fit one 80 GiB worker in float32 tfjs)',
     config: {
       model: 'cimVitBasePatch16',
       batchSize: 64,

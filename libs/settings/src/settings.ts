@@ -168,7 +168,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     roles: ['api'],
     default: '100',
     meaning:
-      'imports (`POST /v1/imports`) a team may hold, uploading or stored; one more is 409 until one is deleted (`DELETE /v1/imports/:id`) or an abandoned one is swept',
+      'imports (`POST /v1/imports`) a team may hold, uploading or stored; one more is ' +
+      '409 until one is deleted (`DELETE /v1/imports/:id`) or an abandoned one is swept',
   },
   {
     name: 'CIM_IMPORT_MIB_PER_TEAM',

@@ -84,7 +84,8 @@ export const SubmitRunBody = Type.Object(
     config: Type.Optional(
       Type.Union([runConfigInputSchemas.pretrain, runConfigInputSchemas.finetune, runConfigInputSchemas.eval], {
         description:
-          "fields of the kind's config (pretrain, finetune or eval, in that order) applied over the preset; unknown fields are refused, every number is bounded",
+          "fields of the kind's config (pretrain, finetune or eval, in that order) " +
+          'applied over the preset; unknown fields are refused, every number is bounded',
       }),
     ),
     worldSize: Type.Optional(
@@ -96,7 +97,8 @@ export const SubmitRunBody = Type.Object(
         minimum: 0,
         maximum: 20,
         description:
-          'gang restarts after infrastructure failures (lost worker or rank, Redis/S3/network errors) before the run FAILS; errors in the run itself fail it at once, and preemptions (SIGTERM) and rendezvous timeouts spend nothing. Default 3',
+          'gang restarts after infrastructure failures (lost worker or rank, Redis/S3/network errors) before the run FAILS; ' +
+          'errors in the run itself fail it at once, and preemptions (SIGTERM) and rendezvous timeouts spend nothing. Default 3',
       }),
     ),
     source: Type.Optional(

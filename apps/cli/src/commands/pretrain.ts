@@ -265,7 +265,8 @@ export async function run(argv: string[]): Promise<number> {
         `exemplars (predicting the whole image: ${fmt(e.allOnesIoU, 3)})`,
     );
     lines.push(
-      `             ${fmt(e.tunedIoU, 3)} with the maps thresholded at p > ${fmt(e.tunedThreshold, 2)}, the threshold best on the training images (the prior tunes its own there too)`,
+      `             ${fmt(e.tunedIoU, 3)} with the maps thresholded at p > ${fmt(e.tunedThreshold, 2)}, ` +
+        `the threshold best on the training images (the prior tunes its own there too)`,
     );
     lines.push(
       `             the best exemplar-blind prediction (centre prior: the training set's mean true map at each exemplar scale) scores ${fmt(e.priorIoU, 3)}: ` +

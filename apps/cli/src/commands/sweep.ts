@@ -402,7 +402,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const n of resolved.notes) console.error(`note: ${n}`);
   console.error(
-    `sweep ${state.spec.name ?? out}: ${resolved.algorithm.name}, ${resolved.trials.length} trials, rungs at steps ${resolved.rungs.join(', ') || 'the end'} of ${resolved.totalSteps ?? '?'}, ${parallel} at a time`,
+    `sweep ${state.spec.name ?? out}: ${resolved.algorithm.name}, ${resolved.trials.length} trials, rungs at ` +
+      `steps ${resolved.rungs.join(', ') || 'the end'} of ${resolved.totalSteps ?? '?'}, ${parallel} at a time`,
   );
 
   const backendFlag = values.backend;
@@ -456,7 +457,8 @@ export async function run(argv: string[]): Promise<number> {
             t.state = 'running';
             t.rung = d.rung;
             console.error(
-              `trial ${t.index} ${d.resume ? 'resumes from its checkpoint' : 'starts'} (${fmtParams(t.params)}) to ${d.stopAtStep === null ? 'the end' : `step ${d.stopAtStep}`}`,
+              `trial ${t.index} ${d.resume ? 'resumes from its checkpoint' : 'starts'} (${fmtParams(t.params)}) ` +
+                `to ${d.stopAtStep === null ? 'the end' : `step ${d.stopAtStep}`}`,
             );
             launch(t);
           } else if (d.type === 'promote') {

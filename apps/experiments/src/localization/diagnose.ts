@@ -271,7 +271,8 @@ async function main(): Promise<void> {
     };
     console.log(`# ${run}: ${held.reduce((a, b) => a + b.batchSize, 0)} held-out images × ${held[0].numExemplars} exemplars`);
     console.log(
-      'step | iou@0.5 | iou@best (t) | prior (5 bins, told the area) | blind prior | loss | prior loss | blind loss | swapped iou | swap Δp | own−other | true-map overlap | spread model/truth | by scale: model/prior',
+      'step | iou@0.5 | iou@best (t) | prior (5 bins, told the area) | blind prior | loss | prior loss | blind ' +
+        'loss | swapped iou | swap Δp | own−other | true-map overlap | spread model/truth | by scale: model/prior',
     );
     for (const id of chosen) {
       const st = JSON.parse(await readFile(join(dir, id, 'state.json'), 'utf8')) as { step: number };

@@ -51,7 +51,8 @@ test(`cimResnetMicro overfits one fixed synthetic batch in ${STEPS} AdamW steps`
   const first = losses.slice(0, 5).reduce((a, b) => a + b, 0) / 5;
   const last = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
   t.diagnostic(
-    `loss: first 5 ${first.toFixed(3)} → last 10 ${last.toFixed(3)}; best constant predictor ${constant.toFixed(3)}; ${((Date.now() - t0) / STEPS).toFixed(0)} ms/step`,
+    `loss: first 5 ${first.toFixed(3)} → last 10 ${last.toFixed(3)}; best constant ` +
+      `predictor ${constant.toFixed(3)}; ${((Date.now() - t0) / STEPS).toFixed(0)} ms/step`,
   );
   assert.ok(last < 0.5 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}, less than half`);
   assert.ok(last < 0.7 * constant, `loss ${last.toFixed(3)} beats the best constant prediction ${constant.toFixed(3)} by 30%`);

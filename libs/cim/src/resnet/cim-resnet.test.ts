@@ -59,7 +59,8 @@ test('gradients: one for every trainable parameter, finite and non-zero; none fo
   }
   const nOnline = trainable.filter((n) => n.startsWith('encoder.')).length;
   t.diagnostic(
-    `${grads.size} gradients (${nOnline} online encoder, ${grads.size - nOnline} decoder), smallest norm ${minNorm.toExponential(2)}, loss ${loss.dataSync()[0].toFixed(4)}`,
+    `${grads.size} gradients (${nOnline} online encoder, ${grads.size - nOnline} decoder), ` +
+      `smallest norm ${minNorm.toExponential(2)}, loss ${loss.dataSync()[0].toFixed(4)}`,
   );
   tf.dispose([context, templates, masks, loss, ...grads.values()]);
   m.dispose();

@@ -70,7 +70,8 @@ test(
 );
 
 test(
-  'a ResNet classifier on the fused kernels computes what the composite ops compute: logits, every gradient, running statistics, eval output and the input gradient PGD takes',
+  'a ResNet classifier on the fused kernels computes what the composite ops compute: ' +
+    'logits, every gradient, running statistics, eval output and the input gradient PGD takes',
   { skip },
   () => {
     const x = tf.randomNormal([6, 16, 16, 3], 0, 1, 'float32', 4) as tf.Tensor4D;

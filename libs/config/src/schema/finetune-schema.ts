@@ -65,7 +65,8 @@ export const FinetuneConfigSchema = Type.Object(
     stopAtStep: Nullable(Int(1, 1_000_000_000), {
       default: null,
       description:
-        "end this invocation after this optimizer step, with an evaluation and a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there",
+        'end this invocation after this optimizer step, with an evaluation and a checkpoint, keeping the ' +
+        "whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there",
     }),
     keepCheckpoints: Int(1, 1000, { default: 2 }),
     evalImages: Int(0, 1_000_000, { default: 0, description: 'held-out images scored each epoch (0 = all)' }),

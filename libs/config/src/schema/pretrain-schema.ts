@@ -39,7 +39,8 @@ export const PretrainConfigSchema = Type.Object(
     stopAtStep: Nullable(Int(1, 1_000_000_000), {
       default: null,
       description:
-        "end this invocation after this optimizer step, with a checkpoint, keeping the whole run's schedule (a sweep's rung); a resume with a larger value (or null) goes on from there",
+        "end this invocation after this optimizer step, with a checkpoint, keeping the whole run's " +
+        "schedule (a sweep's rung); a resume with a larger value (or null) goes on from there",
     }),
     keepCheckpoints: Int(1, 1000, { default: 3, description: 'checkpoints kept (the newest K)' }),
     keepBest: Int(0, 1000, { default: 1, description: "and, besides those, the best M by their step's loss (0 = only the newest K)" }),
