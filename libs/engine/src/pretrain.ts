@@ -228,7 +228,8 @@ export function priorSourceSpec(d: SourceSpec, images: number): SourceSpec {
   return { ...d, limit: images };
 }
 
-async function sampleBatches(config: PretrainConfig, spec: SourceSpec, batchSize: number, seed: number): Promise<CimBatch[]> {
+/** every batch of one epoch of `spec`, sampled as pre-training samples (inline, seeded): the held-out and prior sets */
+export async function sampleBatches(config: PretrainConfig, spec: SourceSpec, batchSize: number, seed: number): Promise<CimBatch[]> {
   const samplerCfg = samplerConfigOf(config);
   const loader = new PrefetchLoader<CimSample>({
     source: spec,

@@ -20,19 +20,9 @@ import { parseArgs } from 'node:util';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { cimModelConfigFromMetadata, cimModelFromConfig, initBackend, parseSafetensors, type CimBatch } from '@cim-forge/cim';
+import { parseRunConfig, type PretrainConfig } from '@cim-forge/config';
 import {
-  cimModelConfigFromMetadata,
-  cimModelFromConfig,
-  collate,
-  initBackend,
-  parseSafetensors,
-  type CimBatch,
-  type CimSample,
-} from '@cim-forge/cim';
-import { parseRunConfig, samplerConfigOf, type PretrainConfig } from '@cim-forge/config';
-import { PrefetchLoader, type SourceSpec } from '@cim-forge/data';
-import {
-  cimSampleModule,
   evalSourceSpec,
   fitCentrePrior,
   iou,
@@ -40,30 +30,9 @@ import {
   mismatchExemplars,
   predictMaps,
   priorSourceSpec,
+  sampleBatches,
   type CentrePrior,
 } from '@cim-forge/engine';
-
-async function batchesOf(config: PretrainConfig, spec: SourceSpec, seed: number, batchSize = 32): Promise<CimBatch[]> {
-  const s = samplerConfigOf(config);
-  const loader = new PrefetchLoader<CimSample>({
-    source: spec,
-    sampleModule: cimSampleModule,
-    sampleExport: 'cimSample',
-    sampleOptions: s,
-    batchSize,
-    seed,
-    workers: 0,
-    prefetch: 1,
-  });
-  try {
-    const info = await loader.ready();
-    const out: CimBatch[] = [];
-    for (let i = 0; i < info.batchesPerEpoch; i++) out.push(collate((await loader.next()).samples, s));
-    return out;
-  } finally {
-    await loader.close();
-  }
-}
 
 /** the bin a map of `area` falls in, and the prior's mean map (as probabilities) per bin */
 interface SoftPrior {
@@ -259,8 +228,8 @@ async function main(): Promise<void> {
     const chosen = values.all ? ids : ids.slice(-1);
     const state = JSON.parse(await readFile(join(dir, ids[ids.length - 1], 'state.json'), 'utf8')) as { config: unknown };
     const config = parseRunConfig('pretrain', state.config);
-    const held = await batchesOf(config, evalSourceSpec(config.dataset, images), 12345);
-    const train = await batchesOf(config, priorSourceSpec(config.dataset, Math.max(images, 64)), 777);
+    const held = await sampleBatches(config, evalSourceSpec(config.dataset, images), 32, 12345);
+    const train = await sampleBatches(config, priorSourceSpec(config.dataset, Math.max(images, 64)), 32, 777);
     const data = {
       held,
       train,
