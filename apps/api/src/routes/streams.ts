@@ -11,7 +11,7 @@
  * open streams and a team `perTeam` (counted per API replica); one more is a 429 that says so.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RunIdParams, bearer, errors } from '../schemas/common.ts';
 import { TooManyRequests } from '../http-error.ts';
 import type { Principal } from '../principal.ts';
@@ -102,14 +102,13 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
     return undefined;
   }
 
-  /** polls until the client leaves, `done()` says stop, the token stops being valid or the lifetime ends */
-  function pump(
-    request: FastifyRequest,
-    conn: SseConnection,
-    release: () => void,
-    poll: (sink: SseSink) => Promise<void>,
-    done: () => boolean,
-  ) {
+  /**
+   * Admits the caller's stream (429 over the caps), opens the SSE connection and polls `stream` until
+   * the client leaves, `stream.done` says stop, the token stops being valid or the lifetime ends.
+   */
+  function pump(request: FastifyRequest, reply: FastifyReply, stream: { poll(sink: SseSink): Promise<void>; readonly done?: boolean }) {
+    const release = admit(request.principal!);
+    const conn = new SseConnection(request, reply, opts.heartbeatMs);
     open.add(conn);
     let timer: NodeJS.Timeout | undefined;
     const lifetime = setTimeout(
@@ -127,8 +126,8 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
         const why = await tokenProblem(request.principal!);
         if (why !== undefined) return conn.end('token', `${why}: this stream is closed`);
         if (conn.isClosed) return;
-        await poll(conn);
-        if (done()) return conn.close();
+        await stream.poll(conn);
+        if (stream.done === true) return conn.close();
       } catch (err) {
         // a database hiccup: the client reconnects with its Last-Event-ID
         request.log.warn({ err }, 'stream read failed');
@@ -164,14 +163,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const start = last !== undefined ? parseRunCursor(last) : await currentRunCursor(db);
       const stream = new RunStream(db, request.params.id, start, opts.pages);
       if (last === undefined) await stream.skipExisting();
-      const release = admit(request.principal!);
-      pump(
-        request,
-        new SseConnection(request, reply, opts.heartbeatMs),
-        release,
-        (sink) => stream.poll(sink),
-        () => stream.done,
-      );
+      pump(request, reply, stream);
     },
   );
 
@@ -195,14 +187,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       await findVisibleSweep(db, request.principal!, request.params.id);
       const last = request.headers['last-event-id'];
       const stream = new SweepStream(db, request.params.id, last !== undefined ? parseSweepCursor(last) : 0);
-      const release = admit(request.principal!);
-      pump(
-        request,
-        new SseConnection(request, reply, opts.heartbeatMs),
-        release,
-        (sink) => stream.poll(sink),
-        () => stream.done,
-      );
+      pump(request, reply, stream);
     },
   );
 
@@ -225,14 +210,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
       const last = request.headers['last-event-id'];
       const start = last !== undefined ? parseTeamCursor(last) : await currentTeamCursor(db);
       const stream = new TeamStream(db, visibleRunsWhere(request.principal!), start);
-      const release = admit(request.principal!);
-      pump(
-        request,
-        new SseConnection(request, reply, opts.heartbeatMs),
-        release,
-        (sink) => stream.poll(sink),
-        () => false,
-      );
+      pump(request, reply, stream);
     },
   );
 };

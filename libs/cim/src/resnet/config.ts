@@ -27,31 +27,22 @@ export const BOTTLENECK_EXPANSION = 4;
 
 const bn = { bnEps: 1e-5, bnMomentum: 0.1 };
 
+/** the ImageNet-sized body both ImageNet ResNets share: widths 64..512, output stride 32 */
+const imagenetBody = (): Pick<ResNetConfig, 'widths' | 'strides' | 'stem' | 'stemWidth' | 'bnEps' | 'bnMomentum'> => ({
+  widths: [64, 128, 256, 512],
+  strides: [1, 2, 2, 2],
+  stem: 'imagenet',
+  stemWidth: 64,
+  ...bn,
+});
+
 /** ResNet-50: bottlenecks [3, 4, 6, 3], widths 64..512 (outputs 256..2048), output stride 32. */
 export const resnet50 = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
-  checkResNetConfig({
-    block: 'bottleneck',
-    layers: [3, 4, 6, 3],
-    widths: [64, 128, 256, 512],
-    strides: [1, 2, 2, 2],
-    stem: 'imagenet',
-    stemWidth: 64,
-    ...bn,
-    ...o,
-  });
+  checkResNetConfig({ block: 'bottleneck', layers: [3, 4, 6, 3], ...imagenetBody(), ...o });
 
 /** ResNet-18 (basic blocks [2, 2, 2, 2]), for completeness. */
 export const resnet18 = (o: Partial<ResNetConfig> = {}): ResNetConfig =>
-  checkResNetConfig({
-    block: 'basic',
-    layers: [2, 2, 2, 2],
-    widths: [64, 128, 256, 512],
-    strides: [1, 2, 2, 2],
-    stem: 'imagenet',
-    stemWidth: 64,
-    ...bn,
-    ...o,
-  });
+  checkResNetConfig({ block: 'basic', layers: [2, 2, 2, 2], ...imagenetBody(), ...o });
 
 /**
  * CPU-sized: basic blocks [1, 1, 1, 1], widths 16..128, cifar stem, output stride 8, so a 32-px

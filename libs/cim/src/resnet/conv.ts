@@ -77,16 +77,7 @@ export function conv2dFlat(x: tf.Tensor4D, filter: tf.Tensor, stride: number, pa
     return { y: tf.reshape(y4, [x.shape[0] * h * w, o]) as tf.Tensor2D, h, w };
   }
   if (nativeKernels()) {
-    const xp =
-      pad > 0
-        ? tf.pad(x, [
-            [0, 0],
-            [pad, pad],
-            [pad, pad],
-            [0, 0],
-          ])
-        : x;
-    const y4 = tf.conv2d(xp as tf.Tensor4D, filter as tf.Tensor4D, stride, 'valid');
+    const y4 = tf.conv2d(padSpatial(x, pad), filter as tf.Tensor4D, stride, 'valid');
     return { y: tf.reshape(y4, [x.shape[0] * h * w, o]) as tf.Tensor2D, h, w };
   }
   const cols = im2col(x, kh, kw, stride, pad);
@@ -105,14 +96,17 @@ export function conv2dIm2col(x: tf.Tensor4D, filter: tf.Tensor, stride: number, 
  * so zero padding gives the same maximum. wasm has MaxPool and MaxPoolGrad.
  */
 export function maxPoolAfterRelu(x: tf.Tensor4D, k: number, stride: number, pad: number): tf.Tensor4D {
-  const xp =
-    pad > 0
-      ? tf.pad(x, [
-          [0, 0],
-          [pad, pad],
-          [pad, pad],
-          [0, 0],
-        ])
-      : x;
-  return tf.maxPool(xp as tf.Tensor4D, k, stride, 'valid');
+  return tf.maxPool(padSpatial(x, pad), k, stride, 'valid');
+}
+
+/** zero padding of `pad` on both spatial sides of NHWC `x` (x itself when pad is 0) */
+function padSpatial(x: tf.Tensor4D, pad: number): tf.Tensor4D {
+  return pad > 0
+    ? tf.pad(x, [
+        [0, 0],
+        [pad, pad],
+        [pad, pad],
+        [0, 0],
+      ])
+    : x;
 }
