@@ -16,3 +16,18 @@ export function lossSummary(losses: readonly number[]): LossSummary {
     lateLoss: mean(losses.slice(-tenth)),
   };
 }
+
+/** what every engine run returns: its steps and losses in this invocation, and its speed */
+export interface RunOutcome extends LossSummary {
+  /** steps taken in this invocation */
+  steps: number;
+  /** the run's step count at the end (= totalSteps when it finished) */
+  finalStep: number;
+  totalSteps: number;
+  stopped: boolean;
+  seconds: number;
+  imagesPerSec: number;
+  lastCheckpoint?: string;
+  /** sha256 of the final weights (pre-training: online, target and decoder, equal on every rank) */
+  weightsDigest: string;
+}

@@ -18,6 +18,7 @@ import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
 import { fitCentrePrior } from './centre-prior.ts';
 import { passedOn, runScaffold, type ScaffoldHooks, type EngineEvent, type RunSteps } from './run-scaffold.ts';
+import type { RunOutcome } from './loss-summary.ts';
 
 export interface PretrainHooks extends ScaffoldHooks {
   /** printed once before the first step */
@@ -44,26 +45,10 @@ export interface PretrainOptions {
   faults?: TrainFaults;
 }
 
-export interface PretrainResult {
-  /** steps taken in this invocation */
-  steps: number;
-  /** the run's step count at the end (= totalSteps when it finished) */
-  finalStep: number;
-  totalSteps: number;
-  stopped: boolean;
-  firstLoss: number | null;
-  lastLoss: number | null;
-  /** mean loss of the first and last 10% of this invocation's steps */
-  earlyLoss: number | null;
-  lateLoss: number | null;
-  seconds: number;
-  imagesPerSec: number;
+export interface PretrainResult extends RunOutcome {
   eval?: IoUReport;
-  lastCheckpoint?: string;
   rank: number;
   worldSize: number;
-  /** sha256 of this rank's final weights (online, target, decoder): equal on every rank */
-  weightsDigest: string;
 }
 
 export function evalSourceSpec(d: SourceSpec, images: number): SourceSpec {

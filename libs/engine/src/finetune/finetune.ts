@@ -35,6 +35,7 @@ import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
 import { passedOn, runScaffold, type ScaffoldHooks, type EngineEvent, type MetricsRecord, type RunSteps } from '../run-scaffold.ts';
 import { splitValidation } from './validation-split.ts';
+import type { RunOutcome } from '../loss-summary.ts';
 
 export interface FinetuneHooks extends ScaffoldHooks {
   onPlan?(info: {
@@ -67,19 +68,7 @@ export interface FinetuneOptions {
   data?: { train: LabelledImages; eval: LabelledImages };
 }
 
-export interface FinetuneResult {
-  /** steps taken in this invocation */
-  steps: number;
-  /** the run's step count at the end (= totalSteps when it finished) */
-  finalStep: number;
-  totalSteps: number;
-  stopped: boolean;
-  firstLoss: number | null;
-  lastLoss: number | null;
-  earlyLoss: number | null;
-  lateLoss: number | null;
-  seconds: number;
-  imagesPerSec: number;
+export interface FinetuneResult extends RunOutcome {
   /** held-out top-1 after each epoch finished in this invocation */
   evals: Array<{ epoch: number; step: number; top1: number; loss: number }>;
   /** held-out top-1 of the final weights (the validation split when config.valFraction > 0) */
@@ -88,8 +77,6 @@ export interface FinetuneResult {
   test?: { top1: number; loss: number; images: number };
   trainImages: number;
   evalImages: number;
-  lastCheckpoint?: string;
-  weightsDigest: string;
 }
 
 /** PyTorch-named tensors of a safetensors file, and the encoder config (a CIM ViT's or ResNet's) its metadata describes. */
