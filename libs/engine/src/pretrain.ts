@@ -17,7 +17,7 @@ import type { MetricsSink } from './metrics-sink.ts';
 import { soloCollective, type Collective } from './collective.ts';
 import { evaluateIoU, type IoUReport } from './evaluate.ts';
 import { fitCentrePrior } from './centre-prior.ts';
-import { passedOn, runScaffold, type ScaffoldHooks, type EngineEvent, type RunSteps } from './run-scaffold.ts';
+import { passedOn, runOutcome, runScaffold, type ScaffoldHooks, type EngineEvent, type RunSteps } from './run-scaffold.ts';
 import type { RunOutcome } from './loss-summary.ts';
 
 export interface PretrainHooks extends ScaffoldHooks {
@@ -164,17 +164,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       log,
     });
     const result: PretrainResult = {
-      steps: run.steps,
-      finalStep: trainer.step,
-      totalSteps: plan.totalSteps,
-      stopped: run.stopped,
-      firstLoss: run.firstLoss,
-      lastLoss: run.lastLoss,
-      earlyLoss: run.earlyLoss,
-      lateLoss: run.lateLoss,
-      seconds: run.seconds,
-      imagesPerSec: (run.steps * plan.effectiveBatch) / Math.max(run.seconds, 1e-9),
-      lastCheckpoint: run.lastCheckpoint,
+      ...runOutcome(run, { finalStep: trainer.step, totalSteps: plan.totalSteps, imagesPerStep: plan.effectiveBatch }),
       rank: collective.rank,
       worldSize: collective.worldSize,
       weightsDigest: sha256(await modelToSafetensors(model)),

@@ -8,7 +8,7 @@
  */
 import type { CheckpointManifest, CheckpointStore } from './checkpoint-store.ts';
 import { soloCollective, type Collective } from './collective.ts';
-import { lossSummary, type LossSummary } from './loss-summary.ts';
+import { lossSummary, type LossSummary, type RunOutcome } from './loss-summary.ts';
 import { nullMetricsSink, type MetricsSink } from './metrics-sink.ts';
 import { applyRetention, type RetentionPolicy } from './retention.ts';
 
@@ -133,6 +133,26 @@ export async function resumeFromNewest(
   }
   if (list.length > 0) throw new Error(`no usable checkpoint in ${store.location}`);
   return undefined;
+}
+
+/** the fields every engine run reports, from the scaffold's result: `imagesPerStep` images made each optimizer step */
+export function runOutcome(
+  run: RunScaffoldResult,
+  at: { finalStep: number; totalSteps: number; imagesPerStep: number },
+): Omit<RunOutcome, 'weightsDigest'> {
+  return {
+    steps: run.steps,
+    finalStep: at.finalStep,
+    totalSteps: at.totalSteps,
+    stopped: run.stopped,
+    firstLoss: run.firstLoss,
+    lastLoss: run.lastLoss,
+    earlyLoss: run.earlyLoss,
+    lateLoss: run.lateLoss,
+    seconds: run.seconds,
+    imagesPerSec: (run.steps * at.imagesPerStep) / Math.max(run.seconds, 1e-9),
+    lastCheckpoint: run.lastCheckpoint,
+  };
 }
 
 export async function runScaffold(run: RunSteps, o: RunScaffoldOptions): Promise<RunScaffoldResult> {

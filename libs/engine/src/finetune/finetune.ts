@@ -33,7 +33,15 @@ import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from '@cim
 import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
 import { epochPermutationOf, imageAsUnit, loadLabelledImages, plainBatch, stratifiedSubset, type LabelledImages } from './labelled-data.ts';
-import { passedOn, runScaffold, type ScaffoldHooks, type EngineEvent, type MetricsRecord, type RunSteps } from '../run-scaffold.ts';
+import {
+  passedOn,
+  runOutcome,
+  runScaffold,
+  type ScaffoldHooks,
+  type EngineEvent,
+  type MetricsRecord,
+  type RunSteps,
+} from '../run-scaffold.ts';
 import { splitValidation } from './validation-split.ts';
 import type { RunOutcome } from '../loss-summary.ts';
 
@@ -328,22 +336,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const test = testData && step === plan.totalSteps ? { ...(await evaluateTop1(model, testData)), images: testData.size } : undefined;
     if (test) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
     return {
-      steps: run.steps,
-      finalStep: step,
-      totalSteps: plan.totalSteps,
-      stopped: run.stopped,
-      firstLoss: run.firstLoss,
-      lastLoss: run.lastLoss,
-      earlyLoss: run.earlyLoss,
-      lateLoss: run.lateLoss,
-      seconds: run.seconds,
-      imagesPerSec: (run.steps * config.batchSize) / Math.max(run.seconds, 1e-9),
+      ...runOutcome(run, { finalStep: step, totalSteps: plan.totalSteps, imagesPerStep: config.batchSize }),
       evals,
       top1: last.top1,
       ...(test ? { test } : {}),
       trainImages: subset.length,
       evalImages,
-      lastCheckpoint: run.lastCheckpoint,
       weightsDigest: sha256(await classifierToSafetensors(model, encoder)),
     };
   } finally {
