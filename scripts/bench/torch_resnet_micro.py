@@ -81,6 +81,28 @@ def timed(f, steps, warmup):
     return out
 
 
+def bench_classifier(model, opt, x, y, line, steps, warmup):
+    """Times the fine-tuning step (AdamW, label smoothing 0.1) and feature extraction (eval, no grad) of a
+    classifier with a `features` method; `line(mode, times)` prints each. Shared with torch_vit_micro.py."""
+
+    def train_step():
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    line('finetune', timed(train_step, steps, warmup))
+
+    def features():
+        model.eval()
+        with torch.no_grad():
+            return model.features(x).sum().item()
+
+    line('features', timed(features, steps, warmup))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--steps', type=int, default=20)
@@ -104,22 +126,7 @@ def main():
         s = stats(times)
         print(json.dumps({**common, 'preset': 'cimResnetMicro', 'mode': mode, 'steps': len(times), **s, 'imagesPerSec': round(B / s['secondsPerStep'], 1), **extra}), flush=True)
 
-    def train_step():
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    line('finetune', timed(train_step, a.steps, a.warmup))
-
-    def features():
-        model.eval()
-        with torch.no_grad():
-            return model.features(x).sum().item()
-
-    line('features', timed(features, a.steps, a.warmup))
+    bench_classifier(model, opt, x, y, line, a.steps, a.warmup)
 
     def eval_clean():
         model.eval()

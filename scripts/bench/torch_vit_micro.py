@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_resnet_micro import stats, timed
+from torch_resnet_micro import bench_classifier, stats
 
 
 def sincos_pos_embed(dim, grid):
@@ -110,23 +110,7 @@ def main():
         s = stats(times)
         print(json.dumps({**common, 'mode': mode, 'steps': len(times), **s, 'imagesPerSec': round(B / s['secondsPerStep'], 1)}), flush=True)
 
-    def train_step():
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    line('finetune', timed(train_step, a.steps, a.warmup))
-
-    def features():
-        model.eval()
-        with torch.no_grad():
-            return model.features(x).sum().item()
-
-    line('features', timed(features, a.steps, a.warmup))
-
+    bench_classifier(model, opt, x, y, line, a.steps, a.warmup)
 
 if __name__ == '__main__':
     main()
