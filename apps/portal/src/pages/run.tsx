@@ -14,6 +14,7 @@ import { RunCurves } from '../components/curves.tsx';
 import { Lineage } from '../components/lineage.tsx';
 import { RobustnessTables, isRobustnessReport } from '../components/robustness.tsx';
 import { fmtBytes, fmtDuration, fmtNumber, fmtTime, runLabel, shortId } from '../lib/format.ts';
+import { PageHead } from '../components/page-head.tsx';
 
 const isTerminal = (s: string) => (TERMINAL_RUN_STATUSES as readonly string[]).includes(s);
 
@@ -87,75 +88,62 @@ export function RunPage({ id }: { id: string }) {
 
   return (
     <main>
-      <div className="page-head">
-        <div>
-          <p className="crumbs">
-            <Link to="/runs">Runs</Link> / {r.kind}
-          </p>
-          <h1>
-            {r.name ?? 'Unnamed run'} <code className="muted">{shortId(r.id)}</code>
-          </h1>
-          <p>
-            <StatusBadge status={r.status} />{' '}
-            <span className={`live live-${state}`} data-testid="live-state">
-              {active
-                ? state === 'open'
-                  ? '● live'
-                  : state === 'connecting'
-                    ? '○ connecting'
-                    : state === 'error'
-                      ? '○ reconnecting'
-                      : ''
-                : ''}
-            </span>
-            {r.error && <span className="error"> {r.error}</span>}
-          </p>
-        </div>
-        <div className="actions">
-          {active && (
-            <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
-              {cancel.isPending ? 'Cancelling…' : 'Cancel run'}
+      <PageHead
+        crumb={{ to: '/runs', label: 'Runs' }}
+        kind={r.kind}
+        title={r.name ?? 'Unnamed run'}
+        id={r.id}
+        badge={<StatusBadge status={r.status} />}
+        following={active}
+        live={state}
+        extra={r.error && <span className="error"> {r.error}</span>}
+        actions={
+          <>
+            {active && (
+              <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
+                {cancel.isPending ? 'Cancelling…' : 'Cancel run'}
+              </button>
+            )}
+            <button type="button" onClick={() => navigate(`/submit?clone=${r.id}`)}>
+              Clone and edit
             </button>
-          )}
-          <button type="button" onClick={() => navigate(`/submit?clone=${r.id}`)}>
-            Clone and edit
-          </button>
-          {r.kind === 'pretrain' && (
-            <button
-              type="button"
-              className="primary"
-              disabled={cks.length === 0}
-              title={cks.length === 0 ? 'needs a checkpoint' : undefined}
-              onClick={() => navigate(`/submit?kind=finetune&from=${r.id}`)}
-            >
-              Fine-tune from this run
-            </button>
-          )}
-          {r.kind === 'finetune' && (
-            <button type="button" disabled={cks.length === 0} onClick={() => navigate(`/submit?kind=eval&from=${r.id}`)}>
-              Evaluate robustness
-            </button>
-          )}
-          {isTerminal(r.status) && (
-            <button
-              type="button"
-              title={
-                r.kind === 'pretrain' && r.status === 'SUCCEEDED'
-                  ? 'a fine-tuning sweep from its checkpoint'
-                  : "a sweep with this run's config as base"
-              }
-              onClick={() => navigate(`/sweeps/new?from=${r.id}`)}
-            >
-              Sweep from this run
-            </button>
-          )}
-          {r.kind === 'pretrain' && (
-            <button type="button" onClick={() => navigate(`/maps?run=${r.id}`)}>
-              Correlation maps
-            </button>
-          )}
-        </div>
-      </div>
+            {r.kind === 'pretrain' && (
+              <button
+                type="button"
+                className="primary"
+                disabled={cks.length === 0}
+                title={cks.length === 0 ? 'needs a checkpoint' : undefined}
+                onClick={() => navigate(`/submit?kind=finetune&from=${r.id}`)}
+              >
+                Fine-tune from this run
+              </button>
+            )}
+            {r.kind === 'finetune' && (
+              <button type="button" disabled={cks.length === 0} onClick={() => navigate(`/submit?kind=eval&from=${r.id}`)}>
+                Evaluate robustness
+              </button>
+            )}
+            {isTerminal(r.status) && (
+              <button
+                type="button"
+                title={
+                  r.kind === 'pretrain' && r.status === 'SUCCEEDED'
+                    ? 'a fine-tuning sweep from its checkpoint'
+                    : "a sweep with this run's config as base"
+                }
+                onClick={() => navigate(`/sweeps/new?from=${r.id}`)}
+              >
+                Sweep from this run
+              </button>
+            )}
+            {r.kind === 'pretrain' && (
+              <button type="button" onClick={() => navigate(`/maps?run=${r.id}`)}>
+                Correlation maps
+              </button>
+            )}
+          </>
+        }
+      />
       {cancel.error && (
         <p role="alert" className="error">
           {(cancel.error as Error).message}

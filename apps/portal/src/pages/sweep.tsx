@@ -12,6 +12,7 @@ import type { ParamValue, Sweep, SweepTrial } from '../api/sweep-types.ts';
 import { isSweepOver, useSweepStream } from '../sweep-live.ts';
 import { LineChart, PALETTE, type ChartSeries } from '../components/LineChart.tsx';
 import { ParallelCoordinates } from '../components/parallel-coords.tsx';
+import { PageHead } from '../components/page-head.tsx';
 import { fmtDuration, fmtNumber, fmtTime, shortId } from '../lib/format.ts';
 
 export function SweepStatusBadge({ status }: { status: string }) {
@@ -116,39 +117,39 @@ export function SweepPage({ id }: { id: string }) {
   const counts = s.trials.reduce<Record<string, number>>((m, t) => ((m[t.status] = (m[t.status] ?? 0) + 1), m), {});
   return (
     <main>
-      <div className="page-head">
-        <div>
-          <p className="crumbs">
-            <Link to="/sweeps">Sweeps</Link> / {s.kind}
-          </p>
-          <h1>
-            {s.name ?? 'Unnamed sweep'} <code className="muted">{shortId(s.id)}</code>
-          </h1>
-          <p>
-            <SweepStatusBadge status={s.status} />{' '}
-            <span className={`live live-${live}`} data-testid="live-state">
-              {s.status === 'RUNNING' ? (live === 'open' ? '● live' : live === 'error' ? '○ reconnecting' : '○ connecting') : ''}
-            </span>{' '}
+      <PageHead
+        crumb={{ to: '/sweeps', label: 'Sweeps' }}
+        kind={s.kind}
+        title={s.name ?? 'Unnamed sweep'}
+        id={s.id}
+        badge={<SweepStatusBadge status={s.status} />}
+        following={s.status === 'RUNNING'}
+        live={live}
+        extra={
+          <>
+            {' '}
             <span className="muted small" data-testid="trial-counts">
               {Object.entries(counts)
                 .map(([k, n]) => `${n} ${k}`)
                 .join(' · ')}
             </span>
-          </p>
-        </div>
-        <div className="actions">
-          {s.status === 'RUNNING' && (
-            <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
-              {cancel.isPending ? 'Cancelling…' : 'Cancel sweep'}
-            </button>
-          )}
-          {s.best?.runId && (
-            <button type="button" className="primary" onClick={() => navigate(`/runs/${s.best!.runId}`)}>
-              Open the best trial
-            </button>
-          )}
-        </div>
-      </div>
+          </>
+        }
+        actions={
+          <>
+            {s.status === 'RUNNING' && (
+              <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
+                {cancel.isPending ? 'Cancelling…' : 'Cancel sweep'}
+              </button>
+            )}
+            {s.best?.runId && (
+              <button type="button" className="primary" onClick={() => navigate(`/runs/${s.best!.runId}`)}>
+                Open the best trial
+              </button>
+            )}
+          </>
+        }
+      />
       {cancel.error && (
         <p role="alert" className="error">
           {(cancel.error as Error).message}
