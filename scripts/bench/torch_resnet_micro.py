@@ -103,16 +103,23 @@ def bench_classifier(model, opt, x, y, line, steps, warmup):
     line('features', timed(features, steps, warmup))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_args(doc, extra=lambda ap: None):
+    """The flags every PyTorch bench script takes (steps, warm-up, threads, batch), parsed; sets the
+    threads and seed 0. `extra(ap)` adds a script's own flags."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--steps', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch-size', type=int, default=128)
-    ap.add_argument('--kernels', action='store_true', help='also time each convolution shape alone')
+    extra(ap)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    return a
+
+
+def main():
+    a = bench_args(__doc__, lambda ap: ap.add_argument('--kernels', action='store_true', help='also time each convolution shape alone'))
     B = a.batch_size
     model = ResNetMicro()
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]

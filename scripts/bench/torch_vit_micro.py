@@ -17,7 +17,6 @@ Debian's python3-torch (apt-get install -y python3-torch: torch 1.13); run it wi
 Its matmuls go through the system BLAS: with --no-install-recommends that is the reference libblas3,
 ~7x slower here; install libopenblas0-pthread (python3-torch's recommended BLAS) for a fair figure.
 """
-import argparse
 import json
 import math
 
@@ -25,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_resnet_micro import bench_classifier, stats
+from torch_resnet_micro import bench_args, bench_classifier, stats
 
 
 def sincos_pos_embed(dim, grid):
@@ -87,14 +86,7 @@ class VitMicro(nn.Module):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--steps', type=int, default=20)
-    ap.add_argument('--warmup', type=int, default=3)
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--batch-size', type=int, default=128)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    a = bench_args(__doc__)
     B = a.batch_size
     model = VitMicro()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -143,12 +143,8 @@ export function RunPage({ id }: { id: string }) {
             )}
           </>
         }
+        error={cancel.error}
       />
-      {cancel.error && (
-        <p role="alert" className="error">
-          {(cancel.error as Error).message}
-        </p>
-      )}
 
       <dl className="facts">
         <div>

@@ -149,12 +149,8 @@ export function SweepPage({ id }: { id: string }) {
             )}
           </>
         }
+        error={cancel.error}
       />
-      {cancel.error && (
-        <p role="alert" className="error">
-          {(cancel.error as Error).message}
-        </p>
-      )}
       <dl className="facts">
         <div>
           <dt>Algorithm</dt>
