@@ -137,6 +137,10 @@ test('/docs/json: an OpenAPI 3.1 document with every route, each with summary, t
     '/v1/webhooks/{id}/deliveries': ['get'],
     '/v1/runs/{id}/stream': ['get'],
     '/v1/stream': ['get'],
+    '/v1/sweeps': ['get', 'post'],
+    '/v1/sweeps/{id}': ['get'],
+    '/v1/sweeps/{id}/cancel': ['post'],
+    '/v1/sweeps/{id}/stream': ['get'],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
   for (const [path, methods] of Object.entries(expected)) {

@@ -176,7 +176,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
           'text/event-stream of `sweep` messages, each the whole sweep (GET /v1/sweeps/:id) when it or any trial changed; `id:` is the ' +
           "change's time in ms (reconnect with it as Last-Event-ID). Ends after a finished sweep is sent, and with `event: end` " +
           "{reason, message} as the run stream does (token revoked or expired, longest lifetime, shutdown). Another team's sweep is a 404.",
-        tags: ['streams', 'sweeps'],
+        tags: ['streams'],
         security: bearer,
         params: RunIdParams,
         headers: LastEventId,
