@@ -157,7 +157,13 @@ test('an ASHA sweep of 9 trials: 3 at a time, 8 stopped with a reason, promoted 
 });
 
 test("a sweep's trials count against the team's quota: over it, a trial waits instead of queueing", async () => {
-  await fx.db.team.update({ where: { id: fx.teamId }, data: { maxActiveRanks: 1 } });
+  // room for exactly one more rank, whatever this team's other runs hold now
+  const held = await fx.db.run.aggregate({
+    where: { teamId: fx.teamId, status: { in: ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] } },
+    _sum: { worldSize: true },
+  });
+  const quota = (held._sum.worldSize ?? 0) + 1;
+  await fx.db.team.update({ where: { id: fx.teamId }, data: { maxActiveRanks: quota } });
   const { id } = await insertSweep(3, 3);
   try {
     const log: string[] = [];
@@ -169,7 +175,12 @@ test("a sweep's trials count against the team's quota: over it, a trial waits in
       trials.map((t) => t.state),
       ['running', 'pending', 'pending'],
     );
-    assert.equal(log.filter((m) => /trial [12] waits for the team's ranks quota \(1 of 1\)/.test(m)).length, 2, log.join('\n'));
+    const waits = log.filter((m) => m.includes(`waits for the team's ranks quota (${quota} of ${quota})`));
+    assert.deepEqual(
+      waits.map((m) => /trial (\d+) waits/.exec(m)?.[1]),
+      ['1', '2'],
+      log.join('\n'),
+    );
   } finally {
     await fx.db.sweep.update({ where: { id }, data: { status: 'CANCELLED' } });
     await fx.db.team.update({ where: { id: fx.teamId }, data: { maxActiveRanks: null } });
