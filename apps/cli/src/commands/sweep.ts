@@ -193,8 +193,9 @@ export function planSweep(spec: LocalSweepSpec, baseConfig: SweepBaseConfig, par
   }
 }
 
+let tmpSeq = 0;
 async function writeAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${process.pid}-${++tmpSeq}`;
   await writeFile(tmp, JSON.stringify(value, null, 2));
   await rename(tmp, path);
 }
@@ -415,7 +416,13 @@ export async function run(argv: string[]): Promise<number> {
   const threads = cliSettings().threads ?? threadsPerRank(parallel);
   const stop = stopOnSignals();
   const running = new Map<number, Promise<void>>();
-  const save = () => writeAtomic(statePath, { ...state, best: best(resolved, state.trials) });
+  // one write at a time, in call order: trials that end together must not race for the file
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    const snapshot = JSON.parse(JSON.stringify({ ...state, best: best(resolved, state.trials) })) as unknown;
+    saving = saving.catch(() => undefined).then(() => writeAtomic(statePath, snapshot));
+    return saving;
+  };
 
   const launch = (t: TrialRecord) => {
     const dir = join(out, t.dir);
@@ -482,6 +489,7 @@ export async function run(argv: string[]): Promise<number> {
   const finished = sweepFinished(resolved, state.trials);
   state.best = best(resolved, state.trials);
   state.status = finished ? 'SUCCEEDED' : 'RUNNING';
+  await saving.catch(() => undefined);
   await writeAtomic(statePath, state);
   console.error(`\n${trialTable(state)}\n`);
   if (state.best) console.error(`best: trial ${state.best.index} (${fmtParams(state.best.params)}): ${metricName} ${state.best.metric}`);
