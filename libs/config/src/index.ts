@@ -6,7 +6,7 @@ export * from './dataset-root.ts';
 export * from './schema/run-config-schema.ts';
 export * from './resource-estimate.ts';
 export * from './run-plan.ts';
-export { DatasetSpec, datasetImages, MAX_DATASET_IMAGES } from './schema/dataset-schema.ts';
+export { DatasetSpec, datasetClassCounts, datasetImages, MAX_DATASET_IMAGES } from './schema/dataset-schema.ts';
 export { PretrainConfigSchema, MAX_BATCH, MAX_EPOCHS } from './schema/pretrain-schema.ts';
 export { FinetuneConfigSchema } from './schema/finetune-schema.ts';
 export { EvalConfigSchema } from './schema/eval-schema.ts';

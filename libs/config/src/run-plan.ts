@@ -7,7 +7,7 @@
 import type { EvalConfig } from './eval-config.ts';
 import type { FinetuneConfig } from './finetune-config.ts';
 import { deriveTrainPlan, type PretrainConfig } from './pretrain-config.ts';
-import { datasetImages } from './schema/dataset-schema.ts';
+import { datasetClassCounts, datasetImages } from './schema/dataset-schema.ts';
 
 export interface RunPlan {
   /** images per optimizer step, all ranks together */
@@ -22,6 +22,27 @@ export interface RunPlan {
   warmupSteps: number | null;
   /** who derived it: the API at submission (from the config), or the worker (from the data) */
   derivedBy: 'api' | 'worker';
+}
+
+/**
+ * The labelled images a fine-tuning run trains on, by the engine's rule (libs/engine
+ * validation-split.ts and stratifiedSubset): per class, a validation split of round(valFraction·n)
+ * images (at least one) is carved first, then round(labelsFraction·rest) images (at least one) are
+ * kept. Exact where the per-class counts are known (datasetClassCounts); otherwise the set is
+ * counted as one class, which may differ from the engine's count by a few images. Null when the
+ * dataset's size is unknown.
+ */
+export function finetuneTrainImages(dataset: FinetuneConfig['dataset'], valFraction: number, labelsFraction: number): number | null {
+  const all = datasetImages(dataset);
+  if (all === null) return null;
+  const keep = (n: number, f: number) => Math.max(1, Math.round(f * n));
+  const perClass = datasetClassCounts(dataset) ?? [all];
+  let total = 0;
+  for (const n of perClass) {
+    const rest = valFraction > 0 ? n - keep(n, valFraction) : n;
+    total += labelsFraction >= 1 ? rest : keep(rest, labelsFraction);
+  }
+  return total;
 }
 
 /** Throws when the data is known to be too small for one step (the message says why). */
@@ -53,7 +74,7 @@ export function deriveRunPlan(
   }
   if (kind === 'finetune') {
     const c = config as FinetuneConfig;
-    const all = datasetImages(c.dataset);
+    const trainImages = finetuneTrainImages(c.dataset, c.valFraction, c.labelsFraction);
     const base = {
       effectiveBatch: c.batchSize,
       peakLr: (c.baseLr * c.batchSize) / 256,
@@ -61,8 +82,7 @@ export function deriveRunPlan(
       warmupEpochs: c.warmupEpochs,
       derivedBy: 'api' as const,
     };
-    if (all === null) return { ...base, trainImages: null, stepsPerEpoch: null, totalSteps: null, warmupSteps: null };
-    const trainImages = Math.round(all * c.labelsFraction);
+    if (trainImages === null) return { ...base, trainImages: null, stepsPerEpoch: null, totalSteps: null, warmupSteps: null };
     const stepsPerEpoch = Math.floor(trainImages / c.batchSize);
     if (stepsPerEpoch < 1) throw new Error(`${trainImages} training images is less than one batch of ${c.batchSize}`);
     return {

@@ -6,7 +6,7 @@
  * `SweepSpecError` naming the field.
  */
 import {
-  datasetImages,
+  finetuneTrainImages,
   deriveRunPlan,
   parseRunConfig,
   runConfigSchemas,
@@ -229,12 +229,9 @@ export function applyParams<C extends object>(baseConfig: C, params: TrialParams
 function lengthOf(kind: SweepKind, c: SweepBaseConfig): { totalSteps: number | null; stepsPerEpoch: number | null } {
   if (kind === 'finetune') {
     const f = c as FinetuneConfig;
-    const all = datasetImages(f.dataset);
-    if (all === null) return { totalSteps: null, stepsPerEpoch: null };
-    // as the engine does: a validation split is carved first, then the labelled fraction is taken
-    // (both per class, so these counts may differ from the engine's by a few images)
-    const rest = f.valFraction > 0 ? all - Math.round(all * f.valFraction) : all;
-    const stepsPerEpoch = Math.floor(Math.round(rest * f.labelsFraction) / f.batchSize);
+    const images = finetuneTrainImages(f.dataset, f.valFraction, f.labelsFraction);
+    if (images === null) return { totalSteps: null, stepsPerEpoch: null };
+    const stepsPerEpoch = Math.floor(images / f.batchSize);
     if (stepsPerEpoch < 1) throw new SweepSpecError('base', `the base run has less than one batch of ${f.batchSize}`);
     return { stepsPerEpoch, totalSteps: Math.ceil(f.epochs * stepsPerEpoch) };
   }

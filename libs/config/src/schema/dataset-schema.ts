@@ -55,3 +55,15 @@ export function datasetImages(spec: { kind: string; split?: string; limit?: numb
   if (spec.kind === 'fashion-mnist') return cap(spec.split === 'test' ? 10_000 : 60_000);
   return spec.limit ?? null;
 }
+
+/**
+ * Images per class when known without reading the data (Fashion-MNIST's splits are balanced:
+ * 6,000 and 1,000 per class; a limit smaller than the split leaves the classes unknown): null
+ * otherwise.
+ */
+export function datasetClassCounts(spec: { kind: string; split?: string; limit?: number }): number[] | null {
+  if (spec.kind !== 'fashion-mnist') return null;
+  const perClass = spec.split === 'test' ? 1_000 : 6_000;
+  if (spec.limit !== undefined && spec.limit < perClass * 10) return null;
+  return new Array<number>(10).fill(perClass);
+}

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { deriveRunPlan, finetuneTrainImages, parseRunConfig, type FinetuneConfig } from '@cim-forge/config';
+import { stratifiedSubset } from './labelled-data.ts';
 import { splitValidation, validationIndices } from './validation-split.ts';
 
 test('validation split: stratified (round(f·count) per class), disjoint, seeded, original order kept', () => {
@@ -34,4 +36,41 @@ test('validation split: stratified (round(f·count) per class), disjoint, seeded
   assert.equal(parts.val.pixels[0], val[0]);
   assert.equal(parts.val.pixels[(val.length - 1) * 12], val.at(-1));
   assert.equal(parts.val.labels[1], labels[val[1]]);
+});
+
+test("the API's fine-tuning plan counts the images the engine trains on (validation carved, then the labelled fraction)", () => {
+  // Fashion-MNIST's train split: 10 classes × 6,000, interleaved as in the real file
+  const labels = Int32Array.from({ length: 60_000 }, (_, i) => (i * 7) % 10);
+  const dataset = { kind: 'fashion-mnist' as const, split: 'train' as const };
+  const cases: [number, number][] = [
+    [0, 1],
+    [0, 0.01],
+    [0.1, 1],
+    [0.1, 0.013],
+    [0.2, 0.05],
+    [0.0001, 0.5],
+  ];
+  for (const [valFraction, labelsFraction] of cases) {
+    const train = valFraction > 0 ? validationIndices(labels, valFraction, 0).train : [...labels.keys()];
+    const engine = stratifiedSubset(
+      Int32Array.from(train, (i) => labels[i]),
+      labelsFraction,
+      3,
+    ).length;
+    assert.equal(finetuneTrainImages(dataset, valFraction, labelsFraction), engine, `val ${valFraction}, labels ${labelsFraction}`);
+  }
+  // through deriveRunPlan, as POST /v1/runs and the sweep planner use it: 0.2 validation, 5% labels, batch 128
+  const config = parseRunConfig('finetune', {
+    dataset,
+    valFraction: 0.2,
+    labelsFraction: 0.05,
+    batchSize: 128,
+    epochs: 2,
+  }) as FinetuneConfig;
+  const plan = deriveRunPlan('finetune', config, 1);
+  assert.equal(plan.trainImages, 2_400);
+  assert.equal(plan.stepsPerEpoch, 18);
+  assert.equal(plan.totalSteps, 36);
+  // a limit hides the classes: counted as one class, within a few images of the engine
+  assert.equal(finetuneTrainImages({ ...dataset, limit: 1_000 }, 0.1, 0.5), 450);
 });
