@@ -85,21 +85,25 @@ test('an ASHA sweep of 9 trials: 3 at a time, 8 stopped with a reason, promoted 
   let maxLive = 0;
   const deadline = Date.now() + 120_000;
   let restarted = false;
-  for (;;) {
-    const live = await fx.db.run.count({ where: { sweepId: id, status: { in: ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] } } });
-    maxLive = Math.max(maxLive, live);
-    const s = await fx.db.sweep.findUniqueOrThrow({ where: { id } });
-    if (!restarted && (await fx.db.run.count({ where: { sweepId: id } })) >= 4) {
-      await d1.close();
-      d1 = d3;
-      d1.start();
-      restarted = true;
+  try {
+    for (;;) {
+      const live = await fx.db.run.count({ where: { sweepId: id, status: { in: ['QUEUED', 'STARTING', 'RUNNING', 'RESTARTING'] } } });
+      maxLive = Math.max(maxLive, live);
+      const s = await fx.db.sweep.findUniqueOrThrow({ where: { id } });
+      if (!restarted && (await fx.db.run.count({ where: { sweepId: id } })) >= 4) {
+        await d1.close();
+        d1 = d3;
+        d1.start();
+        restarted = true;
+      }
+      if (s.status !== 'RUNNING') break;
+      assert.ok(Date.now() < deadline, `sweep still RUNNING after 120 s: ${log.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (s.status !== 'RUNNING') break;
-    assert.ok(Date.now() < deadline, `sweep still RUNNING after 120 s: ${log.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    // a failed assertion must not leave a driver polling (the file would never end)
+    await Promise.all([d1.close(), d2.close(), d3.close()]);
   }
-  await Promise.all([d1.close(), d2.close()]);
   assert.ok(restarted);
 
   const sweep = await fx.db.sweep.findUniqueOrThrow({ where: { id }, include: { trials: { orderBy: { index: 'asc' } } } });
