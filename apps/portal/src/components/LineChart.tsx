@@ -14,12 +14,17 @@ export interface ChartSeries {
   color?: string;
   /** a dimmer line (e.g. the raw values under a smoothed curve) */
   faint?: boolean;
+  /** dots at the points and no line between them (values that are not a curve, e.g. one per trial) */
+  dots?: boolean;
 }
 
 /** x ticks on whole steps */
 const STEP_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6];
 
 export const PALETTE = ['#2f6fdd', '#e4572e', '#17a673', '#a05ad8', '#f0a202', '#1fa2b8', '#d6336c', '#6c757d'];
+
+/** a faint series at a third of its colour's opacity */
+const stroke = (color: string, faint?: boolean) => (faint ? `${color}55` : color);
 
 function cssVar(name: string, fallback: string): string {
   const v = typeof getComputedStyle === 'function' ? getComputedStyle(document.documentElement).getPropertyValue(name).trim() : '';
@@ -67,7 +72,7 @@ export function LineChart({
   const dataRef = useRef(data);
   dataRef.current = data;
   // the chart is rebuilt only when its shape changes; new points go in with setData
-  const shape = JSON.stringify([series.map((s) => [s.label, s.color ?? '', !!s.faint]), logY, height, title, xLabel, marks]);
+  const shape = JSON.stringify([series.map((s) => [s.label, s.color ?? '', !!s.faint, !!s.dots]), logY, height, title, xLabel, marks]);
   // Empty, the component renders a placeholder without the chart's host element. The chart must
   // be built again when the first points arrive: a finished run's page renders its series list
   // before the series themselves, so every chart starts empty, and with the shape alone in the
@@ -127,10 +132,12 @@ export function LineChart({
           const base = s.color ?? PALETTE[i % PALETTE.length];
           return {
             label: s.label,
-            stroke: s.faint ? `${base}55` : base,
+            stroke: stroke(base, s.faint),
             width: s.faint ? 1 : 1.75,
             spanGaps: true,
-            points: { show: false },
+            ...(s.dots
+              ? { paths: () => null, points: { show: true, size: 6, width: 1, fill: stroke(base, s.faint) } }
+              : { points: { show: false } }),
             value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmtTick(v)),
           } satisfies uPlot.Series;
         }),

@@ -76,10 +76,9 @@ function TrialCurves({ sweep }: { sweep: Sweep }) {
         x: loaded[i]?.points.map((p) => p.step) ?? [],
         y: loaded[i]?.points.map((p) => p.value) ?? [],
         color: PALETTE[t.index % PALETTE.length],
-        faint: sweep.best !== null && t.index !== sweep.best.index,
       })),
     // the series are rebuilt when any trial's points arrive
-    [trials.map((t) => t.runId).join(), sweep.best?.index, ...loaded],
+    [trials.map((t) => t.runId).join(), ...loaded],
   );
   return <LineChart title={`${sweep.metric.name} of every trial`} series={series} marks={sweep.rungs} testId="sweep-curves" height={280} />;
 }
@@ -221,7 +220,7 @@ export function SweepPage({ id }: { id: string }) {
             testId="sweep-best"
             height={280}
             series={[
-              { label: 'trial', x: bsf.x, y: bsf.y, color: PALETTE[0], faint: true },
+              { label: 'each trial', x: bsf.x, y: bsf.y, color: PALETTE[0], dots: true },
               { label: 'best so far', x: bsf.x, y: bsf.best, color: PALETTE[1] },
             ]}
           />
