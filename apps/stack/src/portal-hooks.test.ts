@@ -9,19 +9,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { createCimClient, expectOk, type CimClient } from '@cim-forge/client';
 import { resolvePretrainConfig, samplerConfigOf } from '@cim-forge/config';
-import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
+import { type TempDatabase } from '@cim-forge/db/testing';
 import { correlationFigureLayout } from '@cim-forge/viz';
 import { signatureProblem } from '@cim-forge/webhooks';
-import { startStack, type Stack, freePort } from './stack.ts';
+import { type Stack } from './stack.ts';
+import { closeTestStack, startTestStack } from './test-stack.ts';
 
 let db: TempDatabase;
 let dir: string;
@@ -43,25 +41,17 @@ before(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  db = await createTempDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'cim-hooks-'));
-  stack = await startStack({
-    databaseUrl: db.url,
-    queuePrefix: `cimtest-hooks-${randomBytes(4).toString('hex')}`,
-    apiPort: await freePort(),
-    s3Directory: join(dir, 's3'),
+  ({ db, dir, stack } = await startTestStack({
+    name: 'hooks',
     workers: 1,
     adminToken,
-    metricsPortBase: await freePort(),
-    env: { CIM_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32', CIM_WEBHOOK_BACKOFF_MS: '200' },
-    onLine: (service, line) => log.push(`${service}: ${line}`),
-  });
+    log,
+    env: () => ({ CIM_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32', CIM_WEBHOOK_BACKOFF_MS: '200' }),
+  }));
 });
 
 after(async () => {
-  await stack?.close();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
+  await closeTestStack({ db, dir, stack });
   await new Promise((r) => receiver?.close(r));
 });
 

@@ -10,13 +10,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { createDb, writeMetrics, type Db, type MetricPoint } from '@cim-forge/db';
-import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack, freePort } from './stack.ts';
+import { type TempDatabase } from '@cim-forge/db/testing';
+import { type Stack } from './stack.ts';
+import { closeTestStack, startTestStack } from './test-stack.ts';
 import { ensurePortalBuilt, launchChromium } from './portal-browser.ts';
 
 let tdb: TempDatabase;
@@ -153,18 +153,7 @@ async function seedSweep() {
 before(async () => {
   ensurePortalBuilt();
   if (shots) await mkdir(shots, { recursive: true });
-  tdb = await createTempDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'cim-portal-pages-'));
-  stack = await startStack({
-    databaseUrl: tdb.url,
-    queuePrefix: `cimtest-portalp-${randomBytes(4).toString('hex')}`,
-    apiPort: await freePort(),
-    s3Directory: join(dir, 's3'),
-    workers: 0,
-    adminToken,
-    metricsPortBase: await freePort(),
-    onLine: (service, line) => log.push(`${service}: ${line}`),
-  });
+  ({ db: tdb, dir, stack } = await startTestStack({ name: 'portalp', workers: 0, adminToken, log }));
   db = createDb(tdb.url);
   const team = await api<{ id: string }>('/v1/teams', { method: 'POST', body: JSON.stringify({ name: 'portal-pages' }) }, adminToken);
   teamId = team.id;
@@ -212,9 +201,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await db?.$disconnect();
-  await stack?.close();
-  await tdb?.drop();
-  await rm(dir, { recursive: true, force: true });
+  await closeTestStack({ db: tdb, dir, stack });
 });
 
 function dumpOnFailure(t: { after(fn: () => void): void }) {

@@ -9,12 +9,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
-import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack, freePort } from './stack.ts';
+import { type TempDatabase } from '@cim-forge/db/testing';
+import { type Stack } from './stack.ts';
+import { closeTestStack, startTestStack } from './test-stack.ts';
 import { ensurePortalBuilt, launchChromium } from './portal-browser.ts';
 
 let db: TempDatabase;
@@ -64,18 +64,7 @@ function runIdOf(url: string): string {
 before(async () => {
   ensurePortalBuilt();
   if (shots) await mkdir(shots, { recursive: true });
-  db = await createTempDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'cim-portal-'));
-  stack = await startStack({
-    databaseUrl: db.url,
-    queuePrefix: `cimtest-portal-${randomBytes(4).toString('hex')}`,
-    apiPort: await freePort(),
-    s3Directory: join(dir, 's3'),
-    workers: 2,
-    adminToken,
-    metricsPortBase: await freePort(),
-    onLine: (service, line) => log.push(`${service}: ${line}`),
-  });
+  ({ db, dir, stack } = await startTestStack({ name: 'portal', workers: 2, adminToken, log }));
   const team = await api<{ id: string }>('/v1/teams', { method: 'POST', body: JSON.stringify({ name: 'portal-e2e' }) }, adminToken);
   token = (await api<{ token: string }>('/v1/tokens', { method: 'POST', body: JSON.stringify({ teamId: team.id }) }, adminToken)).token;
   browser = await launchChromium();
@@ -85,9 +74,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await stack?.close();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
+  await closeTestStack({ db, dir, stack });
 });
 
 test(

@@ -7,13 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createS3Client, S3CheckpointStore } from '@cim-forge/storage';
-import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack, freePort } from './stack.ts';
+import { type TempDatabase } from '@cim-forge/db/testing';
+import { type Stack } from './stack.ts';
+import { closeTestStack, startTestStack } from './test-stack.ts';
 
 /** Prometheus text → the sum of every sample of `name` whose labels include `match` */
 export function sumSamples(text: string, name: string, match: Record<string, string> = {}): number {
@@ -36,25 +35,10 @@ const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const log: string[] = [];
 
 before(async () => {
-  db = await createTempDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'cim-stack-'));
-  stack = await startStack({
-    databaseUrl: db.url,
-    queuePrefix: `cimtest-stack-${randomBytes(4).toString('hex')}`,
-    apiPort: await freePort(),
-    s3Directory: join(dir, 's3'),
-    workers: 2,
-    adminToken,
-    metricsPortBase: (metricsBase = await freePort()),
-    onLine: (service, line) => log.push(`${service}: ${line}`),
-  });
+  ({ db, dir, stack, metricsBase } = await startTestStack({ name: 'stack', workers: 2, adminToken, log }));
 });
 
-after(async () => {
-  await stack?.close();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => closeTestStack({ db, dir, stack }));
 
 function runBash(
   script: string,

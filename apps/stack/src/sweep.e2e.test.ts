@@ -6,11 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack, freePort } from './stack.ts';
+import { type TempDatabase } from '@cim-forge/db/testing';
+import { type Stack } from './stack.ts';
+import { closeTestStack, startTestStack } from './test-stack.ts';
 
 /** Prometheus text → the sum of every sample of `name` (service.test.ts has the labelled version; importing it would run its tests) */
 function sumSamples(text: string, name: string): number {
@@ -27,25 +25,10 @@ const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const log: string[] = [];
 
 before(async () => {
-  db = await createTempDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'cim-sweep-'));
-  stack = await startStack({
-    databaseUrl: db.url,
-    queuePrefix: `cimtest-sweep-${randomBytes(4).toString('hex')}`,
-    apiPort: await freePort(),
-    s3Directory: join(dir, 's3'),
-    workers: 2,
-    adminToken,
-    metricsPortBase: (metricsBase = await freePort()),
-    onLine: (service, line) => log.push(`${service}: ${line}`),
-  });
+  ({ db, dir, stack, metricsBase } = await startTestStack({ name: 'sweep', workers: 2, adminToken, log }));
 });
 
-after(async () => {
-  await stack?.close();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => closeTestStack({ db, dir, stack }));
 
 async function call<T = Record<string, unknown>>(
   token: string,

@@ -7,8 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CimViT, cimVitMicroPatch4 } from '@cim-forge/cim';
@@ -16,8 +16,9 @@ import { initTestBackend } from '@cim-forge/cim/testing';
 import { imageFolderFiles, writeImageFolder } from '@cim-forge/data/testing';
 import { modelToSafetensors } from '@cim-forge/engine';
 import { createS3Client } from '@cim-forge/storage';
-import { createTempDatabase, type TempDatabase } from '@cim-forge/db/testing';
-import { startStack, type Stack, freePort } from './stack.ts';
+import { type TempDatabase } from '@cim-forge/db/testing';
+import { type Stack } from './stack.ts';
+import { closeTestStack, startTestStack } from './test-stack.ts';
 
 let db: TempDatabase;
 let dir: string;
@@ -26,26 +27,18 @@ const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
 const log: string[] = [];
 
 before(async () => {
-  db = await createTempDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'cim-tenant-'));
-  await mkdir(join(dir, 'data'));
-  stack = await startStack({
-    databaseUrl: db.url,
-    queuePrefix: `cimtest-tenant-${randomBytes(4).toString('hex')}`,
-    apiPort: await freePort(),
-    s3Directory: join(dir, 's3'),
+  ({ db, dir, stack } = await startTestStack({
+    name: 'tenant',
     workers: 1,
     adminToken,
-    metricsPortBase: await freePort(),
-    env: { CIM_DATA_ROOT: join(dir, 'data'), CIM_DATA_CACHE: join(dir, 'cache') },
-    onLine: (service, line) => log.push(`${service}: ${line}`),
-  });
+    log,
+    env: (d) => {
+      mkdirSync(join(d, 'data'));
+      return { CIM_DATA_ROOT: join(d, 'data'), CIM_DATA_CACHE: join(d, 'cache') };
+    },
+  }));
 });
-after(async () => {
-  await stack?.close();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => closeTestStack({ db, dir, stack }));
 
 /** the fields of the API's answers this test reads */
 interface Body {

@@ -2,41 +2,25 @@
 // (testing/fake-rank-runner.ts) that joins the gang over the real collective but does not train.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { publishCancel } from '@cim-forge/queue';
-import { Controller } from './controller.ts';
-import { RankWorker } from './rank-worker.ts';
-import { startServiceFixture, type ServiceFixture } from './testing/service-fixture.ts';
+import type { RankWorker } from './rank-worker.ts';
+import { startClusterFixture, type ClusterFixture } from './testing/cluster-fixture.ts';
+import type { ServiceFixture } from './testing/service-fixture.ts';
 
-const fakeRunner = fileURLToPath(new URL('./testing/fake-rank-runner.ts', import.meta.url));
+let cluster: ClusterFixture;
 let fx: ServiceFixture;
-let controller: Controller;
-const workers: RankWorker[] = [];
+let workers: RankWorker[];
 
 before(async () => {
-  fx = await startServiceFixture({ CIM_RENDEZVOUS_TIMEOUT_MS: '2500', CIM_HEARTBEAT_MS: '300', CIM_HEARTBEAT_TIMEOUT_MS: '5000' });
-  controller = new Controller({
-    env: fx.env,
-    db: fx.db,
-    redis: fx.redis,
-    ranksQueue: fx.ranks,
-    pollMs: 150,
-    backoffBaseMs: 300,
-    backoffMaxMs: 1500,
+  cluster = await startClusterFixture({
+    env: { CIM_RENDEZVOUS_TIMEOUT_MS: '2500', CIM_HEARTBEAT_MS: '300', CIM_HEARTBEAT_TIMEOUT_MS: '5000' },
+    workers: 2,
+    controller: { pollMs: 150, backoffBaseMs: 300, backoffMaxMs: 1500 },
   });
-  await controller.start();
-  for (let i = 0; i < 2; i++) {
-    const w = new RankWorker({ env: { ...fx.env, workerId: `w${i}` }, db: fx.db, runnerPath: fakeRunner });
-    await w.start();
-    workers.push(w);
-  }
+  ({ fx, workers } = cluster);
 });
 
-after(async () => {
-  await Promise.all(workers.map((w) => w.close(1000)));
-  await controller.close();
-  await fx.close();
-});
+after(() => cluster?.close());
 
 const events = async (runId: string) => (await fx.db.runEvent.findMany({ where: { runId }, orderBy: { id: 'asc' } })).map((e) => e.type);
 const attempts = (runId: string) => fx.db.rankAttempt.findMany({ where: { runId }, orderBy: [{ attempt: 'asc' }, { rank: 'asc' }] });

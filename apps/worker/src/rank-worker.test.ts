@@ -4,14 +4,13 @@
 // event loop loses the lock.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { fakeRunner } from './testing/cluster-fixture.ts';
 import { QueueEvents, Worker } from 'bullmq';
 import { RANKS_QUEUE, rankJobId, redisConnection } from '@cim-forge/queue';
 import { Controller } from './controller.ts';
 import { RankWorker } from './rank-worker.ts';
 import { startServiceFixture, redisUrl, type ServiceFixture } from './testing/service-fixture.ts';
 
-const fakeRunner = fileURLToPath(new URL('./testing/fake-rank-runner.ts', import.meta.url));
 const LOCK_MS = 1000;
 const BUSY_MS = 4000;
 let fx: ServiceFixture;

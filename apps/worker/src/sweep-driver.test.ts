@@ -5,36 +5,26 @@
 // at most maxConcurrent live trials, no duplicate trial across a driver restart and two drivers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { drawTrial, rungSlots } from '@cim-forge/sweep';
 import type { SearchSpace } from '@cim-forge/config';
-import { Controller } from './controller.ts';
-import { RankWorker } from './rank-worker.ts';
 import { SweepDriver, type StoredSweepSpec } from './sweep-driver.ts';
 import { fakeTrialScore } from './testing/fake-trial.ts';
-import { startServiceFixture, type ServiceFixture } from './testing/service-fixture.ts';
+import { startClusterFixture, type ClusterFixture } from './testing/cluster-fixture.ts';
+import type { ServiceFixture } from './testing/service-fixture.ts';
 
-const fakeRunner = fileURLToPath(new URL('./testing/fake-rank-runner.ts', import.meta.url));
+let cluster: ClusterFixture;
 let fx: ServiceFixture;
-let controller: Controller;
-const workers: RankWorker[] = [];
 
 before(async () => {
-  fx = await startServiceFixture({ CIM_HEARTBEAT_MS: '300', CIM_HEARTBEAT_TIMEOUT_MS: '10000' });
-  controller = new Controller({ env: fx.env, db: fx.db, redis: fx.redis, ranksQueue: fx.ranks, pollMs: 150 });
-  await controller.start();
-  for (let i = 0; i < 3; i++) {
-    const w = new RankWorker({ env: { ...fx.env, workerId: `w${i}` }, db: fx.db, runnerPath: fakeRunner });
-    await w.start();
-    workers.push(w);
-  }
+  cluster = await startClusterFixture({
+    env: { CIM_HEARTBEAT_MS: '300', CIM_HEARTBEAT_TIMEOUT_MS: '10000' },
+    workers: 3,
+    controller: { pollMs: 150 },
+  });
+  fx = cluster.fx;
 });
 
-after(async () => {
-  await Promise.all(workers.map((w) => w.close(1000)));
-  await controller.close();
-  await fx.close();
-});
+after(() => cluster?.close());
 
 const TOTAL = 27;
 const space: SearchSpace = { baseLr: { loguniform: [0.0001, 0.1] } };
