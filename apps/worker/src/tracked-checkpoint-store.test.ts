@@ -60,23 +60,25 @@ test('write: PENDING then COMPLETE with the manifest digest, epoch and metrics; 
   );
 });
 
-test('remove: retention deletes an unpinned checkpoint (row and objects) and keeps a pinned one', async () => {
+test('remove: retention deletes an unpinned checkpoint (row and objects) and keeps those a fine-tune or a sweep pins', async () => {
   const run = await fx.submit({ worldSize: 1 });
   const s3store = new S3CheckpointStore({ client: s3.client, bucket: s3.bucket, prefix: `runs/${run.id}/checkpoints` });
   const store = new TrackedCheckpointStore({ db: fx.db, s3: s3store, runId: run.id });
-  await store.write('step-00000001', 1, files(1));
-  await store.write('step-00000002', 2, files(2));
-  const pinned = await fx.db.checkpoint.findUniqueOrThrow({ where: { runId_step: { runId: run.id, step: 1 } } });
-  await fx.submit({ kind: 'finetune', worldSize: 1, sourceCheckpointId: pinned.id });
-  await store.remove('step-00000001');
-  await store.remove('step-00000002');
+  for (const step of [1, 2, 3]) await store.write(`step-0000000${step}`, step, files(step));
+  const rowAt = (step: number) => fx.db.checkpoint.findUniqueOrThrow({ where: { runId_step: { runId: run.id, step } } });
+  await fx.submit({ kind: 'finetune', worldSize: 1, sourceCheckpointId: (await rowAt(1)).id });
+  // a sweep that has no trial run yet pins its source through its stored spec
+  await fx.db.sweep.create({
+    data: { teamId: fx.teamId, name: 'from-step-3', kind: 'finetune', base: {}, spec: { sourceCheckpointId: (await rowAt(3)).id } },
+  });
+  for (const step of [1, 2, 3]) await store.remove(`step-0000000${step}`);
   assert.deepEqual(
-    (await fx.db.checkpoint.findMany({ where: { runId: run.id } })).map((c) => c.step),
-    [1],
+    (await fx.db.checkpoint.findMany({ where: { runId: run.id }, orderBy: { step: 'asc' } })).map((c) => c.step),
+    [1, 3],
   );
   assert.deepEqual(
     (await s3store.list()).map((x) => x.id),
-    ['step-00000001'],
+    ['step-00000001', 'step-00000003'],
   );
 });
 

@@ -2,7 +2,7 @@
  * A CheckpointStore over S3 whose truth is Postgres: write() inserts the row PENDING, writes the
  * files and the manifest to S3, then turns the row COMPLETE with the manifest's sha256. list()
  * returns only COMPLETE rows (a reader never sees a checkpoint still being written, or one whose
- * row never completed), and remove() never deletes a checkpoint a fine-tune has pinned.
+ * row never completed), and remove() never deletes a checkpoint a fine-tune or a sweep has pinned.
  */
 import type { Db } from '@cim-forge/db';
 import { parseCheckpointUri, serializeManifest, sha256Hex, type CheckpointManifest, type S3CheckpointStore } from '@cim-forge/storage';
@@ -60,11 +60,15 @@ export class TrackedCheckpointStore {
     return this.o.s3.read(id, file);
   }
 
-  /** Retention: drops the row and the files, unless a fine-tune pins the checkpoint. */
+  /**
+   * Retention: drops the row and the files, unless a fine-tune pins the checkpoint, or a sweep
+   * does (its source, in the stored spec, before any trial run refers to it).
+   */
   async remove(id: string): Promise<void> {
     const uri = this.o.s3.uri(id);
     const row = await this.o.db.checkpoint.findUnique({ where: { uri }, include: { _count: { select: { finetunes: true } } } });
     if (row && row._count.finetunes > 0) return;
+    if (row && (await this.o.db.sweep.count({ where: { spec: { path: ['sourceCheckpointId'], equals: row.id } } })) > 0) return;
     if (row) await this.o.db.checkpoint.delete({ where: { id: row.id } });
     await this.o.s3.remove(id);
   }
