@@ -69,12 +69,50 @@ test("validateOnly: the issue's body is planned (9 trials, rungs, cost) and noth
   assert.ok(v.estimate.stepsExpected < v.estimate.steps, JSON.stringify(v.estimate));
   assert.equal(v.estimate.steps, 9 * v.totalSteps);
   assert.equal(v.estimate.flops, v.estimate.stepsExpected * v.resources.flopsPerStep);
+  // no fine-tuning has finished on this service yet: no FLOP rate, no seconds
+  assert.equal(v.estimate.seconds, null);
   assert.deepEqual(await counts(), before);
   // the same seed plans the same trials
   const again = (
     await env.app.inject({ method: 'POST', url: '/v1/sweeps', headers: auth, payload: { ...issueBody(), validateOnly: true } })
   ).json();
   assert.deepEqual(again.trials, v.trials);
+});
+
+test("validateOnly's seconds: the sweep's FLOPs at the rate this service's last fine-tunes achieved (sweep trials left out)", async () => {
+  const { teamId } = await env.team();
+  const finished = new Date();
+  const done = (flopsPerStep: number, totalSteps: number, seconds: number, sweepId?: string) => ({
+    teamId,
+    kind: 'finetune' as const,
+    config: {},
+    worldSize: 1,
+    status: 'SUCCEEDED' as const,
+    plan: { totalSteps },
+    resources: { flopsPerStep },
+    startedAt: new Date(finished.getTime() - seconds * 1000),
+    finishedAt: finished,
+    sweepId,
+  });
+  const sweep = await env.db.sweep.create({ data: { teamId, name: 'old', kind: 'finetune', base: {}, spec: {}, status: 'SUCCEEDED' } });
+  const rows = await Promise.all([
+    // 100 steps × 2 GFLOP in 100 s and 300 steps × 1 GFLOP in 200 s: 500 GFLOP in 300 s
+    env.db.run.create({ data: done(2e9, 100, 100) }),
+    env.db.run.create({ data: done(1e9, 300, 200) }),
+    // a trial stopped at a rung would skew the rate: not counted
+    env.db.run.create({ data: { ...done(1e12, 1000, 1), trialIndex: 0, sweepId: sweep.id } }),
+  ]);
+  try {
+    const v = (
+      await env.app.inject({ method: 'POST', url: '/v1/sweeps', headers: auth, payload: { ...issueBody(), validateOnly: true } })
+    ).json();
+    const rate = 500e9 / 300;
+    assert.equal(v.estimate.seconds, Math.round(v.estimate.flops / rate), JSON.stringify(v.estimate));
+    assert.ok(v.estimate.seconds > 0);
+  } finally {
+    await env.db.run.deleteMany({ where: { id: { in: rows.map((r) => r.id) } } });
+    await env.db.sweep.delete({ where: { id: sweep.id } });
+  }
 });
 
 test("the issue's body → 201 RUNNING with 9 pending trials; GET, list; another team's token → 404", async () => {

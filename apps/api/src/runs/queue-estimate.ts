@@ -114,3 +114,23 @@ export async function readQueuePage(db: Db, stats: DurationStats, now: Date, q: 
     estimatedStartAt: new Date(now.getTime() + (r.ahead / slots) * 1000),
   }));
 }
+
+/**
+ * The FLOP rate one rank achieved in this service's last RECENT_RUNS SUCCEEDED runs of `kind`
+ * (sweep trials left out: they stop at rungs), as Σ totalSteps·flopsPerStep / Σ (finishedAt −
+ * startedAt), from each run's stored plan and resource estimate: null without such runs. The sweep
+ * estimate's `seconds` divides its FLOPs by it.
+ */
+export async function readFlopRate(db: Db, kind: string): Promise<number | null> {
+  const rows = await db.$queryRaw<{ rate: number | null }[]>`
+    SELECT (sum(flops) / nullif(sum(s), 0))::float8 AS rate FROM (
+      SELECT (plan->>'totalSteps')::float8 * (resources->>'flopsPerStep')::float8 AS flops,
+             EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS s
+      FROM runs
+      WHERE status = 'SUCCEEDED' AND kind::text = ${kind} AND sweep_id IS NULL
+        AND started_at IS NOT NULL AND finished_at IS NOT NULL
+        AND jsonb_typeof(plan->'totalSteps') = 'number' AND jsonb_typeof(resources->'flopsPerStep') = 'number'
+      ORDER BY finished_at DESC LIMIT ${RECENT_RUNS}) x`;
+  const rate = rows[0]?.rate ?? null;
+  return rate !== null && Number.isFinite(rate) && rate > 0 ? rate : null;
+}

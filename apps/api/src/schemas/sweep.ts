@@ -113,7 +113,12 @@ export const ValidatedSweep = Type.Object({
       steps: Type.Integer({ description: 'optimizer steps of every trial at most (every trial to the last rung: the upper bound)' }),
       stepsExpected: Type.Integer({ description: 'optimizer steps if the rungs halve as planned' }),
       flops: Type.Number({ description: 'stepsExpected × flopsPerStep' }),
-      seconds: Nullable(Type.Number({ description: 'at the throughput model, if one exists (null: none)' })),
+      seconds: Nullable(
+        Type.Number({
+          description:
+            "stepsExpected's FLOPs at the FLOP rate of this kind's last 20 succeeded runs, one trial at a time (null: no such runs yet)",
+        }),
+      ),
     },
     { description: "the sweep's cost from the resource model" },
   ),

@@ -22,6 +22,7 @@ import type { Principal } from '../principal.ts';
 import type { SubmitRunBody } from '../schemas/run.ts';
 import type { SubmitSweepBody, ValidatedSweep } from '../schemas/sweep.ts';
 import { submitRun } from '../runs/submit-run.ts';
+import { readFlopRate } from '../runs/queue-estimate.ts';
 import { checkTeamQuota, lockTeam, type DefaultQuotas } from '../runs/team-quota.ts';
 
 /** what the driver needs to launch trial i as a run, stored in sweeps.spec */
@@ -135,7 +136,7 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
         notes: plan.notes,
         plan: trialBase.plan,
         resources: trialBase.resources,
-        estimate: { steps, stepsExpected, flops: stepsExpected * trialBase.resources.flopsPerStep, seconds: null },
+        estimate: await sweepEstimate(svc, base.kind, steps, stepsExpected, trialBase.resources.flopsPerStep),
       },
     };
   }
@@ -181,4 +182,11 @@ export async function submitSweep(svc: Services, principal: Principal, body: Sub
     { maxWait: 15_000, timeout: 30_000 },
   );
   return { statusCode: 201, sweepId };
+}
+
+/** the sweep's cost: FLOPs from the resource model, seconds (one trial at a time) at the FLOP rate this kind's recent runs achieved */
+async function sweepEstimate(svc: Services, kind: string, steps: number, stepsExpected: number, flopsPerStep: number) {
+  const flops = stepsExpected * flopsPerStep;
+  const rate = await readFlopRate(svc.db, kind);
+  return { steps, stepsExpected, flops, seconds: rate === null ? null : Math.round(flops / rate) };
 }
