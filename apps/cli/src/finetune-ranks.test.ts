@@ -1,5 +1,6 @@
 /**
- * `cim finetune --ranks N` against the real Redis on 127.0.0.1:6379 (the collective's default): the
+ * `cim finetune --ranks N` against the real Redis on 127.0.0.1:6379 (the collective's default; the
+ * ranks meet there and, sharing one node by default, sum their gradients in shared memory): the
  * ranks end bit-identical, 2 ranks × B/2 train like 1 rank × B (a LayerNorm ViT: BatchNorm's
  * per-rank batch statistics make a ResNet differ by design), a gang resumes exactly, bad --ranks
  * values are refused, and a killed rank stops the gang, named.
@@ -85,6 +86,9 @@ test('a ViT (LayerNorm): 2 ranks × 8 end bit-identical and where 1 rank × 16 e
   const d = distance(finalWeights(one), finalWeights(two));
   assert.ok(d.relative < 1e-6 && d.maxAbs < 1e-5, `2 ranks vs 1: ‖Δw‖/‖w‖ ${d.relative}, max |Δw| ${d.maxAbs}`);
   assert.ok(Math.abs(s.lastLoss - a.json().lastLoss) < 1e-5, `last loss ${s.lastLoss} vs ${a.json().lastLoss}`);
+  // the held-out scoring split over the ranks counts what one process counts
+  assert.equal(s.top1, a.json().top1);
+  assert.ok(Math.abs(s.evals[0].loss - a.json().evals[0].loss) < 1e-5);
   // rank 0 alone writes the run's metrics: one row per step and one held-out score; every rank its timings
   const rows = readFileSync(join(two, 'metrics.jsonl'), 'utf8')
     .trim()
@@ -185,6 +189,6 @@ test('a fine-tuning rank killed with SIGKILL stops the gang with a message namin
   const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
   const seconds = (Date.now() - killedAt) / 1000;
   assert.equal(code, 1);
-  assert.match(stderr, /rank 1 was killed \(SIGKILL\): stopping the gang/);
+  assert.match(stderr, /rank 1 \(node-0\) was killed \(SIGKILL\): stopping the gang/);
   assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
 });

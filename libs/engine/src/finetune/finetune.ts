@@ -79,8 +79,8 @@ export interface FinetuneOptions {
   data?: { train: LabelledImages; eval: LabelledImages };
   /**
    * data parallelism (`cim finetune --ranks N`): this rank trains on its 1/N of every global batch
-   * (config.batchSize), the gradients are averaged before each optimizer step; rank 0 alone
-   * writes checkpoints and metrics and scores the held-out split while the others wait
+   * (config.batchSize), the gradients are averaged before each optimizer step; each rank scores
+   * its share of the held-out images (evaluateTop1Sharded); rank 0 alone writes checkpoints and metrics
    */
   collective?: Collective;
   /** this rank's own step timings (every rank of a gang) */
@@ -134,11 +134,44 @@ export async function evaluateTop1(
   batchSize = 128,
 ): Promise<{ top1: number; loss: number }> {
   const n = limit > 0 ? Math.min(limit, data.size) : data.size;
+  const { correct, lossSum } = await scoreRange(model, data, 0, n, batchSize);
+  return { top1: correct / n, loss: lossSum / n };
+}
+
+/**
+ * evaluateTop1 split over a gang: rank r of N scores its 1/N of the first `limit` images and one
+ * all-reduce sums the counts, so every rank gets the whole set's top-1 and loss in 1/N of the time
+ * (the running statistics and weights are the same on every rank). One process: evaluateTop1.
+ */
+export async function evaluateTop1Sharded(
+  model: ImageClassifier,
+  data: LabelledImages,
+  collective: Collective,
+  limit = 0,
+): Promise<{ top1: number; loss: number }> {
+  const N = collective.worldSize;
+  if (N === 1) return evaluateTop1(model, data, limit);
+  const n = limit > 0 ? Math.min(limit, data.size) : data.size;
+  const part = (r: number) => Math.floor((r * n) / N);
+  const mine = await scoreRange(model, data, part(collective.rank), part(collective.rank + 1));
+  // counts below 2^24 are exact in float32, and the mean of N of them times N gives them back
+  const mean = await collective.allReduceMean(new Float32Array([mine.correct, mine.lossSum]));
+  return { top1: Math.round(mean[0] * N) / n, loss: (mean[1] * N) / n };
+}
+
+/** correct predictions and the summed cross-entropy over images [from, to) of `data` */
+async function scoreRange(
+  model: ImageClassifier,
+  data: LabelledImages,
+  from: number,
+  to: number,
+  batchSize = 128,
+): Promise<{ correct: number; lossSum: number }> {
   const s = data.side;
   let correct = 0;
   let lossSum = 0;
-  for (let i = 0; i < n; i += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => i + k);
+  for (let i = from; i < to; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, to - i) }, (_, k) => i + k);
     const [pred, loss] = tf.tidy(() => {
       const x = tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3]);
       const z = model.forward(x);
@@ -156,7 +189,7 @@ export async function evaluateTop1(
     tf.dispose([pred, loss]);
     for (let k = 0; k < idx.length; k++) if (p[k] === data.labels[idx[k]]) correct++;
   }
-  return { top1: correct / n, loss: lossSum / n };
+  return { correct, lossSum };
 }
 
 /** The part of every global batch one process trains on: rank r of N takes images [r·B/N, (r+1)·B/N) of it. */
@@ -391,18 +424,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
           }
         : undefined;
       // held-out top-1 after every epoch, at the end, and at stopAtStep (a sweep's rung is judged there);
-      // in a gang rank 0 scores while the others wait at a barrier
+      // a gang splits the scoring (each rank its share of the images); rank 0 writes the row
       let row: FinetuneResult['evals'][number] | undefined;
       if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps || step === config.stopAtStep) {
-        if (isRank0) {
-          const e = await evaluateTop1(model, data.eval, evalImages);
-          row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
-          evals.push(row);
-          // with a validation split the held-out set is it: recorded as val_* too (a sweep's val_top1)
-          const val: MetricsRecord = carved ? { val_top1: e.top1, val_loss: e.loss } : {};
-          metrics.push({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, ...val, time: Date.now() / 1000 });
-        }
-        if (gang) await collective.barrier();
+        const e = await evaluateTop1Sharded(model, data.eval, collective, evalImages);
+        row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
+        evals.push(row);
+        // with a validation split the held-out set is it: recorded as val_* too (a sweep's val_top1)
+        const val: MetricsRecord = carved ? { val_top1: e.top1, val_loss: e.loss } : {};
+        metrics.push({ step, epoch: row.epoch, eval_top1: e.top1, eval_loss: e.loss, ...val, time: Date.now() / 1000 });
       }
       return {
         loss,
@@ -437,13 +467,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       retention: { keepLatest: config.keepCheckpoints, keepBest: 0, metric: 'top1', better: 'higher' },
       log,
     });
-    // rank 0 scores the final weights (the others report NaN: the launcher reports rank 0's result)
-    const last = !isRank0 ? { top1: NaN } : evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
+    // every rank of a gang takes its share of the scoring (the same calls in the same order)
+    const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1Sharded(model, data.eval, collective, evalImages);
     // the test split is scored once, when the run has finished (not when stopped to resume later)
     const test =
-      isRank0 && testData && step === plan.totalSteps ? { ...(await evaluateTop1(model, testData)), images: testData.size } : undefined;
-    if (test) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
-    // the gang leaves together, once rank 0 has scored
+      testData && step === plan.totalSteps
+        ? { ...(await evaluateTop1Sharded(model, testData, collective)), images: testData.size }
+        : undefined;
+    if (test && isRank0) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
+    // the gang leaves together
     if (gang) await collective.barrier();
     return {
       ...runOutcome(run, { finalStep: step, totalSteps: plan.totalSteps, imagesPerStep: config.batchSize }),
