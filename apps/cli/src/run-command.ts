@@ -39,14 +39,14 @@ export class RunDir<K extends TrainingKind> {
     return join(this.out, 'metrics.jsonl');
   }
 
-  /** --resume: the run's saved config, parsed with the run contract; a bad one is a UsageError */
-  async readSavedConfig(): Promise<RunConfigs[K]> {
+  /** --resume: the run's saved config, parsed with the run contract (or `parse`); a bad one is a UsageError */
+  async readSavedConfig(parse: (saved: unknown) => RunConfigs[K] = (v) => parseRunConfig(this.kind, v)): Promise<RunConfigs[K]> {
     const kind = this.kind;
     if (!this.outFlag) throw new UsageError('--resume needs --out DIR (the run to continue)');
     if (!existsSync(this.savedConfig))
       throw new UsageError(`--resume: ${this.savedConfig} not found; is ${this.out} a ${KIND_NAME[kind]} run?`);
     try {
-      return parseRunConfig(kind, JSON.parse(await readFile(this.savedConfig, 'utf8')));
+      return parse(JSON.parse(await readFile(this.savedConfig, 'utf8')));
     } catch (e) {
       throw new UsageError(`--resume: ${this.savedConfig} is not a valid ${KIND_NAME[kind]} config: ${(e as Error).message}`);
     }

@@ -4,6 +4,7 @@ export * from './checkpoint.ts';
 export * from './checkpoint-store.ts';
 export * from './metrics-sink.ts';
 export * from './collective.ts';
+export * from './gradient-all-reduce.ts';
 export * from './evaluate.ts';
 export * from './centre-prior.ts';
 export * from './batch-tensors.ts';

@@ -4,10 +4,11 @@
  * then the target encoder's momentum update. Any backbone (`CimModel`): ViT or ResNet.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, assignValues, clipByGlobalNorm, learningRate, targetMomentum, type CimBatch, type CimModel } from '@cim-forge/cim';
+import { AdamW, clipByGlobalNorm, learningRate, targetMomentum, type CimBatch, type CimModel } from '@cim-forge/cim';
 import type { PretrainConfig, TrainPlan } from '@cim-forge/config';
 import { batchTensors, disposeBatch } from './batch-tensors.ts';
 import { soloCollective, type Collective } from './collective.ts';
+import { allReduceGradients } from './gradient-all-reduce.ts';
 
 export interface StepResult {
   step: number;
@@ -102,37 +103,8 @@ export class CimTrainer {
     const computeMs = performance.now() - t0;
     if (this.collective.worldSize === 1) return { loss, grads, computeMs, allReduceSeconds: 0, allReduceBytes: 0, stop: stopVote };
     // one flat buffer: every gradient, the running statistics, then the loss and this rank's stop vote, averaged together
-    const buffers = this.model.bufferNames();
-    const flat = tf.tidy(() =>
-      tf.concat([
-        ...names.map((n) => tf.reshape(grads.get(n)!, [-1])),
-        ...buffers.map((n) => tf.reshape(this.model.p(n), [-1])),
-        tf.tensor1d([loss, stopVote ? 1 : 0]),
-      ]),
-    );
-    const host = (await flat.data()) as Float32Array;
-    tf.dispose([flat, ...grads.values()]);
-    const r0 = performance.now();
-    // in place: the mean overwrites `host` (flat is disposed, so nothing else holds that array), and
-    // the all-reduce allocates no result array (a fresh 344 MB one cost seconds of page faults)
-    const avg = this.collective.allReduceMeanInto
-      ? await this.collective.allReduceMeanInto(host, host)
-      : await this.collective.allReduceMean(host);
-    const allReduceSeconds = (performance.now() - r0) / 1000;
-    loss = avg[avg.length - 2];
-    const stop = avg[avg.length - 1] > 0;
-    let o = 0;
-    for (const n of names) {
-      const v = this.model.p(n);
-      grads.set(n, tf.tensor(avg.subarray(o, o + v.size), v.shape));
-      o += v.size;
-    }
-    for (const n of buffers) {
-      const v = this.model.p(n);
-      assignValues(v, avg.subarray(o, o + v.size));
-      o += v.size;
-    }
-    return { loss, grads, computeMs, allReduceSeconds, allReduceBytes: host.byteLength, stop };
+    const r = await allReduceGradients(this.collective, (n) => this.model.p(n), names, this.model.bufferNames(), grads, loss, stopVote);
+    return { loss: r.loss, grads, computeMs, allReduceSeconds: r.allReduceSeconds, allReduceBytes: r.allReduceBytes, stop: r.stop };
   }
 
   async trainStep(micro: CimBatch[], stopVote = false): Promise<StepResult> {

@@ -1,6 +1,7 @@
 /**
- * `pretrain --ranks N`: start N local rank processes (the cores split between them) that train one model together
- * over the Redis collective, forward Ctrl-C to them, and stop the gang if one fails.
+ * `pretrain --ranks N` and `finetune --ranks N`: start N local rank processes (the cores split between them) that
+ * train one model together over the collective, forward Ctrl-C to them, and stop the gang if one fails. Also the
+ * flags both commands share for it, and how a rank process joins its gang.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -8,8 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliSettings, threadsPerRank, webGpuAdapterArgs } from '../args.ts';
+import { cliSettings, num, threadsPerRank, UsageError, webGpuAdapterArgs } from '../args.ts';
 import { childProcessEnv } from '@cim-forge/settings';
+import { joinCollective, parseRedisUrlList, WIRE_NAMES, type GangCollective, type WireName } from '@cim-forge/collective';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -17,7 +19,7 @@ export interface RankOutcome {
   rank: number;
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** the rank's final JSON line (its PretrainResult), when it printed one */
+  /** the rank's final JSON line (its PretrainResult or FinetuneResult), when it printed one */
   result?: Record<string, unknown>;
   stderrTail: string;
 }
@@ -27,7 +29,113 @@ export function simulatedNode(rank: number, ranks: number, nodes: number): strin
   return `node-${Math.floor((rank * nodes) / ranks)}`;
 }
 
+export type RankCommand = 'pretrain' | 'finetune';
+
+/** the `--ranks` flags for parseArgs: the user's, then those the launcher sets for each rank process */
+export const RANK_FLAGS = {
+  ranks: { type: 'string' },
+  redis: { type: 'string' },
+  'collective-timeout': { type: 'string' },
+  nodes: { type: 'string' },
+  wire: { type: 'string' },
+  node: { type: 'string' },
+  'socket-dir': { type: 'string' },
+  rank: { type: 'string' },
+  'world-size': { type: 'string' },
+  'run-id': { type: 'string' },
+} as const;
+
+export type RankFlagValues = { [K in keyof typeof RANK_FLAGS]?: string };
+
+/** the help lines of the collective's flags, after each command's own `--ranks N` paragraph */
+export const COLLECTIVE_HELP = `\
+  --redis URL[,URL…]    the Redis for gradients (default CIM_COLLECTIVE_REDIS_URLS, else REDIS_URL, else redis://127.0.0.1:6379);
+                        several URLs shard every all-reduce over them (K servers, in parallel)
+  --nodes M             simulate M nodes: the ranks are split into M contiguous groups; each group
+                        sums its gradients over a Unix socket and only its leader talks to Redis
+  --wire W              auto | float32 | bfloat16 | float16: gradient format on the Redis wire
+                        (auto: bfloat16 across nodes when --nodes is given, else float32)
+  --collective-timeout MS  a rank silent this long fails the gang, named (default 60000)`;
+
+/** The checked `--ranks` flags: `rank` is set in a rank process (by the launcher), undefined in the launcher or a lone process. */
+export interface RankFlags {
+  ranks: number;
+  rank: number | undefined;
+  worldSize: number;
+  nodes: number | undefined;
+  wire: WireName | 'auto';
+  redisUrls: string[];
+  timeoutMs: number;
+}
+
+export function rankFlags(values: RankFlagValues): RankFlags {
+  const ranks = num('ranks', values.ranks, { int: true, min: 1 }) ?? 1;
+  const nodes = num('nodes', values.nodes, { int: true, min: 1 });
+  if (nodes !== undefined && nodes > ranks) throw new UsageError(`--nodes ${nodes}: more nodes than --ranks ${ranks}`);
+  const wire = (values.wire ?? 'auto') as WireName | 'auto';
+  if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
+  const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
+  if (!redisUrls.length) throw new UsageError('--redis: no URL given');
+  for (const u of redisUrls)
+    if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
+  return {
+    ranks,
+    nodes,
+    wire,
+    redisUrls,
+    rank: num('rank', values.rank, { int: true, min: 0 }),
+    worldSize: num('world-size', values['world-size'], { int: true, min: 1 }) ?? 1,
+    timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
+  };
+}
+
+/** A rank process's place in its gang (undefined outside one). */
+export async function joinRankCollective(f: RankFlags, values: RankFlagValues): Promise<GangCollective | undefined> {
+  if (f.rank === undefined) return undefined;
+  return joinCollective({
+    redisUrls: f.redisUrls,
+    nodeName: values.node,
+    socketDir: values['socket-dir'],
+    wire: f.wire,
+    runId: values['run-id'] ?? 'cli',
+    rank: f.rank,
+    worldSize: f.worldSize,
+    timeoutMs: f.timeoutMs,
+  });
+}
+
+/**
+ * The launcher's side of `--ranks N`: run `command` with `argv` (its --out replaced by `out`) as a gang, print
+ * one JSON line (rank 0's result, whether every rank ended with the same weights, each rank's exit and
+ * digest) and return the exit code: 0 when every rank finished with identical weights.
+ */
+export async function runGang(o: { command: RankCommand; argv: string[]; ranks: number; nodes?: number; out: string }): Promise<number> {
+  const forwarded = o.argv.filter((a, i) => !(a === '--out' || o.argv[i - 1] === '--out' || a.startsWith('--out=')));
+  const outcomes = await launchRanks({ ...o, argv: forwarded, log: (m) => console.error(m) });
+  const digests = new Set(outcomes.map((r) => r.result?.weightsDigest));
+  const ok = outcomes.every((r) => r.code === 0);
+  console.log(
+    JSON.stringify({
+      out: o.out,
+      ranks: o.ranks,
+      ok,
+      identicalWeights: ok && digests.size === 1,
+      ...(outcomes[0].result ?? {}),
+      perRank: outcomes.map((r) => ({
+        rank: r.rank,
+        code: r.code,
+        signal: r.signal,
+        weightsDigest: r.result?.weightsDigest,
+        steps: r.result?.steps,
+      })),
+    }),
+  );
+  if (ok && digests.size !== 1) console.error('error: the ranks ended with different weights');
+  return ok && digests.size === 1 ? 0 : 1;
+}
+
 export async function launchRanks(o: {
+  command: RankCommand;
   argv: string[];
   ranks: number;
   nodes?: number;
@@ -47,7 +155,7 @@ export async function launchRanks(o: {
       'tsx',
       main,
       ...webGpuAdapterArgs(),
-      'pretrain',
+      o.command,
       ...o.argv,
       '--rank',
       String(rank),

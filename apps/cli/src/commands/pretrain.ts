@@ -6,9 +6,8 @@ import { cimModelNames } from '@cim-forge/cim';
 import { JsonlMetricsSink, LocalCheckpointStore, pretrain } from '@cim-forge/engine';
 import { presets, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/config';
 import type { SourceSpec } from '@cim-forge/data';
-import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
-import { cliSettings, defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
-import { launchRanks } from './launch-ranks.ts';
+import { defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
+import { COLLECTIVE_HELP, joinRankCollective, RANK_FLAGS, rankFlags, runGang } from './launch-ranks.ts';
 import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
 
 const help = `Usage: npm run cim -- pretrain [options]
@@ -45,13 +44,7 @@ Data parallel (one machine)
                         gradients over Redis Streams; each reads a disjoint shard of every epoch.
                         N ranks × --batch-size b train exactly like 1 rank × N·b. Only rank 0 writes
                         checkpoints and metrics.jsonl; every rank logs ranks/rank-R.jsonl
-  --redis URL[,URL…]    the Redis for gradients (default CIM_COLLECTIVE_REDIS_URLS, else REDIS_URL, else redis://127.0.0.1:6379);
-                        several URLs shard every all-reduce over them (K servers, in parallel)
-  --nodes M             simulate M nodes: the ranks are split into M contiguous groups; each group
-                        sums its gradients over a Unix socket and only its leader talks to Redis
-  --wire W              auto | float32 | bfloat16 | float16: gradient format on the Redis wire
-                        (auto: bfloat16 across nodes when --nodes is given, else float32)
-  --collective-timeout MS  a rank silent this long fails the gang, named (default 60000)
+${COLLECTIVE_HELP}
 
 Ctrl-C writes a checkpoint at the next step boundary and exits 0; press it twice to abort.
 Example: npm run cim -- pretrain --dataset fashion-mnist --out runs/fm && npm run cim -- visualize --checkpoint runs/fm --dataset fashion-mnist`;
@@ -90,17 +83,7 @@ export async function run(argv: string[]): Promise<number> {
       'max-steps': { type: 'string' },
       backend: { type: 'string' },
       'eval-images': { type: 'string' },
-      ranks: { type: 'string' },
-      redis: { type: 'string' },
-      'collective-timeout': { type: 'string' },
-      nodes: { type: 'string' },
-      wire: { type: 'string' },
-      node: { type: 'string' },
-      'socket-dir': { type: 'string' },
-      // set by the --ranks launcher for each rank process
-      rank: { type: 'string' },
-      'world-size': { type: 'string' },
-      'run-id': { type: 'string' },
+      ...RANK_FLAGS,
     },
   });
   if (values.help) {
@@ -152,59 +135,17 @@ export async function run(argv: string[]): Promise<number> {
     if (config.initFrom && !existsSync(config.initFrom)) throw new UsageError(`--init-from ${config.initFrom}: no such file`);
   }
   const maxSteps = num('max-steps', values['max-steps'], { int: true, min: 1 });
-  const ranks = num('ranks', values.ranks, { int: true, min: 1 }) ?? 1;
-  const rank = num('rank', values.rank, { int: true, min: 0 });
-  const worldSize = num('world-size', values['world-size'], { int: true, min: 1 }) ?? 1;
-  const nodes = num('nodes', values.nodes, { int: true, min: 1 });
-  if (nodes !== undefined && nodes > ranks) throw new UsageError(`--nodes ${nodes}: more nodes than --ranks ${ranks}`);
-  const wire = (values.wire ?? 'auto') as WireName | 'auto';
-  if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
-  const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
-  if (!redisUrls.length) throw new UsageError('--redis: no URL given');
-  for (const u of redisUrls)
-    if (!/^rediss?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--redis: ${JSON.stringify(u)} is not a redis:// or rediss:// URL`);
+  const gang = rankFlags(values);
+  const { ranks, rank, nodes } = gang;
   if (ranks > 1 && rank === undefined) {
     await mkdir(out, { recursive: true });
     if (!values.resume) await dir.saveConfig(config);
-    const forwarded = argv.filter((a, i) => !(a === '--out' || argv[i - 1] === '--out' || a.startsWith('--out=')));
-    const outcomes = await launchRanks({ argv: forwarded, ranks, nodes, out, log: (m) => console.error(m) });
-    const digests = new Set(outcomes.map((r) => r.result?.weightsDigest));
-    const ok = outcomes.every((r) => r.code === 0);
-    console.log(
-      JSON.stringify({
-        out,
-        ranks,
-        ok,
-        identicalWeights: ok && digests.size === 1,
-        ...(outcomes[0].result ?? {}),
-        perRank: outcomes.map((r) => ({
-          rank: r.rank,
-          code: r.code,
-          signal: r.signal,
-          weightsDigest: r.result?.weightsDigest,
-          steps: r.result?.steps,
-        })),
-      }),
-    );
-    if (ok && digests.size !== 1) console.error('error: the ranks ended with different weights');
-    return ok && digests.size === 1 ? 0 : 1;
+    return runGang({ command: 'pretrain', argv, ranks, nodes, out });
   }
   const backend = await initCliBackend(values.backend);
   await mkdir(out, { recursive: true });
   if (!values.resume && rank === undefined) await dir.saveConfig(config);
-  const collective =
-    rank === undefined
-      ? undefined
-      : await joinCollective({
-          redisUrls,
-          nodeName: values.node,
-          socketDir: values['socket-dir'],
-          wire,
-          runId: values['run-id'] ?? 'cli',
-          rank,
-          worldSize,
-          timeoutMs: num('collective-timeout', values['collective-timeout'], { int: true, min: 100 }) ?? 60_000,
-        });
+  const collective = await joinRankCollective(gang, values);
 
   const progress = new TrainingProgress(
     'pretrain |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}',

@@ -8,10 +8,10 @@ import { CimViT, cimVitMicroPatch4, classifierConfigOf, newVariable, parseSafete
 import { LocalCheckpointStore } from '../checkpoint-store.ts';
 import { JsonlMetricsSink } from '../metrics-sink.ts';
 import { modelToSafetensors } from '../checkpoint.ts';
-import { finetune, readEncoderFile } from './finetune.ts';
-import { resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/config';
+import { finetune, rankBatchSize, readEncoderFile, stepSeed, trainBatch } from './finetune.ts';
+import { deriveFinetunePlan, resolveFinetuneConfig, type FinetuneConfig } from '@cim-forge/config';
 import { LayerwiseAdamW } from './layerwise-adamw.ts';
-import { loadLabelledImages } from './labelled-data.ts';
+import { epochPermutationOf, loadLabelledImages } from './labelled-data.ts';
 import { initTestBackend } from '@cim-forge/cim/testing';
 
 await initTestBackend();
@@ -218,4 +218,24 @@ test('the default warm-up scales with the run (the recipe’s 5 of 100 epochs); 
     hooks: { log: (m) => quiet.push(m) },
   });
   assert.equal(quiet.filter((l) => l.startsWith('warning')).length, 0);
+});
+
+test('trainBatch shards: rank r of 2 gets its half of the global batch (same epoch permutation); a batch that does not split is refused', () => {
+  const c = resolveFinetuneConfig({ ...small, batchSize: 16, epochs: 1, mixup: 0, cutmix: 0, reprob: 0, randAugment: null });
+  const subset = Array.from({ length: 64 }, (_, i) => i);
+  const plan = deriveFinetunePlan(c, subset.length, 32, 10);
+  const perm = epochPermutationOf(subset.length, c.seed, 0);
+  const whole = trainBatch(c, train, subset, plan, 1, perm);
+  const halves = [0, 1].map((rank) => trainBatch(c, train, subset, plan, 1, perm, { rank, worldSize: 2 }));
+  const per = 32 * 32 * 3;
+  for (const [rank, h] of halves.entries()) {
+    assert.equal(h.x.length, 8 * per);
+    assert.deepEqual(h.x, whole.x.subarray(rank * 8 * per, (rank + 1) * 8 * per));
+    assert.deepEqual(h.targets, whole.targets.subarray(rank * 80, (rank + 1) * 80));
+  }
+  assert.equal(rankBatchSize(16, 2), 8);
+  assert.throws(() => rankBatchSize(16, 3), /a batch of 16 does not split evenly over 3 ranks/);
+  // one process keeps its seeds; each rank of a gang draws its own
+  assert.equal(stepSeed(0, 5, 0xd9), stepSeed(0, 5, 0xd9, { rank: 0, worldSize: 1 }));
+  assert.notEqual(stepSeed(0, 5, 0xd9, { rank: 0, worldSize: 2 }), stepSeed(0, 5, 0xd9, { rank: 1, worldSize: 2 }));
 });

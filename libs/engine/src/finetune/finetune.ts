@@ -19,6 +19,7 @@ import {
   learningRate,
   normalizeRgb,
   parseSafetensors,
+  ResnetClassifier,
   Rng,
   type AnyCimModelConfig,
   type ImageClassifier,
@@ -28,6 +29,8 @@ import { readFile } from 'node:fs/promises';
 import { sha256, type CheckpointStore } from '../checkpoint-store.ts';
 import type { MetricsSink } from '../metrics-sink.ts';
 import { NonFiniteLossError } from '../trainer.ts';
+import { soloCollective, type Collective } from '../collective.ts';
+import { allReduceGradients } from '../gradient-all-reduce.ts';
 import { mixupCutmix, randAugmentLite, randomErase, softTargets } from './augment.ts';
 import { deriveFinetunePlan, type FinetuneConfig, type FinetunePlan } from '@cim-forge/config';
 import { classifierToSafetensors, loadFinetuneCheckpoint, saveFinetuneCheckpoint } from './finetune-checkpoint.ts';
@@ -74,6 +77,14 @@ export interface FinetuneOptions {
   scoreTest?: boolean;
   /** already-loaded data (tests; the CLI loads from config.dataset) */
   data?: { train: LabelledImages; eval: LabelledImages };
+  /**
+   * data parallelism (`cim finetune --ranks N`): this rank trains on its 1/N of every global batch
+   * (config.batchSize), the gradients are averaged before each optimizer step; each rank scores
+   * its share of the held-out images (evaluateTop1Sharded); rank 0 alone writes checkpoints and metrics
+   */
+  collective?: Collective;
+  /** this rank's own step timings (every rank of a gang) */
+  rankMetrics?: MetricsSink;
 }
 
 export interface FinetuneResult extends RunOutcome {
@@ -123,11 +134,44 @@ export async function evaluateTop1(
   batchSize = 128,
 ): Promise<{ top1: number; loss: number }> {
   const n = limit > 0 ? Math.min(limit, data.size) : data.size;
+  const { correct, lossSum } = await scoreRange(model, data, 0, n, batchSize);
+  return { top1: correct / n, loss: lossSum / n };
+}
+
+/**
+ * evaluateTop1 split over a gang: rank r of N scores its 1/N of the first `limit` images and one
+ * all-reduce sums the counts, so every rank gets the whole set's top-1 and loss in 1/N of the time
+ * (the running statistics and weights are the same on every rank). One process: evaluateTop1.
+ */
+export async function evaluateTop1Sharded(
+  model: ImageClassifier,
+  data: LabelledImages,
+  collective: Collective,
+  limit = 0,
+): Promise<{ top1: number; loss: number }> {
+  const N = collective.worldSize;
+  if (N === 1) return evaluateTop1(model, data, limit);
+  const n = limit > 0 ? Math.min(limit, data.size) : data.size;
+  const part = (r: number) => Math.floor((r * n) / N);
+  const mine = await scoreRange(model, data, part(collective.rank), part(collective.rank + 1));
+  // counts below 2^24 are exact in float32, and the mean of N of them times N gives them back
+  const mean = await collective.allReduceMean(new Float32Array([mine.correct, mine.lossSum]));
+  return { top1: Math.round(mean[0] * N) / n, loss: (mean[1] * N) / n };
+}
+
+/** correct predictions and the summed cross-entropy over images [from, to) of `data` */
+async function scoreRange(
+  model: ImageClassifier,
+  data: LabelledImages,
+  from: number,
+  to: number,
+  batchSize = 128,
+): Promise<{ correct: number; lossSum: number }> {
   const s = data.side;
   let correct = 0;
   let lossSum = 0;
-  for (let i = 0; i < n; i += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => i + k);
+  for (let i = from; i < to; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, to - i) }, (_, k) => i + k);
     const [pred, loss] = tf.tidy(() => {
       const x = tf.tensor4d(plainBatch(data, idx), [idx.length, s, s, 3]);
       const z = model.forward(x);
@@ -145,10 +189,36 @@ export async function evaluateTop1(
     tf.dispose([pred, loss]);
     for (let k = 0; k < idx.length; k++) if (p[k] === data.labels[idx[k]]) correct++;
   }
-  return { top1: correct / n, loss: lossSum / n };
+  return { correct, lossSum };
 }
 
-/** Step k's training batch: images [B, s, s, 3] (augmented, normalized, mixed) and targets [B, K]. */
+/** The part of every global batch one process trains on: rank r of N takes images [r·B/N, (r+1)·B/N) of it. */
+export interface BatchShard {
+  rank: number;
+  worldSize: number;
+}
+
+export const WHOLE_BATCH: BatchShard = { rank: 0, worldSize: 1 };
+
+/** The images per rank of a global batch; throws unless the batch splits evenly. */
+export function rankBatchSize(batchSize: number, worldSize: number): number {
+  if (batchSize % worldSize !== 0)
+    throw new Error(`a batch of ${batchSize} does not split evenly over ${worldSize} ranks: give a batch size divisible by ${worldSize}`);
+  return batchSize / worldSize;
+}
+
+/**
+ * Step k's seed for one random stream (`salt`): one process keeps the seeds it always had, each
+ * rank of a gang draws its own (its augmentations, mixing and drop path differ, as in PyTorch DDP).
+ */
+export function stepSeed(seed: number, step: number, salt: number, shard: BatchShard = WHOLE_BATCH): number {
+  return shard.worldSize === 1 ? deriveSeed(seed, step, salt) : deriveSeed(seed, step, salt, shard.rank);
+}
+
+/**
+ * Step k's training batch: images [B, s, s, 3] (augmented, normalized, mixed) and targets [B, K];
+ * with a `shard`, this rank's B/N of them (the same epoch permutation on every rank).
+ */
 export function trainBatch(
   c: FinetuneConfig,
   data: LabelledImages,
@@ -156,16 +226,17 @@ export function trainBatch(
   plan: FinetunePlan,
   step: number,
   perm: Int32Array,
+  shard: BatchShard = WHOLE_BATCH,
 ): { x: Float32Array; targets: Float32Array; lam: number } {
-  const B = c.batchSize;
+  const B = rankBatchSize(c.batchSize, shard.worldSize);
   const s = data.side;
   const per = s * s * 3;
-  const j = step % plan.stepsPerEpoch;
-  const rng = new Rng(deriveSeed(c.seed, step, 0xa06));
+  const first = (step % plan.stepsPerEpoch) * c.batchSize + shard.rank * B;
+  const rng = new Rng(stepSeed(c.seed, step, 0xa06, shard));
   const x = new Float32Array(B * per);
   const labels = new Int32Array(B);
   for (let b = 0; b < B; b++) {
-    const index = subset[perm[j * B + b]];
+    const index = subset[perm[first + b]];
     labels[b] = data.labels[index];
     const img = imageAsUnit(data, index);
     if (c.randAugment) randAugmentLite(img, s, c.randAugment, rng);
@@ -175,6 +246,21 @@ export function trainBatch(
   }
   const mix = mixupCutmix(x, B, s, { mixup: c.mixup, cutmix: c.cutmix, prob: c.mixupProb, switchProb: c.mixupSwitchProb }, rng);
   return { x, targets: softTargets(labels, plan.numClasses, c.labelSmoothing, mix.lam), lam: mix.lam };
+}
+
+/** What one rank's optimizer step reports: the loss (the mean across ranks), the stop vote and where the time went. */
+export interface FinetuneStepResult {
+  loss: number;
+  /** some rank voted to stop with this step */
+  stop: boolean;
+  allReduceSeconds: number;
+  /** bytes this rank sent into the all-reduce (0 with one rank) */
+  allReduceBytes: number;
+}
+
+/** The running statistics a training-mode forward updates (a ResNet's BatchNorm), averaged across ranks with the gradients. */
+function runningStatNames(model: ImageClassifier): string[] {
+  return model instanceof ResnetClassifier ? model.bufferNames() : [];
 }
 
 /**
@@ -190,6 +276,24 @@ export async function finetuneStep(
   o: { side: number; numClasses: number; lr: number; dropRng: Rng },
   step = 0,
 ): Promise<number> {
+  return (await finetuneRankStep(model, optimizer, names, batch, o, step)).loss;
+}
+
+/**
+ * finetuneStep for one rank of a gang: the gradients of this rank's batch, averaged across the
+ * ranks (with the BatchNorm running statistics, the loss and the stop vote: gradient-all-reduce.ts)
+ * before the optimizer step, so every rank takes the same step and keeps bit-identical weights.
+ * BatchNorm normalizes each rank's batch by its own statistics (PyTorch DDP's default, not SyncBatchNorm).
+ */
+export async function finetuneRankStep(
+  model: ImageClassifier,
+  optimizer: LayerwiseAdamW,
+  names: string[],
+  batch: { x: Float32Array; targets: Float32Array },
+  o: { side: number; numClasses: number; lr: number; dropRng: Rng },
+  step = 0,
+  gang: { collective: Collective; stopVote: boolean } = { collective: soloCollective, stopVote: false },
+): Promise<FinetuneStepResult> {
   const B = batch.targets.length / o.numClasses;
   const vars = names.map((n) => model.p(n));
   const { value, grads } = tf.variableGrads(() => {
@@ -197,15 +301,21 @@ export async function finetuneStep(
     const t = tf.tensor2d(batch.targets, [B, o.numClasses]);
     return softCrossEntropy(model.forward(x, o.dropRng), t);
   }, vars);
-  const loss = (await value.data())[0];
+  let loss = (await value.data())[0];
   value.dispose();
+  const byName = new Map(names.map((n) => [n, grads[model.p(n).name]] as [string, tf.Tensor]));
+  let r: FinetuneStepResult = { loss, stop: gang.stopVote, allReduceSeconds: 0, allReduceBytes: 0 };
+  // a gang checks the mean loss: a non-finite loss on any rank stops every rank with the same error
+  if (gang.collective.worldSize > 1)
+    r = await allReduceGradients(gang.collective, (n) => model.p(n), names, runningStatNames(model), byName, loss, gang.stopVote);
+  loss = r.loss;
   if (!Number.isFinite(loss)) {
-    tf.dispose(Object.values(grads));
+    tf.dispose([...byName.values()]);
     throw new NonFiniteLossError(step, loss);
   }
-  optimizer.apply(new Map(names.map((n) => [n, grads[model.p(n).name]] as [string, tf.Tensor])), o.lr);
-  tf.dispose(Object.values(grads));
-  return loss;
+  optimizer.apply(byName, o.lr);
+  tf.dispose([...byName.values()]);
+  return r;
 }
 
 /** AdamW over a classifier's trainable parameters: weight decay per parameter spec, lr scaled by layer decay */
@@ -229,6 +339,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { config } = o;
   const hooks = o.hooks ?? {};
   const log = hooks.log ?? (() => {});
+  const collective = o.collective ?? soloCollective;
+  const shard: BatchShard = { rank: collective.rank, worldSize: collective.worldSize };
+  const gang = shard.worldSize > 1;
+  const isRank0 = shard.rank === 0;
+  rankBatchSize(config.batchSize, shard.worldSize);
 
   const init = config.initFrom ? await readEncoderFile(config.initFrom) : undefined;
   const encoder = encoderConfigOf(config, init?.encoder);
@@ -278,23 +393,41 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     begin: async (resumedFrom) => {
       hooks.onPlan?.({ config, plan, encoder, resumedFrom, startStep: step, params, trainImages: subset.length, evalImages });
     },
-    advance: async () => {
+    advance: async (vote) => {
       const s0 = performance.now();
       const epoch = Math.floor(step / plan.stepsPerEpoch);
       if (perm?.epoch !== epoch) perm = { epoch, p: epochPermutationOf(subset.length, config.seed, epoch) };
-      const b = trainBatch(config, data.train, subset, plan, step, perm.p);
-      const dropRng = new Rng(deriveSeed(config.seed, step, 0xd9));
+      // this rank's share of the global batch (all of it in one process)
+      const b = trainBatch(config, data.train, subset, plan, step, perm.p, shard);
+      const dropRng = new Rng(stepSeed(config.seed, step, 0xd9, shard));
       const lr = lrAt(step);
-      const loss = await finetuneStep(model, optimizer, names, b, { side: s, numClasses: plan.numClasses, lr, dropRng }, step);
+      const r = await finetuneRankStep(model, optimizer, names, b, { side: s, numClasses: plan.numClasses, lr, dropRng }, step, {
+        collective,
+        stopVote: vote,
+      });
+      const { loss } = r;
       step += 1;
-      const imagesPerSec = config.batchSize / ((performance.now() - s0) / 1000);
+      const seconds = (performance.now() - s0) / 1000;
+      // the global batch: every rank's images
+      const imagesPerSec = config.batchSize / seconds;
       const metrics: MetricsRecord[] = [
         { step, epoch: step / plan.stepsPerEpoch, loss, lr, images_per_sec: imagesPerSec, time: Date.now() / 1000 },
       ];
-      // held-out top-1 after every epoch, at the end, and at stopAtStep (a sweep's rung is judged there)
+      const rankMetrics: MetricsRecord | undefined = gang
+        ? {
+            step,
+            rank: shard.rank,
+            seconds,
+            all_reduce_seconds: r.allReduceSeconds,
+            all_reduce_bytes: r.allReduceBytes,
+            time: Date.now() / 1000,
+          }
+        : undefined;
+      // held-out top-1 after every epoch, at the end, and at stopAtStep (a sweep's rung is judged there);
+      // a gang splits the scoring (each rank its share of the images); rank 0 writes the row
       let row: FinetuneResult['evals'][number] | undefined;
       if (step % plan.stepsPerEpoch === 0 || step === plan.totalSteps || step === config.stopAtStep) {
-        const e = await evaluateTop1(model, data.eval, evalImages);
+        const e = await evaluateTop1Sharded(model, data.eval, collective, evalImages);
         row = { epoch: step / plan.stepsPerEpoch, step, top1: e.top1, loss: e.loss };
         evals.push(row);
         // with a validation split the held-out set is it: recorded as val_* too (a sweep's val_top1)
@@ -303,8 +436,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       }
       return {
         loss,
-        stop: false,
+        stop: r.stop,
         metrics,
+        rankMetrics,
         report: () => {
           hooks.onStep?.({ step, totalSteps: plan.totalSteps, epoch: step / plan.stepsPerEpoch, loss, lr, imagesPerSec });
           if (row) hooks.onEval?.(row);
@@ -325,16 +459,24 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   try {
     const run = await runScaffold(steps, {
       ...passedOn(o, hooks),
+      collective,
+      rankMetrics: o.rankMetrics,
       stopAtStep: config.stopAtStep,
       checkpointEvery: config.checkpointEvery,
       // the newest K only
       retention: { keepLatest: config.keepCheckpoints, keepBest: 0, metric: 'top1', better: 'higher' },
       log,
     });
-    const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1(model, data.eval, evalImages);
+    // every rank of a gang takes its share of the scoring (the same calls in the same order)
+    const last = evals.at(-1)?.step === step ? evals.at(-1)! : await evaluateTop1Sharded(model, data.eval, collective, evalImages);
     // the test split is scored once, when the run has finished (not when stopped to resume later)
-    const test = testData && step === plan.totalSteps ? { ...(await evaluateTop1(model, testData)), images: testData.size } : undefined;
-    if (test) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
+    const test =
+      testData && step === plan.totalSteps
+        ? { ...(await evaluateTop1Sharded(model, testData, collective)), images: testData.size }
+        : undefined;
+    if (test && isRank0) log(`test: top-1 ${(100 * test.top1).toFixed(2)}% on ${test.images} images`);
+    // the gang leaves together
+    if (gang) await collective.barrier();
     return {
       ...runOutcome(run, { finalStep: step, totalSteps: plan.totalSteps, imagesPerStep: config.batchSize }),
       evals,
