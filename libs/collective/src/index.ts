@@ -1,5 +1,13 @@
 export { RedisCollective } from './redis-collective.ts';
 export {
+  GLOO_ALGORITHMS,
+  GlooCollective,
+  glooAvailable,
+  glooUnavailableReason,
+  type GlooAlgorithm,
+  type GlooCollectiveOptions,
+} from './gloo-collective.ts';
+export {
   DEFAULT_REDIS_URL,
   resolveRedisCollectiveOptions,
   type RedisCollectiveOptions,
