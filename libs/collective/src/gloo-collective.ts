@@ -47,6 +47,8 @@ export interface GlooCollectiveOptions {
   host?: string;
   /** hang timeout for every op and for rendezvous (default 60000) */
   timeoutMs?: number;
+  /** ms all ranks have to meet in the RedisCollective rendezvous, when no generation is given (default timeoutMs) */
+  rendezvousTimeoutMs?: number;
   /** Gloo's all-reduce (default "ring") */
   algorithm?: GlooAlgorithm;
   /** how messages name member r (default "rank r") */
@@ -111,7 +113,7 @@ export class GlooCollective implements GangCollective {
   private constructor(
     private readonly gang: object | undefined,
     private readonly redis: Redis,
-    private readonly o: Required<Omit<GlooCollectiveOptions, 'memberNames' | 'generation'>> & Pick<GlooCollectiveOptions, 'memberNames'>,
+    private readonly o: ReturnType<typeof resolve>,
     /** `${keyPrefix}:${runId}:${generation}:gloo`: Gloo's keys are `${prefix}/…` */
     readonly prefix: string,
   ) {
@@ -137,6 +139,9 @@ export class GlooCollective implements GangCollective {
     if (o.worldSize === 1) return new GlooCollective(undefined, redis, o, prefix);
     const ownKeys = [`${prefix}/${o.rank}`, `${prefix}/rank_${o.rank}`];
     let gang: object | undefined;
+    // Gloo writes its keys with SETNX, no TTL: give ours one as soon as they exist, so that a rank
+    // killed during the rendezvous leaves nothing behind for long
+    const ttl = ttlOnceSet(redis, ownKeys, 2 * o.timeoutMs + 60_000);
     try {
       gang = await g.connect({
         host: o.host,
@@ -151,10 +156,12 @@ export class GlooCollective implements GangCollective {
       await g.barrier(gang, o.timeoutMs);
     } catch (e) {
       if (gang) g.close(gang);
+      await ttl.stop();
       await redis.del(...ownKeys).catch(() => {});
       redis.disconnect();
       throw rendezvousError(e, prefix, o);
     }
+    await ttl.stop();
     await redis.del(...ownKeys);
     return new GlooCollective(gang, redis, o, prefix);
   }
@@ -272,6 +279,24 @@ export class GlooCollective implements GangCollective {
   }
 }
 
+/** Sets a TTL on each of `keys` once it exists (polls every 50 ms until `stop`). */
+function ttlOnceSet(redis: Redis, keys: string[], ttlMs: number): { stop(): Promise<void> } {
+  const pending = new Set(keys);
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped && pending.size) {
+      for (const k of [...pending]) if ((await redis.pexpire(k, ttlMs).catch(() => 0)) === 1) pending.delete(k);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 function resolve(o: GlooCollectiveOptions) {
   const r = {
     redisUrl: o.redisUrl ?? DEFAULT_REDIS_URL,
@@ -281,6 +306,7 @@ function resolve(o: GlooCollectiveOptions) {
     worldSize: o.worldSize,
     host: o.host ?? '127.0.0.1',
     timeoutMs: o.timeoutMs ?? 60_000,
+    rendezvousTimeoutMs: o.rendezvousTimeoutMs ?? o.timeoutMs ?? 60_000,
     algorithm: o.algorithm ?? 'ring',
     memberNames: o.memberNames,
   };
@@ -291,7 +317,8 @@ function resolve(o: GlooCollectiveOptions) {
   if (!Number.isInteger(r.worldSize) || r.worldSize < 1) fail(`worldSize must be a positive integer, got ${r.worldSize}`);
   if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank >= r.worldSize)
     fail(`rank must be an integer in [0, ${r.worldSize}), got ${r.rank}`);
-  if (!Number.isFinite(r.timeoutMs) || r.timeoutMs <= 0) fail(`timeoutMs must be a positive number of ms, got ${r.timeoutMs}`);
+  for (const k of ['timeoutMs', 'rendezvousTimeoutMs'] as const)
+    if (!Number.isFinite(r[k]) || r[k] <= 0) fail(`${k} must be a positive number of ms, got ${r[k]}`);
   if (!GLOO_ALGORITHMS.includes(r.algorithm))
     fail(`algorithm must be one of ${GLOO_ALGORITHMS.join(', ')}, got ${JSON.stringify(r.algorithm)}`);
   if (r.memberNames && r.memberNames.length !== r.worldSize)
