@@ -80,7 +80,7 @@ function loadAddon(): GlooAddon | undefined {
   try {
     addon = createRequire(import.meta.url)(ADDON_PATH) as GlooAddon;
   } catch (e) {
-    addonError = e instanceof Error ? e.message : String(e);
+    addonError = (e instanceof Error ? e.message : String(e)).split('\n')[0]; // not the require stack
   }
   return addon;
 }
