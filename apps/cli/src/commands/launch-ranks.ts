@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliSettings, num, threadsPerRank, UsageError, webGpuAdapterArgs } from '../args.ts';
 import { childProcessEnv } from '@cim-forge/settings';
-import { joinCollective, parseRedisUrlList, WIRE_NAMES, type GangCollective, type WireName } from '@cim-forge/collective';
+import {
+  joinCollective,
+  parseRedisUrlList,
+  TRANSPORT_NAMES,
+  transportProblem,
+  WIRE_NAMES,
+  type GangCollective,
+  type TransportName,
+  type WireName,
+} from '@cim-forge/collective';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -38,6 +47,7 @@ export const RANK_FLAGS = {
   'collective-timeout': { type: 'string' },
   nodes: { type: 'string' },
   wire: { type: 'string' },
+  transport: { type: 'string' },
   node: { type: 'string' },
   'socket-dir': { type: 'string' },
   rank: { type: 'string' },
@@ -55,6 +65,9 @@ export const COLLECTIVE_HELP = `\
                         sums its gradients over a Unix socket and only its leader talks to Redis
   --wire W              auto | float32 | bfloat16 | float16: gradient format on the Redis wire
                         (auto: bfloat16 across nodes when --nodes is given, else float32)
+  --transport T         redis | gloo: what carries the gradients (default redis, or CIM_COLLECTIVE_TRANSPORT).
+                        gloo: Gloo (PyTorch's CPU collective library, Debian's libgloo-dev) over TCP rank to
+                        rank, or node leader to node leader with --nodes; Redis only for the rendezvous
   --collective-timeout MS  a rank silent this long fails the gang, named (default 60000)`;
 
 /** The checked `--ranks` flags: `rank` is set in a rank process (by the launcher), undefined in the launcher or a lone process. */
@@ -64,6 +77,7 @@ export interface RankFlags {
   worldSize: number;
   nodes: number | undefined;
   wire: WireName | 'auto';
+  transport: TransportName;
   redisUrls: string[];
   timeoutMs: number;
 }
@@ -74,6 +88,12 @@ export function rankFlags(values: RankFlagValues): RankFlags {
   if (nodes !== undefined && nodes > ranks) throw new UsageError(`--nodes ${nodes}: more nodes than --ranks ${ranks}`);
   const wire = (values.wire ?? 'auto') as WireName | 'auto';
   if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
+  const transport = (values.transport ?? cliSettings().collectiveTransport) as TransportName;
+  if (!TRANSPORT_NAMES.includes(transport)) throw new UsageError(`--transport ${transport}: not ${TRANSPORT_NAMES.join(' or ')}`);
+  const refused = ranks > 1 ? transportProblem(transport) : undefined;
+  if (refused) throw new UsageError(`--${refused}`);
+  if (transport === 'gloo' && wire !== 'auto' && wire !== 'float32')
+    throw new UsageError(`--wire ${wire}: transport gloo always sends float32 (--wire is the Redis transport's)`);
   const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
   if (!redisUrls.length) throw new UsageError('--redis: no URL given');
   for (const u of redisUrls)
@@ -82,6 +102,7 @@ export function rankFlags(values: RankFlagValues): RankFlags {
     ranks,
     nodes,
     wire,
+    transport,
     redisUrls,
     rank: num('rank', values.rank, { int: true, min: 0 }),
     worldSize: num('world-size', values['world-size'], { int: true, min: 1 }) ?? 1,
@@ -97,6 +118,7 @@ export async function joinRankCollective(f: RankFlags, values: RankFlagValues): 
     nodeName: values.node,
     socketDir: values['socket-dir'],
     wire: f.wire,
+    transport: f.transport,
     runId: values['run-id'] ?? 'cli',
     rank: f.rank,
     worldSize: f.worldSize,
