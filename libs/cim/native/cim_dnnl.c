@@ -1,7 +1,8 @@
 /*
  * cim_dnnl: oneDNN's CPU convolutions (Debian's libdnnl, the library PyTorch uses on CPU) for
  * the tensorflow backend's CimConv2D kernel (libs/cim/src/resnet/dnnl-conv.ts). Node-API only
- * (ABI-stable across Node versions); the tensors travel as Float32Arrays, channels last.
+ * (ABI-stable across Node versions); the tensors travel as Float32Arrays or as BigInt addresses of
+ * libtensorflow's own buffers (zero-copy, see floats() below), channels last.
  *
  *   forward(x, [N,H,W,C], w, [k,k,C,O], stride, pad, y)          y [N,H',W',O] = conv(x, w)
  *   backwardData(dy, [N,H',W',O], w, [k,k,C,O], stride, pad, [N,H,W,C], dx)
@@ -16,6 +17,7 @@
 #include <dnnl.h>
 #include <node_api.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,8 +221,25 @@ static int run(entry *e, float *x, float *w, float *y) {
     }                                                                 \
   } while (0)
 
-/* a Float32Array's data and length (in floats); NULL with a thrown error otherwise */
+/*
+ * a tensor's floats: a Float32Array of `want` floats, or a BigInt address of a tensor's buffer
+ * (the tfjs-node binding's cimTensorAddress, scripts/native-backend.mjs: libtensorflow's own
+ * memory, read and written in place; the caller has checked its size). NULL with a thrown error
+ * otherwise.
+ */
 static float *floats(napi_env env, napi_value v, size_t want, const char *what) {
+  napi_valuetype vt;
+  if (napi_typeof(env, v, &vt) == napi_ok && vt == napi_bigint) {
+    uint64_t address;
+    bool lossless;
+    if (napi_get_value_bigint_uint64(env, v, &address, &lossless) != napi_ok || !lossless || address == 0 || address % 4) {
+      char m[128];
+      snprintf(m, sizeof m, "cim_dnnl: %s is not a valid tensor address", what);
+      napi_throw_range_error(env, NULL, m);
+      return NULL;
+    }
+    return (float *)(uintptr_t)address;
+  }
   napi_typedarray_type t;
   size_t len;
   void *data;
@@ -228,7 +247,7 @@ static float *floats(napi_env env, napi_value v, size_t want, const char *what) 
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
       napi_get_typedarray_info(env, v, &t, &len, &data, NULL, NULL) != napi_ok || t != napi_float32_array) {
     char m[128];
-    snprintf(m, sizeof m, "cim_dnnl: %s must be a Float32Array", what);
+    snprintf(m, sizeof m, "cim_dnnl: %s must be a Float32Array or a tensor address (BigInt)", what);
     napi_throw_type_error(env, NULL, m);
     return NULL;
   }

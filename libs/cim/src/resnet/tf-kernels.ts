@@ -86,8 +86,8 @@ export function convOp(
   a: ConvAttrs,
   backend: unknown,
 ): tf.Tensor {
-  // oneDNN's kernels (dnnl-conv.ts) when asked for and built: faster than TF 1.15's per kernel (docs/benchmarks.md)
-  if (dnnlConvOn()) {
+  // oneDNN's kernels (dnnl-conv.ts) when built (by default with the zero-copy bridge): 2–4× TF 1.15's (docs/benchmarks.md)
+  if (dnnlConvOn(backend)) {
     const kb = backend as tf.KernelBackend;
     if (kind === 'fwd') return dnnlConvForward(kb, x, filter, a.stride, a.pad);
     if (kind === 'dx') return dnnlConvBackwardData(kb, dy!, filter, x.shape, a.stride, a.pad);
