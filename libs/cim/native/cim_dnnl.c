@@ -9,6 +9,7 @@
  *   backwardWeights(x, [N,H,W,C], dy, [N,H',W',O], k, stride, pad, dw)   dw [k,k,C,O]
  *   setThreads(n)                                                oneDNN's OpenMP threads (drops the built primitives)
  *   version()                                                    "major.minor.patch"
+ *   takesAddresses                                               true: any tensor may be a BigInt address
  *
  * Padding is PyTorch's: `pad` zeros on every side. Activations are NHWC (oneDNN's nhwc tag, no
  * reorder); the filter is TF's HWIO, reordered to the layout the primitive picks (it is small).
@@ -403,7 +404,10 @@ static napi_value Version(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
+  napi_value addresses; /* tensors may be given as BigInt addresses (an older build took Float32Arrays only) */
+  CHECK(napi_get_boolean(env, true, &addresses));
   napi_property_descriptor props[] = {
+      {"takesAddresses", NULL, NULL, NULL, NULL, addresses, napi_enumerable, NULL},
       {"forward", NULL, Forward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"backwardData", NULL, BackwardData, NULL, NULL, NULL, napi_enumerable, NULL},
       {"backwardWeights", NULL, BackwardWeights, NULL, NULL, NULL, napi_enumerable, NULL},

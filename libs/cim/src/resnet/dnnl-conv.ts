@@ -24,6 +24,8 @@ export interface DnnlAddon {
   backwardWeights(x: Buf, xShape: number[], dy: Buf, dyShape: number[], k: number, stride: number, pad: number, dw: Buf): void;
   setThreads(n: number): void;
   version(): string;
+  /** true when the tensors may be BigInt addresses (absent in a build older than the zero-copy bridge) */
+  takesAddresses?: boolean;
 }
 
 let addon: DnnlAddon | null | undefined;
@@ -94,6 +96,8 @@ export function dnnlConvStatus(backend: unknown = tf.backend()): string {
   if (dnnlConvOn(backend)) return `oneDNN ${dnnlVersion()}${dnnlZeroCopy(backend) ? ', zero-copy' : ', copying tensors'}`;
   if (enabled === false) return "libtensorflow's kernels (oneDNN turned off)";
   if (load() === null) return `libtensorflow's kernels (the cim_dnnl addon is not built: ${loadError}; node scripts/native-dnnl.mjs)`;
+  if (!load()!.takesAddresses)
+    return "libtensorflow's kernels (the cim_dnnl addon predates the zero-copy bridge: node scripts/native-dnnl.mjs)";
   return "libtensorflow's kernels (the tfjs-node binding lacks the zero-copy bridge: node scripts/native-backend.mjs)";
 }
 
@@ -116,7 +120,7 @@ export function setDnnlZeroCopy(on: boolean): void {
 
 function hasBridge(backend: unknown): boolean {
   const b = (backend as Partial<BridgeBackend> | undefined)?.binding;
-  return typeof b?.cimTensorAddress === 'function' && typeof b.cimAllocTensor === 'function';
+  return load()?.takesAddresses === true && typeof b?.cimTensorAddress === 'function' && typeof b.cimAllocTensor === 'function';
 }
 
 /** True when the addon reads and writes `backend`'s buffers in place: the binding has the bridge (scripts/native-backend.mjs) and zero-copy is on. */
