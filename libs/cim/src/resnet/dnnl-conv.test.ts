@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { initTestBackend } from '../testing/index.ts';
-import { dnnlConvOn, dnnlLoadError, dnnlVersion, dnnlZeroCopy, setDnnlConv, setDnnlZeroCopy } from './dnnl-conv.ts';
-import { convOp, tfConv2d } from './tf-kernels.ts';
+import { dnnlConvOn, dnnlLoadError, dnnlVersion, dnnlZeroCopy, setDnnlBatchNorm, setDnnlConv, setDnnlZeroCopy } from './dnnl-conv.ts';
+import { convOp, tfBatchNormTrain, tfConv2d } from './tf-kernels.ts';
 
 const backend = await initTestBackend();
 const skip =
@@ -181,3 +181,34 @@ test('zero-copy: 200 forward/dx/dW calls keep tensors, TF handles and RSS flat',
   assert.ok(grown < 16 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 200 calls`);
   tf.dispose([x, w, dy]);
 });
+
+test(
+  "BatchNorm on oneDNN (training) equals libtensorflow's FusedBatchNorm: y, batch statistics, dx, dγ, dβ; nothing leaks",
+  { skip: bridgeSkip },
+  () => {
+    const x = tf.randomNormal([64 * 5, 24], 0.5, 2, 'float32', 12);
+    const gamma = tf.randomNormal([24], 1, 0.3, 'float32', 13);
+    const beta = tf.randomNormal([24], 0, 0.3, 'float32', 14);
+    const dy = tf.randomNormal([64 * 5, 24], 0, 1, 'float32', 15);
+    materialize(x, gamma, beta, dy);
+    const run = (on: boolean) => {
+      setDnnlBatchNorm(on);
+      const before = [tf.memory().numTensors, tfHandles()];
+      const { value, grads } = tf.valueAndGrads((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tfBatchNormTrain(xi, g, b, 1e-5).y, dy)),
+      )([x, gamma, beta]);
+      const stats = tfBatchNormTrain(x, gamma, beta, 1e-5);
+      const out = [stats.y, stats.mean, stats.variance, ...grads].map((t) => t.dataSync().slice());
+      tf.dispose([value, ...grads, stats.y, stats.mean, stats.variance]);
+      assert.deepEqual([tf.memory().numTensors, tfHandles()], before, `oneDNN BatchNorm ${on}: nothing left behind`);
+      return out;
+    };
+    const [dn, ref] = [run(true), run(false)];
+    setDnnlBatchNorm(false);
+    ['y', 'batch mean', 'unbiased batch variance', 'dx', 'dγ', 'dβ'].forEach((what, i) => {
+      const d = relDiff(dn[i]!, ref[i]!);
+      assert.ok(d < 1e-5, `${what} differs by ${d.toExponential(2)}`);
+    });
+    tf.dispose([x, gamma, beta, dy]);
+  },
+);

@@ -24,6 +24,19 @@ export interface DnnlAddon {
   backwardWeights(x: Buf, xShape: number[], dy: Buf, dyShape: number[], k: number, stride: number, pad: number, dw: Buf): void;
   setThreads(n: number): void;
   version(): string;
+  bnForward(
+    x: Buf,
+    mc: number[],
+    scale: Buf,
+    shift: Buf,
+    eps: number,
+    y: Buf,
+    mean: Buf,
+    variance: Buf,
+    meanCopy: Buf,
+    varianceUnbiased: Buf,
+  ): void;
+  bnBackward(dy: Buf, x: Buf, mc: number[], scale: Buf, mean: Buf, variance: Buf, eps: number, dx: Buf, dScale: Buf, dShift: Buf): void;
   /** true when the tensors may be BigInt addresses (absent in a build older than the zero-copy bridge) */
   takesAddresses?: boolean;
 }
@@ -143,25 +156,38 @@ function address(be: BridgeBackend, id: number, shape: readonly number[]): bigin
  * and the output's libtensorflow buffers by address; otherwise readSync copies and tf.tensor.
  */
 function runInto(backend: tf.KernelBackend, inputs: TensorInfo[], shape: number[], kernel: (ins: Buf[], out: Buf) => void): tf.Tensor {
+  return runIntoMany(backend, inputs, [shape], (ins, [out]) => kernel(ins, out!))[0]!;
+}
+
+/** runInto with several float32 outputs, one per shape. */
+function runIntoMany(
+  backend: tf.KernelBackend,
+  inputs: TensorInfo[],
+  shapes: number[][],
+  kernel: (ins: Buf[], outs: Buf[]) => void,
+): tf.Tensor[] {
   if (dnnlZeroCopy(backend)) {
     const be = backend as unknown as BridgeBackend;
     const ins = be.getInputTensorIds(inputs).map((id, i) => address(be, id, inputs[i]!.shape));
-    const id = be.binding.cimAllocTensor!(shape, be.binding.TF_FLOAT);
-    const out = be.createOutputTensor({ id, shape, dtype: be.binding.TF_FLOAT });
+    const ids = shapes.map((shape) => be.binding.cimAllocTensor!(shape, be.binding.TF_FLOAT));
+    const outs = ids.map((id, i) => be.createOutputTensor({ id, shape: shapes[i]!, dtype: be.binding.TF_FLOAT }));
     try {
-      kernel(ins, address(be, id, shape));
+      kernel(
+        ins,
+        ids.map((id, i) => address(be, id, shapes[i]!)),
+      );
     } catch (e) {
-      out.dispose();
+      tf.dispose(outs);
       throw e;
     }
-    return out;
+    return outs;
   }
-  const out = new Float32Array(size(shape));
+  const outs = shapes.map((shape) => new Float32Array(size(shape)));
   kernel(
     inputs.map((t) => backend.readSync(t.dataId) as Float32Array),
-    out,
+    outs,
   );
-  return tf.tensor(out, shape, 'float32');
+  return outs.map((out, i) => tf.tensor(out, shapes[i], 'float32'));
 }
 
 const outSide = (side: number, k: number, stride: number, pad: number) => Math.floor((side + 2 * pad - k) / stride) + 1;
@@ -199,5 +225,55 @@ export function dnnlConvBackwardWeights(
 ): tf.Tensor {
   return runInto(backend, [x, dy], filterShape, ([xv, dyv], dw) =>
     load()!.backwardWeights(xv!, x.shape, dyv!, dy.shape, filterShape[0]!, stride, pad, dw),
+  );
+}
+
+let bnOn = true;
+/**
+ * BatchNorm's training forward and backward on oneDNN too, when the convolutions run there zero-copy
+ * (on by default: 1.2–1.35× the step, docs/benchmarks.md; eval BatchNorm stays on libtensorflow).
+ */
+export function setDnnlBatchNorm(on: boolean): void {
+  bnOn = on;
+}
+
+/** True when CimBatchNorm's training path runs on oneDNN: asked for, and the convolutions run there zero-copy. */
+export function dnnlBatchNormOn(backend: unknown = tf.backend()): boolean {
+  return bnOn && dnnlConvOn(backend) && dnnlZeroCopy(backend);
+}
+
+/**
+ * Training BatchNorm of x [.., C] (any shape, channels last): y, the batch mean, the unbiased batch
+ * variance (for the running statistics), and the saved mean and biased variance for the gradient.
+ */
+export function dnnlBatchNormTrain(
+  backend: tf.KernelBackend,
+  x: TensorInfo,
+  scale: TensorInfo,
+  offset: TensorInfo,
+  eps: number,
+): tf.Tensor[] {
+  const c = x.shape[x.shape.length - 1]!;
+  const m = size(x.shape) / c;
+  // outputs in CimBatchNorm's order: y, batch mean, unbiased batch variance, saved mean, saved (biased) variance
+  return runIntoMany(backend, [x, scale, offset], [x.shape, [c], [c], [c], [c]], ([xv, sc, sh], [y, mean, varU, savedMean, savedVar]) =>
+    load()!.bnForward(xv!, [m, c], sc!, sh!, eps, y!, savedMean!, savedVar!, mean!, varU!),
+  );
+}
+
+/** dx, dScale, dOffset of training BatchNorm for dy, with the forward's saved mean and biased variance. */
+export function dnnlBatchNormGrad(
+  backend: tf.KernelBackend,
+  dy: TensorInfo,
+  x: TensorInfo,
+  scale: TensorInfo,
+  savedMean: TensorInfo,
+  savedVar: TensorInfo,
+  eps: number,
+): tf.Tensor[] {
+  const c = x.shape[x.shape.length - 1]!;
+  const m = size(x.shape) / c;
+  return runIntoMany(backend, [dy, x, scale, savedMean, savedVar], [x.shape, [c], [c]], ([dyv, xv, sc, mean, v], [dx, dsc, dsh]) =>
+    load()!.bnBackward(dyv!, xv!, [m, c], sc!, mean!, v!, eps, dx!, dsc!, dsh!),
   );
 }
