@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { initTestBackend } from '../testing/index.ts';
-import { dnnlConvOn, dnnlLoadError, dnnlVersion, dnnlZeroCopy, setDnnlBatchNorm, setDnnlConv, setDnnlZeroCopy } from './dnnl-conv.ts';
+import {
+  dnnlBatchNormOn,
+  dnnlConvOn,
+  dnnlConvStatus,
+  dnnlLoadError,
+  dnnlVersion,
+  dnnlZeroCopy,
+  setDnnlBatchNorm,
+  setDnnlConv,
+  setDnnlZeroCopy,
+} from './dnnl-conv.ts';
 import { convOp, tfBatchNormTrain, tfConv2d } from './tf-kernels.ts';
 
 const backend = await initTestBackend();
@@ -210,5 +220,21 @@ test(
       assert.ok(d < 1e-5, `${what} differs by ${d.toExponential(2)}`);
     });
     tf.dispose([x, gamma, beta, dy]);
+  },
+);
+
+test(
+  'auto: without the zero-copy bridge in the binding, CimConv2D and BatchNorm stay on libtensorflow and the status says why',
+  { skip },
+  () => {
+    setDnnlConv('auto');
+    const plain = { binding: { TF_FLOAT: 1 } }; // an official tfjs-node binding: no cimTensorAddress / cimAllocTensor
+    assert.equal(dnnlConvOn(plain), false);
+    assert.equal(dnnlBatchNormOn(plain), false);
+    assert.match(dnnlConvStatus(plain), /lacks the zero-copy bridge: node scripts\/native-backend\.mjs/);
+    setDnnlConv(false);
+    assert.match(dnnlConvStatus(), /oneDNN turned off/);
+    setDnnlConv('auto');
+    if (!bridgeSkip) assert.match(dnnlConvStatus(), /^oneDNN \d+\.\d+\.\d+, zero-copy$/);
   },
 );
