@@ -196,12 +196,160 @@ const BINDING_PATCHES = [
   },
 ];
 
-function patchBindingSource(src) {
-  for (const p of BINDING_PATCHES) {
-    const n = src.split(p.from).length - 1;
-    if (n !== 1) fail(`binding patch "${p.what}" matched ${n} times in tfjs_backend.cc (expected tfjs-node ${TFJS_NODE_VERSION})`);
-    src = src.replace(p.from, p.to);
+/**
+ * CIM Forge's zero-copy bridge (libs/cim/src/resnet/dnnl-conv.ts, issue 21): two binding functions
+ * that let our oneDNN addon read and write libtensorflow's tensor memory in place.
+ *   cimTensorAddress(id) → [address (BigInt), byteLength]: the buffer of tensor `id`. On CPU,
+ *     TFE_TensorHandleResolve's TF_Tensor shares the handle's buffer (TF 1.15, no copy; the tests
+ *     check it), which lives as long as the handle (until deleteTensor).
+ *   cimAllocTensor(shape, dtype) → id: a new, uninitialised float32/int32 tensor for an addon to write.
+ * Optional: when an anchor does not match, the binding is built without them (the addon then copies).
+ */
+const BRIDGE_PATCHES = {
+  'tfjs_backend.h': [
+    {
+      what: 'bridge declarations',
+      from: `  napi_value GetTensorData(napi_env env, napi_value tensor_id_value);\n`,
+      to: `  napi_value GetTensorData(napi_env env, napi_value tensor_id_value);
+
+  // CIM Forge: [address (BigInt), byteLength] of tensor_id's buffer, and a new uninitialised tensor's id.
+  napi_value CimTensorAddress(napi_env env, napi_value tensor_id_value);
+  napi_value CimAllocTensor(napi_env env, napi_value shape_value, napi_value dtype_value);
+`,
+    },
+  ],
+  'tfjs_backend.cc': [
+    {
+      what: 'bridge implementation',
+      from: `\n}  // namespace tfnodejs`,
+      to: `
+napi_value TFJSBackend::CimTensorAddress(napi_env env, napi_value tensor_id_value) {
+  int32_t tensor_id;
+  ENSURE_NAPI_OK_RETVAL(env, napi_get_value_int32(env, tensor_id_value, &tensor_id), nullptr);
+  auto tensor_entry = tfe_handle_map_.find(tensor_id);
+  if (tensor_entry == tfe_handle_map_.end()) {
+    NAPI_THROW_ERROR(env, "cimTensorAddress called on a Tensor not referenced (tensor_id: %d)", tensor_id);
+    return nullptr;
   }
+  TF_AutoStatus tf_status;
+  // on CPU the resolved TF_Tensor shares the handle's buffer; deleting it leaves the handle's reference
+  TF_AutoTensor tensor(TFE_TensorHandleResolve(tensor_entry->second, tf_status.status));
+  ENSURE_TF_OK_RETVAL(env, tf_status, nullptr);
+  if (TF_TensorType(tensor.tensor) == TF_STRING) {
+    NAPI_THROW_ERROR(env, "cimTensorAddress: string tensors have no flat buffer (tensor_id: %d)", tensor_id);
+    return nullptr;
+  }
+  napi_value out, address, bytes;
+  ENSURE_NAPI_OK_RETVAL(env, napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)TF_TensorData(tensor.tensor), &address), nullptr);
+  ENSURE_NAPI_OK_RETVAL(env, napi_create_double(env, (double)TF_TensorByteSize(tensor.tensor), &bytes), nullptr);
+  ENSURE_NAPI_OK_RETVAL(env, napi_create_array_with_length(env, 2, &out), nullptr);
+  ENSURE_NAPI_OK_RETVAL(env, napi_set_element(env, out, 0, address), nullptr);
+  ENSURE_NAPI_OK_RETVAL(env, napi_set_element(env, out, 1, bytes), nullptr);
+  return out;
+}
+
+napi_value TFJSBackend::CimAllocTensor(napi_env env, napi_value shape_value, napi_value dtype_value) {
+  std::vector<int64_t> shape_vector;
+  ExtractArrayShape(env, shape_value, &shape_vector);
+  if (IsExceptionPending(env)) return nullptr;
+  int32_t dtype_int32;
+  ENSURE_NAPI_OK_RETVAL(env, napi_get_value_int32(env, dtype_value, &dtype_int32), nullptr);
+  if (dtype_int32 != TF_FLOAT && dtype_int32 != TF_INT32) {
+    NAPI_THROW_ERROR(env, "cimAllocTensor: float32 or int32 only (dtype %d)", dtype_int32);
+    return nullptr;
+  }
+  const TF_DataType dtype = static_cast<TF_DataType>(dtype_int32);
+  size_t bytes = TF_DataTypeSize(dtype);
+  for (int64_t d : shape_vector) bytes *= static_cast<size_t>(d);
+  TF_AutoTensor tensor(TF_AllocateTensor(dtype, shape_vector.data(), shape_vector.size(), bytes));
+  TF_AutoStatus tf_status;
+  TFE_TensorHandle *handle = TFE_NewTensorHandle(tensor.tensor, tf_status.status);
+  ENSURE_TF_OK_RETVAL(env, tf_status, nullptr);
+  if (dtype_int32 != TF_INT32) {  // as CreateTensor does (a shallow copy on the same device)
+    TFE_TensorHandle *new_handle = CopyTFE_TensorHandleToDevice(env, device_name.c_str(), handle, tfe_context_);
+    TFE_DeleteTensorHandle(handle);
+    if (new_handle == nullptr) return nullptr;
+    handle = new_handle;
+  }
+  napi_value id;
+  ENSURE_NAPI_OK_RETVAL(env, napi_create_int32(env, InsertHandle(handle), &id), nullptr);
+  return id;
+}
+
+}  // namespace tfnodejs`,
+    },
+  ],
+  'tfjs_binding.cc': [
+    {
+      what: 'bridge entry points',
+      from: `static napi_value InitTFNodeJSBinding(napi_env env, napi_value exports) {\n`,
+      to: `static napi_value CimTensorAddress(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  ENSURE_NAPI_OK_RETVAL(env, napi_get_cb_info(env, info, &argc, args, nullptr, nullptr), nullptr);
+  if (argc < 1) {
+    NAPI_THROW_ERROR(env, "cimTensorAddress(id) takes 1 argument, got %zu", argc);
+    return nullptr;
+  }
+  ENSURE_VALUE_IS_NUMBER_RETVAL(env, args[0], nullptr);
+  TFJSBackend *const backend = GetTFJSBackend(env);
+  if (!backend) return nullptr;
+  return backend->CimTensorAddress(env, args[0]);
+}
+
+static napi_value CimAllocTensor(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  ENSURE_NAPI_OK_RETVAL(env, napi_get_cb_info(env, info, &argc, args, nullptr, nullptr), nullptr);
+  if (argc < 2) {
+    NAPI_THROW_ERROR(env, "cimAllocTensor(shape, dtype) takes 2 arguments, got %zu", argc);
+    return nullptr;
+  }
+  ENSURE_VALUE_IS_NUMBER_RETVAL(env, args[1], nullptr);
+  TFJSBackend *const backend = GetTFJSBackend(env);
+  if (!backend) return nullptr;
+  return backend->CimAllocTensor(env, args[0], args[1]);
+}
+
+static napi_value InitTFNodeJSBinding(napi_env env, napi_value exports) {
+`,
+    },
+    {
+      what: 'bridge exports',
+      from: `      {"getNumOfTensors", nullptr, GetNumOfTensors, nullptr, nullptr,\n       nullptr, napi_default, nullptr},\n`,
+      to: `      {"getNumOfTensors", nullptr, GetNumOfTensors, nullptr, nullptr,\n       nullptr, napi_default, nullptr},
+      {"cimTensorAddress", nullptr, CimTensorAddress, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"cimAllocTensor", nullptr, CimAllocTensor, nullptr, nullptr, nullptr, napi_default, nullptr},\n`,
+    },
+  ],
+};
+
+/** Applies each edit exactly once or throws (SetupError) naming the one that did not match. */
+function applyPatches(src, patches, file) {
+  for (const p of patches) {
+    const n = src.split(p.from).length - 1;
+    if (n !== 1) fail(`binding patch "${p.what}" matched ${n} times in ${file} (expected tfjs-node ${TFJS_NODE_VERSION})`);
+    src = src.replace(p.from, () => p.to);
+  }
+  return src;
+}
+
+/** The binding's sources to build: tfjs_backend.cc always patched for 1.15; the bridge when its anchors match. */
+function bindingSources() {
+  const read = (f) => readFileSync(join(tfjsNodeDir, 'binding', f), 'utf8');
+  const base = { 'tfjs_backend.cc': patchBindingSource(read('tfjs_backend.cc')) };
+  try {
+    const bridged = Object.fromEntries(Object.entries(BRIDGE_PATCHES).map(([f, ps]) => [f, applyPatches(base[f] ?? read(f), ps, f)]));
+    return { ...base, ...bridged };
+  } catch (e) {
+    if (!(e instanceof SetupError)) throw e;
+    log(`${e.message}: building without the zero-copy bridge (the oneDNN addon copies tensors instead)`);
+    return base;
+  }
+}
+
+function patchBindingSource(src) {
+  src = applyPatches(src, BINDING_PATCHES, 'tfjs_backend.cc');
   if (/TF_TString/.test(src)) fail('binding patch left a TF_TString use behind');
   return src;
 }
@@ -224,18 +372,37 @@ function bindingPath() {
   return preGyp.find(join(tfjsNodeDir, 'package.json'));
 }
 
-/** Build (or take from the cache) the binding for this Node and libtensorflow 1.15. */
-function provideBinding() {
-  const backendSrc = patchBindingSource(readFileSync(join(tfjsNodeDir, 'binding/tfjs_backend.cc'), 'utf8'));
+/** The binding's sources and its place in the cache, keyed by a hash of what it is built from. */
+function bindingBuild() {
+  const sources = bindingSources();
   const napi = Math.max(...JSON.parse(readFileSync(join(tfjsNodeDir, 'package.json'), 'utf8')).binary.napi_versions);
-  const key = createHash('sha256')
-    .update(backendSrc)
-    .update(readFileSync(join(tfjsNodeDir, 'binding/tfjs_binding.cc')))
+  const hash = createHash('sha256');
+  for (const f of ['tfjs_backend.cc', 'tfjs_backend.h', 'tfjs_binding.cc'])
+    hash.update(f).update(sources[f] ?? readFileSync(join(tfjsNodeDir, 'binding', f)));
+  const key = hash
     .update(readFileSync(join(tfjsNodeDir, 'binding.gyp')))
     .update(`${process.platform}-${process.arch}-napi${napi}-${process.versions.modules}-tf${TF_VERSION}`)
     .digest('hex')
     .slice(0, 16);
-  const cached = join(cacheRoot, 'bindings', key, 'tfjs_binding.node');
+  return { sources, napi, cached: join(cacheRoot, 'bindings', key, 'tfjs_binding.node') };
+}
+
+/**
+ * The installed binding is the cached build of the current sources (an older build of ours is
+ * rebuilt). A tfjs-node not set up by this script (its official build: deps/ is no link to our
+ * library) counts as current: it is not ours to replace.
+ */
+function bindingIsCurrent() {
+  const deps = join(tfjsNodeDir, 'deps');
+  if (!(existsSync(deps) && lstatSync(deps).isSymbolicLink() && readlinkSync(deps) === libDir)) return true;
+  const { cached } = bindingBuild();
+  const target = bindingPath();
+  return existsSync(cached) && existsSync(target) && sha256File(target) === sha256File(cached);
+}
+
+/** Build (or take from the cache) the binding for this Node and libtensorflow 1.15. */
+function provideBinding() {
+  const { sources, napi, cached } = bindingBuild();
   if (!existsSync(cached)) {
     for (const tool of ['python3', 'make', 'g++']) {
       if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0)
@@ -249,7 +416,7 @@ function provideBinding() {
       );
       cpSync(join(tfjsNodeDir, 'binding'), join(build, 'binding'), { recursive: true });
       cpSync(join(tfjsNodeDir, 'binding.gyp'), join(build, 'binding.gyp'));
-      writeFileSync(join(build, 'binding/tfjs_backend.cc'), backendSrc);
+      for (const [f, src] of Object.entries(sources)) writeFileSync(join(build, 'binding', f), src);
       symlinkSync(libDir, join(build, 'deps'));
       const nodeGyp = createRequire(join(root, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
       run(
@@ -284,7 +451,11 @@ function provideBinding() {
   }
   const target = bindingPath();
   mkdirSync(dirname(target), { recursive: true });
-  if (!existsSync(target) || sha256File(target) !== sha256File(cached)) cpSync(cached, target);
+  if (!existsSync(target) || sha256File(target) !== sha256File(cached)) {
+    // a new file renamed over the old one: processes that have the old binding loaded keep their copy
+    cpSync(cached, `${target}.tmp`);
+    renameSync(`${target}.tmp`, target);
+  }
 }
 
 /** Load tfjs-node in a fresh process and run one product; returns its report or the error. */
@@ -319,7 +490,7 @@ async function main() {
     );
   }
   const first = smokeTest();
-  if (first.ok) {
+  if (first.ok && (checkOnly || bindingIsCurrent())) {
     log(`ready: tfjs backend tensorflow, libtensorflow ${first.out.tf}`);
     return;
   }

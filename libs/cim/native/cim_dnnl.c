@@ -1,13 +1,17 @@
 /*
  * cim_dnnl: oneDNN's CPU convolutions (Debian's libdnnl, the library PyTorch uses on CPU) for
  * the tensorflow backend's CimConv2D kernel (libs/cim/src/resnet/dnnl-conv.ts). Node-API only
- * (ABI-stable across Node versions); the tensors travel as Float32Arrays, channels last.
+ * (ABI-stable across Node versions); the tensors travel as Float32Arrays or as BigInt addresses of
+ * libtensorflow's own buffers (zero-copy, see floats() below), channels last.
  *
  *   forward(x, [N,H,W,C], w, [k,k,C,O], stride, pad, y)          y [N,H',W',O] = conv(x, w)
  *   backwardData(dy, [N,H',W',O], w, [k,k,C,O], stride, pad, [N,H,W,C], dx)
  *   backwardWeights(x, [N,H,W,C], dy, [N,H',W',O], k, stride, pad, dw)   dw [k,k,C,O]
+ *   bnForward(x, [M,C], scale, shift, eps, y, mean, var, meanCopy, varUnbiased)   training BatchNorm (biased var saved)
+ *   bnBackward(dy, x, [M,C], scale, mean, var, eps, dx, dscale, dshift)
  *   setThreads(n)                                                oneDNN's OpenMP threads (drops the built primitives)
  *   version()                                                    "major.minor.patch"
+ *   takesAddresses                                               true: any tensor may be a BigInt address
  *
  * Padding is PyTorch's: `pad` zeros on every side. Activations are NHWC (oneDNN's nhwc tag, no
  * reorder); the filter is TF's HWIO, reordered to the layout the primitive picks (it is small).
@@ -16,6 +20,7 @@
 #include <dnnl.h>
 #include <node_api.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,8 +224,25 @@ static int run(entry *e, float *x, float *w, float *y) {
     }                                                                 \
   } while (0)
 
-/* a Float32Array's data and length (in floats); NULL with a thrown error otherwise */
+/*
+ * a tensor's floats: a Float32Array of `want` floats, or a BigInt address of a tensor's buffer
+ * (the tfjs-node binding's cimTensorAddress, scripts/native-backend.mjs: libtensorflow's own
+ * memory, read and written in place; the caller has checked its size). NULL with a thrown error
+ * otherwise.
+ */
 static float *floats(napi_env env, napi_value v, size_t want, const char *what) {
+  napi_valuetype vt;
+  if (napi_typeof(env, v, &vt) == napi_ok && vt == napi_bigint) {
+    uint64_t address;
+    bool lossless;
+    if (napi_get_value_bigint_uint64(env, v, &address, &lossless) != napi_ok || !lossless || address == 0 || address % 4) {
+      char m[128];
+      snprintf(m, sizeof m, "cim_dnnl: %s is not a valid tensor address", what);
+      napi_throw_range_error(env, NULL, m);
+      return NULL;
+    }
+    return (float *)(uintptr_t)address;
+  }
   napi_typedarray_type t;
   size_t len;
   void *data;
@@ -228,7 +250,7 @@ static float *floats(napi_env env, napi_value v, size_t want, const char *what) 
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
       napi_get_typedarray_info(env, v, &t, &len, &data, NULL, NULL) != napi_ok || t != napi_float32_array) {
     char m[128];
-    snprintf(m, sizeof m, "cim_dnnl: %s must be a Float32Array", what);
+    snprintf(m, sizeof m, "cim_dnnl: %s must be a Float32Array or a tensor address (BigInt)", what);
     napi_throw_type_error(env, NULL, m);
     return NULL;
   }
@@ -346,6 +368,180 @@ static napi_value BackwardWeights(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ── BatchNorm (training) on x [M, C] (channels last), described as nhwc [1, C, M, 1] ─────────── */
+typedef struct bn_entry {
+  int backward;
+  dnnl_dim_t m, c;
+  float eps;
+  dnnl_primitive_t prim;
+  dnnl_memory_desc_t data_md, stat_md, scratch_md;
+  void *scratch;
+  float *ss; /* [2, C]: scale then shift (their gradients in the backward pass) */
+  struct bn_entry *next;
+} bn_entry;
+static bn_entry *bn_cache = NULL;
+
+static int bn_build(bn_entry *e) {
+  dnnl_dims_t dims = {1, e->c, e->m, 1};
+  dnnl_dims_t cdims = {e->c};
+  DN(dnnl_memory_desc_init_by_tag(&e->data_md, 4, dims, dnnl_f32, dnnl_nhwc));
+  DN(dnnl_memory_desc_init_by_tag(&e->stat_md, 1, cdims, dnnl_f32, dnnl_a));
+  dnnl_primitive_attr_t attr;
+  DN(dnnl_primitive_attr_create(&attr));
+  DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+  /* the [2, C] scale-and-shift form: Debian's 2.6 refuses separate scale and shift in the backward pass */
+  unsigned flags = dnnl_use_scaleshift;
+  dnnl_batch_normalization_desc_t fd;
+  DN(dnnl_batch_normalization_forward_desc_init(&fd, dnnl_forward_training, &e->data_md, e->eps, flags));
+  dnnl_primitive_desc_t fpd, pd;
+  DN(dnnl_primitive_desc_create(&fpd, &fd, attr, engine, NULL));
+  pd = fpd;
+  if (e->backward) {
+    dnnl_batch_normalization_desc_t bd;
+    DN(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &e->data_md, &e->data_md, e->eps, flags));
+    DN(dnnl_primitive_desc_create(&pd, &bd, attr, engine, fpd));
+  }
+  DN(dnnl_primitive_attr_destroy(attr));
+  e->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  if (dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_workspace_md, 0)) != 0) {
+    snprintf(err, sizeof err, "cim_dnnl: batch normalization wants a workspace");
+    return -1;
+  }
+  DN(dnnl_primitive_create(&e->prim, pd));
+  e->scratch = alloc64(dnnl_memory_desc_get_size(&e->scratch_md));
+  e->ss = alloc64(2 * e->c * sizeof(float));
+  if (pd != fpd) DN(dnnl_primitive_desc_destroy(pd));
+  DN(dnnl_primitive_desc_destroy(fpd));
+  return 0;
+}
+
+static bn_entry *bn_lookup(int backward, dnnl_dim_t m, dnnl_dim_t c, float eps) {
+  for (bn_entry *e = bn_cache; e; e = e->next)
+    if (e->backward == backward && e->m == m && e->c == c && e->eps == eps) return e;
+  bn_entry *e = calloc(1, sizeof *e);
+  if (!e) {
+    snprintf(err, sizeof err, "cim_dnnl: out of memory");
+    return NULL;
+  }
+  e->backward = backward, e->m = m, e->c = c, e->eps = eps;
+  if (init() || bn_build(e)) {
+    free(e);
+    return NULL;
+  }
+  e->next = bn_cache;
+  bn_cache = e;
+  return e;
+}
+
+/* runs e with (arg, pointer) pairs, each in the layout the primitive gives that argument */
+static int bn_run(bn_entry *e, int n, const int *args, float *const *ptrs) {
+  dnnl_exec_arg_t a[12];
+  dnnl_memory_t mem[12];
+  const_dnnl_primitive_desc_t pd;
+  DN(dnnl_primitive_get_primitive_desc(e->prim, &pd));
+  for (int i = 0; i < n; i++) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, args[i]);
+    if (!md || dnnl_memory_desc_get_size(md) == 0) {
+      snprintf(err, sizeof err, "cim_dnnl: batch normalization takes no argument %d", args[i]);
+      return -1;
+    }
+    DN(dnnl_memory_create(&mem[i], md, engine, ptrs[i]));
+    a[i] = (dnnl_exec_arg_t){args[i], mem[i]};
+  }
+  DN(dnnl_memory_create(&mem[n], &e->scratch_md, engine, e->scratch));
+  a[n] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem[n]};
+  DN(dnnl_primitive_execute(e->prim, stream, n + 1, a));
+  DN(dnnl_stream_wait(stream));
+  for (int i = 0; i <= n; i++) dnnl_memory_destroy(mem[i]);
+  return 0;
+}
+
+static int float_arg(napi_env env, napi_value v, float *out) {
+  double x;
+  if (napi_get_value_double(env, v, &x) != napi_ok || !(x > 0)) {
+    napi_throw_type_error(env, NULL, "cim_dnnl: eps must be a positive number");
+    return -1;
+  }
+  *out = (float)x;
+  return 0;
+}
+
+static int mc_arg(napi_env env, napi_value v, dnnl_dim_t *m, dnnl_dim_t *c) {
+  napi_value e;
+  int64_t x[2];
+  for (uint32_t i = 0; i < 2; i++)
+    if (napi_get_element(env, v, i, &e) != napi_ok || napi_get_value_int64(env, e, &x[i]) != napi_ok || x[i] <= 0) {
+      napi_throw_type_error(env, NULL, "cim_dnnl: a BatchNorm shape is [M, C], positive integers");
+      return -1;
+    }
+  *m = x[0], *c = x[1];
+  return 0;
+}
+
+/* bnForward(x, [M, C], scale, shift, eps, y, mean, variance, meanCopy, varianceUnbiased): training statistics */
+static napi_value BnForward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  dnnl_dim_t m, c;
+  float eps;
+  if (argc < 10 || mc_arg(env, a[1], &m, &c) || float_arg(env, a[4], &eps)) return NULL;
+  if (m < 2) {
+    napi_throw_range_error(env, NULL, "cim_dnnl.bnForward: training needs M >= 2");
+    return NULL;
+  }
+  size_t mc = (size_t)(m * c);
+  float *x = floats(env, a[0], mc, "x"), *sc = x ? floats(env, a[2], c, "scale") : NULL;
+  float *sh = sc ? floats(env, a[3], c, "shift") : NULL, *y = sh ? floats(env, a[5], mc, "y") : NULL;
+  float *mean = y ? floats(env, a[6], c, "mean") : NULL, *var = mean ? floats(env, a[7], c, "variance") : NULL;
+  float *mean2 = var ? floats(env, a[8], c, "mean copy") : NULL, *varu = mean2 ? floats(env, a[9], c, "unbiased variance") : NULL;
+  if (!varu) return NULL;
+  bn_entry *e = bn_lookup(0, m, c, eps);
+  if (!e) return fail(env);
+  memcpy(e->ss, sc, c * sizeof(float));
+  memcpy(e->ss + c, sh, c * sizeof(float));
+  int args[5] = {DNNL_ARG_SRC, DNNL_ARG_SCALE_SHIFT, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+  float *ptrs[5] = {x, e->ss, y, mean, var};
+  if (bn_run(e, 5, args, ptrs)) return fail(env);
+  const float unbias = (float)m / (float)(m - 1);
+  for (dnnl_dim_t i = 0; i < c; i++) mean2[i] = mean[i], varu[i] = var[i] * unbias;
+  return NULL;
+}
+
+/* bnBackward(dy, x, [M, C], scale, mean, variance, eps, dx, dscale, dshift) with the forward's saved statistics */
+static napi_value BnBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  dnnl_dim_t m, c;
+  float eps;
+  if (argc < 10 || mc_arg(env, a[2], &m, &c) || float_arg(env, a[6], &eps)) return NULL;
+  size_t mc = (size_t)(m * c);
+  float *dy = floats(env, a[0], mc, "dy"), *x = dy ? floats(env, a[1], mc, "x") : NULL;
+  float *sc = x ? floats(env, a[3], c, "scale") : NULL, *mean = sc ? floats(env, a[4], c, "mean") : NULL;
+  float *var = mean ? floats(env, a[5], c, "variance") : NULL, *dx = var ? floats(env, a[7], mc, "dx") : NULL;
+  float *dsc = dx ? floats(env, a[8], c, "dscale") : NULL, *dsh = dsc ? floats(env, a[9], c, "dshift") : NULL;
+  if (!dsh) return NULL;
+  bn_entry *e = bn_lookup(1, m, c, eps);
+  if (!e) return fail(env);
+  float *ss = alloc64(2 * c * sizeof(float)); /* scale (and an unused shift) in */
+  if (!ss) {
+    snprintf(err, sizeof err, "cim_dnnl: out of memory");
+    return fail(env);
+  }
+  memcpy(ss, sc, c * sizeof(float));
+  memset(ss + c, 0, c * sizeof(float));
+  int args[7] = {DNNL_ARG_DIFF_DST, DNNL_ARG_SRC, DNNL_ARG_SCALE_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_SRC,
+                 DNNL_ARG_DIFF_SCALE_SHIFT};
+  float *ptrs[7] = {dy, x, ss, mean, var, dx, e->ss};
+  int r = bn_run(e, 7, args, ptrs);
+  free(ss);
+  if (r) return fail(env);
+  memcpy(dsc, e->ss, c * sizeof(float));
+  memcpy(dsh, e->ss + c, c * sizeof(float));
+  return NULL;
+}
+
 static void drop_cache(void) {
   while (cache) {
     entry *e = cache;
@@ -354,6 +550,14 @@ static void drop_cache(void) {
     if (e->wreorder) dnnl_primitive_destroy(e->wreorder);
     free(e->wbuf);
     free(e->scratch);
+    free(e);
+  }
+  while (bn_cache) {
+    bn_entry *e = bn_cache;
+    bn_cache = e->next;
+    dnnl_primitive_destroy(e->prim);
+    free(e->scratch);
+    free(e->ss);
     free(e);
   }
 }
@@ -384,11 +588,16 @@ static napi_value Version(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
+  napi_value addresses; /* tensors may be given as BigInt addresses (an older build took Float32Arrays only) */
+  CHECK(napi_get_boolean(env, true, &addresses));
   napi_property_descriptor props[] = {
+      {"takesAddresses", NULL, NULL, NULL, NULL, addresses, napi_enumerable, NULL},
       {"forward", NULL, Forward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"backwardData", NULL, BackwardData, NULL, NULL, NULL, napi_enumerable, NULL},
       {"backwardWeights", NULL, BackwardWeights, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnForward", NULL, BnForward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnBackward", NULL, BnBackward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, Version, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));

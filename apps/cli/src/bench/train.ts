@@ -48,8 +48,11 @@ import {
   setFusedTfKernels,
   setDnnlConv,
   setDnnlThreads,
+  setDnnlBatchNorm,
   dnnlConvOn,
+  dnnlConvStatus,
   dnnlVersion,
+  setDnnlZeroCopy,
   type BackendChoice,
   type CimBatch,
   type CimSample,
@@ -85,9 +88,12 @@ Options
   --threads T         libtensorflow intra-op threads (default: all cores; TF_NUM_INTRAOP_THREADS wins)
   --kernels K         auto | untransposed | native | compare (kernel style, libs/cim nn/kernel-style.ts)
   --fused F           on | off | compare: the ResNet's fused tensorflow kernels (default on)
-  --conv C            tf | dnnl | dnnl1 | compare: the fused convolution on libtensorflow's own kernels
-                        (default) or on oneDNN (libs/cim/native/cim_dnnl.c, when built; dnnl1: one
-                        OpenMP thread); compare alternates tf, dnnl and dnnl1 step by step
+  --conv C            auto | tf | dnnl | dnnl1 | dnnl-bn | compare: the fused convolution on oneDNN (libs/cim/native/
+                        cim_dnnl.c; auto, the default: when built and zero-copy) or on libtensorflow's own
+                        kernels (tf); auto and dnnl-bn run BatchNorm's training passes on oneDNN too (zero-copy
+                        only), dnnl and dnnl1 the convolutions only (dnnl1: one OpenMP thread); compare
+                        alternates tf, dnnl, dnnl1, dnnl-bn and
+                        dnnl-copy (oneDNN with tensors copied, no zero-copy bridge) step by step
   --pytorch           also run scripts/bench/torch_resnet_micro.py (cimResnetMicro in PyTorch, same modes)
                         and, for -vit presets, torch_vit_micro.py (cimVitMicroPatch4: finetune, features)
                         in the same run; needs /usr/bin/python3 with Debian's python3-torch
@@ -163,8 +169,8 @@ if (values.fused !== undefined && !['on', 'off', 'compare'].includes(values.fuse
   console.error(`bench:train: --fused takes on, off or compare, got ${JSON.stringify(values.fused)}`);
   process.exit(2);
 }
-if (values.conv !== undefined && !['dnnl', 'dnnl1', 'tf', 'compare'].includes(values.conv as string)) {
-  console.error(`bench:train: --conv takes tf, dnnl, dnnl1 or compare, got ${JSON.stringify(values.conv)}`);
+if (values.conv !== undefined && !['auto', 'dnnl', 'dnnl1', 'dnnl-bn', 'tf', 'compare'].includes(values.conv as string)) {
+  console.error(`bench:train: --conv takes auto, tf, dnnl, dnnl1, dnnl-bn or compare, got ${JSON.stringify(values.conv)}`);
   process.exit(2);
 }
 const onlyArg = values.only as string | undefined;
@@ -234,15 +240,16 @@ async function benchChild(choice: BackendChoice): Promise<void> {
   const kernels = (values.kernels ?? 'auto') as KernelStyle | 'compare';
   const fused = (values.fused ?? 'on') as 'on' | 'off' | 'compare';
   setFusedTfKernels(fused !== 'off');
-  const conv = (values.conv ?? 'tf') as 'dnnl' | 'dnnl1' | 'tf' | 'compare';
-  setDnnlConv(conv !== 'tf');
+  const conv = (values.conv ?? 'auto') as 'auto' | 'dnnl' | 'dnnl1' | 'dnnl-bn' | 'tf' | 'compare';
+  setDnnlConv(conv === 'auto' ? 'auto' : conv !== 'tf');
+  setDnnlBatchNorm(conv === 'dnnl-bn' || conv === 'auto');
   if (conv === 'dnnl1') setDnnlThreads(1);
-  if (conv !== 'tf' && !dnnlConvOn()) console.error('bench:train: the cim_dnnl addon is not built; convolutions run on libtensorflow');
-  const convLabel = conv === 'compare' ? 'compare' : dnnlConvOn() ? `dnnl ${dnnlVersion()}` : 'tf';
   setKernelStyle(kernels === 'compare' ? 'auto' : kernels);
   const webgpuAdapter = webgpu.adapter ?? cliSettings().webgpuAdapter;
   const backend = await initBackend(choice, choice === 'webgpu' ? (m) => console.error(m) : undefined, { threads, webgpuAdapter });
   const common = { backend: backend.name, kernels, threads: nativeThreads() };
+  if (backend.name === 'tensorflow' && conv !== 'compare') console.error(`bench:train: convolutions on ${dnnlConvStatus()}`);
+  const convLabel = conv === 'compare' ? 'compare' : dnnlConvOn() ? `dnnl ${dnnlVersion()}` : 'tf';
   const adapter = currentWebGpuAdapter();
   /** on webgpu: the adapter and tfjs' GPU buffers, read when the line is printed */
   const where = (): Record<string, unknown> => {
@@ -422,9 +429,21 @@ async function benchChild(choice: BackendChoice): Promise<void> {
             ]
           : conv === 'compare'
             ? [
-                { name: 'tf-conv', set: () => setDnnlConv(false) },
-                { name: 'dnnl-conv', set: () => (setDnnlConv(true), setDnnlThreads(os.availableParallelism())) },
-                { name: 'dnnl1-conv', set: () => (setDnnlConv(true), setDnnlThreads(1)) },
+                { name: 'tf-conv', set: () => (setDnnlConv(false), setDnnlBatchNorm(false)) },
+                {
+                  name: 'dnnl-conv',
+                  set: () => (setDnnlConv(true), setDnnlBatchNorm(false), setDnnlZeroCopy(true), setDnnlThreads(os.availableParallelism())),
+                },
+                { name: 'dnnl1-conv', set: () => (setDnnlConv(true), setDnnlBatchNorm(false), setDnnlZeroCopy(true), setDnnlThreads(1)) },
+                {
+                  name: 'dnnl-bn-conv',
+                  set: () => (setDnnlConv(true), setDnnlZeroCopy(true), setDnnlThreads(os.availableParallelism()), setDnnlBatchNorm(true)),
+                },
+                // the same kernels with the tensors copied out of and back into libtensorflow (no zero-copy bridge)
+                {
+                  name: 'dnnl-copy-conv',
+                  set: () => (setDnnlConv(true), setDnnlZeroCopy(false), setDnnlThreads(os.availableParallelism())),
+                },
               ]
             : undefined,
       line: ({ preset, model, mode, batch, perStep, extra }) => {

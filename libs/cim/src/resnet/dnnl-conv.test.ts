@@ -3,8 +3,18 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { initTestBackend } from '../testing/index.ts';
-import { dnnlConvOn, dnnlLoadError, dnnlVersion, setDnnlConv } from './dnnl-conv.ts';
-import { convOp, tfConv2d } from './tf-kernels.ts';
+import {
+  dnnlBatchNormOn,
+  dnnlConvOn,
+  dnnlConvStatus,
+  dnnlLoadError,
+  dnnlVersion,
+  dnnlZeroCopy,
+  setDnnlBatchNorm,
+  setDnnlConv,
+  setDnnlZeroCopy,
+} from './dnnl-conv.ts';
+import { convOp, tfBatchNormTrain, tfConv2d } from './tf-kernels.ts';
 
 const backend = await initTestBackend();
 const skip =
@@ -98,3 +108,133 @@ test('the addon refuses mismatched shapes with a message, not a crash', { skip }
   assert.throws(() => convOp('fwd', x, w, undefined, { stride: 1, pad: 1 }, tf.backend()), /filter must be \[k, k, C, O\]/);
   tf.dispose([x, w]);
 });
+
+const bridgeSkip =
+  skip ||
+  (!dnnlZeroCopy(tf.backend()) ? 'the tfjs-node binding lacks the zero-copy bridge (node scripts/native-backend.mjs builds it)' : false);
+
+/** The binding's own count of live TF tensor handles (tf.memory() counts tfjs' side only). */
+const tfHandles = () => (tf.backend() as unknown as { binding: { getNumOfTensors(): number } }).binding.getNumOfTensors();
+/** Gives tensors whose values still sit in JS their TF handles, so that handle counts compare like with like. */
+const materialize = (...ts: tf.Tensor[]) =>
+  (tf.backend() as unknown as { getInputTensorIds(t: tf.Tensor[]): number[] }).getInputTensorIds(ts);
+
+test(
+  'zero-copy: the addon reading and writing libtensorflow buffers in place gives bit-identical y, dx and dW to the copying path',
+  { skip: bridgeSkip },
+  () => {
+    setDnnlConv(true);
+    const x = tf.randomNormal([3, 9, 9, 16], 0, 1, 'float32', 6);
+    const w = tf.randomNormal([3, 3, 16, 32], 0, 1, 'float32', 7);
+    const dy = tf.randomNormal([3, 5, 5, 32], 0, 1, 'float32', 8);
+    const a = { stride: 2, pad: 1 };
+    materialize(x, w, dy);
+    const results = [true, false].map((zc) => {
+      setDnnlZeroCopy(zc);
+      const before = [tf.memory().numTensors, tfHandles()];
+      const out = (['fwd', 'dx', 'dw'] as const).map((kind) => {
+        const t = convOp(kind, x, w, kind === 'fwd' ? undefined : dy, a, tf.backend());
+        const v = t.dataSync().slice();
+        t.dispose();
+        return v;
+      });
+      assert.deepEqual([tf.memory().numTensors, tfHandles()], before, `zero-copy ${zc}: no tensor or TF handle left behind`);
+      return out;
+    });
+    setDnnlZeroCopy(true);
+    for (let i = 0; i < 3; i++) assert.deepEqual(results[0]![i], results[1]![i], `${['y', 'dx', 'dW'][i]} bit-identical`);
+    tf.dispose([x, w, dy]);
+  },
+);
+
+test(
+  'zero-copy: the address is the tensor buffer itself (stable, written in place), and a failed call leaks nothing',
+  { skip: bridgeSkip },
+  () => {
+    const be = tf.backend() as unknown as {
+      binding: { cimTensorAddress(id: number): [bigint, number] };
+      getInputTensorIds(t: tf.Tensor[]): number[];
+    };
+    const x = tf.relu(tf.tensor([-1, 2, -3, 4], [4]));
+    const [id] = be.getInputTensorIds([x]);
+    const [a1, bytes] = be.binding.cimTensorAddress(id!);
+    assert.equal(be.binding.cimTensorAddress(id!)[0], a1, 'the same buffer each time (no copy)');
+    assert.equal(bytes, 16);
+    tf.dispose(x);
+    setDnnlConv(true);
+    const bad = tf.zeros([1, 4, 4, 3]);
+    const w = tf.zeros([3, 3, 5, 2]);
+    materialize(bad, w);
+    const before = [tf.memory().numTensors, tfHandles()];
+    assert.throws(() => convOp('fwd', bad, w, undefined, { stride: 1, pad: 1 }, tf.backend()), /filter must be/);
+    assert.deepEqual([tf.memory().numTensors, tfHandles()], before, 'the refused call disposed its output');
+    tf.dispose([bad, w]);
+  },
+);
+
+test('zero-copy: 200 forward/dx/dW calls keep tensors, TF handles and RSS flat', { skip: bridgeSkip }, () => {
+  setDnnlConv(true);
+  const x = tf.randomNormal([8, 16, 16, 32], 0, 1, 'float32', 9);
+  const w = tf.randomNormal([3, 3, 32, 32], 0, 1, 'float32', 10);
+  const dy = tf.randomNormal([8, 16, 16, 32], 0, 1, 'float32', 11);
+  const step = () => {
+    for (const kind of ['fwd', 'dx', 'dw'] as const)
+      convOp(kind, x, w, kind === 'fwd' ? undefined : dy, { stride: 1, pad: 1 }, tf.backend()).dispose();
+  };
+  for (let i = 0; i < 20; i++) step(); // primitives built, allocator warm
+  const before = [tf.memory().numTensors, tfHandles()];
+  const rss0 = process.memoryUsage().rss;
+  for (let i = 0; i < 200; i++) step();
+  const grown = process.memoryUsage().rss - rss0;
+  assert.deepEqual([tf.memory().numTensors, tfHandles()], before, 'no tensor or TF handle left behind');
+  // 600 outputs of 256 KiB (y, dx) and 36 KiB (dW): a leak of them would be > 100 MiB
+  assert.ok(grown < 16 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 200 calls`);
+  tf.dispose([x, w, dy]);
+});
+
+test(
+  "BatchNorm on oneDNN (training) equals libtensorflow's FusedBatchNorm: y, batch statistics, dx, dγ, dβ; nothing leaks",
+  { skip: bridgeSkip },
+  () => {
+    const x = tf.randomNormal([64 * 5, 24], 0.5, 2, 'float32', 12);
+    const gamma = tf.randomNormal([24], 1, 0.3, 'float32', 13);
+    const beta = tf.randomNormal([24], 0, 0.3, 'float32', 14);
+    const dy = tf.randomNormal([64 * 5, 24], 0, 1, 'float32', 15);
+    materialize(x, gamma, beta, dy);
+    const run = (on: boolean) => {
+      setDnnlBatchNorm(on);
+      const before = [tf.memory().numTensors, tfHandles()];
+      const { value, grads } = tf.valueAndGrads((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tfBatchNormTrain(xi, g, b, 1e-5).y, dy)),
+      )([x, gamma, beta]);
+      const stats = tfBatchNormTrain(x, gamma, beta, 1e-5);
+      const out = [stats.y, stats.mean, stats.variance, ...grads].map((t) => t.dataSync().slice());
+      tf.dispose([value, ...grads, stats.y, stats.mean, stats.variance]);
+      assert.deepEqual([tf.memory().numTensors, tfHandles()], before, `oneDNN BatchNorm ${on}: nothing left behind`);
+      return out;
+    };
+    const [dn, ref] = [run(true), run(false)];
+    setDnnlBatchNorm(false);
+    ['y', 'batch mean', 'unbiased batch variance', 'dx', 'dγ', 'dβ'].forEach((what, i) => {
+      const d = relDiff(dn[i]!, ref[i]!);
+      assert.ok(d < 1e-5, `${what} differs by ${d.toExponential(2)}`);
+    });
+    tf.dispose([x, gamma, beta, dy]);
+  },
+);
+
+test(
+  'auto: without the zero-copy bridge in the binding, CimConv2D and BatchNorm stay on libtensorflow and the status says why',
+  { skip },
+  () => {
+    setDnnlConv('auto');
+    const plain = { binding: { TF_FLOAT: 1 } }; // an official tfjs-node binding: no cimTensorAddress / cimAllocTensor
+    assert.equal(dnnlConvOn(plain), false);
+    assert.equal(dnnlBatchNormOn(plain), false);
+    assert.match(dnnlConvStatus(plain), /lacks the zero-copy bridge: node scripts\/native-backend\.mjs/);
+    setDnnlConv(false);
+    assert.match(dnnlConvStatus(), /oneDNN turned off/);
+    setDnnlConv('auto');
+    if (!bridgeSkip) assert.match(dnnlConvStatus(), /^oneDNN \d+\.\d+\.\d+, zero-copy$/);
+  },
+);

@@ -20,7 +20,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { nativeKernels } from '../nn/kernel-style.ts';
-import { dnnlConvBackwardData, dnnlConvBackwardWeights, dnnlConvForward, dnnlConvOn } from './dnnl-conv.ts';
+import {
+  dnnlBatchNormGrad,
+  dnnlBatchNormOn,
+  dnnlBatchNormTrain,
+  dnnlConvBackwardData,
+  dnnlConvBackwardWeights,
+  dnnlConvForward,
+  dnnlConvOn,
+} from './dnnl-conv.ts';
 
 const BACKEND = 'tensorflow';
 
@@ -86,8 +94,8 @@ export function convOp(
   a: ConvAttrs,
   backend: unknown,
 ): tf.Tensor {
-  // oneDNN's kernels (dnnl-conv.ts) when asked for and built: faster than TF 1.15's per kernel (docs/benchmarks.md)
-  if (dnnlConvOn()) {
+  // oneDNN's kernels (dnnl-conv.ts) when built (by default with the zero-copy bridge): 2–4× TF 1.15's (docs/benchmarks.md)
+  if (dnnlConvOn(backend)) {
     const kb = backend as tf.KernelBackend;
     if (kind === 'fwd') return dnnlConvForward(kb, x, filter, a.stride, a.pad);
     if (kind === 'dx') return dnnlConvBackwardData(kb, dy!, filter, x.shape, a.stride, a.pad);
@@ -151,6 +159,8 @@ function register(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const be = backendOf(backend);
       const { x, scale, offset, mean, variance } = inputs as Record<string, TensorInfo>;
+      const a = attrs as unknown as BnAttrs;
+      if (a.training && dnnlBatchNormOn(backend)) return dnnlBatchNormTrain(backend as tf.KernelBackend, x!, scale!, offset!, a.eps);
       return be.executeMultipleOutputs('FusedBatchNormV2', bnAttrs(be, attrs as unknown as BnAttrs), [x, scale, offset, mean, variance], 5);
     },
   });
@@ -168,12 +178,15 @@ function register(): void {
       const be = backendOf(tf.backend());
       // one kernel gives all three gradients; computed here, not in the per-input closures, which
       // the tape runs each inside its own tidy (a shared result would be disposed after the first)
-      const [dx, dScale, dOffset] = be.executeMultipleOutputs(
-        'FusedBatchNormGradV2',
-        bnAttrs(be, attrs as unknown as BnAttrs),
-        [dy, x, scale, savedMean, savedVar],
-        5,
-      );
+      const [dx, dScale, dOffset] =
+        training && dnnlBatchNormOn(be)
+          ? dnnlBatchNormGrad(tf.backend(), dy!, x!, scale!, savedMean!, savedVar!, (attrs as unknown as BnAttrs).eps)
+          : be.executeMultipleOutputs(
+              'FusedBatchNormGradV2',
+              bnAttrs(be, attrs as unknown as BnAttrs),
+              [dy, x, scale, savedMean, savedVar],
+              5,
+            );
       return {
         x: () => dx,
         scale: () => dScale,
