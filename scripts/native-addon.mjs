@@ -1,5 +1,5 @@
 // Builds one of our optional Node-API addons with node-gyp against this Node's headers: the one
-// place for what scripts/native-shm.mjs and scripts/native-dnnl.mjs share. Idempotent (skips when
+// place for what scripts/native-shm.mjs, native-dnnl.mjs and native-gloo.mjs share. Idempotent (skips when
 // the built addon is newer than its sources and loads); never fails the install: when it cannot
 // build it says why and what the code falls back to, and returns.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * @param {string} o.tag          log prefix, e.g. native-shm
  * @param {string} o.dir          the addon's folder, relative to the repository (holds binding.gyp)
  * @param {string} o.name         the addon's file name without .node
+ * @param {string} [o.source]     its one source file in `dir` (default `${name}.c`)
  * @param {string[]} o.exports    functions the built module must export to count as loaded
  * @param {string} o.fallback     what runs instead when it is not built (said in every refusal)
  * @param {{ files: string[], hint: string }} [o.needs]  headers that must exist (any one of files)
@@ -33,7 +34,7 @@ export function buildAddon(o) {
   };
   if (process.argv.includes('--check')) process.exit(loads() ? 0 : 1);
 
-  const newest = Math.max(...[`${o.name}.c`, 'binding.gyp'].map((f) => statSync(join(dir, f)).mtimeMs));
+  const newest = Math.max(...[o.source ?? `${o.name}.c`, 'binding.gyp'].map((f) => statSync(join(dir, f)).mtimeMs));
   if (existsSync(built) && statSync(built).mtimeMs > newest && loads()) return log('up to date');
   if (o.needs && !o.needs.files.some((f) => existsSync(f))) return log(`${o.needs.hint} were not found: ${o.fallback}`);
   const nodedir = [process.env.CIM_NODEDIR, resolve(dirname(process.execPath), '..'), '/usr', '/usr/local']

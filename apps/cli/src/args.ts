@@ -76,6 +76,8 @@ export interface CliSettings {
   threads: number | undefined;
   /** CIM_COLLECTIVE_REDIS_URLS, else REDIS_URL: `pretrain --ranks`' default for --redis */
   collectiveRedisUrls: string[];
+  /** CIM_COLLECTIVE_TRANSPORT: `pretrain --ranks`' default for --transport */
+  collectiveTransport: string;
   /** CIM_DATA_MAX_BYTES: at most this much of an s3:// data set is fetched */
   dataMaxBytes: number;
   /** CIM_WEBGPU_ADAPTER: the WebGPU adapter (--webgpu-adapter wins) */
@@ -93,6 +95,7 @@ export function cliSettings(env: Env = processEnv()): CliSettings {
     backend: r.text('CIM_BACKEND')!,
     threads: r.optionalInt('CIM_THREADS'),
     collectiveRedisUrls: r.redisUrls('CIM_COLLECTIVE_REDIS_URLS', [redisUrl]),
+    collectiveTransport: r.text('CIM_COLLECTIVE_TRANSPORT')!,
     dataMaxBytes: r.int('CIM_DATA_MAX_BYTES'),
     webgpuAdapter: r.webGpuAdapter(),
     cacheDir: r.cacheDir(),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { parseSafetensors } from '@cim-forge/cim';
-import { startLocalRedisServers } from '@cim-forge/collective';
+import { glooAvailable, startLocalRedisServers, TRANSPORT_NAMES, type TransportName } from '@cim-forge/collective';
 import { testBackendChoice } from '@cim-forge/cim/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -98,6 +98,18 @@ function oneRank(): string {
   return (oneRankOut = out);
 }
 
+/**
+ * The equivalence and chaos tests run on every transport: Redis Streams (the default; the test
+ * names without a suffix), and Gloo (`--transport gloo`, skipped when the addon is not built).
+ */
+function onTransports(name: string, body: (transport: TransportName, flags: string[]) => Promise<void>): void {
+  for (const transport of TRANSPORT_NAMES) {
+    const skip = transport === 'gloo' && !glooAvailable() && 'the Gloo addon is not built (libgloo-dev; node scripts/native-gloo.mjs)';
+    const flags = transport === 'redis' ? [] : ['--transport', transport];
+    test(transport === 'redis' ? name : `${name} [transport ${transport}]`, { skip }, () => body(transport, flags));
+  }
+}
+
 /** connections a redis-server has accepted so far */
 async function connectionsReceived(url: string): Promise<number> {
   const r = new Redis(url, { protocol: 2 });
@@ -108,9 +120,9 @@ async function connectionsReceived(url: string): Promise<number> {
   }
 }
 
-test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identical weights', async () => {
+onTransports('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identical weights', async (_transport, flags) => {
   const two = await mkdtemp(join(tmpdir(), 'cim-2ranks-'));
-  const a = cim(...common, '--ranks', '2', '--batch-size', '4', '--out', two);
+  const a = cim(...common, ...flags, '--ranks', '2', '--batch-size', '4', '--out', two);
   assert.equal(a.code, 0, a.stderr);
   const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
   assert.equal(summary.identicalWeights, true, 'both ranks end with the same sha256 of their weights');
@@ -134,119 +146,147 @@ test('2 ranks × batch 4 end where 1 rank × batch 8 ends, and hold bit-identica
   assert.ok(!existsSync(join(two, 'ranks', 'rank-2.jsonl')));
 });
 
-test('2 nodes × 2 ranks over 2 Redis shards (node-local sums, leaders only on Redis) end where 1 rank × batch 8 ends', async () => {
-  const servers = await startLocalRedisServers(2);
-  try {
-    const redis = servers.urls.join(',');
-    const before = await Promise.all(servers.urls.map(connectionsReceived));
-    // float32 on the wire: the same tolerance as the 2-rank gang
-    const f32 = await mkdtemp(join(tmpdir(), 'cim-2x2-f32-'));
-    const a = cim(...common, '--ranks', '4', '--nodes', '2', '--redis', redis, '--wire', 'float32', '--batch-size', '2', '--out', f32);
-    assert.equal(a.code, 0, a.stderr);
-    const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
-    assert.equal(summary.identicalWeights, true, 'all 4 ranks end with the same sha256 of their weights');
-    assert.equal(summary.perRank.length, 4);
-    // shard 1 only ever saw the 2 node leaders (a writer and a reader each); shard 0 also the
-    // one-time rendezvous of all 4 ranks (2 connections each); + 1: this count's own connection
-    const after = await Promise.all(servers.urls.map(connectionsReceived));
-    assert.equal(after[1] - before[1], 2 * 2 + 1, 'connections to shard 1');
-    assert.equal(after[0] - before[0], 2 * 2 + 4 * 2 + 1, 'connections to shard 0');
-    const d = weightsDiff(lastModel(oneRank()), lastModel(f32));
-    assert.ok(d.worst <= 1e-5, `2×2 float32 vs 1 rank: ${d.worstName} differs by ${d.worst} of its largest value`);
-    assert.ok(d.relative <= 1e-5, `2×2 float32 vs 1 rank: ‖Δw‖/‖w‖ = ${d.relative}`);
-    // the default wire across nodes is bfloat16: measured 2026-12-01 (wasm), worst tensor 5.9e-3 of its
-    // largest value (a LayerNorm bias), ‖Δw‖/‖w‖ 5.0e-7 after 3 steps (docs/scaling.md)
-    const bf = await mkdtemp(join(tmpdir(), 'cim-2x2-bf16-'));
-    const b = cim(...common, '--ranks', '4', '--nodes', '2', '--redis', redis, '--batch-size', '2', '--out', bf);
-    assert.equal(b.code, 0, b.stderr);
-    assert.equal(JSON.parse(b.stdout.trim().split('\n').at(-1)!).identicalWeights, true);
-    const e = weightsDiff(lastModel(oneRank()), lastModel(bf));
-    assert.ok(e.worst > d.worst && e.worst <= 2e-2, `2×2 bfloat16 vs 1 rank: ${e.worstName} differs by ${e.worst} of its largest value`);
-    assert.ok(e.relative <= 1e-5, `2×2 bfloat16 vs 1 rank: ‖Δw‖/‖w‖ = ${e.relative}`);
-  } finally {
-    await servers.stop();
-  }
-});
-
-test('2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops the gang at once, named', async () => {
-  const servers = await startLocalRedisServers(2);
-  const out = await mkdtemp(join(tmpdir(), 'cim-2x2-kill-'));
-  const socketDirs = () =>
-    readdirSync(tmpdir())
-      .filter((d) => d.startsWith('cim-nodes-'))
-      .sort();
-  const dirsBefore = socketDirs();
-  try {
-    const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
-    writeFileSync(
-      tiny,
-      JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }),
-    );
-    const p = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'apps/cli/src/main.ts',
-        'pretrain',
-        '--preset',
-        'smoke',
-        '--config',
-        tiny,
-        '--batch-size',
-        '2',
+onTransports(
+  '2 nodes × 2 ranks over 2 Redis shards (node-local sums, leaders only on Redis) end where 1 rank × batch 8 ends',
+  async (transport, flags) => {
+    const servers = await startLocalRedisServers(2);
+    try {
+      const redis = servers.urls.join(',');
+      const before = await Promise.all(servers.urls.map(connectionsReceived));
+      // float32 on the wire: the same tolerance as the 2-rank gang (Gloo always sends float32)
+      const f32 = await mkdtemp(join(tmpdir(), 'cim-2x2-f32-'));
+      const a = cim(
+        ...common,
+        ...flags,
         '--ranks',
         '4',
         '--nodes',
         '2',
         '--redis',
-        servers.urls.join(','),
-        '--workers',
-        '0',
-        '--collective-timeout',
-        '5000',
+        redis,
+        '--wire',
+        'float32',
+        '--batch-size',
+        '2',
         '--out',
-        out,
-      ],
-      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
-    const rankLog = join(out, 'ranks', 'rank-2.jsonl');
-    while (socketDirs().length === dirsBefore.length) {
-      if (p.exitCode !== null) throw new Error(`the gang ended early: ${stderr.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
+        f32,
+      );
+      assert.equal(a.code, 0, a.stderr);
+      const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
+      assert.equal(summary.identicalWeights, true, 'all 4 ranks end with the same sha256 of their weights');
+      assert.equal(summary.perRank.length, 4);
+      const after = await Promise.all(servers.urls.map(connectionsReceived));
+      if (transport === 'gloo') {
+        // the leaders' bytes went rank to rank: shard 1 never saw a connection (+ 1: this count's own)
+        assert.equal(after[1] - before[1], 1, 'connections to shard 1');
+      } else {
+        // shard 1 only ever saw the 2 node leaders (a writer and a reader each); shard 0 also the
+        // one-time rendezvous of all 4 ranks (2 connections each); + 1: this count's own connection
+        assert.equal(after[1] - before[1], 2 * 2 + 1, 'connections to shard 1');
+        assert.equal(after[0] - before[0], 2 * 2 + 4 * 2 + 1, 'connections to shard 0');
+      }
+      const d = weightsDiff(lastModel(oneRank()), lastModel(f32));
+      assert.ok(d.worst <= 1e-5, `2×2 float32 vs 1 rank: ${d.worstName} differs by ${d.worst} of its largest value`);
+      assert.ok(d.relative <= 1e-5, `2×2 float32 vs 1 rank: ‖Δw‖/‖w‖ = ${d.relative}`);
+      if (transport === 'gloo') return;
+      // the default wire across nodes is bfloat16: measured 2026-12-01 (wasm), worst tensor 5.9e-3 of its
+      // largest value (a LayerNorm bias), ‖Δw‖/‖w‖ 5.0e-7 after 3 steps (docs/scaling.md)
+      const bf = await mkdtemp(join(tmpdir(), 'cim-2x2-bf16-'));
+      const b = cim(...common, '--ranks', '4', '--nodes', '2', '--redis', redis, '--batch-size', '2', '--out', bf);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(JSON.parse(b.stdout.trim().split('\n').at(-1)!).identicalWeights, true);
+      const e = weightsDiff(lastModel(oneRank()), lastModel(bf));
+      assert.ok(e.worst > d.worst && e.worst <= 2e-2, `2×2 bfloat16 vs 1 rank: ${e.worstName} differs by ${e.worst} of its largest value`);
+      assert.ok(e.relative <= 1e-5, `2×2 bfloat16 vs 1 rank: ‖Δw‖/‖w‖ = ${e.relative}`);
+    } finally {
+      await servers.stop();
     }
-    const t0 = Date.now();
-    while (!existsSync(rankLog) || readFileSync(rankLog, 'utf8').length === 0) {
-      if (Date.now() - t0 > 240_000) throw new Error(`rank 2 never stepped: ${stderr.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const pids = spawnSync('pgrep', ['-f', '--', `--rank 2 --world-size 4 .*--out ${out}`], { encoding: 'utf8' })
-      .stdout.trim()
-      .split('\n')
-      .filter(Boolean);
-    assert.equal(pids.length, 1, `rank 2 process: ${pids}`);
-    const killedAt = Date.now();
-    process.kill(Number(pids[0]), 'SIGKILL');
-    const code = await exited;
-    const seconds = (Date.now() - killedAt) / 1000;
-    assert.equal(code, 1);
-    // the launcher hears of rank 2 first, or of rank 3, which lost its leader
-    assert.match(
-      stderr,
-      /rank 2 \(node-1, node leader\) was killed \(SIGKILL\): stopping the gang|the node leader \(rank 2\) on node "node-1" is gone/,
-    );
-    assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
-    // the killed leader's socket file went with the gang's socket directory
-    assert.deepEqual(socketDirs(), dirsBefore);
-  } finally {
-    await servers.stop();
-  }
-});
+  },
+);
 
-test('a rank killed with SIGKILL stops the gang with a message naming it, no hang', async () => {
+onTransports(
+  '2 nodes × 2 ranks, 2 shards: the leader of node 1 killed mid-step stops the gang at once, named',
+  async (_transport, flags) => {
+    const servers = await startLocalRedisServers(2);
+    const out = await mkdtemp(join(tmpdir(), 'cim-2x2-kill-'));
+    const socketDirs = () =>
+      readdirSync(tmpdir())
+        .filter((d) => d.startsWith('cim-nodes-'))
+        .sort();
+    const dirsBefore = socketDirs();
+    try {
+      const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
+      writeFileSync(
+        tiny,
+        JSON.stringify({ modelOverrides: { embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderNumHeads: 2 } }),
+      );
+      const p = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'apps/cli/src/main.ts',
+          'pretrain',
+          ...flags,
+          '--preset',
+          'smoke',
+          '--config',
+          tiny,
+          '--batch-size',
+          '2',
+          '--ranks',
+          '4',
+          '--nodes',
+          '2',
+          '--redis',
+          servers.urls.join(','),
+          '--workers',
+          '0',
+          '--collective-timeout',
+          '5000',
+          '--out',
+          out,
+        ],
+        { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+      const rankLog = join(out, 'ranks', 'rank-2.jsonl');
+      while (socketDirs().length === dirsBefore.length) {
+        if (p.exitCode !== null) throw new Error(`the gang ended early: ${stderr.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const t0 = Date.now();
+      while (!existsSync(rankLog) || readFileSync(rankLog, 'utf8').length === 0) {
+        if (Date.now() - t0 > 240_000) throw new Error(`rank 2 never stepped: ${stderr.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const pids = spawnSync('pgrep', ['-f', '--', `--rank 2 --world-size 4 .*--out ${out}`], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
+      assert.equal(pids.length, 1, `rank 2 process: ${pids}`);
+      const killedAt = Date.now();
+      process.kill(Number(pids[0]), 'SIGKILL');
+      const code = await exited;
+      const seconds = (Date.now() - killedAt) / 1000;
+      assert.equal(code, 1);
+      // the launcher hears of rank 2 first, or of rank 3, which lost its leader
+      assert.match(
+        stderr,
+        /rank 2 \(node-1, node leader\) was killed \(SIGKILL\): stopping the gang|the node leader \(rank 2\) on node "node-1" is gone/,
+      );
+      assert.ok(seconds < 15, `the gang stopped ${seconds} s after the kill`);
+      // the killed leader's socket file went with the gang's socket directory
+      assert.deepEqual(socketDirs(), dirsBefore);
+    } finally {
+      await servers.stop();
+    }
+  },
+);
+
+onTransports('a rank killed with SIGKILL stops the gang with a message naming it, no hang', async (_transport, flags) => {
   const out = await mkdtemp(join(tmpdir(), 'cim-kill-'));
   const t0 = Date.now();
   const tiny = join(out, '..', `${out.split('/').at(-1)}-tiny.json`);
@@ -258,6 +298,7 @@ test('a rank killed with SIGKILL stops the gang with a message naming it, no han
       'tsx',
       'apps/cli/src/main.ts',
       'pretrain',
+      ...flags,
       '--preset',
       'smoke',
       '--config',

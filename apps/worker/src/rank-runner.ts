@@ -310,6 +310,8 @@ async function main(): Promise<number> {
             nodeName: env.nodeName,
             socketDir: env.collectiveSocketDir,
             wire: env.collectiveWire,
+            transport: env.collectiveTransport,
+            glooHost: env.glooHost,
             keyPrefix: `${env.queuePrefix}:collective`,
             runId: `${args.runId}:${args.attempt}`,
             rank: args.rank,

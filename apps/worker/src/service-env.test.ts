@@ -14,7 +14,7 @@ test('the collective: defaults to the queue Redis, no node, wire auto', () => {
   assert.equal(e.collectiveWire, 'auto');
 });
 
-test('the collective: K shards, the node, the socket dir and the wire survive into the rank processes', () => {
+test('the collective: K shards, the node, the socket dir, the wire and the transport survive into the rank processes', () => {
   const e = readServiceEnv(
     {
       ...base,
@@ -22,11 +22,15 @@ test('the collective: K shards, the node, the socket dir and the wire survive in
       NODE_NAME: 'gpu-node-7',
       CIM_COLLECTIVE_SOCKET_DIR: '/var/run/cim',
       CIM_COLLECTIVE_WIRE: 'bfloat16',
+      CIM_COLLECTIVE_TRANSPORT: 'gloo',
+      CIM_GLOO_HOST: '10.1.2.3',
     },
     'worker',
   );
   assert.deepEqual(e.collectiveRedisUrls, ['redis://s0:6379', 'redis://:pw@s1:6379']);
   assert.equal(e.nodeName, 'gpu-node-7');
+  assert.equal(e.collectiveTransport, 'gloo');
+  assert.equal(e.glooHost, '10.1.2.3');
   assert.deepEqual(readServiceEnv(toProcessEnv(e), 'worker'), e);
 });
 
@@ -39,6 +43,10 @@ test('the collective: bad URLs and wires are refused with the variable named (pa
   assert.throws(
     () => readServiceEnv({ ...base, CIM_COLLECTIVE_WIRE: 'int8' }, 'worker'),
     /CIM_COLLECTIVE_WIRE must be auto, float32, float16, bfloat16; got "int8"/,
+  );
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_COLLECTIVE_TRANSPORT: 'mpi' }, 'worker'),
+    /CIM_COLLECTIVE_TRANSPORT must be one of redis, gloo, got "mpi"/,
   );
 });
 

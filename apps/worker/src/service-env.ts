@@ -15,7 +15,7 @@ import {
   type S3Settings,
   type WebGpuAdapterName,
 } from '@cim-forge/settings';
-import { WIRE_NAMES, type WireName } from '@cim-forge/collective';
+import { TRANSPORT_NAMES, WIRE_NAMES, type TransportName, type WireName } from '@cim-forge/collective';
 import { parseAllowedNetworks } from '@cim-forge/webhooks';
 import { metricsTokenProblem } from '@cim-forge/telemetry';
 
@@ -50,6 +50,10 @@ export interface ServiceEnv {
   nodeName: string | undefined;
   collectiveSocketDir: string | undefined;
   collectiveWire: WireName | 'auto';
+  /** CIM_COLLECTIVE_TRANSPORT: what carries the all-reduce (redis, or gloo) */
+  collectiveTransport: TransportName;
+  /** CIM_GLOO_HOST: transport gloo's listen address (default: the host name) */
+  glooHost: string;
   /** absolute; teams' areas are <dataRoot>/<team id>; undefined: no image folders on disk */
   dataRoot: string | undefined;
   dataCache: string;
@@ -97,6 +101,8 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
     nodeName: r.text('NODE_NAME'),
     collectiveSocketDir: r.text('CIM_COLLECTIVE_SOCKET_DIR'),
     collectiveWire,
+    collectiveTransport: r.oneOf('CIM_COLLECTIVE_TRANSPORT', TRANSPORT_NAMES),
+    glooHost: r.text('CIM_GLOO_HOST') ?? hostname(),
     dataRoot: r.absolutePath('CIM_DATA_ROOT'),
     dataCache: r.absolutePath('CIM_DATA_CACHE') ?? join(tmpdir(), 'cim-data'),
     dataMaxBytes: r.int('CIM_DATA_MAX_BYTES'),
@@ -140,6 +146,8 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
     CIM_HEARTBEAT_TIMEOUT_MS: String(env.heartbeatTimeoutMs),
     CIM_COLLECTIVE_REDIS_URLS: env.collectiveRedisUrls.join(','),
     CIM_COLLECTIVE_WIRE: env.collectiveWire,
+    CIM_COLLECTIVE_TRANSPORT: env.collectiveTransport,
+    CIM_GLOO_HOST: env.glooHost,
   };
   if (env.metricsHost !== '0.0.0.0') out.METRICS_HOST = env.metricsHost;
   if (env.nodeName) out.NODE_NAME = env.nodeName;

@@ -1,5 +1,13 @@
 export { RedisCollective } from './redis-collective.ts';
 export {
+  GLOO_ALGORITHMS,
+  GlooCollective,
+  glooAvailable,
+  glooUnavailableReason,
+  type GlooAlgorithm,
+  type GlooCollectiveOptions,
+} from './gloo-collective.ts';
+export {
   DEFAULT_REDIS_URL,
   resolveRedisCollectiveOptions,
   type RedisCollectiveOptions,
@@ -9,7 +17,15 @@ export { CollectiveTimeoutError } from './collective-timeout-error.ts';
 export { RedisUnreachableError, maskRedisUrl } from './redis-unreachable-error.ts';
 export { BucketPlan } from './bucket-plan.ts';
 export { decodeFloat16, encodeFloat16, float16BitsToFloat32, float32ToFloat16Bits } from './float16.ts';
-export { joinCollective, parseRedisUrlList, resolveWire, type JoinCollectiveOptions } from './join-collective.ts';
+export {
+  joinCollective,
+  parseRedisUrlList,
+  resolveWire,
+  TRANSPORT_NAMES,
+  transportProblem,
+  type JoinCollectiveOptions,
+  type TransportName,
+} from './join-collective.ts';
 export type { GangCollective } from './gang-collective.ts';
 export { ShardedCollective, type ShardedCollectiveOptions } from './sharded-collective.ts';
 export { NodeLocalCollective, nodeTopology, type NodeLocalCollectiveOptions, type NodeTopology } from './node-local-collective.ts';

@@ -7,6 +7,7 @@ import { ShardedCollective } from './sharded-collective.ts';
 import { sumInRankOrder } from './sum-in-rank-order.ts';
 import { CollectiveTimeoutError } from './collective-timeout-error.ts';
 import { NodeLocalError } from './node-local-error.ts';
+import { glooAvailable } from './gloo-collective.ts';
 import { bitsOf, randomGradients } from './test-support.ts';
 
 // two private redis-servers (the shards), started here and killed at the end
@@ -20,7 +21,10 @@ let run = 0;
 const open: { close(): Promise<void> }[] = [];
 after(() => Promise.all(open.map((c) => c.close())));
 /** 2 nodes × 2 ranks, in this process (the sockets and Redis traffic are real) */
-function joinCluster(nodeOfRank: string[], o: { wire?: 'float32' | 'bfloat16'; timeoutMs?: number } = {}): Promise<NodeLocalCollective[]> {
+function joinCluster(
+  nodeOfRank: string[],
+  o: { wire?: 'float32' | 'bfloat16'; timeoutMs?: number; transport?: 'redis' | 'gloo' } = {},
+): Promise<NodeLocalCollective[]> {
   const runId = `nl-${process.pid}-${++run}`;
   return Promise.all(
     nodeOfRank.map(async (nodeName, rank) => {
@@ -33,6 +37,7 @@ function joinCluster(nodeOfRank: string[], o: { wire?: 'float32' | 'bfloat16'; t
         wire: o.wire ?? 'float32',
         timeoutMs: o.timeoutMs ?? 10_000,
         bucketBytes: 64 * 1024,
+        gloo: o.transport === 'gloo' ? {} : undefined,
       });
       open.push(c);
       return c;
@@ -44,31 +49,40 @@ test('nodeTopology: nodes in order of their lowest rank, members ascending', () 
   assert.deepEqual(nodeTopology(['b', 'a', 'b', 'a', 'c']), { nodes: ['b', 'a', 'c'], members: [[0, 2], [1, 3], [4]] });
 });
 
-test('2 nodes × 2 ranks over 2 shards: the same bits on every rank, = ((g0 + g1) + (g2 + g3)) ÷ 4 exactly', async () => {
-  const gang = await joinCluster(['n0', 'n0', 'n1', 'n1']);
-  assert.deepEqual(
-    gang.map((c) => c.isLeader),
-    [true, false, true, false],
-  );
-  const n = 100_003; // buckets of 16k elements, uneven slices over the shards
-  const grads = gang.map((_, r) => randomGradients(n, 100 + r));
-  for (let step = 0; step < 2; step++) {
-    const out = await Promise.all(gang.map((c, r) => c.allReduceMean(grads[r])));
-    const expected = sumInRankOrder(
-      [sumInRankOrder([grads[0], grads[1]], new Float32Array(n)), sumInRankOrder([grads[2], grads[3]], new Float32Array(n))],
-      new Float32Array(n),
-      4,
+for (const transport of ['redis', 'gloo'] as const) {
+  const skip = transport === 'gloo' && !glooAvailable() && 'the Gloo addon is not built';
+  // Gloo's sum of 2 node sums is a + b, commutative: the same bits as Redis's, in node order
+  const over = transport === 'gloo' ? 'leaders over Gloo' : 'over 2 shards';
+  test(`2 nodes × 2 ranks ${over}: the same bits on every rank, = ((g0 + g1) + (g2 + g3)) ÷ 4 exactly`, { skip }, async () => {
+    const gang = await joinCluster(['n0', 'n0', 'n1', 'n1'], { transport });
+    assert.deepEqual(
+      gang.map((c) => c.isLeader),
+      [true, false, true, false],
     );
-    for (const o of out) assert.ok(bitsOf(o).equals(bitsOf(expected)));
-  }
-  // broadcast from rank 0 (leader of node 0) and a barrier, through both levels
-  const bytes = new Uint8Array([1, 2, 3, 250]);
-  const got = await Promise.all(gang.map((c) => c.broadcast(c.rank === 0 ? bytes : new Uint8Array(0))));
-  for (const g of got) assert.deepEqual([...g], [1, 2, 3, 250]);
-  await Promise.all(gang.map((c) => c.barrier()));
-  await Promise.all(gang.map((c) => c.close()));
-  await Promise.all(gang.map((c) => c.close())); // idempotent
-});
+    assert.deepEqual(
+      gang.map((c) => c.crossNodeTransport),
+      [transport, 'none', transport, 'none'],
+    );
+    const n = 100_003; // buckets of 16k elements, uneven slices over the shards
+    const grads = gang.map((_, r) => randomGradients(n, 100 + r));
+    for (let step = 0; step < 2; step++) {
+      const out = await Promise.all(gang.map((c, r) => c.allReduceMean(grads[r])));
+      const expected = sumInRankOrder(
+        [sumInRankOrder([grads[0], grads[1]], new Float32Array(n)), sumInRankOrder([grads[2], grads[3]], new Float32Array(n))],
+        new Float32Array(n),
+        4,
+      );
+      for (const o of out) assert.ok(bitsOf(o).equals(bitsOf(expected)));
+    }
+    // broadcast from rank 0 (leader of node 0) and a barrier, through both levels
+    const bytes = new Uint8Array([1, 2, 3, 250]);
+    const got = await Promise.all(gang.map((c) => c.broadcast(c.rank === 0 ? bytes : new Uint8Array(0))));
+    for (const g of got) assert.deepEqual([...g], [1, 2, 3, 250]);
+    await Promise.all(gang.map((c) => c.barrier()));
+    await Promise.all(gang.map((c) => c.close()));
+    await Promise.all(gang.map((c) => c.close())); // idempotent
+  });
+}
 
 test('bfloat16 cross-node wire: the same bits on every rank, within 2^-7 of the float32 sums', async () => {
   const gang = await joinCluster(['n0', 'n0', 'n1', 'n1'], { wire: 'bfloat16' });

@@ -3,7 +3,8 @@
  *  1. every rank hands its gradients to its node's leader over a Unix socket (NodeLocalGroup);
  *     the leader sums them in rank order (float32);
  *  2. the leaders alone all-reduce the node sums through Redis (ShardedCollective over K
- *     servers; sums in node order, optionally a 16-bit wire);
+ *     servers; sums in node order, optionally a 16-bit wire), or with `gloo`, through Gloo
+ *     (GlooCollective among the leaders: float32, Gloo's sum order, Redis for the rendezvous only);
  *  3. the leader divides by worldSize and sends the same bytes back to its followers.
  * So Redis carries M node sums instead of N rank gradients, and every rank of the gang holds the
  * same bits (every leader gets the same cross-node result; the followers get their leader's).
@@ -18,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GangCollective } from './gang-collective.ts';
+import { GlooCollective, type GlooCollectiveOptions } from './gloo-collective.ts';
 import { checkOut } from './into-buffer.ts';
 import { NodeLocalGroup, type LocalOpName } from './node-local-group.ts';
 import { RedisCollective } from './redis-collective.ts';
@@ -38,7 +40,14 @@ export interface NodeLocalCollectiveOptions extends Omit<RedisCollectiveOptions,
    * /dev/shm; pods need a shared mount); "none": gradients go through the sockets
    */
   shmDir?: string;
+  /** the leaders' cross-node hop over Gloo instead of Redis Streams (default: Redis) */
+  gloo?: Pick<GlooCollectiveOptions, 'host' | 'algorithm'>;
 }
+
+/** what the leaders' cross-node gang offers: ShardedCollective (Redis) or GlooCollective */
+type CrossNodeCollective = Pick<GangCollective, 'broadcast' | 'barrier' | 'close'> & {
+  allReduceSum(data: Float32Array): Promise<Float32Array>;
+};
 
 /** Which ranks share which node: the same on every rank. */
 export interface NodeTopology {
@@ -77,7 +86,7 @@ export class NodeLocalCollective implements GangCollective {
     readonly topology: NodeTopology,
     private readonly local: NodeLocalGroup | undefined,
     /** the leaders' cross-node gang (leaders only, and only when M > 1) */
-    private readonly cross: ShardedCollective | undefined,
+    private readonly cross: CrossNodeCollective | undefined,
     o: NodeLocalCollectiveOptions,
     private readonly timeoutMs: number,
   ) {
@@ -88,6 +97,11 @@ export class NodeLocalCollective implements GangCollective {
 
   get isLeader(): boolean {
     return this.topology.members[this.node][0] === this.rank;
+  }
+
+  /** what carries this rank's cross-node hop: Gloo, Redis, or nothing (a follower, or a single node) */
+  get crossNodeTransport(): 'gloo' | 'redis' | 'none' {
+    return !this.cross ? 'none' : this.cross instanceof GlooCollective ? 'gloo' : 'redis';
   }
 
   /** how this node's all-reduce payloads travel: shared memory, the Unix socket, or nowhere (alone on its node) */
@@ -114,6 +128,7 @@ export class NodeLocalCollective implements GangCollective {
     const members = topology.members[node];
     const leaders = topology.members.map((m) => m[0]);
     const M = topology.nodes.length;
+    const memberNames = topology.nodes.map((n, i) => `node ${i} "${n}" (leader rank ${leaders[i]})`);
     const id = createHash('sha256')
       .update(`${o.keyPrefix ?? 'cim'}\n${o.runId}\n${world.generation}\n${o.nodeName}`)
       .digest('hex')
@@ -141,15 +156,21 @@ export class NodeLocalCollective implements GangCollective {
     // 2. the leader: its followers and the other leaders, at once
     const [local, cross] = await Promise.allSettled([
       members.length > 1 ? NodeLocalGroup.lead(localOptions) : Promise.resolve(undefined),
-      M > 1
-        ? ShardedCollective.join({
-            ...o,
-            runId: `${o.runId}:${world.generation}:nodes`,
-            rank: node,
-            worldSize: M,
-            memberNames: topology.nodes.map((n, i) => `node ${i} "${n}" (leader rank ${leaders[i]})`),
-          })
-        : Promise.resolve(undefined),
+      M <= 1
+        ? Promise.resolve(undefined)
+        : o.gloo
+          ? GlooCollective.join({
+              ...o.gloo,
+              redisUrl: o.redisUrls[0],
+              keyPrefix: o.keyPrefix,
+              runId: `${o.runId}:nodes`,
+              generation: world.generation,
+              rank: node,
+              worldSize: M,
+              timeoutMs,
+              memberNames,
+            })
+          : ShardedCollective.join({ ...o, runId: `${o.runId}:${world.generation}:nodes`, rank: node, worldSize: M, memberNames }),
     ]);
     if (local.status === 'rejected' || cross.status === 'rejected') {
       if (local.status === 'fulfilled') await local.value?.close();

@@ -253,6 +253,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: 'auto',
     meaning: 'gradients on the Redis wire: `auto` (bfloat16 across nodes, else float32), `float32`, `bfloat16`, `float16`',
   },
+  {
+    name: 'CIM_COLLECTIVE_TRANSPORT',
+    roles: [...WC, 'cli'],
+    default: 'redis',
+    meaning:
+      'what carries the gradient all-reduce: `redis` (Redis Streams) or `gloo` (Gloo over TCP rank to rank, or node leader to node leader ' +
+      "with `NODE_NAME`; Redis only for the rendezvous; needs Debian's libgloo-dev at install); the CLI's `pretrain --ranks` default for `--transport`",
+  },
+  {
+    name: 'CIM_GLOO_HOST',
+    roles: WC,
+    shown: 'the host name',
+    meaning: "transport `gloo`: the address this worker's ranks listen on for their peers (a pod's IP; it must reach the other nodes)",
+  },
   { name: 'CIM_HEARTBEAT_MS', roles: WC, default: '2000', meaning: 'how often a worker heartbeats its rank attempt' },
   {
     name: 'CIM_HEARTBEAT_TIMEOUT_MS',

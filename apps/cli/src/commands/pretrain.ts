@@ -6,7 +6,15 @@ import { cimModelNames } from '@cim-forge/cim';
 import { JsonlMetricsSink, LocalCheckpointStore, pretrain } from '@cim-forge/engine';
 import { presets, resolvePretrainConfig, type PretrainConfig } from '@cim-forge/config';
 import type { SourceSpec } from '@cim-forge/data';
-import { joinCollective, parseRedisUrlList, WIRE_NAMES, type WireName } from '@cim-forge/collective';
+import {
+  joinCollective,
+  parseRedisUrlList,
+  TRANSPORT_NAMES,
+  transportProblem,
+  WIRE_NAMES,
+  type TransportName,
+  type WireName,
+} from '@cim-forge/collective';
 import { cliSettings, defined, initCliBackend, num, oneOf, UsageError } from '../args.ts';
 import { launchRanks } from './launch-ranks.ts';
 import { fmt, readConfigFile, RunDir, TrainingProgress, withStopAndProgress } from '../run-command.ts';
@@ -51,6 +59,9 @@ Data parallel (one machine)
                         sums its gradients over a Unix socket and only its leader talks to Redis
   --wire W              auto | float32 | bfloat16 | float16: gradient format on the Redis wire
                         (auto: bfloat16 across nodes when --nodes is given, else float32)
+  --transport T         redis | gloo: what carries the gradients (default redis, or CIM_COLLECTIVE_TRANSPORT).
+                        gloo: Gloo (PyTorch's CPU collective library, Debian's libgloo-dev) over TCP rank to
+                        rank, or node leader to node leader with --nodes; Redis only for the rendezvous
   --collective-timeout MS  a rank silent this long fails the gang, named (default 60000)
 
 Ctrl-C writes a checkpoint at the next step boundary and exits 0; press it twice to abort.
@@ -95,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       'collective-timeout': { type: 'string' },
       nodes: { type: 'string' },
       wire: { type: 'string' },
+      transport: { type: 'string' },
       node: { type: 'string' },
       'socket-dir': { type: 'string' },
       // set by the --ranks launcher for each rank process
@@ -159,6 +171,9 @@ export async function run(argv: string[]): Promise<number> {
   if (nodes !== undefined && nodes > ranks) throw new UsageError(`--nodes ${nodes}: more nodes than --ranks ${ranks}`);
   const wire = (values.wire ?? 'auto') as WireName | 'auto';
   if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
+  const transport = (values.transport ?? cliSettings().collectiveTransport) as TransportName;
+  if (!TRANSPORT_NAMES.includes(transport)) throw new UsageError(`--transport ${transport}: not ${TRANSPORT_NAMES.join(' or ')}`);
+  if (ranks > 1 && transportProblem(transport)) throw new UsageError(`--transport ${transport}: ${transportProblem(transport)}`);
   const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
   if (!redisUrls.length) throw new UsageError('--redis: no URL given');
   for (const u of redisUrls)
@@ -200,6 +215,7 @@ export async function run(argv: string[]): Promise<number> {
           nodeName: values.node,
           socketDir: values['socket-dir'],
           wire,
+          transport,
           runId: values['run-id'] ?? 'cli',
           rank,
           worldSize,
