@@ -278,7 +278,8 @@ async function runRank(c: RankConfig): Promise<void> {
     rank: c.rank,
     worldSize: c.worldSize,
     wire: c.wire,
-    ...(c.transport === 'gloo' ? { transport: 'gloo' as const, host: c.host } : {}),
+    transport: c.transport,
+    glooHost: c.host,
     timeoutMs: 120_000,
     shmDir: benchSwitches.shm === 'off' ? 'none' : undefined,
   });
