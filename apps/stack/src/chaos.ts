@@ -6,14 +6,21 @@
  * API restarts, Redis and PostgreSQL outages — and prints a table and, last, one JSON line:
  * {"scenarios":N,"passed":P,"failed":F}. Exit code 0 only when every scenario passed.
  *
- *   npm run chaos -- [--only NAME_SUBSTRING] [--verbose]
+ *   npm run chaos -- [--only NAME_SUBSTRING] [--transport redis|gloo] [--verbose]
+ *
+ * --transport gloo: the workers' gangs move their gradients with Gloo (CIM_COLLECTIVE_TRANSPORT,
+ * listening on 127.0.0.1), Redis serving only their rendezvous.
  */
 import { parseArgs } from 'node:util';
 import { runScenarios, allScenarios, formatTable } from './chaos/run-scenarios.ts';
 import { Harness } from './chaos/harness.ts';
 import { startPrivatePostgres, startPrivateRedis, type PrivateServer } from './chaos/private-services.ts';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, transport: { type: 'string', default: 'redis' }, verbose: { type: 'boolean', default: false } },
+});
+if (values.transport !== 'redis' && values.transport !== 'gloo') throw new Error(`--transport ${values.transport}: not redis or gloo`);
+const transportEnv: Record<string, string> = { CIM_COLLECTIVE_TRANSPORT: values.transport, CIM_GLOO_HOST: '127.0.0.1' };
 let redis: PrivateServer | undefined;
 let postgres: PrivateServer | undefined;
 let h: Harness | undefined;
@@ -24,7 +31,7 @@ try {
   const dbUrl = new URL(postgres.url);
   dbUrl.pathname = '/cim_chaos';
   console.error(`private Redis ${redis.url}, private PostgreSQL ${postgres.url}; starting the stack…`);
-  h = await Harness.start({ redisUrl: redis.url, databaseUrl: dbUrl.toString(), verbose: values.verbose });
+  h = await Harness.start({ redisUrl: redis.url, databaseUrl: dbUrl.toString(), verbose: values.verbose, env: transportEnv });
   const scenarios = allScenarios({ redis: () => redis!, postgres: () => postgres! }).filter(
     (s) => !values.only || s.name.includes(values.only) || s.name.startsWith('baseline'),
   );

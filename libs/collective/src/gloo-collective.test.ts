@@ -123,6 +123,25 @@ test(
   },
 );
 
+for (const algorithm of ['ring', 'halving-doubling'] as const) {
+  test(`gloo ${algorithm}: a rank that never comes to an all-reduce is named after the timeout; later ops refuse`, { skip }, async () => {
+    const keyPrefix = prefix(`hang${algorithm}`);
+    const timeoutMs = 1000;
+    const gang = await joinGloo(3, { keyPrefix, algorithm, timeoutMs });
+    const t0 = Date.now();
+    const errors = await Promise.all([0, 1].map((r) => gang[r].allReduceMean(new Float32Array(10_000)).catch((e: Error) => e)));
+    const ms = Date.now() - t0;
+    for (const e of errors) {
+      assert.ok(e instanceof CollectiveTimeoutError, String(e));
+      assert.deepEqual(e.missingRanks, [2], e.message);
+      assert.match(e.message, /all-reduce 1 failed \(Gloo: .*\); rank 2 did not report within 1000 ms after the failure \(dead or hung\)$/);
+    }
+    assert.ok(ms >= timeoutMs && ms < timeoutMs + 2000 + 1500, `${ms} ms`);
+    await assert.rejects(gang[0].barrier(), /cannot start barrier: an earlier operation failed.*all-reduce 1 failed/);
+    await Promise.all(gang.map((c) => c.close()));
+  });
+}
+
 test('gloo, kill -9 of a rank process mid all-reduce: the others reject within the timeout, naming it, and exit', { skip }, async () => {
   const keyPrefix = prefix('glookill');
   const timeoutMs = 2000;

@@ -80,7 +80,7 @@ function loadAddon(): GlooAddon | undefined {
   try {
     addon = createRequire(import.meta.url)(ADDON_PATH) as GlooAddon;
   } catch (e) {
-    addonError = e instanceof Error ? e.message : String(e);
+    addonError = (e instanceof Error ? e.message : String(e)).split('\n')[0]; // not the require stack
   }
   return addon;
 }
@@ -99,7 +99,7 @@ export function glooUnavailableReason(): string | undefined {
   );
 }
 
-/** ms a failed rank waits for the others to report after a failure, to name the ones that do not */
+/** ms (at most timeoutMs) a failed rank waits for the others to report after a failure, to name the ones that do not */
 const POSTMORTEM_MS = 2000;
 
 export class GlooCollective implements GangCollective {
@@ -248,6 +248,7 @@ export class GlooCollective implements GangCollective {
   private async postmortem(operation: string, seq: number, cause: unknown): Promise<Error> {
     const why = cause instanceof Error ? cause.message : String(cause);
     const key = `${this.prefix}:failed:${seq}`;
+    const waitMs = Math.min(POSTMORTEM_MS, this.o.timeoutMs);
     let reported: number[] = [];
     try {
       await this.redis
@@ -255,7 +256,7 @@ export class GlooCollective implements GangCollective {
         .sadd(key, this.rank)
         .pexpire(key, this.o.timeoutMs + 60_000)
         .exec();
-      const deadline = Date.now() + Math.min(POSTMORTEM_MS, this.o.timeoutMs);
+      const deadline = Date.now() + waitMs;
       do {
         reported = (await this.redis.smembers(key)).map(Number);
         if (reported.length >= this.worldSize) break;
@@ -268,7 +269,7 @@ export class GlooCollective implements GangCollective {
     const missing = all.filter((r) => !reported.includes(r));
     const names = this.o.memberNames;
     const who = missing.length
-      ? `${rankList(missing, names)} did not report within ${POSTMORTEM_MS} ms after the failure (dead or hung)`
+      ? `${rankList(missing, names)} did not report within ${waitMs} ms after the failure (dead or hung)`
       : `every rank reported after the failure (${rankList(all, names)}): ranks out of step?`;
     return new CollectiveTimeoutError(
       `${this} ${operation} failed (Gloo: ${why.trim()}); ${who}`,

@@ -173,7 +173,8 @@ export async function run(argv: string[]): Promise<number> {
   if (wire !== 'auto' && !WIRE_NAMES.includes(wire)) throw new UsageError(`--wire ${values.wire}: not auto, ${WIRE_NAMES.join(', ')}`);
   const transport = (values.transport ?? cliSettings().collectiveTransport) as TransportName;
   if (!TRANSPORT_NAMES.includes(transport)) throw new UsageError(`--transport ${transport}: not ${TRANSPORT_NAMES.join(' or ')}`);
-  if (ranks > 1 && transportProblem(transport)) throw new UsageError(`--transport ${transport}: ${transportProblem(transport)}`);
+  const refused = ranks > 1 ? transportProblem(transport) : undefined;
+  if (refused) throw new UsageError(`--${refused}`);
   const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
   if (!redisUrls.length) throw new UsageError('--redis: no URL given');
   for (const u of redisUrls)

@@ -7,7 +7,10 @@
  *       a tcp device on `host`, rendezvous through Gloo's RedisStore under PrefixStore(prefix),
  *       a full-mesh context; every op and the rendezvous time out after timeoutMs
  *   allReduce(gang, Float32Array, algorithm, timeoutMs) → Promise<void>   float32 sum, in place;
- *       algorithm 0 ring (reduce-scatter + all-gather), 1 ring-chunked, 2 halving-doubling
+ *       algorithm 0 ring (gloo::allreduce's RING: reduce-scatter + all-gather, what PyTorch uses),
+ *       1 ring-chunked, 2 halving-doubling. Each reduces every element on one rank and copies it to
+ *       the others, so all ranks get the same bits. (The legacy AllreduceRing is not offered: every
+ *       rank sums the full buffer in its own order, so 3+ ranks would end with different bits.)
  *   broadcast(gang, Uint8Array, root, timeoutMs) → Promise<void>          root's bytes, in place
  *   barrier(gang, timeoutMs) → Promise<void>
  *   close(gang)                 closes the pairs now (the caller awaits its ops first)
