@@ -12,6 +12,7 @@
  * `npm run bench:allreduce -- --transport gloo`.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export const NETNS_PREFIX = 'cimns-';
 
@@ -81,12 +82,17 @@ function namespaces(): string[] {
     .filter(Boolean);
 }
 
+/** whether a process runs with this pid (a zombie, killed but not yet reaped, does not) */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 
