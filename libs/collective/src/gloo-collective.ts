@@ -25,6 +25,7 @@ import { Redis } from 'ioredis';
 import { CollectiveTimeoutError, rankList } from './collective-timeout-error.ts';
 import type { GangCollective } from './gang-collective.ts';
 import { checkOut } from './into-buffer.ts';
+import { checkCanStart } from './op-guard.ts';
 import { RedisCollective } from './redis-collective.ts';
 import { DEFAULT_REDIS_URL } from './redis-collective-options.ts';
 import { maskRedisUrl } from './redis-unreachable-error.ts';
@@ -99,8 +100,11 @@ export function glooUnavailableReason(): string | undefined {
   );
 }
 
-/** ms (at most timeoutMs) a failed rank waits for the others to report after a failure, to name the ones that do not */
-const POSTMORTEM_MS = 2000;
+/**
+ * After a failed op, a rank waits for the others' reports until the op's timeout has passed (a
+ * survivor that saw no closed socket notices only then) plus this grace (at most timeoutMs), ms.
+ */
+const POSTMORTEM_GRACE_MS = 2000;
 
 export class GlooCollective implements GangCollective {
   readonly rank: number;
@@ -109,6 +113,8 @@ export class GlooCollective implements GangCollective {
   private tail: Promise<unknown> = Promise.resolve();
   private broken: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** when the last Gloo call started (Date.now()) */
+  private callStarted = 0;
 
   private constructor(
     private readonly gang: object | undefined,
@@ -194,9 +200,11 @@ export class GlooCollective implements GangCollective {
       if (!this.gang) return data;
       const length = new Uint8Array(8);
       if (this.rank === 0) new DataView(length.buffer).setBigUint64(0, BigInt(data.length));
+      this.callStarted = Date.now();
       await addon!.broadcast(this.gang, length, 0, this.o.timeoutMs);
       const n = Number(new DataView(length.buffer).getBigUint64(0));
       const bytes = this.rank === 0 ? data : new Uint8Array(n);
+      this.callStarted = Date.now();
       if (n > 0) await addon!.broadcast(this.gang, bytes, 0, this.o.timeoutMs);
       return bytes;
     });
@@ -204,6 +212,7 @@ export class GlooCollective implements GangCollective {
 
   barrier(): Promise<void> {
     return this.run('barrier', async () => {
+      this.callStarted = Date.now();
       if (this.gang) await addon!.barrier(this.gang, this.o.timeoutMs);
     });
   }
@@ -222,21 +231,18 @@ export class GlooCollective implements GangCollective {
   }
 
   private async sumInPlace(data: Float32Array): Promise<void> {
+    this.callStarted = Date.now();
     if (this.gang && data.length) await addon!.allReduce(this.gang, data, GLOO_ALGORITHMS.indexOf(this.o.algorithm), this.o.timeoutMs);
   }
 
   private run<T>(kind: string, body: () => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
-      if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
-      if (this.broken)
-        throw new Error(
-          `${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`,
-        );
+      checkCanStart(String(this), kind, this.closing, this.broken);
       const seq = ++this.seq;
       try {
         return await body();
       } catch (e) {
-        this.broken = await this.postmortem(`${kind} ${seq}`, seq, e);
+        this.broken = await this.postmortem(`${kind} ${seq}`, e);
         throw this.broken;
       }
     });
@@ -244,11 +250,14 @@ export class GlooCollective implements GangCollective {
     return result;
   }
 
-  /** After a failed op: which ranks do not report within POSTMORTEM_MS (dead or hung)? */
-  private async postmortem(operation: string, seq: number, cause: unknown): Promise<Error> {
+  /**
+   * After a failed op: which ranks do not report a failure of their own (dead or hung)? One set
+   * per gang, not per op: survivors may fail one op apart, and the gang is over either way.
+   */
+  private async postmortem(operation: string, cause: unknown): Promise<Error> {
     const why = cause instanceof Error ? cause.message : String(cause);
-    const key = `${this.prefix}:failed:${seq}`;
-    const waitMs = Math.min(POSTMORTEM_MS, this.o.timeoutMs);
+    const key = `${this.prefix}:failed`;
+    const graceMs = Math.min(POSTMORTEM_GRACE_MS, this.o.timeoutMs);
     let reported: number[] = [];
     try {
       await this.redis
@@ -256,7 +265,7 @@ export class GlooCollective implements GangCollective {
         .sadd(key, this.rank)
         .pexpire(key, this.o.timeoutMs + 60_000)
         .exec();
-      const deadline = Date.now() + waitMs;
+      const deadline = Math.max(Date.now() + 100, this.callStarted + this.o.timeoutMs + graceMs);
       do {
         reported = (await this.redis.smembers(key)).map(Number);
         if (reported.length >= this.worldSize) break;
@@ -269,7 +278,7 @@ export class GlooCollective implements GangCollective {
     const missing = all.filter((r) => !reported.includes(r));
     const names = this.o.memberNames;
     const who = missing.length
-      ? `${rankList(missing, names)} did not report within ${waitMs} ms after the failure (dead or hung)`
+      ? `${rankList(missing, names)} did not report back by the op's timeout + ${graceMs} ms (dead or hung)`
       : `every rank reported after the failure (${rankList(all, names)}): ranks out of step?`;
     return new CollectiveTimeoutError(
       `${this} ${operation} failed (Gloo: ${why.trim()}); ${who}`,

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { GangCollective } from './gang-collective.ts';
 import { GlooCollective, type GlooCollectiveOptions } from './gloo-collective.ts';
 import { checkOut } from './into-buffer.ts';
+import { checkCanStart } from './op-guard.ts';
 import { NodeLocalGroup, type LocalOpName } from './node-local-group.ts';
 import { RedisCollective } from './redis-collective.ts';
 import type { RedisCollectiveOptions } from './redis-collective-options.ts';
@@ -263,11 +264,7 @@ export class NodeLocalCollective implements GangCollective {
 
   private run<T>(kind: LocalOpName, body: (seq: number) => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
-      if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
-      if (this.broken)
-        throw new Error(
-          `${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`,
-        );
+      checkCanStart(String(this), kind, this.closing, this.broken);
       const seq = ++this.seq;
       try {
         return await body(seq);

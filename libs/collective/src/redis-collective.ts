@@ -13,6 +13,7 @@ import { barrier } from './barrier.ts';
 import { gatherSmall } from './gather-small.ts';
 import { broadcast } from './broadcast.ts';
 import { checkOut, overlaps } from './into-buffer.ts';
+import { checkCanStart } from './op-guard.ts';
 import { OpKeys } from './op-keys.ts';
 import { Operation } from './operation.ts';
 import { RedisLink } from './redis-link.ts';
@@ -152,11 +153,7 @@ export class RedisCollective {
 
   private run<T>(kind: string, body: (op: Operation) => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
-      if (this.closing) throw new Error(`${this} is closed: cannot start ${kind}`);
-      if (this.broken)
-        throw new Error(
-          `${this} cannot start ${kind}: an earlier operation failed, so this rank is out of step with its gang (${this.broken.message})`,
-        );
+      checkCanStart(String(this), kind, this.closing, this.broken);
       const op = new Operation(
         this.link,
         kind,

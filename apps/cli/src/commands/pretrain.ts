@@ -175,6 +175,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!TRANSPORT_NAMES.includes(transport)) throw new UsageError(`--transport ${transport}: not ${TRANSPORT_NAMES.join(' or ')}`);
   const refused = ranks > 1 ? transportProblem(transport) : undefined;
   if (refused) throw new UsageError(`--${refused}`);
+  if (transport === 'gloo' && wire !== 'auto' && wire !== 'float32')
+    throw new UsageError(`--wire ${wire}: transport gloo always sends float32 (--wire is the Redis transport's)`);
   const redisUrls = parseRedisUrlList(values.redis ?? cliSettings().collectiveRedisUrls.join(','));
   if (!redisUrls.length) throw new UsageError('--redis: no URL given');
   for (const u of redisUrls)
