@@ -122,6 +122,7 @@ if (values.help) console.log(USAGE);
 else if (values.child) await runRank(JSON.parse(values.child) as ChildConfig);
 else if (transport === 'gloo' || values.rate !== undefined) {
   if (values.shards !== undefined) fail("--shards is the loopback cluster's; across namespaces there is one Redis in the hub");
+  if (transport === 'gloo' && wire !== 'auto' && wire !== 'float32') fail(`--wire ${wire}: Gloo always sends float32`);
   if (values.rate !== undefined)
     try {
       parseRate(values.rate);
