@@ -20,7 +20,7 @@
  *                                     M·S_w·(1 + 2(M−1)/M)/K / t
  * Sizes are float32 MB (10^6 bytes); 0.004 MB measures the per-operation overhead.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
@@ -68,11 +68,16 @@ export interface ClusterBenchOptions {
   result: 'reused' | 'fresh';
 }
 
-interface ChildConfig {
+export interface RankConfig {
   rank: number;
   worldSize: number;
-  nodeName: string;
+  /** ranks that share it reduce on the node first (NodeLocalCollective); omit: a flat gang */
+  nodeName?: string;
   redisUrls: string[];
+  /** the cross-node transport (default redis) */
+  transport?: 'redis' | 'gloo';
+  /** the address this rank listens on (gloo: its node's veth address) */
+  host?: string;
   runId: string;
   sizesMB: number[];
   wire: WireName | 'auto';
@@ -80,55 +85,38 @@ interface ChildConfig {
   result: 'reused' | 'fresh';
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const round = (x: number, digits = 4) => +x.toPrecision(digits);
-const repsFor = (sizeMB: number, reps: number | undefined) => reps ?? (sizeMB >= 50 ? 3 : sizeMB >= 10 ? 5 : 9);
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const round = (x: number, digits = 4) => +x.toPrecision(digits);
+export const repsFor = (sizeMB: number, reps: number | undefined) => reps ?? (sizeMB >= 50 ? 3 : sizeMB >= 10 ? 5 : 9);
+/** per rep the slowest rank decides; then the median over reps */
+export const slowestMedian = (all: number[][]) => median(all[0].map((_, i) => Math.max(...all.map((s) => s[i]))));
 
 export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
   const cores = availableParallelism();
   const kernels = await localReduceSpeed(o.ranksPerNode);
-  let lane = ''; // rank 0's node-local lane, as it reports
   console.log(JSON.stringify({ bench: 'allreduce-kernels', ranksPerNode: o.ranksPerNode, ...kernels, cores }));
   const servers = await startLocalRedisServers(o.shards);
   try {
     const N = o.nodes * o.ranksPerNode;
     const runId = `bench-${process.pid}-${Date.now()}`;
-    const self = fileURLToPath(import.meta.url);
-    const reports = new Map<number, number[][]>();
-    const children = Array.from({ length: N }, (_, rank) => {
-      const config: ChildConfig = {
-        rank,
-        worldSize: N,
-        nodeName: `node-${Math.floor(rank / o.ranksPerNode)}`,
-        redisUrls: servers.urls,
-        runId,
-        sizesMB: o.sizesMB,
-        wire: o.wire,
-        reps: o.reps,
-        result: o.result,
-      };
-      const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const r = JSON.parse(line) as { sizeMB: number; seconds: number[]; lane?: string };
-        if (r.lane) {
-          if (rank === 0) lane = r.lane;
-          return;
-        }
-        const all = reports.get(r.sizeMB) ?? [];
-        all.push(r.seconds);
-        reports.set(r.sizeMB, all);
-        if (all.length === N) print(r.sizeMB, all);
-      });
-      return new Promise<number | null>((resolve) => child.on('exit', resolve));
-    });
-    const codes = await Promise.all(children);
-    if (codes.some((c) => c !== 0)) throw new Error(`bench ranks exited with ${codes.join(', ')}`);
+    const configs = Array.from({ length: N }, (_, rank) => ({
+      rank,
+      worldSize: N,
+      nodeName: `node-${Math.floor(rank / o.ranksPerNode)}`,
+      redisUrls: servers.urls,
+      runId,
+      sizesMB: o.sizesMB,
+      wire: o.wire,
+      reps: o.reps,
+      result: o.result,
+    }));
+    await runRanks(configs, (args) => spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }), print);
   } finally {
     await servers.stop();
   }
 
-  function print(sizeMB: number, all: number[][]): void {
-    const t = median(all[0].map((_, i) => Math.max(...all.map((s) => s[i]))));
+  function print(sizeMB: number, all: number[][], lane: string): void {
+    const t = slowestMedian(all);
     const wire = resolveWire(o.wire, true);
     const M = o.nodes;
     const R = o.ranksPerNode;
@@ -179,7 +167,40 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
   }
 }
 
-interface KernelSpeeds {
+/**
+ * Starts one process per config (`spawnRank` gets node's argv for this module's rank side, and may
+ * wrap it, e.g. in `ip netns exec`), collects each rank's seconds per size and calls `onSize` once
+ * every rank reported a size (with rank 0's node-local lane so far, '' without one); resolves when
+ * all exited, rejects when one failed.
+ */
+export async function runRanks(
+  configs: RankConfig[],
+  spawnRank: (args: string[], config: RankConfig) => ChildProcess,
+  onSize: (sizeMB: number, all: number[][], lane: string) => void,
+): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const reports = new Map<number, number[][]>();
+  let lane = '';
+  const children = configs.map((config) => {
+    const child = spawnRank(['--import', 'tsx', self, JSON.stringify(config)], config);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const r = JSON.parse(line) as { sizeMB: number; seconds: number[]; lane?: string };
+      if (r.lane) {
+        if (config.rank === 0) lane = r.lane;
+        return;
+      }
+      const all = reports.get(r.sizeMB) ?? [];
+      all.push(r.seconds);
+      reports.set(r.sizeMB, all);
+      if (all.length === configs.length) onSize(r.sizeMB, all, lane);
+    });
+    return new Promise<number | null>((resolve) => child.on('exit', resolve));
+  });
+  const codes = await Promise.all(children);
+  if (codes.some((c) => c !== 0)) throw new Error(`bench ranks exited with ${codes.join(', ')}`);
+}
+
+export interface KernelSpeeds {
   sumGBps: number;
   sumScalarGBps: number;
   bf16EncodeGBps: number;
@@ -201,7 +222,7 @@ function timeIt(f: () => void): number {
 }
 
 /** R arrays of 23 MB summed in rank order (GB/s of input read), bfloat16 codecs, and 64 MB through a Unix socket and loopback TCP (MB/s) */
-async function localReduceSpeed(R: number): Promise<KernelSpeeds> {
+export async function localReduceSpeed(R: number): Promise<KernelSpeeds> {
   const n = Math.round(23e6 / 4);
   const parts = Array.from({ length: Math.max(2, R) }, (_, r) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + r)));
   const out = new Float32Array(n);
@@ -249,7 +270,7 @@ async function oneWay(where: string | number, bytes: number): Promise<number> {
   });
 }
 
-async function runRank(c: ChildConfig): Promise<void> {
+async function runRank(c: RankConfig): Promise<void> {
   const collective = await joinCollective({
     redisUrls: c.redisUrls,
     nodeName: c.nodeName,
@@ -257,6 +278,8 @@ async function runRank(c: ChildConfig): Promise<void> {
     rank: c.rank,
     worldSize: c.worldSize,
     wire: c.wire,
+    transport: c.transport,
+    glooHost: c.host,
     timeoutMs: 120_000,
     shmDir: benchSwitches.shm === 'off' ? 'none' : undefined,
   });
@@ -281,4 +304,4 @@ async function runRank(c: ChildConfig): Promise<void> {
   await collective.close();
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]) await runRank(JSON.parse(process.argv[2]) as ChildConfig);
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]) await runRank(JSON.parse(process.argv[2]) as RankConfig);

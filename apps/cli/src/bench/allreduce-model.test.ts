@@ -41,3 +41,13 @@ test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
   close(ncclRingSeconds(344e6, 64, 90e9), (((2 * 63) / 64) * 344e6) / 90e9);
   close(commShare(1, 3), 0.25);
 });
+
+test('gloo across nodes: the leaders ring 2(M−1)/M·S float32 bytes at B_gloo; one node has no cross-node part', () => {
+  const g = { ...c, localCopyBytesPerS: 10e9, glooBusBytesPerS: 20e9 };
+  const p = predictAllReduce(344e6, 64, 8, 16, 2, g, 'gloo');
+  close(p.local, 0.0688 + 0.688);
+  close(p.cross, (((2 * 7) / 8) * 344e6) / 20e9); // K and the Redis wire do not matter
+  close(p.seconds, 0.01 + 0.7568 + 0.0301);
+  close(predictAllReduce(344e6, 8, 8, 16, 2, g, 'gloo').cross, 0);
+  assert.throws(() => predictAllReduce(344e6, 64, 8, 16, 2, c, 'gloo'), /glooBusBytesPerS/);
+});

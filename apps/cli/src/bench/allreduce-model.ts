@@ -13,6 +13,9 @@
  *               S_w·(1 + 2(M−1)/M) / B_nic)             and 2(M−1)/M of it out; a leader's link
  *            + msgs · α_msg                              msgs = M·M·⌈S/(K·bucket)⌉ entries per shard
  *   t      = α_op + local + cross                        S_w = S·(wire bytes / 4)
+ * Across nodes over Gloo (transport gloo, issue 25) instead of Redis: the M leaders' ring all-reduce,
+ *   cross  = 2(M−1)/M · S / B_gloo                       float32 on the wire; B_gloo, Gloo's bus
+ *                                                       bandwidth, = busToRaw × the link's raw TCP bus
  * NCCL ring: t = 2(N−1)/N · S / busbw (nccl-tests' definition of bus bandwidth).
  */
 import { fileURLToPath } from 'node:url';
@@ -38,6 +41,8 @@ export interface CostConstants {
   localSumBytesPerS: number;
   /** bytes per all-reduce bucket (4 MiB) */
   bucketBytes: number;
+  /** bytes/s of bus bandwidth of Gloo's ring across the node leaders (given: the table has a Gloo column) */
+  glooBusBytesPerS?: number;
 }
 
 export interface Prediction {
@@ -46,13 +51,28 @@ export interface Prediction {
   cross: number;
 }
 
-export function predictAllReduce(S: number, N: number, G: number, K: number, wireBytes: number, c: CostConstants): Prediction {
+/**
+ * Seconds of one all-reduce of S float32 bytes over N GPUs, G a node, the cross-node hop through K
+ * Redis shards with `wireBytes` per element, or (`transport` gloo) through Gloo's ring in float32.
+ */
+export function predictAllReduce(
+  S: number,
+  N: number,
+  G: number,
+  K: number,
+  wireBytes: number,
+  c: CostConstants,
+  transport: 'redis' | 'gloo' = 'redis',
+): Prediction {
   const g = Math.min(G, N);
   const M = Math.ceil(N / g);
   const moves = c.localCopyBytesPerS ? (2 * S) / c.localCopyBytesPerS : (2 * (g - 1) * S) / c.localLinkBytesPerS;
   const local = g > 1 ? moves + (g * S) / c.localSumBytesPerS : 0;
   let cross = 0;
-  if (M > 1) {
+  if (M > 1 && transport === 'gloo') {
+    if (!c.glooBusBytesPerS) throw new Error('transport gloo needs glooBusBytesPerS');
+    cross = (((2 * (M - 1)) / M) * S) / c.glooBusBytesPerS;
+  } else if (M > 1) {
     const Sw = (S * wireBytes) / 4;
     const perLeader = Sw * (1 + (2 * (M - 1)) / M);
     const msgs = M * M * Math.ceil(S / (K * c.bucketBytes));
@@ -79,17 +99,22 @@ export const MODELS = [
 /** published NCCL ring all-reduce bus bandwidths (docs/scaling.md cites them) */
 export const NCCL_BUSBW = { intraNode: 208e9, interNode: 90e9 };
 
-function table(c: CostConstants, label: string): string {
-  const rows = [
-    `| model | GPUs | K=1: s (comm %) | K=4 | K=16 | K=16, no node-local (G=1) | K=16, float32 wire | NCCL ring s (comm %) |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
-  const f = (p: number, step: number) => `${p < 0.1 ? p.toFixed(3) : p.toFixed(2)} (${Math.round(100 * commShare(p, step))}%)`;
+/** the markdown table of docs/scaling.md; with glooBusBytesPerS, Gloo across nodes beside Redis's 16 shards */
+export function table(c: CostConstants, label: string): string {
+  const gloo = c.glooBusBytesPerS !== undefined;
+  const head = gloo
+    ? ['K=16 Redis shards, bfloat16: s (comm %)', 'Gloo ring, float32: s (comm %)', 'Gloo: cross-node s']
+    : ['K=1: s (comm %)', 'K=4', 'K=16', 'K=16, no node-local (G=1)', 'K=16, float32 wire'];
+  const rows = [`| model | GPUs | ${head.join(' | ')} | NCCL ring s (comm %) |`, `| --- | --- |${' --- |'.repeat(head.length + 1)}`];
+  const fmt = (p: number) => (p < 0.1 ? p.toFixed(3) : p.toFixed(2));
+  const f = (p: number, step: number) => `${fmt(p)} (${Math.round(100 * commShare(p, step))}%)`;
   for (const m of MODELS) {
     for (const N of [8, 64, 256]) {
       const k = (K: number, G = 8, w = 2) => f(predictAllReduce(m.bytes, N, G, K, w, c).seconds, m.stepS);
-      const nccl = ncclRingSeconds(m.bytes, N, N <= 8 ? NCCL_BUSBW.intraNode : NCCL_BUSBW.interNode);
-      rows.push(`| ${m.name} | ${N} | ${k(1)} | ${k(4)} | ${k(16)} | ${k(16, 1)} | ${k(16, 8, 4)} | ${f(nccl, m.stepS)} |`);
+      const nccl = f(ncclRingSeconds(m.bytes, N, N <= 8 ? NCCL_BUSBW.intraNode : NCCL_BUSBW.interNode), m.stepS);
+      const g = predictAllReduce(m.bytes, N, 8, 1, 4, c, 'gloo');
+      const cells = gloo ? [k(16), f(g.seconds, m.stepS), fmt(g.cross)] : [k(1), k(4), k(16), k(16, 1), k(16, 8, 4)];
+      rows.push(`| ${m.name} | ${N} | ${cells.join(' | ')} | ${nccl} |`);
     }
   }
   return `${label}\n\n${rows.join('\n')}`;

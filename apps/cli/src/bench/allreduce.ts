@@ -14,6 +14,8 @@
  *
  * With `--shards K` and/or `--nodes M` it measures the simulated cluster instead (K private
  * redis-servers, M nodes × `--ranks-per-node` R ranks, node-local sums): allreduce-cluster.ts.
+ * With `--transport gloo` (or `--rate`) it measures across network namespaces, each node's link
+ * shaped by tc, beside a raw TCP ring on the same links: allreduce-netns.ts. `--help` lists it all.
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -22,7 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisCollective } from '@cim-forge/collective';
-import { runClusterBench } from './allreduce-cluster.ts';
+import { netnsUnavailable, parseRate } from '@cim-forge/collective/testing';
+import { median, round, runClusterBench } from './allreduce-cluster.ts';
+import { runNetnsBench } from './allreduce-netns.ts';
 
 interface ChildConfig {
   rank: number;
@@ -43,52 +47,116 @@ interface ChildReport {
   raw: number[];
 }
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1,4,23,88' },
-    ranks: { type: 'string', default: '2,4' },
-    reps: { type: 'string' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    'bucket-mb': { type: 'string', default: '4' },
-    wire: { type: 'string' },
-    child: { type: 'string' },
-    shards: { type: 'string' },
-    nodes: { type: 'string' },
-    'ranks-per-node': { type: 'string', default: '2' },
-    result: { type: 'string', default: 'reused' },
-  },
-});
+const USAGE = `npm run bench:allreduce -- [options]        all-reduce benchmarks; JSON lines on stdout
+
+  flat gang on one Redis (default):
+    --ranks 2,4          gang sizes, one process per rank           --redis URL   (redis://127.0.0.1:6379)
+    --sizes 1,4,23,88    float32 MB (10^6 bytes)                     --bucket-mb 4 --wire float32|float16
+  simulated cluster on loopback (--shards or --nodes):
+    --shards K           K private redis-servers                     --nodes M --ranks-per-node R (2)
+    --sizes 0.004,4,23   --wire auto|float32|bfloat16|float16        --result reused|fresh
+  across network namespaces (--transport gloo, or --rate; root, Linux):
+    --transport gloo|redis   the cross-node transport (gloo: GlooCollective)
+    --nodes M (3)        one namespace per node, each linked to a bridge  --ranks-per-node R (1)
+    --rate 1gbit         tc tbf rate of each node's link, each way (omit: unshaped veth)
+    --compare redis|none also time the Redis transport on the same links (gloo; default redis)
+    --sizes 4,23         prints allreduce-gloo lines: busGBps, rawBusGBps (a TCP ring on the same links), busToRaw
+  any mode: --reps N (default by size), --help
+
+  e.g. npm run bench:allreduce -- --transport gloo --nodes 3 --rate 1gbit --sizes 4,23,344`;
+
+function fail(message: string): never {
+  console.error(`bench:allreduce: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        sizes: { type: 'string' },
+        ranks: { type: 'string', default: '2,4' },
+        reps: { type: 'string' },
+        redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+        'bucket-mb': { type: 'string', default: '4' },
+        wire: { type: 'string' },
+        child: { type: 'string' },
+        shards: { type: 'string' },
+        nodes: { type: 'string' },
+        'ranks-per-node': { type: 'string' },
+        result: { type: 'string', default: 'reused' },
+        transport: { type: 'string' },
+        rate: { type: 'string' },
+        compare: { type: 'string', default: 'redis' },
+      },
+    }).values;
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+const values = parse();
 
 /** reps per size when --reps is not given: fewer for the big payloads, to stay near 3 minutes */
 const repsFor = (sizeMB: number, reps: number | undefined) => reps ?? (sizeMB >= 50 ? 3 : sizeMB >= 10 ? 4 : 7);
 const WARMUP = 2;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const round = (x: number, digits = 4) => +x.toPrecision(digits);
 
 const positive = (name: string, v: string | undefined, dflt: number) => {
   const n = v === undefined ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${v}`);
   return n;
 };
-function badResult(v: string): never {
-  throw new Error(`--result must be reused or fresh, got ${v}`);
+function sizes(dflt: string): number[] {
+  const list = (values.sizes ?? dflt).split(',').map(Number);
+  if (list.some((x) => !(x > 0))) fail(`--sizes must be positive MB, comma-separated, got ${values.sizes}`);
+  return list;
 }
-if (values.child) await runRank(JSON.parse(values.child) as ChildConfig);
-else if (values.shards !== undefined || values.nodes !== undefined) {
-  const wire = values.wire === 'float32' || values.wire === 'float16' || values.wire === 'bfloat16' ? values.wire : 'auto';
+function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v !== undefined && !allowed.includes(v as T)) fail(`--${name} must be ${allowed.join(' or ')}, got ${v}`);
+  return v as T | undefined;
+}
+const transport = oneOf('transport', values.transport, ['gloo', 'redis'] as const);
+const wire = oneOf('wire', values.wire, ['auto', 'float32', 'float16', 'bfloat16'] as const) ?? 'auto';
+const reps = values.reps === undefined ? undefined : positive('reps', values.reps, 1);
+if (values.help) console.log(USAGE);
+else if (values.child) await runRank(JSON.parse(values.child) as ChildConfig);
+else if (transport === 'gloo' || values.rate !== undefined) {
+  if (values.shards !== undefined) fail("--shards is the loopback cluster's; across namespaces there is one Redis in the hub");
+  if (transport === 'gloo' && wire !== 'auto' && wire !== 'float32') fail(`--wire ${wire}: Gloo always sends float32`);
+  if (values.rate !== undefined)
+    try {
+      parseRate(values.rate);
+    } catch (e) {
+      fail(`--rate: ${(e as Error).message}`);
+    }
+  const nodes = positive('nodes', values.nodes, 3);
+  if (nodes < 2) fail(`across namespaces --nodes must be ≥ 2 (one namespace per node), got ${nodes}`);
+  const why = netnsUnavailable();
+  if (why) fail(`cannot build network namespaces here: ${why}`);
+  await runNetnsBench({
+    transport: transport ?? 'redis',
+    nodes,
+    ranksPerNode: positive('ranks-per-node', values['ranks-per-node'], 1),
+    sizesMB: sizes('4,23'),
+    rate: values.rate,
+    reps,
+    compareRedis: oneOf('compare', values.compare, ['redis', 'none'] as const) === 'redis',
+    wire,
+  });
+} else if (values.shards !== undefined || values.nodes !== undefined || transport === 'redis') {
   await runClusterBench({
     shards: positive('shards', values.shards, 1),
     nodes: positive('nodes', values.nodes, 1),
     ranksPerNode: positive('ranks-per-node', values['ranks-per-node'], 2),
-    sizesMB: (process.argv.includes('--sizes') ? values.sizes : '0.004,4,23').split(',').map(Number),
+    sizesMB: sizes('0.004,4,23'),
     wire,
-    reps: values.reps ? Number(values.reps) : undefined,
-    result: values.result === 'fresh' ? 'fresh' : values.result === 'reused' ? 'reused' : badResult(values.result),
+    reps,
+    result: oneOf('result', values.result, ['reused', 'fresh'] as const)!,
   });
 } else await runBench();
 
 async function runBench(): Promise<void> {
-  const sizesMB = values.sizes.split(',').map(Number);
+  const sizesMB = sizes('1,4,23,88');
   const ranks = values.ranks.split(',').map(Number);
   const cores = availableParallelism();
   const bucketBytes = Math.round(Number(values['bucket-mb']) * 1024 * 1024);
@@ -103,7 +171,7 @@ async function runBench(): Promise<void> {
         rank,
         worldSize: N,
         sizesMB,
-        reps: values.reps ? Number(values.reps) : undefined,
+        reps,
         redisUrl: values.redis,
         keyPrefix,
         runId,
