@@ -12,7 +12,15 @@ export { sincosPosEmbed2d, resizePosEmbed, resizeGridBicubic } from './nn/pos-em
 export { linear, gelu, layerNorm, attention } from './nn/layers.ts';
 export { setKernelStyle, type KernelStyle } from './nn/kernel-style.ts';
 export { setFusedTfKernels, fusedTfKernels } from './resnet/tf-kernels.ts';
-export { setDnnlConv, setDnnlBatchNorm, setDnnlThreads, setDnnlZeroCopy, dnnlConvOn, dnnlConvStatus, dnnlVersion } from './resnet/dnnl-conv.ts';
+export {
+  setDnnlConv,
+  setDnnlBatchNorm,
+  setDnnlThreads,
+  setDnnlZeroCopy,
+  dnnlConvOn,
+  dnnlConvStatus,
+  dnnlVersion,
+} from './resnet/dnnl-conv.ts';
 export { AdamW, defaultAdamW, type AdamWConfig, type AdamWParam } from './optim/adamw.ts';
 export { learningRate, targetMomentum, scaledLr } from './optim/schedules.ts';
 export { clipByGlobalNorm } from './optim/clip.ts';
