@@ -216,7 +216,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     roles: [...WC, 'cli'],
     shown: 'all cores',
     meaning:
-      "the native backend's intra-op threads per rank process (set it when several CPU workers share a host; `cim pretrain` and `cim finetune --ranks N` split the cores)",
+      "the native backend's intra-op threads per rank process (set it when several CPU workers share a host; " +
+      '`cim pretrain` and `cim finetune --ranks N` split the cores)',
   },
   {
     name: 'CIM_WEBGPU_ADAPTER',
