@@ -15,6 +15,7 @@ export { setFusedTfKernels, fusedTfKernels } from './resnet/tf-kernels.ts';
 export {
   setDnnlConv,
   setDnnlBatchNorm,
+  dnnlThreads,
   setDnnlThreads,
   setDnnlZeroCopy,
   dnnlConvOn,

@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
@@ -238,3 +240,20 @@ test(
     if (!bridgeSkip) assert.match(dnnlConvStatus(), /^oneDNN \d+\.\d+\.\d+, zero-copy$/);
   },
 );
+
+test("a rank process's oneDNN takes libtensorflow's thread count (--ranks N: cores/N), a lone process every core", { skip }, () => {
+  // before this, two ranks each ran oneDNN on both cores: 580 img/s against 950–963 (docs/benchmarks.md)
+  const module = fileURLToPath(new URL('./dnnl-conv.ts', import.meta.url));
+  const probe = `const m = await import(${JSON.stringify(module)}); console.log(m.dnnlThreads());`;
+  const threadsWith = (env: Record<string, string | undefined>) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return Number(r.stdout.trim());
+  };
+  assert.equal(threadsWith({ TF_NUM_INTRAOP_THREADS: '1' }), 1);
+  assert.equal(threadsWith({ TF_NUM_INTRAOP_THREADS: '2' }), 2);
+  assert.equal(threadsWith({ TF_NUM_INTRAOP_THREADS: undefined }), 0);
+});

@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { nativeThreads } from '../backend/backend.ts';
 
 /** A tensor's floats: a Float32Array, or the BigInt address of a libtensorflow buffer (the zero-copy bridge). */
 type Buf = Float32Array | bigint;
@@ -42,6 +43,8 @@ export interface DnnlAddon {
 }
 
 let addon: DnnlAddon | null | undefined;
+/** oneDNN's OpenMP threads as last set (0: its default, all cores) */
+let threads = 0;
 let loadError = '';
 // 'auto' (default): on when the addon loads and the binding has the zero-copy bridge; with copies
 // oneDNN loses the step to libtensorflow's kernels (docs/benchmarks.md, "oneDNN convolutions")
@@ -56,6 +59,13 @@ function load(): DnnlAddon | null {
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     addon = createRequire(import.meta.url)('../../native/build/Release/cim_dnnl.node') as DnnlAddon;
+    // as many OpenMP threads as libtensorflow's pool has: a rank of `--ranks N` (cores/N threads)
+    // must not run oneDNN on every core while the other ranks do the same
+    const n = nativeThreads();
+    if (n !== undefined && Number.isInteger(n) && n > 0 && threads === 0) {
+      addon.setThreads(n);
+      threads = n;
+    }
   } catch (e) {
     addon = null;
     loadError = (e as Error).message.split('\n')[0]!;
@@ -91,7 +101,12 @@ export function setDnnlConv(on: boolean | 'auto'): void {
  * oneDNN's OpenMP threads (default: all cores). One thread has no OpenMP barriers to wait at, which
  * matters on a loaded machine; libtensorflow keeps its own pool for every other op.
  */
-let threads = 0;
+/** oneDNN's OpenMP threads as set (by setDnnlThreads, or at load to libtensorflow's thread count); 0: its default, all cores */
+export function dnnlThreads(): number {
+  load();
+  return threads;
+}
+
 export function setDnnlThreads(n: number): void {
   if (n === threads) return;
   load()?.setThreads(n);
