@@ -28,6 +28,8 @@ export interface JoinCollectiveOptions extends Omit<RedisCollectiveOptions, 'red
   socketDir?: string;
   /** where a node's shared-memory files live (NodeLocalCollective's `shmDir`; `none`: sockets only) */
   shmDir?: string;
+  /** who sums inside a node on shared memory: `scatter` (default: every rank 1/G) or `leader` (NodeLocalCollective's `shmReduce`) */
+  shmReduce?: 'scatter' | 'leader';
   /** element format on the Redis wire (default "auto", above); transport gloo always sends float32 */
   wire?: WireName | 'auto';
   /** what carries the all-reduce's bytes (default "redis") */
@@ -54,13 +56,14 @@ export function resolveWire(wire: WireName | 'auto' | undefined, nodeLocal: bool
 }
 
 export function joinCollective(o: JoinCollectiveOptions): Promise<GangCollective> {
-  const { redisUrls, nodeName, socketDir, shmDir, wire, transport, glooHost, glooAlgorithm, ...rest } = o;
+  const { redisUrls, nodeName, socketDir, shmDir, shmReduce, wire, transport, glooHost, glooAlgorithm, ...rest } = o;
   if (!redisUrls.length) throw new Error('joinCollective: redisUrls must name at least one Redis');
   const problem = transportProblem(transport);
   if (problem) return Promise.reject(new Error(`joinCollective: ${problem}`));
   const w = resolveWire(wire, nodeName !== undefined);
   const gloo = transport === 'gloo' ? { host: glooHost, algorithm: glooAlgorithm } : undefined;
-  if (nodeName !== undefined) return NodeLocalCollective.join({ ...rest, redisUrls, nodeName, socketDir, shmDir, wire: w, gloo });
+  if (nodeName !== undefined)
+    return NodeLocalCollective.join({ ...rest, redisUrls, nodeName, socketDir, shmDir, shmReduce, wire: w, gloo });
   if (gloo) return GlooCollective.join({ ...rest, ...gloo, redisUrl: redisUrls[0] });
   if (redisUrls.length > 1) return ShardedCollective.join({ ...rest, redisUrls, wire: w });
   return RedisCollective.join({ ...rest, redisUrl: redisUrls[0], wire: w });

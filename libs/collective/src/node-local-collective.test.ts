@@ -74,6 +74,8 @@ for (const transport of ['redis', 'gloo'] as const) {
       );
       for (const o of out) assert.ok(bitsOf(o).equals(bitsOf(expected)));
     }
+    // both nodes reduced in /dev/shm as a reduce-scatter (each rank half the node sum), then across
+    for (const c of gang) assert.deepEqual(c.nodeLocalReductions, { scatter: 2, leader: 0 });
     // broadcast from rank 0 (leader of node 0) and a barrier, through both levels
     const bytes = new Uint8Array([1, 2, 3, 250]);
     const got = await Promise.all(gang.map((c) => c.broadcast(c.rank === 0 ? bytes : new Uint8Array(0))));

@@ -41,6 +41,11 @@ export interface NodeLocalCollectiveOptions extends Omit<RedisCollectiveOptions,
    * /dev/shm; pods need a shared mount); "none": gradients go through the sockets
    */
   shmDir?: string;
+  /**
+   * who sums inside the node when every rank maps the shared files: `scatter` (default) — each of
+   * the node's G ranks sums 1/G of the elements (a reduce-scatter in shared memory) — or `leader`
+   */
+  shmReduce?: 'scatter' | 'leader';
   /** the leaders' cross-node hop over Gloo instead of Redis Streams (default: Redis) */
   gloo?: Pick<GlooCollectiveOptions, 'host' | 'algorithm'>;
 }
@@ -113,6 +118,11 @@ export class NodeLocalCollective implements GangCollective {
     return members.every((r) => r === members[0] || this.local!.lane(r) === 'shm') ? 'shm' : 'socket';
   }
 
+  /** this rank's all-reduces so far that the node summed as a reduce-scatter, and that its leader summed alone */
+  get nodeLocalReductions(): { scatter: number; leader: number } {
+    return { ...(this.local?.reduced ?? { scatter: 0, leader: 0 }) };
+  }
+
   static async join(o: NodeLocalCollectiveOptions): Promise<NodeLocalCollective> {
     if (!o.nodeName) throw new Error('NodeLocalCollective: nodeName must be a non-empty string');
     const timeoutMs = o.timeoutMs ?? 60_000;
@@ -144,6 +154,7 @@ export class NodeLocalCollective implements GangCollective {
       socketPath: join(o.socketDir ?? tmpdir(), `cim-${id}.sock`),
       shmBase: shmRunPrefix && `${shmRunPrefix}${id.slice(0, 12)}`,
       shmRunPrefix,
+      shmReduce: o.shmReduce,
       members,
       rank: o.rank,
       nodeName: o.nodeName,
@@ -199,15 +210,32 @@ export class NodeLocalCollective implements GangCollective {
 
   private async reduce(seq: number, data: Float32Array, out: Float32Array | undefined): Promise<Float32Array> {
     if (!this.isLeader) return this.local!.exchangeFloats(seq, data, this.followerTimeout, out);
-    const parts = [data, ...(this.local ? await this.local.gatherFloats(seq, data.length) : [])];
+    // every rank of the node in shared memory: a reduce-scatter there (node-local-group.ts); this
+    // rank's gradients go into its own file first, while the followers write theirs
+    const staged = this.local?.stageInput(data);
+    const gathered = this.local ? await this.local.gatherFloats(seq, data.length, staged !== undefined) : undefined;
+    const parts = [staged ?? data, ...(gathered?.parts ?? [])];
+    let mean: Float32Array;
+    if (gathered?.scatter) {
+      // each rank sums its slice in rank order: the node sum, or with one node the mean (÷ fused)
+      mean = this.local!.scatter(seq, parts, this.cross ? 1 : this.worldSize);
+      await this.local!.gatherSlices(seq);
+      if (this.cross) sumInRankOrder([await this.cross.allReduceSum(mean)], mean, this.worldSize);
+      return this.replyAndCopy(seq, mean, out);
+    }
     // node sum in rank order, then the nodes' sums in node order, then ÷ N; the mean goes
     // straight into the pages the followers read when they share memory with this leader, else
     // into `out` (sumInRankOrder allows out = parts[0] = data)
-    const mean = this.local ? this.local.resultFloats(data.length, out) : (out ?? new Float32Array(data.length));
+    mean = this.local ? this.local.resultFloats(data.length, out) : (out ?? new Float32Array(data.length));
     if (this.cross) {
       const nodeSum = parts.length === 1 ? data : sumInRankOrder(parts, this.scratch(data.length));
       sumInRankOrder([await this.cross.allReduceSum(nodeSum)], mean, this.worldSize);
     } else sumInRankOrder(parts, mean, this.worldSize); // one node: the ÷ fused into the last addition, same bits
+    return this.replyAndCopy(seq, mean, out);
+  }
+
+  /** the mean to the followers, and this rank's copy of it (the shared pages are reused) */
+  private replyAndCopy(seq: number, mean: Float32Array, out: Float32Array | undefined): Float32Array {
     this.local?.replyFloats(seq, mean);
     if (!this.local?.isShared(mean)) return mean;
     if (!out) return mean.slice();

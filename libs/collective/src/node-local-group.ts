@@ -10,6 +10,20 @@
  * frames then hold 16-byte descriptors, and the socket stays the control plane and the detector of
  * dead processes.
  *
+ * When every rank of the node maps those files (the usual case) and the payload is not tiny, the
+ * all-reduce is a reduce-scatter in shared memory, in two rounds on the socket:
+ *  1. every follower writes its gradients into its file and sends a descriptor; the leader, which
+ *     wrote its own into its file meanwhile, answers SCATTER: every rank's descriptor, the result
+ *     file's, and the divisor;
+ *  2. rank i of the node's G sums elements [i·n/G, (i+1)·n/G) of all G files, in rank order, into
+ *     the leader's result file and says so (SLICE); once all have, the leader (after the
+ *     cross-node step, if any, on the whole node sum) answers REPLY_SHM and every rank copies the
+ *     mean out.
+ * Element for element that is the same arithmetic in the same order as the leader summing alone
+ * (sumInRankOrder on slices), so the same bits; but the G ranks sum at once, each 1/G of the work.
+ * Otherwise (a follower on the socket or pread/pwrite, or `shmReduce: 'leader'`) the leader sums
+ * every payload alone and replies with the mean.
+ *
  * Failures are loud and fast: a follower whose connection closes (its process died) fails the
  * leader's pending and later operations naming that rank; a leader that dies fails every
  * follower naming it; a leader whose cross-node part fails sends its error to the followers
@@ -20,7 +34,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFrames, writeFrame, type Frame } from './frame-socket.ts';
 import { CollectiveTimeoutError } from './collective-timeout-error.ts';
 import { NodeLocalError } from './node-local-error.ts';
-import { decodeDescriptor, ShmReader, ShmWriter, shmAccess, sweepShm } from './shm-lane.ts';
+import { DESCRIPTOR_BYTES, decodeDescriptor, ShmReader, ShmWriter, shmAccess, sweepShm } from './shm-lane.ts';
+import { sumInRankOrder } from './sum-in-rank-order.ts';
 import { float32Wire } from './wire-format.ts';
 
 /** frame kinds: follower → leader */
@@ -32,8 +47,19 @@ const FAIL = 201;
 const WELCOME = 202;
 /** leader → follower: the reply is in the leader's shared-memory file (payload: a descriptor) */
 const REPLY_SHM = 203;
-/** operation codes (the kind of a follower's payload frame) */
-export const LOCAL_OP = { 'all-reduce': 1, broadcast: 2, barrier: 3 } as const;
+/** leader → follower: sum your slice (payload: divisor, the result file's descriptor, every rank's) */
+const SCATTER = 204;
+/** operation codes (the kind of a follower's payload frame); `slice`: a follower has summed its slice */
+export const LOCAL_OP = { 'all-reduce': 1, broadcast: 2, barrier: 3, slice: 4 } as const;
+/** all-reduces of fewer floats than this are summed by the leader alone (a second round costs more than it saves) */
+export const SCATTER_MIN = 1 << 16;
+
+/** rank i's slice [lo, hi) of n elements shared among G ranks (whole 64-byte lines, so no two ranks write one) */
+export function sliceOf(n: number, G: number, i: number): [number, number] {
+  const chunk = Math.ceil(n / G / 16) * 16;
+  const lo = Math.min(n, i * chunk);
+  return [lo, Math.min(n, lo + chunk)];
+}
 export type LocalOpName = keyof typeof LOCAL_OP;
 
 const CONNECT_RETRY_MS = 50;
@@ -54,6 +80,11 @@ export interface NodeLocalGroupOptions {
   shmBase?: string;
   /** path prefix shared by every generation of this run on this node: the leader removes the older ones' files */
   shmRunPrefix?: string;
+  /**
+   * who sums when every rank maps the shared files: `scatter` (default: a reduce-scatter, each of the
+   * G ranks sums 1/G of the elements) or `leader` (the leader sums everything; a benchmark's comparison)
+   */
+  shmReduce?: 'scatter' | 'leader';
 }
 
 export type PayloadLane = 'shm' | 'socket';
@@ -72,10 +103,17 @@ export class NodeLocalGroup {
   private closed: Promise<void> | undefined;
   /** how each follower's all-reduce payloads travel (leader: per follower; follower: its own under its rank) */
   private readonly lanes = new Map<number, PayloadLane>();
-  /** shared-memory readers: the followers' files (leader), the leader's result file (follower) */
+  /** shared-memory readers of the other ranks' gradient files */
   private readonly readers = new Map<number, ShmReader>();
-  /** this rank's shared-memory file: its gradients (follower) or the node's mean (leader) */
+  /** this rank's gradient file (a follower's always; the leader's for a reduce-scatter) */
   private writer: ShmWriter | undefined;
+  /** the node's mean: the leader's result file (leader), its reader (follower) */
+  private meanWriter: ShmWriter | undefined;
+  private meanReader: ShmReader | undefined;
+  /** all-reduces done as a reduce-scatter in shared memory, and by the leader alone (for tests and benchmarks) */
+  readonly reduced = { scatter: 0, leader: 0 };
+  /** leader: the followers' payloads of the operation being reduced (their descriptors, on shared memory) */
+  private gathered: Buffer[] = [];
   private leaderGone = false;
 
   private constructor(private readonly o: NodeLocalGroupOptions) {
@@ -252,10 +290,14 @@ export class NodeLocalGroup {
     this.throwIfLost();
     this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
     this.writer.write(data);
-    const reply = await this.exchangeFrame(seq, 'all-reduce', this.writer.descriptor(data.length), timeoutMs);
+    let reply = await this.exchangeFrame(seq, 'all-reduce', this.writer.descriptor(data.length), timeoutMs);
+    if (reply.kind === SCATTER) {
+      this.sumSlice(seq, reply.payload, data.length);
+      this.reduced.scatter++;
+      reply = await this.exchangeFrame(seq, 'slice', new Uint8Array(0), timeoutMs, 'all-reduce');
+    } else this.reduced.leader++;
     if (reply.kind !== REPLY_SHM) throw new Error(`all-reduce ${seq}: unexpected frame kind ${reply.kind} from the node leader`);
-    let reader = this.readers.get(this.leader);
-    if (!reader) this.readers.set(this.leader, (reader = new ShmReader(this.o.shmBase!, this.leader)));
+    const reader = (this.meanReader ??= new ShmReader(`${this.o.shmBase!}-mean`, this.leader));
     const d = decodeDescriptor(reply.payload);
     if (d.bytes !== data.byteLength)
       throw new Error(`all-reduce ${seq}: the node leader's mean has ${d.bytes} bytes, expected ${data.byteLength}`);
@@ -265,27 +307,82 @@ export class NodeLocalGroup {
   }
 
   /**
+   * Leader, before gathering: when this all-reduce of n floats can be a reduce-scatter (every
+   * follower on shared memory, this process mapping, n ≥ SCATTER_MIN), `data` copied into this
+   * rank's own shared pages, which are returned; else undefined (the leader will sum alone).
+   */
+  stageInput(data: Float32Array): Float32Array | undefined {
+    const followers = this.o.members.slice(1);
+    if (this.o.shmReduce === 'leader' || shmAccess !== 'mmap' || !this.o.shmBase || data.length < SCATTER_MIN) return undefined;
+    if (!followers.every((r) => this.lane(r) === 'shm')) return undefined;
+    this.writer ??= new ShmWriter(this.o.shmBase, this.o.rank);
+    this.writer.write(data);
+    return this.writer.floats(data.length);
+  }
+
+  /**
    * Leader: every follower's all-reduce floats for operation `seq`, in member order (views of
    * their shared pages, valid until this operation's reply, or copies); each must hold n values.
+   * `scatter`: whether the reduce-scatter is on — `staged` (stageInput's answer) and every
+   * follower maps its file; then the names stay until every rank has its slice (gatherSlices).
    */
-  async gatherFloats(seq: number, n: number): Promise<Float32Array[]> {
+  async gatherFloats(seq: number, n: number, staged = false): Promise<{ parts: Float32Array[]; scatter: boolean }> {
     const followers = this.o.members.slice(1);
     const payloads = await this.gather(seq, 'all-reduce');
+    this.gathered = payloads;
     // every follower has read the previous mean (it sent this operation): the name can go
-    this.writer?.unlink();
-    return payloads.map((p, i) => {
+    this.meanWriter?.unlink();
+    let scatter = staged;
+    const parts = payloads.map((p, i) => {
       const r = followers[i];
       const shm = this.lane(r) === 'shm';
-      const got = shm ? decodeDescriptor(p).bytes / 4 : p.length / 4;
+      const d = shm ? decodeDescriptor(p) : undefined;
+      const got = d ? d.bytes / 4 : p.length / 4;
       if (got !== n)
         throw new Error(
           `all-reduce ${seq}: rank ${r} all-reduces ${got} elements, rank ${this.o.rank} has ${n}: every rank must pass an array of the same length`,
         );
-      if (!shm) return float32Wire.decode(p);
-      let reader = this.readers.get(r);
-      if (!reader) this.readers.set(r, (reader = new ShmReader(this.o.shmBase!, r, true)));
-      return reader.floats(decodeDescriptor(p));
+      scatter &&= d?.mapped === true;
+      if (!d) return float32Wire.decode(p);
+      return this.inputReader(r).floats(d);
     });
+    // summing alone, this leader is the files' only reader, and it has them open
+    if (!scatter) for (const r of followers) if (this.lane(r) === 'shm') this.readers.get(r)?.unlink();
+    if (scatter) this.reduced.scatter++;
+    else this.reduced.leader++;
+    return { parts, scatter };
+  }
+
+  /**
+   * Leader, reduce-scatter: tells every follower to sum its slice of `parts` (every rank's floats in
+   * member order, parts[0] this leader's staged pages) into the result file, sums slice 0 itself
+   * there, and returns the result pages (valid until the next operation); then call gatherSlices.
+   */
+  scatter(seq: number, parts: Float32Array[], divisor: number): Float32Array {
+    this.throwIfLost();
+    const n = parts[0].length;
+    const mean = this.resultFloats(n);
+    const payload = Buffer.alloc(8 + DESCRIPTOR_BYTES * (1 + parts.length));
+    payload.writeDoubleLE(divisor, 0);
+    this.meanWriter!.descriptor(n).copy(payload, 8);
+    this.writer!.descriptor(n).copy(payload, 8 + DESCRIPTOR_BYTES);
+    this.gathered.forEach((d, i) => d.copy(payload, 8 + DESCRIPTOR_BYTES * (2 + i)));
+    for (const s of this.peers.values()) writeFrame(s, { seq, kind: SCATTER, from: this.o.rank, payload });
+    const [lo, hi] = sliceOf(n, parts.length, 0);
+    sumInRankOrder(
+      parts.map((p) => p.subarray(lo, hi)),
+      mean.subarray(lo, hi),
+      divisor,
+    );
+    return mean;
+  }
+
+  /** Leader, reduce-scatter: waits until every follower has summed its slice; then no file needs its name */
+  async gatherSlices(seq: number): Promise<void> {
+    await this.gather(seq, 'slice');
+    this.writer?.unlink();
+    this.meanWriter?.unlink();
+    for (const reader of this.readers.values()) reader.unlink();
   }
 
   /**
@@ -294,10 +391,43 @@ export class NodeLocalGroup {
    */
   resultFloats(n: number, out?: Float32Array): Float32Array {
     if (shmAccess === 'mmap' && [...this.lanes.values()].includes('shm')) {
-      this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
-      return this.writer.floats(n)!;
+      this.meanWriter ??= new ShmWriter(`${this.o.shmBase!}-mean`, this.o.rank);
+      return this.meanWriter.floats(n)!;
     }
     return out ?? new Float32Array(n);
+  }
+
+  /** the reader of rank r's gradient file */
+  private inputReader(r: number): ShmReader {
+    let reader = this.readers.get(r);
+    if (!reader) this.readers.set(r, (reader = new ShmReader(this.o.shmBase!, r)));
+    return reader;
+  }
+
+  /**
+   * Follower, reduce-scatter: sums this rank's slice of every rank's file (the SCATTER payload
+   * names them) into the leader's result file.
+   */
+  private sumSlice(seq: number, payload: Buffer, n: number): void {
+    const G = this.o.members.length;
+    if (payload.length !== 8 + DESCRIPTOR_BYTES * (1 + G))
+      throw new Error(`all-reduce ${seq}: a reduce-scatter frame of ${payload.length} bytes for ${G} ranks`);
+    const descriptor = (k: number) => {
+      const d = decodeDescriptor(payload.subarray(8 + DESCRIPTOR_BYTES * k, 8 + DESCRIPTOR_BYTES * (k + 1)));
+      if (d.bytes !== n * 4)
+        throw new Error(`all-reduce ${seq}: a shared-memory file of ${d.bytes} bytes in a reduce-scatter of ${n} floats`);
+      return d;
+    };
+    const mean = (this.meanReader ??= new ShmReader(`${this.o.shmBase!}-mean`, this.leader)).floats(descriptor(0));
+    const parts = this.o.members.map((r, i) =>
+      r === this.o.rank ? this.writer!.floats(n)! : this.inputReader(r).floats(descriptor(1 + i)),
+    );
+    const [lo, hi] = sliceOf(n, G, this.o.members.indexOf(this.o.rank));
+    sumInRankOrder(
+      parts.map((p) => p.subarray(lo, hi)),
+      mean.subarray(lo, hi),
+      payload.readDoubleLE(0),
+    );
   }
 
   /** Leader: the mean to every follower (a descriptor of the shared file, or the bytes on the socket). */
@@ -307,9 +437,9 @@ export class NodeLocalGroup {
     for (const [r, s] of this.peers) {
       if (this.lane(r) === 'shm') {
         if (!descriptor) {
-          this.writer ??= new ShmWriter(this.o.shmBase!, this.o.rank);
-          if (!this.writer.owns(mean)) this.writer.write(mean);
-          descriptor = this.writer.descriptor(mean.length);
+          this.meanWriter ??= new ShmWriter(`${this.o.shmBase!}-mean`, this.o.rank);
+          if (!this.meanWriter.owns(mean)) this.meanWriter.write(mean);
+          descriptor = this.meanWriter.descriptor(mean.length);
         }
         writeFrame(s, { seq, kind: REPLY_SHM, from: this.o.rank, payload: descriptor });
       } else writeFrame(s, { seq, kind: REPLY, from: this.o.rank, payload: float32Wire.encode(mean) });
@@ -318,7 +448,7 @@ export class NodeLocalGroup {
 
   /** whether `a` lies in this rank's shared pages (the caller keeps a copy, they are reused) */
   isShared(a: Float32Array): boolean {
-    return this.writer?.owns(a) ?? false;
+    return this.meanWriter?.owns(a) ?? false;
   }
 
   /** Follower: sends `payload` for operation `seq` and resolves with the leader's reply. */
@@ -328,13 +458,14 @@ export class NodeLocalGroup {
     return reply.payload;
   }
 
-  private async exchangeFrame(seq: number, op: LocalOpName, payload: Uint8Array, timeoutMs: number): Promise<Frame> {
+  /** `label`: the operation the user started (a `slice` frame is the second round of an all-reduce) */
+  private async exchangeFrame(seq: number, op: LocalOpName, payload: Uint8Array, timeoutMs: number, label: string = op): Promise<Frame> {
     this.throwIfLost();
     writeFrame(this.peers.get(this.leader)!, { seq, kind: LOCAL_OP[op], from: this.o.rank, payload });
-    const [reply] = await this.await(seq, [this.leader], timeoutMs, `${op} ${seq}`);
+    const [reply] = await this.await(seq, [this.leader], timeoutMs, `${label} ${seq}`);
     if (reply.kind === FAIL)
       throw new NodeLocalError(
-        `the node leader (rank ${this.leader}) on ${this.where} failed ${op} ${seq}: ${reply.payload.toString('utf8')}`,
+        `the node leader (rank ${this.leader}) on ${this.where} failed ${label} ${seq}: ${reply.payload.toString('utf8')}`,
         [],
       );
     return reply;
@@ -343,11 +474,13 @@ export class NodeLocalGroup {
   /** Leader: every follower's payload for operation `seq`, in member order. */
   async gather(seq: number, op: LocalOpName): Promise<Buffer[]> {
     const followers = this.o.members.slice(1);
-    const frames = await this.await(seq, followers, this.o.timeoutMs, `${op} ${seq}`);
+    // a `slice` is the second round of an all-reduce: errors name the operation the user started
+    const label = op === 'slice' ? 'all-reduce' : op;
+    const frames = await this.await(seq, followers, this.o.timeoutMs, `${label} ${seq}`);
     frames.forEach((f, i) => {
       if (f.kind !== LOCAL_OP[op])
         throw new Error(
-          `node-local ${op} ${seq} on ${this.where}: rank ${followers[i]} is at another operation (kind ${f.kind}): out of step`,
+          `node-local ${label} ${seq} on ${this.where}: rank ${followers[i]} is at another operation (kind ${f.kind}): out of step`,
         );
     });
     return frames.map((f) => f.payload);
@@ -379,6 +512,8 @@ export class NodeLocalGroup {
         rmSync(this.o.socketPath, { force: true });
       }
       this.writer?.close();
+      this.meanWriter?.close();
+      this.meanReader?.close();
       for (const r of this.readers.values()) r.close();
       // the leader removes every file of the group (a follower killed mid-exchange leaves its
       // own); a follower whose leader died removes the leader's

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { NodeLocalCollective } from './node-local-collective.ts';
+import { SCATTER_MIN, sliceOf } from './node-local-group.ts';
 import { shmAccess } from './shm-lane.ts';
 import { sumInRankOrder, sumInRankOrderScalar } from './sum-in-rank-order.ts';
 import { adminRedis, bitsOf, deleteKeysWithPrefix, randomGradients, testPrefix, TEST_REDIS_URL } from './test-support.ts';
@@ -70,13 +71,52 @@ test('1 node × 3 ranks through /dev/shm: the bits of (g0 + g1 + g2) ÷ 3 on eve
     assert.notEqual(out[0].buffer, out[1].buffer);
     if (step >= 1)
       assert.deepEqual(
-        readdirSync(dir).filter((f) => f.endsWith('.shm') && !f.includes('-r0-')),
+        readdirSync(dir).filter((f) => f.endsWith('.shm') && !f.includes('-mean-r0-')),
         [],
         `step ${step}`,
       );
+    // 250,001 floats: a reduce-scatter, after which no file has a name
+    if (n >= SCATTER_MIN) assert.deepEqual(readdirSync(dir), [], `step ${step}`);
   }
+  // below SCATTER_MIN the leader sums alone; at 250,001 the three ranks each summed a third
+  for (const c of gang) assert.deepEqual(c.nodeLocalReductions, { scatter: 1, leader: 3 });
   await Promise.all(gang.map((c) => c.close()));
   assert.deepEqual(readdirSync(dir), []);
+});
+
+test('1 node × 8 ranks, reduce-scatter and the leader alone: the same bits, (g0 + … + g7) ÷ 8 in rank order', async () => {
+  const n = 100_003; // slices of 12,512 floats, the last one shorter
+  const grads = Array.from({ length: 8 }, (_, r) => randomGradients(n, 900 + r));
+  const expected = sumInRankOrderScalar(grads, new Float32Array(n), 8);
+  for (const shmReduce of ['scatter', 'leader'] as const) {
+    const dir = shmDir();
+    const keyPrefix = prefix(`shm8${shmReduce}`);
+    const gang = await Promise.all(
+      grads.map(async (_, rank) => {
+        const c = await NodeLocalCollective.join({
+          redisUrls: [TEST_REDIS_URL],
+          keyPrefix,
+          runId: `shm8${shmReduce}`,
+          rank,
+          worldSize: 8,
+          nodeName: 'n0',
+          shmDir: dir,
+          shmReduce,
+          timeoutMs: 10_000,
+        });
+        open.push(c);
+        return c;
+      }),
+    );
+    for (let step = 0; step < 2; step++) {
+      const out = await Promise.all(gang.map((c, r) => c.allReduceMean(grads[r])));
+      for (const [r, o] of out.entries()) assert.ok(bitsOf(o).equals(bitsOf(expected)), `${shmReduce}, step ${step}, rank ${r}`);
+    }
+    for (const c of gang)
+      assert.deepEqual(c.nodeLocalReductions, shmReduce === 'scatter' ? { scatter: 2, leader: 0 } : { scatter: 0, leader: 2 });
+    await Promise.all(gang.map((c) => c.close()));
+    assert.deepEqual(readdirSync(dir), []);
+  }
 });
 
 test('a follower that cannot see the leader’s shared-memory directory (another pod) falls back to the socket, same bits', async () => {
@@ -105,8 +145,11 @@ test('a follower that cannot see the leader’s shared-memory directory (another
   await Promise.all(plain.map((c) => c.close()));
 });
 
-/** 3 rank processes on one node (rank 2 reads and writes with pread/pwrite, the others mmap) */
-function startNode(name: string, dir: string) {
+/**
+ * 3 rank processes on one node; `preadRank`: that rank reads and writes with pread/pwrite (so the
+ * leader sums alone), the others mmap (−1, all three: a reduce-scatter in shared memory)
+ */
+function startNode(name: string, dir: string, preadRank = 2) {
   const keyPrefix = prefix(name);
   const fixture = fileURLToPath(new URL('./fixtures/node-local-rank.ts', import.meta.url));
   const events: Record<string, unknown>[][] = [[], [], []];
@@ -118,7 +161,7 @@ function startNode(name: string, dir: string) {
         '--import',
         'tsx',
         fixture,
-        JSON.stringify({ ...options, timeoutMs: 20_000, length: 1_000_000, shmAccess: rank === 2 ? 'pread' : 'mmap' }),
+        JSON.stringify({ ...options, timeoutMs: 20_000, length: 1_000_000, shmAccess: rank === preadRank ? 'pread' : 'mmap' }),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -144,42 +187,74 @@ function startNode(name: string, dir: string) {
   return { children, events, waitFor, exit };
 }
 
-test('kill -9 of a follower mid-exchange: the leader fails naming it, the other follower hears why, nothing left in /dev/shm', async () => {
-  const dir = shmDir();
-  const node = startNode('shmkillf', dir);
-  try {
-    for (const r of [0, 1, 2]) assert.equal((await node.waitFor(r, (e) => e.event === 'joined', 60_000)).lane, 'shm');
-    await node.waitFor(0, (e) => e.event === 'progress' && (e.op as number) >= 10, 60_000);
-    node.children[1].kill('SIGKILL');
-    const e0 = await node.waitFor(0, (e) => e.event === 'error', 30_000);
-    assert.match(
-      e0.message as string,
-      /^rank 1 left the node-local group on node "n0": its connection to the node leader \(rank 0\) closed/,
-    );
-    const e2 = await node.waitFor(2, (e) => e.event === 'error', 30_000);
-    assert.match(e2.message as string, /the node leader \(rank 0\) on node "n0" failed all-reduce \d+: rank 1 left the node-local group/);
-    assert.deepEqual([await node.exit(0), await node.exit(2)], [0, 0]);
-    assert.deepEqual(readdirSync(dir), []);
-  } finally {
-    for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
-  }
-});
+// the leader summing alone (rank 2 on pread/pwrite) and the reduce-scatter (every rank maps)
+const modes = [
+  { mode: 'the leader sums', preadRank: 2, scatter: false },
+  { mode: 'reduce-scatter', preadRank: -1, scatter: true },
+] as const;
 
-test('kill -9 of the node leader mid-exchange: both followers fail naming it, nothing left in /dev/shm', async () => {
-  const dir = shmDir();
-  const node = startNode('shmkilll', dir);
-  try {
-    await node.waitFor(0, (e) => e.event === 'progress' && (e.op as number) >= 10, 60_000);
-    node.children[0].kill('SIGKILL');
-    for (const r of [1, 2]) {
-      const e = await node.waitFor(r, (ev) => ev.event === 'error', 30_000);
-      assert.match(e.message as string, /^the node leader \(rank 0\) on node "n0" is gone: its connection closed/);
+for (const { mode, preadRank, scatter } of modes) {
+  test(`kill -9 of a follower mid-exchange (${mode}): the leader fails naming it, the other follower hears why, nothing left in /dev/shm`, async () => {
+    const dir = shmDir();
+    const node = startNode(`shmkillf${+scatter}`, dir, preadRank);
+    try {
+      for (const r of [0, 1, 2]) assert.equal((await node.waitFor(r, (e) => e.event === 'joined', 60_000)).lane, 'shm');
+      const progress = await node.waitFor(0, (e) => e.event === 'progress' && (e.op as number) >= 10, 60_000);
+      const { reductions } = progress as { reductions: { scatter: number; leader: number } };
+      assert.equal(scatter ? reductions.scatter : reductions.leader, progress.op, JSON.stringify(progress));
+      node.children[1].kill('SIGKILL');
+      const e0 = await node.waitFor(0, (e) => e.event === 'error', 30_000);
+      assert.match(
+        e0.message as string,
+        /^rank 1 left the node-local group on node "n0": its connection to the node leader \(rank 0\) closed/,
+      );
+      const e2 = await node.waitFor(2, (e) => e.event === 'error', 30_000);
+      assert.match(e2.message as string, /the node leader \(rank 0\) on node "n0" failed all-reduce \d+: rank 1 left the node-local group/);
+      assert.deepEqual([await node.exit(0), await node.exit(2)], [0, 0]);
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
     }
-    assert.deepEqual([await node.exit(1), await node.exit(2)], [0, 0]);
-    assert.deepEqual(readdirSync(dir), []);
-  } finally {
-    for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
+  });
+
+  test(`kill -9 of the node leader mid-exchange (${mode}): both followers fail naming it, nothing left in /dev/shm`, async () => {
+    const dir = shmDir();
+    const node = startNode(`shmkilll${+scatter}`, dir, preadRank);
+    try {
+      const progress = await node.waitFor(1, (e) => e.event === 'progress' && (e.op as number) >= 10, 60_000);
+      const { reductions } = progress as { reductions: { scatter: number; leader: number } };
+      assert.equal(scatter ? reductions.scatter : reductions.leader, progress.op, JSON.stringify(progress));
+      node.children[0].kill('SIGKILL');
+      for (const r of [1, 2]) {
+        const e = await node.waitFor(r, (ev) => ev.event === 'error', 30_000);
+        assert.match(e.message as string, /^the node leader \(rank 0\) on node "n0" is gone: its connection closed/);
+      }
+      assert.deepEqual([await node.exit(1), await node.exit(2)], [0, 0]);
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      for (const c of node.children) if (c.exitCode === null) c.kill('SIGKILL');
+    }
+  });
+}
+
+test('sliceOf: G slices of whole 64-byte lines that cover 0 … n once, in order', () => {
+  for (const [n, G] of [
+    [1_000_037, 3],
+    [65_536, 8],
+    [17, 4],
+    [86_000_000, 8],
+  ]) {
+    const slices = Array.from({ length: G }, (_, i) => sliceOf(n, G, i));
+    assert.equal(slices[0][0], 0);
+    assert.equal(slices[G - 1][1], n);
+    for (let i = 1; i < G; i++) assert.equal(slices[i][0], slices[i - 1][1]);
+    for (const [lo] of slices) assert.ok(lo % 16 === 0 || lo === n, `${n}, ${G}: a slice from ${lo}`);
+    // balanced: no slice longer than ⌈n/G⌉ rounded up to a line
+    for (const [lo, hi] of slices) assert.ok(hi - lo <= Math.ceil(n / G / 16) * 16);
   }
+  assert.deepEqual(sliceOf(17, 4, 0), [0, 16]);
+  assert.deepEqual(sliceOf(17, 4, 1), [16, 17]);
+  assert.deepEqual(sliceOf(17, 4, 3), [17, 17]);
 });
 
 /** new array bytes that `f` leaves live (a full GC first, so earlier garbage does not count) */
@@ -221,6 +296,8 @@ test('allReduceMeanInto through /dev/shm: the result lands in the caller’s arr
   console.log(`array bytes left by one 4 MB all-reduce on 3 ranks: allReduceMeanInto ${added.join(', ')}; allReduceMean ${fresh}`);
   assert.ok(fresh >= 3 * n * 4, `allReduceMean: ${fresh} bytes`);
   for (const [step, bytes] of added.entries()) assert.ok(bytes < 64 * 1024, `step ${step}: ${bytes} bytes of new arrays`);
+  // 1,000,037 floats: every step a reduce-scatter
+  for (const c of gang) assert.deepEqual(c.nodeLocalReductions, { scatter: 4, leader: 0 });
   await assert.rejects(gang[0].allReduceMeanInto(new Float32Array(8), new Float32Array(7)), /out has 7 elements, data 8/);
   await assert.rejects(gang[0].allReduceMeanInto(grads[0].subarray(1), grads[0].subarray(0, n - 1)), /out overlaps data/);
   // those refusals broke nothing: the gang goes on

@@ -11,11 +11,18 @@
  * `useShmAccess('pread')`), the same files are written and read with pwrite/pread: one more copy each
  * way. docs/benchmarks.md has both, and the Unix socket they replace.
  *
- * Files: `${base}-r${rank}-v${version}.shm`. A file only grows (a bigger payload makes version
- * v+1). A name lives only until every reader has the file open: the leader unlinks a follower's
- * file as soon as it has mapped it, and its own result file once every follower has sent the next
- * operation (so each has mapped it); the pages live on in the mappings and go with the last
- * process. So after the first operation /dev/shm holds no name even if the whole gang is killed.
+ * With every rank of the node mapping (the usual case), the sum itself is shared out too: a
+ * reduce-scatter in shared memory (node-local-group.ts): every rank, the leader included, writes
+ * its gradients into its own file, and each of the G ranks sums 1/G of the elements from all G
+ * files, in rank order, into the leader's result file; then all copy the whole mean out.
+ *
+ * Files: `${base}-r${rank}-v${version}.shm` (a rank's gradients) and `${base}-mean-r${leader}-v${version}.shm`
+ * (the node's mean). A file only grows (a bigger payload makes version v+1). A name lives only
+ * until every reader has the file open: the leader removes the names once every rank that reads
+ * them has them mapped (after its own reading of the followers' files, when it sums alone; after
+ * every rank reports its slice, in a reduce-scatter; its result file once every follower has sent
+ * the next operation, when it sums alone); the pages live on in the mappings and go with the last
+ * process. So after the first operation /dev/shm holds few names, or none, even if the whole gang is killed.
  * For the rest, the leader at close (and a follower whose leader died) removes every file of the
  * group, and a new leader removes files of earlier generations of its run on its node.
  */
@@ -64,18 +71,21 @@ export const DESCRIPTOR_BYTES = 16;
 export interface ShmDescriptor {
   version: number;
   bytes: number;
+  /** the writer maps shared files (mmap): it can take a slice of a reduce-scatter */
+  mapped?: boolean;
 }
 
 export function encodeDescriptor(d: ShmDescriptor): Buffer {
   const b = Buffer.alloc(DESCRIPTOR_BYTES);
   b.writeUInt32LE(d.version, 0);
+  b.writeUInt8(d.mapped ? 1 : 0, 4);
   b.writeDoubleLE(d.bytes, 8);
   return b;
 }
 
 export function decodeDescriptor(b: Buffer): ShmDescriptor {
   if (b.length !== DESCRIPTOR_BYTES) throw new Error(`shared-memory descriptor of ${b.length} bytes, expected ${DESCRIPTOR_BYTES}`);
-  return { version: b.readUInt32LE(0), bytes: b.readDoubleLE(8) };
+  return { version: b.readUInt32LE(0), bytes: b.readDoubleLE(8), mapped: b.readUInt8(4) === 1 };
 }
 
 export const shmPath = (base: string, rank: number, version: number) => `${base}-r${rank}-v${version}.shm`;
@@ -117,7 +127,12 @@ export class ShmWriter {
 
   /** what a peer needs to read the last `n` floats written */
   descriptor(n: number): Buffer {
-    return encodeDescriptor({ version: this.version, bytes: n * 4 });
+    return encodeDescriptor({ version: this.version, bytes: n * 4, mapped: this.mapped !== undefined });
+  }
+
+  /** the file's current name (undefined before the first write) */
+  get path(): string | undefined {
+    return this.version ? shmPath(this.base, this.rank, this.version) : undefined;
   }
 
   /** whether `a` is a view of this writer's shared pages */
@@ -211,6 +226,11 @@ export class ShmReader {
     this.mapped = undefined;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+
+  /** removes the name of the file open here (every reader of it has it open) */
+  unlink(): void {
+    if (this.version) rmSync(shmPath(this.base, this.rank, this.version), { force: true });
   }
 
   private open(d: ShmDescriptor): void {

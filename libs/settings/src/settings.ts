@@ -335,6 +335,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: "`npm run bench:allreduce`'s node-local lane: `mmap` (the addon), `pread` (pread/pwrite files) or `off` (Unix sockets)",
   },
   {
+    name: 'CIM_SHM_REDUCE',
+    roles: ['cli'],
+    default: 'scatter',
+    meaning:
+      '`npm run bench:allreduce` on shared memory: `scatter` (each rank of a node sums 1/G of the elements) or `leader` ' +
+      '(the node leader sums every rank alone)',
+  },
+  {
     name: 'CIM_FAULT_INJECTION',
     roles: ['worker'],
     default: 'off',

@@ -11,8 +11,13 @@
  *                                     a Unix socket and of loopback TCP (the raw links)
  *   { bench: "allreduce-local", … }   --nodes 1, per size: the node-local all-reduce alone; linkGBps
  *                                     = effective node-local bandwidth 2·S·(R−1)/R / t; bLinkGBps =
- *                                     the model's B_link, 2·(R−1)·S / (t − R·S/B_sum); lane: shm
- *                                     (mmap or pread) or socket
+ *                                     the model's B_link, 2·(R−1)·S / (t − R·S/B_sum); bCopyGBps =
+ *                                     the shared-memory model's B_copy, 2·S / (t − S/B_sum) for a
+ *                                     reduce-scatter (each rank sums 1/R of R arrays), 2·S / (t − R·S/B_sum)
+ *                                     when the leader sums alone; memoryGBps = (5R + 1)·S / t, the
+ *                                     bytes a reduce-scatter read and wrote a second (a floor on the
+ *                                     node's memory bandwidth); lane: shm (mmap or pread, and
+ *                                     `reduce-scatter` or `leader sums`) or socket
  *   { bench: "allreduce-cluster", … } --nodes M > 1, per size: median over reps of the slowest
  *                                     rank's seconds, algorithm bandwidth S/t, the leaders' bus
  *                                     bandwidth 2(M−1)/M·S_w/t beside raw loopback TCP, and the
@@ -45,11 +50,16 @@ import { processEnv, SettingsReader } from '@cim-forge/settings';
 /**
  * The benchmark's switches, read through the settings door by every bench process (this one, the
  * flat bench's ranks and the cluster's ranks all load this module) and handed to the collective as
- * options: CIM_SIMD=off (the scalar sums), CIM_SHM=pread (pread/pwrite lanes) or off (sockets).
+ * options: CIM_SIMD=off (the scalar sums), CIM_SHM=pread (pread/pwrite lanes) or off (sockets),
+ * CIM_SHM_REDUCE=leader (the node leader sums every rank's gradients alone, no reduce-scatter).
  */
-function applyBenchSwitches(): { simd: 'on' | 'off'; shm: 'mmap' | 'pread' | 'off' } {
+function applyBenchSwitches(): { simd: 'on' | 'off'; shm: 'mmap' | 'pread' | 'off'; reduce: 'scatter' | 'leader' } {
   const r = new SettingsReader(processEnv(), 'cli');
-  const switches = { simd: r.oneOf('CIM_SIMD', ['on', 'off'] as const), shm: r.oneOf('CIM_SHM', ['mmap', 'pread', 'off'] as const) };
+  const switches = {
+    simd: r.oneOf('CIM_SIMD', ['on', 'off'] as const),
+    shm: r.oneOf('CIM_SHM', ['mmap', 'pread', 'off'] as const),
+    reduce: r.oneOf('CIM_SHM_REDUCE', ['scatter', 'leader'] as const),
+  };
   r.done('bench:allreduce');
   useSimdKernels(switches.simd === 'on');
   useShmAccess(switches.shm === 'pread' ? 'pread' : 'mmap');
@@ -84,6 +94,9 @@ export interface RankConfig {
   reps: number | undefined;
   result: 'reused' | 'fresh';
 }
+
+/** the shared-memory model's B_copy in GB/s: 2·S / (t − the seconds of summing), null when the sum alone is slower than t */
+const bCopy = (t: number, S: number, sumS: number) => (t > sumS ? round((2 * S) / (t - sumS) / 1e9) : null);
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const round = (x: number, digits = 4) => +x.toPrecision(digits);
@@ -135,6 +148,9 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<void> {
           linkGBps: round((2 * S * (R - 1)) / R / t / 1e9),
           sumGBps: kernels.sumGBps,
           bLinkGBps: t > sumS ? round((2 * (R - 1) * S) / (t - sumS) / 1e9) : null,
+          bCopyGBps: bCopy(t, S, lane.includes('reduce-scatter') ? S / (kernels.sumGBps * 1e9) : sumS),
+          // what a reduce-scatter made the memory bus carry: R ranks × (2 copies + a sum) = (5R + 1)·S
+          memoryGBps: lane.includes('reduce-scatter') ? round(((5 * R + 1) * S) / t / 1e9) : null,
           cores,
           oversubscribed: R > cores,
         }),
@@ -184,11 +200,13 @@ export async function runRanks(
   const children = configs.map((config) => {
     const child = spawnRank(['--import', 'tsx', self, JSON.stringify(config)], config);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const r = JSON.parse(line) as { sizeMB: number; seconds: number[]; lane?: string };
+      const r = JSON.parse(line) as { sizeMB: number; seconds: number[]; lane?: string; reduce?: string };
       if (r.lane) {
         if (config.rank === 0) lane = r.lane;
         return;
       }
+      // who summed this size's all-reduces on shared memory (rank 0's node)
+      if (config.rank === 0 && r.reduce) lane = `${lane.replace(/, (reduce-scatter|leader sums|mixed)$/, '')}, ${r.reduce}`;
       const all = reports.get(r.sizeMB) ?? [];
       all.push(r.seconds);
       reports.set(r.sizeMB, all);
@@ -282,7 +300,9 @@ async function runRank(c: RankConfig): Promise<void> {
     glooHost: c.host,
     timeoutMs: 120_000,
     shmDir: benchSwitches.shm === 'off' ? 'none' : undefined,
+    shmReduce: benchSwitches.reduce,
   });
+  const reductions = () => (collective instanceof NodeLocalCollective ? collective.nodeLocalReductions : { scatter: 0, leader: 0 });
   if (collective instanceof NodeLocalCollective)
     process.stdout.write(
       `${JSON.stringify({ lane: `${collective.nodeLocalLane}${collective.nodeLocalLane === 'shm' ? ` (${shmAccess})` : ''}` })}\n`,
@@ -291,6 +311,7 @@ async function runRank(c: RankConfig): Promise<void> {
     const data = Float32Array.from({ length: Math.max(1, Math.round((sizeMB * 1e6) / 4)) }, (_, i) => Math.sin(i + c.rank));
     const out = c.result === 'reused' ? new Float32Array(data.length) : undefined;
     const seconds: number[] = [];
+    const before = reductions();
     for (let i = -2; i < repsFor(sizeMB, c.reps); i++) {
       await collective.barrier();
       const t0 = performance.now();
@@ -298,7 +319,10 @@ async function runRank(c: RankConfig): Promise<void> {
       else await collective.allReduceMean(data);
       if (i >= 0) seconds.push((performance.now() - t0) / 1000);
     }
-    process.stdout.write(`${JSON.stringify({ sizeMB, seconds })}\n`);
+    const after = reductions();
+    const [scatter, leader] = [after.scatter - before.scatter, after.leader - before.leader];
+    const reduce = scatter && leader ? 'mixed' : scatter ? 'reduce-scatter' : leader ? 'leader sums' : undefined;
+    process.stdout.write(`${JSON.stringify({ sizeMB, seconds, reduce })}\n`);
   }
   await collective.barrier();
   await collective.close();

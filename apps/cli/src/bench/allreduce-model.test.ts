@@ -30,11 +30,22 @@ test('one node has no cross-node part; one GPU a node has no local part', () => 
   close(flat.seconds, 0.01 + 0.016 + 4e-4);
 });
 
-test('the shared-memory node-local step: each follower copies its S in and the mean out in parallel, the leader sums G', () => {
-  const shm = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9 });
+test('the shared-memory node-local step, the leader summing: each follower copies its S in and the mean out in parallel, the leader sums G', () => {
+  const shm = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9, localReduce: 'leader' });
   // 2·344e6/10e9 + 8·344e6/4e9, against 2·7·344e6/2e9 + … through the sockets
   close(shm.local, 0.0688 + 0.688);
   close(shm.seconds, 0.01 + 0.7568);
+});
+
+test('the shared-memory reduce-scatter (the default): every rank copies 2·S and sums S of input; the memory bus a floor', () => {
+  const rs = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9 });
+  // 2·344e6/10e9 + 344e6/4e9: the sum divided by G = 8
+  close(rs.local, 0.0688 + 0.086);
+  // a node bus of 20 GB/s: 41·344e6 bytes (8 ranks × 5·S + S) take 0.7052 s, more than the ranks' own
+  const bus = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9, nodeMemoryBytesPerS: 20e9 });
+  close(bus.local, (41 * 344e6) / 20e9);
+  // and 200 GB/s is not the limit
+  close(predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9, nodeMemoryBytesPerS: 200e9 }).local, 0.1548);
 });
 
 test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
@@ -43,7 +54,7 @@ test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
 });
 
 test('gloo across nodes: the leaders ring 2(M−1)/M·S float32 bytes at B_gloo; one node has no cross-node part', () => {
-  const g = { ...c, localCopyBytesPerS: 10e9, glooBusBytesPerS: 20e9 };
+  const g = { ...c, localCopyBytesPerS: 10e9, localReduce: 'leader' as const, glooBusBytesPerS: 20e9 };
   const p = predictAllReduce(344e6, 64, 8, 16, 2, g, 'gloo');
   close(p.local, 0.0688 + 0.688);
   close(p.cross, (((2 * 7) / 8) * 344e6) / 20e9); // K and the Redis wire do not matter

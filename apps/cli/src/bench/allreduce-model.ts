@@ -6,9 +6,15 @@
  * One all-reduce of S float32 bytes over N GPUs, G per node (M = N/G nodes), K Redis shards:
  *   local  = 2·(G−1)·S / B_sock + G·S / B_sum           the leader receives G−1 arrays and sends
  *                                                       the result back (one socket at a time), sums G
- *   local  = 2·S / B_copy + G·S / B_sum                 shared memory (B_copy given): each follower copies
- *                                                       its S in and the mean out itself, all at once;
- *                                                       the leader sums G and copies its own mean out
+ *   local  = 2·S / B_copy + G·S / B_sum                 shared memory (B_copy given), the leader sums: each
+ *                                                       follower copies its S in and the mean out itself,
+ *                                                       all at once; the leader sums G and copies its mean out
+ *   local  = max(2·S / B_copy + S / B_sum,              shared memory, reduce-scatter (localReduce "scatter",
+ *                (5G + 1)·S / B_mem)                    the default): every rank copies its S in, sums 1/G of
+ *                                                       the elements of all G arrays (S of input), copies
+ *                                                       the mean out, all at once; unless the node's memory
+ *                                                       bus (B_mem, when given) is the limit: G ranks read
+ *                                                       and write 5·S each (2 copies, a sum) + S of sums
  *   cross  = max(M·S_w·(1 + 2(M−1)/M) / (K·B_shard),    the busiest shard moves every leader's S_w in
  *               S_w·(1 + 2(M−1)/M) / B_nic)             and 2(M−1)/M of it out; a leader's link
  *            + msgs · α_msg                              msgs = M·M·⌈S/(K·bucket)⌉ entries per shard
@@ -37,8 +43,15 @@ export interface CostConstants {
    * in parallel instead of one socket transfer after another through the leader
    */
   localCopyBytesPerS?: number;
-  /** bytes/s of input the leader's float32 sum reads */
+  /** bytes/s of input one rank's float32 sum reads (one thread) */
   localSumBytesPerS: number;
+  /**
+   * who sums on shared memory (with localCopyBytesPerS): `scatter` (default: each of the G ranks
+   * sums 1/G of the elements at once) or `leader` (the leader sums all G arrays alone)
+   */
+  localReduce?: 'scatter' | 'leader';
+  /** bytes/s the node's memory bus carries for all its ranks at once (a reduce-scatter's floor); omit: no limit */
+  nodeMemoryBytesPerS?: number;
   /** bytes per all-reduce bucket (4 MiB) */
   bucketBytes: number;
   /** bytes/s of bus bandwidth of Gloo's ring across the node leaders (given: the table has a Gloo column) */
@@ -66,8 +79,13 @@ export function predictAllReduce(
 ): Prediction {
   const g = Math.min(G, N);
   const M = Math.ceil(N / g);
-  const moves = c.localCopyBytesPerS ? (2 * S) / c.localCopyBytesPerS : (2 * (g - 1) * S) / c.localLinkBytesPerS;
-  const local = g > 1 ? moves + (g * S) / c.localSumBytesPerS : 0;
+  let local = 0;
+  if (g > 1 && !c.localCopyBytesPerS) local = (2 * (g - 1) * S) / c.localLinkBytesPerS + (g * S) / c.localSumBytesPerS;
+  else if (g > 1 && c.localReduce === 'leader') local = (2 * S) / c.localCopyBytesPerS! + (g * S) / c.localSumBytesPerS;
+  else if (g > 1) {
+    const perRank = (2 * S) / c.localCopyBytesPerS! + S / c.localSumBytesPerS;
+    local = Math.max(perRank, c.nodeMemoryBytesPerS ? ((5 * g + 1) * S) / c.nodeMemoryBytesPerS : 0);
+  }
   let cross = 0;
   if (M > 1 && transport === 'gloo') {
     if (!c.glooBusBytesPerS) throw new Error('transport gloo needs glooBusBytesPerS');
