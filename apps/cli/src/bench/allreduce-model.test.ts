@@ -48,6 +48,14 @@ test('the shared-memory reduce-scatter (the default): every rank copies 2·S and
   close(predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9, nodeMemoryBytesPerS: 200e9 }).local, 0.1548);
 });
 
+test('GPU ↔ host copies: 2·S / B_pcie on top, when given; nothing otherwise', () => {
+  const without = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9 });
+  const pcie = predictAllReduce(344e6, 8, 8, 4, 2, { ...c, localCopyBytesPerS: 10e9, deviceCopyBytesPerS: 25e9 });
+  close(without.device, 0);
+  close(pcie.device, 0.02752);
+  close(pcie.seconds - without.seconds, 0.02752);
+});
+
 test('NCCL ring: 2(N−1)/N·S/busbw; the communication share', () => {
   close(ncclRingSeconds(344e6, 64, 90e9), (((2 * 63) / 64) * 344e6) / 90e9);
   close(commShare(1, 3), 0.25);

@@ -18,7 +18,9 @@
  *   cross  = max(M·S_w·(1 + 2(M−1)/M) / (K·B_shard),    the busiest shard moves every leader's S_w in
  *               S_w·(1 + 2(M−1)/M) / B_nic)             and 2(M−1)/M of it out; a leader's link
  *            + msgs · α_msg                              msgs = M·M·⌈S/(K·bucket)⌉ entries per shard
- *   t      = α_op + local + cross                        S_w = S·(wire bytes / 4)
+ *   t      = α_op + device + local + cross               S_w = S·(wire bytes / 4)
+ *   device = 2·S / B_pcie                                each GPU's gradients to host memory and the mean
+ *                                                       back (B_pcie given; every GPU at once)
  * Across nodes over Gloo (transport gloo, issue 25) instead of Redis: the M leaders' ring all-reduce,
  *   cross  = 2(M−1)/M · S / B_gloo                       float32 on the wire; B_gloo, Gloo's bus
  *                                                       bandwidth, = busToRaw × the link's raw TCP bus
@@ -52,6 +54,8 @@ export interface CostConstants {
   localReduce?: 'scatter' | 'leader';
   /** bytes/s the node's memory bus carries for all its ranks at once (a reduce-scatter's floor); omit: no limit */
   nodeMemoryBytesPerS?: number;
+  /** bytes/s one GPU's gradients move to host memory, and the mean back (PCIe, each way); omit: not counted */
+  deviceCopyBytesPerS?: number;
   /** bytes per all-reduce bucket (4 MiB) */
   bucketBytes: number;
   /** bytes/s of bus bandwidth of Gloo's ring across the node leaders (given: the table has a Gloo column) */
@@ -62,6 +66,8 @@ export interface Prediction {
   seconds: number;
   local: number;
   cross: number;
+  /** GPU → host and back (0 unless deviceCopyBytesPerS is given) */
+  device: number;
 }
 
 /**
@@ -96,7 +102,8 @@ export function predictAllReduce(
     const msgs = M * M * Math.ceil(S / (K * c.bucketBytes));
     cross = Math.max((M * perLeader) / (K * c.shardBytesPerS), perLeader / c.nicBytesPerS) + msgs * c.messageOverheadS;
   }
-  return { seconds: c.opOverheadS + local + cross, local, cross };
+  const device = c.deviceCopyBytesPerS ? (2 * S) / c.deviceCopyBytesPerS : 0;
+  return { seconds: c.opOverheadS + device + local + cross, local, cross, device };
 }
 
 /** NCCL ring all-reduce: 2(N−1)/N·S bytes through each GPU's link at the bus bandwidth */
