@@ -281,6 +281,7 @@ export class NodeLocalGroup {
   async exchangeFloats(seq: number, data: Float32Array, timeoutMs: number, out?: Float32Array): Promise<Float32Array> {
     if (this.lane() === 'socket') {
       const mean = float32Wire.decode(await this.exchange(seq, 'all-reduce', float32Wire.encode(data), timeoutMs));
+      this.reduced.leader++;
       if (mean.length !== data.length)
         throw new Error(`all-reduce ${seq}: the node leader sent ${mean.length} values, expected ${data.length}`);
       if (!out) return mean;

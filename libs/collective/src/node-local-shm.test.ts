@@ -142,6 +142,8 @@ test('a follower that cannot see the leader’s shared-memory directory (another
   );
   const two = await Promise.all(plain.map((c, r) => c.allReduceMean(grads[r])));
   assert.ok(bitsOf(two[1]).equals(bitsOf(sumInRankOrder(grads.slice(0, 2), new Float32Array(n), 2))));
+  // on the socket the leader sums alone, and both ranks count it so
+  for (const c of plain) assert.deepEqual(c.nodeLocalReductions, { scatter: 0, leader: 1 });
   await Promise.all(plain.map((c) => c.close()));
 });
 
