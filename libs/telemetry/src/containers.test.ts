@@ -180,7 +180,7 @@ describe('docker/worker.Dockerfile', () => {
       ]);
       const copy = build.lines.slice(0, ci).find((l) => l.startsWith('COPY scripts/'));
       assert.ok(copy?.endsWith(' ./scripts/'), `${f}: the postinstall scripts copied before npm ci`);
-      for (const s of [...scripts, 'scripts/native-addon.mjs']) assert.ok(copy.split(' ').includes(s), `${f}: ${s} before npm ci`);
+      for (const s of [...scripts, 'scripts/native-addon.mjs']) assert.ok(copy!.split(' ').includes(s), `${f}: ${s} before npm ci`);
     }
   });
 
