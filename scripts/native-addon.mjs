@@ -33,6 +33,9 @@ export function buildAddon(o) {
     }
   };
   if (process.argv.includes('--check')) process.exit(loads() ? 0 : 1);
+  // an image's dependency layer runs `npm ci` before the sources are copied: its build stage runs
+  // this script again once they are (docker/worker.Dockerfile)
+  if (!existsSync(join(dir, 'binding.gyp'))) return log(`${o.dir} is not here yet; skipping`);
 
   const newest = Math.max(...[o.source ?? `${o.name}.c`, 'binding.gyp'].map((f) => statSync(join(dir, f)).mtimeMs));
   if (existsSync(built) && statSync(built).mtimeMs > newest && loads()) return log('up to date');

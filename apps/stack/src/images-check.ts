@@ -7,7 +7,8 @@
  *  3. Builds the API, CPU-worker and WebGPU-worker images (docker/*.Dockerfile, BuildKit, host
  *     network; the host's CA bundle reaches npm as a build secret). A failure names image and step.
  *  4. Checks what a user deploys: uid 1000:1000, no tsx and no devDependency in node_modules, no
- *     tfjs in the API image, no secret in the image's environment or layers.
+ *     tfjs in the API image, no secret in the image's environment or layers; the worker images load
+ *     their Node-API addons from dist/ (native-check.js: CPU shm, gloo, dnnl; WebGPU shm, gloo).
  *  5. Runs the service from the images on this machine's PostgreSQL (a temp database) and Redis (a
  *     random queue prefix) and an S3 server (s3rver): migrations, API, controller, two CPU workers,
  *     each container as the chart runs it (read-only root filesystem, /tmp a tmpfs, uid 1000, no
@@ -120,11 +121,25 @@ interface ImageSpec {
   dockerfile: string;
   target: string;
   tag: string;
+  /** the Node-API addons the image must load from dist/ (native-check.js --require) */
+  addons?: string;
 }
 const IMAGES: ImageSpec[] = [
   { name: 'api', dockerfile: 'docker/api.Dockerfile', target: 'runtime', tag: `cim-forge/api:${tag}` },
-  { name: 'worker-cpu', dockerfile: 'docker/worker.Dockerfile', target: 'cpu', tag: `cim-forge/worker:${tag}-cpu` },
-  { name: 'worker-webgpu', dockerfile: 'docker/worker.Dockerfile', target: 'webgpu', tag: `cim-forge/worker:${tag}-webgpu` },
+  {
+    name: 'worker-cpu',
+    dockerfile: 'docker/worker.Dockerfile',
+    target: 'cpu',
+    tag: `cim-forge/worker:${tag}-cpu`,
+    addons: 'shm,gloo,dnnl',
+  },
+  {
+    name: 'worker-webgpu',
+    dockerfile: 'docker/worker.Dockerfile',
+    target: 'webgpu',
+    tag: `cim-forge/worker:${tag}-webgpu`,
+    addons: 'shm,gloo',
+  },
 ];
 
 function caBundle(): string | undefined {
@@ -191,6 +206,22 @@ function inspectImage(spec: ImageSpec): string[] {
   if (p.ca) problems.push('the build CA secret left in the image');
   if (p.uid !== 1000) problems.push(`runs as uid ${p.uid}`);
   if (!p.dist) problems.push('no dist/');
+  if (spec.addons) {
+    // as the chart runs the worker: uid 1000, read-only root
+    const n = docker([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--read-only',
+      spec.tag,
+      'node',
+      'dist/apps/worker/src/native-check.js',
+      '--require',
+      spec.addons,
+    ]);
+    if (n.status !== 0) problems.push(`addons ${spec.addons} do not all load: ${n.stdout.trim()} ${n.stderr.trim().slice(-500)}`);
+  }
   return problems;
 }
 

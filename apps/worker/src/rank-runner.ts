@@ -309,6 +309,7 @@ async function main(): Promise<number> {
             redisUrls: env.collectiveRedisUrls,
             nodeName: env.nodeName,
             socketDir: env.collectiveSocketDir,
+            shmDir: env.collectiveShmDir,
             wire: env.collectiveWire,
             transport: env.collectiveTransport,
             glooHost: env.glooHost,

@@ -21,6 +21,7 @@ test('the collective: K shards, the node, the socket dir, the wire and the trans
       CIM_COLLECTIVE_REDIS_URLS: 'redis://s0:6379, redis://:pw@s1:6379,',
       NODE_NAME: 'gpu-node-7',
       CIM_COLLECTIVE_SOCKET_DIR: '/var/run/cim',
+      CIM_COLLECTIVE_SHM_DIR: '/var/run/cim-shm',
       CIM_COLLECTIVE_WIRE: 'bfloat16',
       CIM_COLLECTIVE_TRANSPORT: 'gloo',
       CIM_GLOO_HOST: '10.1.2.3',
@@ -31,7 +32,19 @@ test('the collective: K shards, the node, the socket dir, the wire and the trans
   assert.equal(e.nodeName, 'gpu-node-7');
   assert.equal(e.collectiveTransport, 'gloo');
   assert.equal(e.glooHost, '10.1.2.3');
+  assert.equal(e.collectiveShmDir, '/var/run/cim-shm');
+  assert.equal(toProcessEnv(e).CIM_COLLECTIVE_SHM_DIR, '/var/run/cim-shm');
   assert.deepEqual(readServiceEnv(toProcessEnv(e), 'worker'), e);
+});
+
+test('the collective: the shared-memory directory is absolute or none; unset leaves the default (/dev/shm)', () => {
+  assert.equal(readServiceEnv(base, 'worker').collectiveShmDir, undefined);
+  assert.equal(readServiceEnv({ ...base, CIM_COLLECTIVE_SHM_DIR: 'none' }, 'worker').collectiveShmDir, 'none');
+  assert.equal(toProcessEnv(readServiceEnv({ ...base, CIM_COLLECTIVE_SHM_DIR: 'none' }, 'worker')).CIM_COLLECTIVE_SHM_DIR, 'none');
+  assert.throws(
+    () => readServiceEnv({ ...base, CIM_COLLECTIVE_SHM_DIR: 'dev/shm' }, 'worker'),
+    /CIM_COLLECTIVE_SHM_DIR must be an absolute path \(a tmpfs directory\) or none, got "dev\/shm"/,
+  );
 });
 
 test('the collective: bad URLs and wires are refused with the variable named (password masked)', () => {

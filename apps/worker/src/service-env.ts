@@ -4,7 +4,7 @@
  * Rank processes get theirs back from `toProcessEnv` (rank-process-env.ts) and read them here too.
  */
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import {
   BACKEND_NAMES,
   FAULT_INJECTION_ON,
@@ -49,6 +49,8 @@ export interface ServiceEnv {
   /** this worker's node: ranks that share it reduce locally first (undefined: every rank talks to Redis) */
   nodeName: string | undefined;
   collectiveSocketDir: string | undefined;
+  /** CIM_COLLECTIVE_SHM_DIR: the node's shared-memory files (absolute, or `none`: sockets only; undefined: /dev/shm) */
+  collectiveShmDir: string | undefined;
   collectiveWire: WireName | 'auto';
   /** CIM_COLLECTIVE_TRANSPORT: what carries the all-reduce (redis, or gloo) */
   collectiveTransport: TransportName;
@@ -100,6 +102,7 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
     collectiveRedisUrls,
     nodeName: r.text('NODE_NAME'),
     collectiveSocketDir: r.text('CIM_COLLECTIVE_SOCKET_DIR'),
+    collectiveShmDir: r.check('CIM_COLLECTIVE_SHM_DIR', shmDir, undefined),
     collectiveWire,
     collectiveTransport: r.oneOf('CIM_COLLECTIVE_TRANSPORT', TRANSPORT_NAMES),
     glooHost: r.text('CIM_GLOO_HOST') ?? hostname(),
@@ -117,6 +120,12 @@ export function readServiceEnv(env: Env, role: 'worker' | 'controller'): Service
   };
   r.done(role);
   return settings;
+}
+
+/** CIM_COLLECTIVE_SHM_DIR: an absolute path or `none` (unset: the collective's default, /dev/shm) */
+function shmDir(v: string | undefined): string | undefined {
+  if (v === undefined || v === 'none' || isAbsolute(v)) return v;
+  throw new Error(`CIM_COLLECTIVE_SHM_DIR must be an absolute path (a tmpfs directory) or none, got "${v}"`);
 }
 
 /** where a run's checkpoints live */
@@ -152,6 +161,7 @@ export function toProcessEnv(env: ServiceEnv): Record<string, string> {
   if (env.metricsHost !== '0.0.0.0') out.METRICS_HOST = env.metricsHost;
   if (env.nodeName) out.NODE_NAME = env.nodeName;
   if (env.collectiveSocketDir) out.CIM_COLLECTIVE_SOCKET_DIR = env.collectiveSocketDir;
+  if (env.collectiveShmDir) out.CIM_COLLECTIVE_SHM_DIR = env.collectiveShmDir;
   if (env.threads !== undefined) out.CIM_THREADS = String(env.threads);
   out.CIM_DATA_CACHE = env.dataCache;
   out.CIM_DATA_MAX_BYTES = String(env.dataMaxBytes);

@@ -249,6 +249,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: "where a node's ranks meet (Unix sockets); shared by the node's worker pods (a hostPath in the chart)",
   },
   {
+    name: 'CIM_COLLECTIVE_SHM_DIR',
+    roles: WC,
+    shown: '`/dev/shm` (Linux), else the temp directory',
+    meaning:
+      "where a node's ranks exchange gradients through shared files (absolute; must be tmpfs, shared by the node's worker pods: " +
+      'a hostPath in the chart); `none`: through the Unix sockets only',
+  },
+  {
     name: 'CIM_COLLECTIVE_WIRE',
     roles: WC,
     default: 'auto',

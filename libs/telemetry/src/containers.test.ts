@@ -168,8 +168,60 @@ describe('docker/worker.Dockerfile', () => {
       const ci = build.lines.findIndex((l) => l.includes('npm ci --no-audit'));
       assert.ok(ci > 0, `${f}: npm ci in the build stage`);
       assert.ok(build.lines.slice(0, ci).includes('ENV CIM_NATIVE=skip'), f);
-      assert.ok(build.lines.slice(0, ci).includes('COPY scripts/native-backend.mjs scripts/portal-build.mjs ./scripts/'), f);
+      // every script the root postinstall runs (npm ci runs it), and the addon builder they import
+      const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> };
+      const scripts = [...pkg.scripts.postinstall.matchAll(/node (scripts\/[\w-]+\.mjs)/g)].map((m) => m[1]);
+      assert.deepEqual(scripts, [
+        'scripts/native-backend.mjs',
+        'scripts/native-shm.mjs',
+        'scripts/native-gloo.mjs',
+        'scripts/native-dnnl.mjs',
+        'scripts/portal-build.mjs',
+      ]);
+      const copy = build.lines.slice(0, ci).find((l) => l.startsWith('COPY scripts/'));
+      assert.ok(copy?.endsWith(' ./scripts/'), `${f}: the postinstall scripts copied before npm ci`);
+      for (const s of [...scripts, 'scripts/native-addon.mjs']) assert.ok(copy!.split(' ').includes(s), `${f}: ${s} before npm ci`);
     }
+  });
+
+  it('worker: the build stage compiles the three addons after the sources and fails unless the bundles load them', () => {
+    const st = stages('worker.Dockerfile');
+    const build = st.find((s) => s.name === 'build')!.lines;
+    const apt = build.findIndex((l) => l.includes('apt-get install'));
+    for (const p of ['python3', 'make', 'g++', 'libgloo-dev', 'libhiredis-dev', 'libdnnl-dev'])
+      assert.ok(build[apt].split(' ').includes(p), p);
+    const copy = build.indexOf('COPY . .');
+    const compile = build.findIndex((l) => l.includes('node scripts/native-shm.mjs'));
+    assert.ok(apt >= 0 && copy > apt && compile > copy, 'the -dev packages, then the sources, then the addons');
+    const steps = build[compile].replace(/^RUN /, '').split(/\s*&&\s*/);
+    assert.deepEqual(steps, [
+      'export CIM_NODEDIR=/opt/node-headers/package',
+      'node scripts/native-shm.mjs',
+      'node scripts/native-gloo.mjs',
+      'node scripts/native-dnnl.mjs',
+      'node scripts/build.mjs worker',
+      'node dist/apps/worker/src/native-check.js --require shm,gloo,dnnl',
+    ]);
+    assert.ok(buildScript.includes("'apps/worker/src/native-check.ts'"), 'build.mjs bundles native-check');
+    // the runtime libraries where the addons run, and the same check on the final image
+    const cpu = st.find((s) => s.name === 'cpu')!.lines;
+    const cpuApt = cpu.find((l) => l.includes('apt-get install'))!.split(' ');
+    for (const p of ['libgloo0', 'libhiredis0.14', 'libdnnl2', 'libgomp1']) assert.ok(cpuApt.includes(p), `cpu: ${p}`);
+    assert.ok(cpu.includes('RUN node dist/apps/worker/src/native-check.js --require shm,gloo,dnnl'));
+    const webgpu = st.find((s) => s.name === 'webgpu')!.lines;
+    for (const p of ['libgloo0', 'libhiredis0.14'])
+      assert.ok(
+        webgpu
+          .find((l) => l.includes('apt-get install'))!
+          .split(' ')
+          .includes(p),
+        `webgpu: ${p}`,
+      );
+    assert.ok(webgpu.includes('RUN node dist/apps/worker/src/native-check.js --require shm,gloo'));
+    // the checkout's own builds stay out of the context (the image compiles its own)
+    const ignore = readFileSync(repoPath('docker/worker.Dockerfile.dockerignore'), 'utf8').split('\n');
+    for (const d of ['libs/collective/native/build', 'libs/collective/native/gloo/build', 'libs/cim/native/build'])
+      assert.ok(ignore.includes(d), d);
   });
 
   it('has a webgpu target: Vulkan loader, webgpu backend, NVIDIA graphics capability, no CUDA', () => {

@@ -67,6 +67,12 @@ describe('helm/cim-forge values.schema.json', () => {
       /\.collective\.redis\.urls\[0\] should match pattern/,
     ],
     ['an unknown wire format', { collective: { wire: 'int8' } }, /\.collective\.wire should be equal to one of the allowed values/],
+    ['an unknown transport', { collective: { transport: 'nccl' } }, /\.collective\.transport should be equal to one of the allowed values/],
+    [
+      'a relative shared-memory host path',
+      { collective: { nodeLocal: { shmHostPath: 'dev/shm/cim-forge' } } },
+      /\.collective\.nodeLocal\.shmHostPath should match pattern/,
+    ],
     [
       'a grace period too short for a checkpoint',
       { worker: { terminationGracePeriodSeconds: 5 } },
@@ -157,6 +163,9 @@ describe('helm/cim-forge templates (static)', () => {
       'CIM_COLLECTIVE_WIRE',
       'NODE_NAME',
       'CIM_COLLECTIVE_SOCKET_DIR',
+      'CIM_COLLECTIVE_SHM_DIR',
+      'CIM_COLLECTIVE_TRANSPORT',
+      'CIM_GLOO_HOST',
     ]) {
       assert.ok(names.has(k), k);
     }
@@ -342,6 +351,50 @@ describe('helm/cim-forge rendered (needs helm)', { skip: helm ? false : NO_HELM 
     assert.equal(extEnv.find((e) => e.name === 'CIM_COLLECTIVE_REDIS_URLS')!.value, 'redis://a:6379,redis://b:6379');
     assert.ok(!extEnv.some((e) => e.name === 'NODE_NAME'), 'no NODE_NAME with nodeLocal off');
     assert.ok(!JSON.stringify(extPod.volumes).includes('hostPath'), 'no hostPath with nodeLocal off');
+  });
+
+  it('the collective: shared memory in a tmpfs host directory of the node; transport redis (default) or gloo on the pod IP', () => {
+    const workerPod = (docs: K8s[]) =>
+      get(docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-worker'))!.spec, ['template', 'spec']) as Tree;
+    const envOf = (pod: Tree) => (pod.containers as Tree[])[0].env as { name: string; value?: string; valueFrom?: Tree }[];
+    const volumeAt = (pod: Tree, path: string) => {
+      const mount = ((pod.containers as Tree[])[0].volumeMounts as Tree[]).find((m) => m.mountPath === path);
+      return mount && (pod.volumes as Tree[]).find((v) => v.name === mount.name);
+    };
+    // defaults: redis, no Gloo address, the shared-memory files in the host's /dev/shm/cim-forge
+    const pod = workerPod(render('minimal-values.yaml'));
+    const env = envOf(pod);
+    assert.equal(env.find((e) => e.name === 'CIM_COLLECTIVE_TRANSPORT')!.value, 'redis');
+    assert.ok(!env.some((e) => e.name === 'CIM_GLOO_HOST'), 'no CIM_GLOO_HOST on redis');
+    const shm = env.find((e) => e.name === 'CIM_COLLECTIVE_SHM_DIR')!.value!;
+    assert.equal(shm, '/var/run/cim-shm');
+    assert.deepEqual(volumeAt(pod, shm), { name: 'collective-shm', hostPath: { path: '/dev/shm/cim-forge', type: 'DirectoryOrCreate' } });
+    // every worker pod of a node mounts the same two host directories (sockets, shared memory), and its own /dev/shm
+    assert.deepEqual(
+      (pod.volumes as Tree[]).filter((v) => 'hostPath' in v).map((v) => (v.hostPath as Tree).path),
+      ['/var/run/cim-forge/collective', '/dev/shm/cim-forge'],
+    );
+    assert.deepEqual(get(volumeAt(pod, '/dev/shm'), ['emptyDir', 'medium']), 'Memory');
+    // gloo: CIM_GLOO_HOST is the pod's IP; another shared-memory directory
+    const gloo = workerPod(
+      render('minimal-values.yaml', '--set', 'collective.transport=gloo', '--set', 'collective.nodeLocal.shmHostPath=/run/cim-shm'),
+    );
+    const genv = envOf(gloo);
+    assert.equal(genv.find((e) => e.name === 'CIM_COLLECTIVE_TRANSPORT')!.value, 'gloo');
+    assert.deepEqual(genv.find((e) => e.name === 'CIM_GLOO_HOST')!.valueFrom, { fieldRef: { fieldPath: 'status.podIP' } });
+    assert.deepEqual(get(volumeAt(gloo, '/var/run/cim-shm'), ['hostPath', 'path']), '/run/cim-shm');
+    // shmHostPath "": sockets only (none), no shared-memory volume
+    const off = workerPod(render('minimal-values.yaml', '--set', 'collective.nodeLocal.shmHostPath='));
+    assert.equal(envOf(off).find((e) => e.name === 'CIM_COLLECTIVE_SHM_DIR')!.value, 'none');
+    assert.equal(volumeAt(off, '/var/run/cim-shm'), undefined);
+    assert.equal((off.volumes as Tree[]).filter((v) => 'hostPath' in v).length, 1);
+    // node-local off: neither directory nor NODE_NAME; the transport still set
+    const flat = workerPod(
+      render('minimal-values.yaml', '--set', 'collective.nodeLocal.enabled=false', '--set', 'collective.transport=gloo'),
+    );
+    assert.ok(!envOf(flat).some((e) => e.name === 'CIM_COLLECTIVE_SHM_DIR' || e.name === 'NODE_NAME'));
+    assert.equal(envOf(flat).find((e) => e.name === 'CIM_COLLECTIVE_TRANSPORT')!.value, 'gloo');
+    assert.ok(!JSON.stringify(flat.volumes).includes('hostPath'));
   });
 
   it('CPU values: no GPU requests, no Operator resources', () => {

@@ -127,6 +127,31 @@ describe('helm/cim-forge security, rendered (needs helm)', { skip: helm ? false 
     assert.equal(render('--set', 'networkPolicy.enabled=false').filter((d) => d.kind === 'NetworkPolicy').length, 0);
   });
 
+  it('NetworkPolicies with transport gloo: worker pods take any TCP port from worker pods (one more rule), nothing else changes', () => {
+    const redis = render().filter((d) => d.kind === 'NetworkPolicy');
+    const gloo = render('--set', 'collective.transport=gloo').filter((d) => d.kind === 'NetworkPolicy');
+    const rules = (pols: K8s[], name: string) => pols.find((p) => p.metadata.name === name)!.spec!.ingress as Tree[];
+    assert.equal(rules(redis, 'rel-cim-forge-worker').length, 1);
+    const w = rules(gloo, 'rel-cim-forge-worker');
+    assert.equal(w.length, 2);
+    assert.deepEqual(w[0], rules(redis, 'rel-cim-forge-worker')[0]);
+    assert.deepEqual(w[1], {
+      from: [
+        {
+          podSelector: {
+            matchLabels: {
+              'app.kubernetes.io/name': 'cim-forge',
+              'app.kubernetes.io/instance': 'rel',
+              'app.kubernetes.io/component': 'worker',
+            },
+          },
+        },
+      ],
+      ports: [{ protocol: 'TCP' }],
+    });
+    for (const name of ['rel-cim-forge-api', 'rel-cim-forge-controller']) assert.deepEqual(rules(gloo, name), rules(redis, name));
+  });
+
   it('the ingress routes /v1 and /healthz, never / or /metrics', () => {
     const ing = render('--set', 'api.ingress.enabled=true', '--set', 'api.ingress.host=cim.example.com').find((d) => d.kind === 'Ingress')!;
     const paths = (((ing.spec!.rules as Tree[])[0].http as Tree).paths as Tree[]).map((p) => p.path);
