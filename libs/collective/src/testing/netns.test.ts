@@ -155,25 +155,30 @@ test(
   },
 );
 
+/** a Gloo gang of one rank a node, all-reducing 2M floats in a loop (fixtures/rank-loop.ts) until an operation fails */
+function glooLoop(name: string, timeoutMs: number) {
+  return cluster.nodes.map((node, rank) => {
+    const options = {
+      transport: 'gloo',
+      redisUrl,
+      keyPrefix: 'cimnetns',
+      runId: `${name}-${process.pid}`,
+      rank,
+      worldSize: M,
+      host: node.address,
+      timeoutMs,
+      length: 2_000_000,
+    };
+    return events(cluster.spawn(node.name, ...tsx('../fixtures/rank-loop.ts', options), { stdio: ['ignore', 'pipe', 'inherit'] }));
+  });
+}
+
 test(
   'gloo across 3 namespaces: kill -9 of node 2 mid all-reduce stops the other nodes within the timeout, naming rank 2',
   { skip: noGloo },
   async () => {
     const timeoutMs = 3000;
-    const ranks = cluster.nodes.map((node, rank) => {
-      const options = {
-        transport: 'gloo',
-        redisUrl,
-        keyPrefix: 'cimnetns',
-        runId: `kill-${process.pid}`,
-        rank,
-        worldSize: M,
-        host: node.address,
-        timeoutMs,
-        length: 2_000_000,
-      };
-      return events(cluster.spawn(node.name, ...tsx('../fixtures/rank-loop.ts', options), { stdio: ['ignore', 'pipe', 'inherit'] }));
-    });
+    const ranks = glooLoop('kill', timeoutMs);
     await ranks[0].waitFor((ev) => ev.event === 'progress' && (ev.op as number) >= 10, 120_000);
     // everything on node 2 dies at once, as when the machine goes
     spawnSync('ip', ['netns', 'pids', cluster.nodes[2].name], { encoding: 'utf8' })
@@ -196,20 +201,7 @@ test(
   async () => {
     const timeoutMs = 3000;
     const node2 = cluster.nodes[2].name;
-    const ranks = cluster.nodes.map((node, rank) => {
-      const options = {
-        transport: 'gloo',
-        redisUrl,
-        keyPrefix: 'cimnetns',
-        runId: `cut-${process.pid}`,
-        rank,
-        worldSize: M,
-        host: node.address,
-        timeoutMs,
-        length: 2_000_000,
-      };
-      return events(cluster.spawn(node.name, ...tsx('../fixtures/rank-loop.ts', options), { stdio: ['ignore', 'pipe', 'inherit'] }));
-    });
+    const ranks = glooLoop('cut', timeoutMs);
     try {
       await ranks[0].waitFor((ev) => ev.event === 'progress' && (ev.op as number) >= 10, 120_000);
       cluster.run(node2, 'ip', ['link', 'set', 'cim0', 'down']); // no FIN, no RST: the peers only see silence
