@@ -130,11 +130,6 @@ export class ShmWriter {
     return encodeDescriptor({ version: this.version, bytes: n * 4, mapped: this.mapped !== undefined });
   }
 
-  /** the file's current name (undefined before the first write) */
-  get path(): string | undefined {
-    return this.version ? shmPath(this.base, this.rank, this.version) : undefined;
-  }
-
   /** whether `a` is a view of this writer's shared pages */
   owns(a: Float32Array): boolean {
     return this.mapped !== undefined && a.buffer === this.mapped;
